@@ -1,0 +1,28 @@
+//! The domain model of nodepack: resources, the label requirements algebra, taints and
+//! tolerations, pods, instance types and offerings, node pools and nodes, with Kubernetes
+//! and Karpenter v1 semantics.
+//!
+//! Architecture invariant: this crate does no I/O, reads no clock, has no randomness and
+//! no unsafe code. It depends on serde only for deriving.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod aws;
+pub mod instance_type;
+pub mod labels;
+pub mod node;
+pub mod nodepool;
+pub mod pod;
+pub mod requirements;
+pub mod resources;
+pub mod taints;
+pub mod units;
+
+pub use instance_type::{CapacityType, Catalog, InstanceType, InterruptionBucket, Offering, Overhead};
+pub use node::{Node, NodeState};
+pub use nodepool::{NodePool, Limits, Disruption};
+pub use pod::{Pod, PodId};
+pub use requirements::{Operator, Requirements, ValueSet};
+pub use resources::Resources;
+pub use taints::{Effect, Taint, Toleration};
+pub use units::{Bytes, Millicores, Millis, Money};

@@ -1,0 +1,84 @@
+//! Nodes (and node claims) of a cluster.
+
+use crate::instance_type::CapacityType;
+use crate::pod::PodId;
+use crate::resources::Resources;
+use crate::taints::Taint;
+use crate::units::{Millis, Money};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Lifecycle of a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum NodeState {
+    /// Requested from the cloud, not yet registered.
+    Launching,
+    /// Registered with the API server, not ready.
+    Registered,
+    /// Ready: startup taints removed, pods can run.
+    Ready,
+    /// Cordoned: no new pods.
+    Cordoned,
+    /// Draining: pods being evicted.
+    Draining,
+    /// Gone.
+    Terminated,
+}
+
+/// A node of the cluster or a claim in flight.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    /// Name.
+    pub name: String,
+    /// The node pool that owns it (`None` for unmanaged nodes).
+    #[serde(default)]
+    pub nodepool: Option<String>,
+    /// Instance type name.
+    pub instance_type: String,
+    /// Zone.
+    pub zone: String,
+    /// Capacity type.
+    pub capacity_type: CapacityType,
+    /// Price per hour.
+    #[serde(default)]
+    pub price: Money,
+    /// All labels (well-known and pool labels).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Taints.
+    #[serde(default)]
+    pub taints: Vec<Taint>,
+    /// Allocatable resources.
+    pub allocatable: Resources,
+    /// Pods bound to it.
+    #[serde(default)]
+    pub pods: Vec<PodId>,
+    /// Lifecycle state.
+    #[serde(default = "ready")]
+    pub state: NodeState,
+    /// When it was created.
+    #[serde(default)]
+    pub created: Millis,
+    /// `karpenter.sh/do-not-disrupt` on the node.
+    #[serde(default)]
+    pub do_not_disrupt: bool,
+}
+
+fn ready() -> NodeState {
+    NodeState::Ready
+}
+
+impl Node {
+    /// Karpenter's notion of initialized: registered, ready and startup taints gone.
+    pub fn initialized(&self) -> bool {
+        self.state == NodeState::Ready
+    }
+
+    /// Can new pods be placed on it (not cordoned, draining or gone)?
+    pub fn schedulable(&self) -> bool {
+        matches!(
+            self.state,
+            NodeState::Launching | NodeState::Registered | NodeState::Ready
+        )
+    }
+}

@@ -1,0 +1,199 @@
+//! Karpenter v1 NodePools: requirements, labels, taints, limits, weight and disruption.
+
+use crate::aws::KubeletConfig;
+use crate::requirements::Requirements;
+use crate::resources::Resources;
+use crate::taints::Taint;
+use crate::units::{Bytes, Millicores, Millis};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Resource limits of a node pool: the sum of capacity of its nodes may not exceed them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// CPU limit.
+    #[serde(default)]
+    pub cpu: Option<Millicores>,
+    /// Memory limit.
+    #[serde(default)]
+    pub memory: Option<Bytes>,
+    /// Ephemeral storage limit.
+    #[serde(default)]
+    pub ephemeral_storage: Option<Bytes>,
+    /// Limits on extended resources (e.g. `nvidia.com/gpu`) and `nodes`.
+    #[serde(default)]
+    pub other: BTreeMap<String, u64>,
+}
+
+impl Limits {
+    /// The first limit `used` exceeds, named, if any. `nodes` counts nodes.
+    pub fn exceeded_by(&self, used: &Resources, nodes: u64) -> Option<String> {
+        if let Some(c) = self.cpu {
+            if used.cpu > c {
+                return Some(format!("cpu limit {c} exceeded ({})", used.cpu));
+            }
+        }
+        if let Some(m) = self.memory {
+            if used.memory > m {
+                return Some(format!("memory limit {m} exceeded ({})", used.memory));
+            }
+        }
+        if let Some(e) = self.ephemeral_storage {
+            if used.ephemeral_storage > e {
+                return Some(format!("ephemeral-storage limit {e} exceeded"));
+            }
+        }
+        for (k, v) in &self.other {
+            let u = if k == "nodes" {
+                nodes
+            } else if k == "pods" {
+                used.pods
+            } else {
+                used.extended(k)
+            };
+            if u > *v {
+                return Some(format!("{k} limit {v} exceeded ({u})"));
+            }
+        }
+        None
+    }
+
+    /// True when no limit is set.
+    pub fn is_empty(&self) -> bool {
+        self.cpu.is_none()
+            && self.memory.is_none()
+            && self.ephemeral_storage.is_none()
+            && self.other.is_empty()
+    }
+}
+
+/// When a node pool may consolidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsolidationPolicy {
+    /// Only empty nodes.
+    WhenEmpty,
+    /// Empty or underutilized nodes (Karpenter's default).
+    WhenEmptyOrUnderutilized,
+    /// Moves whose savings share is at least half their disruption share.
+    Balanced,
+}
+
+/// How many nodes a disruption budget allows to disrupt at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BudgetNodes {
+    /// An absolute count.
+    Count(u32),
+    /// A percentage of the pool's nodes (rounded up, as Karpenter does).
+    Percent(u32),
+}
+
+/// A disruption budget.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Budget {
+    /// How many nodes.
+    pub nodes: BudgetNodes,
+    /// Cron schedule when the budget is active (with `duration`); always active if unset.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// How long the budget is active after each schedule hit.
+    #[serde(default)]
+    pub duration: Option<Millis>,
+    /// Disruption reasons it applies to (`Empty`, `Drifted`, `Underutilized`); all if empty.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+}
+
+/// Disruption settings of a node pool.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disruption {
+    /// Consolidation policy.
+    pub consolidation_policy: ConsolidationPolicy,
+    /// How long a node must be consolidatable before it is; `None` means `Never`.
+    pub consolidate_after: Option<Millis>,
+    /// Budgets (Karpenter's default is one budget of 10%).
+    pub budgets: Vec<Budget>,
+}
+
+impl Default for Disruption {
+    fn default() -> Self {
+        Disruption {
+            consolidation_policy: ConsolidationPolicy::WhenEmptyOrUnderutilized,
+            consolidate_after: Some(Millis(0)),
+            budgets: vec![Budget {
+                nodes: BudgetNodes::Percent(10),
+                schedule: None,
+                duration: None,
+                reasons: vec![],
+            }],
+        }
+    }
+}
+
+/// A Karpenter NodePool, with the kubelet settings of its node class and the daemonset
+/// overhead every node of it carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodePool {
+    /// Name.
+    pub name: String,
+    /// Weight: heavier pools are tried first.
+    #[serde(default)]
+    pub weight: i32,
+    /// Requirements on instance type labels, zone and capacity type (with minValues).
+    #[serde(default)]
+    pub requirements: Requirements,
+    /// Labels applied to nodes.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Taints applied to nodes.
+    #[serde(default)]
+    pub taints: Vec<Taint>,
+    /// Taints present at startup and removed by another agent; ignored for scheduling.
+    #[serde(default)]
+    pub startup_taints: Vec<Taint>,
+    /// Resource limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Disruption settings.
+    #[serde(default)]
+    pub disruption: Disruption,
+    /// `expireAfter`; `None` means `Never`.
+    #[serde(default)]
+    pub expire_after: Option<Millis>,
+    /// Kubelet settings of the node class.
+    #[serde(default)]
+    pub kubelet: KubeletConfig,
+    /// Requests of the daemonsets that run on every node of the pool.
+    #[serde(default)]
+    pub daemonset_overhead: Resources,
+}
+
+impl NodePool {
+    /// A pool with no requirements, weight 0 and default disruption.
+    pub fn new(name: &str) -> Self {
+        NodePool {
+            name: name.into(),
+            weight: 0,
+            requirements: Requirements::new(),
+            labels: BTreeMap::new(),
+            taints: vec![],
+            startup_taints: vec![],
+            limits: Limits::default(),
+            disruption: Disruption::default(),
+            expire_after: Some(Millis::from_mins(30 * 24 * 60)),
+            kubelet: KubeletConfig::default(),
+            daemonset_overhead: Resources::default(),
+        }
+    }
+
+    /// The pool's requirements including its labels (`key In [value]`) and its name.
+    pub fn node_requirements(&self) -> Requirements {
+        let mut r = self
+            .requirements
+            .intersect(&Requirements::from_labels(&self.labels));
+        r.add(
+            crate::labels::NODEPOOL,
+            crate::requirements::ValueSet::in_values([self.name.clone()]),
+        );
+        r
+    }
+}

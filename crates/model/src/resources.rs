@@ -1,0 +1,295 @@
+//! Resource lists: cpu, memory, ephemeral storage, pods and extended resources such as
+//! `nvidia.com/gpu`, with checked arithmetic.
+
+use crate::units::{Bytes, Millicores};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Well-known resource name of NVIDIA GPUs.
+pub const NVIDIA_GPU: &str = "nvidia.com/gpu";
+/// Well-known resource name of AMD GPUs.
+pub const AMD_GPU: &str = "amd.com/gpu";
+/// Well-known resource name of AWS Neuron devices (Inferentia, Trainium).
+pub const AWS_NEURON: &str = "aws.amazon.com/neuron";
+
+/// A list of resource quantities: requests of a pod, capacity or allocatable of a node.
+///
+/// Extended resources are whole numbers (Kubernetes forbids fractions of them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Resources {
+    /// CPU.
+    pub cpu: Millicores,
+    /// Memory.
+    pub memory: Bytes,
+    /// Local ephemeral storage.
+    #[serde(default)]
+    pub ephemeral_storage: Bytes,
+    /// Pod slots (a pod request counts 1).
+    #[serde(default)]
+    pub pods: u64,
+    /// Extended resources by name, e.g. `nvidia.com/gpu`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extended: BTreeMap<String, u64>,
+}
+
+/// Which resource of a [`Resources`] list was short, for explanations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shortfall {
+    /// Resource name (`cpu`, `memory`, `ephemeral-storage`, `pods` or an extended name).
+    pub resource: String,
+    /// What was asked.
+    pub requested: u64,
+    /// What was available.
+    pub available: u64,
+}
+
+impl fmt::Display for Shortfall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} requested {} but only {} available",
+            self.resource, self.requested, self.available
+        )
+    }
+}
+
+impl Resources {
+    /// A list with only cpu and memory set.
+    pub fn new(cpu: Millicores, memory: Bytes) -> Self {
+        Resources {
+            cpu,
+            memory,
+            ..Default::default()
+        }
+    }
+
+    /// Builder: set the pod count.
+    pub fn with_pods(mut self, pods: u64) -> Self {
+        self.pods = pods;
+        self
+    }
+
+    /// Builder: set an extended resource.
+    pub fn with_extended(mut self, name: &str, n: u64) -> Self {
+        if n > 0 {
+            self.extended.insert(name.to_string(), n);
+        } else {
+            self.extended.remove(name);
+        }
+        self
+    }
+
+    /// The amount of one extended resource (0 when absent).
+    pub fn extended(&self, name: &str) -> u64 {
+        self.extended.get(name).copied().unwrap_or(0)
+    }
+
+    /// True when every quantity is zero.
+    pub fn is_zero(&self) -> bool {
+        self.cpu.0 == 0
+            && self.memory.0 == 0
+            && self.ephemeral_storage.0 == 0
+            && self.pods == 0
+            && self.extended.values().all(|v| *v == 0)
+    }
+
+    /// Checked sum: `None` on overflow.
+    pub fn checked_add(&self, o: &Resources) -> Option<Resources> {
+        let mut extended = self.extended.clone();
+        for (k, v) in &o.extended {
+            let e = extended.entry(k.clone()).or_insert(0);
+            *e = e.checked_add(*v)?;
+        }
+        Some(Resources {
+            cpu: self.cpu.checked_add(o.cpu)?,
+            memory: self.memory.checked_add(o.memory)?,
+            ephemeral_storage: self.ephemeral_storage.checked_add(o.ephemeral_storage)?,
+            pods: self.pods.checked_add(o.pods)?,
+            extended,
+        })
+    }
+
+    /// Sum that saturates at `u64::MAX` instead of overflowing.
+    pub fn saturating_add(&self, o: &Resources) -> Resources {
+        let mut extended = self.extended.clone();
+        for (k, v) in &o.extended {
+            let e = extended.entry(k.clone()).or_insert(0);
+            *e = e.saturating_add(*v);
+        }
+        Resources {
+            cpu: Millicores(self.cpu.0.saturating_add(o.cpu.0)),
+            memory: Bytes(self.memory.0.saturating_add(o.memory.0)),
+            ephemeral_storage: Bytes(self.ephemeral_storage.0.saturating_add(o.ephemeral_storage.0)),
+            pods: self.pods.saturating_add(o.pods),
+            extended,
+        }
+    }
+
+    /// Checked difference: `None` when any quantity would go below zero.
+    pub fn checked_sub(&self, o: &Resources) -> Option<Resources> {
+        let mut extended = self.extended.clone();
+        for (k, v) in &o.extended {
+            if *v == 0 {
+                continue;
+            }
+            let e = extended.get_mut(k)?;
+            *e = e.checked_sub(*v)?;
+        }
+        extended.retain(|_, v| *v > 0);
+        Some(Resources {
+            cpu: Millicores(self.cpu.0.checked_sub(o.cpu.0)?),
+            memory: Bytes(self.memory.0.checked_sub(o.memory.0)?),
+            ephemeral_storage: Bytes(self.ephemeral_storage.0.checked_sub(o.ephemeral_storage.0)?),
+            pods: self.pods.checked_sub(o.pods)?,
+            extended,
+        })
+    }
+
+    /// Difference that stops at zero for each quantity.
+    pub fn saturating_sub(&self, o: &Resources) -> Resources {
+        let mut extended = self.extended.clone();
+        for (k, v) in &o.extended {
+            if let Some(e) = extended.get_mut(k) {
+                *e = e.saturating_sub(*v);
+            }
+        }
+        extended.retain(|_, v| *v > 0);
+        Resources {
+            cpu: self.cpu.saturating_sub(o.cpu),
+            memory: self.memory.saturating_sub(o.memory),
+            ephemeral_storage: self.ephemeral_storage.saturating_sub(o.ephemeral_storage),
+            pods: self.pods.saturating_sub(o.pods),
+            extended,
+        }
+    }
+
+    /// Does `self` (a request) fit in `available`? Every quantity must be at most the
+    /// available one; an extended resource absent from `available` counts as zero.
+    pub fn fits(&self, available: &Resources) -> bool {
+        self.cpu <= available.cpu
+            && self.memory <= available.memory
+            && self.ephemeral_storage <= available.ephemeral_storage
+            && self.pods <= available.pods
+            && self
+                .extended
+                .iter()
+                .all(|(k, v)| *v <= available.extended(k))
+    }
+
+    /// The first resource that does not fit, if any, in a fixed order (cpu, memory,
+    /// ephemeral-storage, pods, extended by name).
+    pub fn shortfall(&self, available: &Resources) -> Option<Shortfall> {
+        let scalar = [
+            ("cpu", self.cpu.0, available.cpu.0),
+            ("memory", self.memory.0, available.memory.0),
+            (
+                "ephemeral-storage",
+                self.ephemeral_storage.0,
+                available.ephemeral_storage.0,
+            ),
+            ("pods", self.pods, available.pods),
+        ];
+        for (name, r, a) in scalar {
+            if r > a {
+                return Some(Shortfall {
+                    resource: name.into(),
+                    requested: r,
+                    available: a,
+                });
+            }
+        }
+        self.extended.iter().find_map(|(k, v)| {
+            let a = available.extended(k);
+            (*v > a).then(|| Shortfall {
+                resource: k.clone(),
+                requested: *v,
+                available: a,
+            })
+        })
+    }
+
+    /// Element-wise maximum (used for init containers).
+    pub fn max(&self, o: &Resources) -> Resources {
+        let mut extended = self.extended.clone();
+        for (k, v) in &o.extended {
+            let e = extended.entry(k.clone()).or_insert(0);
+            *e = (*e).max(*v);
+        }
+        Resources {
+            cpu: self.cpu.max(o.cpu),
+            memory: self.memory.max(o.memory),
+            ephemeral_storage: self.ephemeral_storage.max(o.ephemeral_storage),
+            pods: self.pods.max(o.pods),
+            extended,
+        }
+    }
+}
+
+impl fmt::Display for Resources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cpu={} memory={}", self.cpu, self.memory)?;
+        if self.ephemeral_storage.0 > 0 {
+            write!(f, " ephemeral-storage={}", self.ephemeral_storage)?;
+        }
+        if self.pods > 0 {
+            write!(f, " pods={}", self.pods)?;
+        }
+        for (k, v) in &self.extended {
+            write!(f, " {k}={v}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn r(cpu: u64, mem: u64, gpu: u64) -> Resources {
+        Resources::new(Millicores(cpu), Bytes(mem))
+            .with_pods(1)
+            .with_extended(NVIDIA_GPU, gpu)
+    }
+
+    #[test]
+    fn fits_counts_missing_extended_as_zero() {
+        let node = Resources::new(Millicores(4000), Bytes::from_gib(16)).with_pods(10);
+        assert!(r(1000, 1, 0).fits(&node));
+        assert!(!r(1000, 1, 1).fits(&node));
+        assert_eq!(
+            r(1000, 1, 1).shortfall(&node).unwrap().resource,
+            NVIDIA_GPU
+        );
+        assert_eq!(r(5000, 1, 0).shortfall(&node).unwrap().resource, "cpu");
+    }
+
+    #[test]
+    fn checked_sub_refuses_negative() {
+        let a = r(1000, 10, 1);
+        let b = r(2000, 10, 0);
+        assert!(a.checked_sub(&b).is_none());
+        assert!(r(0, 0, 0).checked_sub(&r(0, 0, 1)).is_none());
+        assert_eq!(b.checked_sub(&r(1000, 10, 0)).unwrap(), r(1000, 0, 0).with_pods(0));
+    }
+
+    #[test]
+    fn checked_add_detects_overflow() {
+        let a = Resources::new(Millicores(u64::MAX), Bytes(0));
+        assert!(a.checked_add(&r(1, 0, 0)).is_none());
+        assert_eq!(a.saturating_add(&r(1, 0, 0)).cpu, Millicores(u64::MAX));
+    }
+
+    proptest! {
+        #[test]
+        fn add_then_sub_round_trips(a in 0u64..1<<40, b in 0u64..1<<40, g in 0u64..8, h in 0u64..8) {
+            let x = r(a, b, g);
+            let y = r(b, a, h);
+            let s = x.checked_add(&y).unwrap();
+            prop_assert_eq!(s.checked_sub(&y).unwrap(), x.clone());
+            prop_assert!(x.fits(&s));
+            prop_assert!(y.fits(&s));
+        }
+    }
+}

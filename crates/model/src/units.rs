@@ -1,0 +1,194 @@
+//! Units as types: CPU in millicores, memory in bytes, time in milliseconds and money in
+//! micro-dollars. All are integers, so totals never depend on summation order.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::ops::{Add, AddAssign, Sub};
+
+/// CPU quantity in millicores (1 core = 1000).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Millicores(pub u64);
+
+/// Memory or storage quantity in bytes.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Bytes(pub u64);
+
+/// A duration or an instant in milliseconds.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Millis(pub u64);
+
+/// An amount of US dollars in micro-dollars (1 USD = 1,000,000). Used both for amounts
+/// and for prices per hour; the name of the field says which.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Money(pub i64);
+
+/// One mebibyte in bytes.
+pub const MIB: u64 = 1024 * 1024;
+/// One gibibyte in bytes.
+pub const GIB: u64 = 1024 * MIB;
+
+impl Millicores {
+    /// Whole cores, rounded down.
+    pub fn cores(self) -> u64 {
+        self.0 / 1000
+    }
+    /// From whole cores.
+    pub fn from_cores(cores: u64) -> Self {
+        Millicores(cores * 1000)
+    }
+    /// Checked addition.
+    pub fn checked_add(self, o: Self) -> Option<Self> {
+        self.0.checked_add(o.0).map(Millicores)
+    }
+    /// Subtraction that stops at zero.
+    pub fn saturating_sub(self, o: Self) -> Self {
+        Millicores(self.0.saturating_sub(o.0))
+    }
+}
+
+impl Bytes {
+    /// From mebibytes.
+    pub fn from_mib(mib: u64) -> Self {
+        Bytes(mib * MIB)
+    }
+    /// From gibibytes.
+    pub fn from_gib(gib: u64) -> Self {
+        Bytes(gib * GIB)
+    }
+    /// Whole mebibytes, rounded down.
+    pub fn mib(self) -> u64 {
+        self.0 / MIB
+    }
+    /// Checked addition.
+    pub fn checked_add(self, o: Self) -> Option<Self> {
+        self.0.checked_add(o.0).map(Bytes)
+    }
+    /// Subtraction that stops at zero.
+    pub fn saturating_sub(self, o: Self) -> Self {
+        Bytes(self.0.saturating_sub(o.0))
+    }
+}
+
+impl Millis {
+    /// From whole seconds.
+    pub fn from_secs(s: u64) -> Self {
+        Millis(s * 1000)
+    }
+    /// From whole minutes.
+    pub fn from_mins(m: u64) -> Self {
+        Millis(m * 60_000)
+    }
+}
+
+impl Money {
+    /// Zero dollars.
+    pub const ZERO: Money = Money(0);
+    /// Micro-dollars from a dollar amount, rounded to the nearest micro-dollar.
+    pub fn from_usd(usd: f64) -> Self {
+        Money((usd * 1e6).round() as i64)
+    }
+    /// The amount in dollars (for display and JSON only).
+    pub fn usd(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+    /// The cost of running for `ms` milliseconds at this price per hour, rounded to the
+    /// nearest micro-dollar.
+    pub fn per_hour_for(self, ms: Millis) -> Money {
+        let v = (self.0 as i128) * (ms.0 as i128);
+        Money(((v + 1_800_000) / 3_600_000) as i64)
+    }
+}
+
+macro_rules! arith {
+    ($t:ident, $inner:ty) => {
+        impl Add for $t {
+            type Output = $t;
+            fn add(self, o: $t) -> $t {
+                $t(self.0 + o.0)
+            }
+        }
+        impl AddAssign for $t {
+            fn add_assign(&mut self, o: $t) {
+                self.0 += o.0;
+            }
+        }
+        impl Sub for $t {
+            type Output = $t;
+            fn sub(self, o: $t) -> $t {
+                $t(self.0 - o.0)
+            }
+        }
+        impl std::iter::Sum for $t {
+            fn sum<I: Iterator<Item = $t>>(iter: I) -> $t {
+                $t(iter.map(|x| x.0).sum::<$inner>())
+            }
+        }
+    };
+}
+arith!(Millicores, u64);
+arith!(Bytes, u64);
+arith!(Millis, u64);
+arith!(Money, i64);
+
+impl fmt::Display for Millicores {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 % 1000 == 0 {
+            write!(f, "{}", self.0 / 1000)
+        } else {
+            write!(f, "{}m", self.0)
+        }
+    }
+}
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 % GIB == 0 && self.0 > 0 {
+            write!(f, "{}Gi", self.0 / GIB)
+        } else if self.0 % MIB == 0 && self.0 > 0 {
+            write!(f, "{}Mi", self.0 / MIB)
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let a = self.0.unsigned_abs();
+        write!(f, "{sign}${}.{:06}", a / 1_000_000, a % 1_000_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_display_and_hourly_cost() {
+        assert_eq!(Money(96_000).to_string(), "$0.096000");
+        assert_eq!(Money::from_usd(21.957642), Money(21_957_642));
+        // 30 minutes at $0.096/h is $0.048.
+        assert_eq!(Money(96_000).per_hour_for(Millis::from_mins(30)), Money(48_000));
+    }
+
+    #[test]
+    fn display_units() {
+        assert_eq!(Millicores(1500).to_string(), "1500m");
+        assert_eq!(Millicores(2000).to_string(), "2");
+        assert_eq!(Bytes::from_gib(4).to_string(), "4Gi");
+        assert_eq!(Bytes::from_mib(100).to_string(), "100Mi");
+    }
+}
