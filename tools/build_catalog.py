@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Build nodepack's embedded AWS us-east-1 catalog from ../shared/data.
+
+Run from the repository root:  python3 tools/build_catalog.py ../shared/data
+Writes data/aws-us-east-1.json (the catalog, in nodepack's native catalog format) and
+data/aws-allocatable-golden.json (Karpenter's documented allocatable, for golden tests).
+Only the standard library is used; the output is deterministic (sorted keys and rows).
+"""
+import csv
+import json
+import sys
+from collections import defaultdict
+
+src = sys.argv[1] if len(sys.argv) > 1 else "../shared/data"
+types = json.load(open(f"{src}/aws-instance-types.json"))
+advisor = json.load(open(f"{src}/spot-advisor.json"))["spot_advisor"]["us-east-1"]["Linux"]
+
+# Zone ids -> zone names. AWS maps ids to names per account; we fix one mapping.
+ZONES = {f"use1-az{i}": f"us-east-1{c}" for i, c in zip(range(1, 7), "abcdef")}
+DEFAULT_ZONE_IDS = ["use1-az1", "use1-az2", "use1-az4", "use1-az5", "use1-az6"]
+
+# Last spot price per (zone id, type) in the 2022-05-31 snapshot.
+snap = {}
+for r in csv.DictReader(open(f"{src}/spot-prices-sample.csv")):
+    if r["region"] != "us-east-1":
+        continue
+    snap[(r["availability_zone_id"], r["instance_type"])] = (r["timestamp"], float(r["spot_price_usd_per_hour"]))
+by_type = defaultdict(dict)
+for (az, t), (_, p) in sorted(snap.items()):
+    by_type[t][az] = p
+
+out = []
+skipped_no_price = []
+for t in sorted(types, key=lambda x: x["name"]):
+    od = t["on_demand_usd_per_hour_us_east_1"]
+    if od is None:
+        skipped_no_price.append(t["name"])
+        continue
+    alloc = t["karpenter_allocatable_al2023"]
+    labels = {
+        "node.kubernetes.io/instance-type": t["name"],
+        "kubernetes.io/arch": t["arch"],
+        "kubernetes.io/os": t["os"],
+        "karpenter.k8s.aws/instance-category": t["category"],
+        "karpenter.k8s.aws/instance-family": t["family"],
+        "karpenter.k8s.aws/instance-generation": str(t["generation"]),
+        "karpenter.k8s.aws/instance-size": t["size"],
+        "karpenter.k8s.aws/instance-cpu": str(t["vcpu"]),
+        "karpenter.k8s.aws/instance-memory": str(t["memory_mib"]),
+    }
+    opt = {
+        "karpenter.k8s.aws/instance-cpu-manufacturer": t.get("cpu_manufacturer"),
+        "karpenter.k8s.aws/instance-hypervisor": t.get("hypervisor"),
+        "karpenter.k8s.aws/instance-network-bandwidth": t.get("network_bandwidth_mbps"),
+        "karpenter.k8s.aws/instance-local-nvme": t.get("local_nvme_gib"),
+    }
+    if t["gpu_count"]:
+        opt.update({
+            "karpenter.k8s.aws/instance-gpu-count": t["gpu_count"],
+            "karpenter.k8s.aws/instance-gpu-name": t["gpu_name"],
+            "karpenter.k8s.aws/instance-gpu-manufacturer": t["gpu_manufacturer"],
+            "karpenter.k8s.aws/instance-gpu-memory": t["gpu_memory_mib"],
+        })
+    if t["accelerator_count"]:
+        opt.update({
+            "karpenter.k8s.aws/instance-accelerator-count": t["accelerator_count"],
+            "karpenter.k8s.aws/instance-accelerator-name": t["accelerator_name"],
+            "karpenter.k8s.aws/instance-accelerator-manufacturer": t["accelerator_manufacturer"],
+        })
+    for k, v in opt.items():
+        if v is not None:
+            labels[k] = str(v).lower() if isinstance(v, bool) else str(v)
+    extended = {k: v for k, v in alloc.items()
+                if k not in ("cpu_millicores", "memory_mib", "ephemeral_storage_gib", "pods")}
+    max_pods = t["max_pods_vpc_cni"]
+    if max_pods is None and t["eni"]:
+        max_pods = t["eni"]["default_card_max_enis"] * (t["eni"]["ipv4_per_eni"] - 1) + 2
+    if max_pods is None:
+        max_pods = alloc["pods"]
+    zone_prices = by_type.get(t["name"], {})
+    zone_ids = sorted(zone_prices) if zone_prices else DEFAULT_ZONE_IDS
+    offerings = []
+    adv = advisor.get(t["name"])
+    mean = sum(zone_prices.values()) / len(zone_prices) if zone_prices else None
+    for az in zone_ids:
+        z = ZONES[az]
+        offerings.append({"zone": z, "zone_id": az, "capacity_type": "on-demand", "price": od})
+        if adv is not None:
+            base = od * (100 - adv["s"]) / 100.0
+            factor = zone_prices[az] / mean if mean else 1.0
+            offerings.append({"zone": z, "zone_id": az, "capacity_type": "spot",
+                              "price": round(base * factor, 6), "interruption": adv["r"]})
+    out.append({
+        "name": t["name"],
+        "labels": labels,
+        "vcpu": t["vcpu"],
+        "memory_mib": t["memory_mib"],
+        "max_pods": max_pods,
+        "extended": extended,
+        "offerings": offerings,
+    })
+
+catalog = {
+    "name": "aws/us-east-1",
+    "region": "us-east-1",
+    "provenance": "see data/PROVENANCE.md",
+    "instance_types": out,
+}
+with open("data/aws-us-east-1.json", "w") as f:
+    json.dump(catalog, f, sort_keys=True, separators=(",", ":"))
+    f.write("\n")
+golden = {t["name"]: t["karpenter_allocatable_al2023"] for t in sorted(types, key=lambda x: x["name"])}
+with open("data/aws-allocatable-golden.json", "w") as f:
+    json.dump(golden, f, sort_keys=True, indent=0)
+    f.write("\n")
+spot = sum(1 for t in out if any(o["capacity_type"] == "spot" for o in t["offerings"]))
+zoned = sum(1 for t in out if t["name"] in by_type)
+print(f"types: {len(out)} (skipped without on-demand price: {len(skipped_no_price)}: {', '.join(skipped_no_price)})")
+print(f"with spot offerings: {spot}; with per-zone spot factors from the 2022 snapshot: {zoned}")
