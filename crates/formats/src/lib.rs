@@ -1,1 +1,27 @@
-//! formats
+//! Every file format nodepack reads: Kubernetes manifests (Pod, Deployment, ReplicaSet,
+//! StatefulSet, Job, DaemonSet, Node, `List`s, multi-document YAML or JSON), Karpenter
+//! NodePool and EC2NodeClass YAML, instance type catalogs (the embedded AWS us-east-1
+//! catalog, nodepack's native JSON, Karpenter's KWOK `instance_types.json`) and
+//! Kubernetes quantities.
+//!
+//! Functions take the file's name and text and return model values, or a
+//! [`FormatError`] naming the file, the document, the field path and the value. They do
+//! no I/O themselves: the CLI reads the files. Fields that are not understood come back as
+//! [`Warning`]s, never silently dropped.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod catalog;
+pub mod docs;
+pub mod error;
+#[cfg(feature = "kube")]
+pub mod kube;
+pub mod nodepool;
+pub mod quantity;
+
+pub use catalog::{aws_us_east_1, read_catalog, DEFAULT_CATALOG};
+pub use error::{FormatError, Warning};
+#[cfg(feature = "kube")]
+pub use kube::{read_workload, Workload};
+pub use nodepool::read_nodepools;
+pub use quantity::Quantity;

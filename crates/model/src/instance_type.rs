@@ -1,5 +1,6 @@
 //! Instance types, their offerings and catalogs.
 
+use crate::aws::{AwsShape, KubeletConfig};
 use crate::labels;
 use crate::requirements::{Requirements, ValueSet};
 use crate::resources::Resources;
@@ -165,9 +166,49 @@ pub struct InstanceType {
     pub overhead: Overhead,
     /// Offerings.
     pub offerings: Vec<Offering>,
+    /// For AWS types, the shape the capacity and overhead were computed from, so that
+    /// node class kubelet settings can recompute them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_shape: Option<AwsShape>,
 }
 
 impl InstanceType {
+    /// An AWS instance type with capacity and overhead computed by Karpenter's formulas
+    /// under the given kubelet settings.
+    pub fn aws(
+        name: &str,
+        labels: BTreeMap<String, String>,
+        shape: AwsShape,
+        kubelet: &KubeletConfig,
+        offerings: Vec<Offering>,
+    ) -> Self {
+        let (capacity, overhead) = crate::aws::capacity_and_overhead(&shape, kubelet);
+        InstanceType {
+            name: name.into(),
+            labels,
+            capacity,
+            overhead,
+            offerings,
+            aws_shape: Some(shape),
+        }
+    }
+
+    /// The same type under other kubelet settings (only AWS types change; others are
+    /// returned as they are).
+    pub fn with_kubelet(&self, kubelet: &KubeletConfig) -> InstanceType {
+        match &self.aws_shape {
+            Some(shape) => {
+                let (capacity, overhead) = crate::aws::capacity_and_overhead(shape, kubelet);
+                InstanceType {
+                    capacity,
+                    overhead,
+                    ..self.clone()
+                }
+            }
+            None => self.clone(),
+        }
+    }
+
     /// Allocatable: capacity minus overhead.
     pub fn allocatable(&self) -> Resources {
         self.capacity.saturating_sub(&self.overhead.total())
@@ -285,6 +326,7 @@ mod tests {
                     interruption: None,
                 })
                 .collect(),
+            aws_shape: None,
         }
     }
 

@@ -1,0 +1,338 @@
+//! Instance type catalogs: the embedded AWS us-east-1 catalog, nodepack's native JSON
+//! catalog format, and Karpenter's KWOK `instance_types.json`.
+//!
+//! # Native format
+//! ```json
+//! {"name": "my-cloud", "region": "r1", "instance_types": [
+//!   {"name": "m5.large", "labels": {"kubernetes.io/arch": "amd64"},
+//!    "vcpu": 2, "memory_mib": 8192, "max_pods": 29, "extended": {},
+//!    "offerings": [{"zone": "r1a", "capacity_type": "spot", "price": 0.035, "interruption": 3}]},
+//!   {"name": "big", "capacity": {"cpu": "64", "memory": "256Gi", "pods": "110"},
+//!    "overhead": {"cpu": "100m", "memory": "1Gi"},
+//!    "offerings": [{"zone": "r1a", "capacity_type": "on-demand", "price": 2.5}]}]}
+//! ```
+//! A type gives either `vcpu` and `memory_mib` (and `max_pods`; then capacity and overhead
+//! follow Karpenter's AWS formulas and EC2NodeClass kubelet settings) or `capacity` (and
+//! optionally `overhead`) as Kubernetes quantities. `interruption` is the Spot Advisor
+//! bucket index 0-4. The well-known labels `node.kubernetes.io/instance-type`,
+//! `kubernetes.io/arch` (default amd64) and `kubernetes.io/os` (default linux) are added.
+
+use crate::docs::typed;
+use crate::error::{Ctx, FormatError, Warning};
+use crate::nodepool::Scalar;
+use crate::quantity::Quantity;
+use nodepack_model::aws::{AwsShape, KubeletConfig};
+use nodepack_model::{
+    labels, Bytes, CapacityType, Catalog, InstanceType, InterruptionBucket, Millicores, Money,
+    Offering, Overhead, Resources,
+};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The embedded catalog's JSON text (see data/PROVENANCE.md).
+pub const AWS_US_EAST_1_JSON: &str = include_str!("../../../data/aws-us-east-1.json");
+
+/// The name of the embedded default catalog.
+pub const DEFAULT_CATALOG: &str = "aws/us-east-1";
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct NativeDoc {
+    name: String,
+    region: Option<String>,
+    provenance: Option<String>,
+    instance_types: Vec<TypeDoc>,
+}
+
+#[derive(Deserialize)]
+struct TypeDoc {
+    name: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    vcpu: Option<u64>,
+    memory_mib: Option<u64>,
+    max_pods: Option<u64>,
+    #[serde(default)]
+    extended: BTreeMap<String, u64>,
+    capacity: Option<BTreeMap<String, Scalar>>,
+    overhead: Option<BTreeMap<String, Scalar>>,
+    offerings: Vec<OfferingDoc>,
+}
+
+#[derive(Deserialize)]
+struct OfferingDoc {
+    zone: String,
+    #[allow(dead_code)]
+    zone_id: Option<String>,
+    capacity_type: String,
+    price: f64,
+    available: Option<bool>,
+    interruption: Option<u8>,
+}
+
+#[derive(Deserialize)]
+struct KwokType {
+    name: String,
+    arch: Option<String>,
+    #[serde(default)]
+    os: Vec<String>,
+    resources: BTreeMap<String, Scalar>,
+    offerings: Vec<KwokOffering>,
+}
+
+#[derive(Deserialize)]
+struct KwokOffering {
+    capacity_type: String,
+    zone: String,
+    price: f64,
+    available: Option<bool>,
+}
+
+fn resources(ctx: &Ctx, m: &BTreeMap<String, Scalar>) -> Result<Resources, FormatError> {
+    let mut r = Resources::default();
+    for (k, v) in m {
+        let c = ctx.field(k);
+        let q = Quantity::parse(&v.0).map_err(|e| c.error(Some(&v.0), e.0))?;
+        let bad = || c.error(Some(&v.0), "negative or too large");
+        match k.as_str() {
+            "cpu" => r.cpu = Millicores(q.milli_value().ok_or_else(bad)?),
+            "memory" => r.memory = Bytes(q.value().ok_or_else(bad)?),
+            "ephemeral-storage" => r.ephemeral_storage = Bytes(q.value().ok_or_else(bad)?),
+            "pods" => r.pods = q.value().ok_or_else(bad)?,
+            other => {
+                r.extended.insert(other.into(), q.value().ok_or_else(bad)?);
+            }
+        }
+    }
+    Ok(r)
+}
+
+fn offering(
+    ctx: &Ctx,
+    zone: &str,
+    ct: &str,
+    price: f64,
+    available: Option<bool>,
+    interruption: Option<u8>,
+) -> Result<Offering, FormatError> {
+    let capacity_type: CapacityType = ct
+        .parse()
+        .map_err(|m: String| ctx.field("capacity_type").error(Some(ct), m))?;
+    if !(price.is_finite() && price >= 0.0) {
+        return Err(ctx
+            .field("price")
+            .error(Some(&price.to_string()), "must be a non-negative number"));
+    }
+    let interruption = match interruption {
+        Some(i) => Some(InterruptionBucket::from_index(i).ok_or_else(|| {
+            ctx.field("interruption")
+                .error(Some(&i.to_string()), "must be a Spot Advisor bucket index 0-4")
+        })?),
+        None => None,
+    };
+    Ok(Offering {
+        zone: zone.to_string(),
+        capacity_type,
+        price: Money::from_usd(price),
+        available: available.unwrap_or(true),
+        interruption,
+    })
+}
+
+fn base_labels(name: &str, mut l: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    l.insert(labels::INSTANCE_TYPE.into(), name.into());
+    l.entry(labels::ARCH.into()).or_insert_with(|| "amd64".into());
+    l.entry(labels::OS.into()).or_insert_with(|| "linux".into());
+    l
+}
+
+fn native(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> {
+    let (doc, warnings): (NativeDoc, _) = typed(ctx, v)?;
+    let mut types = Vec::with_capacity(doc.instance_types.len());
+    for (i, t) in doc.instance_types.into_iter().enumerate() {
+        let tctx = ctx.field("instance_types").index(i);
+        let mut offerings = Vec::new();
+        for (j, o) in t.offerings.iter().enumerate() {
+            offerings.push(offering(
+                &tctx.field("offerings").index(j),
+                &o.zone,
+                &o.capacity_type,
+                o.price,
+                o.available,
+                o.interruption,
+            )?);
+        }
+        let labels = base_labels(&t.name, t.labels);
+        let arm64 = labels.get(labels::ARCH).map(String::as_str) == Some("arm64");
+        let it = match (t.vcpu, t.memory_mib, &t.capacity) {
+            (Some(vcpu), Some(memory_mib), None) => InstanceType::aws(
+                &t.name,
+                labels,
+                AwsShape {
+                    vcpu,
+                    memory_mib,
+                    eni_max_pods: t.max_pods.unwrap_or(110),
+                    extended: t.extended,
+                    arm64,
+                },
+                &KubeletConfig::default(),
+                offerings,
+            ),
+            (None, None, Some(cap)) => InstanceType {
+                name: t.name.clone(),
+                labels,
+                capacity: resources(&tctx.field("capacity"), cap)?,
+                overhead: Overhead {
+                    kube_reserved: match &t.overhead {
+                        Some(o) => resources(&tctx.field("overhead"), o)?,
+                        None => Resources::default(),
+                    },
+                    ..Default::default()
+                },
+                offerings,
+                aws_shape: None,
+            },
+            _ => {
+                return Err(tctx.error(
+                    Some(&t.name),
+                    "an instance type needs either vcpu and memory_mib, or capacity",
+                ))
+            }
+        };
+        types.push(it);
+    }
+    let mut c = Catalog {
+        name: doc.name,
+        region: doc.region,
+        instance_types: types,
+    };
+    c.sort();
+    Ok((c, warnings))
+}
+
+fn kwok(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> {
+    let (doc, warnings): (Vec<KwokType>, _) = typed(ctx, v)?;
+    let mut types = Vec::with_capacity(doc.len());
+    for (i, t) in doc.into_iter().enumerate() {
+        let tctx = ctx.index(i);
+        let mut l = BTreeMap::new();
+        if let Some(a) = &t.arch {
+            l.insert(labels::ARCH.to_string(), a.clone());
+        }
+        if let Some(os) = t.os.first() {
+            l.insert(labels::OS.to_string(), os.clone());
+        }
+        let mut offerings = Vec::new();
+        for (j, o) in t.offerings.iter().enumerate() {
+            offerings.push(offering(
+                &tctx.field("offerings").index(j),
+                &o.zone,
+                &o.capacity_type,
+                o.price,
+                o.available,
+                None,
+            )?);
+        }
+        types.push(InstanceType {
+            name: t.name.clone(),
+            labels: base_labels(&t.name, l),
+            capacity: resources(&tctx.field("resources"), &t.resources)?,
+            // The KWOK provider reserves nothing.
+            overhead: Overhead::default(),
+            offerings,
+            aws_shape: None,
+        });
+    }
+    let mut c = Catalog {
+        name: ctx.file.clone(),
+        region: None,
+        instance_types: types,
+    };
+    c.sort();
+    Ok((c, warnings))
+}
+
+/// Read a catalog file: nodepack's native format (an object with `instance_types`) or
+/// Karpenter's KWOK `instance_types.json` (an array).
+pub fn read_catalog(file: &str, text: &str) -> Result<(Catalog, Vec<Warning>), FormatError> {
+    let ctx = Ctx::file(file);
+    let v: Value = serde_json::from_str(text).map_err(|e| {
+        let mut err = ctx.error(None, format!("invalid JSON: {e}"));
+        err.path = format!("line {}, column {}", e.line(), e.column());
+        err
+    })?;
+    match &v {
+        Value::Array(_) => kwok(&ctx, &v),
+        Value::Object(_) => native(&ctx, &v),
+        _ => Err(ctx.error_json(&v, "a catalog is a JSON object (native) or array (KWOK)")),
+    }
+}
+
+/// The embedded AWS us-east-1 catalog.
+pub fn aws_us_east_1() -> Catalog {
+    match read_catalog("<embedded aws/us-east-1>", AWS_US_EAST_1_JSON) {
+        Ok((c, _)) => c,
+        // The embedded file is checked by tests; an empty catalog here would only hide
+        // a build defect, so say so loudly in the name instead of panicking.
+        Err(e) => Catalog {
+            name: format!("invalid embedded catalog: {e}"),
+            region: None,
+            instance_types: vec![],
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_catalog_loads() {
+        let (c, w) = read_catalog("e", AWS_US_EAST_1_JSON).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.instance_types.len(), 1345);
+        let m5 = c.get("m5.large").unwrap();
+        let a = m5.allocatable();
+        assert_eq!(a.cpu, Millicores(1930));
+        assert_eq!(a.memory, Bytes::from_mib(6903));
+        assert_eq!(a.pods, 29);
+        let od = m5
+            .offerings
+            .iter()
+            .find(|o| o.capacity_type == CapacityType::OnDemand)
+            .unwrap();
+        assert_eq!(od.price, Money(96_000));
+        assert!(m5.offerings.iter().any(|o| o.capacity_type == CapacityType::Spot
+            && o.price < od.price
+            && o.interruption == Some(InterruptionBucket::From15To20)));
+        assert_eq!(m5.label(labels::INSTANCE_FAMILY), Some("m5"));
+        assert_eq!(c.get("p4d.24xlarge").unwrap().allocatable().extended("nvidia.com/gpu"), 8);
+    }
+
+    #[test]
+    fn kwok_catalog_and_native_capacity() {
+        let kw = r#"[{"name":"c-1x-amd64-linux","arch":"amd64","os":["linux"],
+          "resources":{"cpu":"1","ephemeral-storage":"20Gi","memory":"2Gi","pods":"16"},
+          "offerings":[{"capacity_type":"spot","zone":"test-zone-a","price":0.019,"available":true}]}]"#;
+        let (c, _) = read_catalog("k.json", kw).unwrap();
+        assert_eq!(c.instance_types[0].allocatable().memory, Bytes::from_gib(2));
+        let native = r#"{"name":"x","instance_types":[{"name":"big","capacity":{"cpu":"64","memory":"256Gi","pods":110},
+          "overhead":{"cpu":"100m"},"offerings":[{"zone":"a","capacity_type":"on-demand","price":2.5}]}]}"#;
+        let (c, _) = read_catalog("n.json", native).unwrap();
+        assert_eq!(c.instance_types[0].allocatable().cpu, Millicores(63_900));
+    }
+
+    #[test]
+    fn bad_catalogs_name_the_field() {
+        let bad = r#"{"name":"x","instance_types":[{"name":"a","vcpu":2,"memory_mib":1024,
+          "offerings":[{"zone":"a","capacity_type":"preemptible","price":1}]}]}"#;
+        let e = read_catalog("c.json", bad).unwrap_err();
+        assert_eq!(e.path, "instance_types[0].offerings[0].capacity_type");
+        assert_eq!(e.value.as_deref(), Some("\"preemptible\""));
+        let e = read_catalog("c.json", r#"{"name":"x","instance_types":[{"name":"a","offerings":[]}]}"#).unwrap_err();
+        assert_eq!(e.path, "instance_types[0]");
+        let e = read_catalog("c.json", "[{").unwrap_err();
+        assert!(e.message.contains("invalid JSON"));
+    }
+}

@@ -1,0 +1,174 @@
+//! Reading YAML or JSON text into documents, and documents into typed values with field
+//! paths in errors and unknown fields reported.
+
+use crate::error::{Ctx, FormatError, Warning};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// One document of an input file with its context.
+#[derive(Clone, Debug)]
+pub struct Document {
+    /// Where it came from (file and document index; path empty).
+    pub ctx: Ctx,
+    /// Its content.
+    pub value: Value,
+}
+
+/// Split a file into documents: a JSON value, or a multi-document YAML stream. Empty
+/// documents are skipped. `kind: List` objects (as `kubectl get -o json` prints) are
+/// flattened into their items, each keeping the index of the document it came from and
+/// the path `items[i]`.
+pub fn load_documents(file: &str, text: &str) -> Result<Vec<Document>, FormatError> {
+    let base = Ctx::file(file);
+    let trimmed = text.trim_start();
+    let values: Vec<Value> = if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        let v: Value = serde_json::from_str(text).map_err(|e| {
+            let mut err = base.error(None, format!("invalid JSON: {e}"));
+            err.path = format!("line {}, column {}", e.line(), e.column());
+            err
+        })?;
+        match v {
+            Value::Array(items) => items,
+            v => vec![v],
+        }
+    } else {
+        serde_saphyr::from_multiple::<Value>(text)
+            .map_err(|e| base.error(None, format!("invalid YAML: {e}")))?
+    };
+    let mut out = Vec::new();
+    for (i, v) in values.into_iter().enumerate() {
+        if v.is_null() {
+            continue;
+        }
+        let ctx = base.doc(i);
+        if v.get("kind").and_then(Value::as_str) == Some("List")
+            || v.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"))
+                && v.get("items").is_some_and(Value::is_array)
+        {
+            let items = match v.get("items") {
+                Some(Value::Array(items)) => items.clone(),
+                _ => return Err(ctx.field("items").error(None, "a List needs an items array")),
+            };
+            for (j, item) in items.into_iter().enumerate() {
+                out.push(Document {
+                    ctx: Ctx {
+                        path: format!("items[{j}]"),
+                        ..ctx.clone()
+                    },
+                    value: item,
+                });
+            }
+        } else {
+            out.push(Document { ctx, value: v });
+        }
+    }
+    Ok(out)
+}
+
+/// Look a value up by the path segments serde_path_to_error reports.
+fn lookup<'a>(mut v: &'a Value, path: &serde_path_to_error::Path) -> Option<&'a Value> {
+    use serde_path_to_error::Segment;
+    for seg in path.iter() {
+        v = match seg {
+            Segment::Seq { index } => v.get(*index)?,
+            Segment::Map { key } => v.get(key.as_str())?,
+            Segment::Enum { .. } | Segment::Unknown => return None,
+        };
+    }
+    Some(v)
+}
+
+/// Deserialize a document (or part of one at `ctx`) into `T`. Errors name the field path
+/// and value; fields `T` does not know are returned as warnings.
+pub fn typed<T: DeserializeOwned>(ctx: &Ctx, value: &Value) -> Result<(T, Vec<Warning>), FormatError> {
+    let mut unknown: Vec<String> = Vec::new();
+    let result = {
+        let mut cb = |p: serde_ignored::Path<'_>| unknown.push(p.to_string());
+        let de = serde_ignored::Deserializer::new(value.clone(), &mut cb);
+        serde_path_to_error::deserialize::<_, T>(de)
+    };
+    match result {
+        Ok(t) => {
+            let warnings = unknown
+                .into_iter()
+                .map(|p| {
+                    let mut c = ctx.clone();
+                    for part in p.split('.').filter(|s| !s.is_empty() && *s != "?") {
+                        c = match part.parse::<usize>() {
+                            Ok(i) => c.index(i),
+                            Err(_) => c.field(part),
+                        };
+                    }
+                    c.warning("unknown field, ignored")
+                })
+                .collect();
+            Ok((t, warnings))
+        }
+        Err(e) => {
+            let mut c = ctx.clone();
+            let p = e.path().to_string();
+            if p != "." {
+                c = c.field(&p);
+            }
+            let mut err = c.error(None, e.inner().to_string());
+            err.value = lookup(value, e.path()).map(|v| {
+                let s = v.to_string();
+                if s.len() > 80 {
+                    format!("{}...", &s[..s.floor_char_boundary(77)])
+                } else {
+                    s
+                }
+            });
+            Err(err)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_multi_document_and_lists() {
+        let docs = load_documents(
+            "x.yaml",
+            "a: 1\n---\n---\nkind: List\nitems:\n- b: 2\n- c: 3\n",
+        )
+        .unwrap();
+        assert_eq!(docs.len(), 3);
+        assert_eq!(docs[0].ctx.document, Some(0));
+        assert_eq!(docs[2].ctx.path, "items[1]");
+        assert_eq!(docs[2].value["c"], 3);
+    }
+
+    #[test]
+    fn truncated_yaml_is_an_error_naming_the_file() {
+        let e = load_documents("bad.yaml", "a: [1, 2\nb: {").unwrap_err();
+        assert_eq!(e.file, "bad.yaml");
+        assert!(e.message.contains("invalid YAML"), "{e}");
+        let e = load_documents("bad.json", "{\"a\": ").unwrap_err();
+        assert!(e.to_string().starts_with("bad.json: line 1"), "{e}");
+    }
+
+    #[test]
+    fn typed_reports_path_value_and_unknown_fields() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Inner {
+            #[allow(dead_code)]
+            n: u32,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        struct Outer {
+            #[allow(dead_code)]
+            items: Vec<Inner>,
+        }
+        let v: Value = serde_json::json!({"items": [{"n": 1}, {"n": "two"}]});
+        let e = typed::<Outer>(&Ctx::file("f").doc(0), &v).unwrap_err();
+        assert_eq!(e.path, "items[1].n");
+        assert_eq!(e.value.as_deref(), Some("\"two\""));
+        let v: Value = serde_json::json!({"items": [{"n": 1, "extra": true}]});
+        let (_, w) = typed::<Outer>(&Ctx::file("f").doc(0), &v).unwrap();
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].path, "items[0].extra");
+    }
+}

@@ -1,0 +1,696 @@
+//! Kubernetes manifests: Pod, Deployment, ReplicaSet, StatefulSet, Job, DaemonSet and
+//! Node objects, single or in `List`s, as YAML or JSON (so `kubectl get pods -A -o json`
+//! works), converted to the model through k8s-openapi types.
+
+use crate::docs::{load_documents, typed, Document};
+use crate::error::{Ctx, FormatError, Warning};
+use crate::quantity::Quantity;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KQuantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use nodepack_model::pod::{
+    effective_requests, ContainerKind, Owner, PodAffinityTerm, TopologySpread, Weighted,
+    WhenUnsatisfiable, DO_NOT_DISRUPT, POD_DELETION_COST,
+};
+use nodepack_model::{
+    labels, Bytes, CapacityType, Effect, Millicores, Millis, Node, NodeState, Operator, Pod,
+    PodId, Requirements, Resources, Taint, Toleration, ValueSet,
+};
+use nodepack_model::taints::TolerationOperator;
+use std::collections::BTreeMap;
+
+/// Everything read from workload manifests.
+#[derive(Clone, Debug, Default)]
+pub struct Workload {
+    /// Pods waiting for a node (no `spec.nodeName`), in input order.
+    pub pending: Vec<Pod>,
+    /// Pods already bound to a node (`spec.nodeName` set), with the node name.
+    pub bound: Vec<(Pod, String)>,
+    /// DaemonSet pod templates: their requests are per-node overhead.
+    pub daemonsets: Vec<Pod>,
+    /// Nodes (`kind: Node`).
+    pub nodes: Vec<Node>,
+    /// What was read but not used.
+    pub warnings: Vec<Warning>,
+}
+
+impl Workload {
+    /// Append another workload (e.g. from a second file).
+    pub fn extend(&mut self, o: Workload) {
+        self.pending.extend(o.pending);
+        self.bound.extend(o.bound);
+        self.daemonsets.extend(o.daemonsets);
+        self.nodes.extend(o.nodes);
+        self.warnings.extend(o.warnings);
+    }
+}
+
+/// Read workload manifests from one file's text.
+pub fn read_workload(file: &str, text: &str) -> Result<Workload, FormatError> {
+    let mut w = Workload::default();
+    for doc in load_documents(file, text)? {
+        read_document(&doc, &mut w)?;
+    }
+    Ok(w)
+}
+
+fn read_document(doc: &Document, w: &mut Workload) -> Result<(), FormatError> {
+    let ctx = &doc.ctx;
+    let kind = doc.value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+    match kind {
+        "Pod" => {
+            let (p, warn): (core::Pod, _) = typed(ctx, &doc.value)?;
+            w.warnings.extend(warn);
+            let phase = p.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+            let meta = &p.metadata;
+            let spec = p
+                .spec
+                .as_ref()
+                .ok_or_else(|| ctx.field("spec").error(None, "a Pod needs a spec"))?;
+            let name = meta_name(ctx, meta)?;
+            let ns = meta.namespace.clone().unwrap_or_else(|| "default".into());
+            if phase == "Succeeded" || phase == "Failed" {
+                w.warnings.push(ctx.warning(format!(
+                    "pod {ns}/{name} is {phase}: it holds no resources and is not scheduled"
+                )));
+                return Ok(());
+            }
+            let owner = meta.owner_references.as_ref().and_then(|o| {
+                o.iter()
+                    .find(|r| r.controller == Some(true))
+                    .or(o.first())
+                    .map(|r| Owner {
+                        kind: r.kind.clone(),
+                        name: r.name.clone(),
+                    })
+            });
+            let mut pod = convert_pod(&ctx.field("spec"), &ns, &name, meta, spec, created(meta))?;
+            pod.owner = owner.clone();
+            if owner.as_ref().is_some_and(|o| o.kind == "DaemonSet") {
+                // A DaemonSet's pod is per-node overhead, not a workload to place.
+                w.warnings.push(ctx.warning(format!(
+                    "pod {ns}/{name} belongs to DaemonSet {}: counted as daemonset overhead only once per DaemonSet",
+                    owner.as_ref().map(|o| o.name.as_str()).unwrap_or("")
+                )));
+                if !w.daemonsets.iter().any(|d| d.owner == owner) {
+                    w.daemonsets.push(pod);
+                }
+                return Ok(());
+            }
+            match spec.node_name.as_deref().filter(|n| !n.is_empty()) {
+                Some(n) => w.bound.push((pod, n.to_string())),
+                None => w.pending.push(pod),
+            }
+        }
+        "Deployment" => {
+            let (d, warn): (Deployment, _) = typed(ctx, &doc.value)?;
+            w.warnings.extend(warn);
+            let spec = d.spec.as_ref().ok_or_else(|| ctx.field("spec").error(None, "missing spec"))?;
+            let replicas = count(&ctx.field("spec.replicas"), spec.replicas.unwrap_or(1))?;
+            expand(ctx, &d.metadata, "Deployment", &spec.template, replicas, w)?;
+        }
+        "ReplicaSet" => {
+            let (d, warn): (ReplicaSet, _) = typed(ctx, &doc.value)?;
+            w.warnings.extend(warn);
+            let spec = d.spec.as_ref().ok_or_else(|| ctx.field("spec").error(None, "missing spec"))?;
+            let replicas = count(&ctx.field("spec.replicas"), spec.replicas.unwrap_or(1))?;
+            let template = spec
+                .template
+                .as_ref()
+                .ok_or_else(|| ctx.field("spec.template").error(None, "missing pod template"))?;
+            expand(ctx, &d.metadata, "ReplicaSet", template, replicas, w)?;
+        }
+        "StatefulSet" => {
+            let (d, warn): (StatefulSet, _) = typed(ctx, &doc.value)?;
+            w.warnings.extend(warn);
+            let spec = d.spec.as_ref().ok_or_else(|| ctx.field("spec").error(None, "missing spec"))?;
+            let replicas = count(&ctx.field("spec.replicas"), spec.replicas.unwrap_or(1))?;
+            expand(ctx, &d.metadata, "StatefulSet", &spec.template, replicas, w)?;
+        }
+        "Job" => {
+            let (d, warn): (Job, _) = typed(ctx, &doc.value)?;
+            w.warnings.extend(warn);
+            let spec = d.spec.as_ref().ok_or_else(|| ctx.field("spec").error(None, "missing spec"))?;
+            // A Job runs `parallelism` pods at once, never more than `completions`.
+            let par = spec.parallelism.unwrap_or(1);
+            let n = spec.completions.map_or(par, |c| c.min(par));
+            let n = count(&ctx.field("spec.parallelism"), n)?;
+            expand(ctx, &d.metadata, "Job", &spec.template, n, w)?;
+        }
+        "DaemonSet" => {
+            let (d, warn): (DaemonSet, _) = typed(ctx, &doc.value)?;
+            w.warnings.extend(warn);
+            let spec = d.spec.as_ref().ok_or_else(|| ctx.field("spec").error(None, "missing spec"))?;
+            let name = meta_name(ctx, &d.metadata)?;
+            let ns = d.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+            let tctx = ctx.field("spec.template");
+            let tspec = spec
+                .template
+                .spec
+                .as_ref()
+                .ok_or_else(|| tctx.field("spec").error(None, "missing pod spec"))?;
+            let meta = spec.template.metadata.clone().unwrap_or_default();
+            let mut pod = convert_pod(&tctx.field("spec"), &ns, &name, &meta, tspec, created(&d.metadata))?;
+            pod.owner = Some(Owner {
+                kind: "DaemonSet".into(),
+                name: name.clone(),
+            });
+            w.daemonsets.push(pod);
+        }
+        "Node" => {
+            let (n, warn): (core::Node, _) = typed(ctx, &doc.value)?;
+            w.warnings.extend(warn);
+            w.nodes.push(convert_node(ctx, &n)?);
+        }
+        "" => return Err(ctx.field("kind").error(None, "missing kind")),
+        other => w.warnings.push(ctx.field("kind").warning(format!(
+            "kind {other} is not a workload (Pod, Deployment, ReplicaSet, StatefulSet, Job, DaemonSet, Node): ignored"
+        ))),
+    }
+    Ok(())
+}
+
+fn count(ctx: &Ctx, n: i32) -> Result<usize, FormatError> {
+    usize::try_from(n).map_err(|_| ctx.error(Some(&n.to_string()), "must not be negative"))
+}
+
+fn meta_name(ctx: &Ctx, meta: &ObjectMeta) -> Result<String, FormatError> {
+    meta.name
+        .clone()
+        .or_else(|| meta.generate_name.clone())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ctx.field("metadata.name").error(None, "missing name"))
+}
+
+fn created(meta: &ObjectMeta) -> Option<Millis> {
+    meta.creation_timestamp
+        .as_ref()
+        .map(|t| Millis(t.0.as_millisecond().max(0) as u64))
+}
+
+fn expand(
+    ctx: &Ctx,
+    meta: &ObjectMeta,
+    kind: &str,
+    template: &core::PodTemplateSpec,
+    replicas: usize,
+    w: &mut Workload,
+) -> Result<(), FormatError> {
+    let name = meta_name(ctx, meta)?;
+    let ns = meta.namespace.clone().unwrap_or_else(|| "default".into());
+    let tctx = ctx.field("spec.template");
+    let spec = template
+        .spec
+        .as_ref()
+        .ok_or_else(|| tctx.field("spec").error(None, "missing pod spec"))?;
+    let tmeta = template.metadata.clone().unwrap_or_default();
+    let proto = convert_pod(&tctx.field("spec"), &ns, &name, &tmeta, spec, created(meta))?;
+    for i in 0..replicas {
+        let mut p = proto.clone();
+        p.id = PodId::new(&ns, &format!("{name}-{i}"));
+        p.owner = Some(Owner {
+            kind: kind.into(),
+            name: name.clone(),
+        });
+        w.pending.push(p);
+    }
+    Ok(())
+}
+
+/// Parse a resource list (`requests`, `allocatable`, ...) at `ctx`.
+pub fn resource_list(ctx: &Ctx, list: &BTreeMap<String, KQuantity>) -> Result<Resources, FormatError> {
+    let mut r = Resources::default();
+    for (k, q) in list {
+        let c = ctx.field(k);
+        let parsed = Quantity::parse(&q.0).map_err(|e| c.error(Some(&q.0), e.0))?;
+        if parsed.is_negative() {
+            return Err(c.error(Some(&q.0), "must not be negative"));
+        }
+        let too_big = || c.error(Some(&q.0), "too large");
+        match k.as_str() {
+            "cpu" => r.cpu = Millicores(parsed.milli_value().ok_or_else(too_big)?),
+            "memory" => r.memory = Bytes(parsed.value().ok_or_else(too_big)?),
+            "ephemeral-storage" => r.ephemeral_storage = Bytes(parsed.value().ok_or_else(too_big)?),
+            "pods" => r.pods = parsed.value().ok_or_else(too_big)?,
+            other => {
+                let v = parsed.value().ok_or_else(too_big)?;
+                if v > 0 {
+                    r.extended.insert(other.to_string(), v);
+                }
+            }
+        }
+    }
+    Ok(r)
+}
+
+fn container_requests(ctx: &Ctx, c: &core::Container) -> Result<Resources, FormatError> {
+    let rctx = ctx.field("resources");
+    let res = c.resources.as_ref();
+    let requests = res.and_then(|r| r.requests.clone()).unwrap_or_default();
+    let limits = res.and_then(|r| r.limits.clone()).unwrap_or_default();
+    // Kubernetes defaults a missing request to the limit.
+    let mut req = resource_list(&rctx.field("requests"), &requests)?;
+    let lim = resource_list(&rctx.field("limits"), &limits)?;
+    if !requests.contains_key("cpu") {
+        req.cpu = lim.cpu;
+    }
+    if !requests.contains_key("memory") {
+        req.memory = lim.memory;
+    }
+    if !requests.contains_key("ephemeral-storage") {
+        req.ephemeral_storage = lim.ephemeral_storage;
+    }
+    for (k, v) in lim.extended {
+        req.extended.entry(k).or_insert(v);
+    }
+    Ok(req)
+}
+
+/// Convert a node selector requirement list (`matchExpressions` of a node selector term).
+fn node_selector_reqs(
+    ctx: &Ctx,
+    exprs: &[core::NodeSelectorRequirement],
+) -> Result<Requirements, FormatError> {
+    let mut r = Requirements::new();
+    for (i, e) in exprs.iter().enumerate() {
+        let c = ctx.index(i);
+        let op: Operator = e
+            .operator
+            .parse()
+            .map_err(|m: String| c.field("operator").error(Some(&e.operator), m))?;
+        let values = e.values.clone().unwrap_or_default();
+        let vs = ValueSet::from_operator(op, &values)
+            .map_err(|m| c.field("values").error(Some(&format!("{values:?}")), m.to_string()))?;
+        r.add(&e.key, vs);
+    }
+    Ok(r)
+}
+
+fn node_selector_term(ctx: &Ctx, t: &core::NodeSelectorTerm) -> Result<Requirements, FormatError> {
+    let mut r = node_selector_reqs(
+        &ctx.field("matchExpressions"),
+        t.match_expressions.as_deref().unwrap_or(&[]),
+    )?;
+    // matchFields supports only metadata.name, which maps to the hostname.
+    let f = node_selector_reqs(&ctx.field("matchFields"), t.match_fields.as_deref().unwrap_or(&[]))?;
+    for (k, v) in f.keys {
+        let key = if k == "metadata.name" { labels::HOSTNAME.to_string() } else { k };
+        r.add(&key, v);
+    }
+    Ok(r)
+}
+
+/// Convert a label selector (`matchLabels` and `matchExpressions`).
+pub fn label_selector(ctx: &Ctx, s: &LabelSelector) -> Result<Requirements, FormatError> {
+    let mut r = Requirements::from_labels(&s.match_labels.clone().unwrap_or_default());
+    for (i, e) in s.match_expressions.iter().flatten().enumerate() {
+        let c = ctx.field("matchExpressions").index(i);
+        let op: Operator = e
+            .operator
+            .parse()
+            .map_err(|m: String| c.field("operator").error(Some(&e.operator), m))?;
+        if !matches!(
+            op,
+            Operator::In | Operator::NotIn | Operator::Exists | Operator::DoesNotExist
+        ) {
+            return Err(c.field("operator").error(
+                Some(&e.operator),
+                "label selectors take In, NotIn, Exists or DoesNotExist",
+            ));
+        }
+        let values = e.values.clone().unwrap_or_default();
+        let vs = ValueSet::from_operator(op, &values)
+            .map_err(|m| c.field("values").error(Some(&format!("{values:?}")), m.to_string()))?;
+        r.add(&e.key, vs);
+    }
+    Ok(r)
+}
+
+fn affinity_term(ctx: &Ctx, t: &core::PodAffinityTerm) -> Result<PodAffinityTerm, FormatError> {
+    Ok(PodAffinityTerm {
+        selector: match &t.label_selector {
+            Some(s) => label_selector(&ctx.field("labelSelector"), s)?,
+            // An absent selector matches no pods.
+            None => Requirements::new()
+                .with("nodepack.io/no-match", Operator::In, &["x"])
+                .map_err(|e| ctx.error(None, e.to_string()))?,
+        },
+        topology_key: t.topology_key.clone(),
+        namespaces: t.namespaces.clone().unwrap_or_default(),
+    })
+}
+
+/// Parse a taint.
+pub fn taint(ctx: &Ctx, t: &core::Taint) -> Result<Taint, FormatError> {
+    Ok(Taint {
+        key: t.key.clone(),
+        value: t.value.clone().unwrap_or_default(),
+        effect: t
+            .effect
+            .parse()
+            .map_err(|m: String| ctx.field("effect").error(Some(&t.effect), m))?,
+    })
+}
+
+fn toleration(ctx: &Ctx, t: &core::Toleration) -> Result<Toleration, FormatError> {
+    let operator = match t.operator.as_deref() {
+        None | Some("Equal") => TolerationOperator::Equal,
+        Some("Exists") => TolerationOperator::Exists,
+        Some(o) => {
+            return Err(ctx
+                .field("operator")
+                .error(Some(o), "toleration operator must be Equal or Exists"))
+        }
+    };
+    let effect = match t.effect.as_deref() {
+        None | Some("") => None,
+        Some(e) => Some(
+            e.parse::<Effect>()
+                .map_err(|m| ctx.field("effect").error(Some(e), m))?,
+        ),
+    };
+    Ok(Toleration {
+        key: t.key.clone().unwrap_or_default(),
+        operator,
+        value: t.value.clone().unwrap_or_default(),
+        effect,
+    })
+}
+
+/// Convert a pod spec with its metadata into a model pod. `ctx` points at the spec.
+pub fn convert_pod(
+    ctx: &Ctx,
+    namespace: &str,
+    name: &str,
+    meta: &ObjectMeta,
+    spec: &core::PodSpec,
+    created: Option<Millis>,
+) -> Result<Pod, FormatError> {
+    let mut containers = Vec::new();
+    for (i, c) in spec.init_containers.iter().flatten().enumerate() {
+        let kind = if c.restart_policy.as_deref() == Some("Always") {
+            ContainerKind::Sidecar
+        } else {
+            ContainerKind::Init
+        };
+        containers.push((kind, container_requests(&ctx.field("initContainers").index(i), c)?));
+    }
+    for (i, c) in spec.containers.iter().enumerate() {
+        containers.push((
+            ContainerKind::Regular,
+            container_requests(&ctx.field("containers").index(i), c)?,
+        ));
+    }
+    let overhead = resource_list(&ctx.field("overhead"), &spec.overhead.clone().unwrap_or_default())?;
+    let mut pod = Pod::new(namespace, name, effective_requests(&containers, &overhead));
+    pod.labels = meta.labels.clone().unwrap_or_default();
+    let ann = meta.annotations.clone().unwrap_or_default();
+    pod.do_not_disrupt = ann.get(DO_NOT_DISRUPT).is_some_and(|v| v == "true");
+    if let Some(v) = ann.get(POD_DELETION_COST) {
+        pod.deletion_cost = v.parse().map_err(|_| {
+            ctx.field(&format!("metadata.annotations.{POD_DELETION_COST}"))
+                .error(Some(v), "must be an integer")
+        })?;
+    }
+    pod.node_selector = spec.node_selector.clone().unwrap_or_default();
+    pod.priority = spec.priority.unwrap_or(0);
+    pod.created = created.unwrap_or_default();
+    for (i, t) in spec.tolerations.iter().flatten().enumerate() {
+        pod.tolerations.push(toleration(&ctx.field("tolerations").index(i), t)?);
+    }
+    if let Some(aff) = &spec.affinity {
+        let actx = ctx.field("affinity");
+        if let Some(na) = &aff.node_affinity {
+            let nctx = actx.field("nodeAffinity");
+            if let Some(req) = &na.required_during_scheduling_ignored_during_execution {
+                let c = nctx.field("requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms");
+                for (i, t) in req.node_selector_terms.iter().enumerate() {
+                    pod.node_affinity_required.push(node_selector_term(&c.index(i), t)?);
+                }
+            }
+            for (i, p) in na
+                .preferred_during_scheduling_ignored_during_execution
+                .iter()
+                .flatten()
+                .enumerate()
+            {
+                let c = nctx.field("preferredDuringSchedulingIgnoredDuringExecution").index(i);
+                pod.node_affinity_preferred.push(Weighted {
+                    weight: p.weight,
+                    term: node_selector_term(&c.field("preference"), &p.preference)?,
+                });
+            }
+        }
+        let terms = |c: &Ctx, ts: Option<&Vec<core::PodAffinityTerm>>| -> Result<Vec<PodAffinityTerm>, FormatError> {
+            ts.into_iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, t)| affinity_term(&c.index(i), t))
+                .collect()
+        };
+        let weighted = |c: &Ctx, ts: Option<&Vec<core::WeightedPodAffinityTerm>>| -> Result<Vec<Weighted<PodAffinityTerm>>, FormatError> {
+            ts.into_iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, t)| {
+                    Ok(Weighted {
+                        weight: t.weight,
+                        term: affinity_term(&c.index(i).field("podAffinityTerm"), &t.pod_affinity_term)?,
+                    })
+                })
+                .collect()
+        };
+        if let Some(pa) = &aff.pod_affinity {
+            let c = actx.field("podAffinity");
+            pod.pod_affinity = terms(
+                &c.field("requiredDuringSchedulingIgnoredDuringExecution"),
+                pa.required_during_scheduling_ignored_during_execution.as_ref(),
+            )?;
+            pod.pod_affinity_preferred = weighted(
+                &c.field("preferredDuringSchedulingIgnoredDuringExecution"),
+                pa.preferred_during_scheduling_ignored_during_execution.as_ref(),
+            )?;
+        }
+        if let Some(pa) = &aff.pod_anti_affinity {
+            let c = actx.field("podAntiAffinity");
+            pod.pod_anti_affinity = terms(
+                &c.field("requiredDuringSchedulingIgnoredDuringExecution"),
+                pa.required_during_scheduling_ignored_during_execution.as_ref(),
+            )?;
+            pod.pod_anti_affinity_preferred = weighted(
+                &c.field("preferredDuringSchedulingIgnoredDuringExecution"),
+                pa.preferred_during_scheduling_ignored_during_execution.as_ref(),
+            )?;
+        }
+    }
+    for (i, t) in spec.topology_spread_constraints.iter().flatten().enumerate() {
+        let c = ctx.field("topologySpreadConstraints").index(i);
+        let when = match t.when_unsatisfiable.as_str() {
+            "DoNotSchedule" => WhenUnsatisfiable::DoNotSchedule,
+            "ScheduleAnyway" => WhenUnsatisfiable::ScheduleAnyway,
+            o => {
+                return Err(c
+                    .field("whenUnsatisfiable")
+                    .error(Some(o), "must be DoNotSchedule or ScheduleAnyway"))
+            }
+        };
+        if t.max_skew < 1 {
+            return Err(c
+                .field("maxSkew")
+                .error(Some(&t.max_skew.to_string()), "must be at least 1"));
+        }
+        let min_domains = match t.min_domains {
+            Some(m) if m < 1 => {
+                return Err(c
+                    .field("minDomains")
+                    .error(Some(&m.to_string()), "must be at least 1"))
+            }
+            m => m.map(|m| m as u32),
+        };
+        pod.topology_spread.push(TopologySpread {
+            max_skew: t.max_skew as u32,
+            topology_key: t.topology_key.clone(),
+            when_unsatisfiable: when,
+            selector: match &t.label_selector {
+                Some(s) => label_selector(&c.field("labelSelector"), s)?,
+                None => Requirements::from_labels(&BTreeMap::new()),
+            },
+            min_domains,
+        });
+    }
+    Ok(pod)
+}
+
+fn convert_node(ctx: &Ctx, n: &core::Node) -> Result<Node, FormatError> {
+    let name = meta_name(ctx, &n.metadata)?;
+    let labels = n.metadata.labels.clone().unwrap_or_default();
+    let lctx = ctx.field("metadata.labels");
+    let get = |k: &str| labels.get(k).cloned();
+    let allocatable = n
+        .status
+        .as_ref()
+        .and_then(|s| s.allocatable.clone())
+        .ok_or_else(|| ctx.field("status.allocatable").error(None, "a Node needs status.allocatable"))?;
+    let capacity_type = match get(labels::CAPACITY_TYPE) {
+        Some(c) => c
+            .parse::<CapacityType>()
+            .map_err(|m| lctx.field(labels::CAPACITY_TYPE).error(Some(&c), m))?,
+        None => CapacityType::OnDemand,
+    };
+    let mut taints = Vec::new();
+    for (i, t) in n.spec.iter().flat_map(|s| s.taints.iter().flatten()).enumerate() {
+        taints.push(taint(&ctx.field("spec.taints").index(i), t)?);
+    }
+    let unschedulable = n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
+    let mut labels = labels.clone();
+    labels.entry(labels::HOSTNAME.into()).or_insert_with(|| name.clone());
+    Ok(Node {
+        name: name.clone(),
+        nodepool: get(labels::NODEPOOL),
+        instance_type: get(labels::INSTANCE_TYPE).unwrap_or_default(),
+        zone: get(labels::ZONE).unwrap_or_default(),
+        capacity_type,
+        price: Default::default(),
+        taints,
+        allocatable: resource_list(&ctx.field("status.allocatable"), &allocatable)?,
+        pods: vec![],
+        state: if unschedulable { NodeState::Cordoned } else { NodeState::Ready },
+        created: created(&n.metadata).unwrap_or_default(),
+        do_not_disrupt: n
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(DO_NOT_DISRUPT))
+            .is_some_and(|v| v == "true"),
+        labels,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEPLOY: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata:
+      labels: {app: web}
+      annotations: {karpenter.sh/do-not-disrupt: "true"}
+    spec:
+      nodeSelector: {kubernetes.io/arch: arm64}
+      tolerations: [{key: dedicated, operator: Equal, value: web, effect: NoSchedule}]
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}
+      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms:
+            - matchExpressions:
+              - {key: karpenter.k8s.aws/instance-cpu, operator: Gt, values: ["3"]}
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - labelSelector: {matchLabels: {app: web}}
+            topologyKey: kubernetes.io/hostname
+      initContainers:
+      - {name: init, image: x, resources: {requests: {cpu: "2"}}}
+      containers:
+      - {name: a, image: x, resources: {requests: {cpu: 500m, memory: 1Gi}}}
+      - {name: b, image: x, resources: {limits: {cpu: 250m, memory: 256Mi, nvidia.com/gpu: 1}}}
+"#;
+
+    #[test]
+    fn deployment_expands_with_constraints() {
+        let w = read_workload("d.yaml", DEPLOY).unwrap();
+        assert_eq!(w.pending.len(), 3, "{:?}", w.warnings);
+        let p = &w.pending[2];
+        assert_eq!(p.id, PodId::new("shop", "web-2"));
+        assert_eq!(p.requests.cpu, Millicores(2000));
+        assert_eq!(p.requests.memory, Bytes::from_mib(1024 + 256));
+        assert_eq!(p.requests.extended("nvidia.com/gpu"), 1);
+        assert!(p.do_not_disrupt);
+        assert_eq!(p.topology_spread.len(), 1);
+        assert_eq!(p.pod_anti_affinity.len(), 1);
+        assert_eq!(p.node_affinity_required.len(), 1);
+        assert_eq!(p.tolerations.len(), 1);
+        assert_eq!(p.owner.as_ref().unwrap().kind, "Deployment");
+    }
+
+    #[test]
+    fn kubectl_list_json_with_bound_pods() {
+        let json = r#"{"apiVersion":"v1","kind":"List","items":[
+          {"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","namespace":"n"},
+           "spec":{"nodeName":"ip-1","containers":[{"name":"c","resources":{"requests":{"cpu":"1"}}}]},
+           "status":{"phase":"Running"}},
+          {"apiVersion":"v1","kind":"Pod","metadata":{"name":"b","namespace":"n"},
+           "spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":1.5}}}]},
+           "status":{"phase":"Pending"}},
+          {"apiVersion":"v1","kind":"Pod","metadata":{"name":"c","namespace":"n"},
+           "spec":{"containers":[{"name":"c"}]}, "status":{"phase":"Succeeded"}}]}"#;
+        let w = read_workload("pods.json", json).unwrap();
+        assert_eq!(w.bound.len(), 1);
+        assert_eq!(w.bound[0].1, "ip-1");
+        assert_eq!(w.pending.len(), 1);
+        assert_eq!(w.pending[0].requests.cpu, Millicores(1500));
+        assert_eq!(w.warnings.len(), 1, "{:?}", w.warnings);
+    }
+
+    fn err(text: &str) -> FormatError {
+        read_workload("bad.yaml", text).unwrap_err()
+    }
+
+    #[test]
+    fn malformed_manifests_name_field_and_value() {
+        let e = err("kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    resources: {requests: {cpu: 12x}}\n");
+        assert_eq!(e.path, "spec.containers[0].resources.requests.cpu");
+        assert_eq!(e.value.as_deref(), Some("\"12x\""));
+        assert_eq!(e.document, Some(0));
+        let e = err("kind: Pod\nmetadata: {name: p}\nspec:\n  containers: {name: c}\n");
+        assert_eq!(e.path, "spec.containers");
+        assert!(e.message.contains("invalid type"), "{e}");
+        let e = err("kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n        - matchExpressions: [{key: a, operator: Like, values: [b]}]\n");
+        assert_eq!(
+            e.path,
+            "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator"
+        );
+        assert_eq!(e.value.as_deref(), Some("\"Like\""));
+        let e = err("kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c\n");
+        assert!(e.message.contains("invalid YAML"), "{e}");
+        let e = err("---\nkind: Pod\nmetadata: {name: ok}\nspec: {containers: [{name: c}]}\n---\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: -1, selector: {}, template: {spec: {containers: []}}}\n");
+        assert_eq!(e.document, Some(1));
+        assert_eq!(e.path, "spec.replicas");
+        let e = err("kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, resources: {requests: {memory: \"-1Gi\"}}}]\n");
+        assert!(e.message.contains("negative"), "{e}");
+        assert!(e.to_string().contains("bad.yaml (document 0): spec.containers[0].resources.requests.memory"), "{e}");
+    }
+
+    #[test]
+    fn unknown_fields_and_kinds_are_reported() {
+        let w = read_workload(
+            "w.yaml",
+            "kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, resourcez: {}}]\n---\nkind: Service\nmetadata: {name: s}\n",
+        )
+        .unwrap();
+        let msgs: Vec<String> = w.warnings.iter().map(|w| w.to_string()).collect();
+        assert!(msgs.iter().any(|m| m.contains("spec.containers[0].resourcez")), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.contains("kind Service")), "{msgs:?}");
+    }
+
+    #[test]
+    fn daemonsets_and_jobs() {
+        let w = read_workload(
+            "w.yaml",
+            "kind: DaemonSet\nmetadata: {name: ds}\nspec:\n  selector: {}\n  template: {spec: {containers: [{name: c, resources: {requests: {cpu: 100m}}}]}}\n---\nkind: Job\nmetadata: {name: j}\nspec:\n  parallelism: 4\n  completions: 2\n  template: {spec: {restartPolicy: Never, containers: [{name: c}]}}\n",
+        )
+        .unwrap();
+        assert_eq!(w.daemonsets.len(), 1);
+        assert_eq!(w.daemonsets[0].requests.cpu, Millicores(100));
+        assert_eq!(w.pending.len(), 2);
+    }
+}
