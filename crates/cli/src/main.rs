@@ -1,1 +1,70 @@
-fn main() {}
+//! The `nodepack` command: the only part of nodepack that touches files, the terminal,
+//! the environment and the clock.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod catalog_cmd;
+mod input;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+
+/// Kubernetes node autoprovisioning: solve, compare and explain instance choices.
+#[derive(Parser)]
+#[command(name = "nodepack", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Output format.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Output {
+    /// A table for people.
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the instance types of a catalog that match requirements, with allocatable and prices.
+    Catalog(catalog_cmd::Args),
+}
+
+/// An error and the exit code it deserves: 2 for bad input, 1 for internal failures.
+pub struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl Failure {
+    /// Bad input (a file, a flag, a manifest): exit code 2.
+    pub fn input(e: impl Into<anyhow::Error>) -> Self {
+        Failure {
+            code: 2,
+            error: e.into(),
+        }
+    }
+    /// Anything else: exit code 1.
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Failure {
+            code: 1,
+            error: e.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.command {
+        Command::Catalog(a) => catalog_cmd::run(a),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -126,8 +126,10 @@ fn offering(
     }
     let interruption = match interruption {
         Some(i) => Some(InterruptionBucket::from_index(i).ok_or_else(|| {
-            ctx.field("interruption")
-                .error(Some(&i.to_string()), "must be a Spot Advisor bucket index 0-4")
+            ctx.field("interruption").error(
+                Some(&i.to_string()),
+                "must be a Spot Advisor bucket index 0-4",
+            )
         })?),
         None => None,
     };
@@ -142,7 +144,8 @@ fn offering(
 
 fn base_labels(name: &str, mut l: BTreeMap<String, String>) -> BTreeMap<String, String> {
     l.insert(labels::INSTANCE_TYPE.into(), name.into());
-    l.entry(labels::ARCH.into()).or_insert_with(|| "amd64".into());
+    l.entry(labels::ARCH.into())
+        .or_insert_with(|| "amd64".into());
     l.entry(labels::OS.into()).or_insert_with(|| "linux".into());
     l
 }
@@ -303,11 +306,20 @@ mod tests {
             .find(|o| o.capacity_type == CapacityType::OnDemand)
             .unwrap();
         assert_eq!(od.price, Money(96_000));
-        assert!(m5.offerings.iter().any(|o| o.capacity_type == CapacityType::Spot
-            && o.price < od.price
-            && o.interruption == Some(InterruptionBucket::From15To20)));
+        assert!(m5
+            .offerings
+            .iter()
+            .any(|o| o.capacity_type == CapacityType::Spot
+                && o.price < od.price
+                && o.interruption == Some(InterruptionBucket::From15To20)));
         assert_eq!(m5.label(labels::INSTANCE_FAMILY), Some("m5"));
-        assert_eq!(c.get("p4d.24xlarge").unwrap().allocatable().extended("nvidia.com/gpu"), 8);
+        assert_eq!(
+            c.get("p4d.24xlarge")
+                .unwrap()
+                .allocatable()
+                .extended("nvidia.com/gpu"),
+            8
+        );
     }
 
     #[test]
@@ -330,7 +342,11 @@ mod tests {
         let e = read_catalog("c.json", bad).unwrap_err();
         assert_eq!(e.path, "instance_types[0].offerings[0].capacity_type");
         assert_eq!(e.value.as_deref(), Some("\"preemptible\""));
-        let e = read_catalog("c.json", r#"{"name":"x","instance_types":[{"name":"a","offerings":[]}]}"#).unwrap_err();
+        let e = read_catalog(
+            "c.json",
+            r#"{"name":"x","instance_types":[{"name":"a","offerings":[]}]}"#,
+        )
+        .unwrap_err();
         assert_eq!(e.path, "instance_types[0]");
         let e = read_catalog("c.json", "[{").unwrap_err();
         assert!(e.message.contains("invalid JSON"));

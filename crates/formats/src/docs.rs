@@ -42,12 +42,18 @@ pub fn load_documents(file: &str, text: &str) -> Result<Vec<Document>, FormatErr
         }
         let ctx = base.doc(i);
         if v.get("kind").and_then(Value::as_str) == Some("List")
-            || v.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"))
+            || v.get("kind")
+                .and_then(Value::as_str)
+                .is_some_and(|k| k.ends_with("List"))
                 && v.get("items").is_some_and(Value::is_array)
         {
             let items = match v.get("items") {
                 Some(Value::Array(items)) => items.clone(),
-                _ => return Err(ctx.field("items").error(None, "a List needs an items array")),
+                _ => {
+                    return Err(ctx
+                        .field("items")
+                        .error(None, "a List needs an items array"))
+                }
             };
             for (j, item) in items.into_iter().enumerate() {
                 out.push(Document {
@@ -80,7 +86,10 @@ fn lookup<'a>(mut v: &'a Value, path: &serde_path_to_error::Path) -> Option<&'a 
 
 /// Deserialize a document (or part of one at `ctx`) into `T`. Errors name the field path
 /// and value; fields `T` does not know are returned as warnings.
-pub fn typed<T: DeserializeOwned>(ctx: &Ctx, value: &Value) -> Result<(T, Vec<Warning>), FormatError> {
+pub fn typed<T: DeserializeOwned>(
+    ctx: &Ctx,
+    value: &Value,
+) -> Result<(T, Vec<Warning>), FormatError> {
     let mut unknown: Vec<String> = Vec::new();
     let result = {
         let mut cb = |p: serde_ignored::Path<'_>| unknown.push(p.to_string());
@@ -111,14 +120,7 @@ pub fn typed<T: DeserializeOwned>(ctx: &Ctx, value: &Value) -> Result<(T, Vec<Wa
                 c = c.field(&p);
             }
             let mut err = c.error(None, e.inner().to_string());
-            err.value = lookup(value, e.path()).map(|v| {
-                let s = v.to_string();
-                if s.len() > 80 {
-                    format!("{}...", &s[..s.floor_char_boundary(77)])
-                } else {
-                    s
-                }
-            });
+            err.value = lookup(value, e.path()).map(|v| crate::error::truncate(&v.to_string()));
             Err(err)
         }
     }

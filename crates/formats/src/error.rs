@@ -116,7 +116,8 @@ impl Ctx {
     }
 }
 
-fn truncate(s: &str) -> String {
+/// Shorten a rendered value to 80 characters for messages.
+pub(crate) fn truncate(s: &str) -> String {
     if s.chars().count() > 80 {
         let t: String = s.chars().take(77).collect();
         format!("{t}...")

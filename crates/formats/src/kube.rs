@@ -14,11 +14,11 @@ use nodepack_model::pod::{
     effective_requests, ContainerKind, Owner, PodAffinityTerm, TopologySpread, Weighted,
     WhenUnsatisfiable, DO_NOT_DISRUPT, POD_DELETION_COST,
 };
-use nodepack_model::{
-    labels, Bytes, CapacityType, Effect, Millicores, Millis, Node, NodeState, Operator, Pod,
-    PodId, Requirements, Resources, Taint, Toleration, ValueSet,
-};
 use nodepack_model::taints::TolerationOperator;
+use nodepack_model::{
+    labels, Bytes, CapacityType, Effect, Millicores, Millis, Node, NodeState, Operator, Pod, PodId,
+    Requirements, Resources, Taint, Toleration, ValueSet,
+};
 use std::collections::BTreeMap;
 
 /// Everything read from workload manifests.
@@ -220,7 +220,10 @@ fn expand(
 }
 
 /// Parse a resource list (`requests`, `allocatable`, ...) at `ctx`.
-pub fn resource_list(ctx: &Ctx, list: &BTreeMap<String, KQuantity>) -> Result<Resources, FormatError> {
+pub fn resource_list(
+    ctx: &Ctx,
+    list: &BTreeMap<String, KQuantity>,
+) -> Result<Resources, FormatError> {
     let mut r = Resources::default();
     for (k, q) in list {
         let c = ctx.field(k);
@@ -281,8 +284,10 @@ fn node_selector_reqs(
             .parse()
             .map_err(|m: String| c.field("operator").error(Some(&e.operator), m))?;
         let values = e.values.clone().unwrap_or_default();
-        let vs = ValueSet::from_operator(op, &values)
-            .map_err(|m| c.field("values").error(Some(&format!("{values:?}")), m.to_string()))?;
+        let vs = ValueSet::from_operator(op, &values).map_err(|m| {
+            c.field("values")
+                .error(Some(&format!("{values:?}")), m.to_string())
+        })?;
         r.add(&e.key, vs);
     }
     Ok(r)
@@ -294,9 +299,16 @@ fn node_selector_term(ctx: &Ctx, t: &core::NodeSelectorTerm) -> Result<Requireme
         t.match_expressions.as_deref().unwrap_or(&[]),
     )?;
     // matchFields supports only metadata.name, which maps to the hostname.
-    let f = node_selector_reqs(&ctx.field("matchFields"), t.match_fields.as_deref().unwrap_or(&[]))?;
+    let f = node_selector_reqs(
+        &ctx.field("matchFields"),
+        t.match_fields.as_deref().unwrap_or(&[]),
+    )?;
     for (k, v) in f.keys {
-        let key = if k == "metadata.name" { labels::HOSTNAME.to_string() } else { k };
+        let key = if k == "metadata.name" {
+            labels::HOSTNAME.to_string()
+        } else {
+            k
+        };
         r.add(&key, v);
     }
     Ok(r)
@@ -321,8 +333,10 @@ pub fn label_selector(ctx: &Ctx, s: &LabelSelector) -> Result<Requirements, Form
             ));
         }
         let values = e.values.clone().unwrap_or_default();
-        let vs = ValueSet::from_operator(op, &values)
-            .map_err(|m| c.field("values").error(Some(&format!("{values:?}")), m.to_string()))?;
+        let vs = ValueSet::from_operator(op, &values).map_err(|m| {
+            c.field("values")
+                .error(Some(&format!("{values:?}")), m.to_string())
+        })?;
         r.add(&e.key, vs);
     }
     Ok(r)
@@ -395,7 +409,10 @@ pub fn convert_pod(
         } else {
             ContainerKind::Init
         };
-        containers.push((kind, container_requests(&ctx.field("initContainers").index(i), c)?));
+        containers.push((
+            kind,
+            container_requests(&ctx.field("initContainers").index(i), c)?,
+        ));
     }
     for (i, c) in spec.containers.iter().enumerate() {
         containers.push((
@@ -403,7 +420,10 @@ pub fn convert_pod(
             container_requests(&ctx.field("containers").index(i), c)?,
         ));
     }
-    let overhead = resource_list(&ctx.field("overhead"), &spec.overhead.clone().unwrap_or_default())?;
+    let overhead = resource_list(
+        &ctx.field("overhead"),
+        &spec.overhead.clone().unwrap_or_default(),
+    )?;
     let mut pod = Pod::new(namespace, name, effective_requests(&containers, &overhead));
     pod.labels = meta.labels.clone().unwrap_or_default();
     let ann = meta.annotations.clone().unwrap_or_default();
@@ -418,16 +438,19 @@ pub fn convert_pod(
     pod.priority = spec.priority.unwrap_or(0);
     pod.created = created.unwrap_or_default();
     for (i, t) in spec.tolerations.iter().flatten().enumerate() {
-        pod.tolerations.push(toleration(&ctx.field("tolerations").index(i), t)?);
+        pod.tolerations
+            .push(toleration(&ctx.field("tolerations").index(i), t)?);
     }
     if let Some(aff) = &spec.affinity {
         let actx = ctx.field("affinity");
         if let Some(na) = &aff.node_affinity {
             let nctx = actx.field("nodeAffinity");
             if let Some(req) = &na.required_during_scheduling_ignored_during_execution {
-                let c = nctx.field("requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms");
+                let c =
+                    nctx.field("requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms");
                 for (i, t) in req.node_selector_terms.iter().enumerate() {
-                    pod.node_affinity_required.push(node_selector_term(&c.index(i), t)?);
+                    pod.node_affinity_required
+                        .push(node_selector_term(&c.index(i), t)?);
                 }
             }
             for (i, p) in na
@@ -436,28 +459,37 @@ pub fn convert_pod(
                 .flatten()
                 .enumerate()
             {
-                let c = nctx.field("preferredDuringSchedulingIgnoredDuringExecution").index(i);
+                let c = nctx
+                    .field("preferredDuringSchedulingIgnoredDuringExecution")
+                    .index(i);
                 pod.node_affinity_preferred.push(Weighted {
                     weight: p.weight,
                     term: node_selector_term(&c.field("preference"), &p.preference)?,
                 });
             }
         }
-        let terms = |c: &Ctx, ts: Option<&Vec<core::PodAffinityTerm>>| -> Result<Vec<PodAffinityTerm>, FormatError> {
+        let terms = |c: &Ctx,
+                     ts: Option<&Vec<core::PodAffinityTerm>>|
+         -> Result<Vec<PodAffinityTerm>, FormatError> {
             ts.into_iter()
                 .flatten()
                 .enumerate()
                 .map(|(i, t)| affinity_term(&c.index(i), t))
                 .collect()
         };
-        let weighted = |c: &Ctx, ts: Option<&Vec<core::WeightedPodAffinityTerm>>| -> Result<Vec<Weighted<PodAffinityTerm>>, FormatError> {
+        let weighted = |c: &Ctx,
+                        ts: Option<&Vec<core::WeightedPodAffinityTerm>>|
+         -> Result<Vec<Weighted<PodAffinityTerm>>, FormatError> {
             ts.into_iter()
                 .flatten()
                 .enumerate()
                 .map(|(i, t)| {
                     Ok(Weighted {
                         weight: t.weight,
-                        term: affinity_term(&c.index(i).field("podAffinityTerm"), &t.pod_affinity_term)?,
+                        term: affinity_term(
+                            &c.index(i).field("podAffinityTerm"),
+                            &t.pod_affinity_term,
+                        )?,
                     })
                 })
                 .collect()
@@ -466,26 +498,35 @@ pub fn convert_pod(
             let c = actx.field("podAffinity");
             pod.pod_affinity = terms(
                 &c.field("requiredDuringSchedulingIgnoredDuringExecution"),
-                pa.required_during_scheduling_ignored_during_execution.as_ref(),
+                pa.required_during_scheduling_ignored_during_execution
+                    .as_ref(),
             )?;
             pod.pod_affinity_preferred = weighted(
                 &c.field("preferredDuringSchedulingIgnoredDuringExecution"),
-                pa.preferred_during_scheduling_ignored_during_execution.as_ref(),
+                pa.preferred_during_scheduling_ignored_during_execution
+                    .as_ref(),
             )?;
         }
         if let Some(pa) = &aff.pod_anti_affinity {
             let c = actx.field("podAntiAffinity");
             pod.pod_anti_affinity = terms(
                 &c.field("requiredDuringSchedulingIgnoredDuringExecution"),
-                pa.required_during_scheduling_ignored_during_execution.as_ref(),
+                pa.required_during_scheduling_ignored_during_execution
+                    .as_ref(),
             )?;
             pod.pod_anti_affinity_preferred = weighted(
                 &c.field("preferredDuringSchedulingIgnoredDuringExecution"),
-                pa.preferred_during_scheduling_ignored_during_execution.as_ref(),
+                pa.preferred_during_scheduling_ignored_during_execution
+                    .as_ref(),
             )?;
         }
     }
-    for (i, t) in spec.topology_spread_constraints.iter().flatten().enumerate() {
+    for (i, t) in spec
+        .topology_spread_constraints
+        .iter()
+        .flatten()
+        .enumerate()
+    {
         let c = ctx.field("topologySpreadConstraints").index(i);
         let when = match t.when_unsatisfiable.as_str() {
             "DoNotSchedule" => WhenUnsatisfiable::DoNotSchedule,
@@ -532,7 +573,10 @@ fn convert_node(ctx: &Ctx, n: &core::Node) -> Result<Node, FormatError> {
         .status
         .as_ref()
         .and_then(|s| s.allocatable.clone())
-        .ok_or_else(|| ctx.field("status.allocatable").error(None, "a Node needs status.allocatable"))?;
+        .ok_or_else(|| {
+            ctx.field("status.allocatable")
+                .error(None, "a Node needs status.allocatable")
+        })?;
     let capacity_type = match get(labels::CAPACITY_TYPE) {
         Some(c) => c
             .parse::<CapacityType>()
@@ -540,12 +584,23 @@ fn convert_node(ctx: &Ctx, n: &core::Node) -> Result<Node, FormatError> {
         None => CapacityType::OnDemand,
     };
     let mut taints = Vec::new();
-    for (i, t) in n.spec.iter().flat_map(|s| s.taints.iter().flatten()).enumerate() {
+    for (i, t) in n
+        .spec
+        .iter()
+        .flat_map(|s| s.taints.iter().flatten())
+        .enumerate()
+    {
         taints.push(taint(&ctx.field("spec.taints").index(i), t)?);
     }
-    let unschedulable = n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
+    let unschedulable = n
+        .spec
+        .as_ref()
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false);
     let mut labels = labels.clone();
-    labels.entry(labels::HOSTNAME.into()).or_insert_with(|| name.clone());
+    labels
+        .entry(labels::HOSTNAME.into())
+        .or_insert_with(|| name.clone());
     Ok(Node {
         name: name.clone(),
         nodepool: get(labels::NODEPOOL),
@@ -556,7 +611,11 @@ fn convert_node(ctx: &Ctx, n: &core::Node) -> Result<Node, FormatError> {
         taints,
         allocatable: resource_list(&ctx.field("status.allocatable"), &allocatable)?,
         pods: vec![],
-        state: if unschedulable { NodeState::Cordoned } else { NodeState::Ready },
+        state: if unschedulable {
+            NodeState::Cordoned
+        } else {
+            NodeState::Ready
+        },
         created: created(&n.metadata).unwrap_or_default(),
         do_not_disrupt: n
             .metadata
@@ -667,7 +726,11 @@ spec:
         assert_eq!(e.path, "spec.replicas");
         let e = err("kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, resources: {requests: {memory: \"-1Gi\"}}}]\n");
         assert!(e.message.contains("negative"), "{e}");
-        assert!(e.to_string().contains("bad.yaml (document 0): spec.containers[0].resources.requests.memory"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("bad.yaml (document 0): spec.containers[0].resources.requests.memory"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -678,7 +741,11 @@ spec:
         )
         .unwrap();
         let msgs: Vec<String> = w.warnings.iter().map(|w| w.to_string()).collect();
-        assert!(msgs.iter().any(|m| m.contains("spec.containers[0].resourcez")), "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("spec.containers[0].resourcez")),
+            "{msgs:?}"
+        );
         assert!(msgs.iter().any(|m| m.contains("kind Service")), "{msgs:?}");
     }
 

@@ -7,7 +7,9 @@ use crate::error::{Ctx, FormatError, Warning};
 use crate::quantity::Quantity;
 use nodepack_model::aws::{KubeletConfig, Threshold};
 use nodepack_model::nodepool::{Budget, BudgetNodes, ConsolidationPolicy, Disruption, Limits};
-use nodepack_model::{Bytes, Effect, Millicores, Millis, NodePool, Operator, Requirements, Resources, Taint, ValueSet};
+use nodepack_model::{
+    Bytes, Effect, Millicores, Millis, NodePool, Operator, Requirements, Resources, Taint, ValueSet,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -289,7 +291,11 @@ fn kubelet(ctx: &Ctx, k: &KubeletDoc) -> Result<KubeletConfig, FormatError> {
             }
             Threshold::BasisPoints((pct * 100.0).round() as u32)
         } else {
-            Threshold::Amount(quantity(&c, v)?.value().ok_or_else(|| c.error(Some(&v.0), "too large"))?)
+            Threshold::Amount(
+                quantity(&c, v)?
+                    .value()
+                    .ok_or_else(|| c.error(Some(&v.0), "too large"))?,
+            )
         };
         eviction_hard.insert(signal.clone(), t);
     }
@@ -298,12 +304,19 @@ fn kubelet(ctx: &Ctx, k: &KubeletDoc) -> Result<KubeletConfig, FormatError> {
         max_pods: k.max_pods,
         pods_per_core: k.pods_per_core,
         kube_reserved: nonempty(resource_map(&ctx.field("kubeReserved"), &k.kube_reserved)?),
-        system_reserved: nonempty(resource_map(&ctx.field("systemReserved"), &k.system_reserved)?),
+        system_reserved: nonempty(resource_map(
+            &ctx.field("systemReserved"),
+            &k.system_reserved,
+        )?),
         eviction_hard,
     })
 }
 
-fn nodepool(ctx: &Ctx, name: String, spec: NodePoolSpec) -> Result<(NodePool, Option<String>), FormatError> {
+fn nodepool(
+    ctx: &Ctx,
+    name: String,
+    spec: NodePoolSpec,
+) -> Result<(NodePool, Option<String>), FormatError> {
     let sctx = ctx.field("spec");
     let mut pool = NodePool::new(&name);
     pool.weight = spec.weight.unwrap_or(0);
@@ -321,9 +334,13 @@ fn nodepool(ctx: &Ctx, name: String, spec: NodePoolSpec) -> Result<(NodePool, Op
         match k.as_str() {
             "cpu" => limits.cpu = Some(Millicores(q.milli_value().ok_or_else(big)?)),
             "memory" => limits.memory = Some(Bytes(q.value().ok_or_else(big)?)),
-            "ephemeral-storage" => limits.ephemeral_storage = Some(Bytes(q.value().ok_or_else(big)?)),
+            "ephemeral-storage" => {
+                limits.ephemeral_storage = Some(Bytes(q.value().ok_or_else(big)?))
+            }
             other => {
-                limits.other.insert(other.to_string(), q.value().ok_or_else(big)?);
+                limits
+                    .other
+                    .insert(other.to_string(), q.value().ok_or_else(big)?);
             }
         }
     }
@@ -360,12 +377,9 @@ fn nodepool(ctx: &Ctx, name: String, spec: NodePoolSpec) -> Result<(NodePool, Op
                             .ok_or_else(|| nctx.error(Some(&b.nodes.0), "invalid percentage"))?,
                     )
                 } else {
-                    BudgetNodes::Count(
-                        b.nodes
-                            .0
-                            .parse()
-                            .map_err(|_| nctx.error(Some(&b.nodes.0), "must be a count or a percentage"))?,
-                    )
+                    BudgetNodes::Count(b.nodes.0.parse().map_err(|_| {
+                        nctx.error(Some(&b.nodes.0), "must be a count or a percentage")
+                    })?)
                 };
                 let dur = match &b.duration {
                     Some(s) => duration(&bctx.field("duration"), s)?,
@@ -406,8 +420,10 @@ fn nodepool(ctx: &Ctx, name: String, spec: NodePoolSpec) -> Result<(NodePool, Op
             .parse()
             .map_err(|m: String| c.field("operator").error(Some(&r.operator), m))?;
         let values: Vec<String> = r.values.iter().map(|v| v.0.clone()).collect();
-        let vs = ValueSet::from_operator(op, &values)
-            .map_err(|m| c.field("values").error(Some(&format!("{values:?}")), m.to_string()))?;
+        let vs = ValueSet::from_operator(op, &values).map_err(|m| {
+            c.field("values")
+                .error(Some(&format!("{values:?}")), m.to_string())
+        })?;
         reqs.add(&r.key, vs);
         if let Some(m) = r.min_values {
             reqs.min_values.insert(r.key.clone(), m);
@@ -420,7 +436,10 @@ fn nodepool(ctx: &Ctx, name: String, spec: NodePoolSpec) -> Result<(NodePool, Op
     }
     pool.requirements = reqs;
     pool.taints = taints(&tsctx.field("taints"), &spec.template.spec.taints)?;
-    pool.startup_taints = taints(&tsctx.field("startupTaints"), &spec.template.spec.startup_taints)?;
+    pool.startup_taints = taints(
+        &tsctx.field("startupTaints"),
+        &spec.template.spec.startup_taints,
+    )?;
     if let Some(e) = &spec.template.spec.expire_after {
         pool.expire_after = duration(&tsctx.field("expireAfter"), e)?;
     }
@@ -429,7 +448,10 @@ fn nodepool(ctx: &Ctx, name: String, spec: NodePoolSpec) -> Result<(NodePool, Op
 
 /// Read NodePools (and the EC2NodeClasses they reference) from one file's text.
 /// Other kinds are reported as warnings.
-pub fn read_nodepools(file: &str, text: &str) -> Result<(Vec<NodePool>, Vec<Warning>), FormatError> {
+pub fn read_nodepools(
+    file: &str,
+    text: &str,
+) -> Result<(Vec<NodePool>, Vec<Warning>), FormatError> {
     let mut pools = Vec::new();
     let mut classes: BTreeMap<String, KubeletConfig> = BTreeMap::new();
     let mut warnings = Vec::new();
@@ -533,36 +555,62 @@ spec:
         assert_eq!(p.limits.other["nvidia.com/gpu"], 8);
         assert_eq!(p.disruption.consolidate_after, Some(Millis::from_mins(1)));
         assert_eq!(p.disruption.budgets[0].nodes, BudgetNodes::Percent(10));
-        assert_eq!(p.disruption.budgets[1].duration, Some(Millis::from_mins(480)));
+        assert_eq!(
+            p.disruption.budgets[1].duration,
+            Some(Millis::from_mins(480))
+        );
         assert_eq!(p.expire_after, Some(Millis::from_mins(720 * 60)));
-        assert_eq!(p.requirements.min_values["karpenter.k8s.aws/instance-category"], 2);
+        assert_eq!(
+            p.requirements.min_values["karpenter.k8s.aws/instance-category"],
+            2
+        );
         assert_eq!(p.taints.len(), 1);
         assert_eq!(p.startup_taints[0].effect, Effect::NoExecute);
         assert_eq!(p.kubelet.max_pods, Some(110));
-        assert_eq!(p.kubelet.kube_reserved.as_ref().unwrap().cpu, Millicores(200));
-        assert_eq!(p.kubelet.eviction_hard["memory.available"], Threshold::BasisPoints(500));
+        assert_eq!(
+            p.kubelet.kube_reserved.as_ref().unwrap().cpu,
+            Millicores(200)
+        );
+        assert_eq!(
+            p.kubelet.eviction_hard["memory.available"],
+            Threshold::BasisPoints(500)
+        );
         assert_eq!(p.labels["team"], "a");
     }
 
     #[test]
     fn nodepool_errors_name_field_and_value() {
-        let e = read_nodepools("p.yaml", &POOL.replace("operator: Gt", "operator: Greater")).unwrap_err();
+        let e = read_nodepools("p.yaml", &POOL.replace("operator: Gt", "operator: Greater"))
+            .unwrap_err();
         assert_eq!(e.path, "spec.template.spec.requirements[2].operator");
         assert_eq!(e.value.as_deref(), Some("\"Greater\""));
-        let e = read_nodepools("p.yaml", &POOL.replace("consolidateAfter: 1m", "consolidateAfter: 1y")).unwrap_err();
+        let e = read_nodepools(
+            "p.yaml",
+            &POOL.replace("consolidateAfter: 1m", "consolidateAfter: 1y"),
+        )
+        .unwrap_err();
         assert_eq!(e.path, "spec.disruption.consolidateAfter");
-        let e = read_nodepools("p.yaml", &POOL.replace("memory: 1000Gi", "memory: lots")).unwrap_err();
+        let e =
+            read_nodepools("p.yaml", &POOL.replace("memory: 1000Gi", "memory: lots")).unwrap_err();
         assert_eq!(e.path, "spec.limits.memory");
         assert_eq!(e.value.as_deref(), Some("\"lots\""));
         let e = read_nodepools("p.yaml", &POOL.replace("weight: 10", "weight: heavy")).unwrap_err();
         assert_eq!(e.path, "spec.weight");
-        let e = read_nodepools("p.yaml", &POOL.replace("effect: NoSchedule", "effect: Never")).unwrap_err();
+        let e = read_nodepools(
+            "p.yaml",
+            &POOL.replace("effect: NoSchedule", "effect: Never"),
+        )
+        .unwrap_err();
         assert_eq!(e.path, "spec.template.spec.taints[0].effect");
     }
 
     #[test]
     fn unknown_nodepool_fields_are_warned() {
-        let (_, w) = read_nodepools("p.yaml", &POOL.replace("weight: 10", "weight: 10\n  wieght: 3")).unwrap();
+        let (_, w) = read_nodepools(
+            "p.yaml",
+            &POOL.replace("weight: 10", "weight: 10\n  wieght: 3"),
+        )
+        .unwrap();
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].path, "spec.wieght");
     }
@@ -575,5 +623,55 @@ spec:
         assert_eq!(duration(&c, "Never").unwrap(), None);
         assert!(duration(&c, "10").is_err());
         assert!(duration(&c, "").is_err());
+    }
+}
+
+/// Parse a requirement written on one line, `<key> <operator> [<v1>,<v2>,...]`, as the
+/// CLI's `--requirements` takes it (e.g. `karpenter.k8s.aws/instance-family In m5,c5`).
+pub fn requirement_expr(ctx: &Ctx, s: &str) -> Result<Requirements, FormatError> {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    let (key, op, values) =
+        match parts.as_slice() {
+            [k, o] => (*k, *o, Vec::new()),
+            [k, o, v @ ..] => (
+                *k,
+                *o,
+                v.join(" ")
+                    .split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect(),
+            ),
+            _ => return Err(ctx.error(
+                Some(s),
+                "expected '<key> <operator> [<values,...>]', e.g. 'kubernetes.io/arch In arm64'",
+            )),
+        };
+    let op: Operator = op.parse().map_err(|m: String| ctx.error(Some(s), m))?;
+    let vs = ValueSet::from_operator(op, &values).map_err(|m| ctx.error(Some(s), m.to_string()))?;
+    let mut r = Requirements::new();
+    r.add(key, vs);
+    Ok(r)
+}
+
+#[cfg(test)]
+mod expr_tests {
+    use super::*;
+
+    #[test]
+    fn requirement_expressions() {
+        let c = Ctx::file("--requirements");
+        let r = requirement_expr(&c, "karpenter.k8s.aws/instance-family In m5,c5").unwrap();
+        assert_eq!(
+            r.get("karpenter.k8s.aws/instance-family"),
+            ValueSet::in_values(["c5", "m5"])
+        );
+        assert!(requirement_expr(&c, "a Exists").is_ok());
+        assert!(requirement_expr(&c, "a Gt x").is_err());
+        assert!(requirement_expr(&c, "a").is_err());
+        assert!(requirement_expr(&c, "a Like b")
+            .unwrap_err()
+            .to_string()
+            .contains("Like"));
     }
 }

@@ -180,7 +180,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        for s in ["", "m", "1.2.3", "12x", "1Gb", "--1", "1e", "1e999", "abc", "1 Gi"] {
+        for s in [
+            "", "m", "1.2.3", "12x", "1Gb", "--1", "1e", "1e999", "abc", "1 Gi",
+        ] {
             assert!(Quantity::parse(s).is_err(), "{s} should fail");
         }
         assert!(Quantity::parse("-1").unwrap().value().is_none());

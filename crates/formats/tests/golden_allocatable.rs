@@ -29,7 +29,14 @@ fn check(c: &Catalog, golden: &serde_json::Map<String, Value>, name: &str) -> Re
         ));
     }
     for (k, v) in g.as_object().unwrap() {
-        if !["cpu_millicores", "memory_mib", "ephemeral_storage_gib", "pods"].contains(&k.as_str()) {
+        if ![
+            "cpu_millicores",
+            "memory_mib",
+            "ephemeral_storage_gib",
+            "pods",
+        ]
+        .contains(&k.as_str())
+        {
             let got = a.extended(k);
             if got != v.as_u64().unwrap() {
                 return Err(format!("{name}: {k} got {got}, documented {v}"));

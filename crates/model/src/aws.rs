@@ -36,9 +36,7 @@ impl Threshold {
     fn of(self, capacity: u64) -> u64 {
         match self {
             Threshold::Amount(a) => a,
-            Threshold::BasisPoints(bp) => {
-                ((capacity as u128 * bp as u128).div_ceil(10_000)) as u64
-            }
+            Threshold::BasisPoints(bp) => ((capacity as u128 * bp as u128).div_ceil(10_000)) as u64,
         }
     }
 }
@@ -219,7 +217,10 @@ mod tests {
         assert_eq!(c.pods, 110);
         assert_eq!(o.kube_reserved.cpu, Millicores(200));
         assert_eq!(o.kube_reserved.memory, kube_reserved_memory(110));
-        assert_eq!(o.eviction_threshold.memory.0, (c.memory.0 * 5).div_ceil(100));
+        assert_eq!(
+            o.eviction_threshold.memory.0,
+            (c.memory.0 * 5).div_ceil(100)
+        );
         let ppc = KubeletConfig {
             pods_per_core: Some(4),
             ..Default::default()

@@ -288,7 +288,10 @@ impl Catalog {
     }
 
     /// The types whose labels and offerings are compatible with the requirements.
-    pub fn matching<'a>(&'a self, reqs: &'a Requirements) -> impl Iterator<Item = &'a InstanceType> {
+    pub fn matching<'a>(
+        &'a self,
+        reqs: &'a Requirements,
+    ) -> impl Iterator<Item = &'a InstanceType> {
         self.instance_types.iter().filter(move |t| {
             let own = Requirements::from_labels(&t.labels);
             reqs.keys.iter().all(|(k, vs)| match own.get_ref(k) {
@@ -341,7 +344,10 @@ mod tests {
                 ("z1", CapacityType::OnDemand, 20),
             ],
         );
-        assert_eq!(t.cheapest_offering(&Requirements::new()).unwrap().price, Money(10));
+        assert_eq!(
+            t.cheapest_offering(&Requirements::new()).unwrap().price,
+            Money(10)
+        );
         let od = Requirements::new()
             .with(labels::CAPACITY_TYPE, Operator::In, &["on-demand"])
             .unwrap();

@@ -18,9 +18,11 @@ pub mod resources;
 pub mod taints;
 pub mod units;
 
-pub use instance_type::{CapacityType, Catalog, InstanceType, InterruptionBucket, Offering, Overhead};
+pub use instance_type::{
+    CapacityType, Catalog, InstanceType, InterruptionBucket, Offering, Overhead,
+};
 pub use node::{Node, NodeState};
-pub use nodepool::{NodePool, Limits, Disruption};
+pub use nodepool::{Disruption, Limits, NodePool};
 pub use pod::{Pod, PodId};
 pub use requirements::{Operator, Requirements, ValueSet};
 pub use resources::Resources;

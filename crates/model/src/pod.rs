@@ -85,7 +85,7 @@ impl PodAffinityTerm {
         let ns_ok = if self.namespaces.is_empty() {
             other.id.namespace == own_namespace
         } else {
-            self.namespaces.iter().any(|n| *n == other.id.namespace)
+            self.namespaces.contains(&other.id.namespace)
         };
         ns_ok && self.selector.satisfied_by(&other.labels)
     }
@@ -257,7 +257,10 @@ pub enum ContainerKind {
 /// request plus the sidecars started before it; the pod needs the maximum of the two,
 /// plus the pod overhead. `containers` is in spec order, init containers first as
 /// Kubernetes starts them.
-pub fn effective_requests(containers: &[(ContainerKind, Resources)], overhead: &Resources) -> Resources {
+pub fn effective_requests(
+    containers: &[(ContainerKind, Resources)],
+    overhead: &Resources,
+) -> Resources {
     let mut sidecars = Resources::default();
     let mut init_peak = Resources::default();
     let mut regular = Resources::default();
@@ -320,7 +323,11 @@ mod tests {
             Requirements::from_labels(&[("b".to_string(), "2".to_string())].into()),
         ];
         let l = |b: &str| -> BTreeMap<String, String> {
-            [("a".to_string(), "1".to_string()), ("b".to_string(), b.to_string())].into()
+            [
+                ("a".to_string(), "1".to_string()),
+                ("b".to_string(), b.to_string()),
+            ]
+            .into()
         };
         assert!(p.node_labels_ok(&l("1")));
         assert!(p.node_labels_ok(&l("2")));

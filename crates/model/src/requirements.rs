@@ -117,10 +117,13 @@ impl ValueSet {
         let set: BTreeSet<String> = values.iter().cloned().collect();
         let int = || -> Result<i64, RequirementError> {
             match values {
-                [v] => v.trim().parse::<i64>().map_err(|_| RequirementError::NotOneInteger {
-                    op,
-                    values: values.to_vec(),
-                }),
+                [v] => v
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| RequirementError::NotOneInteger {
+                        op,
+                        values: values.to_vec(),
+                    }),
                 _ => Err(RequirementError::NotOneInteger {
                     op,
                     values: values.to_vec(),

@@ -120,7 +120,11 @@ impl Resources {
         Resources {
             cpu: Millicores(self.cpu.0.saturating_add(o.cpu.0)),
             memory: Bytes(self.memory.0.saturating_add(o.memory.0)),
-            ephemeral_storage: Bytes(self.ephemeral_storage.0.saturating_add(o.ephemeral_storage.0)),
+            ephemeral_storage: Bytes(
+                self.ephemeral_storage
+                    .0
+                    .saturating_add(o.ephemeral_storage.0),
+            ),
             pods: self.pods.saturating_add(o.pods),
             extended,
         }
@@ -140,7 +144,11 @@ impl Resources {
         Some(Resources {
             cpu: Millicores(self.cpu.0.checked_sub(o.cpu.0)?),
             memory: Bytes(self.memory.0.checked_sub(o.memory.0)?),
-            ephemeral_storage: Bytes(self.ephemeral_storage.0.checked_sub(o.ephemeral_storage.0)?),
+            ephemeral_storage: Bytes(
+                self.ephemeral_storage
+                    .0
+                    .checked_sub(o.ephemeral_storage.0)?,
+            ),
             pods: self.pods.checked_sub(o.pods)?,
             extended,
         })
@@ -258,10 +266,7 @@ mod tests {
         let node = Resources::new(Millicores(4000), Bytes::from_gib(16)).with_pods(10);
         assert!(r(1000, 1, 0).fits(&node));
         assert!(!r(1000, 1, 1).fits(&node));
-        assert_eq!(
-            r(1000, 1, 1).shortfall(&node).unwrap().resource,
-            NVIDIA_GPU
-        );
+        assert_eq!(r(1000, 1, 1).shortfall(&node).unwrap().resource, NVIDIA_GPU);
         assert_eq!(r(5000, 1, 0).shortfall(&node).unwrap().resource, "cpu");
     }
 
@@ -271,7 +276,10 @@ mod tests {
         let b = r(2000, 10, 0);
         assert!(a.checked_sub(&b).is_none());
         assert!(r(0, 0, 0).checked_sub(&r(0, 0, 1)).is_none());
-        assert_eq!(b.checked_sub(&r(1000, 10, 0)).unwrap(), r(1000, 0, 0).with_pods(0));
+        assert_eq!(
+            b.checked_sub(&r(1000, 10, 0)).unwrap(),
+            r(1000, 0, 0).with_pods(0)
+        );
     }
 
     #[test]

@@ -152,9 +152,15 @@ mod tests {
         let mut t = Toleration::exists("nvidia.com/gpu");
         t.effect = Some(Effect::NoExecute);
         assert!(!t.tolerates(&gpu));
-        assert_eq!(first_untolerated(std::slice::from_ref(&gpu), &[]), Some(&gpu));
+        assert_eq!(
+            first_untolerated(std::slice::from_ref(&gpu), &[]),
+            Some(&gpu)
+        );
         let soft = Taint::new("a", "", Effect::PreferNoSchedule);
         assert_eq!(first_untolerated(std::slice::from_ref(&soft), &[]), None);
-        assert_eq!(untolerated_preferred(std::slice::from_ref(&soft), &[]), Some(&soft));
+        assert_eq!(
+            untolerated_preferred(std::slice::from_ref(&soft), &[]),
+            Some(&soft)
+        );
     }
 }

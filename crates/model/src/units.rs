@@ -181,7 +181,10 @@ mod tests {
         assert_eq!(Money(96_000).to_string(), "$0.096000");
         assert_eq!(Money::from_usd(21.957642), Money(21_957_642));
         // 30 minutes at $0.096/h is $0.048.
-        assert_eq!(Money(96_000).per_hour_for(Millis::from_mins(30)), Money(48_000));
+        assert_eq!(
+            Money(96_000).per_hour_for(Millis::from_mins(30)),
+            Money(48_000)
+        );
     }
 
     #[test]

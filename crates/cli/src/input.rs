@@ -1,0 +1,56 @@
+//! Reading input files and reporting their warnings.
+
+use crate::Failure;
+use nodepack_formats::{aws_us_east_1, read_catalog, read_nodepools, Warning, DEFAULT_CATALOG};
+use nodepack_model::{Catalog, NodePool};
+use std::io::Read;
+
+/// Read a file's text (`-` is standard input), naming the file on failure.
+pub fn read_text(path: &str) -> Result<String, Failure> {
+    if path == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Failure::input(anyhow::anyhow!("reading standard input: {e}")))?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(path).map_err(|e| Failure::input(anyhow::anyhow!("{path}: {e}")))
+}
+
+/// Print warnings to standard error.
+pub fn warn(ws: &[Warning]) {
+    for w in ws {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// The catalog named by `--catalog`: the embedded `aws/us-east-1` or a file.
+pub fn catalog(name: Option<&str>) -> Result<Catalog, Failure> {
+    match name {
+        None | Some(DEFAULT_CATALOG) => {
+            let c = aws_us_east_1();
+            if c.instance_types.is_empty() {
+                return Err(Failure::internal(anyhow::anyhow!("{}", c.name)));
+            }
+            Ok(c)
+        }
+        Some(path) => {
+            let text = read_text(path)?;
+            let (c, w) = read_catalog(path, &text).map_err(Failure::input)?;
+            warn(&w);
+            Ok(c)
+        }
+    }
+}
+
+/// Node pools from a file.
+#[allow(dead_code)]
+pub fn nodepools(path: &str) -> Result<Vec<NodePool>, Failure> {
+    let text = read_text(path)?;
+    let (pools, w) = read_nodepools(path, &text).map_err(Failure::input)?;
+    warn(&w);
+    if pools.is_empty() {
+        return Err(Failure::input(anyhow::anyhow!("{path}: no NodePool found")));
+    }
+    Ok(pools)
+}
