@@ -44,7 +44,6 @@ pub fn catalog(name: Option<&str>) -> Result<Catalog, Failure> {
 }
 
 /// Node pools from a file.
-#[allow(dead_code)]
 pub fn nodepools(path: &str) -> Result<Vec<NodePool>, Failure> {
     let text = read_text(path)?;
     let (pools, w) = read_nodepools(path, &text).map_err(Failure::input)?;

@@ -5,6 +5,7 @@
 
 mod catalog_cmd;
 mod input;
+mod solve_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ pub enum Output {
 enum Command {
     /// List the instance types of a catalog that match requirements, with allocatable and prices.
     Catalog(catalog_cmd::Args),
+    /// Plan new nodes for pending pods with a strategy (nodepack, karpenter or all).
+    Solve(solve_cmd::Args),
 }
 
 /// An error and the exit code it deserves: 2 for bad input, 1 for internal failures.
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
         Command::Catalog(a) => catalog_cmd::run(a),
+        Command::Solve(a) => solve_cmd::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

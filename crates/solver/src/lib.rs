@@ -1,1 +1,191 @@
-//! placeholder
+//! Provisioning strategies, the fractional LP lower bound and the plan validator.
+//!
+//! Given pending pods, the current cluster (existing nodes and their pods), node pools and
+//! an instance catalog, a [`Strategy`] returns a [`Plan`]: pods bound to existing nodes,
+//! new nodes (pool, instance type, offering and ranked alternatives), every pod that cannot
+//! be scheduled with the reason, and the cost per hour. Everything here is a pure,
+//! deterministic function of its input: no I/O, no clock, no randomness.
+//!
+//! ```
+//! use nodepack_model::*;
+//! use nodepack_solver::{solve, Problem};
+//!
+//! let mut it = InstanceType {
+//!     name: "m.large".into(),
+//!     labels: [(labels::INSTANCE_TYPE.to_string(), "m.large".to_string())].into(),
+//!     capacity: Resources::new(Millicores(2000), Bytes::from_gib(8)).with_pods(29),
+//!     overhead: Overhead::default(),
+//!     offerings: vec![Offering {
+//!         zone: "z1".into(),
+//!         capacity_type: CapacityType::OnDemand,
+//!         price: Money::from_usd(0.096),
+//!         available: true,
+//!         interruption: None,
+//!     }],
+//!     aws_shape: None,
+//! };
+//! let catalog = Catalog { name: "demo".into(), region: None, instance_types: vec![it] };
+//! let pods: Vec<Pod> = (0..3)
+//!     .map(|i| Pod::new("default", &format!("web-{i}"), Resources::new(Millicores(500), Bytes::from_mib(512))))
+//!     .collect();
+//! let pools = vec![NodePool::new("default")];
+//! let problem = Problem { pending: &pods, nodes: &[], nodepools: &pools, catalog: &catalog };
+//! let plan = solve("nodepack", &problem).unwrap();
+//! assert_eq!(plan.nodes.len(), 1);
+//! assert!(plan.unschedulable.is_empty());
+//! assert_eq!(plan.cost_per_hour, Money::from_usd(0.096));
+//! assert!(nodepack_solver::validate(&problem, &plan).is_empty());
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod engine;
+pub mod karpenter;
+pub mod lower_bound;
+pub mod nodepack;
+pub mod prep;
+pub mod topology;
+pub mod validate;
+
+use nodepack_model::{CapacityType, Catalog, Money, Node, NodePool, Pod, PodId, Resources};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub use lower_bound::lower_bound;
+pub use validate::validate;
+
+/// An existing node with the pods already running on it.
+#[derive(Clone, Debug)]
+pub struct ExistingNode {
+    /// The node.
+    pub node: Node,
+    /// Its pods (they count for resources and topology).
+    pub pods: Vec<Pod>,
+}
+
+/// The input of a provisioning decision.
+#[derive(Clone, Copy, Debug)]
+pub struct Problem<'a> {
+    /// Pods waiting for a node.
+    pub pending: &'a [Pod],
+    /// The cluster's nodes (and claims in flight) with their pods.
+    pub nodes: &'a [ExistingNode],
+    /// Node pools, with daemonset overhead and node class kubelet settings filled in.
+    pub nodepools: &'a [NodePool],
+    /// Instance types.
+    pub catalog: &'a Catalog,
+}
+
+/// A pod bound to an existing node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Binding {
+    /// The pod.
+    pub pod: PodId,
+    /// The node's name.
+    pub node: String,
+}
+
+/// A pod that cannot be scheduled, with the reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unschedulable {
+    /// The pod.
+    pub pod: PodId,
+    /// Why (the last failure, e.g. which requirement, taint, topology rule or limit).
+    pub reason: String,
+}
+
+/// A node to launch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NewNode {
+    /// A placeholder name, unique in the plan.
+    pub name: String,
+    /// The node pool.
+    pub nodepool: String,
+    /// The chosen instance type.
+    pub instance_type: String,
+    /// The chosen zone.
+    pub zone: String,
+    /// The chosen capacity type.
+    pub capacity_type: CapacityType,
+    /// Price per hour of the chosen offering.
+    pub price: Money,
+    /// Pods to run on it.
+    pub pods: Vec<PodId>,
+    /// Other instance types that fit the same pods, cheapest first (launch flexibility).
+    pub alternatives: Vec<String>,
+    /// The node's labels (type, zone, capacity type, pool labels, hostname).
+    pub labels: BTreeMap<String, String>,
+    /// The requests of its pods plus daemonset overhead.
+    pub requested: Resources,
+}
+
+/// The result of a strategy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// Strategy name.
+    pub strategy: String,
+    /// Pods bound to existing nodes.
+    pub existing: Vec<Binding>,
+    /// New nodes.
+    pub nodes: Vec<NewNode>,
+    /// Pods that could not be scheduled.
+    pub unschedulable: Vec<Unschedulable>,
+    /// Cost per hour of the new nodes.
+    pub cost_per_hour: Money,
+    /// The order in which pods were placed (topology rules are checked in this order).
+    pub order: Vec<PodId>,
+}
+
+impl Plan {
+    /// Sum the prices of the new nodes into `cost_per_hour`.
+    pub fn finish(mut self) -> Plan {
+        self.cost_per_hour = self.nodes.iter().map(|n| n.price).sum();
+        self
+    }
+}
+
+/// A provisioning strategy: a pure function of the problem.
+pub trait Strategy {
+    /// Its name (`karpenter`, `nodepack`).
+    fn name(&self) -> &'static str;
+    /// Compute a plan.
+    fn solve(&self, problem: &Problem) -> Plan;
+}
+
+/// The strategies by name.
+pub const STRATEGIES: &[&str] = &["nodepack", "karpenter"];
+
+/// Look a strategy up by name.
+pub fn strategy(name: &str) -> Option<Box<dyn Strategy>> {
+    match name {
+        "nodepack" => Some(Box::new(nodepack::Nodepack::default())),
+        "karpenter" => Some(Box::new(karpenter::Karpenter)),
+        _ => None,
+    }
+}
+
+/// Solve with the named strategy; `None` for an unknown name.
+pub fn solve(name: &str, problem: &Problem) -> Option<Plan> {
+    strategy(name).map(|s| s.solve(problem))
+}
+
+/// The per-node overhead of the daemonsets whose pods would run on the pool's nodes
+/// (they tolerate the pool's taints and their node requirements are compatible with the
+/// pool's), as Karpenter computes it for each NodePool.
+pub fn daemonset_overhead(pool: &NodePool, daemonsets: &[Pod]) -> Resources {
+    let reqs = pool.node_requirements();
+    let mut total = Resources::default();
+    for d in daemonsets {
+        let tolerated =
+            nodepack_model::taints::first_untolerated(&pool.taints, &d.tolerations).is_none();
+        let compatible = d
+            .node_requirement_terms()
+            .iter()
+            .any(|t| prep::term_compatible(t, &reqs));
+        if tolerated && compatible {
+            // Each daemonset pod also takes a pod slot (its requests carry pods: 1).
+            total = total.saturating_add(&d.requests);
+        }
+    }
+    total
+}

@@ -1,0 +1,269 @@
+//! `nodepack solve`: plan new nodes for pending pods.
+
+use crate::input::{catalog, nodepools, read_text, warn};
+use crate::{Failure, Output};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use nodepack_formats::read_workload;
+use nodepack_model::{CapacityType, Catalog, NodePool, Pod};
+use nodepack_solver::{daemonset_overhead, lower_bound, ExistingNode, Plan, Problem, STRATEGIES};
+use serde::Serialize;
+use std::time::Instant;
+
+/// Arguments of `nodepack solve`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Workload manifests (Pod, Deployment, ReplicaSet, StatefulSet, Job, DaemonSet,
+    /// List; YAML or JSON, e.g. `kubectl get pods -A -o json`). Pods with `spec.nodeName`
+    /// are running on that node.
+    #[arg(long, num_args = 1.., required = true, value_name = "FILE")]
+    pods: Vec<String>,
+    /// Karpenter NodePool (and EC2NodeClass) YAML.
+    #[arg(long, value_name = "FILE")]
+    nodepools: String,
+    /// Existing nodes (`kubectl get nodes -o json`).
+    #[arg(long, value_name = "FILE")]
+    nodes: Option<String>,
+    /// `aws/us-east-1` (embedded, the default) or a catalog file.
+    #[arg(long)]
+    catalog: Option<String>,
+    /// Strategy: nodepack (default) or karpenter; `all` runs both.
+    #[arg(long, default_value = "nodepack")]
+    strategy: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    output: Output,
+}
+
+/// A loaded problem: owned data the solver borrows.
+pub struct Loaded {
+    /// Pending pods.
+    pub pending: Vec<Pod>,
+    /// Existing nodes.
+    pub nodes: Vec<ExistingNode>,
+    /// Pools with daemonset overhead.
+    pub pools: Vec<NodePool>,
+    /// Catalog.
+    pub catalog: Catalog,
+}
+
+/// Read the inputs of `solve` (shared with other commands).
+pub fn load(pods: &[String], pools: &str, nodes: Option<&str>, cat: Option<&str>) -> Result<Loaded, Failure> {
+    let catalog = catalog(cat)?;
+    let mut wl = nodepack_formats::Workload::default();
+    for f in pods.iter().map(String::as_str).chain(nodes) {
+        let text = read_text(f)?;
+        wl.extend(read_workload(f, &text).map_err(Failure::input)?);
+    }
+    warn(&wl.warnings);
+    let mut pools = nodepools(pools)?;
+    for p in &mut pools {
+        p.daemonset_overhead = daemonset_overhead(p, &wl.daemonsets);
+    }
+    let mut nodes: Vec<ExistingNode> = wl
+        .nodes
+        .into_iter()
+        .map(|mut n| {
+            if let Some(t) = catalog.get(&n.instance_type) {
+                if let Some(o) = t
+                    .offerings
+                    .iter()
+                    .find(|o| o.zone == n.zone && o.capacity_type == n.capacity_type)
+                {
+                    n.price = o.price;
+                }
+            }
+            ExistingNode { node: n, pods: vec![] }
+        })
+        .collect();
+    for (p, node) in wl.bound {
+        match nodes.iter_mut().find(|n| n.node.name == node) {
+            Some(n) => {
+                n.node.pods.push(p.id.clone());
+                n.pods.push(p);
+            }
+            None => eprintln!(
+                "warning: pod {} runs on node {node}, which is not in --nodes: it is not part of this plan",
+                p.id
+            ),
+        }
+    }
+    Ok(Loaded {
+        pending: wl.pending,
+        nodes,
+        pools,
+        catalog,
+    })
+}
+
+#[derive(Serialize)]
+struct NodeOut<'a> {
+    name: &'a str,
+    nodepool: &'a str,
+    instance_type: &'a str,
+    zone: &'a str,
+    capacity_type: CapacityType,
+    price_per_hour: f64,
+    pods: Vec<String>,
+    alternatives: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Bind {
+    pod: String,
+    node: String,
+}
+
+#[derive(Serialize)]
+struct Unsched<'a> {
+    pod: String,
+    reason: &'a str,
+}
+
+/// The JSON form of a plan.
+#[derive(Serialize)]
+pub struct PlanOut<'a> {
+    strategy: &'a str,
+    nodes: Vec<NodeOut<'a>>,
+    existing: Vec<Bind>,
+    unschedulable: Vec<Unsched<'a>>,
+    pods_pending: usize,
+    cost_per_hour: f64,
+    lower_bound_per_hour: f64,
+    cost_over_lower_bound: Option<f64>,
+    solve_ms: f64,
+    lower_bound_ms: f64,
+}
+
+/// Render a plan as its JSON form.
+pub fn plan_out<'a>(plan: &'a Plan, pending: usize, lb: nodepack_model::Money, solve_ms: f64, lb_ms: f64) -> PlanOut<'a> {
+    PlanOut {
+        strategy: &plan.strategy,
+        nodes: plan
+            .nodes
+            .iter()
+            .map(|n| NodeOut {
+                name: &n.name,
+                nodepool: &n.nodepool,
+                instance_type: &n.instance_type,
+                zone: &n.zone,
+                capacity_type: n.capacity_type,
+                price_per_hour: n.price.usd(),
+                pods: n.pods.iter().map(|p| p.to_string()).collect(),
+                alternatives: &n.alternatives,
+            })
+            .collect(),
+        existing: plan
+            .existing
+            .iter()
+            .map(|b| Bind {
+                pod: b.pod.to_string(),
+                node: b.node.clone(),
+            })
+            .collect(),
+        unschedulable: plan
+            .unschedulable
+            .iter()
+            .map(|u| Unsched {
+                pod: u.pod.to_string(),
+                reason: &u.reason,
+            })
+            .collect(),
+        pods_pending: pending,
+        cost_per_hour: plan.cost_per_hour.usd(),
+        lower_bound_per_hour: lb.usd(),
+        cost_over_lower_bound: (lb.0 > 0).then(|| plan.cost_per_hour.0 as f64 / lb.0 as f64),
+        solve_ms,
+        lower_bound_ms: lb_ms,
+    }
+}
+
+fn table(out: &PlanOut) {
+    println!(
+        "strategy {}: {} new nodes, ${:.4}/h (lower bound ${:.4}/h{}), {} pods on existing nodes, {} unschedulable, solved in {:.1} ms",
+        out.strategy,
+        out.nodes.len(),
+        out.cost_per_hour,
+        out.lower_bound_per_hour,
+        out.cost_over_lower_bound.map_or(String::new(), |r| format!(", ratio {r:.3}")),
+        out.existing.len(),
+        out.unschedulable.len(),
+        out.solve_ms
+    );
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_header(["node", "pool", "type", "zone", "capacity", "$/h", "pods"]);
+    for n in &out.nodes {
+        t.add_row([
+            n.name.to_string(),
+            n.nodepool.to_string(),
+            n.instance_type.to_string(),
+            n.zone.to_string(),
+            n.capacity_type.to_string(),
+            format!("{:.4}", n.price_per_hour),
+            n.pods.len().to_string(),
+        ]);
+    }
+    println!("{t}");
+    for u in &out.unschedulable {
+        println!("unschedulable {}: {}", u.pod, u.reason);
+    }
+}
+
+/// Run the command.
+pub fn run(a: Args) -> Result<(), Failure> {
+    let l = load(&a.pods, &a.nodepools, a.nodes.as_deref(), a.catalog.as_deref())?;
+    let names: Vec<&str> = if a.strategy == "all" {
+        STRATEGIES.to_vec()
+    } else if STRATEGIES.contains(&a.strategy.as_str()) {
+        vec![a.strategy.as_str()]
+    } else {
+        return Err(Failure::input(anyhow::anyhow!(
+            "--strategy {:?}: unknown (expected one of {}, or all)",
+            a.strategy,
+            STRATEGIES.join(", ")
+        )));
+    };
+    let problem = Problem {
+        pending: &l.pending,
+        nodes: &l.nodes,
+        nodepools: &l.pools,
+        catalog: &l.catalog,
+    };
+    let mut plans = Vec::new();
+    for name in names {
+        let t0 = Instant::now();
+        let plan = nodepack_solver::solve(name, &problem).ok_or_else(|| Failure::internal(anyhow::anyhow!("strategy {name} missing")))?;
+        let solve_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        let t1 = Instant::now();
+        let lb = lower_bound(&problem, &plan);
+        let lb_ms = t1.elapsed().as_secs_f64() * 1000.0;
+        let problems = nodepack_solver::validate(&problem, &plan);
+        if !problems.is_empty() {
+            return Err(Failure::internal(anyhow::anyhow!(
+                "strategy {name} produced an invalid plan:\n  {}",
+                problems.join("\n  ")
+            )));
+        }
+        plans.push((plan, solve_ms, lb, lb_ms));
+    }
+    let outs: Vec<PlanOut> = plans
+        .iter()
+        .map(|(p, s, lb, lbm)| plan_out(p, l.pending.len(), *lb, *s, *lbm))
+        .collect();
+    match a.output {
+        Output::Json => {
+            let v = if outs.len() == 1 {
+                serde_json::to_string_pretty(&outs[0])
+            } else {
+                serde_json::to_string_pretty(&outs)
+            };
+            println!("{}", v.map_err(Failure::internal)?);
+        }
+        Output::Table => {
+            for o in &outs {
+                table(o);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,834 @@
+//! The scheduling engine both strategies share: existing nodes, claims (nodes planned in
+//! this round), topology bookkeeping, preference relaxation and pool limits. A strategy
+//! decides the order of pods, how nodes are chosen among those that fit, and which
+//! instance type and offering a claim launches.
+
+use crate::prep::{max_capacity, taint_blocking, CompatCache, LimitTracker, Prepared};
+use crate::topology::{HostCounts, PodGroups, Reject, Topology};
+use nodepack_model::pod::{PodAffinityTerm, TopologySpread, WhenUnsatisfiable, HOSTNAME_KEY};
+use nodepack_model::{
+    labels, Effect, Pod, Requirements, Resources, Toleration, ValueSet,
+};
+use nodepack_model::taints::TolerationOperator;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// How far a pod's preferences have been relaxed, in Karpenter's order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Relax {
+    /// Index of the required node-affinity term in use (earlier terms were dropped).
+    pub term: usize,
+    /// Preferred pod affinity terms dropped (heaviest first).
+    pub pref_affinity: usize,
+    /// Preferred pod anti-affinity terms dropped (heaviest first).
+    pub pref_anti: usize,
+    /// Preferred node affinity terms dropped (heaviest first).
+    pub pref_node: usize,
+    /// ScheduleAnyway spread constraints dropped.
+    pub soft_spread: usize,
+    /// PreferNoSchedule taints tolerated.
+    pub tolerate_prefer: bool,
+}
+
+fn by_weight<T: Clone>(v: &[nodepack_model::pod::Weighted<T>]) -> Vec<T> {
+    let mut w: Vec<(usize, &nodepack_model::pod::Weighted<T>)> = v.iter().enumerate().collect();
+    w.sort_by(|a, b| b.1.weight.cmp(&a.1.weight).then(a.0.cmp(&b.0)));
+    w.into_iter().map(|(_, t)| t.term.clone()).collect()
+}
+
+impl Relax {
+    /// Relax one more step, in Karpenter's order: drop the first of several required
+    /// node-affinity terms, then the heaviest preferred pod affinity, preferred pod
+    /// anti-affinity and preferred node affinity terms, then one ScheduleAnyway spread
+    /// constraint, then tolerate PreferNoSchedule taints. False when nothing is left.
+    pub fn step(&mut self, pod: &Pod) -> bool {
+        let soft = pod
+            .topology_spread
+            .iter()
+            .filter(|t| t.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway)
+            .count();
+        if self.term + 1 < pod.node_affinity_required.len() {
+            self.term += 1;
+        } else if self.pref_affinity < pod.pod_affinity_preferred.len() {
+            self.pref_affinity += 1;
+        } else if self.pref_anti < pod.pod_anti_affinity_preferred.len() {
+            self.pref_anti += 1;
+        } else if self.pref_node < pod.node_affinity_preferred.len() {
+            self.pref_node += 1;
+        } else if self.soft_spread < soft {
+            self.soft_spread += 1;
+        } else if !self.tolerate_prefer {
+            self.tolerate_prefer = true;
+        } else {
+            return false;
+        }
+        true
+    }
+}
+
+/// A pod's effective constraints after relaxation.
+#[derive(Clone, Debug)]
+pub struct View {
+    /// Node requirements (node selector, the required term in use, the heaviest
+    /// remaining preferred node-affinity term).
+    pub term: Requirements,
+    /// Tolerations.
+    pub tolerations: Vec<Toleration>,
+    /// Whether PreferNoSchedule taints still block.
+    pub strict_prefer: bool,
+    /// Spread constraints in force.
+    pub spreads: Vec<TopologySpread>,
+    /// Pod affinity terms in force (required and remaining preferred).
+    pub affinity: Vec<PodAffinityTerm>,
+    /// Pod anti-affinity terms in force.
+    pub anti: Vec<PodAffinityTerm>,
+}
+
+impl View {
+    /// The view of a pod at a relaxation level.
+    pub fn new(pod: &Pod, r: &Relax) -> View {
+        let terms = pod.node_requirement_terms();
+        let mut term = terms[r.term.min(terms.len() - 1)].clone();
+        let pref_node = by_weight(&pod.node_affinity_preferred);
+        if let Some(t) = pref_node.get(r.pref_node) {
+            // Karpenter treats the heaviest remaining preferred term as required; if it
+            // contradicts the required terms it is relaxed away like any other.
+            term = term.intersect(t);
+        }
+        let mut affinity = pod.pod_affinity.clone();
+        affinity.extend(by_weight(&pod.pod_affinity_preferred).into_iter().skip(r.pref_affinity));
+        let mut anti = pod.pod_anti_affinity.clone();
+        anti.extend(by_weight(&pod.pod_anti_affinity_preferred).into_iter().skip(r.pref_anti));
+        let mut dropped = 0;
+        let spreads = pod
+            .topology_spread
+            .iter()
+            .filter(|t| {
+                if t.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway && dropped < r.soft_spread {
+                    dropped += 1;
+                    false
+                } else {
+                    true
+                }
+            })
+            .cloned()
+            .collect();
+        let mut tolerations = pod.tolerations.clone();
+        if r.tolerate_prefer {
+            tolerations.push(Toleration {
+                key: String::new(),
+                operator: TolerationOperator::Exists,
+                value: String::new(),
+                effect: Some(Effect::PreferNoSchedule),
+            });
+        }
+        View {
+            term,
+            tolerations,
+            strict_prefer: !r.tolerate_prefer,
+            spreads,
+            affinity,
+            anti,
+        }
+    }
+}
+
+/// An existing node as the engine tracks it.
+#[derive(Clone, Debug)]
+pub struct NodeSt {
+    /// Index in the problem's nodes.
+    pub index: usize,
+    /// Free resources.
+    pub free: Resources,
+    /// Hostname counts.
+    pub host: HostCounts,
+    /// Pending pods placed on it (indices).
+    pub pods: Vec<usize>,
+}
+
+/// A node planned in this round.
+#[derive(Clone, Debug)]
+pub struct Claim {
+    /// Pool index.
+    pub pool: usize,
+    /// Accumulated node requirements.
+    pub reqs: Requirements,
+    /// Pairs (pool, instance type) it may still launch, as indices into `Prepared::pts`.
+    pub options: Vec<u32>,
+    /// Element-wise maximum of the options' usable capacity (a quick rejection test).
+    pub max_cap: Resources,
+    /// Sum of its pods' requests.
+    pub requested: Resources,
+    /// Pending pods placed on it (indices).
+    pub pods: Vec<usize>,
+    /// Placeholder hostname.
+    pub hostname: String,
+    /// Hostname counts.
+    pub host: HostCounts,
+}
+
+/// Where a pod went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// An existing node (index in the problem's nodes).
+    Existing(usize),
+    /// A claim (index in the engine's claims).
+    Claim(usize),
+}
+
+/// How the engine chooses among nodes that fit.
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    /// Existing nodes: best fit (least free capacity left) instead of first fit.
+    pub existing_best_fit: bool,
+    /// Claims: best fit instead of Karpenter's fewest-pods-first first fit.
+    pub claims_best_fit: bool,
+}
+
+/// The engine state.
+pub struct Engine<'p, 'a> {
+    /// Preparation.
+    pub prep: &'p Prepared<'a>,
+    /// Topology groups and counts.
+    pub topo: Topology,
+    /// Existing nodes.
+    pub nodes: Vec<NodeSt>,
+    /// Existing node order: initialized first, then by name.
+    pub node_order: Vec<usize>,
+    /// Claims.
+    pub claims: Vec<Claim>,
+    /// Claim order for first fit: fewest pods first, then creation.
+    claim_order: Vec<usize>,
+    /// Pool limits.
+    pub limits: LimitTracker,
+    /// Compatibility cache.
+    pub cache: CompatCache,
+    /// Placement of each pending pod.
+    pub placed: Vec<Option<Placement>>,
+    /// Pods in placement order.
+    pub order: Vec<usize>,
+    /// Full constraint groups of each pending pod.
+    full_groups: Vec<PodGroups>,
+    universe: HashMap<(Requirements, String), BTreeSet<String>>,
+    policy: Policy,
+}
+
+fn dominant_share(req: &Resources, cap: &Resources) -> f64 {
+    let f = |a: u64, b: u64| if b == 0 { if a == 0 { 0.0 } else { f64::INFINITY } } else { a as f64 / b as f64 };
+    f(req.cpu.0, cap.cpu.0).max(f(req.memory.0, cap.memory.0))
+}
+
+impl<'p, 'a> Engine<'p, 'a> {
+    /// A new engine: existing pods counted, every pending pod's groups declared.
+    pub fn new(prep: &'p Prepared<'a>, policy: Policy) -> Self {
+        let problem = prep.problem;
+        let mut topo = Topology::default();
+        let full_groups: Vec<PodGroups> = problem
+            .pending
+            .iter()
+            .map(|p| {
+                let v = View::new(p, &Relax::default());
+                topo.declare(p, &v.spreads, &v.affinity, &v.anti)
+            })
+            .collect();
+        let mut existing_anti = Vec::new();
+        for n in problem.nodes {
+            for p in &n.pods {
+                let v = View::new(p, &Relax::default());
+                existing_anti.push(topo.declare(p, &v.spreads, &v.affinity, &v.anti).anti);
+            }
+        }
+        let mut nodes = Vec::new();
+        let mut k = 0;
+        let base = problem.pending.len();
+        for (i, n) in problem.nodes.iter().enumerate() {
+            let mut used = Resources::default();
+            let mut host = HostCounts::default();
+            for p in &n.pods {
+                used = used.saturating_add(&p.requests);
+                let labels = &n.node.labels;
+                // Existing pods get indices past the pending ones for the select cache.
+                topo.record(base + k, p, &existing_anti[k], &mut host, &|key| labels.get(key).cloned());
+                k += 1;
+            }
+            nodes.push(NodeSt {
+                index: i,
+                free: n.node.allocatable.saturating_sub(&used),
+                host,
+                pods: vec![],
+            });
+        }
+        let mut node_order: Vec<usize> = (0..nodes.len()).collect();
+        node_order.sort_by(|&a, &b| {
+            let (na, nb) = (&problem.nodes[a].node, &problem.nodes[b].node);
+            nb.initialized()
+                .cmp(&na.initialized())
+                .then_with(|| na.name.cmp(&nb.name))
+        });
+        Engine {
+            prep,
+            topo,
+            nodes,
+            node_order,
+            claims: vec![],
+            claim_order: vec![],
+            limits: LimitTracker::new(prep),
+            cache: CompatCache::default(),
+            placed: vec![None; problem.pending.len()],
+            order: vec![],
+            full_groups,
+            universe: HashMap::new(),
+            policy,
+        }
+    }
+
+    /// The pod's groups for a view (the full groups when nothing is relaxed).
+    fn groups(&mut self, pi: usize, view: &View, relaxed: bool) -> PodGroups {
+        let pod = &self.prep.problem.pending[pi];
+        let mut g = if relaxed {
+            self.topo.declare(pod, &view.spreads, &view.affinity, &view.anti)
+        } else {
+            self.full_groups[pi].clone()
+        };
+        self.topo.complete(pi, pod, &mut g);
+        g
+    }
+
+    /// Domains of `key` the pod could use at all: values from every compatible pair of
+    /// every pool, and from compatible existing nodes.
+    fn universe(&mut self, view: &View, key: &str) -> BTreeSet<String> {
+        let ck = (view.term.clone(), key.to_string());
+        if let Some(u) = self.universe.get(&ck) {
+            return u.clone();
+        }
+        let mut u = BTreeSet::new();
+        for pool in 0..self.prep.pools.len() {
+            if let Ok(list) = self.cache.get(self.prep, pool, &view.term, &view.tolerations, false) {
+                for &o in list {
+                    u.extend(option_values(self.prep, o, &view.term, key));
+                }
+            }
+        }
+        for n in self.prep.problem.nodes {
+            if view.term.satisfied_by(&n.node.labels) {
+                if let Some(v) = n.node.labels.get(key) {
+                    u.insert(v.clone());
+                }
+            }
+        }
+        self.universe.insert(ck, u.clone());
+        u
+    }
+
+    /// Try to place pending pod `pi` with its view. `new_claims` allows creating claims.
+    pub fn place(&mut self, pi: usize, view: &View, relaxed: bool, new_claims: bool) -> Result<Placement, String> {
+        let pg = self.groups(pi, view, relaxed);
+        let pod = &self.prep.problem.pending[pi];
+        let mut universes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for k in &pg.keys {
+            let u = self.universe(view, k);
+            universes.insert(k.clone(), u);
+        }
+        let mut last: Option<String> = None;
+        // 1. Existing nodes.
+        match self.try_existing(pod, view, &pg, &universes) {
+            Ok(n) => {
+                self.commit_existing(pi, n, &pg);
+                return Ok(Placement::Existing(self.nodes[n].index));
+            }
+            Err(e) => last = e.or(last),
+        }
+        // 2. Claims of this round.
+        match self.try_claims(pod, view, &pg, &universes) {
+            Ok((c, reqs, options)) => {
+                self.commit_claim(pi, c, reqs, options, &pg);
+                return Ok(Placement::Claim(c));
+            }
+            Err(e) => last = e.or(last),
+        }
+        if !new_claims {
+            return Err(last.unwrap_or_else(|| "no existing node has room".into()));
+        }
+        // 3. A new claim, from the pools in weight order.
+        let mut reasons = Vec::new();
+        for &pool in &self.prep.pool_order.clone() {
+            match self.new_claim(pod, view, &pg, &universes, pool) {
+                Ok((reqs, options)) => {
+                    let c = self.claims.len();
+                    let hostname = format!("{}-{}", self.prep.problem.nodepools[pool].name, c);
+                    self.limits.add(pool, &max_capacity(self.prep, &options));
+                    self.claims.push(Claim {
+                        pool,
+                        reqs: self.prep.pools[pool].reqs.clone(),
+                        options: vec![],
+                        max_cap: Resources::default(),
+                        requested: Resources::default(),
+                        pods: vec![],
+                        hostname,
+                        host: HostCounts::default(),
+                    });
+                    self.claim_order.insert(0, c);
+                    self.commit_claim(pi, c, reqs, options, &pg);
+                    return Ok(Placement::Claim(c));
+                }
+                Err(e) => reasons.push(e),
+            }
+        }
+        if self.prep.pool_order.is_empty() {
+            reasons.push("no node pool".into());
+        }
+        let mut msg = reasons.join("; ");
+        if let Some(l) = last {
+            if msg.is_empty() {
+                msg = l;
+            }
+        }
+        Err(msg)
+    }
+
+    fn try_existing(
+        &self,
+        pod: &Pod,
+        view: &View,
+        pg: &PodGroups,
+        universes: &BTreeMap<String, BTreeSet<String>>,
+    ) -> Result<usize, Option<String>> {
+        let mut best: Option<(f64, usize)> = None;
+        let mut last = None;
+        for &n in &self.node_order {
+            let st = &self.nodes[n];
+            let node = &self.prep.problem.nodes[st.index].node;
+            if !node.schedulable() {
+                continue;
+            }
+            if taint_blocking(&node.taints, &view.tolerations, view.strict_prefer).is_some() {
+                continue;
+            }
+            if !view.term.satisfied_by(&node.labels) || !pod.requests.fits(&st.free) {
+                continue;
+            }
+            if let Err(Reject(r)) = self.topo.host_ok(pod, pg, &st.host) {
+                last = Some(r);
+                continue;
+            }
+            let mut ok = true;
+            for k in &pg.keys {
+                let Some(d) = node.labels.get(k) else {
+                    ok = false;
+                    break;
+                };
+                let cand: BTreeSet<String> = [d.clone()].into();
+                if let Err(Reject(r)) = self.topo.allowed(pod, pg, k, &cand, &universes[k]) {
+                    last = Some(r);
+                    ok = false;
+                    break;
+                }
+            }
+            if !ok {
+                continue;
+            }
+            if !self.policy.existing_best_fit {
+                return Ok(n);
+            }
+            let left = st.free.saturating_sub(&pod.requests);
+            let score = 1.0 - dominant_share(&left, &node.allocatable);
+            if best.is_none_or(|(s, _)| score > s) {
+                best = Some((score, n));
+            }
+        }
+        best.map(|(_, n)| n).ok_or(last)
+    }
+
+    fn commit_existing(&mut self, pi: usize, n: usize, pg: &PodGroups) {
+        let pod = &self.prep.problem.pending[pi];
+        let st = &mut self.nodes[n];
+        st.free = st.free.saturating_sub(&pod.requests);
+        st.pods.push(pi);
+        let labels = &self.prep.problem.nodes[st.index].node.labels;
+        self.topo
+            .record(pi, pod, &pg.anti, &mut st.host, &|k| labels.get(k).cloned());
+        self.placed[pi] = Some(Placement::Existing(st.index));
+        self.order.push(pi);
+    }
+
+    /// Check a claim (or a fresh claim's requirements and options) for the pod. Returns
+    /// the new requirements and options.
+    #[allow(clippy::too_many_arguments)]
+    fn fit_claim(
+        &self,
+        pod: &Pod,
+        view: &View,
+        pg: &PodGroups,
+        universes: &BTreeMap<String, BTreeSet<String>>,
+        reqs: &Requirements,
+        options: &[u32],
+        requested: &Resources,
+        fresh: bool,
+    ) -> Result<(Requirements, Vec<u32>), String> {
+        let mut new_reqs = if view.term.is_empty() {
+            reqs.clone()
+        } else {
+            reqs.intersect(&view.term)
+        };
+        if let Some(k) = new_reqs.unsatisfiable_key() {
+            return Err(format!("requirement on {k} conflicts with the node's"));
+        }
+        let total = requested.saturating_add(&pod.requests);
+        let mut changed = fresh || new_reqs != *reqs;
+        // Non-hostname topology keys: choose (and pin) a domain.
+        let keys: Vec<&String> = pg.keys.iter().chain(pg.counted_keys.iter()).collect();
+        for k in keys {
+            let pinned = new_reqs.get_ref(k).and_then(|v| match v.len() {
+                Some(1) => v.any_value().map(str::to_string),
+                _ => None,
+            });
+            let is_pinned = pinned.is_some();
+            let cand: BTreeSet<String> = match pinned {
+                Some(d) => [d].into(),
+                None => options
+                    .iter()
+                    .filter(|&&o| total.fits(&self.prep.pts[o as usize].cap))
+                    .flat_map(|&o| option_values(self.prep, o, &new_reqs, k))
+                    .collect(),
+            };
+            if cand.is_empty() {
+                return Err(format!("no domain of {k} available"));
+            }
+            let allowed = if pg.keys.contains(k) {
+                self.topo
+                    .allowed(pod, pg, k, &cand, &universes[k])
+                    .map_err(|r| r.0)?
+            } else {
+                cand
+            };
+            if allowed.len() > 1 || !is_pinned {
+                let d = self.topo.best(pg, k, &allowed).unwrap_or_default();
+                new_reqs.add(k, ValueSet::in_values([d]));
+                changed = true;
+            }
+        }
+        let new_options: Vec<u32> = options
+            .iter()
+            .copied()
+            .filter(|&o| {
+                let pt = &self.prep.pts[o as usize];
+                total.fits(&pt.cap) && (!changed || self.prep.pt_compatible(&new_reqs, o as usize))
+            })
+            .collect();
+        if new_options.is_empty() {
+            let biggest = max_capacity_usable(self.prep, options);
+            return Err(match total.shortfall(&biggest) {
+                Some(s) => format!("no instance type has room: {s}"),
+                None => "no instance type is compatible with the combined requirements".into(),
+            });
+        }
+        if let Some(m) = self.prep.min_values_ok(&new_reqs, &new_options) {
+            return Err(m);
+        }
+        Ok((new_reqs, new_options))
+    }
+
+    fn try_claims(
+        &self,
+        pod: &Pod,
+        view: &View,
+        pg: &PodGroups,
+        universes: &BTreeMap<String, BTreeSet<String>>,
+    ) -> Result<(usize, Requirements, Vec<u32>), Option<String>> {
+        let mut last = None;
+        let mut best: Option<(f64, usize, Requirements, Vec<u32>)> = None;
+        for &c in &self.claim_order {
+            let cl = &self.claims[c];
+            if !pod.requests.saturating_add(&cl.requested).fits(&cl.max_cap) {
+                continue;
+            }
+            let np = &self.prep.problem.nodepools[cl.pool];
+            if taint_blocking(&np.taints, &view.tolerations, view.strict_prefer).is_some() {
+                continue;
+            }
+            if let Err(Reject(r)) = self.topo.host_ok(pod, pg, &cl.host) {
+                last = Some(r);
+                continue;
+            }
+            match self.fit_claim(pod, view, pg, universes, &cl.reqs, &cl.options, &cl.requested, false) {
+                Ok((r, o)) => {
+                    if !self.policy.claims_best_fit {
+                        return Ok((c, r, o));
+                    }
+                    let total = cl.requested.saturating_add(&pod.requests);
+                    let score = dominant_share(&total, &cl.max_cap);
+                    if best.as_ref().is_none_or(|b| score > b.0) {
+                        best = Some((score, c, r, o));
+                    }
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        match best {
+            Some((_, c, r, o)) => Ok((c, r, o)),
+            None => Err(last),
+        }
+    }
+
+    fn new_claim(
+        &mut self,
+        pod: &Pod,
+        view: &View,
+        pg: &PodGroups,
+        universes: &BTreeMap<String, BTreeSet<String>>,
+        pool: usize,
+    ) -> Result<(Requirements, Vec<u32>), String> {
+        let np = &self.prep.problem.nodepools[pool];
+        let compat = self
+            .cache
+            .get(self.prep, pool, &view.term, &view.tolerations, view.strict_prefer)
+            .clone()?;
+        let host = HostCounts::default();
+        self.topo.host_ok(pod, pg, &host).map_err(|r| format!("node pool {}: {}", np.name, r.0))?;
+        // Karpenter drops instance types whose capacity would exceed the pool's
+        // remaining limits.
+        let within: Vec<u32> = compat
+            .iter()
+            .copied()
+            .filter(|&o| {
+                self.limits
+                    .exceeded(&np.limits, pool, &self.prep.pts[o as usize].capacity)
+                    .is_none()
+            })
+            .collect();
+        if within.is_empty() {
+            let why = compat
+                .first()
+                .and_then(|&o| self.limits.exceeded(&np.limits, pool, &self.prep.pts[o as usize].capacity))
+                .unwrap_or_default();
+            return Err(format!("node pool {}: limits reached ({why})", np.name));
+        }
+        self.fit_claim(pod, view, pg, universes, &self.prep.pools[pool].reqs, &within, &Resources::default(), true)
+            .map_err(|e| format!("node pool {}: {e}", np.name))
+    }
+
+    fn commit_claim(&mut self, pi: usize, c: usize, reqs: Requirements, options: Vec<u32>, pg: &PodGroups) {
+        let pod = &self.prep.problem.pending[pi];
+        let max_cap = max_capacity_usable(self.prep, &options);
+        let cl = &mut self.claims[c];
+        cl.reqs = reqs;
+        cl.options = options;
+        cl.max_cap = max_cap;
+        cl.requested = cl.requested.saturating_add(&pod.requests);
+        cl.pods.push(pi);
+        let hostname = cl.hostname.clone();
+        let creqs = &cl.reqs;
+        self.topo.record(pi, pod, &pg.anti, &mut cl.host, &|k| {
+            if k == HOSTNAME_KEY {
+                return Some(hostname.clone());
+            }
+            creqs
+                .get_ref(k)
+                .filter(|v| v.len() == Some(1))
+                .and_then(|v| v.any_value().map(str::to_string))
+        });
+        // Keep the first-fit order: fewest pods first, then creation order.
+        let n = cl.pods.len();
+        if let Some(pos) = self.claim_order.iter().position(|&x| x == c) {
+            self.claim_order.remove(pos);
+            let claims = &self.claims;
+            let at = self
+                .claim_order
+                .partition_point(|&x| (claims[x].pods.len(), x) < (n, c));
+            self.claim_order.insert(at, c);
+        }
+        self.placed[pi] = Some(Placement::Claim(c));
+        self.order.push(pi);
+    }
+
+    /// Schedule pods in the given order with Karpenter's queue: a pod that fails is
+    /// relaxed one step and queued again; the round ends when a full pass over the queue
+    /// makes no progress. Returns the failures with their last reason.
+    pub fn run_queue(&mut self, pods: &[usize], new_claims: bool) -> Vec<(usize, String)> {
+        let mut queue: std::collections::VecDeque<(usize, Relax)> =
+            pods.iter().map(|&p| (p, Relax::default())).collect();
+        let mut reasons: BTreeMap<usize, String> = BTreeMap::new();
+        let mut stalled = 0usize;
+        while let Some((pi, mut r)) = queue.pop_front() {
+            let pod = &self.prep.problem.pending[pi];
+            let view = View::new(pod, &r);
+            match self.place(pi, &view, r != Relax::default(), new_claims) {
+                Ok(_) => {
+                    reasons.remove(&pi);
+                    stalled = 0;
+                }
+                Err(e) => {
+                    reasons.insert(pi, e);
+                    if r.step(pod) {
+                        stalled = 0;
+                        queue.push_back((pi, r));
+                    } else {
+                        stalled += 1;
+                        queue.push_back((pi, r));
+                        if stalled > queue.len() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        let mut failed: Vec<(usize, String)> = queue
+            .into_iter()
+            .map(|(pi, _)| (pi, reasons.remove(&pi).unwrap_or_default()))
+            .collect();
+        failed.sort_by_key(|f| f.0);
+        failed
+    }
+}
+
+/// The values of `key` a pair could give a node under the requirements: zones and
+/// capacity types from its offerings, other keys from its requirements.
+pub fn option_values(prep: &Prepared, o: u32, reqs: &Requirements, key: &str) -> Vec<String> {
+    let pt = &prep.pts[o as usize];
+    if key == labels::ZONE {
+        let mut v: Vec<String> = pt.offerings_for(reqs).map(|o| o.zone.clone()).collect();
+        v.dedup();
+        v
+    } else if key == labels::CAPACITY_TYPE {
+        let mut v: Vec<String> = pt.offerings_for(reqs).map(|o| o.capacity_type.as_str().to_string()).collect();
+        v.sort();
+        v.dedup();
+        v
+    } else {
+        let own = pt.reqs.get(key).intersect(&reqs.get(key));
+        if own.complement {
+            vec![]
+        } else {
+            own.values.into_iter().collect()
+        }
+    }
+}
+
+/// Element-wise maximum of the usable capacity of a set of pairs.
+pub fn max_capacity_usable(prep: &Prepared, options: &[u32]) -> Resources {
+    options
+        .iter()
+        .fold(Resources::default(), |acc, &o| acc.max(&prep.pts[o as usize].cap))
+}
+
+/// Karpenter's pod order: CPU request descending, memory descending, creation time,
+/// then namespace/name (for the UID).
+pub fn karpenter_order(pods: &[Pod]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..pods.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let (pa, pb) = (&pods[a], &pods[b]);
+        pb.requests
+            .cpu
+            .cmp(&pa.requests.cpu)
+            .then(pb.requests.memory.cmp(&pa.requests.memory))
+            .then(pa.created.cmp(&pb.created))
+            .then_with(|| pa.id.cmp(&pb.id))
+    });
+    idx
+}
+
+impl Engine<'_, '_> {
+    /// Try to put pending pod `pi` (at relaxation level 0) on a specific claim.
+    pub fn try_claim(&mut self, pi: usize, c: usize) -> bool {
+        let pod = &self.prep.problem.pending[pi];
+        let view = View::new(pod, &Relax::default());
+        let pg = self.groups(pi, &view, false);
+        let mut universes = BTreeMap::new();
+        for k in &pg.keys {
+            let u = self.universe(&view, k);
+            universes.insert(k.clone(), u);
+        }
+        let cl = &self.claims[c];
+        let np = &self.prep.problem.nodepools[cl.pool];
+        if taint_blocking(&np.taints, &view.tolerations, true).is_some()
+            || self.topo.host_ok(pod, &pg, &cl.host).is_err()
+        {
+            return false;
+        }
+        match self.fit_claim(pod, &view, &pg, &universes, &cl.reqs, &cl.options, &cl.requested, false) {
+            Ok((r, o)) => {
+                self.commit_claim(pi, c, r, o, &pg);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The constraint groups of a pending pod at relaxation level 0, completed.
+    pub fn pod_groups(&mut self, pi: usize) -> PodGroups {
+        let pod = &self.prep.problem.pending[pi];
+        let view = View::new(pod, &Relax::default());
+        self.groups(pi, &view, false)
+    }
+
+    /// Build a new node for a claim launched as pair `pt` with the chosen offering.
+    pub fn claim_node(
+        &self,
+        c: usize,
+        pt: u32,
+        offering: &nodepack_model::Offering,
+        alternatives: Vec<String>,
+    ) -> crate::NewNode {
+        let cl = &self.claims[c];
+        node_for(
+            self.prep,
+            &cl.hostname,
+            pt,
+            offering,
+            alternatives,
+            cl.pods.iter().map(|&p| self.prep.problem.pending[p].id.clone()).collect(),
+            &cl.requested,
+        )
+    }
+
+    /// Bindings to existing nodes and the placement order, for a plan.
+    pub fn bindings(&self) -> Vec<crate::Binding> {
+        let mut b = Vec::new();
+        for &pi in &self.order {
+            if let Some(Placement::Existing(n)) = self.placed[pi] {
+                b.push(crate::Binding {
+                    pod: self.prep.problem.pending[pi].id.clone(),
+                    node: self.prep.problem.nodes[n].node.name.clone(),
+                });
+            }
+        }
+        b
+    }
+}
+
+/// Build a new node: labels from the pair, the offering and the hostname.
+pub fn node_for(
+    prep: &Prepared,
+    hostname: &str,
+    pt: u32,
+    offering: &nodepack_model::Offering,
+    alternatives: Vec<String>,
+    pods: Vec<nodepack_model::PodId>,
+    requested: &Resources,
+) -> crate::NewNode {
+    let p = &prep.pts[pt as usize];
+    let np = &prep.problem.nodepools[p.pool];
+    let mut labels = p.labels.clone();
+    labels.insert(labels::ZONE.into(), offering.zone.clone());
+    labels.insert(labels::CAPACITY_TYPE.into(), offering.capacity_type.as_str().into());
+    labels.insert(labels::HOSTNAME.into(), hostname.to_string());
+    // Pool requirements with a single value become labels (Karpenter does the same).
+    for (k, v) in &np.requirements.keys {
+        if let (false, Some(1)) = (labels.contains_key(k), v.len()) {
+            if let Some(val) = v.any_value() {
+                labels.insert(k.clone(), val.to_string());
+            }
+        }
+    }
+    crate::NewNode {
+        name: hostname.to_string(),
+        nodepool: np.name.clone(),
+        instance_type: p.name.clone(),
+        zone: offering.zone.clone(),
+        capacity_type: offering.capacity_type,
+        price: offering.price,
+        pods,
+        alternatives,
+        labels,
+        requested: requested.saturating_add(&np.daemonset_overhead),
+    }
+}

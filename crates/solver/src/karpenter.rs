@@ -1,0 +1,123 @@
+//! Strategy `karpenter`: a re-implementation of Karpenter v1.14's provisioning scheduler,
+//! the baseline Karpenter users know. Each rule below names the behaviour it mirrors.
+
+use crate::engine::{karpenter_order, Engine, Policy};
+use crate::prep::{capacity_rank, Prepared};
+use crate::{Plan, Problem, Strategy, Unschedulable};
+use nodepack_model::{labels, CapacityType, Offering};
+
+/// Karpenter's launch list length on AWS: the claim's instance types are cut to 60.
+pub const MAX_INSTANCE_TYPES: usize = 60;
+
+/// The Karpenter-style baseline.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Karpenter;
+
+/// Karpenter's launch decision for a claim's options: the capacity type is reserved if
+/// any option offers it, else spot if allowed and offered, else on-demand; with both spot
+/// and on-demand allowed, options whose cheapest spot offering costs more than the
+/// cheapest on-demand offering are dropped; options are ranked by their cheapest
+/// offering and cut to 60; the first is launched.
+pub fn launch(prep: &Prepared, reqs: &nodepack_model::Requirements, options: &[u32]) -> Option<(u32, Offering, Vec<String>)> {
+    let cheapest = |o: u32, ct: CapacityType| -> Option<&Offering> {
+        prep.pts[o as usize]
+            .offerings_for(reqs)
+            .filter(|x| x.capacity_type == ct)
+            .min_by(|a, b| a.price.cmp(&b.price).then_with(|| a.zone.cmp(&b.zone)))
+    };
+    let ct = [CapacityType::Reserved, CapacityType::Spot, CapacityType::OnDemand]
+        .into_iter()
+        .find(|&ct| options.iter().any(|&o| cheapest(o, ct).is_some()))?;
+    let mut ranked: Vec<(u32, &Offering)> = options
+        .iter()
+        .filter_map(|&o| cheapest(o, ct).map(|x| (o, x)))
+        .collect();
+    if ct == CapacityType::Spot {
+        let od_min = options
+            .iter()
+            .filter_map(|&o| cheapest(o, CapacityType::OnDemand))
+            .map(|x| x.price)
+            .min();
+        if let Some(od) = od_min {
+            ranked.retain(|(_, x)| x.price <= od);
+        }
+        if ranked.is_empty() {
+            ranked = options
+                .iter()
+                .filter_map(|&o| cheapest(o, CapacityType::OnDemand).map(|x| (o, x)))
+                .collect();
+        }
+    }
+    ranked.sort_by(|a, b| {
+        a.1.price
+            .cmp(&b.1.price)
+            .then(capacity_rank(a.1.capacity_type).cmp(&capacity_rank(b.1.capacity_type)))
+            .then_with(|| prep.pts[a.0 as usize].name.cmp(&prep.pts[b.0 as usize].name))
+    });
+    ranked.truncate(MAX_INSTANCE_TYPES);
+    let (o, off) = ranked.first().copied()?;
+    let alternatives = ranked[1..]
+        .iter()
+        .map(|(o, _)| prep.pts[*o as usize].name.clone())
+        .collect();
+    Some((o, off.clone(), alternatives))
+}
+
+impl Strategy for Karpenter {
+    fn name(&self) -> &'static str {
+        "karpenter"
+    }
+
+    fn solve(&self, problem: &Problem) -> Plan {
+        let prep = Prepared::new(*problem);
+        // Existing nodes first fit in order (initialized first, then by name); claims of
+        // this round fewest pods first; then a new claim from pools by weight.
+        let mut eng = Engine::new(
+            &prep,
+            Policy {
+                existing_best_fit: false,
+                claims_best_fit: false,
+            },
+        );
+        // Pods sorted by CPU, then memory, descending; then creation time.
+        let order = karpenter_order(problem.pending);
+        let failed = eng.run_queue(&order, true);
+        let mut unschedulable: Vec<Unschedulable> = failed
+            .into_iter()
+            .map(|(pi, reason)| Unschedulable {
+                pod: problem.pending[pi].id.clone(),
+                reason,
+            })
+            .collect();
+        let mut nodes = Vec::new();
+        for c in 0..eng.claims.len() {
+            let cl = &eng.claims[c];
+            if cl.pods.is_empty() {
+                continue;
+            }
+            match launch(&prep, &cl.reqs, &cl.options) {
+                Some((o, off, alts)) => nodes.push(eng.claim_node(c, o, &off, alts)),
+                None => {
+                    for &p in &cl.pods {
+                        unschedulable.push(Unschedulable {
+                            pod: problem.pending[p].id.clone(),
+                            reason: format!(
+                                "no offering left for the claim's requirements ({})",
+                                cl.reqs.get(labels::ZONE)
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        Plan {
+            strategy: self.name().into(),
+            existing: eng.bindings(),
+            nodes,
+            unschedulable,
+            cost_per_hour: Default::default(),
+            order: eng.order.iter().map(|&p| problem.pending[p].id.clone()).collect(),
+        }
+        .finish()
+    }
+}

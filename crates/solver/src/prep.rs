@@ -1,0 +1,364 @@
+//! Preparation shared by every strategy: the launchable (node pool, instance type)
+//! pairs with their node requirements and usable capacity, and pod-to-pool compatibility.
+
+use crate::Problem;
+use nodepack_model::taints::{first_untolerated, untolerated_preferred};
+use nodepack_model::{
+    labels, CapacityType, InstanceType, Limits, NodePool, Offering, Requirements, Resources,
+    Taint, Toleration, ValueSet,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// A launchable pair of node pool and instance type.
+#[derive(Clone, Debug)]
+pub struct PoolType {
+    /// Index of the pool in the problem.
+    pub pool: usize,
+    /// Index of the instance type in the catalog.
+    pub ty: usize,
+    /// Instance type name.
+    pub name: String,
+    /// Capacity (for pool limits).
+    pub capacity: Resources,
+    /// Allocatable minus the pool's daemonset overhead: what pods can use.
+    pub cap: Resources,
+    /// The node requirements a node of this pair would satisfy: pool requirements and
+    /// labels, the type's labels, and the zones and capacity types of its offerings.
+    pub reqs: Requirements,
+    /// Available offerings allowed by the pool.
+    pub offerings: Vec<Offering>,
+    /// Labels a node gets (type labels and pool labels; zone and capacity type are added
+    /// when an offering is chosen).
+    pub labels: BTreeMap<String, String>,
+}
+
+impl PoolType {
+    /// Available offerings compatible with the requirements (zone and capacity type).
+    pub fn offerings_for<'a>(&'a self, reqs: &'a Requirements) -> impl Iterator<Item = &'a Offering> + 'a {
+        let zone = reqs.get_ref(labels::ZONE);
+        let ct = reqs.get_ref(labels::CAPACITY_TYPE);
+        self.offerings.iter().filter(move |o| {
+            zone.is_none_or(|z| z.has(&o.zone)) && ct.is_none_or(|c| c.has(o.capacity_type.as_str()))
+        })
+    }
+}
+
+/// A node pool with the index range of its pairs.
+#[derive(Clone, Debug)]
+pub struct PoolInfo {
+    /// Index in the problem.
+    pub index: usize,
+    /// The pairs of this pool: `pts[start..end]`.
+    pub start: usize,
+    /// End of the range.
+    pub end: usize,
+    /// The pool's node requirements (requirements, labels, name).
+    pub reqs: Requirements,
+}
+
+/// Everything precomputed from the pools and the catalog.
+#[derive(Clone, Debug)]
+pub struct Prepared<'a> {
+    /// The problem.
+    pub problem: Problem<'a>,
+    /// All pairs, grouped by pool.
+    pub pts: Vec<PoolType>,
+    /// Pools, in the problem's order.
+    pub pools: Vec<PoolInfo>,
+    /// Pool indices in Karpenter's order: weight descending, then name.
+    pub pool_order: Vec<usize>,
+}
+
+/// Is a pod requirement term compatible with node requirements? Keys the node does not
+/// define must allow absence.
+pub fn term_compatible(term: &Requirements, node: &Requirements) -> bool {
+    term_conflict(term, node).is_none()
+}
+
+/// The first key of `term` that `node` cannot satisfy, with a description.
+pub fn term_conflict(term: &Requirements, node: &Requirements) -> Option<String> {
+    for (k, vs) in &term.keys {
+        match node.get_ref(k) {
+            Some(a) => {
+                if a.intersect(vs).is_empty() {
+                    return Some(format!("requirement {k} {vs} conflicts with {a}"));
+                }
+            }
+            None => {
+                if !vs.allow_absent {
+                    return Some(format!("requirement {k} {vs}: label not set on such nodes"));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Do the tolerations tolerate the taints? With `strict_prefer`, PreferNoSchedule taints
+/// block too (Karpenter treats them as required until its last relaxation step).
+pub fn taint_blocking<'t>(
+    taints: &'t [Taint],
+    tolerations: &[Toleration],
+    strict_prefer: bool,
+) -> Option<&'t Taint> {
+    first_untolerated(taints, tolerations).or_else(|| {
+        if strict_prefer {
+            untolerated_preferred(taints, tolerations)
+        } else {
+            None
+        }
+    })
+}
+
+fn pool_type(problem: &Problem, pi: usize, pool: &NodePool, pool_reqs: &Requirements, ti: usize, t: &InstanceType) -> Option<PoolType> {
+    // Pool requirements on keys the instance type defines (or on well-known keys) must be
+    // satisfied by the type's labels.
+    for (k, vs) in &pool.requirements.keys {
+        if k == labels::ZONE || k == labels::CAPACITY_TYPE || k == labels::NODEPOOL {
+            continue;
+        }
+        if labels::is_well_known(k) || t.labels.contains_key(k) {
+            if !vs.matches(t.labels.get(k).map(String::as_str)) {
+                return None;
+            }
+        }
+    }
+    let mut reqs = pool_reqs.clone();
+    for (k, v) in &t.labels {
+        reqs.add(k, ValueSet::in_values([v.clone()]));
+    }
+    if let Some(r) = &problem.catalog.region {
+        reqs.add(labels::REGION, ValueSet::in_values([r.clone()]));
+    }
+    if reqs.unsatisfiable_key().is_some() {
+        return None;
+    }
+    let zone = pool_reqs.get_ref(labels::ZONE);
+    let ct = pool_reqs.get_ref(labels::CAPACITY_TYPE);
+    let offerings: Vec<Offering> = t
+        .offerings
+        .iter()
+        .filter(|o| {
+            o.available
+                && zone.is_none_or(|z| z.has(&o.zone))
+                && ct.is_none_or(|c| c.has(o.capacity_type.as_str()))
+        })
+        .cloned()
+        .collect();
+    if offerings.is_empty() {
+        return None;
+    }
+    let zones: BTreeSet<String> = offerings.iter().map(|o| o.zone.clone()).collect();
+    let cts: BTreeSet<&str> = offerings.iter().map(|o| o.capacity_type.as_str()).collect();
+    reqs.add(labels::ZONE, ValueSet::in_values(zones));
+    reqs.add(labels::CAPACITY_TYPE, ValueSet::in_values(cts));
+    let it = if pool.kubelet == Default::default() {
+        None
+    } else {
+        Some(t.with_kubelet(&pool.kubelet))
+    };
+    let it_ref = it.as_ref().unwrap_or(t);
+    // A type whose allocatable cannot hold the daemonsets is of no use (Karpenter drops it).
+    let cap = it_ref.allocatable().checked_sub(&pool.daemonset_overhead)?;
+    let mut node_labels = t.labels.clone();
+    for (k, v) in &pool.labels {
+        node_labels.insert(k.clone(), v.clone());
+    }
+    node_labels.insert(labels::NODEPOOL.into(), pool.name.clone());
+    if let Some(r) = &problem.catalog.region {
+        node_labels.insert(labels::REGION.into(), r.clone());
+    }
+    Some(PoolType {
+        pool: pi,
+        ty: ti,
+        name: t.name.clone(),
+        capacity: it_ref.capacity.clone(),
+        cap,
+        reqs,
+        offerings,
+        labels: node_labels,
+    })
+}
+
+impl<'a> Prepared<'a> {
+    /// Build the pairs of every pool.
+    pub fn new(problem: Problem<'a>) -> Self {
+        let mut pts = Vec::new();
+        let mut pools = Vec::new();
+        for (pi, pool) in problem.nodepools.iter().enumerate() {
+            let start = pts.len();
+            let reqs = pool.node_requirements();
+            for (ti, t) in problem.catalog.instance_types.iter().enumerate() {
+                if let Some(pt) = pool_type(&problem, pi, pool, &reqs, ti, t) {
+                    pts.push(pt);
+                }
+            }
+            pools.push(PoolInfo {
+                index: pi,
+                start,
+                end: pts.len(),
+                reqs,
+            });
+        }
+        let mut pool_order: Vec<usize> = (0..problem.nodepools.len()).collect();
+        pool_order.sort_by(|a, b| {
+            let (pa, pb) = (&problem.nodepools[*a], &problem.nodepools[*b]);
+            pb.weight.cmp(&pa.weight).then_with(|| pa.name.cmp(&pb.name))
+        });
+        Prepared {
+            problem,
+            pts,
+            pools,
+            pool_order,
+        }
+    }
+
+    /// Is the pair compatible with the requirements, including an offering in an allowed
+    /// zone with an allowed capacity type?
+    pub fn pt_compatible(&self, reqs: &Requirements, pt: usize) -> bool {
+        let p = &self.pts[pt];
+        term_compatible(reqs, &p.reqs) && p.offerings_for(reqs).next().is_some()
+    }
+
+    /// Check `minValues` of the requirements against a set of options: each key with a
+    /// minimum needs that many distinct values among the options' labels.
+    pub fn min_values_ok(&self, reqs: &Requirements, options: &[u32]) -> Option<String> {
+        for (k, m) in &reqs.min_values {
+            let mut vals: BTreeSet<&str> = BTreeSet::new();
+            for &o in options {
+                let pt = &self.pts[o as usize];
+                if k == labels::ZONE {
+                    vals.extend(pt.offerings_for(reqs).map(|o| o.zone.as_str()));
+                } else if k == labels::CAPACITY_TYPE {
+                    vals.extend(pt.offerings_for(reqs).map(|o| o.capacity_type.as_str()));
+                } else if let Some(v) = pt.labels.get(k) {
+                    vals.insert(v);
+                }
+                if vals.len() >= *m as usize {
+                    break;
+                }
+            }
+            if vals.len() < *m as usize {
+                return Some(format!(
+                    "minValues {m} of {k} not met: only {} value(s) left among the instance types that fit",
+                    vals.len()
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// Remaining pool limits, as Karpenter tracks them while it schedules.
+#[derive(Clone, Debug)]
+pub struct LimitTracker {
+    used: Vec<(Resources, u64)>,
+}
+
+impl LimitTracker {
+    /// Start from the capacity of the pools' existing nodes.
+    pub fn new(prep: &Prepared) -> Self {
+        let mut used = vec![(Resources::default(), 0u64); prep.problem.nodepools.len()];
+        for n in prep.problem.nodes {
+            let Some(pool) = &n.node.nodepool else { continue };
+            let Some(pi) = prep.problem.nodepools.iter().position(|p| &p.name == pool) else {
+                continue;
+            };
+            let cap = prep
+                .problem
+                .catalog
+                .get(&n.node.instance_type)
+                .map(|t| t.capacity.clone())
+                .unwrap_or_else(|| n.node.allocatable.clone());
+            used[pi].0 = used[pi].0.saturating_add(&cap);
+            used[pi].1 += 1;
+        }
+        LimitTracker { used }
+    }
+
+    /// Would adding a node with this capacity exceed the pool's limits? Returns which.
+    pub fn exceeded(&self, limits: &Limits, pool: usize, capacity: &Resources) -> Option<String> {
+        if limits.is_empty() {
+            return None;
+        }
+        let (u, n) = &self.used[pool];
+        limits.exceeded_by(&u.saturating_add(capacity), n + 1)
+    }
+
+    /// Count a new node's capacity against its pool.
+    pub fn add(&mut self, pool: usize, capacity: &Resources) {
+        self.used[pool].0 = self.used[pool].0.saturating_add(capacity);
+        self.used[pool].1 += 1;
+    }
+
+    /// Take a node's capacity back (when a claim's options shrink, Karpenter does not;
+    /// nodepack's packer does when it right-sizes).
+    pub fn remove(&mut self, pool: usize, capacity: &Resources) {
+        self.used[pool].0 = self.used[pool].0.saturating_sub(capacity);
+        self.used[pool].1 = self.used[pool].1.saturating_sub(1);
+    }
+}
+
+/// Element-wise maximum of the capacities of a set of pairs (what Karpenter subtracts
+/// from a pool's remaining limits for a claim that may launch any of them).
+pub fn max_capacity(prep: &Prepared, options: &[u32]) -> Resources {
+    options
+        .iter()
+        .fold(Resources::default(), |acc, &o| acc.max(&prep.pts[o as usize].capacity))
+}
+
+/// Cache of the pairs of a pool compatible with a pod requirement term and tolerations.
+#[derive(Default, Debug)]
+pub struct CompatCache {
+    map: HashMap<(usize, Requirements, Vec<Toleration>, bool), Result<Vec<u32>, String>>,
+}
+
+impl CompatCache {
+    /// The pairs of `pool` compatible with the term and tolerations (ignoring resources),
+    /// or why none is.
+    pub fn get(
+        &mut self,
+        prep: &Prepared,
+        pool: usize,
+        term: &Requirements,
+        tolerations: &[Toleration],
+        strict_prefer: bool,
+    ) -> &Result<Vec<u32>, String> {
+        let key = (pool, term.clone(), tolerations.to_vec(), strict_prefer);
+        self.map.entry(key).or_insert_with(|| {
+            let info = &prep.pools[pool];
+            let np = &prep.problem.nodepools[pool];
+            if let Some(t) = taint_blocking(&np.taints, tolerations, strict_prefer) {
+                return Err(format!("node pool {} has taint {t} that the pod does not tolerate", np.name));
+            }
+            if let Some(c) = term_conflict(term, &info.reqs) {
+                return Err(format!("node pool {}: {c}", np.name));
+            }
+            let v: Vec<u32> = (info.start..info.end)
+                .filter(|&i| prep.pt_compatible(term, i))
+                .map(|i| i as u32)
+                .collect();
+            if v.is_empty() {
+                if info.start == info.end {
+                    Err(format!("node pool {}: no instance type of the catalog is allowed by its requirements", np.name))
+                } else {
+                    Err(format!(
+                        "node pool {}: no instance type satisfies the pod's node requirements ({term})",
+                        np.name
+                    ))
+                }
+            } else {
+                Ok(v)
+            }
+        })
+    }
+}
+
+/// Capacity type preference when launching: reserved, then spot, then on-demand.
+pub fn capacity_rank(c: CapacityType) -> u8 {
+    match c {
+        CapacityType::Reserved => 0,
+        CapacityType::Spot => 1,
+        CapacityType::OnDemand => 2,
+    }
+}

@@ -1,0 +1,408 @@
+//! Topology bookkeeping: pod counts per domain for spread constraints and pod
+//! (anti-)affinity, and the domains a pod may go to.
+//!
+//! Mirrors Karpenter's topology rules: a spread constraint allows a domain when
+//! `count + 1 - min <= maxSkew` (min over the pod's eligible domains; 0 for hostname,
+//! since a new node is always an empty domain; 0 when fewer than minDomains domains
+//! exist); required affinity allows only domains that hold a matching pod (any domain for
+//! the first pod of a self-selecting group); required anti-affinity allows only domains
+//! without matching pods, in both directions.
+//!
+//! Counts on the hostname key live with each node or claim ([`HostCounts`]), so that
+//! checking a node costs a few integer comparisons; counts on other keys (zones, capacity
+//! types, custom labels) live here per domain value.
+
+use nodepack_model::pod::{PodAffinityTerm, TopologySpread, HOSTNAME_KEY};
+use nodepack_model::{Pod, Requirements};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// What a group constrains.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Topology spread with max skew and min domains.
+    Spread {
+        /// maxSkew.
+        max_skew: u32,
+        /// minDomains.
+        min_domains: Option<u32>,
+    },
+    /// Required pod affinity.
+    Affinity,
+    /// Required pod anti-affinity.
+    AntiAffinity,
+}
+
+/// A set of pods (selector and namespaces) counted per domain of a topology key.
+#[derive(Clone, Debug)]
+pub struct Group {
+    /// Kind.
+    pub kind: Kind,
+    /// Topology key.
+    pub key: String,
+    /// True when the key is the hostname (counts live on nodes).
+    pub host: bool,
+    /// Namespaces the selector applies to.
+    pub namespaces: Vec<String>,
+    /// Label selector.
+    pub selector: Requirements,
+    /// Matching pods per domain (non-hostname keys).
+    pub counts: BTreeMap<String, u32>,
+    /// Total matching pods placed.
+    pub total: u32,
+    /// For anti-affinity: pods that carry the term, per domain (non-hostname keys).
+    pub owners: BTreeMap<String, u32>,
+    /// For anti-affinity: how many pods carry the term at all.
+    pub owner_total: u32,
+}
+
+impl Group {
+    /// Does the group count this pod?
+    pub fn selects(&self, pod: &Pod) -> bool {
+        self.namespaces.contains(&pod.id.namespace) && self.selector.satisfied_by(&pod.labels)
+    }
+}
+
+/// Per-node counts of hostname-keyed groups: `(group, matching pods, owners)`.
+#[derive(Clone, Debug, Default)]
+pub struct HostCounts(Vec<(u32, u32, u32)>);
+
+impl HostCounts {
+    fn get(&self, g: usize) -> (u32, u32) {
+        self.0
+            .iter()
+            .find(|e| e.0 as usize == g)
+            .map_or((0, 0), |e| (e.1, e.2))
+    }
+    fn bump(&mut self, g: usize, count: u32, owner: u32) {
+        match self.0.iter_mut().find(|e| e.0 as usize == g) {
+            Some(e) => {
+                e.1 += count;
+                e.2 += owner;
+            }
+            None => self.0.push((g as u32, count, owner)),
+        }
+    }
+}
+
+type GroupKey = (Kind, String, Vec<String>, Requirements);
+
+/// All topology groups of a scheduling round.
+#[derive(Clone, Debug, Default)]
+pub struct Topology {
+    /// The groups.
+    pub groups: Vec<Group>,
+    index: HashMap<GroupKey, usize>,
+    anti: Vec<usize>,
+    /// Cache: does group g select pod p (by pod index)?
+    selects_cache: HashMap<(usize, usize), bool>,
+}
+
+/// The constraints of a pod, as group indices.
+#[derive(Clone, Debug, Default)]
+pub struct PodGroups {
+    /// Spread groups.
+    pub spread: Vec<usize>,
+    /// Affinity groups.
+    pub affinity: Vec<usize>,
+    /// Anti-affinity groups the pod carries.
+    pub anti: Vec<usize>,
+    /// Anti-affinity groups carried by placed pods that select this pod.
+    pub inverse: Vec<usize>,
+    /// Non-hostname keys on which the pod has a constraint.
+    pub keys: BTreeSet<String>,
+    /// Non-hostname keys on which some group counts the pod.
+    pub counted_keys: BTreeSet<String>,
+}
+
+impl PodGroups {
+    /// True when the pod has no constraint and no one constrains it.
+    pub fn is_free(&self) -> bool {
+        self.spread.is_empty()
+            && self.affinity.is_empty()
+            && self.anti.is_empty()
+            && self.inverse.is_empty()
+    }
+}
+
+/// Why a domain is not allowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reject(pub String);
+
+fn namespaces(pod: &Pod, t: &[String]) -> Vec<String> {
+    if t.is_empty() {
+        vec![pod.id.namespace.clone()]
+    } else {
+        let mut v = t.to_vec();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+impl Topology {
+    fn group(&mut self, kind: Kind, key: &str, ns: Vec<String>, selector: &Requirements) -> usize {
+        let k: GroupKey = (kind.clone(), key.to_string(), ns.clone(), selector.clone());
+        if let Some(&i) = self.index.get(&k) {
+            return i;
+        }
+        let i = self.groups.len();
+        if kind == Kind::AntiAffinity {
+            self.anti.push(i);
+        }
+        self.groups.push(Group {
+            kind,
+            key: key.to_string(),
+            host: key == HOSTNAME_KEY,
+            namespaces: ns,
+            selector: selector.clone(),
+            counts: BTreeMap::new(),
+            total: 0,
+            owners: BTreeMap::new(),
+            owner_total: 0,
+        });
+        self.index.insert(k, i);
+        i
+    }
+
+    /// Register the groups of constraints before any pod is placed, so that pods placed
+    /// earlier are counted (call for every pod's full constraint set first).
+    pub fn declare(
+        &mut self,
+        pod: &Pod,
+        spreads: &[TopologySpread],
+        affinity: &[PodAffinityTerm],
+        anti: &[PodAffinityTerm],
+    ) -> PodGroups {
+        let mut g = PodGroups::default();
+        for s in spreads {
+            g.spread.push(self.group(
+                Kind::Spread {
+                    max_skew: s.max_skew,
+                    min_domains: s.min_domains,
+                },
+                &s.topology_key,
+                vec![pod.id.namespace.clone()],
+                &s.selector,
+            ));
+        }
+        for t in affinity {
+            g.affinity.push(self.group(
+                Kind::Affinity,
+                &t.topology_key,
+                namespaces(pod, &t.namespaces),
+                &t.selector,
+            ));
+        }
+        for t in anti {
+            g.anti.push(self.group(
+                Kind::AntiAffinity,
+                &t.topology_key,
+                namespaces(pod, &t.namespaces),
+                &t.selector,
+            ));
+        }
+        for &i in g.spread.iter().chain(&g.affinity).chain(&g.anti) {
+            if !self.groups[i].host {
+                g.keys.insert(self.groups[i].key.clone());
+            }
+        }
+        g
+    }
+
+    /// Complete a pod's groups with the inverse anti-affinity groups and counted keys.
+    pub fn complete(&mut self, pod_index: usize, pod: &Pod, g: &mut PodGroups) {
+        g.inverse = self
+            .anti
+            .iter()
+            .copied()
+            .filter(|&i| self.groups[i].owner_total > 0 && self.groups[i].selects(pod))
+            .collect();
+        for &i in &g.inverse {
+            if !self.groups[i].host {
+                g.keys.insert(self.groups[i].key.clone());
+            }
+        }
+        g.counted_keys.clear();
+        for gi in 0..self.groups.len() {
+            if self.groups[gi].host || g.keys.contains(&self.groups[gi].key) {
+                continue;
+            }
+            if self.selects(gi, pod_index, pod) {
+                g.counted_keys.insert(self.groups[gi].key.clone());
+            }
+        }
+    }
+
+    fn selects(&mut self, g: usize, pod_index: usize, pod: &Pod) -> bool {
+        if let Some(&b) = self.selects_cache.get(&(g, pod_index)) {
+            return b;
+        }
+        let b = self.groups[g].selects(pod);
+        self.selects_cache.insert((g, pod_index), b);
+        b
+    }
+
+    /// Count a placed pod in every group that selects it, and as an owner of the
+    /// anti-affinity groups it carries. `domain(key)` gives the node's domain for
+    /// non-hostname keys; hostname counts go to `host`.
+    pub fn record(
+        &mut self,
+        pod_index: usize,
+        pod: &Pod,
+        own_anti: &[usize],
+        host: &mut HostCounts,
+        domain: &dyn Fn(&str) -> Option<String>,
+    ) {
+        for gi in 0..self.groups.len() {
+            if !self.selects(gi, pod_index, pod) {
+                continue;
+            }
+            let g = &mut self.groups[gi];
+            if g.host {
+                host.bump(gi, 1, 0);
+                g.total += 1;
+            } else if let Some(d) = domain(&g.key) {
+                *g.counts.entry(d).or_insert(0) += 1;
+                g.total += 1;
+            }
+        }
+        for &i in own_anti {
+            let g = &mut self.groups[i];
+            g.owner_total += 1;
+            if g.host {
+                host.bump(i, 0, 1);
+            } else if let Some(d) = domain(&g.key) {
+                *g.owners.entry(d).or_insert(0) += 1;
+            }
+        }
+    }
+
+    /// Check the pod's hostname-keyed constraints against a node's counts.
+    pub fn host_ok(&self, pod: &Pod, pg: &PodGroups, host: &HostCounts) -> Result<(), Reject> {
+        for &i in &pg.spread {
+            let g = &self.groups[i];
+            if let (true, Kind::Spread { max_skew, .. }) = (g.host, &g.kind) {
+                if host.get(i).0 + 1 > *max_skew {
+                    return Err(Reject(format!(
+                        "topology spread on {HOSTNAME_KEY} (maxSkew {max_skew}) is full on this node"
+                    )));
+                }
+            }
+        }
+        for &i in &pg.affinity {
+            let g = &self.groups[i];
+            if g.host && !(g.total == 0 && g.selects(pod)) && host.get(i).0 == 0 {
+                return Err(Reject(format!(
+                    "pod affinity on {HOSTNAME_KEY}: the node holds no matching pod"
+                )));
+            }
+        }
+        for &i in &pg.anti {
+            if self.groups[i].host && host.get(i).0 > 0 {
+                return Err(Reject(format!(
+                    "pod anti-affinity on {HOSTNAME_KEY}: the node holds a matching pod"
+                )));
+            }
+        }
+        for &i in &pg.inverse {
+            if self.groups[i].host && host.get(i).1 > 0 {
+                return Err(Reject(format!(
+                    "anti-affinity of a pod on the node ({HOSTNAME_KEY}) excludes this pod"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The domains of a non-hostname `key` among `candidates` where the pod may go.
+    /// `universe` is the set of domains the pod could use at all (for the spread minimum).
+    pub fn allowed(
+        &self,
+        pod: &Pod,
+        pg: &PodGroups,
+        key: &str,
+        candidates: &BTreeSet<String>,
+        universe: &BTreeSet<String>,
+    ) -> Result<BTreeSet<String>, Reject> {
+        let mut ok: BTreeSet<String> = candidates.clone();
+        let count = |g: &Group, d: &str| g.counts.get(d).copied().unwrap_or(0);
+        for &i in &pg.spread {
+            let g = &self.groups[i];
+            let Kind::Spread {
+                max_skew,
+                min_domains,
+            } = g.kind
+            else {
+                continue;
+            };
+            if g.key != key {
+                continue;
+            }
+            let min = if min_domains.is_some_and(|m| (universe.len() as u32) < m) {
+                0
+            } else {
+                universe.iter().map(|d| count(g, d)).min().unwrap_or(0)
+            };
+            ok.retain(|d| count(g, d) < min + max_skew);
+            if ok.is_empty() {
+                return Err(Reject(format!(
+                    "topology spread on {key} (maxSkew {max_skew}) allows none of the candidate domains"
+                )));
+            }
+        }
+        for &i in &pg.affinity {
+            let g = &self.groups[i];
+            if g.key != key || (g.total == 0 && g.selects(pod)) {
+                continue;
+            }
+            ok.retain(|d| count(g, d) > 0);
+            if ok.is_empty() {
+                return Err(Reject(format!(
+                    "pod affinity on {key}: no candidate domain holds a matching pod"
+                )));
+            }
+        }
+        for &i in &pg.anti {
+            let g = &self.groups[i];
+            if g.key != key {
+                continue;
+            }
+            ok.retain(|d| count(g, d) == 0);
+            if ok.is_empty() {
+                return Err(Reject(format!(
+                    "pod anti-affinity on {key}: every candidate domain holds a matching pod"
+                )));
+            }
+        }
+        for &i in &pg.inverse {
+            let g = &self.groups[i];
+            if g.key != key {
+                continue;
+            }
+            ok.retain(|d| g.owners.get(d).copied().unwrap_or(0) == 0);
+            if ok.is_empty() {
+                return Err(Reject(format!(
+                    "anti-affinity of pods already placed on {key} excludes every candidate domain"
+                )));
+            }
+        }
+        Ok(ok)
+    }
+
+    /// The best domain among allowed ones: the lowest count in the pod's spread groups on
+    /// that key, then the name.
+    pub fn best(&self, pg: &PodGroups, key: &str, allowed: &BTreeSet<String>) -> Option<String> {
+        allowed
+            .iter()
+            .min_by_key(|d| {
+                let c: u32 = pg
+                    .spread
+                    .iter()
+                    .filter(|&&i| self.groups[i].key == key)
+                    .map(|&i| self.groups[i].counts.get(*d).copied().unwrap_or(0))
+                    .sum();
+                (c, (*d).clone())
+            })
+            .cloned()
+    }
+}
