@@ -96,10 +96,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
     }
     let rows: Vec<Row> = cat.matching(&reqs).map(row).collect();
     match a.output {
-        Output::Json => println!(
+        Output::Json => crate::emit(format!(
             "{}",
             serde_json::to_string_pretty(&rows).map_err(Failure::internal)?
-        ),
+        )),
         Output::Table => {
             let mut t = Table::new();
             t.load_preset(UTF8_FULL_CONDENSED).set_header([
@@ -131,13 +131,13 @@ pub fn run(a: Args) -> Result<(), Failure> {
                     r.spot_interruption.unwrap_or("-").to_string(),
                 ]);
             }
-            println!("{t}");
-            println!(
+            crate::emit(format!("{t}"));
+            crate::emit(format!(
                 "{} of {} types in {}",
                 rows.len(),
                 cat.instance_types.len(),
                 cat.name
-            );
+            ));
         }
     }
     Ok(())

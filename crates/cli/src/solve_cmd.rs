@@ -47,7 +47,12 @@ pub struct Loaded {
 }
 
 /// Read the inputs of `solve` (shared with other commands).
-pub fn load(pods: &[String], pools: &str, nodes: Option<&str>, cat: Option<&str>) -> Result<Loaded, Failure> {
+pub fn load(
+    pods: &[String],
+    pools: &str,
+    nodes: Option<&str>,
+    cat: Option<&str>,
+) -> Result<Loaded, Failure> {
     let catalog = catalog(cat)?;
     let mut wl = nodepack_formats::Workload::default();
     for f in pods.iter().map(String::as_str).chain(nodes) {
@@ -72,7 +77,10 @@ pub fn load(pods: &[String], pools: &str, nodes: Option<&str>, cat: Option<&str>
                     n.price = o.price;
                 }
             }
-            ExistingNode { node: n, pods: vec![] }
+            ExistingNode {
+                node: n,
+                pods: vec![],
+            }
         })
         .collect();
     for (p, node) in wl.bound {
@@ -135,7 +143,13 @@ pub struct PlanOut<'a> {
 }
 
 /// Render a plan as its JSON form.
-pub fn plan_out<'a>(plan: &'a Plan, pending: usize, lb: nodepack_model::Money, solve_ms: f64, lb_ms: f64) -> PlanOut<'a> {
+pub fn plan_out<'a>(
+    plan: &'a Plan,
+    pending: usize,
+    lb: nodepack_model::Money,
+    solve_ms: f64,
+    lb_ms: f64,
+) -> PlanOut<'a> {
     PlanOut {
         strategy: &plan.strategy,
         nodes: plan
@@ -178,7 +192,7 @@ pub fn plan_out<'a>(plan: &'a Plan, pending: usize, lb: nodepack_model::Money, s
 }
 
 fn table(out: &PlanOut) {
-    println!(
+    crate::emit(format!(
         "strategy {}: {} new nodes, ${:.4}/h (lower bound ${:.4}/h{}), {} pods on existing nodes, {} unschedulable, solved in {:.1} ms",
         out.strategy,
         out.nodes.len(),
@@ -188,7 +202,7 @@ fn table(out: &PlanOut) {
         out.existing.len(),
         out.unschedulable.len(),
         out.solve_ms
-    );
+    ));
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_header(["node", "pool", "type", "zone", "capacity", "$/h", "pods"]);
@@ -203,15 +217,20 @@ fn table(out: &PlanOut) {
             n.pods.len().to_string(),
         ]);
     }
-    println!("{t}");
+    crate::emit(format!("{t}"));
     for u in &out.unschedulable {
-        println!("unschedulable {}: {}", u.pod, u.reason);
+        crate::emit(format!("unschedulable {}: {}", u.pod, u.reason));
     }
 }
 
 /// Run the command.
 pub fn run(a: Args) -> Result<(), Failure> {
-    let l = load(&a.pods, &a.nodepools, a.nodes.as_deref(), a.catalog.as_deref())?;
+    let l = load(
+        &a.pods,
+        &a.nodepools,
+        a.nodes.as_deref(),
+        a.catalog.as_deref(),
+    )?;
     let names: Vec<&str> = if a.strategy == "all" {
         STRATEGIES.to_vec()
     } else if STRATEGIES.contains(&a.strategy.as_str()) {
@@ -232,7 +251,8 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let mut plans = Vec::new();
     for name in names {
         let t0 = Instant::now();
-        let plan = nodepack_solver::solve(name, &problem).ok_or_else(|| Failure::internal(anyhow::anyhow!("strategy {name} missing")))?;
+        let plan = nodepack_solver::solve(name, &problem)
+            .ok_or_else(|| Failure::internal(anyhow::anyhow!("strategy {name} missing")))?;
         let solve_ms = t0.elapsed().as_secs_f64() * 1000.0;
         let t1 = Instant::now();
         let lb = lower_bound(&problem, &plan);
@@ -257,7 +277,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             } else {
                 serde_json::to_string_pretty(&outs)
             };
-            println!("{}", v.map_err(Failure::internal)?);
+            crate::emit(format!("{}", v.map_err(Failure::internal)?));
         }
         Output::Table => {
             for o in &outs {

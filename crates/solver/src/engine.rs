@@ -6,10 +6,8 @@
 use crate::prep::{max_capacity, taint_blocking, CompatCache, LimitTracker, Prepared};
 use crate::topology::{HostCounts, PodGroups, Reject, Topology};
 use nodepack_model::pod::{PodAffinityTerm, TopologySpread, WhenUnsatisfiable, HOSTNAME_KEY};
-use nodepack_model::{
-    labels, Effect, Pod, Requirements, Resources, Toleration, ValueSet,
-};
 use nodepack_model::taints::TolerationOperator;
+use nodepack_model::{labels, Effect, Pod, Requirements, Resources, Toleration, ValueSet};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// How far a pod's preferences have been relaxed, in Karpenter's order.
@@ -71,6 +69,9 @@ pub struct View {
     /// Node requirements (node selector, the required term in use, the heaviest
     /// remaining preferred node-affinity term).
     pub term: Requirements,
+    /// The required part of `term` (no preferred terms): topology spread counts its
+    /// domains, as Kubernetes does.
+    pub required: Requirements,
     /// Tolerations.
     pub tolerations: Vec<Toleration>,
     /// Whether PreferNoSchedule taints still block.
@@ -88,6 +89,7 @@ impl View {
     pub fn new(pod: &Pod, r: &Relax) -> View {
         let terms = pod.node_requirement_terms();
         let mut term = terms[r.term.min(terms.len() - 1)].clone();
+        let required = term.clone();
         let pref_node = by_weight(&pod.node_affinity_preferred);
         if let Some(t) = pref_node.get(r.pref_node) {
             // Karpenter treats the heaviest remaining preferred term as required; if it
@@ -95,15 +97,25 @@ impl View {
             term = term.intersect(t);
         }
         let mut affinity = pod.pod_affinity.clone();
-        affinity.extend(by_weight(&pod.pod_affinity_preferred).into_iter().skip(r.pref_affinity));
+        affinity.extend(
+            by_weight(&pod.pod_affinity_preferred)
+                .into_iter()
+                .skip(r.pref_affinity),
+        );
         let mut anti = pod.pod_anti_affinity.clone();
-        anti.extend(by_weight(&pod.pod_anti_affinity_preferred).into_iter().skip(r.pref_anti));
+        anti.extend(
+            by_weight(&pod.pod_anti_affinity_preferred)
+                .into_iter()
+                .skip(r.pref_anti),
+        );
         let mut dropped = 0;
         let spreads = pod
             .topology_spread
             .iter()
             .filter(|t| {
-                if t.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway && dropped < r.soft_spread {
+                if t.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway
+                    && dropped < r.soft_spread
+                {
                     dropped += 1;
                     false
                 } else {
@@ -123,6 +135,7 @@ impl View {
         }
         View {
             term,
+            required,
             tolerations,
             strict_prefer: !r.tolerate_prefer,
             spreads,
@@ -213,7 +226,17 @@ pub struct Engine<'p, 'a> {
 }
 
 fn dominant_share(req: &Resources, cap: &Resources) -> f64 {
-    let f = |a: u64, b: u64| if b == 0 { if a == 0 { 0.0 } else { f64::INFINITY } } else { a as f64 / b as f64 };
+    let f = |a: u64, b: u64| {
+        if b == 0 {
+            if a == 0 {
+                0.0
+            } else {
+                f64::INFINITY
+            }
+        } else {
+            a as f64 / b as f64
+        }
+    };
     f(req.cpu.0, cap.cpu.0).max(f(req.memory.0, cap.memory.0))
 }
 
@@ -247,7 +270,9 @@ impl<'p, 'a> Engine<'p, 'a> {
                 used = used.saturating_add(&p.requests);
                 let labels = &n.node.labels;
                 // Existing pods get indices past the pending ones for the select cache.
-                topo.record(base + k, p, &existing_anti[k], &mut host, &|key| labels.get(key).cloned());
+                topo.record(base + k, p, &existing_anti[k], &mut host, &|key| {
+                    labels.get(key).cloned()
+                });
                 k += 1;
             }
             nodes.push(NodeSt {
@@ -285,7 +310,8 @@ impl<'p, 'a> Engine<'p, 'a> {
     fn groups(&mut self, pi: usize, view: &View, relaxed: bool) -> PodGroups {
         let pod = &self.prep.problem.pending[pi];
         let mut g = if relaxed {
-            self.topo.declare(pod, &view.spreads, &view.affinity, &view.anti)
+            self.topo
+                .declare(pod, &view.spreads, &view.affinity, &view.anti)
         } else {
             self.full_groups[pi].clone()
         };
@@ -296,20 +322,23 @@ impl<'p, 'a> Engine<'p, 'a> {
     /// Domains of `key` the pod could use at all: values from every compatible pair of
     /// every pool, and from compatible existing nodes.
     fn universe(&mut self, view: &View, key: &str) -> BTreeSet<String> {
-        let ck = (view.term.clone(), key.to_string());
+        let ck = (view.required.clone(), key.to_string());
         if let Some(u) = self.universe.get(&ck) {
             return u.clone();
         }
         let mut u = BTreeSet::new();
         for pool in 0..self.prep.pools.len() {
-            if let Ok(list) = self.cache.get(self.prep, pool, &view.term, &view.tolerations, false) {
+            if let Ok(list) =
+                self.cache
+                    .get(self.prep, pool, &view.required, &view.tolerations, false)
+            {
                 for &o in list {
-                    u.extend(option_values(self.prep, o, &view.term, key));
+                    u.extend(option_values(self.prep, o, &view.required, key));
                 }
             }
         }
         for n in self.prep.problem.nodes {
-            if view.term.satisfied_by(&n.node.labels) {
+            if view.required.satisfied_by(&n.node.labels) {
                 if let Some(v) = n.node.labels.get(key) {
                     u.insert(v.clone());
                 }
@@ -320,7 +349,13 @@ impl<'p, 'a> Engine<'p, 'a> {
     }
 
     /// Try to place pending pod `pi` with its view. `new_claims` allows creating claims.
-    pub fn place(&mut self, pi: usize, view: &View, relaxed: bool, new_claims: bool) -> Result<Placement, String> {
+    pub fn place(
+        &mut self,
+        pi: usize,
+        view: &View,
+        relaxed: bool,
+        new_claims: bool,
+    ) -> Result<Placement, String> {
         let pg = self.groups(pi, view, relaxed);
         let pod = &self.prep.problem.pending[pi];
         let mut universes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -549,7 +584,16 @@ impl<'p, 'a> Engine<'p, 'a> {
                 last = Some(r);
                 continue;
             }
-            match self.fit_claim(pod, view, pg, universes, &cl.reqs, &cl.options, &cl.requested, false) {
+            match self.fit_claim(
+                pod,
+                view,
+                pg,
+                universes,
+                &cl.reqs,
+                &cl.options,
+                &cl.requested,
+                false,
+            ) {
                 Ok((r, o)) => {
                     if !self.policy.claims_best_fit {
                         return Ok((c, r, o));
@@ -580,10 +624,18 @@ impl<'p, 'a> Engine<'p, 'a> {
         let np = &self.prep.problem.nodepools[pool];
         let compat = self
             .cache
-            .get(self.prep, pool, &view.term, &view.tolerations, view.strict_prefer)
+            .get(
+                self.prep,
+                pool,
+                &view.term,
+                &view.tolerations,
+                view.strict_prefer,
+            )
             .clone()?;
         let host = HostCounts::default();
-        self.topo.host_ok(pod, pg, &host).map_err(|r| format!("node pool {}: {}", np.name, r.0))?;
+        self.topo
+            .host_ok(pod, pg, &host)
+            .map_err(|r| format!("node pool {}: {}", np.name, r.0))?;
         // Karpenter drops instance types whose capacity would exceed the pool's
         // remaining limits.
         let within: Vec<u32> = compat
@@ -598,15 +650,34 @@ impl<'p, 'a> Engine<'p, 'a> {
         if within.is_empty() {
             let why = compat
                 .first()
-                .and_then(|&o| self.limits.exceeded(&np.limits, pool, &self.prep.pts[o as usize].capacity))
+                .and_then(|&o| {
+                    self.limits
+                        .exceeded(&np.limits, pool, &self.prep.pts[o as usize].capacity)
+                })
                 .unwrap_or_default();
             return Err(format!("node pool {}: limits reached ({why})", np.name));
         }
-        self.fit_claim(pod, view, pg, universes, &self.prep.pools[pool].reqs, &within, &Resources::default(), true)
-            .map_err(|e| format!("node pool {}: {e}", np.name))
+        self.fit_claim(
+            pod,
+            view,
+            pg,
+            universes,
+            &self.prep.pools[pool].reqs,
+            &within,
+            &Resources::default(),
+            true,
+        )
+        .map_err(|e| format!("node pool {}: {e}", np.name))
     }
 
-    fn commit_claim(&mut self, pi: usize, c: usize, reqs: Requirements, options: Vec<u32>, pg: &PodGroups) {
+    fn commit_claim(
+        &mut self,
+        pi: usize,
+        c: usize,
+        reqs: Requirements,
+        options: Vec<u32>,
+        pg: &PodGroups,
+    ) {
         let pod = &self.prep.problem.pending[pi];
         let max_cap = max_capacity_usable(self.prep, &options);
         let cl = &mut self.claims[c];
@@ -689,7 +760,10 @@ pub fn option_values(prep: &Prepared, o: u32, reqs: &Requirements, key: &str) ->
         v.dedup();
         v
     } else if key == labels::CAPACITY_TYPE {
-        let mut v: Vec<String> = pt.offerings_for(reqs).map(|o| o.capacity_type.as_str().to_string()).collect();
+        let mut v: Vec<String> = pt
+            .offerings_for(reqs)
+            .map(|o| o.capacity_type.as_str().to_string())
+            .collect();
         v.sort();
         v.dedup();
         v
@@ -705,9 +779,9 @@ pub fn option_values(prep: &Prepared, o: u32, reqs: &Requirements, key: &str) ->
 
 /// Element-wise maximum of the usable capacity of a set of pairs.
 pub fn max_capacity_usable(prep: &Prepared, options: &[u32]) -> Resources {
-    options
-        .iter()
-        .fold(Resources::default(), |acc, &o| acc.max(&prep.pts[o as usize].cap))
+    options.iter().fold(Resources::default(), |acc, &o| {
+        acc.max(&prep.pts[o as usize].cap)
+    })
 }
 
 /// Karpenter's pod order: CPU request descending, memory descending, creation time,
@@ -744,7 +818,16 @@ impl Engine<'_, '_> {
         {
             return false;
         }
-        match self.fit_claim(pod, &view, &pg, &universes, &cl.reqs, &cl.options, &cl.requested, false) {
+        match self.fit_claim(
+            pod,
+            &view,
+            &pg,
+            &universes,
+            &cl.reqs,
+            &cl.options,
+            &cl.requested,
+            false,
+        ) {
             Ok((r, o)) => {
                 self.commit_claim(pi, c, r, o, &pg);
                 true
@@ -775,7 +858,10 @@ impl Engine<'_, '_> {
             pt,
             offering,
             alternatives,
-            cl.pods.iter().map(|&p| self.prep.problem.pending[p].id.clone()).collect(),
+            cl.pods
+                .iter()
+                .map(|&p| self.prep.problem.pending[p].id.clone())
+                .collect(),
             &cl.requested,
         )
     }
@@ -809,7 +895,10 @@ pub fn node_for(
     let np = &prep.problem.nodepools[p.pool];
     let mut labels = p.labels.clone();
     labels.insert(labels::ZONE.into(), offering.zone.clone());
-    labels.insert(labels::CAPACITY_TYPE.into(), offering.capacity_type.as_str().into());
+    labels.insert(
+        labels::CAPACITY_TYPE.into(),
+        offering.capacity_type.as_str().into(),
+    );
     labels.insert(labels::HOSTNAME.into(), hostname.to_string());
     // Pool requirements with a single value become labels (Karpenter does the same).
     for (k, v) in &np.requirements.keys {

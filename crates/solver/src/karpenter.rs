@@ -18,16 +18,24 @@ pub struct Karpenter;
 /// and on-demand allowed, options whose cheapest spot offering costs more than the
 /// cheapest on-demand offering are dropped; options are ranked by their cheapest
 /// offering and cut to 60; the first is launched.
-pub fn launch(prep: &Prepared, reqs: &nodepack_model::Requirements, options: &[u32]) -> Option<(u32, Offering, Vec<String>)> {
+pub fn launch(
+    prep: &Prepared,
+    reqs: &nodepack_model::Requirements,
+    options: &[u32],
+) -> Option<(u32, Offering, Vec<String>)> {
     let cheapest = |o: u32, ct: CapacityType| -> Option<&Offering> {
         prep.pts[o as usize]
             .offerings_for(reqs)
             .filter(|x| x.capacity_type == ct)
             .min_by(|a, b| a.price.cmp(&b.price).then_with(|| a.zone.cmp(&b.zone)))
     };
-    let ct = [CapacityType::Reserved, CapacityType::Spot, CapacityType::OnDemand]
-        .into_iter()
-        .find(|&ct| options.iter().any(|&o| cheapest(o, ct).is_some()))?;
+    let ct = [
+        CapacityType::Reserved,
+        CapacityType::Spot,
+        CapacityType::OnDemand,
+    ]
+    .into_iter()
+    .find(|&ct| options.iter().any(|&o| cheapest(o, ct).is_some()))?;
     let mut ranked: Vec<(u32, &Offering)> = options
         .iter()
         .filter_map(|&o| cheapest(o, ct).map(|x| (o, x)))
@@ -52,7 +60,11 @@ pub fn launch(prep: &Prepared, reqs: &nodepack_model::Requirements, options: &[u
         a.1.price
             .cmp(&b.1.price)
             .then(capacity_rank(a.1.capacity_type).cmp(&capacity_rank(b.1.capacity_type)))
-            .then_with(|| prep.pts[a.0 as usize].name.cmp(&prep.pts[b.0 as usize].name))
+            .then_with(|| {
+                prep.pts[a.0 as usize]
+                    .name
+                    .cmp(&prep.pts[b.0 as usize].name)
+            })
     });
     ranked.truncate(MAX_INSTANCE_TYPES);
     let (o, off) = ranked.first().copied()?;
@@ -116,7 +128,11 @@ impl Strategy for Karpenter {
             nodes,
             unschedulable,
             cost_per_hour: Default::default(),
-            order: eng.order.iter().map(|&p| problem.pending[p].id.clone()).collect(),
+            order: eng
+                .order
+                .iter()
+                .map(|&p| problem.pending[p].id.clone())
+                .collect(),
         }
         .finish()
     }

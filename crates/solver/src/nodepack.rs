@@ -4,6 +4,10 @@ use crate::{Plan, Problem, Strategy};
 #[derive(Clone, Debug, Default)]
 pub struct Nodepack;
 impl Strategy for Nodepack {
-    fn name(&self) -> &'static str { "nodepack" }
-    fn solve(&self, problem: &Problem) -> Plan { crate::karpenter::Karpenter.solve(problem) }
+    fn name(&self) -> &'static str {
+        "nodepack"
+    }
+    fn solve(&self, problem: &Problem) -> Plan {
+        crate::karpenter::Karpenter.solve(problem)
+    }
 }

@@ -4,8 +4,8 @@
 use crate::Problem;
 use nodepack_model::taints::{first_untolerated, untolerated_preferred};
 use nodepack_model::{
-    labels, CapacityType, InstanceType, Limits, NodePool, Offering, Requirements, Resources,
-    Taint, Toleration, ValueSet,
+    labels, CapacityType, InstanceType, Limits, NodePool, Offering, Requirements, Resources, Taint,
+    Toleration, ValueSet,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -34,11 +34,15 @@ pub struct PoolType {
 
 impl PoolType {
     /// Available offerings compatible with the requirements (zone and capacity type).
-    pub fn offerings_for<'a>(&'a self, reqs: &'a Requirements) -> impl Iterator<Item = &'a Offering> + 'a {
+    pub fn offerings_for<'a>(
+        &'a self,
+        reqs: &'a Requirements,
+    ) -> impl Iterator<Item = &'a Offering> + 'a {
         let zone = reqs.get_ref(labels::ZONE);
         let ct = reqs.get_ref(labels::CAPACITY_TYPE);
         self.offerings.iter().filter(move |o| {
-            zone.is_none_or(|z| z.has(&o.zone)) && ct.is_none_or(|c| c.has(o.capacity_type.as_str()))
+            zone.is_none_or(|z| z.has(&o.zone))
+                && ct.is_none_or(|c| c.has(o.capacity_type.as_str()))
         })
     }
 }
@@ -110,7 +114,14 @@ pub fn taint_blocking<'t>(
     })
 }
 
-fn pool_type(problem: &Problem, pi: usize, pool: &NodePool, pool_reqs: &Requirements, ti: usize, t: &InstanceType) -> Option<PoolType> {
+fn pool_type(
+    problem: &Problem,
+    pi: usize,
+    pool: &NodePool,
+    pool_reqs: &Requirements,
+    ti: usize,
+    t: &InstanceType,
+) -> Option<PoolType> {
     // Pool requirements on keys the instance type defines (or on well-known keys) must be
     // satisfied by the type's labels.
     for (k, vs) in &pool.requirements.keys {
@@ -203,7 +214,9 @@ impl<'a> Prepared<'a> {
         let mut pool_order: Vec<usize> = (0..problem.nodepools.len()).collect();
         pool_order.sort_by(|a, b| {
             let (pa, pb) = (&problem.nodepools[*a], &problem.nodepools[*b]);
-            pb.weight.cmp(&pa.weight).then_with(|| pa.name.cmp(&pb.name))
+            pb.weight
+                .cmp(&pa.weight)
+                .then_with(|| pa.name.cmp(&pb.name))
         });
         Prepared {
             problem,
@@ -260,7 +273,9 @@ impl LimitTracker {
     pub fn new(prep: &Prepared) -> Self {
         let mut used = vec![(Resources::default(), 0u64); prep.problem.nodepools.len()];
         for n in prep.problem.nodes {
-            let Some(pool) = &n.node.nodepool else { continue };
+            let Some(pool) = &n.node.nodepool else {
+                continue;
+            };
             let Some(pi) = prep.problem.nodepools.iter().position(|p| &p.name == pool) else {
                 continue;
             };
@@ -302,9 +317,9 @@ impl LimitTracker {
 /// Element-wise maximum of the capacities of a set of pairs (what Karpenter subtracts
 /// from a pool's remaining limits for a claim that may launch any of them).
 pub fn max_capacity(prep: &Prepared, options: &[u32]) -> Resources {
-    options
-        .iter()
-        .fold(Resources::default(), |acc, &o| acc.max(&prep.pts[o as usize].capacity))
+    options.iter().fold(Resources::default(), |acc, &o| {
+        acc.max(&prep.pts[o as usize].capacity)
+    })
 }
 
 /// Cache of the pairs of a pool compatible with a pod requirement term and tolerations.
