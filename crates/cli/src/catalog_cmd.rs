@@ -96,10 +96,9 @@ pub fn run(a: Args) -> Result<(), Failure> {
     }
     let rows: Vec<Row> = cat.matching(&reqs).map(row).collect();
     match a.output {
-        Output::Json => crate::emit(format!(
-            "{}",
-            serde_json::to_string_pretty(&rows).map_err(Failure::internal)?
-        )),
+        Output::Json => {
+            crate::emit(serde_json::to_string_pretty(&rows).map_err(Failure::internal)?)
+        }
         Output::Table => {
             let mut t = Table::new();
             t.load_preset(UTF8_FULL_CONDENSED).set_header([

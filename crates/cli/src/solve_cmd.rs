@@ -277,7 +277,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             } else {
                 serde_json::to_string_pretty(&outs)
             };
-            crate::emit(format!("{}", v.map_err(Failure::internal)?));
+            crate::emit(v.map_err(Failure::internal)?);
         }
         Output::Table => {
             for o in &outs {

@@ -1,13 +1,763 @@
-//! Strategy `nodepack` (placeholder until written).
-use crate::{Plan, Problem, Strategy};
-/// nodepack's own strategy.
+//! Strategy `nodepack` (the default): cost-driven packing that respects every constraint
+//! the Karpenter baseline respects.
+//!
+//! 1. Existing nodes first, best fit (the node left fullest), without relaxing anything.
+//! 2. Pods with topology constraints or preferences go through the shared engine (same
+//!    topology, relaxation and limit rules as the baseline), with best-fit claims.
+//! 3. Plain pods (no topology, no preferences, not referenced by anyone's affinity) first
+//!    fill the room left in those claims without making them launch a bigger type, then
+//!    are packed by pool, in weight order: repeatedly open the (instance type, capacity
+//!    type) whose best first-fit-decreasing fill of the remaining pods buys the most
+//!    "fair cost" per dollar, where a pod's fair cost is the cheapest price of its
+//!    dominant share on any type it fits; a pattern that repeats opens all its copies at
+//!    once; each node is then right-sized to the cheapest type holding its pods.
+//! 4. Offerings are chosen by price plus an explicit spot risk model ([`RiskModel`]), and
+//!    spot nodes are spread over zones among offerings within a small price tolerance so
+//!    that one reclaim hits few pods.
+
+use crate::engine::{karpenter_order, max_capacity_usable, node_for, Engine, Policy, Relax, View};
+use crate::prep::Prepared;
+use crate::{NewNode, Plan, Problem, Strategy, Unschedulable};
+use nodepack_model::{labels, CapacityType, Money, Offering, Requirements, Resources};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The spot risk model: the expected cost of interruptions, per hour, added to a spot
+/// offering's price when choosing between offerings.
+///
+/// An interruption bucket's monthly reclaim rate (the middle of the Spot Advisor bucket)
+/// gives an hourly hazard `rate / 730`. Each interruption costs `replacement_hours` of the
+/// node's price (the 2-minute notice, the replacement's launch and the pods' restart, paid
+/// twice over) plus `pod_restart_cost` per pod on the node (lost work).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RiskModel {
+    /// Node-hours lost per interruption.
+    pub replacement_hours: f64,
+    /// Cost of restarting one pod.
+    pub pod_restart_cost: Money,
+    /// Spot offerings within this share of the cheapest count as equal, so that nodes
+    /// can be spread over zones (0.01 = 1%).
+    pub spread_tolerance: f64,
+}
+
+impl Default for RiskModel {
+    fn default() -> Self {
+        RiskModel {
+            replacement_hours: 0.1,
+            pod_restart_cost: Money(10_000),
+            spread_tolerance: 0.01,
+        }
+    }
+}
+
+impl RiskModel {
+    /// Price plus expected interruption cost per hour, in micro-dollars (as f64).
+    pub fn effective(&self, o: &Offering, pods: usize) -> f64 {
+        let base = o.price.0 as f64;
+        match (o.capacity_type, o.interruption) {
+            (CapacityType::Spot, Some(b)) => {
+                let hazard = b.monthly_rate_permille() as f64 / 1000.0 / 730.0;
+                base + hazard
+                    * (base * self.replacement_hours + pods as f64 * self.pod_restart_cost.0 as f64)
+            }
+            _ => base,
+        }
+    }
+}
+
+/// nodepack's strategy.
 #[derive(Clone, Debug, Default)]
-pub struct Nodepack;
+pub struct Nodepack {
+    /// The spot risk model.
+    pub risk: RiskModel,
+}
+
+/// Spot pools already used in this plan, for spreading: (type, zone) -> nodes.
+type Spread = BTreeMap<(String, String), u32>;
+
+impl Nodepack {
+    /// Choose the offering for a node of pair `pt` with the given requirements.
+    fn choose(
+        &self,
+        prep: &Prepared,
+        pt: u32,
+        reqs: &Requirements,
+        pods: usize,
+        spread: &Spread,
+    ) -> Option<Offering> {
+        let p = &prep.pts[pt as usize];
+        let offs: Vec<&Offering> = p.offerings_for(reqs).collect();
+        let best = offs
+            .iter()
+            .map(|o| self.risk.effective(o, pods))
+            .fold(f64::INFINITY, f64::min);
+        offs.into_iter()
+            .filter(|o| {
+                self.risk.effective(o, pods) <= best * (1.0 + self.risk.spread_tolerance) + 1e-9
+            })
+            .min_by(|a, b| {
+                let used = |o: &Offering| {
+                    spread
+                        .get(&(p.name.clone(), o.zone.clone()))
+                        .copied()
+                        .unwrap_or(0)
+                };
+                used(a)
+                    .cmp(&used(b))
+                    .then(a.price.cmp(&b.price))
+                    .then_with(|| a.zone.cmp(&b.zone))
+            })
+            .cloned()
+    }
+
+    /// Launch a claim: the option and offering with the lowest effective price.
+    fn launch(
+        &self,
+        prep: &Prepared,
+        reqs: &Requirements,
+        options: &[u32],
+        pods: usize,
+        spread: &Spread,
+    ) -> Option<(u32, Offering, Vec<String>)> {
+        let mut ranked: Vec<(f64, u32, Offering)> = options
+            .iter()
+            .filter_map(|&o| {
+                self.choose(prep, o, reqs, pods, spread)
+                    .map(|off| (self.risk.effective(&off, pods), o, off))
+            })
+            .collect();
+        ranked.sort_by(|a, b| {
+            a.0.total_cmp(&b.0).then_with(|| {
+                prep.pts[a.1 as usize]
+                    .name
+                    .cmp(&prep.pts[b.1 as usize].name)
+            })
+        });
+        let (_, o, off) = ranked.first().cloned()?;
+        let alternatives = ranked
+            .iter()
+            .skip(1)
+            .take(crate::karpenter::MAX_INSTANCE_TYPES - 1)
+            .map(|(_, o, _)| prep.pts[*o as usize].name.clone())
+            .collect();
+        Some((o, off, alternatives))
+    }
+}
+
+/// A launch option of the packer: a pair and a capacity type.
+struct Col {
+    pt: u32,
+    ct: CapacityType,
+    /// Cheapest effective price of that capacity type (any zone), micro-dollars.
+    price: f64,
+}
+
+/// Plain pods of one pool with identical requests and node requirements.
+struct Group {
+    pods: Vec<usize>,
+    next: usize,
+    req: Resources,
+    term: Requirements,
+    cols: BTreeSet<usize>,
+    fair: f64,
+}
+
+impl Group {
+    fn remaining(&self) -> usize {
+        self.pods.len() - self.next
+    }
+}
+
+/// How many more pods of `req` fit in `free` (at most `limit`).
+fn max_fit(free: &Resources, req: &Resources, limit: usize) -> usize {
+    let mut k = limit as u64;
+    let mut dim = |f: u64, r: u64| {
+        if let Some(q) = f.checked_div(r) {
+            k = k.min(q);
+        }
+    };
+    dim(free.cpu.0, req.cpu.0);
+    dim(free.memory.0, req.memory.0);
+    dim(free.ephemeral_storage.0, req.ephemeral_storage.0);
+    dim(free.pods, req.pods);
+    for (n, v) in &req.extended {
+        dim(free.extended(n), *v);
+    }
+    k as usize
+}
+
+fn scaled(r: &Resources, k: usize) -> Resources {
+    let k64 = k as u64;
+    Resources {
+        cpu: nodepack_model::Millicores(r.cpu.0 * k64),
+        memory: nodepack_model::Bytes(r.memory.0 * k64),
+        ephemeral_storage: nodepack_model::Bytes(r.ephemeral_storage.0 * k64),
+        pods: r.pods * k64,
+        extended: r
+            .extended
+            .iter()
+            .map(|(n, v)| (n.clone(), v * k64))
+            .collect(),
+    }
+}
+
+fn share(req: &Resources, cap: &Resources) -> f64 {
+    let f = |a: u64, b: u64| {
+        if a == 0 {
+            0.0
+        } else if b == 0 {
+            f64::INFINITY
+        } else {
+            a as f64 / b as f64
+        }
+    };
+    let mut s = f(req.cpu.0, cap.cpu.0)
+        .max(f(req.memory.0, cap.memory.0))
+        .max(f(req.ephemeral_storage.0, cap.ephemeral_storage.0))
+        .max(f(req.pods, cap.pods));
+    for (n, v) in &req.extended {
+        s = s.max(f(*v, cap.extended(n)));
+    }
+    s
+}
+
+struct Packed {
+    pool: usize,
+    pt: u32,
+    reqs: Requirements,
+    pods: Vec<usize>,
+    requested: Resources,
+}
+
 impl Strategy for Nodepack {
     fn name(&self) -> &'static str {
         "nodepack"
     }
+
     fn solve(&self, problem: &Problem) -> Plan {
-        crate::karpenter::Karpenter.solve(problem)
+        let prep = Prepared::new(*problem);
+        let mut eng = Engine::new(
+            &prep,
+            Policy {
+                existing_best_fit: true,
+                claims_best_fit: true,
+            },
+        );
+        let order = karpenter_order(problem.pending);
+        let mut reasons: BTreeMap<usize, String> = BTreeMap::new();
+        // Which pods are plain.
+        let plain: Vec<bool> = (0..problem.pending.len())
+            .map(|pi| {
+                let pod = &problem.pending[pi];
+                let pg = eng.pod_groups(pi);
+                pg.is_free() && !pod.has_preferences() && !eng.topo.referenced_by_affinity(pod)
+            })
+            .collect();
+        // 1. Existing nodes, best fit, nothing relaxed.
+        if !problem.nodes.is_empty() {
+            for &pi in &order {
+                let view = View::new(&problem.pending[pi], &Relax::default());
+                let _ = eng.place(pi, &view, false, false);
+            }
+        }
+        // 2. Constrained pods through the engine.
+        let constrained: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&pi| !plain[pi] && eng.placed[pi].is_none())
+            .collect();
+        for (pi, r) in eng.run_queue(&constrained, true) {
+            reasons.insert(pi, r);
+        }
+        // 3a. Plain pods into the room left in claims, without outgrowing their cheapest
+        // type.
+        let spread0 = Spread::new();
+        let targets: Vec<Option<Resources>> = eng
+            .claims
+            .iter()
+            .map(|c| {
+                self.launch(&prep, &c.reqs, &c.options, c.pods.len(), &spread0)
+                    .map(|(o, _, _)| prep.pts[o as usize].cap.clone())
+            })
+            .collect();
+        let mut rest = Vec::new();
+        let candidates: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&pi| plain[pi] && eng.placed[pi].is_none())
+            .collect();
+        for pi in candidates {
+            let req = &problem.pending[pi].requests;
+            let mut done = false;
+            for (c, target) in targets.iter().enumerate() {
+                let Some(t) = target else { continue };
+                if req.saturating_add(&eng.claims[c].requested).fits(t) && eng.try_claim(pi, c) {
+                    done = true;
+                    break;
+                }
+            }
+            if !done {
+                rest.push(pi);
+            }
+        }
+        // Count the claims' real capacity against pool limits (the engine reserved the
+        // largest option of each claim, as Karpenter does; nodepack launches the
+        // cheapest option, so it reserves only that).
+        eng.limits = crate::prep::LimitTracker::new(&prep);
+        for c in &eng.claims {
+            if let Some((o, _, _)) = self.launch(&prep, &c.reqs, &c.options, c.pods.len(), &spread0)
+            {
+                eng.limits.add(c.pool, &prep.pts[o as usize].capacity);
+            }
+        }
+        // 3b. Pack the rest.
+        let (packed, failed) = self.pack(&prep, &mut eng, &rest);
+        reasons.extend(failed);
+        // Assemble.
+        let mut spread = Spread::new();
+        let mut nodes: Vec<NewNode> = Vec::new();
+        let mut unschedulable: Vec<Unschedulable> = Vec::new();
+        for c in 0..eng.claims.len() {
+            let cl = &eng.claims[c];
+            if cl.pods.is_empty() {
+                continue;
+            }
+            match self.launch(&prep, &cl.reqs, &cl.options, cl.pods.len(), &spread) {
+                Some((o, off, alts)) => {
+                    if off.capacity_type == CapacityType::Spot {
+                        *spread
+                            .entry((prep.pts[o as usize].name.clone(), off.zone.clone()))
+                            .or_insert(0) += 1;
+                    }
+                    nodes.push(eng.claim_node(c, o, &off, alts));
+                }
+                None => {
+                    for &p in &cl.pods {
+                        reasons.insert(
+                            p,
+                            format!(
+                                "no offering left for the claim's requirements ({})",
+                                cl.reqs.get(labels::ZONE)
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        let mut order_out: Vec<usize> = eng.order.clone();
+        for (i, pk) in packed.into_iter().enumerate() {
+            let name = format!("{}-p{i}", problem.nodepools[pk.pool].name);
+            match self.launch(&prep, &pk.reqs, &[pk.pt], pk.pods.len(), &spread) {
+                Some((o, off, _)) => {
+                    if off.capacity_type == CapacityType::Spot {
+                        *spread
+                            .entry((prep.pts[o as usize].name.clone(), off.zone.clone()))
+                            .or_insert(0) += 1;
+                    }
+                    let alts = self.alternatives(&prep, &pk);
+                    order_out.extend(pk.pods.iter().copied());
+                    nodes.push(node_for(
+                        &prep,
+                        &name,
+                        o,
+                        &off,
+                        alts,
+                        pk.pods
+                            .iter()
+                            .map(|&p| problem.pending[p].id.clone())
+                            .collect(),
+                        &pk.requested,
+                    ));
+                }
+                None => {
+                    for &p in &pk.pods {
+                        reasons.insert(p, "no offering in a zone all its pods allow".into());
+                    }
+                }
+            }
+        }
+        let placed: BTreeSet<usize> = order_out.iter().copied().collect();
+        for (pi, r) in reasons {
+            if !placed.contains(&pi) {
+                unschedulable.push(Unschedulable {
+                    pod: problem.pending[pi].id.clone(),
+                    reason: r,
+                });
+            }
+        }
+        for pi in 0..problem.pending.len() {
+            if !placed.contains(&pi)
+                && !unschedulable
+                    .iter()
+                    .any(|u| u.pod == problem.pending[pi].id)
+            {
+                unschedulable.push(Unschedulable {
+                    pod: problem.pending[pi].id.clone(),
+                    reason: "not placed".into(),
+                });
+            }
+        }
+        unschedulable.sort_by(|a, b| a.pod.cmp(&b.pod));
+        Plan {
+            strategy: self.name().into(),
+            existing: eng.bindings(),
+            nodes,
+            unschedulable,
+            cost_per_hour: Money::ZERO,
+            order: order_out
+                .iter()
+                .map(|&p| problem.pending[p].id.clone())
+                .collect(),
+        }
+        .finish()
+    }
+}
+
+impl Nodepack {
+    /// Other types of the pool that hold the node's pods, cheapest first.
+    fn alternatives(&self, prep: &Prepared, pk: &Packed) -> Vec<String> {
+        let info = &prep.pools[pk.pool];
+        let mut alts: Vec<(i64, &str)> = (info.start..info.end)
+            .filter(|&i| {
+                i as u32 != pk.pt
+                    && pk.requested.fits(&prep.pts[i].cap)
+                    && prep.pt_compatible(&pk.reqs, i)
+            })
+            .filter_map(|i| {
+                let p = &prep.pts[i];
+                p.offerings_for(&pk.reqs)
+                    .map(|o| o.price.0)
+                    .min()
+                    .map(|pr| (pr, p.name.as_str()))
+            })
+            .collect();
+        alts.sort();
+        alts.into_iter()
+            .take(crate::karpenter::MAX_INSTANCE_TYPES - 1)
+            .map(|(_, n)| n.to_string())
+            .collect()
+    }
+
+    /// Pack plain pods onto new nodes, pool by pool in weight order.
+    fn pack(
+        &self,
+        prep: &Prepared,
+        eng: &mut Engine,
+        pods: &[usize],
+    ) -> (Vec<Packed>, BTreeMap<usize, String>) {
+        let problem = prep.problem;
+        let mut failed: BTreeMap<usize, String> = BTreeMap::new();
+        let mut out = Vec::new();
+        // Candidate pools per pod, in weight order; strict PreferNoSchedule first.
+        let mut todo: Vec<(usize, Vec<usize>)> = Vec::new();
+        for &pi in pods {
+            let pod = &problem.pending[pi];
+            let term = View::new(pod, &Relax::default()).term;
+            let mut pools = Vec::new();
+            let mut why = Vec::new();
+            for strict in [true, false] {
+                for &pool in &prep.pool_order {
+                    if pools.contains(&pool) {
+                        continue;
+                    }
+                    match eng.cache.get(prep, pool, &term, &pod.tolerations, strict) {
+                        Ok(list)
+                            if list
+                                .iter()
+                                .any(|&o| pod.requests.fits(&prep.pts[o as usize].cap)) =>
+                        {
+                            pools.push(pool)
+                        }
+                        Ok(list) => {
+                            if strict {
+                                let big = max_capacity_usable(prep, list);
+                                why.push(format!(
+                                    "node pool {}: no instance type has room: {}",
+                                    problem.nodepools[pool].name,
+                                    pod.requests
+                                        .shortfall(&big)
+                                        .map(|s| s.to_string())
+                                        .unwrap_or_default()
+                                ));
+                            }
+                        }
+                        Err(e) => {
+                            if strict {
+                                why.push(e.clone())
+                            }
+                        }
+                    }
+                }
+            }
+            if pools.is_empty() {
+                if why.is_empty() {
+                    why.push("no node pool".into());
+                }
+                failed.insert(pi, why.join("; "));
+            } else {
+                todo.push((pi, pools));
+            }
+        }
+        for &pool in &prep.pool_order {
+            let mine: Vec<usize> = todo
+                .iter()
+                .filter(|(_, ps)| ps.first() == Some(&pool))
+                .map(|(pi, _)| *pi)
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let left = self.pack_pool(prep, eng, pool, &mine, &mut out);
+            let left: BTreeSet<usize> = left.into_iter().collect();
+            for (pi, ps) in todo.iter_mut() {
+                if ps.first() == Some(&pool) {
+                    ps.remove(0);
+                    if left.contains(pi) && ps.is_empty() {
+                        failed.insert(
+                            *pi,
+                            format!("node pool {}: limits reached", problem.nodepools[pool].name),
+                        );
+                    }
+                    if !left.contains(pi) {
+                        ps.clear();
+                    }
+                }
+            }
+        }
+        (out, failed)
+    }
+
+    /// Pack the pods of one pool; returns the pods left over (limits).
+    fn pack_pool(
+        &self,
+        prep: &Prepared,
+        eng: &mut Engine,
+        pool: usize,
+        pods: &[usize],
+        out: &mut Vec<Packed>,
+    ) -> Vec<usize> {
+        let problem = prep.problem;
+        let np = &problem.nodepools[pool];
+        let mut cols: Vec<Col> = Vec::new();
+        let mut col_of: BTreeMap<(u32, CapacityType), usize> = BTreeMap::new();
+        let mut groups: Vec<Group> = Vec::new();
+        let mut group_of: std::collections::HashMap<(Requirements, Resources), usize> =
+            std::collections::HashMap::new();
+        // pods are in Karpenter order (largest first), so groups are too.
+        for &pi in pods {
+            let pod = &problem.pending[pi];
+            let term = View::new(pod, &Relax::default())
+                .term
+                .intersect(&prep.pools[pool].reqs);
+            let key = (term.clone(), pod.requests.clone());
+            if let Some(&g) = group_of.get(&key) {
+                groups[g].pods.push(pi);
+                continue;
+            }
+            let list = match eng.cache.get(prep, pool, &term, &pod.tolerations, false) {
+                Ok(l) => l.clone(),
+                Err(_) => vec![],
+            };
+            let mut gc = BTreeSet::new();
+            for o in list {
+                let pt = &prep.pts[o as usize];
+                if !pod.requests.fits(&pt.cap) {
+                    continue;
+                }
+                let cts: BTreeSet<CapacityType> =
+                    pt.offerings_for(&term).map(|x| x.capacity_type).collect();
+                for ct in cts {
+                    let c = *col_of.entry((o, ct)).or_insert_with(|| {
+                        let price = pt
+                            .offerings
+                            .iter()
+                            .filter(|x| x.capacity_type == ct)
+                            .map(|x| self.risk.effective(x, 1))
+                            .fold(f64::INFINITY, f64::min);
+                        cols.push(Col { pt: o, ct, price });
+                        cols.len() - 1
+                    });
+                    gc.insert(c);
+                }
+            }
+            let fair = gc
+                .iter()
+                .map(|&c| cols[c].price * share(&pod.requests, &prep.pts[cols[c].pt as usize].cap))
+                .fold(f64::INFINITY, f64::min);
+            group_of.insert(key, groups.len());
+            groups.push(Group {
+                pods: vec![pi],
+                next: 0,
+                req: pod.requests.clone(),
+                term,
+                cols: gc,
+                fair,
+            });
+        }
+        // Drop columns dominated outright (another column with the same groups, no more
+        // expensive, at least as large everywhere).
+        let mut sig: Vec<Vec<usize>> = vec![vec![]; cols.len()];
+        for (gi, g) in groups.iter().enumerate() {
+            for &c in &g.cols {
+                sig[c].push(gi);
+            }
+        }
+        let mut alive: Vec<bool> = vec![true; cols.len()];
+        let mut by_sig: BTreeMap<(&Vec<usize>, CapacityType), Vec<usize>> = BTreeMap::new();
+        for c in 0..cols.len() {
+            by_sig.entry((&sig[c], cols[c].ct)).or_default().push(c);
+        }
+        for cs in by_sig.values() {
+            for &c in cs {
+                let a = &prep.pts[cols[c].pt as usize].cap;
+                alive[c] = !cs.iter().any(|&d| {
+                    d != c && {
+                        let b = &prep.pts[cols[d].pt as usize].cap;
+                        a.fits(b)
+                            && cols[d].price <= cols[c].price
+                            && (cols[d].price < cols[c].price || a != b || d < c)
+                    }
+                });
+            }
+        }
+        let mut left = Vec::new();
+        loop {
+            let remaining: Vec<usize> = (0..groups.len())
+                .filter(|&g| groups[g].remaining() > 0)
+                .collect();
+            if remaining.is_empty() {
+                break;
+            }
+            // Evaluate every live column.
+            let mut best: Option<(f64, f64, usize, Vec<(usize, usize)>, Requirements)> = None;
+            for c in 0..cols.len() {
+                if !alive[c] || !remaining.iter().any(|&g| groups[g].cols.contains(&c)) {
+                    continue;
+                }
+                let pt = &prep.pts[cols[c].pt as usize];
+                let mut free = pt.cap.clone();
+                let mut reqs = prep.pools[pool].reqs.clone();
+                reqs.add(
+                    labels::CAPACITY_TYPE,
+                    nodepack_model::ValueSet::in_values([cols[c].ct.as_str()]),
+                );
+                let mut take = Vec::new();
+                let mut value = 0.0;
+                for &g in &remaining {
+                    let gr = &groups[g];
+                    if !gr.cols.contains(&c) {
+                        continue;
+                    }
+                    let k = max_fit(&free, &gr.req, gr.remaining());
+                    if k == 0 {
+                        continue;
+                    }
+                    let merged = if gr.term.keys.contains_key(labels::ZONE) {
+                        reqs.intersect(&gr.term)
+                    } else {
+                        reqs.clone()
+                    };
+                    if pt.offerings_for(&merged).next().is_none() {
+                        continue;
+                    }
+                    reqs = merged;
+                    free = free.saturating_sub(&scaled(&gr.req, k));
+                    value += gr.fair * k as f64;
+                    take.push((g, k));
+                }
+                if take.is_empty() {
+                    continue;
+                }
+                let price = pt
+                    .offerings_for(&reqs)
+                    .map(|o| self.risk.effective(o, take.iter().map(|t| t.1).sum()))
+                    .fold(f64::INFINITY, f64::min);
+                let score = value / price.max(1.0);
+                let better = match &best {
+                    None => true,
+                    Some((s, p, ..)) => {
+                        score > *s * (1.0 + 1e-12) || (score >= *s * (1.0 - 1e-12) && price < *p)
+                    }
+                };
+                if better {
+                    best = Some((score, price, c, take, reqs));
+                }
+            }
+            let Some((_, _, c, take, reqs)) = best else {
+                // No live column can take any remaining pod: pool limits.
+                for &g in &remaining {
+                    left.extend(groups[g].pods[groups[g].next..].iter().copied());
+                    groups[g].next = groups[g].pods.len();
+                }
+                break;
+            };
+            let repeat = take
+                .iter()
+                .map(|&(g, k)| groups[g].remaining() / k)
+                .min()
+                .unwrap_or(1)
+                .max(1);
+            let mut opened = 0;
+            for _ in 0..repeat {
+                let mut node_pods = Vec::new();
+                let mut requested = Resources::default();
+                for &(g, k) in &take {
+                    let gr = &mut groups[g];
+                    let n = k.min(gr.remaining());
+                    node_pods.extend(gr.pods[gr.next..gr.next + n].iter().copied());
+                    gr.next += n;
+                    requested = requested.saturating_add(&scaled(&gr.req, n));
+                }
+                if node_pods.is_empty() {
+                    break;
+                }
+                // Right-size: the cheapest compatible pair of the pool that holds them.
+                let gs: BTreeSet<usize> = take.iter().map(|t| t.0).collect();
+                let mut pick = (cols[c].pt, f64::INFINITY);
+                for (d, col) in cols.iter().enumerate() {
+                    if col.ct != cols[c].ct || !gs.iter().all(|g| groups[*g].cols.contains(&d)) {
+                        continue;
+                    }
+                    let pt = &prep.pts[col.pt as usize];
+                    if !requested.fits(&pt.cap) {
+                        continue;
+                    }
+                    if let Some(p) = pt
+                        .offerings_for(&reqs)
+                        .map(|o| self.risk.effective(o, node_pods.len()))
+                        .reduce(f64::min)
+                    {
+                        if p < pick.1 || (p == pick.1 && col.pt < pick.0) {
+                            pick = (col.pt, p);
+                        }
+                    }
+                }
+                let cap = prep.pts[pick.0 as usize].capacity.clone();
+                if eng.limits.exceeded(&np.limits, pool, &cap).is_some() {
+                    // Put the pods back and stop using this column.
+                    for &(g, k) in take.iter().rev() {
+                        let gr = &mut groups[g];
+                        let n = node_pods
+                            .iter()
+                            .filter(|p| gr.pods.contains(p))
+                            .count()
+                            .min(k);
+                        gr.next -= n;
+                    }
+                    alive[c] = false;
+                    break;
+                }
+                eng.limits.add(pool, &cap);
+                opened += 1;
+                out.push(Packed {
+                    pool,
+                    pt: pick.0,
+                    reqs: reqs.clone(),
+                    pods: node_pods,
+                    requested,
+                });
+            }
+            let _ = opened;
+        }
+        left
     }
 }

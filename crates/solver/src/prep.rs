@@ -128,10 +128,10 @@ fn pool_type(
         if k == labels::ZONE || k == labels::CAPACITY_TYPE || k == labels::NODEPOOL {
             continue;
         }
-        if labels::is_well_known(k) || t.labels.contains_key(k) {
-            if !vs.matches(t.labels.get(k).map(String::as_str)) {
-                return None;
-            }
+        if (labels::is_well_known(k) || t.labels.contains_key(k))
+            && !vs.matches(t.labels.get(k).map(String::as_str))
+        {
+            return None;
         }
     }
     let mut reqs = pool_reqs.clone();

@@ -242,6 +242,14 @@ impl Topology {
         b
     }
 
+    /// Is the pod selected by any pod affinity or anti-affinity group (so that where it
+    /// goes matters to other pods)?
+    pub fn referenced_by_affinity(&self, pod: &Pod) -> bool {
+        self.groups
+            .iter()
+            .any(|g| matches!(g.kind, Kind::Affinity | Kind::AntiAffinity) && g.selects(pod))
+    }
+
     /// Count a placed pod in every group that selects it, and as an owner of the
     /// anti-affinity groups it carries. `domain(key)` gives the node's domain for
     /// non-hostname keys; hostname counts go to `host`.
