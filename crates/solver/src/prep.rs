@@ -346,8 +346,15 @@ impl CompatCache {
             if let Some(t) = taint_blocking(&np.taints, tolerations, strict_prefer) {
                 return Err(format!("node pool {} has taint {t} that the pod does not tolerate", np.name));
             }
-            if let Some(c) = term_conflict(term, &info.reqs) {
-                return Err(format!("node pool {}: {c}", np.name));
+            // Keys the pool itself constrains must agree; the others are checked against
+            // each instance type (which defines the well-known labels).
+            if let Some(k) = term.conflict(&info.reqs) {
+                return Err(format!(
+                    "node pool {}: requirement {k} {} conflicts with the pool's {}",
+                    np.name,
+                    term.get(k),
+                    info.reqs.get(k)
+                ));
             }
             let v: Vec<u32> = (info.start..info.end)
                 .filter(|&i| prep.pt_compatible(term, i))
@@ -357,8 +364,13 @@ impl CompatCache {
                 if info.start == info.end {
                     Err(format!("node pool {}: no instance type of the catalog is allowed by its requirements", np.name))
                 } else {
+                    // Name the first key no instance type of the pool can satisfy.
+                    let why = (info.start..info.end)
+                        .filter_map(|i| term_conflict(term, &prep.pts[i].reqs))
+                        .next()
+                        .unwrap_or_else(|| format!("no offering matches ({term})"));
                     Err(format!(
-                        "node pool {}: no instance type satisfies the pod's node requirements ({term})",
+                        "node pool {}: no instance type satisfies the pod's node requirements: {why}",
                         np.name
                     ))
                 }

@@ -1,0 +1,480 @@
+//! Conformance scenarios: the behaviours Karpenter's scheduling tests check, in our own
+//! words. Every scenario runs both strategies and validates each plan.
+
+use nodepack_model::pod::{Weighted, HOSTNAME_KEY, ZONE_KEY};
+use nodepack_model::resources::NVIDIA_GPU;
+use nodepack_model::{
+    labels, Bytes, CapacityType, Catalog, Effect, Millicores, Node, NodePool, NodeState, Operator,
+    Pod, Requirements, Resources, Taint,
+};
+use nodepack_solver::{lower_bound, solve, validate, ExistingNode, Plan, Problem, STRATEGIES};
+use nodepack_testkit as tk;
+use std::collections::{BTreeMap, BTreeSet};
+
+struct Case {
+    pods: Vec<Pod>,
+    pools: Vec<NodePool>,
+    nodes: Vec<ExistingNode>,
+    catalog: Catalog,
+}
+
+impl Case {
+    fn new(pods: Vec<Pod>, pools: Vec<NodePool>) -> Self {
+        Case {
+            pods,
+            pools,
+            nodes: vec![],
+            catalog: tk::catalog(),
+        }
+    }
+
+    /// Run every strategy; validate; check cost >= lower bound; return the plans.
+    fn run(&self) -> Vec<Plan> {
+        let problem = Problem {
+            pending: &self.pods,
+            nodes: &self.nodes,
+            nodepools: &self.pools,
+            catalog: &self.catalog,
+        };
+        STRATEGIES
+            .iter()
+            .map(|s| {
+                let plan = solve(s, &problem).unwrap();
+                let errs = validate(&problem, &plan);
+                assert!(errs.is_empty(), "{s}: invalid plan: {errs:#?}");
+                let lb = lower_bound(&problem, &plan);
+                assert!(
+                    plan.cost_per_hour >= lb,
+                    "{s}: cost {} < lower bound {lb}",
+                    plan.cost_per_hour
+                );
+                plan
+            })
+            .collect()
+    }
+}
+
+fn node_of<'a>(plan: &'a Plan, pod: &str) -> &'a nodepack_solver::NewNode {
+    plan.nodes
+        .iter()
+        .find(|n| n.pods.iter().any(|p| p.name == pod))
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: pod {pod} not on a new node: {:?}",
+                plan.strategy, plan.unschedulable
+            )
+        })
+}
+
+fn label<'a>(plan: &'a Plan, pod: &str, key: &str) -> &'a str {
+    node_of(plan, pod)
+        .labels
+        .get(key)
+        .map(String::as_str)
+        .unwrap_or("")
+}
+
+fn zones_of(plan: &Plan, prefix: &str) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for n in &plan.nodes {
+        for p in &n.pods {
+            if p.name.starts_with(prefix) {
+                *m.entry(n.zone.clone()).or_insert(0) += 1;
+            }
+        }
+    }
+    m
+}
+
+#[test]
+fn node_selector_on_well_known_labels() {
+    let mut p = tk::pod("a", 500, 512);
+    p.node_selector
+        .insert(labels::INSTANCE_TYPE.into(), "r6i.4x".into());
+    for plan in Case::new(vec![p], vec![tk::pool("default", &[])]).run() {
+        assert_eq!(node_of(&plan, "a").instance_type, "r6i.4x");
+    }
+}
+
+#[test]
+fn family_arch_and_capacity_type_requirements() {
+    let pools = vec![tk::pool(
+        "default",
+        &[
+            (labels::INSTANCE_FAMILY, Operator::In, &["m6i", "m6g"]),
+            (labels::CAPACITY_TYPE, Operator::In, &["on-demand"]),
+        ],
+    )];
+    let mut arm = tk::pod("arm", 1000, 1024);
+    arm.node_selector
+        .insert(labels::ARCH.into(), "arm64".into());
+    for plan in Case::new(vec![tk::pod("any", 1000, 1024), arm], pools).run() {
+        assert!(plan.unschedulable.is_empty(), "{:?}", plan.unschedulable);
+        for n in &plan.nodes {
+            assert!(n.instance_type.starts_with("m6"), "{}", n.instance_type);
+            assert_eq!(n.capacity_type, CapacityType::OnDemand);
+        }
+        assert_eq!(label(&plan, "arm", labels::ARCH), "arm64");
+        assert_eq!(
+            node_of(&plan, "arm").instance_type.split('.').next(),
+            Some("m6g")
+        );
+    }
+}
+
+#[test]
+fn spot_is_chosen_when_allowed_and_on_demand_when_required() {
+    let mut od = tk::pod("od", 1000, 1024);
+    od.node_selector
+        .insert(labels::CAPACITY_TYPE.into(), "on-demand".into());
+    for plan in Case::new(
+        vec![tk::pod("any", 1000, 1024), od],
+        vec![tk::pool("default", &[])],
+    )
+    .run()
+    {
+        assert_eq!(label(&plan, "od", labels::CAPACITY_TYPE), "on-demand");
+        // Karpenter packs the second pod into the first pod's claim (first fit), which
+        // then has to launch on-demand; nodepack keeps the unconstrained pod on spot.
+        let want = if plan.strategy == "karpenter" {
+            "on-demand"
+        } else {
+            "spot"
+        };
+        assert_eq!(
+            label(&plan, "any", labels::CAPACITY_TYPE),
+            want,
+            "{}",
+            plan.strategy
+        );
+    }
+    for plan in Case::new(
+        vec![tk::pod("any", 1000, 1024)],
+        vec![tk::pool("default", &[])],
+    )
+    .run()
+    {
+        assert_eq!(
+            label(&plan, "any", labels::CAPACITY_TYPE),
+            "spot",
+            "{}",
+            plan.strategy
+        );
+    }
+}
+
+#[test]
+fn zone_selection() {
+    let mut p = tk::pod("z", 500, 512);
+    p.node_selector
+        .insert(labels::ZONE.into(), "test-1b".into());
+    let pools = vec![tk::pool(
+        "default",
+        &[(labels::ZONE, Operator::In, &["test-1b", "test-1c"])],
+    )];
+    let mut q = tk::pod("outside", 500, 512);
+    q.node_selector
+        .insert(labels::ZONE.into(), "test-1a".into());
+    for plan in Case::new(vec![p, q], pools).run() {
+        assert_eq!(node_of(&plan, "z").zone, "test-1b");
+        assert_eq!(plan.unschedulable.len(), 1);
+        assert_eq!(plan.unschedulable[0].pod.name, "outside");
+        assert!(
+            plan.unschedulable[0].reason.contains(labels::ZONE),
+            "{}",
+            plan.unschedulable[0].reason
+        );
+    }
+}
+
+#[test]
+fn taints_and_tolerations() {
+    let mut gpu_pool = tk::pool("tainted", &[]);
+    gpu_pool.taints.push(tk::taint("dedicated", "ml"));
+    let mut tolerant = tk::pod("tolerant", 500, 512);
+    tolerant.tolerations.push(tk::toleration("dedicated", "ml"));
+    for plan in Case::new(vec![tolerant, tk::pod("plain", 500, 512)], vec![gpu_pool]).run() {
+        assert_eq!(node_of(&plan, "tolerant").nodepool, "tainted");
+        assert_eq!(plan.unschedulable.len(), 1);
+        assert!(
+            plan.unschedulable[0].reason.contains("taint"),
+            "{}",
+            plan.unschedulable[0].reason
+        );
+    }
+}
+
+#[test]
+fn startup_taints_are_ignored() {
+    let mut p = tk::pool("default", &[]);
+    p.startup_taints.push(Taint::new(
+        "node.cilium.io/agent-not-ready",
+        "",
+        Effect::NoExecute,
+    ));
+    for plan in Case::new(vec![tk::pod("a", 500, 512)], vec![p]).run() {
+        assert!(plan.unschedulable.is_empty());
+    }
+}
+
+#[test]
+fn daemonset_overhead_is_counted() {
+    // A 3.5-core pod fits the usable CPU of a 4-core type only without overhead; a
+    // 1-core daemonset pushes it to the 8-core type.
+    let mut p = tk::pool(
+        "default",
+        &[(labels::INSTANCE_FAMILY, Operator::In, &["c6i"])],
+    );
+    let plain = Case::new(vec![tk::pod("a", 3500, 1024)], vec![p.clone()]).run();
+    for plan in &plain {
+        assert_eq!(node_of(plan, "a").instance_type, "c6i.4x");
+    }
+    p.daemonset_overhead = Resources::new(Millicores(1000), Bytes::from_mib(256)).with_pods(1);
+    for plan in Case::new(vec![tk::pod("a", 3500, 1024)], vec![p]).run() {
+        assert_eq!(node_of(&plan, "a").instance_type, "c6i.8x");
+        assert!(node_of(&plan, "a").requested.cpu >= Millicores(4500));
+    }
+}
+
+#[test]
+fn zone_spread_max_skew_one_over_three_zones() {
+    let pods: Vec<Pod> = tk::pods("web", 9, 1000, 1024)
+        .into_iter()
+        .map(|p| tk::spread(p, ZONE_KEY, 1))
+        .collect();
+    for plan in Case::new(pods, vec![tk::pool("default", &[])]).run() {
+        let z = zones_of(&plan, "web");
+        assert_eq!(
+            z.values().copied().collect::<Vec<_>>(),
+            vec![3, 3, 3],
+            "{}: {z:?}",
+            plan.strategy
+        );
+    }
+}
+
+#[test]
+fn hostname_spread() {
+    let pods: Vec<Pod> = tk::pods("web", 6, 250, 256)
+        .into_iter()
+        .map(|p| tk::spread(p, HOSTNAME_KEY, 1))
+        .collect();
+    for plan in Case::new(pods, vec![tk::pool("default", &[])]).run() {
+        // maxSkew 1 with a new node always possible: at most one per node.
+        assert_eq!(plan.nodes.len(), 6, "{}", plan.strategy);
+    }
+}
+
+#[test]
+fn hostname_anti_affinity_forces_one_pod_per_node() {
+    let pods: Vec<Pod> = tk::pods("db", 4, 250, 256)
+        .into_iter()
+        .map(|p| tk::anti(p, HOSTNAME_KEY))
+        .collect();
+    let mut others = tk::pods("other", 4, 250, 256);
+    others.extend(pods);
+    for plan in Case::new(others, vec![tk::pool("default", &[])]).run() {
+        let hosts: BTreeSet<&str> = (0..4)
+            .map(|i| node_of(&plan, &format!("db-{i}")).name.as_str())
+            .collect();
+        assert_eq!(hosts.len(), 4, "{}", plan.strategy);
+    }
+}
+
+#[test]
+fn zone_affinity_colocates() {
+    let pods: Vec<Pod> = tk::pods("cache", 5, 2000, 4096)
+        .into_iter()
+        .map(|p| tk::affinity(p, ZONE_KEY))
+        .collect();
+    for plan in Case::new(pods, vec![tk::pool("default", &[])]).run() {
+        assert_eq!(zones_of(&plan, "cache").len(), 1, "{}", plan.strategy);
+    }
+}
+
+#[test]
+fn preferences_are_relaxed_when_they_cannot_be_met() {
+    let mut p = tk::pod("a", 500, 512);
+    p.node_affinity_preferred.push(Weighted {
+        weight: 10,
+        term: Requirements::new()
+            .with(labels::ZONE, Operator::In, &["mars-1a"])
+            .unwrap(),
+    });
+    let mut q = tk::pod("b", 500, 512);
+    q.node_affinity_preferred.push(Weighted {
+        weight: 10,
+        term: Requirements::new()
+            .with(labels::ZONE, Operator::In, &["test-1c"])
+            .unwrap(),
+    });
+    for plan in Case::new(vec![p, q], vec![tk::pool("default", &[])]).run() {
+        assert!(plan.unschedulable.is_empty(), "{:?}", plan.unschedulable);
+        assert_eq!(
+            node_of(&plan, "b").zone,
+            "test-1c",
+            "a satisfiable preference is kept"
+        );
+    }
+}
+
+#[test]
+fn limits_stop_provisioning() {
+    let mut p = tk::pool(
+        "default",
+        &[(labels::INSTANCE_FAMILY, Operator::In, &["c6i"])],
+    );
+    p.limits.cpu = Some(Millicores::from_cores(8));
+    let pods: Vec<Pod> = tk::pods("big", 6, 3000, 1024)
+        .into_iter()
+        .map(|p| tk::anti(p, HOSTNAME_KEY))
+        .collect();
+    for plan in Case::new(pods, vec![p]).run() {
+        assert!(!plan.unschedulable.is_empty(), "{}", plan.strategy);
+        let cpus: u64 = plan
+            .nodes
+            .iter()
+            .map(|n| {
+                tk::catalog()
+                    .get(&n.instance_type)
+                    .unwrap()
+                    .capacity
+                    .cpu
+                    .cores()
+            })
+            .sum();
+        assert!(cpus <= 8);
+        assert!(
+            plan.unschedulable
+                .iter()
+                .all(|u| u.reason.contains("limit")),
+            "{:?}",
+            plan.unschedulable
+        );
+    }
+}
+
+#[test]
+fn the_heavier_pool_wins() {
+    let mut light = tk::pool("light", &[]);
+    light.weight = 10;
+    let mut heavy = tk::pool(
+        "heavy",
+        &[(labels::INSTANCE_FAMILY, Operator::In, &["r6i"])],
+    );
+    heavy.weight = 50;
+    for plan in Case::new(tk::pods("a", 3, 500, 512), vec![light, heavy]).run() {
+        assert!(
+            plan.nodes.iter().all(|n| n.nodepool == "heavy"),
+            "{}",
+            plan.strategy
+        );
+    }
+}
+
+#[test]
+fn gpu_pods_only_on_gpu_types() {
+    let mut g = tk::pod("train", 2000, 8192);
+    g.requests = g.requests.with_extended(NVIDIA_GPU, 1);
+    for plan in Case::new(vec![g], vec![tk::pool("default", &[])]).run() {
+        assert!(node_of(&plan, "train").instance_type.starts_with("g4"));
+    }
+    for plan in Case::new(
+        vec![tk::pod("web", 2000, 8192)],
+        vec![tk::pool("default", &[])],
+    )
+    .run()
+    {
+        assert!(
+            !node_of(&plan, "web").instance_type.starts_with("g4"),
+            "no GPU node for a CPU pod alone"
+        );
+    }
+}
+
+#[test]
+fn arm64_only_pods_on_graviton() {
+    let mut p = tk::pod("arm", 1000, 2048);
+    p.node_affinity_required.push(
+        Requirements::new()
+            .with(labels::ARCH, Operator::In, &["arm64"])
+            .unwrap(),
+    );
+    for plan in Case::new(vec![p], vec![tk::pool("default", &[])]).run() {
+        assert_eq!(label(&plan, "arm", labels::ARCH), "arm64");
+        assert!(node_of(&plan, "arm").instance_type.contains('g'));
+    }
+}
+
+#[test]
+fn pods_that_fit_nowhere_are_reported_with_the_reason() {
+    let huge = tk::pod("huge", 512_000, 1024);
+    let mut nowhere = tk::pod("nowhere", 100, 100);
+    nowhere.node_selector.insert("team".into(), "x".into());
+    for plan in Case::new(
+        vec![huge, nowhere, tk::pod("ok", 100, 100)],
+        vec![tk::pool("default", &[])],
+    )
+    .run()
+    {
+        assert_eq!(plan.unschedulable.len(), 2, "{}", plan.strategy);
+        let r: BTreeMap<&str, &str> = plan
+            .unschedulable
+            .iter()
+            .map(|u| (u.pod.name.as_str(), u.reason.as_str()))
+            .collect();
+        assert!(r["huge"].contains("cpu"), "{}", r["huge"]);
+        assert!(r["nowhere"].contains("team"), "{}", r["nowhere"]);
+    }
+}
+
+#[test]
+fn existing_nodes_are_used_first() {
+    let cat = tk::catalog();
+    let t = cat.get("m6i.16x").unwrap();
+    let mut node_labels = t.labels.clone();
+    node_labels.insert(labels::ZONE.into(), "test-1a".into());
+    node_labels.insert(labels::HOSTNAME.into(), "existing-1".into());
+    node_labels.insert(labels::CAPACITY_TYPE.into(), "on-demand".into());
+    let node = Node {
+        name: "existing-1".into(),
+        nodepool: Some("default".into()),
+        instance_type: "m6i.16x".into(),
+        zone: "test-1a".into(),
+        capacity_type: CapacityType::OnDemand,
+        price: Default::default(),
+        labels: node_labels,
+        taints: vec![],
+        allocatable: t.allocatable(),
+        pods: vec![],
+        state: NodeState::Ready,
+        created: Default::default(),
+        do_not_disrupt: false,
+    };
+    let mut case = Case::new(tk::pods("a", 3, 1000, 1024), vec![tk::pool("default", &[])]);
+    case.nodes.push(ExistingNode {
+        node,
+        pods: vec![tk::pod("running", 1000, 1024)],
+    });
+    for plan in case.run() {
+        assert_eq!(plan.existing.len(), 3, "{}", plan.strategy);
+        assert!(plan.nodes.is_empty());
+        assert_eq!(plan.cost_per_hour.0, 0);
+    }
+}
+
+#[test]
+fn nodepack_is_cheaper_on_a_mixed_workload() {
+    let mut pods = tk::pods("web", 40, 500, 1024);
+    pods.extend(tk::pods("mem", 20, 250, 6144));
+    pods.extend(tk::pods("cpu", 20, 1500, 512));
+    let plans = Case::new(pods, vec![tk::pool("default", &[])]).run();
+    let (np, ka) = (&plans[0], &plans[1]);
+    assert_eq!(np.strategy, "nodepack");
+    assert!(
+        np.cost_per_hour <= ka.cost_per_hour,
+        "nodepack {} karpenter {}",
+        np.cost_per_hour,
+        ka.cost_per_hour
+    );
+}
