@@ -1,1 +1,226 @@
-//! Shared bench workloads.
+//! Workloads for nodepack's benches.
+//!
+//! * Karpenter's scheduling benchmark, ported from its description (shared data
+//!   `karpenter-benchmark-pod-shapes.json`, from kubernetes-sigs/karpenter
+//!   `scheduling_benchmark_test.go`): 400 synthetic instance types, the five-way diverse
+//!   pod mix and the 4,000-pod preference case.
+//! * Mixed workloads against the embedded AWS us-east-1 catalog.
+//!
+//! Pods are drawn with a seeded ChaCha8 generator, so every run sees the same pods.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use nodepack_model::pod::{PodAffinityTerm, TopologySpread, Weighted, WhenUnsatisfiable, HOSTNAME_KEY, ZONE_KEY};
+use nodepack_model::resources::NVIDIA_GPU;
+use nodepack_model::{
+    labels, Bytes, CapacityType, Catalog, InstanceType, Millicores, Money, NodePool, Offering,
+    Operator, Overhead, Pod, Requirements, Resources,
+};
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+
+/// CPU request choices of Karpenter's benchmark, millicores.
+pub const CPU_CHOICES: [u64; 5] = [100, 250, 500, 1000, 1500];
+/// Memory request choices of Karpenter's benchmark, MiB.
+pub const MEM_CHOICES: [u64; 6] = [100, 256, 512, 1024, 2048, 4096];
+/// Label value choices of Karpenter's benchmark.
+pub const LABEL_CHOICES: [&str; 7] = ["a", "b", "c", "d", "e", "f", "g"];
+
+/// Karpenter's fake catalog: `fake-it-i` for i in 0..400 with i+1 cores, 2(i+1) GiB,
+/// 10(i+1) pods, 100m/10Mi kube-reserved, price 0.1 x cores + 0.1 x GB, offerings spot in
+/// test-zone-1/2 and on-demand in test-zone-1/2/3.
+pub fn karpenter_fake_catalog() -> Catalog {
+    let mut types = Vec::new();
+    for i in 0..400u64 {
+        let cpu = i + 1;
+        let mem = Bytes::from_gib(2 * cpu);
+        let price = Money::from_usd(0.1 * cpu as f64 + 0.1 * mem.0 as f64 / 1e9);
+        let name = format!("fake-it-{i}");
+        let size = if cpu > 4 && mem > Bytes::from_gib(8) { "large" } else { "small" };
+        let l: BTreeMap<String, String> = [
+            (labels::INSTANCE_TYPE.to_string(), name.clone()),
+            (labels::ARCH.to_string(), "amd64".to_string()),
+            (labels::OS.to_string(), "linux".to_string()),
+            ("size".to_string(), size.to_string()),
+            ("integer".to_string(), cpu.to_string()),
+        ]
+        .into();
+        let offerings = [
+            (CapacityType::Spot, "test-zone-1"),
+            (CapacityType::Spot, "test-zone-2"),
+            (CapacityType::OnDemand, "test-zone-1"),
+            (CapacityType::OnDemand, "test-zone-2"),
+            (CapacityType::OnDemand, "test-zone-3"),
+        ]
+        .into_iter()
+        .map(|(ct, z)| Offering {
+            zone: z.into(),
+            capacity_type: ct,
+            price,
+            available: true,
+            interruption: None,
+        })
+        .collect();
+        types.push(InstanceType {
+            name,
+            labels: l,
+            capacity: Resources::new(Millicores::from_cores(cpu), mem).with_pods(10 * cpu),
+            overhead: Overhead {
+                kube_reserved: Resources::new(Millicores(100), Bytes::from_mib(10)),
+                ..Default::default()
+            },
+            offerings,
+            aws_shape: None,
+        });
+    }
+    let mut c = Catalog {
+        name: "karpenter-fake-400".into(),
+        region: None,
+        instance_types: types,
+    };
+    c.sort();
+    c
+}
+
+/// Karpenter's benchmark node pool: no requirements, limits of 10,000,000 cores and Gi.
+pub fn benchmark_pool() -> NodePool {
+    let mut p = NodePool::new("default");
+    p.limits.cpu = Some(Millicores::from_cores(10_000_000));
+    p.limits.memory = Some(Bytes::from_gib(10_000_000));
+    p
+}
+
+fn selector(key: &str, value: &str) -> Requirements {
+    Requirements::from_labels(&[(key.to_string(), value.to_string())].into())
+}
+
+fn random_pod(rng: &mut ChaCha8Rng, name: String) -> Pod {
+    let cpu = *CPU_CHOICES.choose(rng).unwrap_or(&100);
+    let mem = *MEM_CHOICES.choose(rng).unwrap_or(&100);
+    Pod::new("default", &name, Resources::new(Millicores(cpu), Bytes::from_mib(mem)))
+}
+
+/// Karpenter's diverse mix: a fifth each of generic pods, zone spread, hostname spread,
+/// zone pod affinity and hostname anti-affinity (`app: nginx`); the remainder generic.
+pub fn diverse_pods(n: usize, seed: u64) -> Vec<Pod> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let fifth = n / 5;
+    let mut pods = Vec::with_capacity(n);
+    let label = |rng: &mut ChaCha8Rng| LABEL_CHOICES.choose(rng).copied().unwrap_or("a").to_string();
+    for i in 0..n {
+        let kind = if i < 5 * fifth { i / fifth.max(1) } else { 0 };
+        let mut p = random_pod(&mut rng, format!("pod-{i}"));
+        match kind {
+            1 | 2 => {
+                p.labels.insert("my-label".into(), label(&mut rng));
+                let key = if kind == 1 { ZONE_KEY } else { HOSTNAME_KEY };
+                p.topology_spread.push(TopologySpread {
+                    max_skew: 1,
+                    topology_key: key.into(),
+                    when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
+                    selector: selector("my-label", &label(&mut rng)),
+                    min_domains: None,
+                });
+            }
+            3 => {
+                let v = label(&mut rng);
+                p.labels.insert("my-affininity".into(), v.clone());
+                p.pod_affinity.push(PodAffinityTerm {
+                    selector: selector("my-affininity", &v),
+                    topology_key: ZONE_KEY.into(),
+                    namespaces: vec![],
+                });
+            }
+            4 => {
+                p.labels.insert("app".into(), "nginx".into());
+                p.pod_anti_affinity.push(PodAffinityTerm {
+                    selector: selector("app", "nginx"),
+                    topology_key: HOSTNAME_KEY.into(),
+                    namespaces: vec![],
+                });
+            }
+            _ => {
+                p.labels.insert("my-label".into(), label(&mut rng));
+            }
+        }
+        pods.push(p);
+    }
+    pods
+}
+
+/// Karpenter's preference benchmark: `app: nginx` pods preferring zone test-zone-1,
+/// with preferred zone anti-affinity (weight 10, unsatisfiable for all) and preferred
+/// hostname anti-affinity (weight 1).
+pub fn preference_pods(n: usize, seed: u64) -> Vec<Pod> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| {
+            let mut p = random_pod(&mut rng, format!("pref-{i}"));
+            p.labels.insert("app".into(), "nginx".into());
+            p.node_affinity_preferred.push(Weighted {
+                weight: 1,
+                term: Requirements::new()
+                    .with(labels::ZONE, Operator::In, &["test-zone-1"])
+                    .unwrap_or_default(),
+            });
+            for (w, key) in [(10, ZONE_KEY), (1, HOSTNAME_KEY)] {
+                p.pod_anti_affinity_preferred.push(Weighted {
+                    weight: w,
+                    term: PodAffinityTerm {
+                        selector: selector("app", "nginx"),
+                        topology_key: key.into(),
+                        namespaces: vec![],
+                    },
+                });
+            }
+            p
+        })
+        .collect()
+}
+
+/// A mixed workload for the real catalog: web (zone-spread replicas), batch (CPU heavy,
+/// spot tolerant), memory-heavy caches, on-demand-only services, arm64 services and a
+/// few GPU pods, in fixed shares.
+pub fn mixed_pods(n: usize, seed: u64) -> Vec<Pod> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut pods = Vec::with_capacity(n);
+    for i in 0..n {
+        let r = rng.random_range(0..100u32);
+        let (cpu, mem, app) = match r {
+            0..=34 => ([250, 500, 1000][rng.random_range(0..3)], [512, 1024, 2048][rng.random_range(0..3)], "web"),
+            35..=59 => ([1000, 2000, 4000][rng.random_range(0..3)], [1024, 2048][rng.random_range(0..2)], "batch"),
+            60..=74 => ([500, 1000][rng.random_range(0..2)], [8192, 16384, 32768][rng.random_range(0..3)], "cache"),
+            75..=89 => ([500, 1000, 2000][rng.random_range(0..3)], [1024, 4096][rng.random_range(0..2)], "api"),
+            90..=97 => ([250, 500][rng.random_range(0..2)], [512, 1024][rng.random_range(0..2)], "arm"),
+            _ => (4000, 16384, "gpu"),
+        };
+        let mut p = Pod::new("default", &format!("{app}-{i}"), Resources::new(Millicores(cpu), Bytes::from_mib(mem)));
+        p.labels.insert("app".into(), app.into());
+        match app {
+            "web" => p.topology_spread.push(TopologySpread {
+                max_skew: 1,
+                topology_key: ZONE_KEY.into(),
+                when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
+                selector: selector("app", "web"),
+                min_domains: None,
+            }),
+            "api" => {
+                p.node_selector.insert(labels::CAPACITY_TYPE.into(), "on-demand".into());
+            }
+            "arm" => {
+                p.node_selector.insert(labels::ARCH.into(), "arm64".into());
+            }
+            "gpu" => p.requests = p.requests.clone().with_extended(NVIDIA_GPU, 1),
+            _ => {}
+        }
+        pods.push(p);
+    }
+    pods
+}
+
+/// The pool for the real-catalog workloads: every type, spot and on-demand.
+pub fn real_pool() -> NodePool {
+    NodePool::new("default")
+}

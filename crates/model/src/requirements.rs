@@ -289,6 +289,23 @@ impl ValueSet {
         r.canonical()
     }
 
+    /// Do the two sets share a value (or both allow absence)? Same answer as
+    /// `!self.intersect(o).is_empty()`, without allocating in the common cases.
+    pub fn overlaps(&self, o: &ValueSet) -> bool {
+        if self.allow_absent && o.allow_absent {
+            return true;
+        }
+        match (self.complement, o.complement) {
+            (false, false) => {
+                let (small, big) = if self.values.len() <= o.values.len() { (self, o) } else { (o, self) };
+                small.values.iter().any(|v| big.values.contains(v))
+            }
+            (false, true) => self.values.iter().any(|v| o.has(v)),
+            (true, false) => o.values.iter().any(|v| self.has(v)),
+            (true, true) => !self.intersect(o).is_empty(),
+        }
+    }
+
     /// True when no present value satisfies the set (absence may still).
     pub fn no_value(&self) -> bool {
         !self.complement && self.values.is_empty()
@@ -594,6 +611,11 @@ mod tests {
                 a.satisfied_by(&l) && b.satisfied_by(&l),
                 a.intersect(&b).satisfied_by(&l)
             );
+        }
+
+        #[test]
+        fn overlaps_agrees_with_intersect(a in arb_valueset(), b in arb_valueset()) {
+            prop_assert_eq!(a.overlaps(&b), !a.intersect(&b).is_empty());
         }
 
         #[test]

@@ -4,7 +4,7 @@
 //! instance type and offering a claim launches.
 
 use crate::prep::{max_capacity, taint_blocking, CompatCache, LimitTracker, Prepared};
-use crate::topology::{HostCounts, PodGroups, Reject, Topology};
+use crate::topology::{HostCounts, PodGroups, Topology};
 use nodepack_model::pod::{PodAffinityTerm, TopologySpread, WhenUnsatisfiable, HOSTNAME_KEY};
 use nodepack_model::taints::TolerationOperator;
 use nodepack_model::{labels, Effect, Pod, Requirements, Resources, Toleration, ValueSet};
@@ -193,8 +193,37 @@ pub enum Placement {
 pub struct Policy {
     /// Existing nodes: best fit (least free capacity left) instead of first fit.
     pub existing_best_fit: bool,
-    /// Claims: best fit instead of Karpenter's fewest-pods-first first fit.
-    pub claims_best_fit: bool,
+}
+
+/// Bitsets over claims: for each hostname-keyed group, which claims have reached the
+/// group's limit by count (`by_count`) or by owners (`by_owner`). Lets a pod skip claims
+/// its hostname anti-affinity or spread rules out with one bit test.
+#[derive(Clone, Debug, Default)]
+struct HostBlocks {
+    by_count: Vec<Vec<u64>>,
+    by_owner: Vec<Vec<u64>>,
+}
+
+impl HostBlocks {
+    fn set(v: &mut Vec<Vec<u64>>, g: usize, c: usize, on: bool) {
+        if v.len() <= g {
+            v.resize(g + 1, Vec::new());
+        }
+        let w = &mut v[g];
+        if w.len() <= c / 64 {
+            w.resize(c / 64 + 1, 0);
+        }
+        if on {
+            w[c / 64] |= 1 << (c % 64);
+        } else {
+            w[c / 64] &= !(1 << (c % 64));
+        }
+    }
+    fn get(v: &[Vec<u64>], g: usize, c: usize) -> bool {
+        v.get(g)
+            .and_then(|w| w.get(c / 64))
+            .is_some_and(|x| x & (1 << (c % 64)) != 0)
+    }
 }
 
 /// The engine state.
@@ -222,6 +251,7 @@ pub struct Engine<'p, 'a> {
     /// Full constraint groups of each pending pod.
     full_groups: Vec<PodGroups>,
     universe: HashMap<(Requirements, String), BTreeSet<String>>,
+    blocks: HostBlocks,
     policy: Policy,
 }
 
@@ -302,6 +332,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             order: vec![],
             full_groups,
             universe: HashMap::new(),
+            blocks: HostBlocks::default(),
             policy,
         }
     }
@@ -441,8 +472,8 @@ impl<'p, 'a> Engine<'p, 'a> {
             if !view.term.satisfied_by(&node.labels) || !pod.requests.fits(&st.free) {
                 continue;
             }
-            if let Err(Reject(r)) = self.topo.host_ok(pod, pg, &st.host) {
-                last = Some(r);
+            if let Err(r) = self.topo.host_ok(pod, pg, &st.host) {
+                last = Some(r.to_string());
                 continue;
             }
             let mut ok = true;
@@ -451,9 +482,8 @@ impl<'p, 'a> Engine<'p, 'a> {
                     ok = false;
                     break;
                 };
-                let cand: BTreeSet<String> = [d.clone()].into();
-                if let Err(Reject(r)) = self.topo.allowed(pod, pg, k, &cand, &universes[k]) {
-                    last = Some(r);
+                if let Err(r) = self.topo.allows_one(pod, pg, k, d, &universes[k]) {
+                    last = Some(format!("{k}: {r}"));
                     ok = false;
                     break;
                 }
@@ -499,54 +529,58 @@ impl<'p, 'a> Engine<'p, 'a> {
         requested: &Resources,
         fresh: bool,
     ) -> Result<(Requirements, Vec<u32>), String> {
-        let mut new_reqs = if view.term.is_empty() {
-            reqs.clone()
-        } else {
-            reqs.intersect(&view.term)
-        };
-        if let Some(k) = new_reqs.unsatisfiable_key() {
-            return Err(format!("requirement on {k} conflicts with the node's"));
+        // Keys whose requirement changes: the pod's terms that narrow the claim's, and
+        // topology pins. Options already satisfy the claim's requirements, so only these
+        // keys (and the offerings) need checking again.
+        let mut changed = Requirements::new();
+        let mut new_reqs = reqs.clone();
+        for (k, vs) in &view.term.keys {
+            let cur = reqs.get(k);
+            let merged = cur.intersect(vs);
+            if merged != cur {
+                if merged.is_empty() {
+                    return Err(format!("requirement {k} {vs} conflicts with the node's {cur}"));
+                }
+                changed.add(k, vs.clone());
+                new_reqs.add(k, vs.clone());
+            }
         }
         let total = requested.saturating_add(&pod.requests);
-        let mut changed = fresh || new_reqs != *reqs;
         // Non-hostname topology keys: choose (and pin) a domain.
-        let keys: Vec<&String> = pg.keys.iter().chain(pg.counted_keys.iter()).collect();
-        for k in keys {
-            let pinned = new_reqs.get_ref(k).and_then(|v| match v.len() {
-                Some(1) => v.any_value().map(str::to_string),
-                _ => None,
-            });
-            let is_pinned = pinned.is_some();
-            let cand: BTreeSet<String> = match pinned {
-                Some(d) => [d].into(),
-                None => options
-                    .iter()
-                    .filter(|&&o| total.fits(&self.prep.pts[o as usize].cap))
-                    .flat_map(|&o| option_values(self.prep, o, &new_reqs, k))
-                    .collect(),
-            };
+        for k in pg.keys.iter().chain(pg.counted_keys.iter()) {
+            let pinned = new_reqs
+                .get_ref(k)
+                .filter(|v| v.len() == Some(1))
+                .and_then(|v| v.any_value().map(str::to_string));
+            if let Some(d) = &pinned {
+                if pg.keys.contains(k) {
+                    self.topo
+                        .allows_one(pod, pg, k, d, &universes[k])
+                        .map_err(|r| format!("{k} {d}: {r}"))?;
+                }
+                continue;
+            }
+            let cand = self.candidate_domains(options, &new_reqs, &total, k);
             if cand.is_empty() {
                 return Err(format!("no domain of {k} available"));
             }
             let allowed = if pg.keys.contains(k) {
-                self.topo
-                    .allowed(pod, pg, k, &cand, &universes[k])
-                    .map_err(|r| r.0)?
+                self.topo.allowed(pod, pg, k, &cand, &universes[k]).map_err(|r| r.0)?
             } else {
                 cand
             };
-            if allowed.len() > 1 || !is_pinned {
-                let d = self.topo.best(pg, k, &allowed).unwrap_or_default();
-                new_reqs.add(k, ValueSet::in_values([d]));
-                changed = true;
-            }
+            let d = self.topo.best(pg, k, &allowed).unwrap_or_default();
+            changed.add(k, ValueSet::in_values([d.clone()]));
+            new_reqs.add(k, ValueSet::in_values([d]));
         }
+        let recheck = fresh || !changed.is_empty();
         let new_options: Vec<u32> = options
             .iter()
             .copied()
             .filter(|&o| {
                 let pt = &self.prep.pts[o as usize];
-                total.fits(&pt.cap) && (!changed || self.prep.pt_compatible(&new_reqs, o as usize))
+                total.fits(&pt.cap)
+                    && (!recheck || self.prep.pt_compatible_delta(&new_reqs, &changed, o as usize))
             })
             .collect();
         if new_options.is_empty() {
@@ -562,6 +596,61 @@ impl<'p, 'a> Engine<'p, 'a> {
         Ok((new_reqs, new_options))
     }
 
+    /// The values of `key` the options that can hold `total` could give the node.
+    fn candidate_domains(&self, options: &[u32], reqs: &Requirements, total: &Resources, key: &str) -> BTreeSet<String> {
+        if key == labels::ZONE {
+            let allowed = reqs.get_ref(labels::ZONE);
+            let mut out: BTreeSet<&str> = BTreeSet::new();
+            for &o in options {
+                let pt = &self.prep.pts[o as usize];
+                if !total.fits(&pt.cap) {
+                    continue;
+                }
+                for z in &pt.zones {
+                    if allowed.is_none_or(|a| a.has(z)) && !out.contains(z.as_str()) && pt.offerings_for(reqs).any(|x| &x.zone == z) {
+                        out.insert(z);
+                    }
+                }
+            }
+            return out.into_iter().map(str::to_string).collect();
+        }
+        options
+            .iter()
+            .filter(|&&o| total.fits(&self.prep.pts[o as usize].cap))
+            .flat_map(|&o| option_values(self.prep, o, reqs, key))
+            .collect()
+    }
+
+    /// Cheap checks of a claim for a pod, without allocating: room in its largest
+    /// option, pool taints, hostname topology, pinned domains and pinned requirements.
+    fn claim_plausible(&self, pod: &Pod, view: &View, pg: &PodGroups, universes: &BTreeMap<String, BTreeSet<String>>, cl: &Claim) -> bool {
+        if !pod.requests.saturating_add(&cl.requested).fits(&cl.max_cap) {
+            return false;
+        }
+        let np = &self.prep.problem.nodepools[cl.pool];
+        if taint_blocking(&np.taints, &view.tolerations, view.strict_prefer).is_some() {
+            return false;
+        }
+        if self.topo.host_ok(pod, pg, &cl.host).is_err() {
+            return false;
+        }
+        for (k, vs) in &view.term.keys {
+            if let Some(v) = cl.reqs.get_ref(k).filter(|v| v.len() == Some(1)).and_then(|v| v.any_value()) {
+                if !vs.has(v) {
+                    return false;
+                }
+            }
+        }
+        for k in &pg.keys {
+            if let Some(d) = cl.reqs.get_ref(k).filter(|v| v.len() == Some(1)).and_then(|v| v.any_value()) {
+                if self.topo.allows_one(pod, pg, k, d, &universes[k]).is_err() {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
     fn try_claims(
         &self,
         pod: &Pod,
@@ -570,47 +659,24 @@ impl<'p, 'a> Engine<'p, 'a> {
         universes: &BTreeMap<String, BTreeSet<String>>,
     ) -> Result<(usize, Requirements, Vec<u32>), Option<String>> {
         let mut last = None;
-        let mut best: Option<(f64, usize, Requirements, Vec<u32>)> = None;
+        let blockers = self.topo.host_blockers(pg);
+        // Karpenter: the first claim that takes the pod, fewest pods first.
         for &c in &self.claim_order {
+            if blockers.iter().any(|&(g, by_owner)| {
+                HostBlocks::get(if by_owner { &self.blocks.by_owner } else { &self.blocks.by_count }, g, c)
+            }) {
+                continue;
+            }
             let cl = &self.claims[c];
-            if !pod.requests.saturating_add(&cl.requested).fits(&cl.max_cap) {
+            if !self.claim_plausible(pod, view, pg, universes, cl) {
                 continue;
             }
-            let np = &self.prep.problem.nodepools[cl.pool];
-            if taint_blocking(&np.taints, &view.tolerations, view.strict_prefer).is_some() {
-                continue;
-            }
-            if let Err(Reject(r)) = self.topo.host_ok(pod, pg, &cl.host) {
-                last = Some(r);
-                continue;
-            }
-            match self.fit_claim(
-                pod,
-                view,
-                pg,
-                universes,
-                &cl.reqs,
-                &cl.options,
-                &cl.requested,
-                false,
-            ) {
-                Ok((r, o)) => {
-                    if !self.policy.claims_best_fit {
-                        return Ok((c, r, o));
-                    }
-                    let total = cl.requested.saturating_add(&pod.requests);
-                    let score = dominant_share(&total, &cl.max_cap);
-                    if best.as_ref().is_none_or(|b| score > b.0) {
-                        best = Some((score, c, r, o));
-                    }
-                }
+            match self.fit_claim(pod, view, pg, universes, &cl.reqs, &cl.options, &cl.requested, false) {
+                Ok((r, o)) => return Ok((c, r, o)),
                 Err(e) => last = Some(e),
             }
         }
-        match best {
-            Some((_, c, r, o)) => Ok((c, r, o)),
-            None => Err(last),
-        }
+        Err(last)
     }
 
     fn new_claim(
@@ -635,7 +701,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         let host = HostCounts::default();
         self.topo
             .host_ok(pod, pg, &host)
-            .map_err(|r| format!("node pool {}: {}", np.name, r.0))?;
+            .map_err(|r| format!("node pool {}: {r}", np.name))?;
         // Karpenter drops instance types whose capacity would exceed the pool's
         // remaining limits.
         let within: Vec<u32> = compat
@@ -697,6 +763,12 @@ impl<'p, 'a> Engine<'p, 'a> {
                 .filter(|v| v.len() == Some(1))
                 .and_then(|v| v.any_value().map(str::to_string))
         });
+        for &(g, count, owners) in cl.host.entries() {
+            if let Some(limit) = self.topo.host_limit(g as usize) {
+                HostBlocks::set(&mut self.blocks.by_count, g as usize, c, count >= limit);
+                HostBlocks::set(&mut self.blocks.by_owner, g as usize, c, owners > 0);
+            }
+        }
         // Keep the first-fit order: fewest pods first, then creation order.
         let n = cl.pods.len();
         if let Some(pos) = self.claim_order.iter().position(|&x| x == c) {
@@ -814,7 +886,7 @@ impl Engine<'_, '_> {
         let cl = &self.claims[c];
         let np = &self.prep.problem.nodepools[cl.pool];
         if taint_blocking(&np.taints, &view.tolerations, true).is_some()
-            || self.topo.host_ok(pod, &pg, &cl.host).is_err()
+            || !self.claim_plausible(pod, &view, &pg, &universes, cl)
         {
             return false;
         }

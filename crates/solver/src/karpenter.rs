@@ -88,7 +88,6 @@ impl Strategy for Karpenter {
             &prep,
             Policy {
                 existing_best_fit: false,
-                claims_best_fit: false,
             },
         );
         // Pods sorted by CPU, then memory, descending; then creation time.

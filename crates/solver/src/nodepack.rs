@@ -109,37 +109,53 @@ impl Nodepack {
             .cloned()
     }
 
-    /// Launch a claim: the option and offering with the lowest effective price.
-    fn launch(
-        &self,
-        prep: &Prepared,
-        reqs: &Requirements,
-        options: &[u32],
-        pods: usize,
-        spread: &Spread,
-    ) -> Option<(u32, Offering, Vec<String>)> {
-        let mut ranked: Vec<(f64, u32, Offering)> = options
-            .iter()
-            .filter_map(|&o| {
-                self.choose(prep, o, reqs, pods, spread)
-                    .map(|off| (self.risk.effective(&off, pods), o, off))
-            })
-            .collect();
-        ranked.sort_by(|a, b| {
-            a.0.total_cmp(&b.0).then_with(|| {
-                prep.pts[a.1 as usize]
-                    .name
-                    .cmp(&prep.pts[b.1 as usize].name)
-            })
-        });
-        let (_, o, off) = ranked.first().cloned()?;
+    /// Launch a claim: the option with the lowest effective price, with its offering
+    /// chosen by [`Nodepack::choose`] (spreading spot nodes over zones).
+    fn launch(&self, prep: &Prepared, reqs: &Requirements, options: &[u32], pods: usize, spread: &Spread) -> Option<(u32, Offering, Vec<String>)> {
+        let ranked = self.rank(prep, reqs, options, pods);
+        let &(_, o) = ranked.first()?;
+        let off = self.choose(prep, o, reqs, pods, spread)?;
         let alternatives = ranked
             .iter()
             .skip(1)
             .take(crate::karpenter::MAX_INSTANCE_TYPES - 1)
-            .map(|(_, o, _)| prep.pts[*o as usize].name.clone())
+            .map(|(_, o)| prep.pts[*o as usize].name.clone())
             .collect();
         Some((o, off, alternatives))
+    }
+
+    /// Options by their cheapest effective offering price, cheapest first.
+    fn rank(&self, prep: &Prepared, reqs: &Requirements, options: &[u32], pods: usize) -> Vec<(f64, u32)> {
+        let mut ranked: Vec<(f64, u32)> = options
+            .iter()
+            .filter_map(|&o| {
+                prep.pts[o as usize]
+                    .offerings_for(reqs)
+                    .map(|x| self.risk.effective(x, pods))
+                    .reduce(f64::min)
+                    .map(|p| (p, o))
+            })
+            .collect();
+        ranked.sort_by(|a, b| {
+            a.0.total_cmp(&b.0)
+                .then_with(|| prep.pts[a.1 as usize].name.cmp(&prep.pts[b.1 as usize].name))
+        });
+        ranked
+    }
+
+    /// The cheapest option of a claim (no spreading), for capacity planning.
+    fn cheapest(&self, prep: &Prepared, reqs: &Requirements, options: &[u32], pods: usize) -> Option<u32> {
+        options
+            .iter()
+            .filter_map(|&o| {
+                prep.pts[o as usize]
+                    .offerings_for(reqs)
+                    .map(|x| self.risk.effective(x, pods))
+                    .reduce(f64::min)
+                    .map(|p| (p, o))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+            .map(|x| x.1)
     }
 }
 
@@ -239,7 +255,6 @@ impl Strategy for Nodepack {
             &prep,
             Policy {
                 existing_best_fit: true,
-                claims_best_fit: true,
             },
         );
         let order = karpenter_order(problem.pending);
@@ -270,13 +285,12 @@ impl Strategy for Nodepack {
         }
         // 3a. Plain pods into the room left in claims, without outgrowing their cheapest
         // type.
-        let spread0 = Spread::new();
         let targets: Vec<Option<Resources>> = eng
             .claims
             .iter()
             .map(|c| {
-                self.launch(&prep, &c.reqs, &c.options, c.pods.len(), &spread0)
-                    .map(|(o, _, _)| prep.pts[o as usize].cap.clone())
+                self.cheapest(&prep, &c.reqs, &c.options, c.pods.len())
+                    .map(|o| prep.pts[o as usize].cap.clone())
             })
             .collect();
         let mut rest = Vec::new();
@@ -304,8 +318,7 @@ impl Strategy for Nodepack {
         // cheapest option, so it reserves only that).
         eng.limits = crate::prep::LimitTracker::new(&prep);
         for c in &eng.claims {
-            if let Some((o, _, _)) = self.launch(&prep, &c.reqs, &c.options, c.pods.len(), &spread0)
-            {
+            if let Some(o) = self.cheapest(&prep, &c.reqs, &c.options, c.pods.len()) {
                 eng.limits.add(c.pool, &prep.pts[o as usize].capacity);
             }
         }

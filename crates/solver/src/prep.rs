@@ -30,6 +30,8 @@ pub struct PoolType {
     /// Labels a node gets (type labels and pool labels; zone and capacity type are added
     /// when an offering is chosen).
     pub labels: BTreeMap<String, String>,
+    /// The distinct zones of its offerings, sorted.
+    pub zones: Vec<String>,
 }
 
 impl PoolType {
@@ -84,7 +86,7 @@ pub fn term_conflict(term: &Requirements, node: &Requirements) -> Option<String>
     for (k, vs) in &term.keys {
         match node.get_ref(k) {
             Some(a) => {
-                if a.intersect(vs).is_empty() {
+                if !a.overlaps(vs) {
                     return Some(format!("requirement {k} {vs} conflicts with {a}"));
                 }
             }
@@ -161,7 +163,7 @@ fn pool_type(
     }
     let zones: BTreeSet<String> = offerings.iter().map(|o| o.zone.clone()).collect();
     let cts: BTreeSet<&str> = offerings.iter().map(|o| o.capacity_type.as_str()).collect();
-    reqs.add(labels::ZONE, ValueSet::in_values(zones));
+    reqs.add(labels::ZONE, ValueSet::in_values(zones.clone()));
     reqs.add(labels::CAPACITY_TYPE, ValueSet::in_values(cts));
     let it = if pool.kubelet == Default::default() {
         None
@@ -188,6 +190,7 @@ fn pool_type(
         reqs,
         offerings,
         labels: node_labels,
+        zones: zones.into_iter().collect(),
     })
 }
 
@@ -231,6 +234,24 @@ impl<'a> Prepared<'a> {
     pub fn pt_compatible(&self, reqs: &Requirements, pt: usize) -> bool {
         let p = &self.pts[pt];
         term_compatible(reqs, &p.reqs) && p.offerings_for(reqs).next().is_some()
+    }
+
+    /// Like [`Prepared::pt_compatible`], but only the keys of `changed` are checked
+    /// against the pair (the pair is known to satisfy the rest of `reqs`); offerings are
+    /// checked against all of `reqs`.
+    pub fn pt_compatible_delta(&self, reqs: &Requirements, changed: &Requirements, pt: usize) -> bool {
+        let p = &self.pts[pt];
+        changed.keys.iter().all(|(k, _)| {
+            // Zone and capacity type are checked through the offerings below.
+            if k == labels::ZONE || k == labels::CAPACITY_TYPE {
+                return true;
+            }
+            let Some(vs) = reqs.get_ref(k) else { return true };
+            match p.reqs.get_ref(k) {
+                Some(a) => a.overlaps(vs),
+                None => vs.allow_absent,
+            }
+        }) && p.offerings_for(reqs).next().is_some()
     }
 
     /// Check `minValues` of the requirements against a set of options: each key with a

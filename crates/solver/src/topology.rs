@@ -67,6 +67,10 @@ impl Group {
 pub struct HostCounts(Vec<(u32, u32, u32)>);
 
 impl HostCounts {
+    /// The entries: (group, matching pods, owners).
+    pub fn entries(&self) -> &[(u32, u32, u32)] {
+        &self.0
+    }
     fn get(&self, g: usize) -> (u32, u32) {
         self.0
             .iter()
@@ -127,6 +131,30 @@ impl PodGroups {
 /// Why a domain is not allowed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reject(pub String);
+
+/// Why a single domain is not allowed (cheap to build: no allocation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectKind {
+    /// A spread constraint's skew would exceed maxSkew.
+    Spread,
+    /// Required affinity: no matching pod in the domain.
+    Affinity,
+    /// Required anti-affinity: a matching pod is in the domain.
+    AntiAffinity,
+    /// A pod in the domain has anti-affinity to this pod.
+    InverseAntiAffinity,
+}
+
+impl std::fmt::Display for RejectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RejectKind::Spread => "topology spread would exceed maxSkew",
+            RejectKind::Affinity => "pod affinity: no matching pod in the domain",
+            RejectKind::AntiAffinity => "pod anti-affinity: a matching pod is in the domain",
+            RejectKind::InverseAntiAffinity => "a pod in the domain has anti-affinity to this pod",
+        })
+    }
+}
 
 fn namespaces(pod: &Pod, t: &[String]) -> Vec<String> {
     if t.is_empty() {
@@ -285,38 +313,101 @@ impl Topology {
         }
     }
 
+    /// Hostname-keyed groups that make a node with enough matching pods (or owners)
+    /// unusable for this pod: `(group, by_owners)`; the node is blocked when the group's
+    /// count (owners when `by_owners`) reaches the limit of [`Topology::host_limit`].
+    pub fn host_blockers(&self, pg: &PodGroups) -> Vec<(usize, bool)> {
+        let mut v = Vec::new();
+        for &i in pg.spread.iter().chain(&pg.anti) {
+            if self.groups[i].host {
+                v.push((i, false));
+            }
+        }
+        for &i in &pg.inverse {
+            if self.groups[i].host {
+                v.push((i, true));
+            }
+        }
+        v
+    }
+
+    /// The count at which a node is blocked for a group: maxSkew for a hostname spread
+    /// (with min 0), 1 for anti-affinity; `None` for affinity groups.
+    pub fn host_limit(&self, g: usize) -> Option<u32> {
+        match self.groups[g].kind {
+            Kind::Spread { max_skew, .. } => Some(max_skew),
+            Kind::AntiAffinity => Some(1),
+            Kind::Affinity => None,
+        }
+    }
+
     /// Check the pod's hostname-keyed constraints against a node's counts.
-    pub fn host_ok(&self, pod: &Pod, pg: &PodGroups, host: &HostCounts) -> Result<(), Reject> {
+    pub fn host_ok(&self, pod: &Pod, pg: &PodGroups, host: &HostCounts) -> Result<(), RejectKind> {
         for &i in &pg.spread {
             let g = &self.groups[i];
             if let (true, Kind::Spread { max_skew, .. }) = (g.host, &g.kind) {
                 if host.get(i).0 + 1 > *max_skew {
-                    return Err(Reject(format!(
-                        "topology spread on {HOSTNAME_KEY} (maxSkew {max_skew}) is full on this node"
-                    )));
+                    return Err(RejectKind::Spread);
                 }
             }
         }
         for &i in &pg.affinity {
             let g = &self.groups[i];
             if g.host && !(g.total == 0 && g.selects(pod)) && host.get(i).0 == 0 {
-                return Err(Reject(format!(
-                    "pod affinity on {HOSTNAME_KEY}: the node holds no matching pod"
-                )));
+                return Err(RejectKind::Affinity);
             }
         }
         for &i in &pg.anti {
             if self.groups[i].host && host.get(i).0 > 0 {
-                return Err(Reject(format!(
-                    "pod anti-affinity on {HOSTNAME_KEY}: the node holds a matching pod"
-                )));
+                return Err(RejectKind::AntiAffinity);
             }
         }
         for &i in &pg.inverse {
             if self.groups[i].host && host.get(i).1 > 0 {
-                return Err(Reject(format!(
-                    "anti-affinity of a pod on the node ({HOSTNAME_KEY}) excludes this pod"
-                )));
+                return Err(RejectKind::InverseAntiAffinity);
+            }
+        }
+        Ok(())
+    }
+
+    /// Check the pod's constraints on a non-hostname `key` for one domain `d`.
+    pub fn allows_one(&self, pod: &Pod, pg: &PodGroups, key: &str, d: &str, universe: &BTreeSet<String>) -> Result<(), RejectKind> {
+        let count = |g: &Group| g.counts.get(d).copied().unwrap_or(0);
+        for &i in &pg.spread {
+            let g = &self.groups[i];
+            let Kind::Spread { max_skew, min_domains } = g.kind else { continue };
+            if g.key != key {
+                continue;
+            }
+            let min = if min_domains.is_some_and(|m| (universe.len() as u32) < m) {
+                0
+            } else {
+                universe
+                    .iter()
+                    .map(|u| g.counts.get(u).copied().unwrap_or(0))
+                    .min()
+                    .unwrap_or(0)
+            };
+            if count(g) >= min + max_skew {
+                return Err(RejectKind::Spread);
+            }
+        }
+        for &i in &pg.affinity {
+            let g = &self.groups[i];
+            if g.key == key && !(g.total == 0 && g.selects(pod)) && count(g) == 0 {
+                return Err(RejectKind::Affinity);
+            }
+        }
+        for &i in &pg.anti {
+            let g = &self.groups[i];
+            if g.key == key && count(g) > 0 {
+                return Err(RejectKind::AntiAffinity);
+            }
+        }
+        for &i in &pg.inverse {
+            let g = &self.groups[i];
+            if g.key == key && g.owners.get(d).copied().unwrap_or(0) > 0 {
+                return Err(RejectKind::InverseAntiAffinity);
             }
         }
         Ok(())

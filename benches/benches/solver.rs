@@ -1,0 +1,54 @@
+//! Solver speed: Karpenter's scheduling benchmark (diverse 1k-20k pods on the 400-type
+//! fake catalog, 4,000 preference pods) and mixed workloads on the real AWS catalog.
+//! One `Strategy::solve` call per iteration, on one core.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use nodepack_benches::*;
+use nodepack_solver::{lower_bound, solve, Problem};
+use std::time::Duration;
+
+fn diverse(c: &mut Criterion) {
+    let catalog = karpenter_fake_catalog();
+    let pools = vec![benchmark_pool()];
+    let mut g = c.benchmark_group("karpenter-diverse");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    for n in [1000usize, 5000, 10_000, 20_000] {
+        let pods = diverse_pods(n, 42);
+        let problem = Problem { pending: &pods, nodes: &[], nodepools: &pools, catalog: &catalog };
+        g.throughput(Throughput::Elements(n as u64));
+        for s in ["nodepack", "karpenter"] {
+            g.bench_with_input(BenchmarkId::new(s, n), &problem, |b, p| b.iter(|| solve(s, p)));
+        }
+    }
+    g.finish();
+    let mut g = c.benchmark_group("karpenter-preference");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    let pods = preference_pods(4000, 42);
+    let problem = Problem { pending: &pods, nodes: &[], nodepools: &pools, catalog: &catalog };
+    g.throughput(Throughput::Elements(4000));
+    for s in ["nodepack", "karpenter"] {
+        g.bench_with_input(BenchmarkId::new(s, 4000), &problem, |b, p| b.iter(|| solve(s, p)));
+    }
+    g.finish();
+}
+
+fn real(c: &mut Criterion) {
+    let catalog = nodepack_formats::aws_us_east_1();
+    let pools = vec![real_pool()];
+    let mut g = c.benchmark_group("aws-mixed");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    for n in [5000usize, 50_000] {
+        let pods = mixed_pods(n, 7);
+        let problem = Problem { pending: &pods, nodes: &[], nodepools: &pools, catalog: &catalog };
+        g.throughput(Throughput::Elements(n as u64));
+        for s in ["nodepack", "karpenter"] {
+            g.bench_with_input(BenchmarkId::new(s, n), &problem, |b, p| b.iter(|| solve(s, p)));
+        }
+        let plan = solve("nodepack", &problem).expect("strategy");
+        g.bench_with_input(BenchmarkId::new("lower-bound", n), &problem, |b, p| b.iter(|| lower_bound(p, &plan)));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, diverse, real);
+criterion_main!(benches);

@@ -1,0 +1,27 @@
+//! Rough wall-clock split of one solve, for profiling by hand.
+use nodepack_benches::*;
+use nodepack_solver::{lower_bound, solve, validate, Problem};
+use std::time::Instant;
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let which = args.get(2).cloned().unwrap_or("diverse".into());
+    let (pods, catalog, pools) = match which.as_str() {
+        "mixed" => (mixed_pods(n, 7), nodepack_formats::aws_us_east_1(), vec![real_pool()]),
+        "pref" => (preference_pods(n, 42), karpenter_fake_catalog(), vec![benchmark_pool()]),
+        _ => (diverse_pods(n, 42), karpenter_fake_catalog(), vec![benchmark_pool()]),
+    };
+    let problem = Problem { pending: &pods, nodes: &[], nodepools: &pools, catalog: &catalog };
+    for s in ["nodepack", "karpenter"] {
+        let t = Instant::now();
+        let plan = solve(s, &problem).unwrap();
+        let ts = t.elapsed();
+        let t = Instant::now();
+        let lb = lower_bound(&problem, &plan);
+        let tl = t.elapsed();
+        let t = Instant::now();
+        let e = validate(&problem, &plan);
+        let tv = t.elapsed();
+        println!("{s}: solve {ts:?} lb {tl:?} validate {tv:?} cost {} lb {} nodes {} unsched {} errs {}", plan.cost_per_hour, lb, plan.nodes.len(), plan.unschedulable.len(), e.len());
+    }
+}
