@@ -14,20 +14,34 @@ fn diverse(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     for n in [1000usize, 5000, 10_000, 20_000] {
         let pods = diverse_pods(n, 42);
-        let problem = Problem { pending: &pods, nodes: &[], nodepools: &pools, catalog: &catalog };
+        let problem = Problem {
+            pending: &pods,
+            nodes: &[],
+            nodepools: &pools,
+            catalog: &catalog,
+        };
         g.throughput(Throughput::Elements(n as u64));
         for s in ["nodepack", "karpenter"] {
-            g.bench_with_input(BenchmarkId::new(s, n), &problem, |b, p| b.iter(|| solve(s, p)));
+            g.bench_with_input(BenchmarkId::new(s, n), &problem, |b, p| {
+                b.iter(|| solve(s, p))
+            });
         }
     }
     g.finish();
     let mut g = c.benchmark_group("karpenter-preference");
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     let pods = preference_pods(4000, 42);
-    let problem = Problem { pending: &pods, nodes: &[], nodepools: &pools, catalog: &catalog };
+    let problem = Problem {
+        pending: &pods,
+        nodes: &[],
+        nodepools: &pools,
+        catalog: &catalog,
+    };
     g.throughput(Throughput::Elements(4000));
     for s in ["nodepack", "karpenter"] {
-        g.bench_with_input(BenchmarkId::new(s, 4000), &problem, |b, p| b.iter(|| solve(s, p)));
+        g.bench_with_input(BenchmarkId::new(s, 4000), &problem, |b, p| {
+            b.iter(|| solve(s, p))
+        });
     }
     g.finish();
 }
@@ -39,13 +53,22 @@ fn real(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     for n in [5000usize, 50_000] {
         let pods = mixed_pods(n, 7);
-        let problem = Problem { pending: &pods, nodes: &[], nodepools: &pools, catalog: &catalog };
+        let problem = Problem {
+            pending: &pods,
+            nodes: &[],
+            nodepools: &pools,
+            catalog: &catalog,
+        };
         g.throughput(Throughput::Elements(n as u64));
         for s in ["nodepack", "karpenter"] {
-            g.bench_with_input(BenchmarkId::new(s, n), &problem, |b, p| b.iter(|| solve(s, p)));
+            g.bench_with_input(BenchmarkId::new(s, n), &problem, |b, p| {
+                b.iter(|| solve(s, p))
+            });
         }
         let plan = solve("nodepack", &problem).expect("strategy");
-        g.bench_with_input(BenchmarkId::new("lower-bound", n), &problem, |b, p| b.iter(|| lower_bound(p, &plan)));
+        g.bench_with_input(BenchmarkId::new("lower-bound", n), &problem, |b, p| {
+            b.iter(|| lower_bound(p, &plan))
+        });
     }
     g.finish();
 }

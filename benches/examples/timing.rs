@@ -7,12 +7,33 @@ fn main() {
     let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
     let which = args.get(2).cloned().unwrap_or("diverse".into());
     let (pods, catalog, pools) = match which.as_str() {
-        "mixed" => (mixed_pods(n, 7), nodepack_formats::aws_us_east_1(), vec![real_pool()]),
-        "pref" => (preference_pods(n, 42), karpenter_fake_catalog(), vec![benchmark_pool()]),
-        _ => (diverse_pods(n, 42), karpenter_fake_catalog(), vec![benchmark_pool()]),
+        "mixed" => (
+            mixed_pods(n, 7),
+            nodepack_formats::aws_us_east_1(),
+            vec![real_pool()],
+        ),
+        "pref" => (
+            preference_pods(n, 42),
+            karpenter_fake_catalog(),
+            vec![benchmark_pool()],
+        ),
+        _ => (
+            diverse_pods(n, 42),
+            karpenter_fake_catalog(),
+            vec![benchmark_pool()],
+        ),
     };
-    let problem = Problem { pending: &pods, nodes: &[], nodepools: &pools, catalog: &catalog };
+    let problem = Problem {
+        pending: &pods,
+        nodes: &[],
+        nodepools: &pools,
+        catalog: &catalog,
+    };
+    let only = std::env::var("STRAT").ok();
     for s in ["nodepack", "karpenter"] {
+        if only.as_deref().is_some_and(|o| o != s) {
+            continue;
+        }
         let t = Instant::now();
         let plan = solve(s, &problem).unwrap();
         let ts = t.elapsed();
@@ -22,6 +43,41 @@ fn main() {
         let t = Instant::now();
         let e = validate(&problem, &plan);
         let tv = t.elapsed();
-        println!("{s}: solve {ts:?} lb {tl:?} validate {tv:?} cost {} lb {} nodes {} unsched {} errs {}", plan.cost_per_hour, lb, plan.nodes.len(), plan.unschedulable.len(), e.len());
+        if std::env::var("BREAKDOWN").is_ok() {
+            breakdown(&plan);
+        }
+        println!(
+            "{s}: solve {ts:?} lb {tl:?} validate {tv:?} cost {} lb {} nodes {} unsched {} errs {}",
+            plan.cost_per_hour,
+            lb,
+            plan.nodes.len(),
+            plan.unschedulable.len(),
+            e.len()
+        );
+    }
+}
+
+#[allow(dead_code)]
+fn breakdown(plan: &nodepack_solver::Plan) {
+    use std::collections::BTreeMap;
+    let mut m: BTreeMap<(bool, String), (usize, f64, usize)> = BTreeMap::new();
+    for n in &plan.nodes {
+        let e = m
+            .entry((
+                n.name.contains("-p"),
+                format!("{} {}", n.instance_type, n.capacity_type),
+            ))
+            .or_default();
+        e.0 += 1;
+        e.1 += n.price.usd();
+        e.2 += n.pods.len();
+    }
+    let mut v: Vec<_> = m.into_iter().collect();
+    v.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
+    for ((packed, t), (n, c, p)) in v.iter().take(12) {
+        println!(
+            "  {} {t}: {n} nodes ${c:.2} {p} pods",
+            if *packed { "packer" } else { "engine" }
+        );
     }
 }

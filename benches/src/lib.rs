@@ -10,7 +10,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use nodepack_model::pod::{PodAffinityTerm, TopologySpread, Weighted, WhenUnsatisfiable, HOSTNAME_KEY, ZONE_KEY};
+use nodepack_model::pod::{
+    PodAffinityTerm, TopologySpread, Weighted, WhenUnsatisfiable, HOSTNAME_KEY, ZONE_KEY,
+};
 use nodepack_model::resources::NVIDIA_GPU;
 use nodepack_model::{
     labels, Bytes, CapacityType, Catalog, InstanceType, Millicores, Money, NodePool, Offering,
@@ -38,7 +40,11 @@ pub fn karpenter_fake_catalog() -> Catalog {
         let mem = Bytes::from_gib(2 * cpu);
         let price = Money::from_usd(0.1 * cpu as f64 + 0.1 * mem.0 as f64 / 1e9);
         let name = format!("fake-it-{i}");
-        let size = if cpu > 4 && mem > Bytes::from_gib(8) { "large" } else { "small" };
+        let size = if cpu > 4 && mem > Bytes::from_gib(8) {
+            "large"
+        } else {
+            "small"
+        };
         let l: BTreeMap<String, String> = [
             (labels::INSTANCE_TYPE.to_string(), name.clone()),
             (labels::ARCH.to_string(), "amd64".to_string()),
@@ -99,7 +105,11 @@ fn selector(key: &str, value: &str) -> Requirements {
 fn random_pod(rng: &mut ChaCha8Rng, name: String) -> Pod {
     let cpu = *CPU_CHOICES.choose(rng).unwrap_or(&100);
     let mem = *MEM_CHOICES.choose(rng).unwrap_or(&100);
-    Pod::new("default", &name, Resources::new(Millicores(cpu), Bytes::from_mib(mem)))
+    Pod::new(
+        "default",
+        &name,
+        Resources::new(Millicores(cpu), Bytes::from_mib(mem)),
+    )
 }
 
 /// Karpenter's diverse mix: a fifth each of generic pods, zone spread, hostname spread,
@@ -108,7 +118,13 @@ pub fn diverse_pods(n: usize, seed: u64) -> Vec<Pod> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let fifth = n / 5;
     let mut pods = Vec::with_capacity(n);
-    let label = |rng: &mut ChaCha8Rng| LABEL_CHOICES.choose(rng).copied().unwrap_or("a").to_string();
+    let label = |rng: &mut ChaCha8Rng| {
+        LABEL_CHOICES
+            .choose(rng)
+            .copied()
+            .unwrap_or("a")
+            .to_string()
+    };
     for i in 0..n {
         let kind = if i < 5 * fifth { i / fifth.max(1) } else { 0 };
         let mut p = random_pod(&mut rng, format!("pod-{i}"));
@@ -189,14 +205,38 @@ pub fn mixed_pods(n: usize, seed: u64) -> Vec<Pod> {
     for i in 0..n {
         let r = rng.random_range(0..100u32);
         let (cpu, mem, app) = match r {
-            0..=34 => ([250, 500, 1000][rng.random_range(0..3)], [512, 1024, 2048][rng.random_range(0..3)], "web"),
-            35..=59 => ([1000, 2000, 4000][rng.random_range(0..3)], [1024, 2048][rng.random_range(0..2)], "batch"),
-            60..=74 => ([500, 1000][rng.random_range(0..2)], [8192, 16384, 32768][rng.random_range(0..3)], "cache"),
-            75..=89 => ([500, 1000, 2000][rng.random_range(0..3)], [1024, 4096][rng.random_range(0..2)], "api"),
-            90..=97 => ([250, 500][rng.random_range(0..2)], [512, 1024][rng.random_range(0..2)], "arm"),
+            0..=34 => (
+                [250, 500, 1000][rng.random_range(0..3)],
+                [512, 1024, 2048][rng.random_range(0..3)],
+                "web",
+            ),
+            35..=59 => (
+                [1000, 2000, 4000][rng.random_range(0..3)],
+                [1024, 2048][rng.random_range(0..2)],
+                "batch",
+            ),
+            60..=74 => (
+                [500, 1000][rng.random_range(0..2)],
+                [8192, 16384, 32768][rng.random_range(0..3)],
+                "cache",
+            ),
+            75..=89 => (
+                [500, 1000, 2000][rng.random_range(0..3)],
+                [1024, 4096][rng.random_range(0..2)],
+                "api",
+            ),
+            90..=97 => (
+                [250, 500][rng.random_range(0..2)],
+                [512, 1024][rng.random_range(0..2)],
+                "arm",
+            ),
             _ => (4000, 16384, "gpu"),
         };
-        let mut p = Pod::new("default", &format!("{app}-{i}"), Resources::new(Millicores(cpu), Bytes::from_mib(mem)));
+        let mut p = Pod::new(
+            "default",
+            &format!("{app}-{i}"),
+            Resources::new(Millicores(cpu), Bytes::from_mib(mem)),
+        );
         p.labels.insert("app".into(), app.into());
         match app {
             "web" => p.topology_spread.push(TopologySpread {
@@ -207,7 +247,8 @@ pub fn mixed_pods(n: usize, seed: u64) -> Vec<Pod> {
                 min_domains: None,
             }),
             "api" => {
-                p.node_selector.insert(labels::CAPACITY_TYPE.into(), "on-demand".into());
+                p.node_selector
+                    .insert(labels::CAPACITY_TYPE.into(), "on-demand".into());
             }
             "arm" => {
                 p.node_selector.insert(labels::ARCH.into(), "arm64".into());

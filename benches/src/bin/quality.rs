@@ -10,7 +10,12 @@ use nodepack_model::{Catalog, NodePool, Pod};
 use nodepack_solver::{lower_bound, solve, validate, Problem, STRATEGIES};
 
 fn row(name: &str, pods: &[Pod], pools: &[NodePool], catalog: &Catalog) {
-    let problem = Problem { pending: pods, nodes: &[], nodepools: pools, catalog };
+    let problem = Problem {
+        pending: pods,
+        nodes: &[],
+        nodepools: pools,
+        catalog,
+    };
     let mut costs = Vec::new();
     for s in STRATEGIES {
         let plan = solve(s, &problem).expect("known strategy");
@@ -22,10 +27,18 @@ fn row(name: &str, pods: &[Pod], pools: &[NodePool], catalog: &Catalog) {
             pods.len(),
             plan.cost_per_hour.usd(),
             lb.usd(),
-            if lb.0 > 0 { plan.cost_per_hour.0 as f64 / lb.0 as f64 } else { f64::NAN },
+            if lb.0 > 0 {
+                plan.cost_per_hour.0 as f64 / lb.0 as f64
+            } else {
+                f64::NAN
+            },
             plan.nodes.len(),
             plan.unschedulable.len(),
-            if errs.is_empty() { "yes".to_string() } else { format!("NO: {}", errs[0]) },
+            if errs.is_empty() {
+                "yes".to_string()
+            } else {
+                format!("NO: {}", errs[0])
+            },
         );
     }
     println!(
@@ -42,7 +55,12 @@ fn main() {
     for n in [1000, 5000, 10_000, 20_000] {
         row("karpenter diverse", &diverse_pods(n, 42), &pool, &fake);
     }
-    row("karpenter preference", &preference_pods(4000, 42), &pool, &fake);
+    row(
+        "karpenter preference",
+        &preference_pods(4000, 42),
+        &pool,
+        &fake,
+    );
     let aws = nodepack_formats::aws_us_east_1();
     let real = vec![real_pool()];
     for n in [5000, 50_000] {

@@ -297,7 +297,11 @@ impl ValueSet {
         }
         match (self.complement, o.complement) {
             (false, false) => {
-                let (small, big) = if self.values.len() <= o.values.len() { (self, o) } else { (o, self) };
+                let (small, big) = if self.values.len() <= o.values.len() {
+                    (self, o)
+                } else {
+                    (o, self)
+                };
                 small.values.iter().any(|v| big.values.contains(v))
             }
             (false, true) => self.values.iter().any(|v| o.has(v)),

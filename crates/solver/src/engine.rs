@@ -165,7 +165,8 @@ pub struct Claim {
     pub pool: usize,
     /// Accumulated node requirements.
     pub reqs: Requirements,
-    /// Pairs (pool, instance type) it may still launch, as indices into `Prepared::pts`.
+    /// Pairs (pool, instance type) it may still launch: compatible with its requirements
+    /// and with room for all its pods, as indices into `Prepared::pts`.
     pub options: Vec<u32>,
     /// Element-wise maximum of the options' usable capacity (a quick rejection test).
     pub max_cap: Resources,
@@ -177,6 +178,8 @@ pub struct Claim {
     pub hostname: String,
     /// Hostname counts.
     pub host: HostCounts,
+    /// The zone, once pinned to one.
+    pub zone: Option<String>,
 }
 
 /// Where a pod went.
@@ -387,16 +390,17 @@ impl<'p, 'a> Engine<'p, 'a> {
         relaxed: bool,
         new_claims: bool,
     ) -> Result<Placement, String> {
-        let pg = self.groups(pi, view, relaxed);
+        let mut pg = self.groups(pi, view, relaxed);
         let pod = &self.prep.problem.pending[pi];
         let mut universes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for k in &pg.keys {
             let u = self.universe(view, k);
             universes.insert(k.clone(), u);
         }
+        self.topo.prepare_mins(&mut pg, &universes);
         let mut last: Option<String> = None;
         // 1. Existing nodes.
-        match self.try_existing(pod, view, &pg, &universes) {
+        match self.try_existing(pod, view, &pg) {
             Ok(n) => {
                 self.commit_existing(pi, n, &pg);
                 return Ok(Placement::Existing(self.nodes[n].index));
@@ -421,7 +425,9 @@ impl<'p, 'a> Engine<'p, 'a> {
                 Ok((reqs, options)) => {
                     let c = self.claims.len();
                     let hostname = format!("{}-{}", self.prep.problem.nodepools[pool].name, c);
-                    self.limits.add(pool, &max_capacity(self.prep, &options));
+                    // Karpenter reserves the largest capacity the claim might launch.
+                    let fitting = options.as_deref().unwrap_or(&[]);
+                    self.limits.add(pool, &max_capacity(self.prep, fitting));
                     self.claims.push(Claim {
                         pool,
                         reqs: self.prep.pools[pool].reqs.clone(),
@@ -431,6 +437,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                         pods: vec![],
                         hostname,
                         host: HostCounts::default(),
+                        zone: None,
                     });
                     self.claim_order.insert(0, c);
                     self.commit_claim(pi, c, reqs, options, &pg);
@@ -456,7 +463,6 @@ impl<'p, 'a> Engine<'p, 'a> {
         pod: &Pod,
         view: &View,
         pg: &PodGroups,
-        universes: &BTreeMap<String, BTreeSet<String>>,
     ) -> Result<usize, Option<String>> {
         let mut best: Option<(f64, usize)> = None;
         let mut last = None;
@@ -482,7 +488,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                     ok = false;
                     break;
                 };
-                if let Err(r) = self.topo.allows_one(pod, pg, k, d, &universes[k]) {
+                if let Err(r) = self.topo.allows_one(pod, pg, k, d) {
                     last = Some(format!("{k}: {r}"));
                     ok = false;
                     break;
@@ -528,7 +534,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         options: &[u32],
         requested: &Resources,
         fresh: bool,
-    ) -> Result<(Requirements, Vec<u32>), String> {
+    ) -> Result<(Requirements, Option<Vec<u32>>), String> {
         // Keys whose requirement changes: the pod's terms that narrow the claim's, and
         // topology pins. Options already satisfy the claim's requirements, so only these
         // keys (and the offerings) need checking again.
@@ -539,7 +545,9 @@ impl<'p, 'a> Engine<'p, 'a> {
             let merged = cur.intersect(vs);
             if merged != cur {
                 if merged.is_empty() {
-                    return Err(format!("requirement {k} {vs} conflicts with the node's {cur}"));
+                    return Err(format!(
+                        "requirement {k} {vs} conflicts with the node's {cur}"
+                    ));
                 }
                 changed.add(k, vs.clone());
                 new_reqs.add(k, vs.clone());
@@ -555,7 +563,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             if let Some(d) = &pinned {
                 if pg.keys.contains(k) {
                     self.topo
-                        .allows_one(pod, pg, k, d, &universes[k])
+                        .allows_one(pod, pg, k, d)
                         .map_err(|r| format!("{k} {d}: {r}"))?;
                 }
                 continue;
@@ -565,7 +573,9 @@ impl<'p, 'a> Engine<'p, 'a> {
                 return Err(format!("no domain of {k} available"));
             }
             let allowed = if pg.keys.contains(k) {
-                self.topo.allowed(pod, pg, k, &cand, &universes[k]).map_err(|r| r.0)?
+                self.topo
+                    .allowed(pod, pg, k, &cand, &universes[k])
+                    .map_err(|r| r.0)?
             } else {
                 cand
             };
@@ -574,30 +584,43 @@ impl<'p, 'a> Engine<'p, 'a> {
             new_reqs.add(k, ValueSet::in_values([d]));
         }
         let recheck = fresh || !changed.is_empty();
-        let new_options: Vec<u32> = options
-            .iter()
-            .copied()
-            .filter(|&o| {
-                let pt = &self.prep.pts[o as usize];
-                total.fits(&pt.cap)
-                    && (!recheck || self.prep.pt_compatible_delta(&new_reqs, &changed, o as usize))
-            })
-            .collect();
-        if new_options.is_empty() {
+        let (zone, ct) = (
+            new_reqs.get_ref(labels::ZONE),
+            new_reqs.get_ref(labels::CAPACITY_TYPE),
+        );
+        let keep = |o: u32| {
+            total.fits(&self.prep.pts[o as usize].cap)
+                && (!recheck
+                    || self
+                        .prep
+                        .pt_compatible_delta_in(&new_reqs, &changed, o as usize, zone, ct))
+        };
+        // Check before allocating: most attempts on existing claims fail here.
+        if !options.iter().any(|&o| keep(o)) {
+            if !fresh {
+                return Err("no instance type has room for the claim's pods and this one".into());
+            }
             let biggest = max_capacity_usable(self.prep, options);
             return Err(match total.shortfall(&biggest) {
                 Some(s) => format!("no instance type has room: {s}"),
                 None => "no instance type is compatible with the combined requirements".into(),
             });
         }
+        let new_options: Vec<u32> = options.iter().copied().filter(|&o| keep(o)).collect();
         if let Some(m) = self.prep.min_values_ok(&new_reqs, &new_options) {
             return Err(m);
         }
-        Ok((new_reqs, new_options))
+        Ok((new_reqs, Some(new_options)))
     }
 
     /// The values of `key` the options that can hold `total` could give the node.
-    fn candidate_domains(&self, options: &[u32], reqs: &Requirements, total: &Resources, key: &str) -> BTreeSet<String> {
+    fn candidate_domains(
+        &self,
+        options: &[u32],
+        reqs: &Requirements,
+        total: &Resources,
+        key: &str,
+    ) -> BTreeSet<String> {
         if key == labels::ZONE {
             let allowed = reqs.get_ref(labels::ZONE);
             let mut out: BTreeSet<&str> = BTreeSet::new();
@@ -607,7 +630,10 @@ impl<'p, 'a> Engine<'p, 'a> {
                     continue;
                 }
                 for z in &pt.zones {
-                    if allowed.is_none_or(|a| a.has(z)) && !out.contains(z.as_str()) && pt.offerings_for(reqs).any(|x| &x.zone == z) {
+                    if allowed.is_none_or(|a| a.has(z))
+                        && !out.contains(z.as_str())
+                        && pt.offerings_for(reqs).any(|x| &x.zone == z)
+                    {
                         out.insert(z);
                     }
                 }
@@ -623,7 +649,7 @@ impl<'p, 'a> Engine<'p, 'a> {
 
     /// Cheap checks of a claim for a pod, without allocating: room in its largest
     /// option, pool taints, hostname topology, pinned domains and pinned requirements.
-    fn claim_plausible(&self, pod: &Pod, view: &View, pg: &PodGroups, universes: &BTreeMap<String, BTreeSet<String>>, cl: &Claim) -> bool {
+    fn claim_plausible(&self, pod: &Pod, view: &View, pg: &PodGroups, cl: &Claim) -> bool {
         if !pod.requests.saturating_add(&cl.requested).fits(&cl.max_cap) {
             return false;
         }
@@ -635,15 +661,28 @@ impl<'p, 'a> Engine<'p, 'a> {
             return false;
         }
         for (k, vs) in &view.term.keys {
-            if let Some(v) = cl.reqs.get_ref(k).filter(|v| v.len() == Some(1)).and_then(|v| v.any_value()) {
+            if let Some(v) = cl
+                .reqs
+                .get_ref(k)
+                .filter(|v| v.len() == Some(1))
+                .and_then(|v| v.any_value())
+            {
                 if !vs.has(v) {
                     return false;
                 }
             }
         }
         for k in &pg.keys {
-            if let Some(d) = cl.reqs.get_ref(k).filter(|v| v.len() == Some(1)).and_then(|v| v.any_value()) {
-                if self.topo.allows_one(pod, pg, k, d, &universes[k]).is_err() {
+            let pinned = if k == labels::ZONE {
+                cl.zone.as_deref()
+            } else {
+                cl.reqs
+                    .get_ref(k)
+                    .filter(|v| v.len() == Some(1))
+                    .and_then(|v| v.any_value())
+            };
+            if let Some(d) = pinned {
+                if self.topo.allows_one(pod, pg, k, d).is_err() {
                     return false;
                 }
             }
@@ -657,21 +696,38 @@ impl<'p, 'a> Engine<'p, 'a> {
         view: &View,
         pg: &PodGroups,
         universes: &BTreeMap<String, BTreeSet<String>>,
-    ) -> Result<(usize, Requirements, Vec<u32>), Option<String>> {
+    ) -> Result<(usize, Requirements, Option<Vec<u32>>), Option<String>> {
         let mut last = None;
         let blockers = self.topo.host_blockers(pg);
         // Karpenter: the first claim that takes the pod, fewest pods first.
         for &c in &self.claim_order {
             if blockers.iter().any(|&(g, by_owner)| {
-                HostBlocks::get(if by_owner { &self.blocks.by_owner } else { &self.blocks.by_count }, g, c)
+                HostBlocks::get(
+                    if by_owner {
+                        &self.blocks.by_owner
+                    } else {
+                        &self.blocks.by_count
+                    },
+                    g,
+                    c,
+                )
             }) {
                 continue;
             }
             let cl = &self.claims[c];
-            if !self.claim_plausible(pod, view, pg, universes, cl) {
+            if !self.claim_plausible(pod, view, pg, cl) {
                 continue;
             }
-            match self.fit_claim(pod, view, pg, universes, &cl.reqs, &cl.options, &cl.requested, false) {
+            match self.fit_claim(
+                pod,
+                view,
+                pg,
+                universes,
+                &cl.reqs,
+                &cl.options,
+                &cl.requested,
+                false,
+            ) {
                 Ok((r, o)) => return Ok((c, r, o)),
                 Err(e) => last = Some(e),
             }
@@ -686,7 +742,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         pg: &PodGroups,
         universes: &BTreeMap<String, BTreeSet<String>>,
         pool: usize,
-    ) -> Result<(Requirements, Vec<u32>), String> {
+    ) -> Result<(Requirements, Option<Vec<u32>>), String> {
         let np = &self.prep.problem.nodepools[pool];
         let compat = self
             .cache
@@ -741,15 +797,22 @@ impl<'p, 'a> Engine<'p, 'a> {
         pi: usize,
         c: usize,
         reqs: Requirements,
-        options: Vec<u32>,
+        options: Option<Vec<u32>>,
         pg: &PodGroups,
     ) {
         let pod = &self.prep.problem.pending[pi];
-        let max_cap = max_capacity_usable(self.prep, &options);
+        if let Some(options) = options {
+            let max_cap = max_capacity_usable(self.prep, &options);
+            let cl = &mut self.claims[c];
+            cl.options = options;
+            cl.max_cap = max_cap;
+        }
         let cl = &mut self.claims[c];
+        cl.zone = reqs
+            .get_ref(labels::ZONE)
+            .filter(|v| v.len() == Some(1))
+            .and_then(|v| v.any_value().map(str::to_string));
         cl.reqs = reqs;
-        cl.options = options;
-        cl.max_cap = max_cap;
         cl.requested = cl.requested.saturating_add(&pod.requests);
         cl.pods.push(pi);
         let hostname = cl.hostname.clone();
@@ -851,9 +914,19 @@ pub fn option_values(prep: &Prepared, o: u32, reqs: &Requirements, key: &str) ->
 
 /// Element-wise maximum of the usable capacity of a set of pairs.
 pub fn max_capacity_usable(prep: &Prepared, options: &[u32]) -> Resources {
-    options.iter().fold(Resources::default(), |acc, &o| {
-        acc.max(&prep.pts[o as usize].cap)
-    })
+    let mut m = Resources::default();
+    for &o in options {
+        let c = &prep.pts[o as usize].cap;
+        m.cpu = m.cpu.max(c.cpu);
+        m.memory = m.memory.max(c.memory);
+        m.ephemeral_storage = m.ephemeral_storage.max(c.ephemeral_storage);
+        m.pods = m.pods.max(c.pods);
+        for (k, v) in &c.extended {
+            let e = m.extended.entry(k.clone()).or_insert(0);
+            *e = (*e).max(*v);
+        }
+    }
+    m
 }
 
 /// Karpenter's pod order: CPU request descending, memory descending, creation time,
@@ -877,16 +950,17 @@ impl Engine<'_, '_> {
     pub fn try_claim(&mut self, pi: usize, c: usize) -> bool {
         let pod = &self.prep.problem.pending[pi];
         let view = View::new(pod, &Relax::default());
-        let pg = self.groups(pi, &view, false);
+        let mut pg = self.groups(pi, &view, false);
         let mut universes = BTreeMap::new();
         for k in &pg.keys {
             let u = self.universe(&view, k);
             universes.insert(k.clone(), u);
         }
+        self.topo.prepare_mins(&mut pg, &universes);
         let cl = &self.claims[c];
         let np = &self.prep.problem.nodepools[cl.pool];
         if taint_blocking(&np.taints, &view.tolerations, true).is_some()
-            || !self.claim_plausible(pod, &view, &pg, &universes, cl)
+            || !self.claim_plausible(pod, &view, &pg, cl)
         {
             return false;
         }
@@ -936,6 +1010,11 @@ impl Engine<'_, '_> {
                 .collect(),
             &cl.requested,
         )
+    }
+
+    /// The options of a claim that fit all its pods: what it may launch.
+    pub fn fitting_options(&self, c: usize) -> &[u32] {
+        &self.claims[c].options
     }
 
     /// Bindings to existing nodes and the placement order, for a plan.

@@ -23,9 +23,13 @@ pub fn launch(
     reqs: &nodepack_model::Requirements,
     options: &[u32],
 ) -> Option<(u32, Offering, Vec<String>)> {
+    let (zone, cts) = (
+        reqs.get_ref(labels::ZONE),
+        reqs.get_ref(labels::CAPACITY_TYPE),
+    );
     let cheapest = |o: u32, ct: CapacityType| -> Option<&Offering> {
         prep.pts[o as usize]
-            .offerings_for(reqs)
+            .offerings_in(zone, cts)
             .filter(|x| x.capacity_type == ct)
             .min_by(|a, b| a.price.cmp(&b.price).then_with(|| a.zone.cmp(&b.zone)))
     };
@@ -106,7 +110,7 @@ impl Strategy for Karpenter {
             if cl.pods.is_empty() {
                 continue;
             }
-            match launch(&prep, &cl.reqs, &cl.options) {
+            match launch(&prep, &cl.reqs, eng.fitting_options(c)) {
                 Some((o, off, alts)) => nodes.push(eng.claim_node(c, o, &off, alts)),
                 None => {
                     for &p in &cl.pods {

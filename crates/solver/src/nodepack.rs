@@ -111,7 +111,14 @@ impl Nodepack {
 
     /// Launch a claim: the option with the lowest effective price, with its offering
     /// chosen by [`Nodepack::choose`] (spreading spot nodes over zones).
-    fn launch(&self, prep: &Prepared, reqs: &Requirements, options: &[u32], pods: usize, spread: &Spread) -> Option<(u32, Offering, Vec<String>)> {
+    fn launch(
+        &self,
+        prep: &Prepared,
+        reqs: &Requirements,
+        options: &[u32],
+        pods: usize,
+        spread: &Spread,
+    ) -> Option<(u32, Offering, Vec<String>)> {
         let ranked = self.rank(prep, reqs, options, pods);
         let &(_, o) = ranked.first()?;
         let off = self.choose(prep, o, reqs, pods, spread)?;
@@ -125,31 +132,54 @@ impl Nodepack {
     }
 
     /// Options by their cheapest effective offering price, cheapest first.
-    fn rank(&self, prep: &Prepared, reqs: &Requirements, options: &[u32], pods: usize) -> Vec<(f64, u32)> {
+    fn rank(
+        &self,
+        prep: &Prepared,
+        reqs: &Requirements,
+        options: &[u32],
+        pods: usize,
+    ) -> Vec<(f64, u32)> {
+        let (zone, ct) = (
+            reqs.get_ref(labels::ZONE),
+            reqs.get_ref(labels::CAPACITY_TYPE),
+        );
         let mut ranked: Vec<(f64, u32)> = options
             .iter()
             .filter_map(|&o| {
                 prep.pts[o as usize]
-                    .offerings_for(reqs)
+                    .offerings_in(zone, ct)
                     .map(|x| self.risk.effective(x, pods))
                     .reduce(f64::min)
                     .map(|p| (p, o))
             })
             .collect();
         ranked.sort_by(|a, b| {
-            a.0.total_cmp(&b.0)
-                .then_with(|| prep.pts[a.1 as usize].name.cmp(&prep.pts[b.1 as usize].name))
+            a.0.total_cmp(&b.0).then_with(|| {
+                prep.pts[a.1 as usize]
+                    .name
+                    .cmp(&prep.pts[b.1 as usize].name)
+            })
         });
         ranked
     }
 
     /// The cheapest option of a claim (no spreading), for capacity planning.
-    fn cheapest(&self, prep: &Prepared, reqs: &Requirements, options: &[u32], pods: usize) -> Option<u32> {
+    fn cheapest(
+        &self,
+        prep: &Prepared,
+        reqs: &Requirements,
+        options: &[u32],
+        pods: usize,
+    ) -> Option<u32> {
+        let (zone, ct) = (
+            reqs.get_ref(labels::ZONE),
+            reqs.get_ref(labels::CAPACITY_TYPE),
+        );
         options
             .iter()
             .filter_map(|&o| {
                 prep.pts[o as usize]
-                    .offerings_for(reqs)
+                    .offerings_in(zone, ct)
                     .map(|x| self.risk.effective(x, pods))
                     .reduce(f64::min)
                     .map(|p| (p, o))
@@ -285,13 +315,15 @@ impl Strategy for Nodepack {
         }
         // 3a. Plain pods into the room left in claims, without outgrowing their cheapest
         // type.
-        let targets: Vec<Option<Resources>> = eng
-            .claims
-            .iter()
+        let cheapest: Vec<Option<u32>> = (0..eng.claims.len())
             .map(|c| {
-                self.cheapest(&prep, &c.reqs, &c.options, c.pods.len())
-                    .map(|o| prep.pts[o as usize].cap.clone())
+                let cl = &eng.claims[c];
+                self.cheapest(&prep, &cl.reqs, eng.fitting_options(c), cl.pods.len())
             })
+            .collect();
+        let targets: Vec<Option<Resources>> = cheapest
+            .iter()
+            .map(|o| o.map(|o| prep.pts[o as usize].cap.clone()))
             .collect();
         let mut rest = Vec::new();
         let candidates: Vec<usize> = order
@@ -300,11 +332,21 @@ impl Strategy for Nodepack {
             .filter(|&pi| plain[pi] && eng.placed[pi].is_none())
             .collect();
         for pi in candidates {
-            let req = &problem.pending[pi].requests;
+            let pod = &problem.pending[pi];
+            let req = &pod.requests;
+            let term = View::new(pod, &Relax::default()).term;
             let mut done = false;
             for (c, target) in targets.iter().enumerate() {
                 let Some(t) = target else { continue };
-                if req.saturating_add(&eng.claims[c].requested).fits(t) && eng.try_claim(pi, c) {
+                if !req.saturating_add(&eng.claims[c].requested).fits(t) {
+                    continue;
+                }
+                // Only where the pod narrows nothing (an on-demand-only pod would turn
+                // a spot claim on-demand).
+                let narrows = term.keys.iter().any(|(k, vs)| {
+                    eng.claims[c].reqs.get(k).intersect(vs) != eng.claims[c].reqs.get(k)
+                });
+                if !narrows && eng.try_claim(pi, c) {
                     done = true;
                     break;
                 }
@@ -317,9 +359,11 @@ impl Strategy for Nodepack {
         // largest option of each claim, as Karpenter does; nodepack launches the
         // cheapest option, so it reserves only that).
         eng.limits = crate::prep::LimitTracker::new(&prep);
-        for c in &eng.claims {
-            if let Some(o) = self.cheapest(&prep, &c.reqs, &c.options, c.pods.len()) {
-                eng.limits.add(c.pool, &prep.pts[o as usize].capacity);
+        for (c, o) in cheapest.iter().enumerate() {
+            // Filling room never changes a claim's cheapest type.
+            if let Some(o) = o {
+                eng.limits
+                    .add(eng.claims[c].pool, &prep.pts[*o as usize].capacity);
             }
         }
         // 3b. Pack the rest.
@@ -334,7 +378,13 @@ impl Strategy for Nodepack {
             if cl.pods.is_empty() {
                 continue;
             }
-            match self.launch(&prep, &cl.reqs, &cl.options, cl.pods.len(), &spread) {
+            match self.launch(
+                &prep,
+                &cl.reqs,
+                eng.fitting_options(c),
+                cl.pods.len(),
+                &spread,
+            ) {
                 Some((o, off, alts)) => {
                     if off.capacity_type == CapacityType::Spot {
                         *spread

@@ -40,8 +40,18 @@ impl PoolType {
         &'a self,
         reqs: &'a Requirements,
     ) -> impl Iterator<Item = &'a Offering> + 'a {
-        let zone = reqs.get_ref(labels::ZONE);
-        let ct = reqs.get_ref(labels::CAPACITY_TYPE);
+        self.offerings_in(
+            reqs.get_ref(labels::ZONE),
+            reqs.get_ref(labels::CAPACITY_TYPE),
+        )
+    }
+
+    /// Available offerings in the allowed zones and capacity types (`None`: any).
+    pub fn offerings_in<'a>(
+        &'a self,
+        zone: Option<&'a ValueSet>,
+        ct: Option<&'a ValueSet>,
+    ) -> impl Iterator<Item = &'a Offering> + 'a {
         self.offerings.iter().filter(move |o| {
             zone.is_none_or(|z| z.has(&o.zone))
                 && ct.is_none_or(|c| c.has(o.capacity_type.as_str()))
@@ -239,19 +249,45 @@ impl<'a> Prepared<'a> {
     /// Like [`Prepared::pt_compatible`], but only the keys of `changed` are checked
     /// against the pair (the pair is known to satisfy the rest of `reqs`); offerings are
     /// checked against all of `reqs`.
-    pub fn pt_compatible_delta(&self, reqs: &Requirements, changed: &Requirements, pt: usize) -> bool {
+    pub fn pt_compatible_delta(
+        &self,
+        reqs: &Requirements,
+        changed: &Requirements,
+        pt: usize,
+    ) -> bool {
+        self.pt_compatible_delta_in(
+            reqs,
+            changed,
+            pt,
+            reqs.get_ref(labels::ZONE),
+            reqs.get_ref(labels::CAPACITY_TYPE),
+        )
+    }
+
+    /// [`Prepared::pt_compatible_delta`] with the zone and capacity type sets looked up
+    /// once by the caller.
+    pub fn pt_compatible_delta_in(
+        &self,
+        reqs: &Requirements,
+        changed: &Requirements,
+        pt: usize,
+        zone: Option<&ValueSet>,
+        ct: Option<&ValueSet>,
+    ) -> bool {
         let p = &self.pts[pt];
         changed.keys.iter().all(|(k, _)| {
             // Zone and capacity type are checked through the offerings below.
             if k == labels::ZONE || k == labels::CAPACITY_TYPE {
                 return true;
             }
-            let Some(vs) = reqs.get_ref(k) else { return true };
+            let Some(vs) = reqs.get_ref(k) else {
+                return true;
+            };
             match p.reqs.get_ref(k) {
                 Some(a) => a.overlaps(vs),
                 None => vs.allow_absent,
             }
-        }) && p.offerings_for(reqs).next().is_some()
+        }) && p.offerings_in(zone, ct).next().is_some()
     }
 
     /// Check `minValues` of the requirements against a set of options: each key with a

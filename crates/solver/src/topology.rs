@@ -98,7 +98,9 @@ pub struct Topology {
     index: HashMap<GroupKey, usize>,
     anti: Vec<usize>,
     /// Cache: does group g select pod p (by pod index)?
-    selects_cache: HashMap<(usize, usize), bool>,
+    /// Per pod index: the groups that select it, computed once (with the group count
+    /// it was computed for).
+    selected: HashMap<usize, (usize, Vec<u32>)>,
 }
 
 /// The constraints of a pod, as group indices.
@@ -116,6 +118,9 @@ pub struct PodGroups {
     pub keys: BTreeSet<String>,
     /// Non-hostname keys on which some group counts the pod.
     pub counted_keys: BTreeSet<String>,
+    /// For spread groups on non-hostname keys: the minimum count over the pod's
+    /// eligible domains, fixed for one placement attempt ([`Topology::prepare_mins`]).
+    pub mins: Vec<(usize, u32)>,
 }
 
 impl PodGroups {
@@ -251,23 +256,28 @@ impl Topology {
             }
         }
         g.counted_keys.clear();
-        for gi in 0..self.groups.len() {
-            if self.groups[gi].host || g.keys.contains(&self.groups[gi].key) {
-                continue;
-            }
-            if self.selects(gi, pod_index, pod) {
-                g.counted_keys.insert(self.groups[gi].key.clone());
+        for gi in self.selected(pod_index, pod) {
+            let grp = &self.groups[gi as usize];
+            if !grp.host && !g.keys.contains(&grp.key) {
+                g.counted_keys.insert(grp.key.clone());
             }
         }
     }
 
-    fn selects(&mut self, g: usize, pod_index: usize, pod: &Pod) -> bool {
-        if let Some(&b) = self.selects_cache.get(&(g, pod_index)) {
-            return b;
+    /// The groups that select the pod (cached per pod index).
+    fn selected(&mut self, pod_index: usize, pod: &Pod) -> Vec<u32> {
+        let n = self.groups.len();
+        if let Some((m, v)) = self.selected.get(&pod_index) {
+            if *m == n {
+                return v.clone();
+            }
         }
-        let b = self.groups[g].selects(pod);
-        self.selects_cache.insert((g, pod_index), b);
-        b
+        let v: Vec<u32> = (0..n)
+            .filter(|&g| self.groups[g].selects(pod))
+            .map(|g| g as u32)
+            .collect();
+        self.selected.insert(pod_index, (n, v.clone()));
+        v
     }
 
     /// Is the pod selected by any pod affinity or anti-affinity group (so that where it
@@ -289,10 +299,8 @@ impl Topology {
         host: &mut HostCounts,
         domain: &dyn Fn(&str) -> Option<String>,
     ) {
-        for gi in 0..self.groups.len() {
-            if !self.selects(gi, pod_index, pod) {
-                continue;
-            }
+        for gi in self.selected(pod_index, pod) {
+            let gi = gi as usize;
             let g = &mut self.groups[gi];
             if g.host {
                 host.bump(gi, 1, 0);
@@ -370,15 +378,21 @@ impl Topology {
         Ok(())
     }
 
-    /// Check the pod's constraints on a non-hostname `key` for one domain `d`.
-    pub fn allows_one(&self, pod: &Pod, pg: &PodGroups, key: &str, d: &str, universe: &BTreeSet<String>) -> Result<(), RejectKind> {
-        let count = |g: &Group| g.counts.get(d).copied().unwrap_or(0);
+    /// Compute the spread minimums of a pod's non-hostname spread groups over its
+    /// eligible domains (`universes` by key).
+    pub fn prepare_mins(&self, pg: &mut PodGroups, universes: &BTreeMap<String, BTreeSet<String>>) {
+        pg.mins.clear();
         for &i in &pg.spread {
             let g = &self.groups[i];
-            let Kind::Spread { max_skew, min_domains } = g.kind else { continue };
-            if g.key != key {
+            let Kind::Spread { min_domains, .. } = g.kind else {
+                continue;
+            };
+            if g.host {
                 continue;
             }
+            let Some(universe) = universes.get(&g.key) else {
+                continue;
+            };
             let min = if min_domains.is_some_and(|m| (universe.len() as u32) < m) {
                 0
             } else {
@@ -388,6 +402,28 @@ impl Topology {
                     .min()
                     .unwrap_or(0)
             };
+            pg.mins.push((i, min));
+        }
+    }
+
+    /// Check the pod's constraints on a non-hostname `key` for one domain `d` (after
+    /// [`Topology::prepare_mins`]).
+    pub fn allows_one(
+        &self,
+        pod: &Pod,
+        pg: &PodGroups,
+        key: &str,
+        d: &str,
+    ) -> Result<(), RejectKind> {
+        let count = |g: &Group| g.counts.get(d).copied().unwrap_or(0);
+        for &(i, min) in &pg.mins {
+            let g = &self.groups[i];
+            let Kind::Spread { max_skew, .. } = g.kind else {
+                continue;
+            };
+            if g.key != key {
+                continue;
+            }
             if count(g) >= min + max_skew {
                 return Err(RejectKind::Spread);
             }

@@ -243,8 +243,10 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<String> {
 /// Placed pods with their node labels, in order, and counts per selector and domain.
 struct Replay<'a> {
     pods: Vec<(&'a Pod, BTreeMap<String, String>)>,
-    /// Indices of placed pods that carry required anti-affinity terms.
-    owners: Vec<usize>,
+    /// Placed pods that carry required anti-affinity terms, by (term key, domain).
+    owners: HashMap<(String, String), Vec<usize>>,
+    /// The topology keys of those terms.
+    owner_keys: BTreeSet<String>,
     /// (topology key, namespaces, selector) -> domain -> matching pods.
     counts: HashMap<(String, Vec<String>, Requirements), HashMap<String, usize>>,
     universes:
@@ -278,15 +280,17 @@ impl<'a> Replay<'a> {
                 pods.push((p, n.node.labels.clone()));
             }
         }
-        let owners = (0..pods.len())
-            .filter(|&i| !pods[i].0.pod_anti_affinity.is_empty())
-            .collect();
-        Replay {
-            pods,
-            owners,
+        let mut r = Replay {
+            pods: Vec::new(),
+            owners: HashMap::new(),
+            owner_keys: BTreeSet::new(),
             counts: HashMap::new(),
             universes: HashMap::new(),
+        };
+        for (p, l) in pods {
+            r.add(p, &l);
         }
+        r
     }
 
     fn add(&mut self, pod: &'a Pod, labels: &BTreeMap<String, String>) {
@@ -297,8 +301,14 @@ impl<'a> Replay<'a> {
                 }
             }
         }
-        if !pod.pod_anti_affinity.is_empty() {
-            self.owners.push(self.pods.len());
+        for t in &pod.pod_anti_affinity {
+            if let Some(d) = labels.get(&t.topology_key) {
+                self.owner_keys.insert(t.topology_key.clone());
+                self.owners
+                    .entry((t.topology_key.clone(), d.clone()))
+                    .or_default()
+                    .push(self.pods.len());
+            }
         }
         self.pods.push((pod, labels.clone()));
     }
@@ -454,15 +464,21 @@ impl<'a> Replay<'a> {
             }
         }
         // Anti-affinity of pods placed earlier.
-        for &i in &self.owners {
-            let (q, ql) = &self.pods[i];
-            for t in &q.pod_anti_affinity {
-                let key = t.topology_key.as_str();
-                if selects(&t.namespaces, &q.id.namespace, &t.selector, pod)
-                    && ql.get(key).is_some()
-                    && ql.get(key) == node.get(key)
+        for key in &self.owner_keys {
+            let Some(d) = node.get(key) else { continue };
+            let Some(list) = self.owners.get(&(key.clone(), d.clone())) else {
+                continue;
+            };
+            for &i in list {
+                let (q, _) = &self.pods[i];
+                for t in q
+                    .pod_anti_affinity
+                    .iter()
+                    .filter(|t| &t.topology_key == key)
                 {
-                    return Err(format!("pod {} has anti-affinity to it on {key}", q.id));
+                    if selects(&t.namespaces, &q.id.namespace, &t.selector, pod) {
+                        return Err(format!("pod {} has anti-affinity to it on {key}", q.id));
+                    }
                 }
             }
         }

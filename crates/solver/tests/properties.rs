@@ -12,7 +12,8 @@ fn catalog_with_price_jitter(seed: u64) -> nodepack_model::Catalog {
     for (i, t) in c.instance_types.iter_mut().enumerate() {
         for (j, o) in t.offerings.iter_mut().enumerate() {
             // A deterministic +-20% jitter per offering.
-            let h = (seed ^ (i as u64 * 7919 + j as u64 * 104_729)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let h =
+                (seed ^ (i as u64 * 7919 + j as u64 * 104_729)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             let f = 0.8 + (h >> 40) as f64 / (1u64 << 24) as f64 * 0.4;
             o.price = Money((o.price.0 as f64 * f) as i64);
         }

@@ -10,14 +10,24 @@ fn setup(pods: Vec<Pod>) -> (Vec<Pod>, Vec<NodePool>, Catalog) {
 }
 
 fn plan_for(pods: &[Pod], pools: &[NodePool], cat: &Catalog) -> Plan {
-    let p = Problem { pending: pods, nodes: &[], nodepools: pools, catalog: cat };
+    let p = Problem {
+        pending: pods,
+        nodes: &[],
+        nodepools: pools,
+        catalog: cat,
+    };
     let plan = solve("karpenter", &p).unwrap();
     assert!(validate(&p, &plan).is_empty());
     plan
 }
 
 fn errors(pods: &[Pod], pools: &[NodePool], cat: &Catalog, plan: &Plan) -> String {
-    let p = Problem { pending: pods, nodes: &[], nodepools: pools, catalog: cat };
+    let p = Problem {
+        pending: pods,
+        nodes: &[],
+        nodepools: pools,
+        catalog: cat,
+    };
     validate(&p, plan).join("\n")
 }
 
@@ -28,8 +38,14 @@ fn dropped_and_duplicated_pods() {
     let gone = plan.nodes[0].pods.pop().unwrap();
     plan.order.retain(|p| *p != gone);
     assert!(errors(&pods, &pools, &cat, &plan).contains("neither placed nor reported"));
-    plan.unschedulable.push(Unschedulable { pod: gone.clone(), reason: "x".into() });
-    plan.unschedulable.push(Unschedulable { pod: gone, reason: "x".into() });
+    plan.unschedulable.push(Unschedulable {
+        pod: gone.clone(),
+        reason: "x".into(),
+    });
+    plan.unschedulable.push(Unschedulable {
+        pod: gone,
+        reason: "x".into(),
+    });
     assert!(errors(&pods, &pools, &cat, &plan).contains("appears 2 times"));
 }
 
@@ -37,7 +53,11 @@ fn dropped_and_duplicated_pods() {
 fn over_capacity_and_wrong_price() {
     let (pods, pools, cat) = setup(tk::pods("a", 3, 1000, 1024));
     let mut plan = plan_for(&pods, &pools, &cat);
-    let small = cat.instance_types.iter().find(|t| t.name == "c6g.2x").unwrap();
+    let small = cat
+        .instance_types
+        .iter()
+        .find(|t| t.name == "c6g.2x")
+        .unwrap();
     plan.nodes[0].instance_type = small.name.clone();
     plan.nodes[0].labels = small.labels.clone();
     let e = errors(&pods, &pools, &cat, &plan);
@@ -47,7 +67,10 @@ fn over_capacity_and_wrong_price() {
 
 #[test]
 fn topology_violations() {
-    let pods: Vec<Pod> = tk::pods("db", 2, 250, 256).into_iter().map(|p| tk::anti(p, HOSTNAME_KEY)).collect();
+    let pods: Vec<Pod> = tk::pods("db", 2, 250, 256)
+        .into_iter()
+        .map(|p| tk::anti(p, HOSTNAME_KEY))
+        .collect();
     let (pods, pools, cat) = setup(pods);
     let mut plan = plan_for(&pods, &pools, &cat);
     assert_eq!(plan.nodes.len(), 2);
@@ -55,7 +78,10 @@ fn topology_violations() {
     plan.nodes[0].pods.extend(moved.pods);
     assert!(errors(&pods, &pools, &cat, &plan).contains("anti-affinity"));
 
-    let pods: Vec<Pod> = tk::pods("web", 3, 250, 256).into_iter().map(|p| tk::spread(p, ZONE_KEY, 1)).collect();
+    let pods: Vec<Pod> = tk::pods("web", 3, 250, 256)
+        .into_iter()
+        .map(|p| tk::spread(p, ZONE_KEY, 1))
+        .collect();
     let (pods, pools, cat) = setup(pods);
     let mut plan = plan_for(&pods, &pools, &cat);
     let zone = plan.nodes[0].zone.clone();
@@ -70,7 +96,9 @@ fn topology_violations() {
 fn taints_selectors_and_limits() {
     let mut pool = tk::pool("default", &[]);
     let mut pods = tk::pods("a", 2, 1000, 1024);
-    pods[0].node_selector.insert(labels::ARCH.into(), "arm64".into());
+    pods[0]
+        .node_selector
+        .insert(labels::ARCH.into(), "arm64".into());
     let cat = tk::catalog();
     let mut plan = plan_for(&pods, std::slice::from_ref(&pool), &cat);
     pool.taints.push(tk::taint("dedicated", "x"));
@@ -81,5 +109,8 @@ fn taints_selectors_and_limits() {
     let e = errors(&pods, &[pool], &cat, &plan);
     assert!(e.contains("taint"), "{e}");
     assert!(e.contains("limit"), "{e}");
-    assert!(e.contains("label kubernetes.io/arch") || e.contains("selector"), "{e}");
+    assert!(
+        e.contains("label kubernetes.io/arch") || e.contains("selector"),
+        "{e}"
+    );
 }
