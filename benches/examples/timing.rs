@@ -17,6 +17,16 @@ fn main() {
             karpenter_fake_catalog(),
             vec![benchmark_pool()],
         ),
+        "plain" => (
+            mixed_plain_pods(n, 7),
+            nodepack_formats::aws_us_east_1(),
+            vec![real_pool()],
+        ),
+        "generic" => (
+            generic_pods(n, 42),
+            karpenter_fake_catalog(),
+            vec![benchmark_pool()],
+        ),
         _ => (
             diverse_pods(n, 42),
             karpenter_fake_catalog(),

@@ -265,3 +265,21 @@ pub fn mixed_pods(n: usize, seed: u64) -> Vec<Pod> {
 pub fn real_pool() -> NodePool {
     NodePool::new("default")
 }
+
+/// The mixed workload without any topology constraint (for the lower-bound quality
+/// target on workloads without topology).
+pub fn mixed_plain_pods(n: usize, seed: u64) -> Vec<Pod> {
+    let mut pods = mixed_pods(n, seed);
+    for p in pods.iter_mut() {
+        p.topology_spread.clear();
+    }
+    pods
+}
+
+/// Karpenter's benchmark pod shapes without constraints (all "generic").
+pub fn generic_pods(n: usize, seed: u64) -> Vec<Pod> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| random_pod(&mut rng, format!("generic-{i}")))
+        .collect()
+}

@@ -697,36 +697,100 @@ impl Nodepack {
                     continue;
                 }
                 let pt = &prep.pts[cols[c].pt as usize];
-                let mut free = pt.cap.clone();
-                let mut reqs = prep.pools[pool].reqs.clone();
-                reqs.add(
-                    labels::CAPACITY_TYPE,
-                    nodepack_model::ValueSet::in_values([cols[c].ct.as_str()]),
-                );
-                let mut take = Vec::new();
-                let mut value = 0.0;
-                for &g in &remaining {
-                    let gr = &groups[g];
-                    if !gr.cols.contains(&c) {
-                        continue;
+                let base_reqs = {
+                    let mut r = prep.pools[pool].reqs.clone();
+                    r.add(
+                        labels::CAPACITY_TYPE,
+                        nodepack_model::ValueSet::in_values([cols[c].ct.as_str()]),
+                    );
+                    r
+                };
+                let fill = |proportional: bool| -> (Vec<(usize, usize)>, f64, Requirements) {
+                    let mut free = pt.cap.clone();
+                    let mut reqs = base_reqs.clone();
+                    let mut take: Vec<(usize, usize)> = Vec::new();
+                    let mut value = 0.0;
+                    // 1. A slice of the remaining demand in proportion (the mix the LP
+                    // would use), as large as fits: balanced use of every resource.
+                    let prop: Vec<usize> = remaining
+                        .iter()
+                        .copied()
+                        .filter(|&g| {
+                            proportional
+                                && groups[g].cols.contains(&c)
+                                && !groups[g].term.keys.contains_key(labels::ZONE)
+                        })
+                        .collect();
+                    if prop.len() > 1 {
+                        let fits_at = |s: f64| -> bool {
+                            let mut used = Resources::default();
+                            for &g in &prop {
+                                let k = (s * groups[g].remaining() as f64).floor() as usize;
+                                used = used.saturating_add(&scaled(&groups[g].req, k));
+                            }
+                            used.fits(&pt.cap)
+                        };
+                        let (mut lo, mut hi) = (0.0f64, 1.0f64);
+                        if fits_at(hi) {
+                            lo = hi;
+                        } else {
+                            for _ in 0..30 {
+                                let mid = (lo + hi) / 2.0;
+                                if fits_at(mid) {
+                                    lo = mid;
+                                } else {
+                                    hi = mid;
+                                }
+                            }
+                        }
+                        for &g in &prop {
+                            let k = (lo * groups[g].remaining() as f64).floor() as usize;
+                            if k > 0 {
+                                free = free.saturating_sub(&scaled(&groups[g].req, k));
+                                value += groups[g].fair * k as f64;
+                                take.push((g, k));
+                            }
+                        }
                     }
-                    let k = max_fit(&free, &gr.req, gr.remaining());
-                    if k == 0 {
-                        continue;
+                    // 2. Top up, first fit decreasing.
+                    for &g in &remaining {
+                        let gr = &groups[g];
+                        if !gr.cols.contains(&c) {
+                            continue;
+                        }
+                        let already = take.iter().find(|t| t.0 == g).map_or(0, |t| t.1);
+                        let k = max_fit(&free, &gr.req, gr.remaining() - already);
+                        if k == 0 {
+                            continue;
+                        }
+                        let merged = if gr.term.keys.contains_key(labels::ZONE) {
+                            reqs.intersect(&gr.term)
+                        } else {
+                            reqs.clone()
+                        };
+                        if pt.offerings_for(&merged).next().is_none() {
+                            continue;
+                        }
+                        reqs = merged;
+                        free = free.saturating_sub(&scaled(&gr.req, k));
+                        value += gr.fair * k as f64;
+                        match take.iter_mut().find(|t| t.0 == g) {
+                            Some(t) => t.1 += k,
+                            None => take.push((g, k)),
+                        }
                     }
-                    let merged = if gr.term.keys.contains_key(labels::ZONE) {
-                        reqs.intersect(&gr.term)
+                    (take, value, reqs)
+                };
+                // Both fills; keep the one that buys more fair cost.
+                let (t1, v1, r1) = fill(false);
+                let (take, value, reqs) = {
+                    let (t2, v2, r2) = fill(true);
+                    if v2 > v1 {
+                        (t2, v2, r2)
                     } else {
-                        reqs.clone()
-                    };
-                    if pt.offerings_for(&merged).next().is_none() {
-                        continue;
+                        (t1, v1, r1)
                     }
-                    reqs = merged;
-                    free = free.saturating_sub(&scaled(&gr.req, k));
-                    value += gr.fair * k as f64;
-                    take.push((g, k));
-                }
+                };
                 if take.is_empty() {
                     continue;
                 }
