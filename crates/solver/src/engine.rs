@@ -180,7 +180,15 @@ pub struct Claim {
     pub host: HostCounts,
     /// The zone, once pinned to one.
     pub zone: Option<String>,
+    /// Usable capacity of its cheapest option: room here costs nothing more.
+    pub target_cap: Resources,
+    /// How often growing it was refused (growth policy): after a few, only free room
+    /// is offered, which bounds the work spent on full claims.
+    pub growth_refusals: std::cell::Cell<u32>,
 }
+
+/// The refusal of [`Policy::growth_factor`].
+const GROWTH_REFUSED: &str = "growing the claim costs more than a node of its own";
 
 /// Where a pod went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,6 +204,11 @@ pub enum Placement {
 pub struct Policy {
     /// Existing nodes: best fit (least free capacity left) instead of first fit.
     pub existing_best_fit: bool,
+    /// Claims grow only while worth it: adding a pod may raise the price of the cheapest
+    /// type that holds the claim by at most this factor times the pod's fair cost (its
+    /// dominant share of that type's price). `None` is Karpenter's rule: a claim grows
+    /// while any type still holds it, up to the largest instance in the catalog.
+    pub growth_factor: Option<f64>,
 }
 
 /// Bitsets over claims: for each hostname-keyed group, which claims have reached the
@@ -438,6 +451,8 @@ impl<'p, 'a> Engine<'p, 'a> {
                         hostname,
                         host: HostCounts::default(),
                         zone: None,
+                        target_cap: Resources::default(),
+                        growth_refusals: Default::default(),
                     });
                     self.claim_order.insert(0, c);
                     self.commit_claim(pi, c, reqs, options, &pg);
@@ -607,6 +622,25 @@ impl<'p, 'a> Engine<'p, 'a> {
             });
         }
         let new_options: Vec<u32> = options.iter().copied().filter(|&o| keep(o)).collect();
+        if let (Some(factor), false) = (self.policy.growth_factor, fresh) {
+            let before = options
+                .iter()
+                .map(|&o| self.prep.pts[o as usize].min_price)
+                .min()
+                .unwrap_or(0);
+            let (after, fair) = new_options
+                .iter()
+                .fold((i64::MAX, f64::INFINITY), |(a, f), &o| {
+                    let p = &self.prep.pts[o as usize];
+                    (
+                        a.min(p.min_price),
+                        f.min(p.min_price as f64 * dominant_share(&pod.requests, &p.cap)),
+                    )
+                });
+            if (after - before) as f64 > factor * fair + 1.0 {
+                return Err(GROWTH_REFUSED.into());
+            }
+        }
         if let Some(m) = self.prep.min_values_ok(&new_reqs, &new_options) {
             return Err(m);
         }
@@ -650,7 +684,14 @@ impl<'p, 'a> Engine<'p, 'a> {
     /// Cheap checks of a claim for a pod, without allocating: room in its largest
     /// option, pool taints, hostname topology, pinned domains and pinned requirements.
     fn claim_plausible(&self, pod: &Pod, view: &View, pg: &PodGroups, cl: &Claim) -> bool {
-        if !pod.requests.saturating_add(&cl.requested).fits(&cl.max_cap) {
+        let total = pod.requests.saturating_add(&cl.requested);
+        if !total.fits(&cl.max_cap) {
+            return false;
+        }
+        if self.policy.growth_factor.is_some()
+            && cl.growth_refusals.get() >= 3
+            && !total.fits(&cl.target_cap)
+        {
             return false;
         }
         let np = &self.prep.problem.nodepools[cl.pool];
@@ -729,7 +770,12 @@ impl<'p, 'a> Engine<'p, 'a> {
                 false,
             ) {
                 Ok((r, o)) => return Ok((c, r, o)),
-                Err(e) => last = Some(e),
+                Err(e) => {
+                    if e == GROWTH_REFUSED {
+                        cl.growth_refusals.set(cl.growth_refusals.get() + 1);
+                    }
+                    last = Some(e)
+                }
             }
         }
         Err(last)
@@ -803,9 +849,15 @@ impl<'p, 'a> Engine<'p, 'a> {
         let pod = &self.prep.problem.pending[pi];
         if let Some(options) = options {
             let max_cap = max_capacity_usable(self.prep, &options);
+            let target = options
+                .iter()
+                .min_by_key(|&&o| (self.prep.pts[o as usize].min_price, o))
+                .map(|&o| self.prep.pts[o as usize].cap.clone())
+                .unwrap_or_default();
             let cl = &mut self.claims[c];
             cl.options = options;
             cl.max_cap = max_cap;
+            cl.target_cap = target;
         }
         let cl = &mut self.claims[c];
         cl.zone = reqs
@@ -914,19 +966,7 @@ pub fn option_values(prep: &Prepared, o: u32, reqs: &Requirements, key: &str) ->
 
 /// Element-wise maximum of the usable capacity of a set of pairs.
 pub fn max_capacity_usable(prep: &Prepared, options: &[u32]) -> Resources {
-    let mut m = Resources::default();
-    for &o in options {
-        let c = &prep.pts[o as usize].cap;
-        m.cpu = m.cpu.max(c.cpu);
-        m.memory = m.memory.max(c.memory);
-        m.ephemeral_storage = m.ephemeral_storage.max(c.ephemeral_storage);
-        m.pods = m.pods.max(c.pods);
-        for (k, v) in &c.extended {
-            let e = m.extended.entry(k.clone()).or_insert(0);
-            *e = (*e).max(*v);
-        }
-    }
-    m
+    crate::prep::max_of(options.iter().map(|&o| &prep.pts[o as usize].cap))
 }
 
 /// Karpenter's pod order: CPU request descending, memory descending, creation time,

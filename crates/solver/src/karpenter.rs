@@ -92,6 +92,7 @@ impl Strategy for Karpenter {
             &prep,
             Policy {
                 existing_best_fit: false,
+                growth_factor: None,
             },
         );
         // Pods sorted by CPU, then memory, descending; then creation time.

@@ -285,6 +285,7 @@ impl Strategy for Nodepack {
             &prep,
             Policy {
                 existing_best_fit: true,
+                growth_factor: Some(2.0),
             },
         );
         let order = karpenter_order(problem.pending);

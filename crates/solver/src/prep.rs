@@ -32,6 +32,8 @@ pub struct PoolType {
     pub labels: BTreeMap<String, String>,
     /// The distinct zones of its offerings, sorted.
     pub zones: Vec<String>,
+    /// Its cheapest offering's price, micro-dollars (a proxy for claim growth decisions).
+    pub min_price: i64,
 }
 
 impl PoolType {
@@ -191,6 +193,7 @@ fn pool_type(
     if let Some(r) = &problem.catalog.region {
         node_labels.insert(labels::REGION.into(), r.clone());
     }
+    let min_price = offerings.iter().map(|o| o.price.0).min().unwrap_or(0);
     Some(PoolType {
         pool: pi,
         ty: ti,
@@ -201,6 +204,7 @@ fn pool_type(
         offerings,
         labels: node_labels,
         zones: zones.into_iter().collect(),
+        min_price,
     })
 }
 
@@ -371,12 +375,30 @@ impl LimitTracker {
     }
 }
 
+/// Element-wise maximum of resource lists, without intermediate allocations.
+pub fn max_of<'r>(it: impl Iterator<Item = &'r Resources>) -> Resources {
+    let mut m = Resources::default();
+    for c in it {
+        m.cpu = m.cpu.max(c.cpu);
+        m.memory = m.memory.max(c.memory);
+        m.ephemeral_storage = m.ephemeral_storage.max(c.ephemeral_storage);
+        m.pods = m.pods.max(c.pods);
+        for (k, v) in &c.extended {
+            match m.extended.get_mut(k) {
+                Some(e) => *e = (*e).max(*v),
+                None => {
+                    m.extended.insert(k.clone(), *v);
+                }
+            }
+        }
+    }
+    m
+}
+
 /// Element-wise maximum of the capacities of a set of pairs (what Karpenter subtracts
 /// from a pool's remaining limits for a claim that may launch any of them).
 pub fn max_capacity(prep: &Prepared, options: &[u32]) -> Resources {
-    options.iter().fold(Resources::default(), |acc, &o| {
-        acc.max(&prep.pts[o as usize].capacity)
-    })
+    max_of(options.iter().map(|&o| &prep.pts[o as usize].capacity))
 }
 
 /// Cache of the pairs of a pool compatible with a pod requirement term and tolerations.
