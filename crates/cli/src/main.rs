@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 mod catalog_cmd;
+mod compare_cmd;
 mod input;
 mod solve_cmd;
 
@@ -33,6 +34,8 @@ enum Command {
     Catalog(catalog_cmd::Args),
     /// Plan new nodes for pending pods with a strategy (nodepack, karpenter or all).
     Solve(solve_cmd::Args),
+    /// Compare every strategy on a scenario, side by side.
+    Compare(compare_cmd::Args),
 }
 
 /// An error and the exit code it deserves: 2 for bad input, 1 for internal failures.
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Command::Catalog(a) => catalog_cmd::run(a),
         Command::Solve(a) => solve_cmd::run(a),
+        Command::Compare(a) => compare_cmd::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

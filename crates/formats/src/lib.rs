@@ -18,6 +18,7 @@ pub mod error;
 pub mod kube;
 pub mod nodepool;
 pub mod quantity;
+pub mod scenario;
 
 pub use catalog::{aws_us_east_1, read_catalog, DEFAULT_CATALOG};
 pub use error::{FormatError, Warning};
@@ -25,3 +26,4 @@ pub use error::{FormatError, Warning};
 pub use kube::{read_workload, Workload};
 pub use nodepool::read_nodepools;
 pub use quantity::Quantity;
+pub use scenario::{read_scenario, Scenario};

@@ -185,7 +185,12 @@ pub struct Claim {
     /// How often growing it was refused (growth policy): after a few, only free room
     /// is offered, which bounds the work spent on full claims.
     pub growth_refusals: std::cell::Cell<u32>,
+    /// Capacity counted against its pool's limits.
+    pub reserved: Resources,
 }
+
+/// Refused growths after which a claim leaves the first-fit order.
+const MAX_GROWTH_REFUSALS: u32 = 3;
 
 /// The refusal of [`Policy::growth_factor`].
 const GROWTH_REFUSED: &str = "growing the claim costs more than a node of its own";
@@ -268,6 +273,8 @@ pub struct Engine<'p, 'a> {
     full_groups: Vec<PodGroups>,
     universe: HashMap<(Requirements, String), BTreeSet<String>>,
     blocks: HostBlocks,
+    /// Claims whose growth was refused too often: taken out of the first-fit order.
+    closing: std::cell::RefCell<Vec<usize>>,
     policy: Policy,
 }
 
@@ -349,6 +356,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             full_groups,
             universe: HashMap::new(),
             blocks: HostBlocks::default(),
+            closing: Default::default(),
             policy,
         }
     }
@@ -410,7 +418,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             let u = self.universe(view, k);
             universes.insert(k.clone(), u);
         }
-        self.topo.prepare_mins(&mut pg, &universes);
+        self.topo.prepare_mins(pod, &mut pg, &universes);
         let mut last: Option<String> = None;
         // 1. Existing nodes.
         match self.try_existing(pod, view, &pg) {
@@ -421,7 +429,13 @@ impl<'p, 'a> Engine<'p, 'a> {
             Err(e) => last = e.or(last),
         }
         // 2. Claims of this round.
-        match self.try_claims(pod, view, &pg, &universes) {
+        let tried = self.try_claims(pod, view, &pg, &universes);
+        for c in self.closing.take() {
+            if let Some(pos) = self.claim_order.iter().position(|&x| x == c) {
+                self.claim_order.remove(pos);
+            }
+        }
+        match tried {
             Ok((c, reqs, options)) => {
                 self.commit_claim(pi, c, reqs, options, &pg);
                 return Ok(Placement::Claim(c));
@@ -438,9 +452,16 @@ impl<'p, 'a> Engine<'p, 'a> {
                 Ok((reqs, options)) => {
                     let c = self.claims.len();
                     let hostname = format!("{}-{}", self.prep.problem.nodepools[pool].name, c);
-                    // Karpenter reserves the largest capacity the claim might launch.
+                    // Karpenter reserves the largest capacity the claim might launch;
+                    // with the growth policy the claim reserves its cheapest option's
+                    // capacity and updates it as it grows (see `commit_claim`).
                     let fitting = options.as_deref().unwrap_or(&[]);
-                    self.limits.add(pool, &max_capacity(self.prep, fitting));
+                    let reserved = if self.policy.growth_factor.is_none() {
+                        max_capacity(self.prep, fitting)
+                    } else {
+                        Resources::default()
+                    };
+                    self.limits.add(pool, &reserved);
                     self.claims.push(Claim {
                         pool,
                         reqs: self.prep.pools[pool].reqs.clone(),
@@ -453,6 +474,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                         zone: None,
                         target_cap: Resources::default(),
                         growth_refusals: Default::default(),
+                        reserved,
                     });
                     self.claim_order.insert(0, c);
                     self.commit_claim(pi, c, reqs, options, &pg);
@@ -599,16 +621,13 @@ impl<'p, 'a> Engine<'p, 'a> {
             new_reqs.add(k, ValueSet::in_values([d]));
         }
         let recheck = fresh || !changed.is_empty();
-        let (zone, ct) = (
-            new_reqs.get_ref(labels::ZONE),
-            new_reqs.get_ref(labels::CAPACITY_TYPE),
-        );
+        let masks = self.prep.offer_masks(&new_reqs);
         let keep = |o: u32| {
             total.fits(&self.prep.pts[o as usize].cap)
                 && (!recheck
                     || self
                         .prep
-                        .pt_compatible_delta_in(&new_reqs, &changed, o as usize, zone, ct))
+                        .pt_compatible_delta_in(&new_reqs, &changed, o as usize, masks))
         };
         // Check before allocating: most attempts on existing claims fail here.
         if !options.iter().any(|&o| keep(o)) {
@@ -773,6 +792,9 @@ impl<'p, 'a> Engine<'p, 'a> {
                 Err(e) => {
                     if e == GROWTH_REFUSED {
                         cl.growth_refusals.set(cl.growth_refusals.get() + 1);
+                        if cl.growth_refusals.get() == MAX_GROWTH_REFUSALS {
+                            self.closing.borrow_mut().push(c);
+                        }
                     }
                     last = Some(e)
                 }
@@ -849,11 +871,19 @@ impl<'p, 'a> Engine<'p, 'a> {
         let pod = &self.prep.problem.pending[pi];
         if let Some(options) = options {
             let max_cap = max_capacity_usable(self.prep, &options);
-            let target = options
+            let cheapest = options
                 .iter()
                 .min_by_key(|&&o| (self.prep.pts[o as usize].min_price, o))
-                .map(|&o| self.prep.pts[o as usize].cap.clone())
-                .unwrap_or_default();
+                .map(|&o| &self.prep.pts[o as usize]);
+            let target = cheapest.map(|p| p.cap.clone()).unwrap_or_default();
+            if self.policy.growth_factor.is_some() {
+                let cap = cheapest.map(|p| p.capacity.clone()).unwrap_or_default();
+                let cl = &mut self.claims[c];
+                self.limits.remove(cl.pool, &cl.reserved);
+                self.limits.add(cl.pool, &cap);
+
+                cl.reserved = cap;
+            }
             let cl = &mut self.claims[c];
             cl.options = options;
             cl.max_cap = max_cap;
@@ -996,7 +1026,7 @@ impl Engine<'_, '_> {
             let u = self.universe(&view, k);
             universes.insert(k.clone(), u);
         }
-        self.topo.prepare_mins(&mut pg, &universes);
+        self.topo.prepare_mins(pod, &mut pg, &universes);
         let cl = &self.claims[c];
         let np = &self.prep.problem.nodepools[cl.pool];
         if taint_blocking(&np.taints, &view.tolerations, true).is_some()

@@ -34,6 +34,9 @@ pub struct PoolType {
     pub zones: Vec<String>,
     /// Its cheapest offering's price, micro-dollars (a proxy for claim growth decisions).
     pub min_price: i64,
+    /// Each offering as (zone bit, capacity type bit), for mask checks
+    /// ([`Prepared::offer_masks`]); filled by [`Prepared::new`].
+    pub offer_bits: Vec<(u64, u8)>,
 }
 
 impl PoolType {
@@ -85,6 +88,8 @@ pub struct Prepared<'a> {
     pub pools: Vec<PoolInfo>,
     /// Pool indices in Karpenter's order: weight descending, then name.
     pub pool_order: Vec<usize>,
+    /// Zone names by bit index (at most 64 zones get a bit; others share the last).
+    pub zones: Vec<String>,
 }
 
 /// Is a pod requirement term compatible with node requirements? Keys the node does not
@@ -205,6 +210,7 @@ fn pool_type(
         labels: node_labels,
         zones: zones.into_iter().collect(),
         min_price,
+        offer_bits: vec![],
     })
 }
 
@@ -235,12 +241,62 @@ impl<'a> Prepared<'a> {
                 .cmp(&pa.weight)
                 .then_with(|| pa.name.cmp(&pb.name))
         });
+        let zones: Vec<String> = pts
+            .iter()
+            .flat_map(|p| p.zones.iter().cloned())
+            .collect::<BTreeSet<String>>()
+            .into_iter()
+            .collect();
+        for p in pts.iter_mut() {
+            p.offer_bits = p
+                .offerings
+                .iter()
+                .map(|o| {
+                    let z = zones.binary_search(&o.zone).unwrap_or(0).min(63);
+                    (1u64 << z, 1u8 << capacity_rank(o.capacity_type))
+                })
+                .collect();
+        }
         Prepared {
             problem,
             pts,
             pools,
             pool_order,
+            zones,
         }
+    }
+
+    /// Bit masks of the zones and capacity types the requirements allow.
+    pub fn offer_masks(&self, reqs: &Requirements) -> (u64, u8) {
+        let zm = match reqs.get_ref(labels::ZONE) {
+            None => u64::MAX,
+            Some(z) => self
+                .zones
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| z.has(n))
+                .fold(0u64, |m, (i, _)| m | (1u64 << i.min(63))),
+        };
+        let cm = match reqs.get_ref(labels::CAPACITY_TYPE) {
+            None => u8::MAX,
+            Some(c) => [
+                CapacityType::Reserved,
+                CapacityType::Spot,
+                CapacityType::OnDemand,
+            ]
+            .into_iter()
+            .filter(|t| c.has(t.as_str()))
+            .fold(0u8, |m, t| m | (1u8 << capacity_rank(t))),
+        };
+        (zm, cm)
+    }
+
+    /// Does the pair have an offering within the masks?
+    pub fn has_offering(&self, pt: usize, masks: (u64, u8)) -> bool {
+        self.pts[pt]
+            .offer_bits
+            .iter()
+            .any(|&(z, c)| z & masks.0 != 0 && c & masks.1 != 0)
     }
 
     /// Is the pair compatible with the requirements, including an offering in an allowed
@@ -259,24 +315,17 @@ impl<'a> Prepared<'a> {
         changed: &Requirements,
         pt: usize,
     ) -> bool {
-        self.pt_compatible_delta_in(
-            reqs,
-            changed,
-            pt,
-            reqs.get_ref(labels::ZONE),
-            reqs.get_ref(labels::CAPACITY_TYPE),
-        )
+        self.pt_compatible_delta_in(reqs, changed, pt, self.offer_masks(reqs))
     }
 
-    /// [`Prepared::pt_compatible_delta`] with the zone and capacity type sets looked up
+    /// [`Prepared::pt_compatible_delta`] with the zone and capacity type masks computed
     /// once by the caller.
     pub fn pt_compatible_delta_in(
         &self,
         reqs: &Requirements,
         changed: &Requirements,
         pt: usize,
-        zone: Option<&ValueSet>,
-        ct: Option<&ValueSet>,
+        masks: (u64, u8),
     ) -> bool {
         let p = &self.pts[pt];
         changed.keys.iter().all(|(k, _)| {
@@ -291,7 +340,7 @@ impl<'a> Prepared<'a> {
                 Some(a) => a.overlaps(vs),
                 None => vs.allow_absent,
             }
-        }) && p.offerings_in(zone, ct).next().is_some()
+        }) && self.has_offering(pt, masks)
     }
 
     /// Check `minValues` of the requirements against a set of options: each key with a

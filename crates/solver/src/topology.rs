@@ -121,6 +121,9 @@ pub struct PodGroups {
     /// For spread groups on non-hostname keys: the minimum count over the pod's
     /// eligible domains, fixed for one placement attempt ([`Topology::prepare_mins`]).
     pub mins: Vec<(usize, u32)>,
+    /// For each non-hostname key with constraints: the domains of the pod's universe
+    /// its constraints allow right now ([`Topology::prepare_mins`]).
+    pub allowed: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl PodGroups {
@@ -380,7 +383,12 @@ impl Topology {
 
     /// Compute the spread minimums of a pod's non-hostname spread groups over its
     /// eligible domains (`universes` by key).
-    pub fn prepare_mins(&self, pg: &mut PodGroups, universes: &BTreeMap<String, BTreeSet<String>>) {
+    pub fn prepare_mins(
+        &self,
+        pod: &Pod,
+        pg: &mut PodGroups,
+        universes: &BTreeMap<String, BTreeSet<String>>,
+    ) {
         pg.mins.clear();
         for &i in &pg.spread {
             let g = &self.groups[i];
@@ -403,6 +411,11 @@ impl Topology {
                     .unwrap_or(0)
             };
             pg.mins.push((i, min));
+        }
+        pg.allowed.clear();
+        for (k, u) in universes {
+            let ok = self.allowed(pod, pg, k, u, u).unwrap_or_default();
+            pg.allowed.insert(k.clone(), ok);
         }
     }
 

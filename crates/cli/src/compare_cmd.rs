@@ -1,0 +1,149 @@
+//! `nodepack compare SCENARIO`: every strategy on one scenario, side by side.
+
+use crate::input::read_text;
+use crate::solve_cmd::{load, plan_out};
+use crate::{Failure, Output};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use nodepack_formats::read_scenario;
+use nodepack_solver::{lower_bound, Problem, STRATEGIES};
+use std::path::Path;
+use std::time::Instant;
+
+/// Arguments of `nodepack compare`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// A scenario file (see scenarios/).
+    scenario: String,
+    /// Strategies to compare, comma separated.
+    #[arg(long, value_delimiter = ',', default_values_t = STRATEGIES.iter().map(|s| s.to_string()))]
+    strategies: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    output: Output,
+}
+
+/// Run the command.
+pub fn run(a: Args) -> Result<(), Failure> {
+    let text = read_text(&a.scenario)?;
+    let (sc, w) = read_scenario(&a.scenario, &text).map_err(Failure::input)?;
+    crate::input::warn(&w);
+    let dir = Path::new(&a.scenario).parent().unwrap_or(Path::new("."));
+    let rel = |p: &str| -> String {
+        if p == nodepack_formats::DEFAULT_CATALOG {
+            p.to_string()
+        } else {
+            dir.join(p).display().to_string()
+        }
+    };
+    let pods: Vec<String> = sc.pods.iter().map(|p| rel(p)).collect();
+    let l = load(
+        &pods,
+        &rel(&sc.nodepools),
+        sc.nodes.as_deref().map(rel).as_deref(),
+        sc.catalog.as_deref().map(rel).as_deref(),
+    )?;
+    for s in &a.strategies {
+        if !STRATEGIES.contains(&s.as_str()) {
+            return Err(Failure::input(anyhow::anyhow!(
+                "--strategies: unknown strategy {s:?} (expected {})",
+                STRATEGIES.join(", ")
+            )));
+        }
+    }
+    let problem = Problem {
+        pending: &l.pending,
+        nodes: &l.nodes,
+        nodepools: &l.pools,
+        catalog: &l.catalog,
+    };
+    let mut results = Vec::new();
+    for s in &a.strategies {
+        let t0 = Instant::now();
+        let plan = nodepack_solver::solve(s, &problem)
+            .ok_or_else(|| Failure::internal(anyhow::anyhow!("strategy {s} missing")))?;
+        let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        let t1 = Instant::now();
+        let lb = lower_bound(&problem, &plan);
+        let lb_ms = t1.elapsed().as_secs_f64() * 1000.0;
+        let errs = nodepack_solver::validate(&problem, &plan);
+        if !errs.is_empty() {
+            return Err(Failure::internal(anyhow::anyhow!(
+                "strategy {s} produced an invalid plan:\n  {}",
+                errs.join("\n  ")
+            )));
+        }
+        results.push((plan, lb, ms, lb_ms));
+    }
+    match a.output {
+        Output::Json => {
+            let outs: Vec<_> = results
+                .iter()
+                .map(|(p, lb, ms, lbm)| plan_out(p, l.pending.len(), *lb, *ms, *lbm))
+                .collect();
+            crate::emit(
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "scenario": sc.name,
+                    "purpose": sc.purpose,
+                    "plans": outs,
+                }))
+                .map_err(Failure::internal)?,
+            );
+        }
+        Output::Table => {
+            crate::emit(format!("scenario {}: {}", sc.name, sc.purpose));
+            crate::emit(format!(
+                "{} pending pods, {} existing nodes, {} node pools, catalog {} ({} types)",
+                l.pending.len(),
+                l.nodes.len(),
+                l.pools.len(),
+                l.catalog.name,
+                l.catalog.instance_types.len()
+            ));
+            let mut t = Table::new();
+            t.load_preset(UTF8_FULL_CONDENSED).set_header([
+                "strategy",
+                "$/hour",
+                "lower bound $/h",
+                "cost / LB",
+                "new nodes",
+                "spot nodes",
+                "on existing",
+                "unschedulable",
+                "solve ms",
+            ]);
+            for (p, lb, ms, _) in &results {
+                t.add_row([
+                    p.strategy.clone(),
+                    format!("{:.4}", p.cost_per_hour.usd()),
+                    format!("{:.4}", lb.usd()),
+                    if lb.0 > 0 {
+                        format!("{:.3}", p.cost_per_hour.0 as f64 / lb.0 as f64)
+                    } else {
+                        "-".into()
+                    },
+                    p.nodes.len().to_string(),
+                    p.nodes
+                        .iter()
+                        .filter(|n| n.capacity_type == nodepack_model::CapacityType::Spot)
+                        .count()
+                        .to_string(),
+                    p.existing.len().to_string(),
+                    p.unschedulable.len().to_string(),
+                    format!("{ms:.1}"),
+                ]);
+            }
+            crate::emit(t);
+            if let [(a, ..), (b, ..), ..] = results.as_slice() {
+                if b.cost_per_hour.0 > 0 {
+                    crate::emit(format!(
+                        "{} costs {:+.1}% vs {}",
+                        a.strategy,
+                        (a.cost_per_hour.0 as f64 / b.cost_per_hour.0 as f64 - 1.0) * 100.0,
+                        b.strategy
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
