@@ -66,4 +66,10 @@ fn main() {
     for n in [5000, 50_000] {
         row("mixed, aws us-east-1", &mixed_pods(n, 7), &real, &aws);
     }
+    row(
+        "mixed without topology, aws",
+        &mixed_plain_pods(5000, 7),
+        &real,
+        &aws,
+    );
 }

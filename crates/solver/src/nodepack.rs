@@ -285,7 +285,7 @@ impl Strategy for Nodepack {
             &prep,
             Policy {
                 existing_best_fit: true,
-                growth_factor: Some(2.0),
+                growth_factor: Some(4.0),
             },
         );
         let order = karpenter_order(problem.pending);
