@@ -788,6 +788,26 @@ impl<'p, 'a> Engine<'p, 'a> {
                 &cl.requested,
                 false,
             ) {
+                Ok((r, o)) if self.policy.growth_factor.is_some() => {
+                    // The option the claim would launch after growing must keep the pool
+                    // within its limits.
+                    let np = &self.prep.problem.nodepools[cl.pool];
+                    let grown = self
+                        .prep
+                        .cheapest_option(&r, o.as_deref().unwrap_or(&cl.options))
+                        .map(|x| {
+                            self.prep.pts[x as usize]
+                                .capacity
+                                .saturating_sub(&cl.reserved)
+                        })
+                        .unwrap_or_default();
+                    if grown.is_zero()
+                        || self.limits.exceeded(&np.limits, cl.pool, &grown).is_none()
+                    {
+                        return Ok((c, r, o));
+                    }
+                    last = Some(format!("node pool {}: limits reached", np.name));
+                }
                 Ok((r, o)) => return Ok((c, r, o)),
                 Err(e) => {
                     if e == GROWTH_REFUSED {
@@ -871,10 +891,10 @@ impl<'p, 'a> Engine<'p, 'a> {
         let pod = &self.prep.problem.pending[pi];
         if let Some(options) = options {
             let max_cap = max_capacity_usable(self.prep, &options);
-            let cheapest = options
-                .iter()
-                .min_by_key(|&&o| (self.prep.pts[o as usize].min_price, o))
-                .map(|&o| &self.prep.pts[o as usize]);
+            let cheapest = self
+                .prep
+                .cheapest_option(&reqs, &options)
+                .map(|o| &self.prep.pts[o as usize]);
             let target = cheapest.map(|p| p.cap.clone()).unwrap_or_default();
             if self.policy.growth_factor.is_some() {
                 let cap = cheapest.map(|p| p.capacity.clone()).unwrap_or_default();

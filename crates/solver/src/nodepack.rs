@@ -143,49 +143,32 @@ impl Nodepack {
             reqs.get_ref(labels::ZONE),
             reqs.get_ref(labels::CAPACITY_TYPE),
         );
+        // Types are ranked by their cheapest offering's price (the rule the engine plans
+        // limits with); the risk model then chooses the offering of the chosen type.
+        let _ = pods;
         let mut ranked: Vec<(f64, u32)> = options
             .iter()
             .filter_map(|&o| {
                 prep.pts[o as usize]
                     .offerings_in(zone, ct)
-                    .map(|x| self.risk.effective(x, pods))
+                    .map(|x| x.price.0 as f64)
                     .reduce(f64::min)
                     .map(|p| (p, o))
             })
             .collect();
-        ranked.sort_by(|a, b| {
-            a.0.total_cmp(&b.0).then_with(|| {
-                prep.pts[a.1 as usize]
-                    .name
-                    .cmp(&prep.pts[b.1 as usize].name)
-            })
-        });
+        ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         ranked
     }
 
-    /// The cheapest option of a claim (no spreading), for capacity planning.
+    /// The cheapest option of a claim, for capacity planning.
     fn cheapest(
         &self,
         prep: &Prepared,
         reqs: &Requirements,
         options: &[u32],
-        pods: usize,
+        _pods: usize,
     ) -> Option<u32> {
-        let (zone, ct) = (
-            reqs.get_ref(labels::ZONE),
-            reqs.get_ref(labels::CAPACITY_TYPE),
-        );
-        options
-            .iter()
-            .filter_map(|&o| {
-                prep.pts[o as usize]
-                    .offerings_in(zone, ct)
-                    .map(|x| self.risk.effective(x, pods))
-                    .reduce(f64::min)
-                    .map(|p| (p, o))
-            })
-            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
-            .map(|x| x.1)
+        prep.cheapest_option(reqs, options)
     }
 }
 

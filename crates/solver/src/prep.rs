@@ -291,6 +291,28 @@ impl<'a> Prepared<'a> {
         (zm, cm)
     }
 
+    /// The cheapest price of the pair's offerings within the masks.
+    pub fn min_price_in(&self, pt: usize, masks: (u64, u8)) -> Option<i64> {
+        let p = &self.pts[pt];
+        p.offer_bits
+            .iter()
+            .zip(&p.offerings)
+            .filter(|((z, c), _)| z & masks.0 != 0 && c & masks.1 != 0)
+            .map(|(_, o)| o.price.0)
+            .min()
+    }
+
+    /// The option a claim launches for capacity planning: the cheapest offering price
+    /// within its requirements, ties by index (the same rule nodepack launches with).
+    pub fn cheapest_option(&self, reqs: &Requirements, options: &[u32]) -> Option<u32> {
+        let masks = self.offer_masks(reqs);
+        options
+            .iter()
+            .filter_map(|&o| self.min_price_in(o as usize, masks).map(|p| (p, o)))
+            .min()
+            .map(|x| x.1)
+    }
+
     /// Does the pair have an offering within the masks?
     pub fn has_offering(&self, pt: usize, masks: (u64, u8)) -> bool {
         self.pts[pt]
