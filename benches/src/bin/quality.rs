@@ -61,7 +61,12 @@ fn main() {
         &pool,
         &fake,
     );
-    row("generic (no topology)", &generic_pods(5000, 42), &pool, &fake);
+    row(
+        "generic (no topology)",
+        &generic_pods(5000, 42),
+        &pool,
+        &fake,
+    );
     let aws = nodepack_formats::aws_us_east_1();
     let real = vec![real_pool()];
     for n in [5000, 50_000] {
