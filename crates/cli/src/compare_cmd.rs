@@ -1,13 +1,12 @@
 //! `nodepack compare SCENARIO`: every strategy on one scenario, side by side.
 
 use crate::input::read_text;
-use crate::solve_cmd::{load, plan_out};
+use crate::solve_cmd::{load, plan_out, run_strategy};
 use crate::{Failure, Output};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use nodepack_formats::read_scenario;
-use nodepack_solver::{lower_bound, Problem, STRATEGIES};
+use nodepack_solver::{Problem, STRATEGIES};
 use std::path::Path;
-use std::time::Instant;
 
 /// Arguments of `nodepack compare`.
 #[derive(clap::Args)]
@@ -58,27 +57,21 @@ pub fn run(a: Args) -> Result<(), Failure> {
     };
     let mut results = Vec::new();
     for s in &a.strategies {
-        let t0 = Instant::now();
-        let plan = nodepack_solver::solve(s, &problem)
-            .ok_or_else(|| Failure::internal(anyhow::anyhow!("strategy {s} missing")))?;
-        let ms = t0.elapsed().as_secs_f64() * 1000.0;
-        let t1 = Instant::now();
-        let lb = lower_bound(&problem, &plan);
-        let lb_ms = t1.elapsed().as_secs_f64() * 1000.0;
-        let errs = nodepack_solver::validate(&problem, &plan);
-        if !errs.is_empty() {
-            return Err(Failure::internal(anyhow::anyhow!(
-                "strategy {s} produced an invalid plan:\n  {}",
-                errs.join("\n  ")
-            )));
-        }
-        results.push((plan, lb, ms, lb_ms));
+        results.push(run_strategy(&problem, s)?);
     }
     match a.output {
         Output::Json => {
             let outs: Vec<_> = results
                 .iter()
-                .map(|(p, lb, ms, lbm)| plan_out(p, l.pending.len(), *lb, *ms, *lbm))
+                .map(|r| {
+                    plan_out(
+                        &r.plan,
+                        l.pending.len(),
+                        r.lower_bound,
+                        r.solve_ms,
+                        r.lower_bound_ms,
+                    )
+                })
                 .collect();
             crate::emit(
                 serde_json::to_string_pretty(&serde_json::json!({
@@ -111,7 +104,8 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 "unschedulable",
                 "solve ms",
             ]);
-            for (p, lb, ms, _) in &results {
+            for r in &results {
+                let (p, lb, ms) = (&r.plan, &r.lower_bound, r.solve_ms);
                 t.add_row([
                     p.strategy.clone(),
                     format!("{:.4}", p.cost_per_hour.usd()),
@@ -133,7 +127,8 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 ]);
             }
             crate::emit(t);
-            if let [(a, ..), (b, ..), ..] = results.as_slice() {
+            if let [ra, rb, ..] = results.as_slice() {
+                let (a, b) = (&ra.plan, &rb.plan);
                 if b.cost_per_hour.0 > 0 {
                     crate::emit(format!(
                         "{} costs {:+.1}% vs {}",

@@ -223,6 +223,43 @@ fn table(out: &PlanOut) {
     }
 }
 
+/// One strategy's plan with its lower bound and timings.
+pub struct Solved {
+    /// The plan (validated).
+    pub plan: Plan,
+    /// Its lower bound.
+    pub lower_bound: nodepack_model::Money,
+    /// Wall time of the solve.
+    pub solve_ms: f64,
+    /// Wall time of the lower bound.
+    pub lower_bound_ms: f64,
+}
+
+/// Solve with one strategy, compute the lower bound, and validate the plan (an invalid
+/// plan is an internal failure, never printed).
+pub fn run_strategy(problem: &Problem, name: &str) -> Result<Solved, Failure> {
+    let t0 = Instant::now();
+    let plan = nodepack_solver::solve(name, problem)
+        .ok_or_else(|| Failure::internal(anyhow::anyhow!("strategy {name} missing")))?;
+    let solve_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let t1 = Instant::now();
+    let lb = lower_bound(problem, &plan);
+    let lower_bound_ms = t1.elapsed().as_secs_f64() * 1000.0;
+    let problems = nodepack_solver::validate(problem, &plan);
+    if !problems.is_empty() {
+        return Err(Failure::internal(anyhow::anyhow!(
+            "strategy {name} produced an invalid plan:\n  {}",
+            problems.join("\n  ")
+        )));
+    }
+    Ok(Solved {
+        plan,
+        lower_bound: lb,
+        solve_ms,
+        lower_bound_ms,
+    })
+}
+
 /// Run the command.
 pub fn run(a: Args) -> Result<(), Failure> {
     let l = load(
@@ -250,25 +287,19 @@ pub fn run(a: Args) -> Result<(), Failure> {
     };
     let mut plans = Vec::new();
     for name in names {
-        let t0 = Instant::now();
-        let plan = nodepack_solver::solve(name, &problem)
-            .ok_or_else(|| Failure::internal(anyhow::anyhow!("strategy {name} missing")))?;
-        let solve_ms = t0.elapsed().as_secs_f64() * 1000.0;
-        let t1 = Instant::now();
-        let lb = lower_bound(&problem, &plan);
-        let lb_ms = t1.elapsed().as_secs_f64() * 1000.0;
-        let problems = nodepack_solver::validate(&problem, &plan);
-        if !problems.is_empty() {
-            return Err(Failure::internal(anyhow::anyhow!(
-                "strategy {name} produced an invalid plan:\n  {}",
-                problems.join("\n  ")
-            )));
-        }
-        plans.push((plan, solve_ms, lb, lb_ms));
+        plans.push(run_strategy(&problem, name)?);
     }
     let outs: Vec<PlanOut> = plans
         .iter()
-        .map(|(p, s, lb, lbm)| plan_out(p, l.pending.len(), *lb, *s, *lbm))
+        .map(|r| {
+            plan_out(
+                &r.plan,
+                l.pending.len(),
+                r.lower_bound,
+                r.solve_ms,
+                r.lower_bound_ms,
+            )
+        })
         .collect();
     match a.output {
         Output::Json => {

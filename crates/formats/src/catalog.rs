@@ -20,11 +20,10 @@
 use crate::docs::typed;
 use crate::error::{Ctx, FormatError, Warning};
 use crate::nodepool::Scalar;
-use crate::quantity::Quantity;
 use nodepack_model::aws::{AwsShape, KubeletConfig};
 use nodepack_model::{
-    labels, Bytes, CapacityType, Catalog, InstanceType, InterruptionBucket, Millicores, Money,
-    Offering, Overhead, Resources,
+    labels, CapacityType, Catalog, InstanceType, InterruptionBucket, Money, Offering, Overhead,
+    Resources,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -90,22 +89,7 @@ struct KwokOffering {
 }
 
 fn resources(ctx: &Ctx, m: &BTreeMap<String, Scalar>) -> Result<Resources, FormatError> {
-    let mut r = Resources::default();
-    for (k, v) in m {
-        let c = ctx.field(k);
-        let q = Quantity::parse(&v.0).map_err(|e| c.error(Some(&v.0), e.0))?;
-        let bad = || c.error(Some(&v.0), "negative or too large");
-        match k.as_str() {
-            "cpu" => r.cpu = Millicores(q.milli_value().ok_or_else(bad)?),
-            "memory" => r.memory = Bytes(q.value().ok_or_else(bad)?),
-            "ephemeral-storage" => r.ephemeral_storage = Bytes(q.value().ok_or_else(bad)?),
-            "pods" => r.pods = q.value().ok_or_else(bad)?,
-            other => {
-                r.extended.insert(other.into(), q.value().ok_or_else(bad)?);
-            }
-        }
-    }
-    Ok(r)
+    crate::quantity::resources(ctx, m.iter().map(|(k, v)| (k.as_str(), v.0.as_str())))
 }
 
 fn offering(
@@ -289,6 +273,7 @@ pub fn aws_us_east_1() -> Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nodepack_model::{Bytes, Millicores};
 
     #[test]
     fn embedded_catalog_loads() {

@@ -4,7 +4,6 @@
 
 use crate::docs::{load_documents, typed, Document};
 use crate::error::{Ctx, FormatError, Warning};
-use crate::quantity::Quantity;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1 as core;
@@ -16,8 +15,8 @@ use nodepack_model::pod::{
 };
 use nodepack_model::taints::TolerationOperator;
 use nodepack_model::{
-    labels, Bytes, CapacityType, Effect, Millicores, Millis, Node, NodeState, Operator, Pod, PodId,
-    Requirements, Resources, Taint, Toleration, ValueSet,
+    labels, CapacityType, Effect, Millis, Node, NodeState, Operator, Pod, PodId, Requirements,
+    Resources, Taint, Toleration, ValueSet,
 };
 use std::collections::BTreeMap;
 
@@ -224,28 +223,7 @@ pub fn resource_list(
     ctx: &Ctx,
     list: &BTreeMap<String, KQuantity>,
 ) -> Result<Resources, FormatError> {
-    let mut r = Resources::default();
-    for (k, q) in list {
-        let c = ctx.field(k);
-        let parsed = Quantity::parse(&q.0).map_err(|e| c.error(Some(&q.0), e.0))?;
-        if parsed.is_negative() {
-            return Err(c.error(Some(&q.0), "must not be negative"));
-        }
-        let too_big = || c.error(Some(&q.0), "too large");
-        match k.as_str() {
-            "cpu" => r.cpu = Millicores(parsed.milli_value().ok_or_else(too_big)?),
-            "memory" => r.memory = Bytes(parsed.value().ok_or_else(too_big)?),
-            "ephemeral-storage" => r.ephemeral_storage = Bytes(parsed.value().ok_or_else(too_big)?),
-            "pods" => r.pods = parsed.value().ok_or_else(too_big)?,
-            other => {
-                let v = parsed.value().ok_or_else(too_big)?;
-                if v > 0 {
-                    r.extended.insert(other.to_string(), v);
-                }
-            }
-        }
-    }
-    Ok(r)
+    crate::quantity::resources(ctx, list.iter().map(|(k, q)| (k.as_str(), q.0.as_str())))
 }
 
 fn container_requests(ctx: &Ctx, c: &core::Container) -> Result<Resources, FormatError> {
@@ -630,6 +608,7 @@ fn convert_node(ctx: &Ctx, n: &core::Node) -> Result<Node, FormatError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nodepack_model::{Bytes, Millicores};
 
     const DEPLOY: &str = r#"
 apiVersion: apps/v1

@@ -242,22 +242,7 @@ fn quantity(ctx: &Ctx, v: &Scalar) -> Result<Quantity, FormatError> {
 }
 
 fn resource_map(ctx: &Ctx, m: &BTreeMap<String, Scalar>) -> Result<Resources, FormatError> {
-    let mut r = Resources::default();
-    for (k, v) in m {
-        let c = ctx.field(k);
-        let q = quantity(&c, v)?;
-        let big = || c.error(Some(&v.0), "too large");
-        match k.as_str() {
-            "cpu" => r.cpu = Millicores(q.milli_value().ok_or_else(big)?),
-            "memory" => r.memory = Bytes(q.value().ok_or_else(big)?),
-            "ephemeral-storage" => r.ephemeral_storage = Bytes(q.value().ok_or_else(big)?),
-            "pods" => r.pods = q.value().ok_or_else(big)?,
-            other => {
-                r.extended.insert(other.into(), q.value().ok_or_else(big)?);
-            }
-        }
-    }
-    Ok(r)
+    crate::quantity::resources(ctx, m.iter().map(|(k, v)| (k.as_str(), v.0.as_str())))
 }
 
 fn taints(ctx: &Ctx, ts: &[TaintDoc]) -> Result<Vec<Taint>, FormatError> {
