@@ -137,7 +137,7 @@ impl Nodepack {
         prep: &Prepared,
         reqs: &Requirements,
         options: &[u32],
-        pods: usize,
+        _pods: usize,
     ) -> Vec<(f64, u32)> {
         let (zone, ct) = (
             reqs.get_ref(labels::ZONE),
@@ -145,7 +145,6 @@ impl Nodepack {
         );
         // Types are ranked by their cheapest offering's price (the rule the engine plans
         // limits with); the risk model then chooses the offering of the chosen type.
-        let _ = pods;
         let mut ranked: Vec<(f64, u32)> = options
             .iter()
             .filter_map(|&o| {
@@ -285,6 +284,7 @@ impl Strategy for Nodepack {
         if !problem.nodes.is_empty() {
             for &pi in &order {
                 let view = View::new(&problem.pending[pi], &Relax::default());
+                // A pod that fits no existing node goes on to the next phases.
                 let _ = eng.place(pi, &view, false, false);
             }
         }
@@ -807,7 +807,6 @@ impl Nodepack {
                 .min()
                 .unwrap_or(1)
                 .max(1);
-            let mut opened = 0;
             for _ in 0..repeat {
                 let mut node_pods = Vec::new();
                 let mut requested = Resources::default();
@@ -858,7 +857,6 @@ impl Nodepack {
                     break;
                 }
                 eng.limits.add(pool, &cap);
-                opened += 1;
                 out.push(Packed {
                     pool,
                     pt: pick.0,
@@ -867,7 +865,6 @@ impl Nodepack {
                     requested,
                 });
             }
-            let _ = opened;
         }
         left
     }
