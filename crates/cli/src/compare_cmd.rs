@@ -63,15 +63,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         Output::Json => {
             let outs: Vec<_> = results
                 .iter()
-                .map(|r| {
-                    plan_out(
-                        &r.plan,
-                        l.pending.len(),
-                        r.lower_bound,
-                        r.solve_ms,
-                        r.lower_bound_ms,
-                    )
-                })
+                .map(|r| plan_out(r, l.pending.len()))
                 .collect();
             crate::emit(
                 serde_json::to_string_pretty(&serde_json::json!({

@@ -143,13 +143,9 @@ pub struct PlanOut<'a> {
 }
 
 /// Render a plan as its JSON form.
-pub fn plan_out<'a>(
-    plan: &'a Plan,
-    pending: usize,
-    lb: nodepack_model::Money,
-    solve_ms: f64,
-    lb_ms: f64,
-) -> PlanOut<'a> {
+pub fn plan_out(solved: &Solved, pending: usize) -> PlanOut<'_> {
+    let (plan, lb) = (&solved.plan, solved.lower_bound);
+    let (solve_ms, lb_ms) = (solved.solve_ms, solved.lower_bound_ms);
     PlanOut {
         strategy: &plan.strategy,
         nodes: plan
@@ -289,18 +285,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     for name in names {
         plans.push(run_strategy(&problem, name)?);
     }
-    let outs: Vec<PlanOut> = plans
-        .iter()
-        .map(|r| {
-            plan_out(
-                &r.plan,
-                l.pending.len(),
-                r.lower_bound,
-                r.solve_ms,
-                r.lower_bound_ms,
-            )
-        })
-        .collect();
+    let outs: Vec<PlanOut> = plans.iter().map(|r| plan_out(r, l.pending.len())).collect();
     match a.output {
         Output::Json => {
             let v = if outs.len() == 1 {
