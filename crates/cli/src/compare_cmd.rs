@@ -5,7 +5,7 @@ use crate::solve_cmd::{load, plan_out, run_strategy};
 use crate::{Failure, Output};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use nodepack_formats::read_scenario;
-use nodepack_solver::{Problem, STRATEGIES};
+use nodepack_solver::STRATEGIES;
 use std::path::Path;
 
 /// Arguments of `nodepack compare`.
@@ -49,12 +49,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             )));
         }
     }
-    let problem = Problem {
-        pending: &l.pending,
-        nodes: &l.nodes,
-        nodepools: &l.pools,
-        catalog: &l.catalog,
-    };
+    let problem = l.problem();
     let mut results = Vec::new();
     for s in &a.strategies {
         results.push(run_strategy(&problem, s)?);

@@ -103,6 +103,18 @@ pub fn load(
     })
 }
 
+impl Loaded {
+    /// The solver's view of the loaded inputs.
+    pub fn problem(&self) -> Problem<'_> {
+        Problem {
+            pending: &self.pending,
+            nodes: &self.nodes,
+            nodepools: &self.pools,
+            catalog: &self.catalog,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct NodeOut<'a> {
     name: &'a str,
@@ -275,12 +287,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             STRATEGIES.join(", ")
         )));
     };
-    let problem = Problem {
-        pending: &l.pending,
-        nodes: &l.nodes,
-        nodepools: &l.pools,
-        catalog: &l.catalog,
-    };
+    let problem = l.problem();
     let mut plans = Vec::new();
     for name in names {
         plans.push(run_strategy(&problem, name)?);

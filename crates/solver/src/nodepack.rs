@@ -158,17 +158,6 @@ impl Nodepack {
         ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         ranked
     }
-
-    /// The cheapest option of a claim, for capacity planning.
-    fn cheapest(
-        &self,
-        prep: &Prepared,
-        reqs: &Requirements,
-        options: &[u32],
-        _pods: usize,
-    ) -> Option<u32> {
-        prep.cheapest_option(reqs, options)
-    }
 }
 
 /// A launch option of the packer: a pair and a capacity type.
@@ -302,7 +291,7 @@ impl Strategy for Nodepack {
         let cheapest: Vec<Option<u32>> = (0..eng.claims.len())
             .map(|c| {
                 let cl = &eng.claims[c];
-                self.cheapest(&prep, &cl.reqs, eng.fitting_options(c), cl.pods.len())
+                prep.cheapest_option(&cl.reqs, eng.fitting_options(c))
             })
             .collect();
         let targets: Vec<Option<Resources>> = cheapest
