@@ -185,6 +185,26 @@ impl Resources {
                 .all(|(k, v)| *v <= available.extended(k))
     }
 
+    /// Whether `self + extra` fits within `available`, without building the sum.
+    pub fn fits_with(&self, extra: &Resources, available: &Resources) -> bool {
+        self.cpu.0.saturating_add(extra.cpu.0) <= available.cpu.0
+            && self.memory.0.saturating_add(extra.memory.0) <= available.memory.0
+            && self
+                .ephemeral_storage
+                .0
+                .saturating_add(extra.ephemeral_storage.0)
+                <= available.ephemeral_storage.0
+            && self.pods.saturating_add(extra.pods) <= available.pods
+            && self
+                .extended
+                .iter()
+                .all(|(k, v)| v.saturating_add(extra.extended(k)) <= available.extended(k))
+            && extra
+                .extended
+                .iter()
+                .all(|(k, v)| v.saturating_add(self.extended(k)) <= available.extended(k))
+    }
+
     /// The first resource that does not fit, if any, in a fixed order (cpu, memory,
     /// ephemeral-storage, pods, extended by name).
     pub fn shortfall(&self, available: &Resources) -> Option<Shortfall> {
@@ -298,6 +318,18 @@ mod tests {
             prop_assert_eq!(s.checked_sub(&y).unwrap(), x.clone());
             prop_assert!(x.fits(&s));
             prop_assert!(y.fits(&s));
+        }
+
+        #[test]
+        fn fits_with_matches_sum_then_fits(
+            a in 0u64..5000, b in 0u64..5000, g in 0u64..3, h in 0u64..3,
+            c in 0u64..9000, m in 0u64..9000, cg in 0u64..5,
+        ) {
+            let x = r(a, b, g);
+            let y = r(b, a, h).with_extended("example.com/fpga", g);
+            let cap = r(c, m, cg).with_pods(2);
+            prop_assert_eq!(x.fits_with(&y, &cap), x.saturating_add(&y).fits(&cap));
+            prop_assert_eq!(y.fits_with(&x, &cap), x.saturating_add(&y).fits(&cap));
         }
     }
 }

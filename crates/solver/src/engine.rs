@@ -189,6 +189,12 @@ pub struct Claim {
     pub reserved: Resources,
 }
 
+/// A memoized fresh-claim answer: its key in full, and the options or the refusal.
+type FreshMemo = (Requirements, Resources, Vec<u32>, Result<Vec<u32>, String>);
+
+/// `Engine::claim_zone` of a claim not pinned to one of the first 64 zones.
+const NO_ZONE: u8 = u8::MAX;
+
 /// Refused growths after which a claim leaves the first-fit order.
 const MAX_GROWTH_REFUSALS: u32 = 3;
 
@@ -261,6 +267,9 @@ pub struct Engine<'p, 'a> {
     pub claims: Vec<Claim>,
     /// Claim order for first fit: fewest pods first, then creation.
     claim_order: Vec<usize>,
+    /// Each claim's pinned zone as an index into `Prepared::zones` (below 64), or
+    /// [`NO_ZONE`]; a compact copy of `Claim::zone` for the first-fit scan.
+    claim_zone: Vec<u8>,
     /// Pool limits.
     pub limits: LimitTracker,
     /// Compatibility cache.
@@ -275,6 +284,8 @@ pub struct Engine<'p, 'a> {
     blocks: HostBlocks,
     /// Claims whose growth was refused too often: taken out of the first-fit order.
     closing: std::cell::RefCell<Vec<usize>>,
+    /// Options of fresh claims by (requirements, requests, candidate options).
+    fresh_memo: std::cell::RefCell<HashMap<u64, FreshMemo>>,
     policy: Policy,
 }
 
@@ -349,6 +360,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             node_order,
             claims: vec![],
             claim_order: vec![],
+            claim_zone: vec![],
             limits: LimitTracker::new(prep),
             cache: CompatCache::default(),
             placed: vec![None; problem.pending.len()],
@@ -357,6 +369,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             universe: HashMap::new(),
             blocks: HostBlocks::default(),
             closing: Default::default(),
+            fresh_memo: Default::default(),
             policy,
         }
     }
@@ -477,6 +490,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                         reserved,
                     });
                     self.claim_order.insert(0, c);
+                    self.claim_zone.push(NO_ZONE);
                     self.commit_claim(pi, c, reqs, options, &pg);
                     return Ok(Placement::Claim(c));
                 }
@@ -620,14 +634,53 @@ impl<'p, 'a> Engine<'p, 'a> {
             changed.add(k, ValueSet::in_values([d.clone()]));
             new_reqs.add(k, ValueSet::in_values([d]));
         }
+        if fresh {
+            // New claims of the same requirements, requests and options (most pods of a
+            // workload) get the same options: computed once.
+            let key = {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                (&new_reqs, &total, options).hash(&mut h);
+                h.finish()
+            };
+            if let Some((r, t, o, out)) = self.fresh_memo.borrow().get(&key) {
+                if *r == new_reqs && *t == total && o[..] == *options {
+                    return out.clone().map(|x| (new_reqs, Some(x)));
+                }
+            }
+            let out = self
+                .narrow_options(pod, &new_reqs, &changed, &total, options, true)
+                .map(|(_, o)| o.unwrap_or_default());
+            self.fresh_memo.borrow_mut().insert(
+                key,
+                (new_reqs.clone(), total, options.to_vec(), out.clone()),
+            );
+            return out.map(|x| (new_reqs, Some(x)));
+        }
+        self.narrow_options(pod, &new_reqs, &changed, &total, options, false)
+            .map(|(_, o)| (new_reqs, o))
+    }
+
+    /// The options that keep room for `total` and stay compatible with `new_reqs` (only
+    /// the `changed` keys are checked again, unless `fresh`), with the growth policy and
+    /// minValues applied.
+    fn narrow_options(
+        &self,
+        pod: &Pod,
+        new_reqs: &Requirements,
+        changed: &Requirements,
+        total: &Resources,
+        options: &[u32],
+        fresh: bool,
+    ) -> Result<((), Option<Vec<u32>>), String> {
         let recheck = fresh || !changed.is_empty();
-        let masks = self.prep.offer_masks(&new_reqs);
+        let masks = self.prep.offer_masks(new_reqs);
         let keep = |o: u32| {
-            total.fits(&self.prep.pts[o as usize].cap)
+            self.prep.fits_pt(&total, o as usize)
                 && (!recheck
                     || self
                         .prep
-                        .pt_compatible_delta_in(&new_reqs, &changed, o as usize, masks))
+                        .pt_compatible_delta_in(new_reqs, changed, o as usize, masks))
         };
         // Check before allocating: most attempts on existing claims fail here.
         if !options.iter().any(|&o| keep(o)) {
@@ -660,10 +713,10 @@ impl<'p, 'a> Engine<'p, 'a> {
                 return Err(GROWTH_REFUSED.into());
             }
         }
-        if let Some(m) = self.prep.min_values_ok(&new_reqs, &new_options) {
+        if let Some(m) = self.prep.min_values_ok(new_reqs, &new_options) {
             return Err(m);
         }
-        Ok((new_reqs, Some(new_options)))
+        Ok(((), Some(new_options)))
     }
 
     /// The values of `key` the options that can hold `total` could give the node.
@@ -674,47 +727,65 @@ impl<'p, 'a> Engine<'p, 'a> {
         total: &Resources,
         key: &str,
     ) -> BTreeSet<String> {
-        if key == labels::ZONE {
-            let allowed = reqs.get_ref(labels::ZONE);
-            let mut out: BTreeSet<&str> = BTreeSet::new();
+        if key == labels::ZONE && self.prep.zones.len() <= 64 {
+            // Zones as bits: an allowed zone where some option with room has an
+            // offering of an allowed capacity type.
+            let (zm, cm) = self.prep.offer_masks(reqs);
+            let mut found = 0u64;
             for &o in options {
                 let pt = &self.prep.pts[o as usize];
-                if !total.fits(&pt.cap) {
+                if found == zm || !self.prep.fits_pt(total, o as usize) {
                     continue;
                 }
-                for z in &pt.zones {
-                    if allowed.is_none_or(|a| a.has(z))
-                        && !out.contains(z.as_str())
-                        && pt.offerings_for(reqs).any(|x| &x.zone == z)
-                    {
-                        out.insert(z);
+                for &(z, c) in &pt.offer_bits {
+                    if c & cm != 0 {
+                        found |= z & zm;
                     }
                 }
             }
-            return out.into_iter().map(str::to_string).collect();
+            return self
+                .prep
+                .zones
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| found & (1u64 << i) != 0)
+                .map(|(_, z)| z.clone())
+                .collect();
         }
         options
             .iter()
-            .filter(|&&o| total.fits(&self.prep.pts[o as usize].cap))
+            .filter(|&&o| self.prep.fits_pt(total, o as usize))
             .flat_map(|&o| option_values(self.prep, o, reqs, key))
             .collect()
     }
 
     /// Cheap checks of a claim for a pod, without allocating: room in its largest
     /// option, pool taints, hostname topology, pinned domains and pinned requirements.
-    fn claim_plausible(&self, pod: &Pod, view: &View, pg: &PodGroups, cl: &Claim) -> bool {
-        let total = pod.requests.saturating_add(&cl.requested);
-        if !total.fits(&cl.max_cap) {
+    ///
+    /// `scan` memoizes, for one pod, the per-pool and per-domain answers that do not
+    /// depend on the claim (topology counts do not change while claims are scanned).
+    fn claim_plausible<'s>(
+        &self,
+        pod: &Pod,
+        view: &View,
+        pg: &'s PodGroups,
+        cl: &'s Claim,
+        scan: &mut ScanMemo<'s>,
+    ) -> bool {
+        if !pod.requests.fits_with(&cl.requested, &cl.max_cap) {
             return false;
         }
         if self.policy.growth_factor.is_some()
             && cl.growth_refusals.get() >= 3
-            && !total.fits(&cl.target_cap)
+            && !pod.requests.fits_with(&cl.requested, &cl.target_cap)
         {
             return false;
         }
-        let np = &self.prep.problem.nodepools[cl.pool];
-        if taint_blocking(&np.taints, &view.tolerations, view.strict_prefer).is_some() {
+        let tainted = *scan.pool_tainted.entry(cl.pool).or_insert_with(|| {
+            let np = &self.prep.problem.nodepools[cl.pool];
+            taint_blocking(&np.taints, &view.tolerations, view.strict_prefer).is_some()
+        });
+        if tainted {
             return false;
         }
         if self.topo.host_ok(pod, pg, &cl.host).is_err() {
@@ -742,7 +813,15 @@ impl<'p, 'a> Engine<'p, 'a> {
                     .and_then(|v| v.any_value())
             };
             if let Some(d) = pinned {
-                if self.topo.allows_one(pod, pg, k, d).is_err() {
+                let ok = match scan.domains.iter().find(|(mk, md, _)| *mk == k && *md == d) {
+                    Some(&(_, _, ok)) => ok,
+                    None => {
+                        let ok = self.topo.allows_one(pod, pg, k, d).is_ok();
+                        scan.domains.push((k, d, ok));
+                        ok
+                    }
+                };
+                if !ok {
                     return false;
                 }
             }
@@ -759,8 +838,23 @@ impl<'p, 'a> Engine<'p, 'a> {
     ) -> Result<(usize, Requirements, Option<Vec<u32>>), Option<String>> {
         let mut last = None;
         let blockers = self.topo.host_blockers(pg);
+        let mut scan = ScanMemo::default();
+        // Zones the pod's zone topology rules out: claims pinned there are skipped
+        // without being read (topology counts do not change during the scan).
+        let mut zone_ok = u64::MAX;
+        if pg.keys.iter().any(|k| k == labels::ZONE) {
+            for (i, z) in self.prep.zones.iter().enumerate().take(64) {
+                if self.topo.allows_one(pod, pg, labels::ZONE, z).is_err() {
+                    zone_ok &= !(1u64 << i);
+                }
+            }
+        }
         // Karpenter: the first claim that takes the pod, fewest pods first.
         for &c in &self.claim_order {
+            let z = self.claim_zone[c];
+            if z != NO_ZONE && zone_ok & (1u64 << z) == 0 {
+                continue;
+            }
             if blockers.iter().any(|&(g, by_owner)| {
                 HostBlocks::get(
                     if by_owner {
@@ -775,7 +869,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                 continue;
             }
             let cl = &self.claims[c];
-            if !self.claim_plausible(pod, view, pg, cl) {
+            if !self.claim_plausible(pod, view, pg, cl, &mut scan) {
                 continue;
             }
             match self.fit_claim(
@@ -914,6 +1008,12 @@ impl<'p, 'a> Engine<'p, 'a> {
             .get_ref(labels::ZONE)
             .filter(|v| v.len() == Some(1))
             .and_then(|v| v.any_value().map(str::to_string));
+        self.claim_zone[c] = cl
+            .zone
+            .as_ref()
+            .and_then(|z| self.prep.zones.binary_search(z).ok())
+            .filter(|&i| i < 64)
+            .map_or(NO_ZONE, |i| i as u8);
         cl.reqs = reqs;
         cl.requested = cl.requested.saturating_add(&pod.requests);
         cl.pods.push(pi);
@@ -1050,7 +1150,7 @@ impl Engine<'_, '_> {
         let cl = &self.claims[c];
         let np = &self.prep.problem.nodepools[cl.pool];
         if taint_blocking(&np.taints, &view.tolerations, true).is_some()
-            || !self.claim_plausible(pod, &view, &pg, cl)
+            || !self.claim_plausible(pod, &view, &pg, cl, &mut ScanMemo::default())
         {
             return false;
         }
@@ -1161,4 +1261,13 @@ pub fn node_for(
         labels,
         requested: requested.saturating_add(&np.daemonset_overhead),
     }
+}
+
+/// Answers memoized while one pod scans the claims (see `Engine::claim_plausible`).
+#[derive(Default)]
+struct ScanMemo<'a> {
+    /// Pool -> whether its taints block the pod.
+    pool_tainted: BTreeMap<usize, bool>,
+    /// (topology key, pinned domain, allowed).
+    domains: Vec<(&'a str, &'a str, bool)>,
 }

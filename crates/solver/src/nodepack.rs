@@ -139,21 +139,12 @@ impl Nodepack {
         options: &[u32],
         _pods: usize,
     ) -> Vec<(f64, u32)> {
-        let (zone, ct) = (
-            reqs.get_ref(labels::ZONE),
-            reqs.get_ref(labels::CAPACITY_TYPE),
-        );
         // Types are ranked by their cheapest offering's price (the rule the engine plans
         // limits with); the risk model then chooses the offering of the chosen type.
+        let prices = prep.min_prices(prep.offer_masks(reqs));
         let mut ranked: Vec<(f64, u32)> = options
             .iter()
-            .filter_map(|&o| {
-                prep.pts[o as usize]
-                    .offerings_in(zone, ct)
-                    .map(|x| x.price.0 as f64)
-                    .reduce(f64::min)
-                    .map(|p| (p, o))
-            })
+            .filter_map(|&o| prices[o as usize].map(|p| (p as f64, o)))
             .collect();
         ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         ranked
@@ -311,7 +302,7 @@ impl Strategy for Nodepack {
             let mut done = false;
             for (c, target) in targets.iter().enumerate() {
                 let Some(t) = target else { continue };
-                if !req.saturating_add(&eng.claims[c].requested).fits(t) {
+                if !req.fits_with(&eng.claims[c].requested, t) {
                     continue;
                 }
                 // Only where the pod narrows nothing (an on-demand-only pod would turn

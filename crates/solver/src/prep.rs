@@ -90,6 +90,12 @@ pub struct Prepared<'a> {
     pub pool_order: Vec<usize>,
     /// Zone names by bit index (at most 64 zones get a bit; others share the last).
     pub zones: Vec<String>,
+    /// Cheapest offering price of every pair within given offer masks, computed once
+    /// per distinct masks (there are few: zones x capacity types a claim can pin).
+    min_prices: std::cell::RefCell<HashMap<(u64, u8), std::rc::Rc<Vec<Option<i64>>>>>,
+    /// Each pair's usable capacity as (cpu, memory, ephemeral storage, pods), in one
+    /// contiguous array for the hot fit tests.
+    caps: Vec<[u64; 4]>,
 }
 
 /// Is a pod requirement term compatible with node requirements? Keys the node does not
@@ -259,11 +265,29 @@ impl<'a> Prepared<'a> {
         }
         Prepared {
             problem,
-            pts,
             pools,
             pool_order,
             zones,
+            min_prices: Default::default(),
+            caps: pts
+                .iter()
+                .map(|p| {
+                    let c = &p.cap;
+                    [c.cpu.0, c.memory.0, c.ephemeral_storage.0, c.pods]
+                })
+                .collect(),
+            pts,
         }
+    }
+
+    /// Does `r` fit in the pair's usable capacity? (Same answer as `r.fits(&cap)`.)
+    pub fn fits_pt(&self, r: &Resources, pt: usize) -> bool {
+        let c = &self.caps[pt];
+        r.cpu.0 <= c[0]
+            && r.memory.0 <= c[1]
+            && r.ephemeral_storage.0 <= c[2]
+            && r.pods <= c[3]
+            && (r.extended.is_empty() || r.fits(&self.pts[pt].cap))
     }
 
     /// Bit masks of the zones and capacity types the requirements allow.
@@ -305,12 +329,26 @@ impl<'a> Prepared<'a> {
     /// The option a claim launches for capacity planning: the cheapest offering price
     /// within its requirements, ties by index (the same rule nodepack launches with).
     pub fn cheapest_option(&self, reqs: &Requirements, options: &[u32]) -> Option<u32> {
-        let masks = self.offer_masks(reqs);
+        let prices = self.min_prices(self.offer_masks(reqs));
         options
             .iter()
-            .filter_map(|&o| self.min_price_in(o as usize, masks).map(|p| (p, o)))
+            .filter_map(|&o| prices[o as usize].map(|p| (p, o)))
             .min()
             .map(|x| x.1)
+    }
+
+    /// [`Prepared::min_price_in`] of every pair, memoized per masks.
+    pub fn min_prices(&self, masks: (u64, u8)) -> std::rc::Rc<Vec<Option<i64>>> {
+        if let Some(v) = self.min_prices.borrow().get(&masks) {
+            return v.clone();
+        }
+        let v = std::rc::Rc::new(
+            (0..self.pts.len())
+                .map(|pt| self.min_price_in(pt, masks))
+                .collect::<Vec<_>>(),
+        );
+        self.min_prices.borrow_mut().insert(masks, v.clone());
+        v
     }
 
     /// Does the pair have an offering within the masks?
