@@ -676,7 +676,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         let recheck = fresh || !changed.is_empty();
         let masks = self.prep.offer_masks(new_reqs);
         let keep = |o: u32| {
-            self.prep.fits_pt(&total, o as usize)
+            self.prep.fits_pt(total, o as usize)
                 && (!recheck
                     || self
                         .prep
