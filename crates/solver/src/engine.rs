@@ -648,9 +648,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                     return out.clone().map(|x| (new_reqs, Some(x)));
                 }
             }
-            let out = self
-                .narrow_options(pod, &new_reqs, &changed, &total, options, true)
-                .map(|(_, o)| o.unwrap_or_default());
+            let out = self.narrow_options(pod, &new_reqs, &changed, &total, options, true);
             self.fresh_memo.borrow_mut().insert(
                 key,
                 (new_reqs.clone(), total, options.to_vec(), out.clone()),
@@ -658,7 +656,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             return out.map(|x| (new_reqs, Some(x)));
         }
         self.narrow_options(pod, &new_reqs, &changed, &total, options, false)
-            .map(|(_, o)| (new_reqs, o))
+            .map(|o| (new_reqs, Some(o)))
     }
 
     /// The options that keep room for `total` and stay compatible with `new_reqs` (only
@@ -672,7 +670,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         total: &Resources,
         options: &[u32],
         fresh: bool,
-    ) -> Result<((), Option<Vec<u32>>), String> {
+    ) -> Result<Vec<u32>, String> {
         let recheck = fresh || !changed.is_empty();
         let masks = self.prep.offer_masks(new_reqs);
         let keep = |o: u32| {
@@ -682,8 +680,25 @@ impl<'p, 'a> Engine<'p, 'a> {
                         .prep
                         .pt_compatible_delta_in(new_reqs, changed, o as usize, masks))
         };
-        // Check before allocating: most attempts on existing claims fail here.
-        if !options.iter().any(|&o| keep(o)) {
+        // One pass before allocating (most attempts on existing claims fail): whether
+        // any option is kept, and the growth policy's prices.
+        let growth = self.policy.growth_factor.filter(|_| !fresh);
+        let (mut any, mut before, mut after, mut fair) = (false, i64::MAX, i64::MAX, f64::INFINITY);
+        for &o in options {
+            let p = &self.prep.pts[o as usize];
+            if growth.is_some() {
+                before = before.min(p.min_price);
+            }
+            if keep(o) {
+                any = true;
+                if growth.is_none() {
+                    break;
+                }
+                after = after.min(p.min_price);
+                fair = fair.min(p.min_price as f64 * dominant_share(&pod.requests, &p.cap));
+            }
+        }
+        if !any {
             if !fresh {
                 return Err("no instance type has room for the claim's pods and this one".into());
             }
@@ -693,30 +708,16 @@ impl<'p, 'a> Engine<'p, 'a> {
                 None => "no instance type is compatible with the combined requirements".into(),
             });
         }
-        let new_options: Vec<u32> = options.iter().copied().filter(|&o| keep(o)).collect();
-        if let (Some(factor), false) = (self.policy.growth_factor, fresh) {
-            let before = options
-                .iter()
-                .map(|&o| self.prep.pts[o as usize].min_price)
-                .min()
-                .unwrap_or(0);
-            let (after, fair) = new_options
-                .iter()
-                .fold((i64::MAX, f64::INFINITY), |(a, f), &o| {
-                    let p = &self.prep.pts[o as usize];
-                    (
-                        a.min(p.min_price),
-                        f.min(p.min_price as f64 * dominant_share(&pod.requests, &p.cap)),
-                    )
-                });
+        if let Some(factor) = growth {
             if (after - before) as f64 > factor * fair + 1.0 {
                 return Err(GROWTH_REFUSED.into());
             }
         }
+        let new_options: Vec<u32> = options.iter().copied().filter(|&o| keep(o)).collect();
         if let Some(m) = self.prep.min_values_ok(new_reqs, &new_options) {
             return Err(m);
         }
-        Ok(((), Some(new_options)))
+        Ok(new_options)
     }
 
     /// The values of `key` the options that can hold `total` could give the node.
