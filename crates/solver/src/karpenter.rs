@@ -3,7 +3,7 @@
 
 use crate::engine::{karpenter_order, Engine, Policy};
 use crate::prep::{capacity_rank, Prepared};
-use crate::{Plan, Problem, Strategy, Unschedulable};
+use crate::{Plan, Strategy, Unschedulable};
 use nodepack_model::{labels, CapacityType, Offering};
 
 /// Karpenter's launch list length on AWS: the claim's instance types are cut to 60.
@@ -84,8 +84,9 @@ impl Strategy for Karpenter {
         "karpenter"
     }
 
-    fn solve(&self, problem: &Problem) -> Plan {
-        let prep = Prepared::new(*problem);
+    fn solve_prepared(&self, prep: &Prepared) -> Plan {
+        let problem = &prep.problem;
+        let prep = prep.clone();
         // Existing nodes first fit in order (initialized first, then by name); claims of
         // this round fewest pods first; then a new claim from pools by weight.
         let mut eng = Engine::new(

@@ -149,7 +149,12 @@ pub trait Strategy {
     /// Its name (`karpenter`, `nodepack`).
     fn name(&self) -> &'static str;
     /// Compute a plan.
-    fn solve(&self, problem: &Problem) -> Plan;
+    fn solve(&self, problem: &Problem) -> Plan {
+        self.solve_prepared(&prep::Prepared::new(*problem))
+    }
+    /// Compute a plan for a prepared problem (pairs shared across calls, see
+    /// [`prep::Pairs`]).
+    fn solve_prepared(&self, prep: &prep::Prepared) -> Plan;
 }
 
 /// The strategies by name.
@@ -162,6 +167,11 @@ pub fn strategy(name: &str) -> Option<Box<dyn Strategy>> {
         "karpenter" => Some(Box::new(karpenter::Karpenter)),
         _ => None,
     }
+}
+
+/// Solve a prepared problem with the named strategy; `None` for an unknown name.
+pub fn solve_prepared(name: &str, prep: &prep::Prepared) -> Option<Plan> {
+    strategy(name).map(|s| s.solve_prepared(prep))
 }
 
 /// Solve with the named strategy; `None` for an unknown name.

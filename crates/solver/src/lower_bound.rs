@@ -56,7 +56,12 @@ pub fn lower_bound(problem: &Problem, plan: &Plan) -> Money {
 
 /// The lower bound for a subset of the pending pods (indices).
 pub fn bound_for(problem: &Problem, pods: &[usize]) -> Money {
-    let prep = Prepared::new(*problem);
+    bound_for_prepared(&Prepared::new(*problem), pods)
+}
+
+/// [`bound_for`] with prepared pairs.
+pub fn bound_for_prepared(prep: &Prepared, pods: &[usize]) -> Money {
+    let problem = &prep.problem;
     let mut ext: BTreeSet<String> = BTreeSet::new();
     for &i in pods {
         ext.extend(problem.pending[i].requests.extended.keys().cloned());

@@ -17,7 +17,7 @@
 
 use crate::engine::{karpenter_order, max_capacity_usable, node_for, Engine, Policy, Relax, View};
 use crate::prep::Prepared;
-use crate::{NewNode, Plan, Problem, Strategy, Unschedulable};
+use crate::{NewNode, Plan, Strategy, Unschedulable};
 use nodepack_model::{labels, CapacityType, Money, Offering, Requirements, Resources};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -241,8 +241,9 @@ impl Strategy for Nodepack {
         "nodepack"
     }
 
-    fn solve(&self, problem: &Problem) -> Plan {
-        let prep = Prepared::new(*problem);
+    fn solve_prepared(&self, prep: &Prepared) -> Plan {
+        let problem = &prep.problem;
+        let prep = prep.clone();
         let mut eng = Engine::new(
             &prep,
             Policy {
@@ -443,24 +444,18 @@ impl Nodepack {
     /// Other types of the pool that hold the node's pods, cheapest first.
     fn alternatives(&self, prep: &Prepared, pk: &Packed) -> Vec<String> {
         let info = &prep.pools[pk.pool];
-        let mut alts: Vec<(i64, &str)> = (info.start..info.end)
-            .filter(|&i| {
-                i as u32 != pk.pt
-                    && pk.requested.fits(&prep.pts[i].cap)
-                    && prep.pt_compatible(&pk.reqs, i)
-            })
-            .filter_map(|i| {
-                let p = &prep.pts[i];
-                p.offerings_for(&pk.reqs)
-                    .map(|o| o.price.0)
-                    .min()
-                    .map(|pr| (pr, p.name.as_str()))
-            })
+        let prices = prep.min_prices(prep.offer_masks(&pk.reqs));
+        // Cheap tests first, then the full compatibility test in price order until the
+        // list is long enough.
+        let mut alts: Vec<(i64, &str, usize)> = (info.start..info.end)
+            .filter(|&i| i as u32 != pk.pt && prep.fits_pt(&pk.requested, i))
+            .filter_map(|i| prices[i].map(|pr| (pr, prep.pts[i].name.as_str(), i)))
             .collect();
         alts.sort();
         alts.into_iter()
+            .filter(|&(_, _, i)| prep.pt_compatible(&pk.reqs, i))
             .take(crate::karpenter::MAX_INSTANCE_TYPES - 1)
-            .map(|(_, n)| n.to_string())
+            .map(|(_, n, _)| n.to_string())
             .collect()
     }
 
@@ -633,20 +628,48 @@ impl Nodepack {
         for c in 0..cols.len() {
             by_sig.entry((&sig[c], cols[c].ct)).or_default().push(c);
         }
+        // Cheapest first (at equal price the larger, then the lower index), so every
+        // column that dominates another comes before it; a column dominated by anything
+        // is dominated by a survivor (dominance is transitive), so only survivors are
+        // compared against.
+        let size = |c: usize| -> u128 {
+            let r = &prep.pts[cols[c].pt as usize].cap;
+            r.cpu.0 as u128
+                + r.memory.0 as u128
+                + r.ephemeral_storage.0 as u128
+                + r.pods as u128
+                + r.extended.values().map(|&v| v as u128).sum::<u128>()
+        };
         for cs in by_sig.values() {
-            for &c in cs {
+            let mut sorted = cs.clone();
+            sorted.sort_by(|&x, &y| {
+                cols[x]
+                    .price
+                    .total_cmp(&cols[y].price)
+                    .then_with(|| size(y).cmp(&size(x)))
+                    .then(x.cmp(&y))
+            });
+            let mut kept: Vec<usize> = Vec::new();
+            for c in sorted {
                 let a = &prep.pts[cols[c].pt as usize].cap;
-                alive[c] = !cs.iter().any(|&d| {
-                    d != c && {
-                        let b = &prep.pts[cols[d].pt as usize].cap;
-                        a.fits(b)
-                            && cols[d].price <= cols[c].price
-                            && (cols[d].price < cols[c].price || a != b || d < c)
-                    }
+                let dominated = kept.iter().any(|&d| {
+                    let b = &prep.pts[cols[d].pt as usize].cap;
+                    a.fits(b)
+                        && cols[d].price <= cols[c].price
+                        && (cols[d].price < cols[c].price || a != b || d < c)
                 });
+                alive[c] = !dominated;
+                if !dominated {
+                    kept.push(c);
+                }
             }
         }
         let mut left = Vec::new();
+        // Live columns, cheapest first: a column's score is at most the fair cost of all
+        // remaining pods over its price, so the scan stops once that bound falls below
+        // the best score found.
+        let mut by_price: Vec<usize> = (0..cols.len()).filter(|&c| alive[c]).collect();
+        by_price.sort_by(|&x, &y| cols[x].price.total_cmp(&cols[y].price).then(x.cmp(&y)));
         loop {
             let remaining: Vec<usize> = (0..groups.len())
                 .filter(|&g| groups[g].remaining() > 0)
@@ -654,10 +677,19 @@ impl Nodepack {
             if remaining.is_empty() {
                 break;
             }
-            // Evaluate every live column.
+            let value_left: f64 = remaining
+                .iter()
+                .map(|&g| groups[g].fair * groups[g].remaining() as f64)
+                .sum();
+            // Evaluate the live columns.
             let mut best: Option<(f64, f64, usize, Vec<(usize, usize)>, Requirements)> = None;
-            for c in 0..cols.len() {
-                if !alive[c] || !remaining.iter().any(|&g| groups[g].cols.contains(&c)) {
+            for &c in &by_price {
+                if let Some((s, ..)) = &best {
+                    if value_left / cols[c].price.max(1.0) < *s * (1.0 - 1e-12) {
+                        break;
+                    }
+                }
+                if !sig[c].iter().any(|&g| groups[g].remaining() > 0) {
                     continue;
                 }
                 let pt = &prep.pts[cols[c].pt as usize];

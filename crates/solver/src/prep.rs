@@ -4,8 +4,8 @@
 use crate::Problem;
 use nodepack_model::taints::{first_untolerated, untolerated_preferred};
 use nodepack_model::{
-    labels, CapacityType, InstanceType, Limits, NodePool, Offering, Requirements, Resources, Taint,
-    Toleration, ValueSet,
+    labels, CapacityType, Catalog, InstanceType, Limits, NodePool, Offering, Requirements,
+    Resources, Taint, Toleration, ValueSet,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -35,7 +35,7 @@ pub struct PoolType {
     /// Its cheapest offering's price, micro-dollars (a proxy for claim growth decisions).
     pub min_price: i64,
     /// Each offering as (zone bit, capacity type bit), for mask checks
-    /// ([`Prepared::offer_masks`]); filled by [`Prepared::new`].
+    /// ([`Prepared::offer_masks`]); filled by [`Pairs::new`].
     pub offer_bits: Vec<(u64, u8)>,
 }
 
@@ -77,11 +77,11 @@ pub struct PoolInfo {
     pub reqs: Requirements,
 }
 
-/// Everything precomputed from the pools and the catalog.
+/// Everything precomputed from the node pools and the catalog alone: build it once with
+/// [`Pairs::new`] and share it (via [`Prepared::with_pairs`]) across many problems with
+/// the same pools and catalog, as the simulator does.
 #[derive(Clone, Debug)]
-pub struct Prepared<'a> {
-    /// The problem.
-    pub problem: Problem<'a>,
+pub struct Pairs {
     /// All pairs, grouped by pool.
     pub pts: Vec<PoolType>,
     /// Pools, in the problem's order.
@@ -90,12 +90,30 @@ pub struct Prepared<'a> {
     pub pool_order: Vec<usize>,
     /// Zone names by bit index (at most 64 zones get a bit; others share the last).
     pub zones: Vec<String>,
-    /// Cheapest offering price of every pair within given offer masks, computed once
-    /// per distinct masks (there are few: zones x capacity types a claim can pin).
-    min_prices: std::cell::RefCell<HashMap<(u64, u8), std::rc::Rc<Vec<Option<i64>>>>>,
     /// Each pair's usable capacity as (cpu, memory, ephemeral storage, pods), in one
     /// contiguous array for the hot fit tests.
     caps: Vec<[u64; 4]>,
+    /// Fingerprint of the pools it was built from (checked by `Prepared::with_pairs`).
+    pool_names: Vec<String>,
+}
+
+/// A problem with its [`Pairs`] and per-problem memos.
+#[derive(Clone, Debug)]
+pub struct Prepared<'a> {
+    /// The problem.
+    pub problem: Problem<'a>,
+    /// The pairs of the problem's pools and catalog.
+    pairs: std::sync::Arc<Pairs>,
+    /// Cheapest offering price of every pair within given offer masks, computed once
+    /// per distinct masks (there are few: zones x capacity types a claim can pin).
+    min_prices: std::cell::RefCell<HashMap<(u64, u8), std::rc::Rc<Vec<Option<i64>>>>>,
+}
+
+impl std::ops::Deref for Prepared<'_> {
+    type Target = Pairs;
+    fn deref(&self) -> &Pairs {
+        &self.pairs
+    }
 }
 
 /// Is a pod requirement term compatible with node requirements? Keys the node does not
@@ -140,7 +158,7 @@ pub fn taint_blocking<'t>(
 }
 
 fn pool_type(
-    problem: &Problem,
+    catalog: &Catalog,
     pi: usize,
     pool: &NodePool,
     pool_reqs: &Requirements,
@@ -163,7 +181,7 @@ fn pool_type(
     for (k, v) in &t.labels {
         reqs.add(k, ValueSet::in_values([v.clone()]));
     }
-    if let Some(r) = &problem.catalog.region {
+    if let Some(r) = &catalog.region {
         reqs.add(labels::REGION, ValueSet::in_values([r.clone()]));
     }
     if reqs.unsatisfiable_key().is_some() {
@@ -201,7 +219,7 @@ fn pool_type(
         node_labels.insert(k.clone(), v.clone());
     }
     node_labels.insert(labels::NODEPOOL.into(), pool.name.clone());
-    if let Some(r) = &problem.catalog.region {
+    if let Some(r) = &catalog.region {
         node_labels.insert(labels::REGION.into(), r.clone());
     }
     let min_price = offerings.iter().map(|o| o.price.0).min().unwrap_or(0);
@@ -220,16 +238,16 @@ fn pool_type(
     })
 }
 
-impl<'a> Prepared<'a> {
-    /// Build the pairs of every pool.
-    pub fn new(problem: Problem<'a>) -> Self {
+impl Pairs {
+    /// Build the pairs of every pool with the catalog.
+    pub fn new(nodepools: &[NodePool], catalog: &Catalog) -> Self {
         let mut pts = Vec::new();
         let mut pools = Vec::new();
-        for (pi, pool) in problem.nodepools.iter().enumerate() {
+        for (pi, pool) in nodepools.iter().enumerate() {
             let start = pts.len();
             let reqs = pool.node_requirements();
-            for (ti, t) in problem.catalog.instance_types.iter().enumerate() {
-                if let Some(pt) = pool_type(&problem, pi, pool, &reqs, ti, t) {
+            for (ti, t) in catalog.instance_types.iter().enumerate() {
+                if let Some(pt) = pool_type(catalog, pi, pool, &reqs, ti, t) {
                     pts.push(pt);
                 }
             }
@@ -240,9 +258,9 @@ impl<'a> Prepared<'a> {
                 reqs,
             });
         }
-        let mut pool_order: Vec<usize> = (0..problem.nodepools.len()).collect();
+        let mut pool_order: Vec<usize> = (0..nodepools.len()).collect();
         pool_order.sort_by(|a, b| {
-            let (pa, pb) = (&problem.nodepools[*a], &problem.nodepools[*b]);
+            let (pa, pb) = (&nodepools[*a], &nodepools[*b]);
             pb.weight
                 .cmp(&pa.weight)
                 .then_with(|| pa.name.cmp(&pb.name))
@@ -263,12 +281,10 @@ impl<'a> Prepared<'a> {
                 })
                 .collect();
         }
-        Prepared {
-            problem,
+        Pairs {
             pools,
             pool_order,
             zones,
-            min_prices: Default::default(),
             caps: pts
                 .iter()
                 .map(|p| {
@@ -277,7 +293,44 @@ impl<'a> Prepared<'a> {
                 })
                 .collect(),
             pts,
+            pool_names: nodepools.iter().map(|p| p.name.clone()).collect(),
         }
+    }
+}
+
+impl<'a> Prepared<'a> {
+    /// Build the pairs of every pool.
+    pub fn new(problem: Problem<'a>) -> Self {
+        Self::with_pairs(
+            std::sync::Arc::new(Pairs::new(problem.nodepools, problem.catalog)),
+            problem,
+        )
+    }
+
+    /// Reuse pairs built for the same pools and catalog. The pools must be the ones the
+    /// pairs were built from (checked by name; a mismatch rebuilds them).
+    pub fn with_pairs(pairs: std::sync::Arc<Pairs>, problem: Problem<'a>) -> Self {
+        let same = pairs.pool_names.len() == problem.nodepools.len()
+            && pairs
+                .pool_names
+                .iter()
+                .zip(problem.nodepools)
+                .all(|(a, b)| *a == b.name);
+        let pairs = if same {
+            pairs
+        } else {
+            std::sync::Arc::new(Pairs::new(problem.nodepools, problem.catalog))
+        };
+        Prepared {
+            problem,
+            pairs,
+            min_prices: Default::default(),
+        }
+    }
+
+    /// The shared pairs (to build further problems with [`Prepared::with_pairs`]).
+    pub fn pairs(&self) -> std::sync::Arc<Pairs> {
+        self.pairs.clone()
     }
 
     /// Does `r` fit in the pair's usable capacity? (Same answer as `r.fits(&cap)`.)
