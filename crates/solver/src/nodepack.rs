@@ -689,7 +689,8 @@ impl Nodepack {
                         break;
                     }
                 }
-                if !sig[c].iter().any(|&g| groups[g].remaining() > 0) {
+                // (A column can die while packing: pool limits.)
+                if !alive[c] || !sig[c].iter().any(|&g| groups[g].remaining() > 0) {
                     continue;
                 }
                 let pt = &prep.pts[cols[c].pt as usize];

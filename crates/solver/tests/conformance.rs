@@ -354,6 +354,34 @@ fn limits_stop_provisioning() {
     }
 }
 
+/// Plain pods (no topology) go through nodepack's packer, which retires a column when
+/// the pool's limits refuse its node; the packer once kept evaluating a retired column
+/// and never finished.
+#[test]
+fn limits_stop_packing_plain_pods() {
+    let mut p = tk::pool("default", &[]);
+    p.limits.cpu = Some(Millicores::from_cores(8));
+    let pods = tk::pods("plain", 40, 1000, 1024);
+    for plan in Case::new(pods, vec![p]).run() {
+        let cpus: u64 = plan
+            .nodes
+            .iter()
+            .map(|n| {
+                tk::catalog()
+                    .get(&n.instance_type)
+                    .unwrap()
+                    .capacity
+                    .cpu
+                    .cores()
+            })
+            .sum();
+        assert!(cpus <= 8, "{}: {cpus} cores", plan.strategy);
+        assert!(!plan.unschedulable.is_empty(), "{}", plan.strategy);
+        let placed: usize = plan.nodes.iter().map(|n| n.pods.len()).sum();
+        assert_eq!(placed + plan.unschedulable.len(), 40);
+    }
+}
+
 #[test]
 fn the_heavier_pool_wins() {
     let mut light = tk::pool("light", &[]);
