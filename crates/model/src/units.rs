@@ -90,6 +90,18 @@ impl Millis {
     pub fn from_mins(m: u64) -> Self {
         Millis(m * 60_000)
     }
+    /// From seconds (fractions rounded down to the millisecond; negative is zero).
+    pub fn from_secs_f64(s: f64) -> Self {
+        Millis((s * 1000.0).max(0.0) as u64)
+    }
+    /// In seconds.
+    pub fn secs_f64(self) -> f64 {
+        self.0 as f64 / 1000.0
+    }
+    /// Difference, zero if `o` is later.
+    pub fn saturating_sub(self, o: Millis) -> Millis {
+        Millis(self.0.saturating_sub(o.0))
+    }
 }
 
 impl Money {

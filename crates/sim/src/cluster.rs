@@ -1,0 +1,393 @@
+//! Cluster state: pods and nodes with their lifecycles, and the kube-scheduler model that
+//! binds pending pods to ready nodes with room under the solver's rules.
+
+use nodepack_model::taints::first_untolerated;
+use nodepack_model::{
+    Catalog, Millis, Node, NodePool, NodeState, Offering, Pod, PodId, Requirements, Resources,
+};
+use nodepack_solver::prep::{Pairs, Prepared};
+use nodepack_solver::{ExistingNode, Problem};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// Where a pod is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PodPhase {
+    /// Waiting for a node.
+    Pending,
+    /// Bound to a node, starting.
+    Bound,
+    /// Running.
+    Running,
+    /// Ran to completion.
+    Completed,
+    /// Deleted by the workload.
+    Deleted,
+}
+
+/// A pod and its history.
+#[derive(Clone, Debug)]
+pub struct PodSt {
+    /// The pod.
+    pub pod: Pod,
+    /// Its node requirement alternatives (computed once).
+    pub terms: Vec<Requirements>,
+    /// No topology spread, pod (anti-)affinity or preferences: the fast path may bind it.
+    pub plain: bool,
+    /// Phase.
+    pub phase: PodPhase,
+    /// The node it is bound to.
+    pub node: Option<usize>,
+    /// The node an autoscaler launched (or chose) for it.
+    pub nominated: Option<usize>,
+    /// Creation.
+    pub arrived: Millis,
+    /// First binding.
+    pub first_bound: Option<Millis>,
+    /// First running.
+    pub first_running: Option<Millis>,
+    /// Running without interruption since.
+    pub running_since: Option<Millis>,
+    /// Running time to completion (`None`: until deleted).
+    pub run_for: Option<Millis>,
+    /// Incremented on every eviction, so stale start and finish events are ignored.
+    pub epoch: u32,
+    /// Evictions suffered.
+    pub restarts: u32,
+    /// The last reason an autoscaler gave for not scheduling it.
+    pub reason: Option<String>,
+    /// When that reason was given.
+    pub reason_at: Millis,
+}
+
+/// Where a node is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NodeLife {
+    /// Requested, not registered.
+    Launching,
+    /// Registered, not ready.
+    Registered,
+    /// Ready.
+    Ready,
+    /// Cordoned and drained, waiting for termination.
+    Draining,
+    /// Gone.
+    Terminated,
+}
+
+/// A node and its history.
+#[derive(Clone, Debug)]
+pub struct NodeSt {
+    /// The node (labels, taints, allocatable minus daemonset overhead).
+    pub node: Node,
+    /// Pool index.
+    pub pool: usize,
+    /// The offering it runs on.
+    pub offering: Offering,
+    /// Launch request time (billing starts).
+    pub launched: Millis,
+    /// End of billing.
+    pub ended: Option<Millis>,
+    /// Bound pods.
+    pub pods: Vec<usize>,
+    /// Sum of bound pods' requests.
+    pub requested: Resources,
+    /// Pods nominated to it.
+    pub nominated: Vec<usize>,
+    /// Ready and without pods since.
+    pub empty_since: Option<Millis>,
+    /// Ready since.
+    pub ready_at: Option<Millis>,
+    /// Lifecycle.
+    pub life: NodeLife,
+    /// An interruption notice arrived.
+    pub noticed: bool,
+    /// Startup taints still on it.
+    pub startup_taints: usize,
+}
+
+impl NodeSt {
+    /// Not terminated and not draining.
+    pub fn live(&self) -> bool {
+        self.life < NodeLife::Draining
+    }
+}
+
+/// Pods and nodes.
+#[derive(Clone, Debug, Default)]
+pub struct Cluster {
+    /// Every pod ever created, by arrival.
+    pub pods: Vec<PodSt>,
+    /// Every node ever launched.
+    pub nodes: Vec<NodeSt>,
+    /// Pending pods, in arrival order.
+    pub pending: BTreeSet<usize>,
+    /// Live pod by id.
+    pub by_id: HashMap<PodId, usize>,
+    /// Bound pods with required pod anti-affinity (they constrain others).
+    pub anti: BTreeSet<usize>,
+}
+
+/// Node requirement alternatives of a pod.
+pub fn pod_terms(p: &Pod) -> Vec<Requirements> {
+    p.node_requirement_terms()
+}
+
+/// Is the pod free of constraints that involve other pods?
+pub fn is_plain(p: &Pod) -> bool {
+    p.topology_spread.is_empty()
+        && p.pod_affinity.is_empty()
+        && p.pod_anti_affinity.is_empty()
+        && !p.has_preferences()
+}
+
+impl Cluster {
+    /// Add a pod arriving at `at`.
+    pub fn arrive(&mut self, pod: Pod, run_for: Option<Millis>, at: Millis) -> usize {
+        let i = self.pods.len();
+        self.by_id.insert(pod.id.clone(), i);
+        self.pods.push(PodSt {
+            terms: pod_terms(&pod),
+            plain: is_plain(&pod),
+            pod,
+            phase: PodPhase::Pending,
+            node: None,
+            nominated: None,
+            arrived: at,
+            first_bound: None,
+            first_running: None,
+            running_since: None,
+            run_for,
+            epoch: 0,
+            restarts: 0,
+            reason: None,
+            reason_at: Millis(0),
+        });
+        self.pending.insert(i);
+        i
+    }
+
+    /// Does the pod fit on the node by resources, node requirements and taints?
+    pub fn fits(&self, p: usize, n: usize) -> bool {
+        let (ps, ns) = (&self.pods[p], &self.nodes[n]);
+        ns.life == NodeLife::Ready
+            && ps
+                .pod
+                .requests
+                .fits_with(&ns.requested, &ns.node.allocatable)
+            && ps.terms.iter().any(|t| t.satisfied_by(&ns.node.labels))
+            && first_untolerated(&ns.node.taints, &ps.pod.tolerations).is_none()
+    }
+
+    /// Could a bound pod's required anti-affinity object to `p`?
+    fn anti_blocks(&self, p: usize) -> bool {
+        let pod = &self.pods[p].pod;
+        self.anti.iter().any(|&q| {
+            let other = &self.pods[q].pod;
+            other
+                .pod_anti_affinity
+                .iter()
+                .any(|t| t.selects(&other.id.namespace, pod))
+        })
+    }
+
+    /// Bind `p` to `n`.
+    pub fn bind(&mut self, p: usize, n: usize, now: Millis) {
+        let ps = &mut self.pods[p];
+        ps.phase = PodPhase::Bound;
+        ps.node = Some(n);
+        ps.first_bound.get_or_insert(now);
+        if let Some(m) = ps.nominated.take() {
+            self.nodes[m].nominated.retain(|&x| x != p);
+        }
+        let req = ps.pod.requests.clone();
+        let anti = !ps.pod.pod_anti_affinity.is_empty();
+        let ns = &mut self.nodes[n];
+        ns.pods.push(p);
+        ns.requested = ns.requested.saturating_add(&req);
+        ns.empty_since = None;
+        self.pending.remove(&p);
+        if anti {
+            self.anti.insert(p);
+        }
+    }
+
+    /// Take `p` off its node (it completed, was deleted or evicted).
+    pub fn unbind(&mut self, p: usize, now: Millis) {
+        let Some(n) = self.pods[p].node.take() else {
+            return;
+        };
+        let req = self.pods[p].pod.requests.clone();
+        let ns = &mut self.nodes[n];
+        ns.pods.retain(|&x| x != p);
+        ns.requested = ns.requested.checked_sub(&req).unwrap_or_default();
+        if ns.pods.is_empty() && ns.life == NodeLife::Ready {
+            ns.empty_since = Some(now);
+        }
+        self.anti.remove(&p);
+        self.pods[p].running_since = None;
+    }
+
+    /// Evict `p`: it becomes pending again (a replacement with the same identity).
+    pub fn evict(&mut self, p: usize, now: Millis) {
+        self.unbind(p, now);
+        let ps = &mut self.pods[p];
+        if matches!(ps.phase, PodPhase::Bound | PodPhase::Running) {
+            ps.phase = PodPhase::Pending;
+            ps.epoch += 1;
+            ps.restarts += 1;
+            self.pending.insert(p);
+        }
+    }
+
+    /// Remove a nomination.
+    pub fn unnominate(&mut self, p: usize) {
+        if let Some(m) = self.pods[p].nominated.take() {
+            self.nodes[m].nominated.retain(|&x| x != p);
+        }
+    }
+
+    /// The cluster as the solver sees it: live nodes (launching ones included, with the
+    /// pods nominated to them) and their pods.
+    pub fn existing(&self, include_launching: bool) -> (Vec<ExistingNode>, Vec<usize>) {
+        let mut out = Vec::new();
+        let mut idx = Vec::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            if !n.live() || (!include_launching && n.life != NodeLife::Ready) {
+                continue;
+            }
+            let mut node = n.node.clone();
+            node.state = match n.life {
+                NodeLife::Ready => NodeState::Ready,
+                NodeLife::Registered => NodeState::Registered,
+                _ => NodeState::Launching,
+            };
+            if n.life != NodeLife::Ready {
+                // Startup taints do not keep the solver from planning pods onto it.
+                node.taints.truncate(node.taints.len() - n.startup_taints);
+            }
+            let pods = n
+                .pods
+                .iter()
+                .chain(n.nominated.iter())
+                .map(|&p| self.pods[p].pod.clone())
+                .collect();
+            out.push(ExistingNode { node, pods });
+            idx.push(i);
+        }
+        (out, idx)
+    }
+
+    /// The kube-scheduler: bind pending pods to ready nodes. Pods nominated to a ready
+    /// node go there first if they fit; other unconstrained pods go to the fullest node
+    /// that fits (the MostAllocated profile autoscaled clusters use); pods with topology
+    /// or pod-affinity rules are placed by the solver's rules on the ready nodes only.
+    /// `only` limits the pass to some pods (new arrivals when no capacity changed).
+    pub fn schedule(
+        &mut self,
+        now: Millis,
+        only: Option<&[usize]>,
+        pools: &[NodePool],
+        catalog: &Catalog,
+        pairs: &Arc<Pairs>,
+    ) -> Vec<usize> {
+        let mut order: Vec<usize> = match only {
+            Some(ps) => ps
+                .iter()
+                .copied()
+                .filter(|p| self.pending.contains(p))
+                .collect(),
+            None => self.pending.iter().copied().collect(),
+        };
+        if order.is_empty() {
+            return vec![];
+        }
+        // Priority first, then arrival.
+        order.sort_by_key(|&p| (std::cmp::Reverse(self.pods[p].pod.priority), p));
+        let ready: Vec<usize> = (0..self.nodes.len())
+            .filter(|&n| self.nodes[n].life == NodeLife::Ready)
+            .collect();
+        let mut bound = Vec::new();
+        let mut constrained = Vec::new();
+        for p in order {
+            if !self.pods[p].plain || (!self.anti.is_empty() && self.anti_blocks(p)) {
+                constrained.push(p);
+                continue;
+            }
+            if let Some(m) = self.pods[p].nominated {
+                if self.fits(p, m) {
+                    self.bind(p, m, now);
+                    bound.push(p);
+                    continue;
+                }
+                if self.nodes[m].life >= NodeLife::Ready {
+                    self.unnominate(p);
+                } else {
+                    continue; // waits for its node
+                }
+            }
+            let mut best: Option<(u64, usize)> = None;
+            for &n in &ready {
+                if self.fits(p, n) {
+                    let ns = &self.nodes[n];
+                    // Fullest node first: requested share of the scarcer resource.
+                    let score = share_permille(&ns.requested, &ns.node.allocatable);
+                    if best.is_none_or(|(s, _)| score > s) {
+                        best = Some((score, n));
+                    }
+                }
+            }
+            if let Some((_, n)) = best {
+                self.bind(p, n, now);
+                bound.push(p);
+            }
+        }
+        if !constrained.is_empty() && !ready.is_empty() {
+            bound.extend(self.schedule_constrained(now, &constrained, pools, catalog, pairs));
+        }
+        bound
+    }
+
+    fn schedule_constrained(
+        &mut self,
+        now: Millis,
+        pods: &[usize],
+        pools: &[NodePool],
+        catalog: &Catalog,
+        pairs: &Arc<Pairs>,
+    ) -> Vec<usize> {
+        let (nodes, idx) = self.existing(false);
+        let pending: Vec<Pod> = pods.iter().map(|&p| self.pods[p].pod.clone()).collect();
+        let problem = Problem {
+            pending: &pending,
+            nodes: &nodes,
+            nodepools: pools,
+            catalog,
+        };
+        let prep = Prepared::with_pairs(pairs.clone(), problem);
+        let Some(plan) = nodepack_solver::solve_prepared("karpenter", &prep) else {
+            return vec![];
+        };
+        let mut bound = Vec::new();
+        for b in &plan.existing {
+            let Some(&p) = self.by_id.get(&b.pod) else {
+                continue;
+            };
+            let Some(k) = nodes.iter().position(|n| n.node.name == b.node) else {
+                continue;
+            };
+            let n = idx[k];
+            if self.pending.contains(&p) && self.fits(p, n) {
+                self.bind(p, n, now);
+                bound.push(p);
+            }
+        }
+        bound
+    }
+}
+
+/// Requested share of the scarcer of CPU and memory, in thousandths.
+pub fn share_permille(req: &Resources, alloc: &Resources) -> u64 {
+    let f = |a: u64, b: u64| a.saturating_mul(1000).checked_div(b).unwrap_or(0);
+    f(req.cpu.0, alloc.cpu.0).max(f(req.memory.0, alloc.memory.0))
+}

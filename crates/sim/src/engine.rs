@@ -1,0 +1,658 @@
+//! The discrete-event loop: trace, cloud, pods, autoscaler and samples on one clock.
+
+use crate::autoscaler::{Action, Autoscaler, Ctx, LaunchReq};
+use crate::cloud::Cloud;
+use crate::cluster::{Cluster, NodeLife, NodeSt, PodPhase};
+use crate::config::{Settings, TraceEvent, TraceKind};
+use crate::metrics::{Percentiles, Sample, Summary, Unscheduled};
+use crate::queue::{Next, Phase, Queue};
+use nodepack_model::{labels, CapacityType, Catalog, Millis, Money, Node, NodePool, NodeState};
+use nodepack_solver::prep::{Pairs, Prepared};
+use nodepack_solver::Problem;
+use std::sync::Arc;
+
+/// Everything a replay needs.
+#[derive(Clone, Copy, Debug)]
+pub struct SimInput<'a> {
+    /// Horizon, seed, cloud model.
+    pub settings: &'a Settings,
+    /// Node pools (daemonset overhead filled in).
+    pub nodepools: &'a [NodePool],
+    /// Instance catalog.
+    pub catalog: &'a Catalog,
+    /// The workload, sorted by time.
+    pub trace: &'a [TraceEvent],
+}
+
+/// The result of a replay.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimResult {
+    /// The summary.
+    pub summary: Summary,
+    /// Time series for charts.
+    pub series: Vec<Sample>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ev {
+    Tick,
+    Registered(usize),
+    Ready(usize),
+    Notice(usize),
+    Terminate(usize),
+    Running(usize, u32),
+    Finish(usize, u32),
+    Sample,
+    Bound,
+}
+
+struct Sim<'a> {
+    input: SimInput<'a>,
+    pairs: Arc<Pairs>,
+    cluster: Cluster,
+    cloud: Cloud,
+    queue: Queue<Ev>,
+    now: Millis,
+    summary: Summary,
+    series: Vec<Sample>,
+    cost: Money,
+    cost_spot: Money,
+    node_ms: u64,
+    // Utilization integrals: requested and allocatable CPU (millicore-ms) and memory.
+    used_cpu: u128,
+    alloc_cpu: u128,
+    used_mem: u128,
+    alloc_mem: u128,
+    last_t: Millis,
+    lb_prev: Millis,
+    lb_total: f64,
+    capacity_changed: bool,
+    new_pods: Vec<usize>,
+    interrupted: u64,
+}
+
+/// Replay `input` with `autoscaler`.
+pub fn run(input: SimInput, autoscaler: &mut dyn Autoscaler) -> SimResult {
+    let pairs = Arc::new(Pairs::new(input.nodepools, input.catalog));
+    run_with_pairs(input, autoscaler, pairs)
+}
+
+/// [`run`] with pairs prepared once for the pools and catalog (several replays share
+/// them).
+pub fn run_with_pairs(
+    input: SimInput,
+    autoscaler: &mut dyn Autoscaler,
+    pairs: Arc<Pairs>,
+) -> SimResult {
+    let s = input.settings;
+    let mut sim = Sim {
+        input,
+        pairs,
+        cluster: Cluster::default(),
+        cloud: Cloud::new(s.cloud.clone(), s.seed),
+        queue: Queue::default(),
+        now: Millis(0),
+        summary: Summary {
+            strategy: autoscaler.name().into(),
+            seed: s.seed,
+            ..Summary::default()
+        },
+        series: Vec::new(),
+        cost: Money::ZERO,
+        cost_spot: Money::ZERO,
+        node_ms: 0,
+        used_cpu: 0,
+        alloc_cpu: 0,
+        used_mem: 0,
+        alloc_mem: 0,
+        last_t: Millis(0),
+        lb_prev: Millis(0),
+        lb_total: 0.0,
+        capacity_changed: false,
+        new_pods: Vec::new(),
+        interrupted: 0,
+    };
+    sim.queue.push(Millis(0), Phase::Autoscaler, Ev::Tick);
+    sim.queue.push(Millis(0), Phase::Sample, Ev::Sample);
+    if s.lb_samples > 0 {
+        sim.queue.push(sim.lb_step(), Phase::Sample, Ev::Bound);
+    }
+    let times: Vec<Millis> = input.trace.iter().map(|e| e.at).collect();
+    let mut cursor = 0usize;
+    while let Some(next) = sim.queue.pop_merged(&times, &mut cursor) {
+        let at = match &next {
+            Next::Event(t, _) | Next::Trace(t, _) => *t,
+        };
+        if at > s.horizon {
+            break;
+        }
+        if at > sim.now {
+            // The instant is over: let the scheduler bind what it can.
+            sim.schedule();
+            sim.advance(at);
+        }
+        sim.summary.events += 1;
+        match next {
+            Next::Trace(_, i) => sim.trace_event(&input.trace[i]),
+            Next::Event(_, e) => sim.event(e, autoscaler),
+        }
+    }
+    sim.schedule();
+    sim.advance(s.horizon);
+    sim.finish()
+}
+
+impl Sim<'_> {
+    fn lb_step(&self) -> Millis {
+        let s = self.input.settings;
+        Millis((s.horizon.0 / s.lb_samples.max(1) as u64).max(1))
+    }
+
+    fn advance(&mut self, to: Millis) {
+        let dt = to.0.saturating_sub(self.last_t.0) as u128;
+        if dt > 0 {
+            let (mut uc, mut ac, mut um, mut am) = (0u128, 0u128, 0u128, 0u128);
+            for n in &self.cluster.nodes {
+                if n.life == NodeLife::Ready {
+                    uc += n.requested.cpu.0 as u128;
+                    ac += n.node.allocatable.cpu.0 as u128;
+                    um += n.requested.memory.0 as u128;
+                    am += n.node.allocatable.memory.0 as u128;
+                }
+            }
+            self.used_cpu += uc * dt;
+            self.alloc_cpu += ac * dt;
+            self.used_mem += um * dt;
+            self.alloc_mem += am * dt;
+        }
+        self.last_t = to;
+        self.now = to;
+    }
+
+    fn ctx_actions(&mut self, autoscaler: &mut dyn Autoscaler) {
+        let actions = {
+            let ctx = Ctx {
+                now: self.now,
+                cluster: &self.cluster,
+                pools: self.input.nodepools,
+                catalog: self.input.catalog,
+                pairs: &self.pairs,
+                trace: self.input.trace,
+                cloud: &self.cloud,
+            };
+            autoscaler.reconcile(&ctx)
+        };
+        let cache = autoscaler.uses_unavailable_cache();
+        for a in actions {
+            match a {
+                Action::Launch(req) => self.launch(req, cache),
+                Action::Remove { node, .. } => self.remove(node),
+                Action::Nominate { pod, node } => {
+                    let c = &mut self.cluster;
+                    if c.pending.contains(&pod) && c.nodes[node].live() {
+                        c.unnominate(pod);
+                        c.pods[pod].nominated = Some(node);
+                        c.nodes[node].nominated.push(pod);
+                        if c.nodes[node].life == NodeLife::Ready {
+                            self.new_pods.push(pod);
+                        }
+                    }
+                }
+                Action::Unschedulable { pod, reason } => {
+                    let ps = &mut self.cluster.pods[pod];
+                    ps.reason = Some(reason);
+                    ps.reason_at = self.now;
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, e: Ev, autoscaler: &mut dyn Autoscaler) {
+        match e {
+            Ev::Tick => {
+                // Let the scheduler act on this instant first.
+                self.schedule();
+                self.ctx_actions(autoscaler);
+                if let Some(i) = autoscaler.interval() {
+                    self.queue.push(self.now + i, Phase::Autoscaler, Ev::Tick);
+                }
+            }
+            Ev::Registered(n) => {
+                if self.cluster.nodes[n].life == NodeLife::Launching {
+                    self.cluster.nodes[n].life = NodeLife::Registered;
+                }
+            }
+            Ev::Ready(n) => {
+                let ns = &mut self.cluster.nodes[n];
+                if ns.life < NodeLife::Ready {
+                    ns.life = NodeLife::Ready;
+                    ns.ready_at = Some(self.now);
+                    let keep = ns.node.taints.len() - ns.startup_taints;
+                    ns.node.taints.truncate(keep);
+                    ns.startup_taints = 0;
+                    ns.node.state = NodeState::Ready;
+                    if ns.pods.is_empty() {
+                        ns.empty_since = Some(self.now);
+                    }
+                    self.capacity_changed = true;
+                }
+            }
+            Ev::Notice(n) => {
+                if self.cluster.nodes[n].life == NodeLife::Terminated {
+                    return;
+                }
+                self.summary.spot_interruptions += 1;
+                self.cluster.nodes[n].noticed = true;
+                if autoscaler.drains_on_notice() {
+                    self.drain(n, true);
+                }
+                let notice = Millis::from_secs_f64(self.input.settings.cloud.notice_s);
+                self.queue
+                    .push(self.now + notice, Phase::Cloud, Ev::Terminate(n));
+            }
+            Ev::Terminate(n) => self.terminate(n),
+            Ev::Running(p, epoch) => {
+                let ps = &mut self.cluster.pods[p];
+                if ps.epoch == epoch && ps.phase == PodPhase::Bound {
+                    ps.phase = PodPhase::Running;
+                    ps.running_since = Some(self.now);
+                    ps.first_running.get_or_insert(self.now);
+                    if let Some(r) = ps.run_for {
+                        self.queue
+                            .push(self.now + r, Phase::Pods, Ev::Finish(p, epoch));
+                    }
+                }
+            }
+            Ev::Finish(p, epoch) => {
+                let ps = &self.cluster.pods[p];
+                if ps.epoch == epoch && ps.phase == PodPhase::Running {
+                    self.cluster.unbind(p, self.now);
+                    self.cluster.pods[p].phase = PodPhase::Completed;
+                    self.summary.pods_completed += 1;
+                    self.capacity_changed = true;
+                }
+            }
+            Ev::Sample => {
+                self.sample();
+                let s = self.input.settings;
+                let step = Millis((s.horizon.0 / s.series_points.max(1) as u64).max(1000));
+                self.queue.push(self.now + step, Phase::Sample, Ev::Sample);
+            }
+            Ev::Bound => {
+                self.bound_interval();
+                self.queue
+                    .push(self.now + self.lb_step(), Phase::Sample, Ev::Bound);
+            }
+        }
+    }
+
+    fn trace_event(&mut self, e: &TraceEvent) {
+        match &e.kind {
+            TraceKind::Arrive { pod, run_for } => {
+                let mut pod = (**pod).clone();
+                pod.created = e.at;
+                if let Some(&old) = self.cluster.by_id.get(&pod.id) {
+                    // A name reused while the old pod lives: the old one is replaced.
+                    if matches!(
+                        self.cluster.pods[old].phase,
+                        PodPhase::Pending | PodPhase::Bound | PodPhase::Running
+                    ) {
+                        self.delete(old);
+                    }
+                }
+                let i = self.cluster.arrive(pod, *run_for, e.at);
+                self.summary.pods_total += 1;
+                self.new_pods.push(i);
+            }
+            TraceKind::Delete(id) => {
+                if let Some(&p) = self.cluster.by_id.get(id) {
+                    self.delete(p);
+                }
+            }
+        }
+    }
+
+    fn delete(&mut self, p: usize) {
+        let phase = self.cluster.pods[p].phase;
+        if matches!(phase, PodPhase::Completed | PodPhase::Deleted) {
+            return;
+        }
+        self.cluster.unbind(p, self.now);
+        self.cluster.unnominate(p);
+        self.cluster.pending.remove(&p);
+        self.cluster.pods[p].phase = PodPhase::Deleted;
+        self.summary.pods_deleted += 1;
+        self.capacity_changed = true;
+    }
+
+    fn schedule(&mut self) {
+        let only = if self.capacity_changed {
+            None
+        } else if self.new_pods.is_empty() {
+            return;
+        } else {
+            Some(std::mem::take(&mut self.new_pods))
+        };
+        self.capacity_changed = false;
+        self.new_pods.clear();
+        let bound = self.cluster.schedule(
+            self.now,
+            only.as_deref(),
+            self.input.nodepools,
+            self.input.catalog,
+            &self.pairs,
+        );
+        let start = Millis::from_secs_f64(self.input.settings.cloud.pod_start_s);
+        for p in bound {
+            let epoch = self.cluster.pods[p].epoch;
+            self.queue
+                .push(self.now + start, Phase::Pods, Ev::Running(p, epoch));
+        }
+    }
+
+    fn launch(&mut self, req: LaunchReq, cache: bool) {
+        let pool = &self.input.nodepools[req.pool];
+        let allowed_ct = |ct: CapacityType| {
+            pool.requirements
+                .get_ref(labels::CAPACITY_TYPE)
+                .is_none_or(|v| v.has(ct.as_str()))
+        };
+        // The chosen type, its alternatives, then on-demand when spot has no capacity.
+        let mut tries: Vec<(String, CapacityType)> = std::iter::once(&req.instance_type)
+            .chain(req.alternatives.iter())
+            .map(|t| (t.clone(), req.capacity_type))
+            .collect();
+        if req.capacity_type == CapacityType::Spot && allowed_ct(CapacityType::OnDemand) {
+            tries.push((req.instance_type.clone(), CapacityType::OnDemand));
+        }
+        for (ty, ct) in tries {
+            let Some(it) = self.input.catalog.get(&ty) else {
+                continue;
+            };
+            let Some(o) = it
+                .offerings
+                .iter()
+                .find(|o| o.available && o.zone == req.zone && o.capacity_type == ct)
+            else {
+                continue;
+            };
+            if cache && self.cloud.cached_unavailable(&ty, o, self.now) {
+                continue;
+            }
+            if !self.cloud.try_launch(&ty, o, self.now, cache) {
+                self.summary.launch_failures += 1;
+                continue;
+            }
+            let o = o.clone();
+            let n = self.create_node(req.pool, it, o);
+            for &p in &req.pods {
+                let c = &mut self.cluster;
+                if c.pending.contains(&p) {
+                    c.unnominate(p);
+                    c.pods[p].nominated = Some(n);
+                    c.nodes[n].nominated.push(p);
+                }
+            }
+            return;
+        }
+        // Nothing launched: the pods stay pending for the next round.
+    }
+
+    fn create_node(
+        &mut self,
+        pool_i: usize,
+        it: &nodepack_model::InstanceType,
+        o: nodepack_model::Offering,
+    ) -> usize {
+        let pool = &self.input.nodepools[pool_i];
+        let n = self.cluster.nodes.len();
+        let name = format!("{}-{n}", pool.name);
+        let mut l = it.labels.clone();
+        l.extend(pool.labels.clone());
+        l.insert(labels::ZONE.into(), o.zone.clone());
+        l.insert(
+            labels::CAPACITY_TYPE.into(),
+            o.capacity_type.as_str().into(),
+        );
+        l.insert(labels::NODEPOOL.into(), pool.name.clone());
+        l.insert(labels::HOSTNAME.into(), name.clone());
+        if let Some(r) = &self.input.catalog.region {
+            l.insert(labels::REGION.into(), r.clone());
+        }
+        let typed = if pool.kubelet == Default::default() {
+            it.allocatable()
+        } else {
+            it.with_kubelet(&pool.kubelet).allocatable()
+        };
+        let allocatable = typed
+            .checked_sub(&pool.daemonset_overhead)
+            .unwrap_or_default();
+        let mut taints = pool.taints.clone();
+        taints.extend(pool.startup_taints.iter().cloned());
+        let times = self.cloud.launch_times(&o, self.now);
+        self.cluster.nodes.push(NodeSt {
+            node: Node {
+                name,
+                nodepool: Some(pool.name.clone()),
+                instance_type: it.name.clone(),
+                zone: o.zone.clone(),
+                capacity_type: o.capacity_type,
+                price: o.price,
+                labels: l,
+                taints,
+                allocatable,
+                pods: vec![],
+                state: NodeState::Launching,
+                created: self.now,
+                do_not_disrupt: false,
+            },
+            pool: pool_i,
+            offering: o,
+            launched: self.now,
+            ended: None,
+            pods: vec![],
+            requested: Default::default(),
+            nominated: vec![],
+            empty_since: None,
+            ready_at: None,
+            life: NodeLife::Launching,
+            noticed: false,
+            startup_taints: pool.startup_taints.len(),
+        });
+        self.summary.nodes_launched += 1;
+        self.queue
+            .push(times.registered, Phase::Cloud, Ev::Registered(n));
+        self.queue.push(times.ready, Phase::Cloud, Ev::Ready(n));
+        if let Some(t) = times.notice.filter(|t| *t <= self.input.settings.horizon) {
+            self.queue
+                .push(t.max(times.ready), Phase::Cloud, Ev::Notice(n));
+        }
+        n
+    }
+
+    /// Cordon and evict every pod; nominations go back to the queue.
+    fn drain(&mut self, n: usize, interruption: bool) {
+        let ns = &mut self.cluster.nodes[n];
+        if ns.life >= NodeLife::Draining {
+            return;
+        }
+        ns.life = NodeLife::Draining;
+        let pods = std::mem::take(&mut ns.pods.clone());
+        let nominated = std::mem::take(&mut ns.nominated);
+        for p in nominated {
+            self.cluster.pods[p].nominated = None;
+        }
+        for p in pods {
+            self.cluster.evict(p, self.now);
+            self.summary.pods_evicted += 1;
+            if interruption {
+                self.interrupted += 1;
+            }
+            self.new_pods.push(p);
+        }
+        self.capacity_changed = true;
+    }
+
+    fn remove(&mut self, n: usize) {
+        if self.cluster.nodes[n].life >= NodeLife::Draining {
+            return;
+        }
+        self.drain(n, false);
+        self.queue.push(self.now, Phase::Cloud, Ev::Terminate(n));
+    }
+
+    fn terminate(&mut self, n: usize) {
+        if self.cluster.nodes[n].life == NodeLife::Terminated {
+            return;
+        }
+        let noticed = self.cluster.nodes[n].noticed;
+        // Pods still on it die with it.
+        self.cluster.nodes[n].life = NodeLife::Ready; // let drain run
+        self.drain(n, noticed);
+        let ns = &mut self.cluster.nodes[n];
+        ns.life = NodeLife::Terminated;
+        ns.ended = Some(self.now);
+        self.summary.nodes_terminated += 1;
+        self.bill(n, self.now);
+    }
+
+    fn bill(&mut self, n: usize, end: Millis) {
+        let ns = &self.cluster.nodes[n];
+        let c = self
+            .cloud
+            .bill(&ns.node.instance_type, &ns.offering, ns.launched, end);
+        self.cost += c;
+        if ns.offering.capacity_type == CapacityType::Spot {
+            self.cost_spot += c;
+        }
+        self.node_ms += end.0.saturating_sub(ns.launched.0);
+    }
+
+    fn sample(&mut self) {
+        let c = &self.cluster;
+        let hour = self.now.0 / 3_600_000;
+        let mut s = Sample {
+            t: self.now.secs_f64(),
+            pending: c.pending.len() as u32,
+            ..Sample::default()
+        };
+        let (mut uc, mut ac, mut um, mut am) = (0u64, 0u64, 0u64, 0u64);
+        let mut so_far = self.cost;
+        for n in c.nodes.iter().filter(|n| n.life != NodeLife::Terminated) {
+            s.cost_per_hour += n.offering.price.usd()
+                * self
+                    .cloud
+                    .price_factor(&n.node.instance_type, &n.offering, hour);
+            so_far += self
+                .cloud
+                .bill(&n.node.instance_type, &n.offering, n.launched, self.now);
+            match n.offering.capacity_type {
+                CapacityType::Spot => s.nodes_spot += 1,
+                _ => s.nodes_on_demand += 1,
+            }
+            if n.life == NodeLife::Ready {
+                uc += n.requested.cpu.0;
+                ac += n.node.allocatable.cpu.0;
+                um += n.requested.memory.0;
+                am += n.node.allocatable.memory.0;
+            }
+        }
+        s.cost_so_far = so_far.usd();
+        s.running = c
+            .pods
+            .iter()
+            .filter(|p| matches!(p.phase, PodPhase::Bound | PodPhase::Running))
+            .count() as u32;
+        s.cpu_utilization = if ac == 0 { 0.0 } else { uc as f64 / ac as f64 };
+        s.memory_utilization = if am == 0 { 0.0 } else { um as f64 / am as f64 };
+        self.series.push(s);
+    }
+
+    /// Lower bound over the interval since the last one: the pods running throughout it
+    /// had to be held by nodes costing at least their fractional LP for its length.
+    fn bound_interval(&mut self) {
+        let from = self.lb_prev;
+        self.lb_prev = self.now;
+        let pods: Vec<nodepack_model::Pod> = self
+            .cluster
+            .pods
+            .iter()
+            .filter(|p| p.phase == PodPhase::Running && p.running_since.is_some_and(|t| t <= from))
+            .map(|p| p.pod.clone())
+            .collect();
+        if pods.is_empty() || self.now <= from {
+            return;
+        }
+        let problem = Problem {
+            pending: &pods,
+            nodes: &[],
+            nodepools: self.input.nodepools,
+            catalog: self.input.catalog,
+        };
+        let prep = Prepared::with_pairs(self.pairs.clone(), problem);
+        let all: Vec<usize> = (0..pods.len()).collect();
+        let lb = nodepack_solver::lower_bound::bound_for_prepared(&prep, &all);
+        let hours = (self.now.0 - from.0) as f64 / 3_600_000.0;
+        // Spot prices may dip by the volatility; the bound must hold at the lowest.
+        let factor = 1.0 - self.input.settings.cloud.spot_price_volatility;
+        self.lb_total += lb.usd() * hours * factor;
+    }
+
+    fn finish(mut self) -> SimResult {
+        let horizon = self.input.settings.horizon;
+        for n in 0..self.cluster.nodes.len() {
+            if self.cluster.nodes[n].life != NodeLife::Terminated {
+                self.bill(n, horizon);
+            }
+        }
+        let mut pending_ms = Vec::new();
+        let mut running_ms = Vec::new();
+        let s = &mut self.summary;
+        for p in &self.cluster.pods {
+            if let Some(b) = p.first_bound {
+                s.pods_scheduled += 1;
+                pending_ms.push(b.0.saturating_sub(p.arrived.0));
+            }
+            if let Some(r) = p.first_running {
+                running_ms.push(r.0.saturating_sub(p.arrived.0));
+            }
+            match p.phase {
+                PodPhase::Bound | PodPhase::Running => s.pods_running_at_end += 1,
+                PodPhase::Pending if p.first_bound.is_none() => {
+                    s.unschedulable.push(Unscheduled {
+                        pod: p.pod.id.to_string(),
+                        reason: p
+                            .reason
+                            .clone()
+                            .unwrap_or_else(|| "still pending at the horizon".into()),
+                    });
+                }
+                _ => {}
+            }
+        }
+        s.pods_unschedulable = s.unschedulable.len() as u64;
+        s.pending_seconds = Percentiles::of(&mut pending_ms);
+        s.running_seconds = Percentiles::of(&mut running_ms);
+        s.cost_usd = self.cost.usd();
+        s.cost_spot_usd = self.cost_spot.usd();
+        s.cost_on_demand_usd = (self.cost - self.cost_spot).usd();
+        s.lower_bound_usd = self.lb_total;
+        s.node_hours = self.node_ms as f64 / 3_600_000.0;
+        s.interruption_restarts = self.interrupted;
+        s.cpu_utilization = ratio(self.used_cpu, self.alloc_cpu);
+        s.memory_utilization = ratio(self.used_mem, self.alloc_mem);
+        s.sim_seconds = horizon.secs_f64();
+        SimResult {
+            summary: self.summary,
+            series: self.series,
+        }
+    }
+}
+
+fn ratio(a: u128, b: u128) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}

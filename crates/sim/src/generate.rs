@@ -1,0 +1,282 @@
+//! Workload generators: services whose replica count follows a constant, a daily cycle or
+//! steps, and batch jobs arriving in bursts. Pure functions of the generator and a seed.
+
+use crate::config::{Generator, JobGen, ServiceGen, TraceEvent, TraceKind};
+use crate::rng::{Concern, Stream};
+use nodepack_model::pod::{Owner, TopologySpread, WhenUnsatisfiable};
+use nodepack_model::resources::NVIDIA_GPU;
+use nodepack_model::taints::TolerationOperator;
+use nodepack_model::{
+    labels, Bytes, Effect, Millicores, Millis, Operator, Pod, PodId, Requirements, Resources,
+    Toleration,
+};
+
+fn base_pod(
+    name: &str,
+    app: &str,
+    cpu_m: u64,
+    memory_mi: u64,
+    gpu: u64,
+    capacity_type: Option<&str>,
+    arch: Option<&str>,
+) -> Pod {
+    let mut r = Resources::new(Millicores(cpu_m), Bytes::from_mib(memory_mi));
+    if gpu > 0 {
+        r = r.with_extended(NVIDIA_GPU, gpu);
+    }
+    let mut p = Pod::new("default", name, r);
+    p.labels.insert("app".into(), app.into());
+    if let Some(ct) = capacity_type {
+        p.node_selector
+            .insert(labels::CAPACITY_TYPE.into(), ct.into());
+    }
+    if let Some(a) = arch {
+        p.node_selector.insert(labels::ARCH.into(), a.into());
+    }
+    if gpu > 0 {
+        // GPU node pools are usually tainted; GPU pods tolerate it.
+        p.tolerations.push(Toleration {
+            key: NVIDIA_GPU.into(),
+            operator: TolerationOperator::Exists,
+            value: String::new(),
+            effect: Some(Effect::NoSchedule),
+        });
+    }
+    p
+}
+
+fn service_pod(s: &ServiceGen, n: u64, at: Millis) -> Pod {
+    let mut p = base_pod(
+        &format!("{}-{n}", s.name),
+        &s.name,
+        s.cpu_m,
+        s.memory_mi,
+        s.gpu,
+        s.capacity_type.as_deref(),
+        s.arch.as_deref(),
+    );
+    p.priority = s.priority;
+    p.created = at;
+    p.owner = Some(Owner {
+        kind: "ReplicaSet".into(),
+        name: s.name.clone(),
+    });
+    if s.zone_spread {
+        p.topology_spread.push(TopologySpread {
+            max_skew: 1,
+            topology_key: labels::ZONE.into(),
+            when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
+            selector: Requirements::new()
+                .with("app", Operator::In, &[s.name.as_str()])
+                .unwrap_or_default(),
+            min_domains: None,
+        });
+    }
+    p
+}
+
+/// Replica count of a service at time `t` (seconds).
+pub fn replicas_at(s: &ServiceGen, t: f64) -> u32 {
+    if let Some(d) = &s.diurnal {
+        let phase = 2.0 * std::f64::consts::PI * t / (d.period_h * 3600.0);
+        let x = (1.0 - phase.cos()) / 2.0;
+        return d.min + ((d.max.saturating_sub(d.min)) as f64 * x).round() as u32;
+    }
+    if !s.steps.is_empty() {
+        return s
+            .steps
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= t)
+            .map_or(0, |(_, n)| *n);
+    }
+    s.replicas
+}
+
+fn service_events(s: &ServiceGen, horizon_s: f64, out: &mut Vec<TraceEvent>) {
+    // Change points: every step of a diurnal cycle, or the step times.
+    let mut times: Vec<f64> = vec![0.0];
+    if let Some(d) = &s.diurnal {
+        let step = d.step_s.max(1.0);
+        let mut t = step;
+        while t < horizon_s {
+            times.push(t);
+            t += step;
+        }
+    } else {
+        times.extend(s.steps.iter().map(|(t, _)| *t).filter(|t| *t > 0.0));
+    }
+    // Live replicas as a stack: scale-in removes the newest (ReplicaSet's default picks
+    // the youngest pods first).
+    let mut live: Vec<u64> = Vec::new();
+    let mut next = 0u64;
+    for t in times {
+        let at = Millis((t * 1000.0) as u64);
+        let want = replicas_at(s, t) as usize;
+        while live.len() < want {
+            out.push(TraceEvent {
+                at,
+                kind: TraceKind::Arrive {
+                    pod: Box::new(service_pod(s, next, at)),
+                    run_for: None,
+                },
+            });
+            live.push(next);
+            next += 1;
+        }
+        while live.len() > want {
+            let n = live.pop().unwrap_or_default();
+            out.push(TraceEvent {
+                at,
+                kind: TraceKind::Delete(PodId::new("default", &format!("{}-{n}", s.name))),
+            });
+        }
+    }
+}
+
+fn job_events(j: &JobGen, horizon_s: f64, rng: &mut Stream, out: &mut Vec<TraceEvent>) {
+    let mut t = j.start_s;
+    let mut n = 0u64;
+    let every = j.every_s.max(1.0);
+    while t < horizon_s {
+        let at = Millis((t * 1000.0) as u64);
+        for _ in 0..j.count {
+            let mut p = base_pod(
+                &format!("{}-{n}", j.name),
+                &j.name,
+                j.cpu_m,
+                j.memory_mi,
+                j.gpu,
+                j.capacity_type.as_deref(),
+                j.arch.as_deref(),
+            );
+            p.created = at;
+            p.owner = Some(Owner {
+                kind: "Job".into(),
+                name: j.name.clone(),
+            });
+            let run = rng.uniform(j.run_s.0, j.run_s.1.max(j.run_s.0));
+            out.push(TraceEvent {
+                at,
+                kind: TraceKind::Arrive {
+                    pod: Box::new(p),
+                    run_for: Some(Millis((run * 1000.0) as u64)),
+                },
+            });
+            n += 1;
+        }
+        t += every;
+    }
+}
+
+/// Generate the trace of a generator over `horizon`, sorted by time.
+pub fn generate(g: &Generator, horizon: Millis, seed: u64) -> Vec<TraceEvent> {
+    let horizon_s = horizon.0 as f64 / 1000.0;
+    let mut rng = Stream::new(seed, Concern::Workload);
+    let mut out = Vec::new();
+    for s in &g.services {
+        service_events(s, horizon_s, &mut out);
+    }
+    for j in &g.jobs {
+        job_events(j, horizon_s, &mut rng, &mut out);
+    }
+    crate::config::sort_trace(&mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Diurnal;
+
+    fn svc() -> ServiceGen {
+        ServiceGen {
+            name: "web".into(),
+            cpu_m: 500,
+            memory_mi: 512,
+            gpu: 0,
+            replicas: 3,
+            diurnal: None,
+            steps: vec![],
+            capacity_type: None,
+            arch: None,
+            zone_spread: false,
+            priority: 0,
+        }
+    }
+
+    #[test]
+    fn steps_scale_out_then_in() {
+        let mut s = svc();
+        s.steps = vec![(0.0, 10), (600.0, 7)];
+        let g = Generator {
+            services: vec![s],
+            jobs: vec![],
+        };
+        let t = generate(&g, Millis::from_mins(20), 1);
+        let arrivals = t
+            .iter()
+            .filter(|e| matches!(e.kind, TraceKind::Arrive { .. }))
+            .count();
+        let deletes: Vec<&TraceEvent> = t
+            .iter()
+            .filter(|e| matches!(e.kind, TraceKind::Delete(_)))
+            .collect();
+        assert_eq!(arrivals, 10);
+        assert_eq!(deletes.len(), 3);
+        assert!(deletes.iter().all(|e| e.at == Millis(600_000)));
+    }
+
+    #[test]
+    fn diurnal_follows_the_cycle() {
+        let mut s = svc();
+        s.diurnal = Some(Diurnal {
+            min: 2,
+            max: 12,
+            period_h: 24.0,
+            step_s: 300.0,
+        });
+        assert_eq!(replicas_at(&s, 0.0), 2);
+        assert_eq!(replicas_at(&s, 12.0 * 3600.0), 12);
+        let g = Generator {
+            services: vec![s],
+            jobs: vec![],
+        };
+        let t = generate(&g, Millis::from_mins(24 * 60), 1);
+        let mut live = 0i64;
+        let mut peak = 0;
+        for e in &t {
+            live += if matches!(e.kind, TraceKind::Arrive { .. }) {
+                1
+            } else {
+                -1
+            };
+            peak = peak.max(live);
+        }
+        assert_eq!(peak, 12);
+    }
+
+    #[test]
+    fn jobs_are_deterministic_per_seed() {
+        let j = JobGen {
+            name: "batch".into(),
+            cpu_m: 1000,
+            memory_mi: 1024,
+            gpu: 0,
+            every_s: 600.0,
+            start_s: 0.0,
+            count: 5,
+            run_s: (60.0, 600.0),
+            capacity_type: None,
+            arch: None,
+        };
+        let g = Generator {
+            services: vec![],
+            jobs: vec![j],
+        };
+        let a = generate(&g, Millis::from_mins(60), 3);
+        assert_eq!(a.len(), 30);
+        assert_eq!(a, generate(&g, Millis::from_mins(60), 3));
+        assert_ne!(a, generate(&g, Millis::from_mins(60), 4));
+    }
+}

@@ -1,0 +1,141 @@
+//! What a replay measures: dollars, pod latency, disruption and utilization, and the
+//! time series behind the charts.
+
+use serde::Serialize;
+
+/// Percentiles of a latency distribution, seconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `v` (milliseconds), in seconds.
+    pub fn of(v: &mut [u64]) -> Self {
+        if v.is_empty() {
+            return Percentiles::default();
+        }
+        v.sort_unstable();
+        let at = |q: f64| {
+            let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+            v[rank - 1] as f64 / 1000.0
+        };
+        Percentiles {
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            max: v[v.len() - 1] as f64 / 1000.0,
+        }
+    }
+}
+
+/// A pod that never ran, with the reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unscheduled {
+    /// namespace/name.
+    pub pod: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// One point of the time series.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Sample {
+    /// Seconds since the start.
+    pub t: f64,
+    /// Cost rate of the live nodes, dollars per hour.
+    pub cost_per_hour: f64,
+    /// Cumulative cost billed so far (nodes still running count up to `t`), dollars.
+    pub cost_so_far: f64,
+    /// Live spot nodes.
+    pub nodes_spot: u32,
+    /// Live on-demand nodes.
+    pub nodes_on_demand: u32,
+    /// Pending pods.
+    pub pending: u32,
+    /// Running pods.
+    pub running: u32,
+    /// Requested over allocatable CPU on ready nodes.
+    pub cpu_utilization: f64,
+    /// Requested over allocatable memory on ready nodes.
+    pub memory_utilization: f64,
+}
+
+/// The summary of one replay (the `--output json` object of `replay` and `compare`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Autoscaler.
+    pub strategy: String,
+    /// Seed.
+    pub seed: u64,
+    /// Pods created by the trace.
+    pub pods_total: u64,
+    /// Pods that were bound at least once.
+    pub pods_scheduled: u64,
+    /// Pods never bound by the horizon (each listed in `unschedulable` with a reason).
+    pub pods_unschedulable: u64,
+    /// Pods that ran to completion.
+    pub pods_completed: u64,
+    /// Pods deleted by the trace.
+    pub pods_deleted: u64,
+    /// Pods running (or bound) at the horizon.
+    pub pods_running_at_end: u64,
+    /// Total cost, dollars.
+    pub cost_usd: f64,
+    /// Spot part.
+    pub cost_spot_usd: f64,
+    /// On-demand part.
+    pub cost_on_demand_usd: f64,
+    /// Integrated fractional-LP lower bound of the pods kept running, dollars.
+    pub lower_bound_usd: f64,
+    /// Pod creation to first binding, seconds.
+    pub pending_seconds: Percentiles,
+    /// Pod creation to first running, seconds.
+    pub running_seconds: Percentiles,
+    /// Node-hours billed.
+    pub node_hours: f64,
+    /// Nodes launched.
+    pub nodes_launched: u64,
+    /// Nodes terminated before the horizon.
+    pub nodes_terminated: u64,
+    /// Launch attempts that failed for insufficient capacity.
+    pub launch_failures: u64,
+    /// Spot interruption notices.
+    pub spot_interruptions: u64,
+    /// Pod evictions (drains, interruptions, scale-down).
+    pub pods_evicted: u64,
+    /// Evictions caused by spot interruptions.
+    pub interruption_restarts: u64,
+    /// Time-weighted requested / allocatable CPU on ready nodes.
+    pub cpu_utilization: f64,
+    /// Time-weighted requested / allocatable memory on ready nodes.
+    pub memory_utilization: f64,
+    /// Simulated seconds.
+    pub sim_seconds: f64,
+    /// Wall-clock seconds (filled in by the caller; the simulator reads no clock).
+    pub wall_seconds: f64,
+    /// Events processed.
+    pub events: u64,
+    /// Pods never scheduled, with reasons.
+    pub unschedulable: Vec<Unscheduled>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut v: Vec<u64> = (1..=100).map(|x| x * 1000).collect();
+        let p = Percentiles::of(&mut v);
+        assert_eq!((p.p50, p.p90, p.p99, p.max), (50.0, 90.0, 99.0, 100.0));
+        assert_eq!(Percentiles::of(&mut []), Percentiles::default());
+    }
+}
