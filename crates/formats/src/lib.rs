@@ -19,6 +19,9 @@ pub mod kube;
 pub mod nodepool;
 pub mod quantity;
 pub mod scenario;
+pub mod sim_scenario;
+#[cfg(feature = "kube")]
+pub mod trace;
 
 pub use catalog::{aws_us_east_1, read_catalog, DEFAULT_CATALOG};
 pub use error::{FormatError, Warning};
@@ -27,3 +30,6 @@ pub use kube::{read_workload, Workload};
 pub use nodepool::read_nodepools;
 pub use quantity::Quantity;
 pub use scenario::{read_scenario, Scenario};
+pub use sim_scenario::{read_sim_scenario, SimScenario, WorkloadSource};
+#[cfg(feature = "kube")]
+pub use trace::{read_trace, write_trace_line};

@@ -1,0 +1,257 @@
+//! Simulation scenario files: what `nodepack replay` and `nodepack compare` run.
+//!
+//! ```yaml
+//! name: web-diurnal
+//! purpose: A web tier following a daily cycle.
+//! catalog: aws/us-east-1             # or a catalog file
+//! nodepools: nodepools.yaml          # a path, or an inline list of NodePool manifests
+//! horizon: 48h                       # Go duration, or seconds
+//! seed: 1
+//! cloud: {ice_rate: 0.02}            # the cloud model (every field optional)
+//! workload:
+//!   trace: web.jsonl                 # a trace file, or:
+//!   generate: {services: [...], jobs: [...]}
+//! ```
+//! Paths are relative to the scenario file.
+
+use crate::docs::{load_documents, typed};
+use crate::error::{Ctx, FormatError, Warning};
+use nodepack_model::Millis;
+use nodepack_sim::config::{CloudConfig, Generator, Settings};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Where the workload comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkloadSource {
+    /// A trace file (path relative to the scenario).
+    Trace(String),
+    /// A generator.
+    Generate(Generator),
+}
+
+/// Where the node pools come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NodepoolSource {
+    /// A file (path relative to the scenario).
+    Path(String),
+    /// Inline manifests, as the text of a JSON `List` to give to
+    /// [`crate::read_nodepools`].
+    Inline(String),
+}
+
+/// A simulation scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimScenario {
+    /// Name.
+    pub name: String,
+    /// One line saying what it shows.
+    pub purpose: String,
+    /// Catalog: `aws/us-east-1` or a path.
+    pub catalog: Option<String>,
+    /// Node pools.
+    pub nodepools: NodepoolSource,
+    /// Horizon, seed, cloud model.
+    pub settings: Settings,
+    /// The workload.
+    pub workload: WorkloadSource,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    name: String,
+    purpose: String,
+    #[serde(default)]
+    catalog: Option<String>,
+    nodepools: Value,
+    horizon: Value,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default)]
+    cloud: Option<Value>,
+    #[serde(default)]
+    lb_samples: Option<u32>,
+    #[serde(default)]
+    series_points: Option<u32>,
+    workload: RawWorkload,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    #[serde(default)]
+    trace: Option<String>,
+    #[serde(default)]
+    generate: Option<Value>,
+}
+
+/// Does this text look like a simulation scenario (it has a `workload`)?
+pub fn is_sim_scenario(file: &str, text: &str) -> bool {
+    load_documents(file, text)
+        .ok()
+        .and_then(|d| d.first().map(|d| d.value.get("workload").is_some()))
+        .unwrap_or(false)
+}
+
+/// A horizon: a Go duration (`48h`, `90m`) or a number of seconds.
+fn horizon(ctx: &Ctx, v: &Value) -> Result<Millis, FormatError> {
+    let h = match v {
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|s| *s > 0.0 && s.is_finite())
+            .map(Millis::from_secs_f64),
+        Value::String(s) => crate::nodepool::duration(ctx, s)?,
+        _ => None,
+    };
+    match h {
+        Some(h) if h.0 > 0 && h <= Millis::from_mins(60 * 24 * 366) => Ok(h),
+        _ => Err(ctx.error_json(
+            v,
+            "expected a positive duration of at most a year (e.g. 48h, or seconds)",
+        )),
+    }
+}
+
+/// Read a simulation scenario.
+pub fn read_sim_scenario(
+    file: &str,
+    text: &str,
+) -> Result<(SimScenario, Vec<Warning>), FormatError> {
+    let docs = load_documents(file, text)?;
+    let [doc] = docs.as_slice() else {
+        return Err(Ctx::file(file).error(
+            None,
+            format!(
+                "a scenario file holds exactly one document, found {}",
+                docs.len()
+            ),
+        ));
+    };
+    let ctx = &doc.ctx;
+    let (raw, mut warnings): (Raw, _) = typed(ctx, &doc.value)?;
+    let mut settings = Settings::new(horizon(&ctx.field("horizon"), &raw.horizon)?, raw.seed);
+    if let Some(c) = &raw.cloud {
+        let (cloud, w): (CloudConfig, _) = typed(&ctx.field("cloud"), c)?;
+        warnings.extend(w);
+        cloud
+            .validate()
+            .map_err(|m| ctx.field("cloud").error(None, m))?;
+        settings.cloud = cloud;
+    }
+    if let Some(n) = raw.lb_samples {
+        settings.lb_samples = n;
+    }
+    if let Some(n) = raw.series_points {
+        if n == 0 {
+            return Err(ctx
+                .field("series_points")
+                .error(Some("0"), "must be at least 1"));
+        }
+        settings.series_points = n;
+    }
+    let nodepools = match &raw.nodepools {
+        Value::String(p) => NodepoolSource::Path(p.clone()),
+        Value::Array(items) => {
+            NodepoolSource::Inline(serde_json::json!({"kind": "List", "items": items}).to_string())
+        }
+        v => {
+            return Err(ctx
+                .field("nodepools")
+                .error_json(v, "expected a file path or a list of NodePool manifests"))
+        }
+    };
+    let wctx = ctx.field("workload");
+    let workload = match (raw.workload.trace, raw.workload.generate) {
+        (Some(t), None) => WorkloadSource::Trace(t),
+        (None, Some(g)) => {
+            let (g, w): (Generator, _) = typed(&wctx.field("generate"), &g)?;
+            warnings.extend(w);
+            for (i, s) in g.services.iter().enumerate() {
+                if s.replicas == 0 && s.diurnal.is_none() && s.steps.is_empty() {
+                    return Err(wctx
+                        .field("generate.services")
+                        .index(i)
+                        .error(Some(&s.name), "needs replicas, diurnal or steps"));
+                }
+            }
+            for (i, j) in g.jobs.iter().enumerate() {
+                if !(j.run_s.0 >= 0.0 && j.run_s.1 >= j.run_s.0) || j.every_s <= 0.0 {
+                    return Err(wctx.field("generate.jobs").index(i).error(
+                        Some(&j.name),
+                        "needs every_s > 0 and 0 <= run_s[0] <= run_s[1]",
+                    ));
+                }
+            }
+            WorkloadSource::Generate(g)
+        }
+        _ => {
+            return Err(wctx.error(None, "needs exactly one of trace or generate"));
+        }
+    };
+    Ok((
+        SimScenario {
+            name: raw.name,
+            purpose: raw.purpose,
+            catalog: raw.catalog,
+            nodepools,
+            settings,
+            workload,
+        },
+        warnings,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = "name: a\npurpose: b\nnodepools: p.yaml\nhorizon: 2h\nseed: 3\ncloud: {ice_rate: 0.1}\nworkload:\n  generate:\n    services: [{name: web, cpu_m: 500, memory_mi: 512, replicas: 3}]\n";
+
+    #[test]
+    fn reads_settings_and_generator() {
+        let (s, w) = read_sim_scenario("s.yaml", OK).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(s.settings.horizon, Millis::from_mins(120));
+        assert_eq!(s.settings.seed, 3);
+        assert_eq!(s.settings.cloud.ice_rate, 0.1);
+        assert_eq!(s.nodepools, NodepoolSource::Path("p.yaml".into()));
+        assert!(matches!(s.workload, WorkloadSource::Generate(ref g) if g.services.len() == 1));
+        assert!(is_sim_scenario("s.yaml", OK));
+        assert!(!is_sim_scenario("s.yaml", "name: a\npods: [x]\n"));
+    }
+
+    #[test]
+    fn errors_name_field_and_value() {
+        let e = read_sim_scenario("s.yaml", &OK.replace("2h", "2 weeks")).unwrap_err();
+        assert_eq!(e.path, "horizon");
+        let e =
+            read_sim_scenario("s.yaml", &OK.replace("ice_rate: 0.1", "ice_rate: 3")).unwrap_err();
+        assert!(e.to_string().contains("cloud.ice_rate"), "{e}");
+        let e = read_sim_scenario("s.yaml", &OK.replace("cpu_m: 500", "cpu_m: lots")).unwrap_err();
+        assert!(
+            e.path.starts_with("workload.generate.services[0]"),
+            "{}",
+            e.path
+        );
+        let e = read_sim_scenario("s.yaml", &OK.replace("replicas: 3", "priority: 1")).unwrap_err();
+        assert!(e.message.contains("replicas"), "{e}");
+        let e = read_sim_scenario("s.yaml", &OK.replace("seed: 3", "seed: 3\ncolour: red"))
+            .unwrap_err();
+        assert!(e.to_string().contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn inline_nodepools_become_a_list() {
+        let t = OK.replace(
+            "nodepools: p.yaml",
+            "nodepools:\n  - {apiVersion: karpenter.sh/v1, kind: NodePool, metadata: {name: x}, spec: {template: {spec: {requirements: []}}}}",
+        );
+        let (s, _) = read_sim_scenario("s.yaml", &t).unwrap();
+        let NodepoolSource::Inline(text) = s.nodepools else {
+            panic!()
+        };
+        let (pools, _) = crate::read_nodepools("s.yaml", &text).unwrap();
+        assert_eq!(pools[0].name, "x");
+    }
+}
