@@ -11,19 +11,36 @@ use std::path::Path;
 /// Arguments of `nodepack compare`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// A scenario file (see scenarios/).
+    /// A scenario file: a simulation scenario (scenarios/sim/, replayed over time) or a
+    /// provisioning scenario (scenarios/examples/, one solve).
     scenario: String,
-    /// Strategies to compare, comma separated.
-    #[arg(long, value_delimiter = ',', default_values_t = STRATEGIES.iter().map(|s| s.to_string()))]
+    /// Strategies to compare, comma separated (default: every strategy the scenario
+    /// kind has: nodepack, karpenter, cluster-autoscaler, static for simulations).
+    #[arg(long, value_delimiter = ',')]
     strategies: Vec<String>,
+    /// Seeds to replay (simulation scenarios): the scenario's seed and the next K-1.
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
 }
 
 /// Run the command.
-pub fn run(a: Args) -> Result<(), Failure> {
+pub fn run(mut a: Args) -> Result<(), Failure> {
     let text = read_text(&a.scenario)?;
+    if nodepack_formats::sim_scenario::is_sim_scenario(&a.scenario, &text) {
+        if a.strategies.is_empty() {
+            a.strategies = nodepack_sim::AUTOSCALERS
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        }
+        return crate::sim_cmd::compare(&a.scenario, &a.strategies, a.seeds, a.output);
+    }
+    if a.strategies.is_empty() {
+        a.strategies = STRATEGIES.iter().map(|s| s.to_string()).collect();
+    }
     let (sc, w) = read_scenario(&a.scenario, &text).map_err(Failure::input)?;
     crate::input::warn(&w);
     let dir = Path::new(&a.scenario).parent().unwrap_or(Path::new("."));

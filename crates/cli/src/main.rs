@@ -6,6 +6,7 @@
 mod catalog_cmd;
 mod compare_cmd;
 mod input;
+mod sim_cmd;
 mod solve_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -34,8 +35,11 @@ enum Command {
     Catalog(catalog_cmd::Args),
     /// Plan new nodes for pending pods with a strategy (nodepack, karpenter or all).
     Solve(solve_cmd::Args),
-    /// Compare every strategy on a scenario, side by side.
+    /// Compare strategies side by side: replay a simulation scenario with each
+    /// autoscaler, or solve a provisioning scenario with each solver strategy.
     Compare(compare_cmd::Args),
+    /// Replay a simulation scenario (or a trace) with one autoscaler.
+    Replay(sim_cmd::ReplayArgs),
 }
 
 /// An error and the exit code it deserves: 2 for bad input, 1 for internal failures.
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Catalog(a) => catalog_cmd::run(a),
         Command::Solve(a) => solve_cmd::run(a),
         Command::Compare(a) => compare_cmd::run(a),
+        Command::Replay(a) => sim_cmd::replay(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

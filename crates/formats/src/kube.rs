@@ -605,6 +605,89 @@ fn convert_node(ctx: &Ctx, n: &core::Node) -> Result<Node, FormatError> {
     })
 }
 
+/// A Kubernetes Pod object (as JSON) for a model pod: name, namespace, labels, the
+/// do-not-disrupt and deletion-cost annotations, controller owner, one container with the
+/// pod's effective requests, node selector, tolerations and priority. Node and pod
+/// affinity and topology spread are not written (the trace importers produce none).
+pub fn pod_manifest(p: &Pod) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let mut requests = Map::new();
+    requests.insert("cpu".into(), format!("{}m", p.requests.cpu.0).into());
+    requests.insert("memory".into(), p.requests.memory.0.to_string().into());
+    if p.requests.ephemeral_storage.0 > 0 {
+        requests.insert(
+            "ephemeral-storage".into(),
+            p.requests.ephemeral_storage.0.to_string().into(),
+        );
+    }
+    for (k, v) in &p.requests.extended {
+        requests.insert(k.clone(), v.to_string().into());
+    }
+    let mut ann = Map::new();
+    if p.do_not_disrupt {
+        ann.insert(DO_NOT_DISRUPT.into(), "true".into());
+    }
+    if p.deletion_cost != 0 {
+        ann.insert(POD_DELETION_COST.into(), p.deletion_cost.to_string().into());
+    }
+    let mut meta = json!({"name": p.id.name, "namespace": p.id.namespace});
+    if !p.labels.is_empty() {
+        meta["labels"] = json!(p.labels);
+    }
+    if !ann.is_empty() {
+        meta["annotations"] = Value::Object(ann);
+    }
+    if let Some(o) = &p.owner {
+        meta["ownerReferences"] = json!([{
+            "apiVersion": "v1", "kind": o.kind, "name": o.name, "uid": "", "controller": true
+        }]);
+    }
+    let mut resources = json!({"requests": requests});
+    // Extended resources must also be limits.
+    if !p.requests.extended.is_empty() {
+        let limits: Map<String, Value> = p
+            .requests
+            .extended
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string().into()))
+            .collect();
+        resources["limits"] = Value::Object(limits);
+    }
+    let mut spec = json!({"containers": [{"name": "main", "resources": resources}]});
+    if !p.node_selector.is_empty() {
+        spec["nodeSelector"] = json!(p.node_selector);
+    }
+    if p.priority != 0 {
+        spec["priority"] = p.priority.into();
+    }
+    if !p.tolerations.is_empty() {
+        spec["tolerations"] = Value::Array(
+            p.tolerations
+                .iter()
+                .map(|t| {
+                    let mut o = json!({
+                        "operator": match t.operator {
+                            TolerationOperator::Exists => "Exists",
+                            TolerationOperator::Equal => "Equal",
+                        }
+                    });
+                    if !t.key.is_empty() {
+                        o["key"] = t.key.clone().into();
+                    }
+                    if !t.value.is_empty() {
+                        o["value"] = t.value.clone().into();
+                    }
+                    if let Some(e) = t.effect {
+                        o["effect"] = format!("{e:?}").into();
+                    }
+                    o
+                })
+                .collect(),
+        );
+    }
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -739,87 +822,4 @@ spec:
         assert_eq!(w.daemonsets[0].requests.cpu, Millicores(100));
         assert_eq!(w.pending.len(), 2);
     }
-}
-
-/// A Kubernetes Pod object (as JSON) for a model pod: name, namespace, labels, the
-/// do-not-disrupt and deletion-cost annotations, controller owner, one container with the
-/// pod's effective requests, node selector, tolerations and priority. Node and pod
-/// affinity and topology spread are not written (the trace importers produce none).
-pub fn pod_manifest(p: &Pod) -> serde_json::Value {
-    use serde_json::{json, Map, Value};
-    let mut requests = Map::new();
-    requests.insert("cpu".into(), format!("{}m", p.requests.cpu.0).into());
-    requests.insert("memory".into(), p.requests.memory.0.to_string().into());
-    if p.requests.ephemeral_storage.0 > 0 {
-        requests.insert(
-            "ephemeral-storage".into(),
-            p.requests.ephemeral_storage.0.to_string().into(),
-        );
-    }
-    for (k, v) in &p.requests.extended {
-        requests.insert(k.clone(), v.to_string().into());
-    }
-    let mut ann = Map::new();
-    if p.do_not_disrupt {
-        ann.insert(DO_NOT_DISRUPT.into(), "true".into());
-    }
-    if p.deletion_cost != 0 {
-        ann.insert(POD_DELETION_COST.into(), p.deletion_cost.to_string().into());
-    }
-    let mut meta = json!({"name": p.id.name, "namespace": p.id.namespace});
-    if !p.labels.is_empty() {
-        meta["labels"] = json!(p.labels);
-    }
-    if !ann.is_empty() {
-        meta["annotations"] = Value::Object(ann);
-    }
-    if let Some(o) = &p.owner {
-        meta["ownerReferences"] = json!([{
-            "apiVersion": "v1", "kind": o.kind, "name": o.name, "uid": "", "controller": true
-        }]);
-    }
-    let mut resources = json!({"requests": requests});
-    // Extended resources must also be limits.
-    if !p.requests.extended.is_empty() {
-        let limits: Map<String, Value> = p
-            .requests
-            .extended
-            .iter()
-            .map(|(k, v)| (k.clone(), v.to_string().into()))
-            .collect();
-        resources["limits"] = Value::Object(limits);
-    }
-    let mut spec = json!({"containers": [{"name": "main", "resources": resources}]});
-    if !p.node_selector.is_empty() {
-        spec["nodeSelector"] = json!(p.node_selector);
-    }
-    if p.priority != 0 {
-        spec["priority"] = p.priority.into();
-    }
-    if !p.tolerations.is_empty() {
-        spec["tolerations"] = Value::Array(
-            p.tolerations
-                .iter()
-                .map(|t| {
-                    let mut o = json!({
-                        "operator": match t.operator {
-                            TolerationOperator::Exists => "Exists",
-                            TolerationOperator::Equal => "Equal",
-                        }
-                    });
-                    if !t.key.is_empty() {
-                        o["key"] = t.key.clone().into();
-                    }
-                    if !t.value.is_empty() {
-                        o["value"] = t.value.clone().into();
-                    }
-                    if let Some(e) = t.effect {
-                        o["effect"] = format!("{e:?}").into();
-                    }
-                    o
-                })
-                .collect(),
-        );
-    }
-    json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
 }

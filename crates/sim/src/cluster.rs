@@ -126,7 +126,15 @@ pub struct Cluster {
     pub by_id: HashMap<PodId, usize>,
     /// Bound pods with required pod anti-affinity (they constrain others).
     pub anti: BTreeSet<usize>,
+    /// A node became ready since constrained pods were last tried.
+    pub node_ready: bool,
+    /// Constrained pods that did not fit are tried again at this time at the latest
+    /// (kube-scheduler's backoff), or when a node becomes ready.
+    pub constrained_retry: Millis,
 }
+
+/// Backoff of constrained pods that did not fit.
+const CONSTRAINED_BACKOFF: Millis = Millis(5_000);
 
 /// Node requirement alternatives of a pod.
 pub fn pod_terms(p: &Pod) -> Vec<Requirements> {
@@ -247,8 +255,10 @@ impl Cluster {
         }
     }
 
-    /// The cluster as the solver sees it: live nodes (launching ones included, with the
-    /// pods nominated to them) and their pods.
+    /// The cluster as the solver sees it: live nodes and their pods. For provisioning
+    /// (`include_launching`), nodes still launching count too, and pods nominated to a
+    /// node count as on it; for the scheduler only ready nodes and bound pods count (the
+    /// pods being scheduled include the nominated ones).
     pub fn existing(&self, include_launching: bool) -> (Vec<ExistingNode>, Vec<usize>) {
         let mut out = Vec::new();
         let mut idx = Vec::new();
@@ -266,10 +276,11 @@ impl Cluster {
                 // Startup taints do not keep the solver from planning pods onto it.
                 node.taints.truncate(node.taints.len() - n.startup_taints);
             }
+            let nominated: &[usize] = if include_launching { &n.nominated } else { &[] };
             let pods = n
                 .pods
                 .iter()
-                .chain(n.nominated.iter())
+                .chain(nominated.iter())
                 .map(|&p| self.pods[p].pod.clone())
                 .collect();
             out.push(ExistingNode { node, pods });
@@ -320,10 +331,10 @@ impl Cluster {
                     bound.push(p);
                     continue;
                 }
+                // The nominated node is not ready (or has no room): like kube-scheduler,
+                // take any ready node that fits; otherwise keep waiting for it.
                 if self.nodes[m].life >= NodeLife::Ready {
                     self.unnominate(p);
-                } else {
-                    continue; // waits for its node
                 }
             }
             let mut best: Option<(u64, usize)> = None;
@@ -342,8 +353,14 @@ impl Cluster {
                 bound.push(p);
             }
         }
-        if !constrained.is_empty() && !ready.is_empty() {
-            bound.extend(self.schedule_constrained(now, &constrained, pools, catalog, pairs));
+        let due = self.node_ready || now >= self.constrained_retry || only.is_some();
+        if !constrained.is_empty() && !ready.is_empty() && due {
+            self.node_ready = false;
+            let got = self.schedule_constrained(now, &constrained, pools, catalog, pairs);
+            if got.len() < constrained.len() {
+                self.constrained_retry = now + CONSTRAINED_BACKOFF;
+            }
+            bound.extend(got);
         }
         bound
     }
@@ -358,13 +375,16 @@ impl Cluster {
     ) -> Vec<usize> {
         let (nodes, idx) = self.existing(false);
         let pending: Vec<Pod> = pods.iter().map(|&p| self.pods[p].pod.clone()).collect();
+        // No node pools: kube-scheduler counts topology domains among the nodes that
+        // exist, not among the zones a pool could launch into.
+        let _ = (pools, pairs);
         let problem = Problem {
             pending: &pending,
             nodes: &nodes,
-            nodepools: pools,
+            nodepools: &[],
             catalog,
         };
-        let prep = Prepared::with_pairs(pairs.clone(), problem);
+        let prep = Prepared::new(problem);
         let Some(plan) = nodepack_solver::solve_prepared("karpenter", &prep) else {
             return vec![];
         };
@@ -380,6 +400,17 @@ impl Cluster {
             if self.pending.contains(&p) && self.fits(p, n) {
                 self.bind(p, n, now);
                 bound.push(p);
+            }
+        }
+        // A pod nominated to a ready node that still cannot go there goes back to the
+        // autoscaler.
+        for &p in pods {
+            if self.pending.contains(&p)
+                && self.pods[p]
+                    .nominated
+                    .is_some_and(|m| self.nodes[m].life >= NodeLife::Ready)
+            {
+                self.unnominate(p);
             }
         }
         bound

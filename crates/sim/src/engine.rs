@@ -77,6 +77,12 @@ pub fn run(input: SimInput, autoscaler: &mut dyn Autoscaler) -> SimResult {
     run_with_pairs(input, autoscaler, pairs)
 }
 
+/// [`run`], also returning the final cluster state (for tests and debugging).
+pub fn run_debug(input: SimInput, autoscaler: &mut dyn Autoscaler) -> (SimResult, Cluster) {
+    let pairs = Arc::new(Pairs::new(input.nodepools, input.catalog));
+    run_inner(input, autoscaler, pairs)
+}
+
 /// [`run`] with pairs prepared once for the pools and catalog (several replays share
 /// them).
 pub fn run_with_pairs(
@@ -84,6 +90,14 @@ pub fn run_with_pairs(
     autoscaler: &mut dyn Autoscaler,
     pairs: Arc<Pairs>,
 ) -> SimResult {
+    run_inner(input, autoscaler, pairs).0
+}
+
+fn run_inner(
+    input: SimInput,
+    autoscaler: &mut dyn Autoscaler,
+    pairs: Arc<Pairs>,
+) -> (SimResult, Cluster) {
     let s = input.settings;
     let mut sim = Sim {
         input,
@@ -235,6 +249,7 @@ impl Sim<'_> {
                         ns.empty_since = Some(self.now);
                     }
                     self.capacity_changed = true;
+                    self.cluster.node_ready = true;
                 }
             }
             Ev::Notice(n) => {
@@ -598,7 +613,7 @@ impl Sim<'_> {
         self.lb_total += lb.usd() * hours * factor;
     }
 
-    fn finish(mut self) -> SimResult {
+    fn finish(mut self) -> (SimResult, Cluster) {
         let horizon = self.input.settings.horizon;
         for n in 0..self.cluster.nodes.len() {
             if self.cluster.nodes[n].life != NodeLife::Terminated {
@@ -642,10 +657,13 @@ impl Sim<'_> {
         s.cpu_utilization = ratio(self.used_cpu, self.alloc_cpu);
         s.memory_utilization = ratio(self.used_mem, self.alloc_mem);
         s.sim_seconds = horizon.secs_f64();
-        SimResult {
-            summary: self.summary,
-            series: self.series,
-        }
+        (
+            SimResult {
+                summary: self.summary,
+                series: self.series,
+            },
+            self.cluster,
+        )
     }
 }
 

@@ -1,7 +1,8 @@
 //! Cluster-Autoscaler-style baseline.
 //!
-//! Node groups: one per (instance type, capacity type) a pool allows, each in the zone of
-//! its cheapest offering (an Auto Scaling group per type). Every 10 s: pending pods that
+//! Node groups: per pool, the 24 instance types with the lowest price per unit of CPU and
+//! memory, one group per zone and capacity type (an Auto Scaling group each, as CA users
+//! configure them). Every 10 s: pending pods that
 //! fit on nodes still booting are left to them; the rest are estimated per group by
 //! first-fit decreasing bin packing, and the expander picks a group (`least-waste`: the
 //! smallest average share of unused CPU and memory on the new nodes; `price`: the lowest
@@ -12,8 +13,9 @@
 
 use super::{Action, Autoscaler, Ctx, LaunchReq};
 use crate::cluster::{share_permille, NodeLife};
+use nodepack_model::pod::WhenUnsatisfiable;
 use nodepack_model::taints::first_untolerated;
-use nodepack_model::{labels, CapacityType, Millis, Offering, Resources};
+use nodepack_model::{labels, Millis, Offering, Resources};
 use std::collections::BTreeMap;
 
 /// Which group to grow.
@@ -61,23 +63,32 @@ impl Default for ClusterAutoscaler {
     }
 }
 
+/// Node groups a CA user would configure: per pool, the `GROUP_TYPES` instance types
+/// with the lowest on-demand price per (vCPU + GiB / 4), in every zone and capacity type
+/// the pool offers them (one Auto Scaling group each).
+const GROUP_TYPES: usize = 24;
+
 fn groups(ctx: &Ctx) -> Vec<Group> {
     let mut out = Vec::new();
     for (pool, info) in ctx.pairs.pools.iter().enumerate() {
-        for pt in info.start..info.end {
+        let mut types: Vec<(f64, usize)> = (info.start..info.end)
+            .map(|pt| {
+                let p = &ctx.pairs.pts[pt];
+                let units = p.cap.cpu.0 as f64 / 1000.0
+                    + p.cap.memory.0 as f64 / (4.0 * (1u64 << 30) as f64);
+                (p.min_price as f64 / units.max(1e-9), pt)
+            })
+            .collect();
+        types.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for &(_, pt) in types.iter().take(GROUP_TYPES) {
             let p = &ctx.pairs.pts[pt];
-            for ct in [CapacityType::Spot, CapacityType::OnDemand] {
-                let Some(o) = p
-                    .offerings
-                    .iter()
-                    .filter(|o| o.capacity_type == ct)
-                    .min_by(|a, b| a.price.cmp(&b.price).then_with(|| a.zone.cmp(&b.zone)))
-                else {
-                    continue;
-                };
+            for o in &p.offerings {
                 let mut l = p.labels.clone();
                 l.insert(labels::ZONE.into(), o.zone.clone());
-                l.insert(labels::CAPACITY_TYPE.into(), ct.as_str().into());
+                l.insert(
+                    labels::CAPACITY_TYPE.into(),
+                    o.capacity_type.as_str().into(),
+                );
                 out.push(Group {
                     pool,
                     pt,
@@ -87,6 +98,39 @@ fn groups(ctx: &Ctx) -> Vec<Group> {
                 });
             }
         }
+    }
+    out
+}
+
+/// For each pending pod with a hard zone spread: how many more of its kind each zone may
+/// take now (the estimator runs the scheduler's spread predicate).
+fn zone_room(ctx: &Ctx, pending: &[usize]) -> BTreeMap<usize, BTreeMap<String, i64>> {
+    let c = ctx.cluster;
+    let mut out = BTreeMap::new();
+    for &p in pending {
+        let pod = &c.pods[p].pod;
+        let Some(ts) = pod.topology_spread.iter().find(|t| {
+            t.topology_key == labels::ZONE
+                && t.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule
+        }) else {
+            continue;
+        };
+        let mut counts: BTreeMap<String, i64> =
+            ctx.pairs.zones.iter().map(|z| (z.clone(), 0)).collect();
+        for q in &c.pods {
+            let Some(n) = q.node else { continue };
+            if q.pod.id.namespace == pod.id.namespace && ts.selector.satisfied_by(&q.pod.labels) {
+                if let Some(z) = counts.get_mut(&c.nodes[n].node.zone) {
+                    *z += 1;
+                }
+            }
+        }
+        let min = counts.values().copied().min().unwrap_or(0);
+        let room = counts
+            .into_iter()
+            .map(|(z, n)| (z, (min + ts.max_skew as i64 - n).max(0)))
+            .collect();
+        out.insert(p, room);
     }
     out
 }
@@ -144,6 +188,7 @@ impl ClusterAutoscaler {
         if pending.is_empty() {
             return vec![];
         }
+        let room = zone_room(ctx, &pending);
         // Estimate every group.
         let mut best: Option<((i64, i64, i64), usize, usize, Vec<usize>)> = None;
         for (gi, g) in groups.iter().enumerate() {
@@ -152,12 +197,29 @@ impl ClusterAutoscaler {
                 continue;
             }
             let taints = &ctx.pools[g.pool].taints;
+            // Spread pods of one kind share their zone's room.
+            let mut used: BTreeMap<&str, i64> = BTreeMap::new();
             let reqs: Vec<(usize, &Resources)> = pending
                 .iter()
                 .filter(|&&p| {
                     let ps = &c.pods[p];
-                    ps.terms.iter().any(|t| t.satisfied_by(&g.labels))
-                        && first_untolerated(taints, &ps.pod.tolerations).is_none()
+                    let fits = ps.terms.iter().any(|t| t.satisfied_by(&g.labels))
+                        && first_untolerated(taints, &ps.pod.tolerations).is_none();
+                    if !fits {
+                        return false;
+                    }
+                    match room.get(&p) {
+                        None => true,
+                        Some(r) => {
+                            let app = ps.pod.labels.get("app").map_or("", String::as_str);
+                            let u = used.entry(app).or_insert(0);
+                            let ok = r.get(&g.offering.zone).copied().unwrap_or(0) > *u;
+                            if ok {
+                                *u += 1;
+                            }
+                            ok
+                        }
+                    }
                 })
                 .map(|&p| (p, &c.pods[p].pod.requests))
                 .collect();

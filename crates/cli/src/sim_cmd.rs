@@ -1,0 +1,341 @@
+//! `nodepack replay` and the simulation side of `nodepack compare`: load a scenario (or
+//! a trace and node pools), replay it with one or several autoscalers, print summaries.
+
+use crate::input::{catalog, nodepools, read_text, warn};
+use crate::{Failure, Output};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use nodepack_formats::sim_scenario::NodepoolSource;
+use nodepack_formats::{read_nodepools, read_sim_scenario, read_trace, WorkloadSource};
+use nodepack_model::{Catalog, Millis, NodePool};
+use nodepack_sim::config::{Settings, TraceEvent};
+use nodepack_sim::metrics::Summary;
+use nodepack_sim::{SimInput, AUTOSCALERS};
+use nodepack_solver::prep::Pairs;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Everything a replay reads.
+pub struct SimLoaded {
+    /// Scenario name.
+    pub name: String,
+    /// Its purpose.
+    pub purpose: String,
+    /// Settings.
+    pub settings: Settings,
+    /// Node pools.
+    pub pools: Vec<NodePool>,
+    /// Catalog.
+    pub catalog: Catalog,
+    /// The trace, sorted.
+    pub trace: Vec<TraceEvent>,
+}
+
+fn read_trace_file(path: &str) -> Result<Vec<TraceEvent>, Failure> {
+    let text = read_text(path)?;
+    let (t, w) = read_trace(path, &text).map_err(Failure::input)?;
+    warn(&w);
+    Ok(t)
+}
+
+/// Load a simulation scenario file.
+pub fn load_scenario(path: &str, seed: Option<u64>) -> Result<SimLoaded, Failure> {
+    let text = read_text(path)?;
+    let (sc, w) = read_sim_scenario(path, &text).map_err(Failure::input)?;
+    warn(&w);
+    let dir = Path::new(path).parent().unwrap_or(Path::new("."));
+    let rel = |p: &str| dir.join(p).display().to_string();
+    let catalog = match sc.catalog.as_deref() {
+        None | Some(nodepack_formats::DEFAULT_CATALOG) => catalog(None)?,
+        Some(p) => catalog(Some(&rel(p)))?,
+    };
+    let pools = match &sc.nodepools {
+        NodepoolSource::Path(p) => nodepools(&rel(p))?,
+        NodepoolSource::Inline(text) => {
+            let label = format!("{path} (nodepools)");
+            let (pools, w) = read_nodepools(&label, text).map_err(Failure::input)?;
+            warn(&w);
+            pools
+        }
+    };
+    let mut settings = sc.settings;
+    if let Some(s) = seed {
+        settings.seed = s;
+    }
+    let trace = match &sc.workload {
+        WorkloadSource::Trace(p) => read_trace_file(&rel(p))?,
+        WorkloadSource::Generate(g) => {
+            nodepack_sim::generate::generate(g, settings.horizon, settings.seed)
+        }
+    };
+    Ok(SimLoaded {
+        name: sc.name,
+        purpose: sc.purpose,
+        settings,
+        pools,
+        catalog,
+        trace,
+    })
+}
+
+/// Load a bare trace with node pools (`replay --trace`).
+pub fn load_trace(
+    trace: &str,
+    pools: &str,
+    cat: Option<&str>,
+    horizon: Option<Millis>,
+    seed: u64,
+) -> Result<SimLoaded, Failure> {
+    let catalog = catalog(cat)?;
+    let pools = nodepools(pools)?;
+    let trace_ev = read_trace_file(trace)?;
+    // Default horizon: an hour after the last event.
+    let last = trace_ev.last().map_or(Millis(0), |e| e.at);
+    let horizon = horizon.unwrap_or(last + Millis::from_mins(60));
+    Ok(SimLoaded {
+        name: trace.to_string(),
+        purpose: "trace replay".into(),
+        settings: Settings::new(horizon, seed),
+        pools,
+        catalog,
+        trace: trace_ev,
+    })
+}
+
+/// Check autoscaler names.
+pub fn check_strategies(names: &[String]) -> Result<(), Failure> {
+    for s in names {
+        if !AUTOSCALERS.contains(&s.as_str()) {
+            return Err(Failure::input(anyhow::anyhow!(
+                "unknown strategy {s:?} (expected one of {})",
+                AUTOSCALERS.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Replay with each (strategy, seed), two at a time on separate threads; results in the
+/// order asked.
+pub fn replay_all(l: &SimLoaded, strategies: &[String], seeds: &[u64]) -> Vec<Summary> {
+    let pairs = Arc::new(Pairs::new(&l.pools, &l.catalog));
+    let jobs: Vec<(String, u64)> = seeds
+        .iter()
+        .flat_map(|&s| strategies.iter().map(move |n| (n.clone(), s)))
+        .collect();
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, jobs.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Option<Summary>>> =
+        std::sync::Mutex::new(vec![None; jobs.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some((name, seed)) = jobs.get(i) else {
+                    break;
+                };
+                let mut settings = l.settings.clone();
+                settings.seed = *seed;
+                let input = SimInput {
+                    settings: &settings,
+                    nodepools: &l.pools,
+                    catalog: &l.catalog,
+                    trace: &l.trace,
+                };
+                let Some(mut a) = nodepack_sim::by_name(name) else {
+                    continue;
+                };
+                let t = Instant::now();
+                let mut r = nodepack_sim::run_with_pairs(input, a.as_mut(), pairs.clone());
+                r.summary.wall_seconds = t.elapsed().as_secs_f64();
+                if let Ok(mut v) = results.lock() {
+                    v[i] = Some(r.summary);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn pct(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:+.1}%", (a / b - 1.0) * 100.0)
+    } else {
+        "-".into()
+    }
+}
+
+/// Print summaries.
+pub fn print(l: &SimLoaded, runs: &[Summary], output: Output) -> Result<(), Failure> {
+    match output {
+        Output::Json => crate::emit(
+            serde_json::to_string_pretty(&serde_json::json!({
+                "scenario": l.name,
+                "purpose": l.purpose,
+                "horizon_seconds": l.settings.horizon.secs_f64(),
+                "runs": runs,
+            }))
+            .map_err(Failure::internal)?,
+        ),
+        Output::Table => {
+            crate::emit(format!("scenario {}: {}", l.name, l.purpose));
+            crate::emit(format!(
+                "{} trace events over {:.1} h, {} node pools, catalog {} ({} types)",
+                l.trace.len(),
+                l.settings.horizon.secs_f64() / 3600.0,
+                l.pools.len(),
+                l.catalog.name,
+                l.catalog.instance_types.len()
+            ));
+            let mut t = Table::new();
+            t.load_preset(UTF8_FULL_CONDENSED).set_header([
+                "strategy",
+                "seed",
+                "cost $",
+                "spot $",
+                "on-demand $",
+                "lower bound $",
+                "pending p50 s",
+                "pending p99 s",
+                "unschedulable",
+                "nodes launched",
+                "interruptions",
+                "evicted",
+                "cpu util",
+                "wall s",
+            ]);
+            for r in runs {
+                t.add_row([
+                    r.strategy.clone(),
+                    r.seed.to_string(),
+                    format!("{:.2}", r.cost_usd),
+                    format!("{:.2}", r.cost_spot_usd),
+                    format!("{:.2}", r.cost_on_demand_usd),
+                    format!("{:.2}", r.lower_bound_usd),
+                    format!("{:.1}", r.pending_seconds.p50),
+                    format!("{:.1}", r.pending_seconds.p99),
+                    r.pods_unschedulable.to_string(),
+                    r.nodes_launched.to_string(),
+                    r.spot_interruptions.to_string(),
+                    r.pods_evicted.to_string(),
+                    format!("{:.0}%", r.cpu_utilization * 100.0),
+                    format!("{:.2}", r.wall_seconds),
+                ]);
+            }
+            crate::emit(t);
+            // nodepack against each other strategy, per seed.
+            for r in runs.iter().filter(|r| r.strategy == "nodepack") {
+                for o in runs
+                    .iter()
+                    .filter(|o| o.seed == r.seed && o.strategy != "nodepack")
+                {
+                    crate::emit(format!(
+                        "seed {}: nodepack costs {} vs {} (p99 pending {:.1} s vs {:.1} s)",
+                        r.seed,
+                        pct(r.cost_usd, o.cost_usd),
+                        o.strategy,
+                        r.pending_seconds.p99,
+                        o.pending_seconds.p99
+                    ));
+                }
+            }
+            for r in runs.iter().filter(|r| !r.unschedulable.is_empty()) {
+                let u = &r.unschedulable[0];
+                crate::emit(format!(
+                    "{} (seed {}): {} pods never scheduled, e.g. {}: {}",
+                    r.strategy, r.seed, r.pods_unschedulable, u.pod, u.reason
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Arguments of `nodepack replay`.
+#[derive(clap::Args)]
+pub struct ReplayArgs {
+    /// A simulation scenario file (see scenarios/sim/).
+    #[arg(required_unless_present = "trace", conflicts_with = "trace")]
+    scenario: Option<String>,
+    /// A trace in nodepack's JSON Lines format (`-` for standard input).
+    #[arg(long, requires = "nodepools")]
+    trace: Option<String>,
+    /// Karpenter NodePool YAML (with --trace).
+    #[arg(long)]
+    nodepools: Option<String>,
+    /// Catalog (with --trace): `aws/us-east-1` (embedded, default) or a file.
+    #[arg(long)]
+    catalog: Option<String>,
+    /// Simulated time (with --trace), a Go duration; default: an hour after the last event.
+    #[arg(long)]
+    horizon: Option<String>,
+    /// Autoscaler.
+    #[arg(long, default_value = "nodepack")]
+    strategy: String,
+    /// Seed (overrides the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    output: Output,
+}
+
+/// Run `nodepack replay`.
+pub fn replay(a: ReplayArgs) -> Result<(), Failure> {
+    check_strategies(std::slice::from_ref(&a.strategy))?;
+    let l = match (&a.scenario, &a.trace) {
+        (Some(s), _) => load_scenario(s, a.seed)?,
+        (None, Some(t)) => {
+            let horizon = match &a.horizon {
+                Some(h) => nodepack_formats::nodepool::duration(
+                    &nodepack_formats::error::Ctx::file("--horizon"),
+                    h,
+                )
+                .map_err(Failure::input)?,
+                None => None,
+            };
+            load_trace(
+                t,
+                a.nodepools.as_deref().unwrap_or_default(),
+                a.catalog.as_deref(),
+                horizon,
+                a.seed.unwrap_or(1),
+            )?
+        }
+        (None, None) => {
+            return Err(Failure::input(anyhow::anyhow!(
+                "give a scenario file or --trace FILE --nodepools FILE"
+            )))
+        }
+    };
+    let runs = replay_all(&l, std::slice::from_ref(&a.strategy), &[l.settings.seed]);
+    print(&l, &runs, a.output)
+}
+
+/// `nodepack compare` on a simulation scenario.
+pub fn compare(
+    path: &str,
+    strategies: &[String],
+    seeds: u64,
+    output: Output,
+) -> Result<(), Failure> {
+    check_strategies(strategies)?;
+    if seeds == 0 {
+        return Err(Failure::input(anyhow::anyhow!(
+            "--seeds: must be at least 1"
+        )));
+    }
+    let l = load_scenario(path, None)?;
+    let base = l.settings.seed;
+    let seeds: Vec<u64> = (0..seeds).map(|i| base + i).collect();
+    let runs = replay_all(&l, strategies, &seeds);
+    print(&l, &runs, output)
+}
