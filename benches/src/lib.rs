@@ -283,3 +283,55 @@ pub fn generic_pods(n: usize, seed: u64) -> Vec<Pod> {
         .map(|i| random_pod(&mut rng, format!("generic-{i}")))
         .collect()
 }
+
+/// A week of work for the simulator: a diurnal web service (40-200 replicas) and a burst
+/// of `per_minute` batch pods every minute, each running 5-30 minutes, on the general
+/// pool (7 x 24 x 60 x `per_minute` job pods: 100,800 for 10 per minute).
+pub fn week_generator(per_minute: u32) -> nodepack_sim::config::Generator {
+    use nodepack_sim::config::{Diurnal, Generator, JobGen, ServiceGen};
+    Generator {
+        services: vec![ServiceGen {
+            name: "web".into(),
+            cpu_m: 500,
+            memory_mi: 1024,
+            gpu: 0,
+            replicas: 0,
+            diurnal: Some(Diurnal {
+                min: 40,
+                max: 200,
+                period_h: 24.0,
+                step_s: 300.0,
+            }),
+            steps: vec![],
+            capacity_type: None,
+            arch: None,
+            zone_spread: false,
+            priority: 0,
+        }],
+        jobs: vec![JobGen {
+            name: "batch".into(),
+            cpu_m: 1000,
+            memory_mi: 2048,
+            gpu: 0,
+            every_s: 60.0,
+            start_s: 0.0,
+            count: per_minute,
+            run_s: (300.0, 1800.0),
+            capacity_type: None,
+            arch: None,
+        }],
+    }
+}
+
+/// The general-purpose pool of the simulation scenarios (spot or on-demand, c/m/r of
+/// generation 5+).
+pub fn sim_pool() -> NodePool {
+    let mut p = real_pool();
+    p.name = "general".into();
+    p.requirements = nodepack_model::Requirements::new()
+        .with(labels::CAPACITY_TYPE, Operator::In, &["spot", "on-demand"])
+        .and_then(|r| r.with(labels::INSTANCE_CATEGORY, Operator::In, &["c", "m", "r"]))
+        .and_then(|r| r.with(labels::INSTANCE_GENERATION, Operator::Gt, &["4"]))
+        .unwrap_or_default();
+    p
+}

@@ -123,3 +123,148 @@ fn bad_input_exits_2_and_names_the_field() {
     assert_eq!(code, 2);
     assert!(err.contains("no/such/file.yaml"), "{err}");
 }
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("nodepack-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn small_scenario(dir: &std::path::Path) -> String {
+    let pools = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/sim/nodepools.yaml"
+    );
+    let path = dir.join("small.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "name: small\npurpose: test\nnodepools: {pools}\nhorizon: 30m\nseed: 4\nlb_samples: 3\n\
+             workload:\n  generate:\n    services: [{{name: web, cpu_m: 900, memory_mi: 3100, steps: [[0, 12], [900, 6]]}}]\n"
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn compare_replays_every_autoscaler_with_the_summary_fields() {
+    let dir = temp_dir("compare");
+    let sc = small_scenario(&dir);
+    let (code, out, err) = nodepack(&["compare", &sc, "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let runs = v["runs"].as_array().unwrap();
+    let names: Vec<&str> = runs
+        .iter()
+        .map(|r| r["strategy"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["nodepack", "karpenter", "cluster-autoscaler", "static"]
+    );
+    for r in runs {
+        for k in [
+            "strategy",
+            "seed",
+            "pods_total",
+            "pods_scheduled",
+            "pods_unschedulable",
+            "cost_usd",
+            "cost_spot_usd",
+            "cost_on_demand_usd",
+            "lower_bound_usd",
+            "pending_seconds",
+            "nodes_launched",
+            "spot_interruptions",
+            "pods_evicted",
+            "sim_seconds",
+            "wall_seconds",
+            "events",
+        ] {
+            assert!(r.get(k).is_some(), "missing {k}");
+        }
+        for k in ["p50", "p90", "p99", "max"] {
+            assert!(r["pending_seconds"][k].is_number());
+        }
+        assert_eq!(r["pods_total"], 12);
+        assert_eq!(r["pods_scheduled"], 12, "{}", r["strategy"]);
+        assert!(r["cost_usd"].as_f64().unwrap() >= r["lower_bound_usd"].as_f64().unwrap());
+    }
+    // Same seed, same output (but for the wall clock).
+    let (_, again, _) = nodepack(&["compare", &sc, "--output", "json"]);
+    let strip = |s: &str| -> serde_json::Value {
+        let mut v: serde_json::Value = serde_json::from_str(s).unwrap();
+        for r in v["runs"].as_array_mut().unwrap() {
+            r["wall_seconds"] = 0.into();
+        }
+        v
+    };
+    assert_eq!(strip(&out), strip(&again));
+    // Several seeds: one row per strategy and seed.
+    let (code, out, _) = nodepack(&[
+        "compare",
+        &sc,
+        "--strategies",
+        "nodepack,karpenter",
+        "--seeds",
+        "2",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["runs"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn replay_a_trace_and_reject_bad_ones() {
+    let dir = temp_dir("replay");
+    let trace = dir.join("t.jsonl");
+    let pod = r#"{"metadata":{"name":"a"},"spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":"1","memory":"1Gi"}}}]}}"#;
+    std::fs::write(
+        &trace,
+        format!("{{\"at\": 0, \"pod\": {pod}, \"runFor\": 600}}\n{{\"at\": 30, \"delete\": \"default/nope\"}}\n"),
+    )
+    .unwrap();
+    let pools = "scenarios/sim/nodepools.yaml";
+    let (code, out, err) = nodepack(&[
+        "replay",
+        "--trace",
+        trace.to_str().unwrap(),
+        "--nodepools",
+        pools,
+        "--strategy",
+        "karpenter",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let r = &v["runs"][0];
+    assert_eq!(r["strategy"], "karpenter");
+    assert_eq!(r["pods_completed"], 1);
+    // Bad input: exit code 2, the line, field and value named.
+    std::fs::write(
+        &trace,
+        format!("{}\n{{\"at\": \"soon\", \"delete\": \"x\"}}\n", ""),
+    )
+    .unwrap();
+    let (code, _, err) = nodepack(&[
+        "replay",
+        "--trace",
+        trace.to_str().unwrap(),
+        "--nodepools",
+        pools,
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("line 2.at") && err.contains("soon"), "{err}");
+    let (code, _, err) = nodepack(&[
+        "replay",
+        "scenarios/sim/web-diurnal.yaml",
+        "--strategy",
+        "magic",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("magic"), "{err}");
+}
