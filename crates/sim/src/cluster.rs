@@ -187,6 +187,26 @@ impl Cluster {
             && first_untolerated(&ns.node.taints, &ps.pod.tolerations).is_none()
     }
 
+    /// Like [`Cluster::fits`], but the room of the pods nominated to the node (other than
+    /// `p`) stays reserved for them, as kube-scheduler keeps room for nominated pods.
+    pub fn fits_reserving(&self, p: usize, n: usize) -> bool {
+        if !self.fits(p, n) {
+            return false;
+        }
+        let ns = &self.nodes[n];
+        let reserved = ns
+            .nominated
+            .iter()
+            .filter(|&&q| q != p)
+            .fold(ns.requested.clone(), |acc, &q| {
+                acc.saturating_add(&self.pods[q].pod.requests)
+            });
+        self.pods[p]
+            .pod
+            .requests
+            .fits_with(&reserved, &ns.node.allocatable)
+    }
+
     /// Could a bound pod's required anti-affinity object to `p`?
     fn anti_blocks(&self, p: usize) -> bool {
         let pod = &self.pods[p].pod;
@@ -339,7 +359,7 @@ impl Cluster {
             }
             let mut best: Option<(u64, usize)> = None;
             for &n in &ready {
-                if self.fits(p, n) {
+                if self.fits_reserving(p, n) {
                     let ns = &self.nodes[n];
                     // Fullest node first: requested share of the scarcer resource.
                     let score = share_permille(&ns.requested, &ns.node.allocatable);
