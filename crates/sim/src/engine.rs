@@ -487,12 +487,17 @@ impl Sim<'_> {
 
     /// Cordon and evict every pod; nominations go back to the queue.
     fn drain(&mut self, n: usize, interruption: bool) {
-        let ns = &mut self.cluster.nodes[n];
-        if ns.life >= NodeLife::Draining {
+        if self.cluster.nodes[n].life >= NodeLife::Draining {
             return;
         }
-        ns.life = NodeLife::Draining;
-        let pods = std::mem::take(&mut ns.pods.clone());
+        self.cluster.nodes[n].life = NodeLife::Draining;
+        self.evict_all(n, interruption);
+    }
+
+    /// Evict every pod of the node and drop its nominations.
+    fn evict_all(&mut self, n: usize, interruption: bool) {
+        let ns = &mut self.cluster.nodes[n];
+        let pods = ns.pods.clone();
         let nominated = std::mem::take(&mut ns.nominated);
         for p in nominated {
             self.cluster.pods[p].nominated = None;
@@ -522,8 +527,7 @@ impl Sim<'_> {
         }
         let noticed = self.cluster.nodes[n].noticed;
         // Pods still on it die with it.
-        self.cluster.nodes[n].life = NodeLife::Ready; // let drain run
-        self.drain(n, noticed);
+        self.evict_all(n, noticed);
         let ns = &mut self.cluster.nodes[n];
         ns.life = NodeLife::Terminated;
         ns.ended = Some(self.now);
