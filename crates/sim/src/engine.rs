@@ -384,6 +384,11 @@ impl Sim<'_> {
             let Some(it) = self.input.catalog.get(&ty) else {
                 continue;
             };
+            // Only types the pool allows.
+            let info = &self.pairs.pools[req.pool];
+            let Some(pt) = (info.start..info.end).find(|&i| self.pairs.pts[i].name == ty) else {
+                continue;
+            };
             let Some(o) = it
                 .offerings
                 .iter()
@@ -399,7 +404,7 @@ impl Sim<'_> {
                 continue;
             }
             let o = o.clone();
-            let n = self.create_node(req.pool, it, o);
+            let n = self.create_node(req.pool, pt, it, o);
             for &p in &req.pods {
                 let c = &mut self.cluster;
                 if c.pending.contains(&p) {
@@ -416,24 +421,16 @@ impl Sim<'_> {
     fn create_node(
         &mut self,
         pool_i: usize,
+        pt: usize,
         it: &nodepack_model::InstanceType,
         o: nodepack_model::Offering,
     ) -> usize {
         let pool = &self.input.nodepools[pool_i];
         let n = self.cluster.nodes.len();
         let name = format!("{}-{n}", pool.name);
-        let mut l = it.labels.clone();
-        l.extend(pool.labels.clone());
-        l.insert(labels::ZONE.into(), o.zone.clone());
-        l.insert(
-            labels::CAPACITY_TYPE.into(),
-            o.capacity_type.as_str().into(),
-        );
-        l.insert(labels::NODEPOOL.into(), pool.name.clone());
-        l.insert(labels::HOSTNAME.into(), name.clone());
-        if let Some(r) = &self.input.catalog.region {
-            l.insert(labels::REGION.into(), r.clone());
-        }
+        // The solver's labels for this (pool, type) pair: what the autoscaler planned is
+        // what the node gets.
+        let l = nodepack_solver::engine::node_labels(&self.pairs.pts[pt], pool, &o, &name);
         let typed = if pool.kubelet == Default::default() {
             it.allocatable()
         } else {

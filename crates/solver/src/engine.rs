@@ -1223,6 +1223,32 @@ impl Engine<'_, '_> {
     }
 }
 
+/// The labels a node of the pair gets with this offering and hostname: the type's and
+/// the pool's labels, zone, capacity type, hostname, and the pool's single-valued
+/// requirements (Karpenter labels nodes with those too).
+pub fn node_labels(
+    p: &crate::prep::PoolType,
+    np: &nodepack_model::NodePool,
+    offering: &nodepack_model::Offering,
+    hostname: &str,
+) -> BTreeMap<String, String> {
+    let mut labels = p.labels.clone();
+    labels.insert(labels::ZONE.into(), offering.zone.clone());
+    labels.insert(
+        labels::CAPACITY_TYPE.into(),
+        offering.capacity_type.as_str().into(),
+    );
+    labels.insert(labels::HOSTNAME.into(), hostname.to_string());
+    for (k, v) in &np.requirements.keys {
+        if let (false, Some(1)) = (labels.contains_key(k), v.len()) {
+            if let Some(val) = v.any_value() {
+                labels.insert(k.clone(), val.to_string());
+            }
+        }
+    }
+    labels
+}
+
 /// Build a new node: labels from the pair, the offering and the hostname.
 pub fn node_for(
     prep: &Prepared,
@@ -1235,21 +1261,7 @@ pub fn node_for(
 ) -> crate::NewNode {
     let p = &prep.pts[pt as usize];
     let np = &prep.problem.nodepools[p.pool];
-    let mut labels = p.labels.clone();
-    labels.insert(labels::ZONE.into(), offering.zone.clone());
-    labels.insert(
-        labels::CAPACITY_TYPE.into(),
-        offering.capacity_type.as_str().into(),
-    );
-    labels.insert(labels::HOSTNAME.into(), hostname.to_string());
-    // Pool requirements with a single value become labels (Karpenter does the same).
-    for (k, v) in &np.requirements.keys {
-        if let (false, Some(1)) = (labels.contains_key(k), v.len()) {
-            if let Some(val) = v.any_value() {
-                labels.insert(k.clone(), val.to_string());
-            }
-        }
-    }
+    let labels = node_labels(p, np, offering, hostname);
     crate::NewNode {
         name: hostname.to_string(),
         nodepool: np.name.clone(),
