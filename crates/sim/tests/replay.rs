@@ -250,3 +250,57 @@ fn same_seed_same_bytes_other_seed_other_draws() {
         format!("{:?}", c.summary.pending_seconds)
     );
 }
+
+/// Regression: simulated nodes did not carry the labels Karpenter derives from a pool's
+/// single-valued requirements, so pods selecting such a label were planned onto new
+/// nodes they could then never bind to.
+#[test]
+fn pool_single_valued_requirements_label_the_nodes() {
+    use nodepack_model::{Bytes, Millicores, Pod, Resources};
+    use nodepack_sim::config::TraceKind;
+    let settings = Settings::new(Millis::from_mins(20), 2);
+    let mut p = pool();
+    p.requirements = p
+        .requirements
+        .with("example.com/team", Operator::In, &["a"])
+        .unwrap();
+    let trace: Vec<TraceEvent> = (0..3)
+        .map(|i| {
+            let mut pod = Pod::new(
+                "default",
+                &format!("t-{i}"),
+                Resources::new(Millicores(500), Bytes::from_mib(512)),
+            );
+            pod.node_selector
+                .insert("example.com/team".into(), "a".into());
+            TraceEvent {
+                at: Millis(0),
+                kind: TraceKind::Arrive {
+                    pod: Box::new(pod),
+                    run_for: None,
+                },
+            }
+        })
+        .collect();
+    let catalog = tk::catalog();
+    let pools = vec![p];
+    for name in ["nodepack", "karpenter"] {
+        let input = SimInput {
+            settings: &settings,
+            nodepools: &pools,
+            catalog: &catalog,
+            trace: &trace,
+        };
+        let mut a = by_name(name).unwrap();
+        let (r, c) = run_debug(input, a.as_mut());
+        assert_eq!(
+            r.summary.pods_scheduled, 3,
+            "{name}: {:?}",
+            r.summary.unschedulable
+        );
+        assert!(c
+            .nodes
+            .iter()
+            .all(|n| n.node.labels.get("example.com/team").map(String::as_str) == Some("a")));
+    }
+}
