@@ -145,11 +145,18 @@ pub fn bound_for_prepared(prep: &Prepared, pods: &[usize]) -> Money {
         let d = dims(r, &ext);
         groups.entry((rk, cc, ec)).or_insert_with(|| (d, 0.0)).1 += 1.0;
     }
-    // Drop columns dominated per dollar within the same set of compatible groups.
+    // Drop columns dominated per dollar within the same set of groups that are compatible
+    // with them and fit on them (a column whose nodes are too small for a group cannot
+    // stand in for one that holds it, however cheap its capacity).
     let mut sig: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (gi, (k, _)) in groups.iter().enumerate() {
+    for (gi, (k, (d, _))) in groups.iter().enumerate() {
         for &c in &k.1 {
-            sig.entry(c).or_default().push(gi);
+            if d.iter()
+                .zip(&cols[c].cap)
+                .all(|(r, cap)| *r <= *cap + 1e-12)
+            {
+                sig.entry(c).or_default().push(gi);
+            }
         }
     }
     let mut by_sig: BTreeMap<&Vec<usize>, Vec<usize>> = BTreeMap::new();
