@@ -291,22 +291,13 @@ pub fn week_generator(per_minute: u32) -> nodepack_sim::config::Generator {
     use nodepack_sim::config::{Diurnal, Generator, JobGen, ServiceGen};
     Generator {
         services: vec![ServiceGen {
-            name: "web".into(),
-            cpu_m: 500,
-            memory_mi: 1024,
-            gpu: 0,
-            replicas: 0,
             diurnal: Some(Diurnal {
                 min: 40,
                 max: 200,
                 period_h: 24.0,
                 step_s: 300.0,
             }),
-            steps: vec![],
-            capacity_type: None,
-            arch: None,
-            zone_spread: false,
-            priority: 0,
+            ..ServiceGen::new("web", 500, 1024, 0)
         }],
         jobs: vec![JobGen {
             name: "batch".into(),

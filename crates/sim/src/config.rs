@@ -246,6 +246,25 @@ pub struct ServiceGen {
     pub priority: i32,
 }
 
+impl ServiceGen {
+    /// A service of `replicas` pods with these requests and every option off.
+    pub fn new(name: &str, cpu_m: u64, memory_mi: u64, replicas: u32) -> Self {
+        ServiceGen {
+            name: name.into(),
+            cpu_m,
+            memory_mi,
+            gpu: 0,
+            replicas,
+            diurnal: None,
+            steps: vec![],
+            capacity_type: None,
+            arch: None,
+            zone_spread: false,
+            priority: 0,
+        }
+    }
+}
+
 /// A daily replica cycle.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -190,19 +190,7 @@ mod tests {
     use crate::config::Diurnal;
 
     fn svc() -> ServiceGen {
-        ServiceGen {
-            name: "web".into(),
-            cpu_m: 500,
-            memory_mi: 512,
-            gpu: 0,
-            replicas: 3,
-            diurnal: None,
-            steps: vec![],
-            capacity_type: None,
-            arch: None,
-            zone_spread: false,
-            priority: 0,
-        }
+        ServiceGen::new("web", 500, 512, 3)
     }
 
     #[test]

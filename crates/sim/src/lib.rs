@@ -22,11 +22,7 @@
 //! let pools = vec![NodePool::new("default")];
 //! let settings = Settings::new(Millis::from_mins(30), 7);
 //! let g = Generator {
-//!     services: vec![ServiceGen {
-//!         name: "web".into(), cpu_m: 500, memory_mi: 512, gpu: 0, replicas: 6,
-//!         diurnal: None, steps: vec![], capacity_type: None, arch: None,
-//!         zone_spread: false, priority: 0,
-//!     }],
+//!     services: vec![ServiceGen::new("web", 500, 512, 6)],
 //!     jobs: vec![],
 //! };
 //! let trace = generate(&g, settings.horizon, settings.seed);

@@ -12,19 +12,7 @@ use nodepack_testkit as tk;
 use proptest::prelude::*;
 
 fn service(name: &str, cpu: u64, mem: u64, replicas: u32) -> ServiceGen {
-    ServiceGen {
-        name: name.into(),
-        cpu_m: cpu,
-        memory_mi: mem,
-        gpu: 0,
-        replicas,
-        diurnal: None,
-        steps: vec![],
-        capacity_type: None,
-        arch: None,
-        zone_spread: false,
-        priority: 0,
-    }
+    ServiceGen::new(name, cpu, mem, replicas)
 }
 
 fn pool() -> NodePool {

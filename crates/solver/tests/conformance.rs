@@ -318,6 +318,15 @@ fn preferences_are_relaxed_when_they_cannot_be_met() {
     }
 }
 
+/// Cores of the instance types a plan launches (what pool CPU limits count).
+fn launched_cores(plan: &nodepack_solver::Plan) -> u64 {
+    let catalog = tk::catalog();
+    plan.nodes
+        .iter()
+        .map(|n| catalog.get(&n.instance_type).unwrap().capacity.cpu.cores())
+        .sum()
+}
+
 #[test]
 fn limits_stop_provisioning() {
     let mut p = tk::pool(
@@ -331,18 +340,7 @@ fn limits_stop_provisioning() {
         .collect();
     for plan in Case::new(pods, vec![p]).run() {
         assert!(!plan.unschedulable.is_empty(), "{}", plan.strategy);
-        let cpus: u64 = plan
-            .nodes
-            .iter()
-            .map(|n| {
-                tk::catalog()
-                    .get(&n.instance_type)
-                    .unwrap()
-                    .capacity
-                    .cpu
-                    .cores()
-            })
-            .sum();
+        let cpus = launched_cores(&plan);
         assert!(cpus <= 8);
         assert!(
             plan.unschedulable
@@ -363,18 +361,7 @@ fn limits_stop_packing_plain_pods() {
     p.limits.cpu = Some(Millicores::from_cores(8));
     let pods = tk::pods("plain", 40, 1000, 1024);
     for plan in Case::new(pods, vec![p]).run() {
-        let cpus: u64 = plan
-            .nodes
-            .iter()
-            .map(|n| {
-                tk::catalog()
-                    .get(&n.instance_type)
-                    .unwrap()
-                    .capacity
-                    .cpu
-                    .cores()
-            })
-            .sum();
+        let cpus = launched_cores(&plan);
         assert!(cpus <= 8, "{}: {cpus} cores", plan.strategy);
         assert!(!plan.unschedulable.is_empty(), "{}", plan.strategy);
         let placed: usize = plan.nodes.iter().map(|n| n.pods.len()).sum();
