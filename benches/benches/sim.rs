@@ -60,6 +60,7 @@ fn day(c: &mut Criterion) {
                 nodepools: &pools,
                 catalog: &catalog,
                 trace: &trace,
+                pdbs: &[],
             };
             let mut a = nodepack_sim::by_name("nodepack").unwrap();
             black_box(nodepack_sim::run(input, a.as_mut()).summary.events)

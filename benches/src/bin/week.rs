@@ -39,6 +39,7 @@ fn main() {
         nodepools: &pools,
         catalog: &catalog,
         trace: &trace,
+        pdbs: &[],
     };
     let mut a = nodepack_sim::by_name(&strategy).expect("strategy");
     let t = Instant::now();

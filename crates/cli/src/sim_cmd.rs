@@ -4,9 +4,11 @@
 use crate::input::{catalog, nodepools, read_text, warn};
 use crate::{Failure, Output};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
-use nodepack_formats::sim_scenario::NodepoolSource;
-use nodepack_formats::{read_nodepools, read_sim_scenario, read_trace, WorkloadSource};
-use nodepack_model::{Catalog, Millis, NodePool};
+use nodepack_formats::sim_scenario::ManifestSource;
+use nodepack_formats::{
+    read_nodepools, read_sim_scenario, read_trace, read_workload, WorkloadSource,
+};
+use nodepack_model::{Catalog, Millis, NodePool, PodDisruptionBudget};
 use nodepack_sim::config::{Settings, TraceEvent};
 use nodepack_sim::metrics::Summary;
 use nodepack_sim::{SimInput, AUTOSCALERS};
@@ -29,6 +31,33 @@ pub struct SimLoaded {
     pub catalog: Catalog,
     /// The trace, sorted.
     pub trace: Vec<TraceEvent>,
+    /// Pod disruption budgets.
+    pub pdbs: Vec<PodDisruptionBudget>,
+}
+
+/// The PodDisruptionBudgets of a manifest text (other objects are reported and ignored).
+fn read_pdbs(label: &str, text: &str) -> Result<Vec<PodDisruptionBudget>, Failure> {
+    let w = read_workload(label, text).map_err(Failure::input)?;
+    warn(&w.warnings);
+    let others = w.pending.len() + w.bound.len() + w.daemonsets.len() + w.nodes.len();
+    if others > 0 {
+        eprintln!("warning: {label}: {others} objects other than PodDisruptionBudgets ignored");
+    }
+    Ok(w.pdbs)
+}
+
+fn manifest_text(
+    src: &ManifestSource,
+    rel: &dyn Fn(&str) -> String,
+    label: String,
+) -> Result<(String, String), Failure> {
+    Ok(match src {
+        ManifestSource::Path(p) => {
+            let p = rel(p);
+            (read_text(&p)?, p)
+        }
+        ManifestSource::Inline(text) => (text.clone(), label),
+    })
 }
 
 fn read_trace_file(path: &str) -> Result<Vec<TraceEvent>, Failure> {
@@ -50,14 +79,24 @@ pub fn load_scenario(path: &str, seed: Option<u64>) -> Result<SimLoaded, Failure
         Some(p) => catalog(Some(&rel(p)))?,
     };
     let pools = match &sc.nodepools {
-        NodepoolSource::Path(p) => nodepools(&rel(p))?,
-        NodepoolSource::Inline(text) => {
+        ManifestSource::Path(p) => nodepools(&rel(p))?,
+        ManifestSource::Inline(text) => {
             let label = format!("{path} (nodepools)");
             let (pools, w) = read_nodepools(&label, text).map_err(Failure::input)?;
             warn(&w);
             pools
         }
     };
+    let mut pdbs = match &sc.pdbs {
+        Some(src) => {
+            let (text, label) = manifest_text(src, &rel, format!("{path} (pdbs)"))?;
+            read_pdbs(&label, &text)?
+        }
+        None => Vec::new(),
+    };
+    if let WorkloadSource::Generate(g) = &sc.workload {
+        pdbs.extend(nodepack_sim::generate::budgets(g));
+    }
     let mut settings = sc.settings;
     if let Some(s) = seed {
         settings.seed = s;
@@ -75,6 +114,7 @@ pub fn load_scenario(path: &str, seed: Option<u64>) -> Result<SimLoaded, Failure
         pools,
         catalog,
         trace,
+        pdbs,
     })
 }
 
@@ -85,9 +125,14 @@ pub fn load_trace(
     cat: Option<&str>,
     horizon: Option<Millis>,
     seed: u64,
+    pdbs: Option<&str>,
 ) -> Result<SimLoaded, Failure> {
     let catalog = catalog(cat)?;
     let pools = nodepools(pools)?;
+    let pdbs = match pdbs {
+        Some(p) => read_pdbs(p, &read_text(p)?)?,
+        None => Vec::new(),
+    };
     let trace_ev = read_trace_file(trace)?;
     // Default horizon: an hour after the last event.
     let last = trace_ev.last().map_or(Millis(0), |e| e.at);
@@ -99,6 +144,7 @@ pub fn load_trace(
         pools,
         catalog,
         trace: trace_ev,
+        pdbs,
     })
 }
 
@@ -144,6 +190,7 @@ pub fn replay_all(l: &SimLoaded, strategies: &[String], seeds: &[u64]) -> Vec<Su
                     nodepools: &l.pools,
                     catalog: &l.catalog,
                     trace: &l.trace,
+                    pdbs: &l.pdbs,
                 };
                 let Some(mut a) = nodepack_sim::by_name(name) else {
                     continue;
@@ -188,10 +235,11 @@ pub fn print(l: &SimLoaded, runs: &[Summary], output: Output) -> Result<(), Fail
         Output::Table => {
             crate::emit(format!("scenario {}: {}", l.name, l.purpose));
             crate::emit(format!(
-                "{} trace events over {:.1} h, {} node pools, catalog {} ({} types)",
+                "{} trace events over {:.1} h, {} node pools, {} disruption budgets, catalog {} ({} types)",
                 l.trace.len(),
                 l.settings.horizon.secs_f64() / 3600.0,
                 l.pools.len(),
+                l.pdbs.len(),
                 l.catalog.name,
                 l.catalog.instance_types.len()
             ));
@@ -277,6 +325,9 @@ pub struct ReplayArgs {
     /// Simulated time (with --trace), a Go duration; default: an hour after the last event.
     #[arg(long)]
     horizon: Option<String>,
+    /// PodDisruptionBudget manifests (with --trace): drains respect them.
+    #[arg(long, requires = "trace")]
+    pdbs: Option<String>,
     /// Autoscaler.
     #[arg(long, default_value = "nodepack")]
     strategy: String,
@@ -308,6 +359,7 @@ pub fn replay(a: ReplayArgs) -> Result<(), Failure> {
                 a.catalog.as_deref(),
                 horizon,
                 a.seed.unwrap_or(1),
+                a.pdbs.as_deref(),
             )?
         }
         (None, None) => {

@@ -7,16 +7,18 @@ use crate::error::{Ctx, FormatError, Warning};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget as PdbObject;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use nodepack_model::pod::{
     effective_requests, ContainerKind, Owner, PodAffinityTerm, TopologySpread, Weighted,
     WhenUnsatisfiable, DO_NOT_DISRUPT, POD_DELETION_COST,
 };
 use nodepack_model::taints::TolerationOperator;
 use nodepack_model::{
-    labels, CapacityType, Effect, Millis, Node, NodeState, Operator, Pod, PodId, Requirements,
-    Resources, Taint, Toleration, ValueSet,
+    labels, CapacityType, Effect, IntOrPercent, Millis, Node, NodeState, Operator, Pod,
+    PodDisruptionBudget, PodId, Requirements, Resources, Taint, Toleration, ValueSet,
 };
 use std::collections::BTreeMap;
 
@@ -31,6 +33,8 @@ pub struct Workload {
     pub daemonsets: Vec<Pod>,
     /// Nodes (`kind: Node`).
     pub nodes: Vec<Node>,
+    /// Pod disruption budgets (`kind: PodDisruptionBudget`).
+    pub pdbs: Vec<PodDisruptionBudget>,
     /// What was read but not used.
     pub warnings: Vec<Warning>,
 }
@@ -42,6 +46,7 @@ impl Workload {
         self.bound.extend(o.bound);
         self.daemonsets.extend(o.daemonsets);
         self.nodes.extend(o.nodes);
+        self.pdbs.extend(o.pdbs);
         self.warnings.extend(o.warnings);
     }
 }
@@ -163,9 +168,14 @@ pub(crate) fn read_document(doc: &Document, w: &mut Workload) -> Result<(), Form
             w.warnings.extend(warn);
             w.nodes.push(convert_node(ctx, &n)?);
         }
+        "PodDisruptionBudget" => {
+            let (b, warn): (PdbObject, _) = typed(ctx, &doc.value)?;
+            w.warnings.extend(warn);
+            w.pdbs.push(convert_pdb(ctx, &b)?);
+        }
         "" => return Err(ctx.field("kind").error(None, "missing kind")),
         other => w.warnings.push(ctx.field("kind").warning(format!(
-            "kind {other} is not a workload (Pod, Deployment, ReplicaSet, StatefulSet, Job, DaemonSet, Node): ignored"
+            "kind {other} is not a workload (Pod, Deployment, ReplicaSet, StatefulSet, Job, DaemonSet, Node, PodDisruptionBudget): ignored"
         ))),
     }
     Ok(())
@@ -318,6 +328,56 @@ pub fn label_selector(ctx: &Ctx, s: &LabelSelector) -> Result<Requirements, Form
         r.add(&e.key, vs);
     }
     Ok(r)
+}
+
+/// Convert a `policy/v1` PodDisruptionBudget.
+fn convert_pdb(ctx: &Ctx, b: &PdbObject) -> Result<PodDisruptionBudget, FormatError> {
+    let name = meta_name(ctx, &b.metadata)?;
+    let namespace = b
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let spec = b.spec.as_ref().ok_or_else(|| {
+        ctx.field("spec")
+            .error(None, "a PodDisruptionBudget needs a spec")
+    })?;
+    let sctx = ctx.field("spec");
+    let amount = |field: &str, v: &Option<IntOrString>| -> Result<_, FormatError> {
+        match v {
+            None => Ok(None),
+            Some(IntOrString::Int(n)) => u32::try_from(*n)
+                .map(|n| Some(IntOrPercent::Count(n)))
+                .map_err(|_| {
+                    sctx.field(field)
+                        .error(Some(&n.to_string()), "must not be negative")
+                }),
+            Some(IntOrString::String(s)) => IntOrPercent::parse(s).map(Some).ok_or_else(|| {
+                sctx.field(field)
+                    .error(Some(s), "expected a count or a percentage from 0% to 100%")
+            }),
+        }
+    };
+    let min_available = amount("minAvailable", &spec.min_available)?;
+    let max_unavailable = amount("maxUnavailable", &spec.max_unavailable)?;
+    if min_available.is_some() && max_unavailable.is_some() {
+        return Err(sctx.error(None, "minAvailable and maxUnavailable cannot both be set"));
+    }
+    let selector = match &spec.selector {
+        // policy/v1: an empty selector covers every pod of the namespace.
+        Some(s) => label_selector(&sctx.field("selector"), s)?,
+        // A missing selector covers no pods.
+        None => Requirements::new()
+            .with("nodepack.io/no-match", Operator::In, &["x"])
+            .map_err(|e| sctx.error(None, e.to_string()))?,
+    };
+    Ok(PodDisruptionBudget {
+        namespace,
+        name,
+        selector,
+        min_available,
+        max_unavailable,
+    })
 }
 
 fn affinity_term(ctx: &Ctx, t: &core::PodAffinityTerm) -> Result<PodAffinityTerm, FormatError> {
@@ -760,6 +820,31 @@ spec:
         assert_eq!(w.pending.len(), 1);
         assert_eq!(w.pending[0].requests.cpu, Millicores(1500));
         assert_eq!(w.warnings.len(), 1, "{:?}", w.warnings);
+    }
+
+    #[test]
+    fn reads_disruption_budgets() {
+        let text = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web, namespace: shop}\nspec:\n  maxUnavailable: 25%\n  selector: {matchLabels: {app: web}}\n";
+        let w = read_workload("b.yaml", text).unwrap();
+        let b = &w.pdbs[0];
+        assert_eq!((b.namespace.as_str(), b.name.as_str()), ("shop", "web"));
+        assert_eq!(b.max_unavailable, Some(IntOrPercent::Percent(25)));
+        let mut p = Pod::new("shop", "web-1", Resources::default());
+        assert!(!b.covers(&p));
+        p.labels.insert("app".into(), "web".into());
+        assert!(b.covers(&p));
+        // No selector: covers nothing.
+        let w = read_workload(
+            "b.yaml",
+            "kind: PodDisruptionBudget\nmetadata: {name: x}\nspec: {minAvailable: 1}\n",
+        )
+        .unwrap();
+        assert!(!w.pdbs[0].covers(&p));
+        let e = err("kind: PodDisruptionBudget\nmetadata: {name: x}\nspec: {minAvailable: 120%, selector: {}}\n");
+        assert_eq!(e.path, "spec.minAvailable");
+        assert!(e.to_string().contains("120%"), "{e}");
+        let e = err("kind: PodDisruptionBudget\nmetadata: {name: x}\nspec: {minAvailable: 1, maxUnavailable: 1}\n");
+        assert!(e.message.contains("both"), "{e}");
     }
 
     fn err(text: &str) -> FormatError {

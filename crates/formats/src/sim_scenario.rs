@@ -5,6 +5,7 @@
 //! purpose: A web tier following a daily cycle.
 //! catalog: aws/us-east-1             # or a catalog file
 //! nodepools: nodepools.yaml          # a path, or an inline list of NodePool manifests
+//! pdbs: budgets.yaml                 # optional: PodDisruptionBudgets, path or inline list
 //! horizon: 48h                       # Go duration, or seconds
 //! seed: 1
 //! cloud: {ice_rate: 0.02}            # the cloud model (every field optional)
@@ -30,14 +31,29 @@ pub enum WorkloadSource {
     Generate(Generator),
 }
 
-/// Where the node pools come from.
+/// Where manifests (node pools, disruption budgets) come from.
 #[derive(Clone, Debug, PartialEq)]
-pub enum NodepoolSource {
+pub enum ManifestSource {
     /// A file (path relative to the scenario).
     Path(String),
     /// Inline manifests, as the text of a JSON `List` to give to
-    /// [`crate::read_nodepools`].
+    /// [`crate::read_nodepools`] or [`crate::read_workload`].
     Inline(String),
+}
+
+impl ManifestSource {
+    fn from_value(ctx: &Ctx, v: &Value, what: &str) -> Result<Self, FormatError> {
+        match v {
+            Value::String(p) => Ok(ManifestSource::Path(p.clone())),
+            Value::Array(items) => Ok(ManifestSource::Inline(
+                serde_json::json!({"kind": "List", "items": items}).to_string(),
+            )),
+            v => Err(ctx.error_json(
+                v,
+                format!("expected a file path or a list of {what} manifests"),
+            )),
+        }
+    }
 }
 
 /// A simulation scenario.
@@ -50,7 +66,9 @@ pub struct SimScenario {
     /// Catalog: `aws/us-east-1` or a path.
     pub catalog: Option<String>,
     /// Node pools.
-    pub nodepools: NodepoolSource,
+    pub nodepools: ManifestSource,
+    /// Pod disruption budgets (besides those of generated services).
+    pub pdbs: Option<ManifestSource>,
     /// Horizon, seed, cloud model.
     pub settings: Settings,
     /// The workload.
@@ -65,6 +83,8 @@ struct Raw {
     #[serde(default)]
     catalog: Option<String>,
     nodepools: Value,
+    #[serde(default)]
+    pdbs: Option<Value>,
     horizon: Value,
     #[serde(default)]
     seed: u64,
@@ -150,17 +170,13 @@ pub fn read_sim_scenario(
         }
         settings.series_points = n;
     }
-    let nodepools = match &raw.nodepools {
-        Value::String(p) => NodepoolSource::Path(p.clone()),
-        Value::Array(items) => {
-            NodepoolSource::Inline(serde_json::json!({"kind": "List", "items": items}).to_string())
-        }
-        v => {
-            return Err(ctx
-                .field("nodepools")
-                .error_json(v, "expected a file path or a list of NodePool manifests"))
-        }
-    };
+    let nodepools =
+        ManifestSource::from_value(&ctx.field("nodepools"), &raw.nodepools, "NodePool")?;
+    let pdbs = raw
+        .pdbs
+        .as_ref()
+        .map(|v| ManifestSource::from_value(&ctx.field("pdbs"), v, "PodDisruptionBudget"))
+        .transpose()?;
     let wctx = ctx.field("workload");
     let workload = match (raw.workload.trace, raw.workload.generate) {
         (Some(t), None) => WorkloadSource::Trace(t),
@@ -195,6 +211,7 @@ pub fn read_sim_scenario(
             purpose: raw.purpose,
             catalog: raw.catalog,
             nodepools,
+            pdbs,
             settings,
             workload,
         },
@@ -215,7 +232,7 @@ mod tests {
         assert_eq!(s.settings.horizon, Millis::from_mins(120));
         assert_eq!(s.settings.seed, 3);
         assert_eq!(s.settings.cloud.ice_rate, 0.1);
-        assert_eq!(s.nodepools, NodepoolSource::Path("p.yaml".into()));
+        assert_eq!(s.nodepools, ManifestSource::Path("p.yaml".into()));
         assert!(matches!(s.workload, WorkloadSource::Generate(ref g) if g.services.len() == 1));
         assert!(is_sim_scenario("s.yaml", OK));
         assert!(!is_sim_scenario("s.yaml", "name: a\npods: [x]\n"));
@@ -242,13 +259,47 @@ mod tests {
     }
 
     #[test]
+    fn disruption_budgets_by_path_or_inline() {
+        let t = OK.replace("nodepools: p.yaml", "nodepools: p.yaml\npdbs: b.yaml");
+        let (s, _) = read_sim_scenario("s.yaml", &t).unwrap();
+        assert_eq!(s.pdbs, Some(ManifestSource::Path("b.yaml".into())));
+        let t = OK.replace(
+            "nodepools: p.yaml",
+            "nodepools: p.yaml\npdbs:\n  - {kind: PodDisruptionBudget, metadata: {name: w}, spec: {maxUnavailable: 1, selector: {}}}",
+        );
+        let (s, _) = read_sim_scenario("s.yaml", &t).unwrap();
+        let Some(ManifestSource::Inline(text)) = s.pdbs else {
+            panic!()
+        };
+        let w = crate::read_workload("s.yaml", &text).unwrap();
+        assert_eq!(w.pdbs[0].name, "w");
+        let e = read_sim_scenario(
+            "s.yaml",
+            &OK.replace("nodepools: p.yaml", "nodepools: p.yaml\npdbs: 3"),
+        )
+        .unwrap_err();
+        assert_eq!(e.path, "pdbs");
+        // A generated service's budget.
+        let t = OK.replace("replicas: 3}", "replicas: 3, max_unavailable: 25%}");
+        let (s, _) = read_sim_scenario("s.yaml", &t).unwrap();
+        let WorkloadSource::Generate(g) = s.workload else {
+            panic!()
+        };
+        let b = nodepack_sim::generate::budgets(&g);
+        assert_eq!(
+            b[0].max_unavailable,
+            Some(nodepack_model::IntOrPercent::Percent(25))
+        );
+    }
+
+    #[test]
     fn inline_nodepools_become_a_list() {
         let t = OK.replace(
             "nodepools: p.yaml",
             "nodepools:\n  - {apiVersion: karpenter.sh/v1, kind: NodePool, metadata: {name: x}, spec: {template: {spec: {requirements: []}}}}",
         );
         let (s, _) = read_sim_scenario("s.yaml", &t).unwrap();
-        let NodepoolSource::Inline(text) = s.nodepools else {
+        let ManifestSource::Inline(text) = s.nodepools else {
             panic!()
         };
         let (pools, _) = crate::read_nodepools("s.yaml", &text).unwrap();

@@ -12,6 +12,7 @@ pub mod instance_type;
 pub mod labels;
 pub mod node;
 pub mod nodepool;
+pub mod pdb;
 pub mod pod;
 pub mod requirements;
 pub mod resources;
@@ -23,6 +24,7 @@ pub use instance_type::{
 };
 pub use node::{Node, NodeState};
 pub use nodepool::{Disruption, Limits, NodePool};
+pub use pdb::{IntOrPercent, PodDisruptionBudget};
 pub use pod::{Pod, PodId};
 pub use requirements::{Operator, Requirements, ValueSet};
 pub use resources::Resources;

@@ -3,7 +3,8 @@
 
 use nodepack_model::taints::first_untolerated;
 use nodepack_model::{
-    Catalog, Millis, Node, NodePool, NodeState, Offering, Pod, PodId, Requirements, Resources,
+    Catalog, Millis, Node, NodePool, NodeState, Offering, Pod, PodDisruptionBudget, PodId,
+    Requirements, Resources,
 };
 use nodepack_solver::prep::{Pairs, Prepared};
 use nodepack_solver::{ExistingNode, Problem};
@@ -58,6 +59,8 @@ pub struct PodSt {
     pub reason: Option<String>,
     /// When that reason was given.
     pub reason_at: Millis,
+    /// Indices of the disruption budgets covering it.
+    pub budgets: Vec<u32>,
 }
 
 /// Where a node is in its life.
@@ -104,6 +107,9 @@ pub struct NodeSt {
     pub noticed: bool,
     /// Startup taints still on it.
     pub startup_taints: usize,
+    /// Removal requested: terminate once drained (pods held by disruption budgets keep
+    /// it draining until they may go).
+    pub remove_when_drained: bool,
 }
 
 impl NodeSt {
@@ -131,6 +137,17 @@ pub struct Cluster {
     /// Constrained pods that did not fit are tried again at this time at the latest
     /// (kube-scheduler's backoff), or when a node becomes ready.
     pub constrained_retry: Millis,
+    /// Pod disruption budgets and the pods each covers.
+    pub budgets: Vec<Budget>,
+}
+
+/// A disruption budget and the pods it has covered (finished ones are pruned lazily).
+#[derive(Clone, Debug)]
+pub struct Budget {
+    /// The budget.
+    pub pdb: PodDisruptionBudget,
+    /// Pods it covers, by index.
+    pub pods: Vec<usize>,
 }
 
 /// Backoff of constrained pods that did not fit.
@@ -150,10 +167,31 @@ pub fn is_plain(p: &Pod) -> bool {
 }
 
 impl Cluster {
+    /// An empty cluster whose pods are covered by these disruption budgets.
+    pub fn with_budgets(pdbs: &[PodDisruptionBudget]) -> Self {
+        Cluster {
+            budgets: pdbs
+                .iter()
+                .map(|b| Budget {
+                    pdb: b.clone(),
+                    pods: Vec::new(),
+                })
+                .collect(),
+            ..Cluster::default()
+        }
+    }
+
     /// Add a pod arriving at `at`.
     pub fn arrive(&mut self, pod: Pod, run_for: Option<Millis>, at: Millis) -> usize {
         let i = self.pods.len();
         self.by_id.insert(pod.id.clone(), i);
+        let mut budgets = Vec::new();
+        for (b, bs) in self.budgets.iter_mut().enumerate() {
+            if bs.pdb.covers(&pod) {
+                bs.pods.push(i);
+                budgets.push(b as u32);
+            }
+        }
         self.pods.push(PodSt {
             terms: pod_terms(&pod),
             plain: is_plain(&pod),
@@ -170,6 +208,7 @@ impl Cluster {
             restarts: 0,
             reason: None,
             reason_at: Millis(0),
+            budgets,
         });
         self.pending.insert(i);
         i
@@ -265,6 +304,36 @@ impl Cluster {
             ps.epoch += 1;
             ps.restarts += 1;
             self.pending.insert(p);
+        }
+    }
+
+    /// May `p` be evicted now without breaking a disruption budget covering it? Pods
+    /// that are not running (healthy) count against the budget.
+    pub fn eviction_allowed(&self, p: usize) -> bool {
+        let pod_healthy = self.pods[p].phase == PodPhase::Running;
+        self.pods[p].budgets.iter().all(|&b| {
+            let b = &self.budgets[b as usize];
+            let (mut expected, mut healthy) = (0u32, 0u32);
+            for &q in &b.pods {
+                match self.pods[q].phase {
+                    PodPhase::Running => {
+                        expected += 1;
+                        healthy += 1;
+                    }
+                    PodPhase::Pending | PodPhase::Bound => expected += 1,
+                    PodPhase::Completed | PodPhase::Deleted => {}
+                }
+            }
+            b.pdb.allows_eviction(healthy, expected, pod_healthy)
+        })
+    }
+
+    /// Forget finished pods in the budgets' pod lists.
+    pub fn prune_budgets(&mut self) {
+        let pods = &self.pods;
+        for b in &mut self.budgets {
+            b.pods
+                .retain(|&q| !matches!(pods[q].phase, PodPhase::Completed | PodPhase::Deleted));
         }
     }
 
@@ -483,6 +552,7 @@ mod tests {
             life: NodeLife::Ready,
             noticed: false,
             startup_taints: 0,
+            remove_when_drained: false,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Simulation settings: the cloud model, the workload generator, the horizon and seed.
 //! Every field has a documented default, so a scenario names only what it changes.
 
-use nodepack_model::{Millis, Pod, PodId};
+use nodepack_model::{IntOrPercent, Millis, Pod, PodId};
 use serde::{Deserialize, Serialize};
 
 /// One event of a workload trace.
@@ -244,6 +244,10 @@ pub struct ServiceGen {
     /// Pod priority.
     #[serde(default)]
     pub priority: i32,
+    /// A pod disruption budget for the service: at most this many (or this share) of
+    /// its pods unavailable during voluntary drains (`3` or `"25%"`).
+    #[serde(default)]
+    pub max_unavailable: Option<IntOrPercent>,
 }
 
 impl ServiceGen {
@@ -261,6 +265,7 @@ impl ServiceGen {
             arch: None,
             zone_spread: false,
             priority: 0,
+            max_unavailable: None,
         }
     }
 }

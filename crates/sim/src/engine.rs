@@ -6,7 +6,9 @@ use crate::cluster::{Cluster, NodeLife, NodeSt, PodPhase};
 use crate::config::{Settings, TraceEvent, TraceKind};
 use crate::metrics::{Percentiles, Sample, Summary, Unscheduled};
 use crate::queue::{Next, Phase, Queue};
-use nodepack_model::{labels, CapacityType, Catalog, Millis, Money, Node, NodePool, NodeState};
+use nodepack_model::{
+    labels, CapacityType, Catalog, Millis, Money, Node, NodePool, NodeState, PodDisruptionBudget,
+};
 use nodepack_solver::prep::{Pairs, Prepared};
 use nodepack_solver::Problem;
 use std::sync::Arc;
@@ -22,6 +24,8 @@ pub struct SimInput<'a> {
     pub catalog: &'a Catalog,
     /// The workload, sorted by time.
     pub trace: &'a [TraceEvent],
+    /// Pod disruption budgets: drains evict covered pods only as they allow.
+    pub pdbs: &'a [PodDisruptionBudget],
 }
 
 /// The result of a replay.
@@ -40,6 +44,8 @@ enum Ev {
     Ready(usize),
     Notice(usize),
     Terminate(usize),
+    /// Retry the evictions a disruption budget held back.
+    Drain(usize),
     Running(usize, u32),
     Finish(usize, u32),
     Sample,
@@ -102,7 +108,7 @@ fn run_inner(
     let mut sim = Sim {
         input,
         pairs,
-        cluster: Cluster::default(),
+        cluster: Cluster::with_budgets(input.pdbs),
         cloud: Cloud::new(s.cloud.clone(), s.seed),
         queue: Queue::default(),
         now: Millis(0),
@@ -266,6 +272,7 @@ impl Sim<'_> {
                     .push(self.now + notice, Phase::Cloud, Ev::Terminate(n));
             }
             Ev::Terminate(n) => self.terminate(n),
+            Ev::Drain(n) => self.continue_drain(n),
             Ev::Running(p, epoch) => {
                 let ps = &mut self.cluster.pods[p];
                 if ps.epoch == epoch && ps.phase == PodPhase::Bound {
@@ -469,6 +476,7 @@ impl Sim<'_> {
             ready_at: None,
             life: NodeLife::Launching,
             noticed: false,
+            remove_when_drained: false,
             startup_taints: pool.startup_taints.len(),
         });
         self.summary.nodes_launched += 1;
@@ -482,13 +490,59 @@ impl Sim<'_> {
         n
     }
 
-    /// Cordon and evict every pod; nominations go back to the queue.
+    /// Cordon the node and evict its pods as their disruption budgets allow (the
+    /// eviction API); nominations go back to the queue. Held pods are retried every
+    /// [`EVICTION_RETRY`].
     fn drain(&mut self, n: usize, interruption: bool) {
         if self.cluster.nodes[n].life >= NodeLife::Draining {
             return;
         }
         self.cluster.nodes[n].life = NodeLife::Draining;
-        self.evict_all(n, interruption);
+        let ns = &mut self.cluster.nodes[n];
+        for p in std::mem::take(&mut ns.nominated) {
+            self.cluster.pods[p].nominated = None;
+        }
+        self.cluster.prune_budgets();
+        self.evict_allowed(n, interruption);
+    }
+
+    /// Evict the node's pods that their budgets let go; schedule a retry for the rest.
+    fn evict_allowed(&mut self, n: usize, interruption: bool) {
+        for p in self.cluster.nodes[n].pods.clone() {
+            if self.cluster.eviction_allowed(p) {
+                self.evict_one(p, interruption);
+            } else {
+                self.summary.evictions_blocked += 1;
+            }
+        }
+        self.capacity_changed = true;
+        if !self.cluster.nodes[n].pods.is_empty() {
+            self.queue
+                .push(self.now + EVICTION_RETRY, Phase::Cloud, Ev::Drain(n));
+        }
+    }
+
+    /// A retry of a drain: evict what may go now; a node being removed terminates once
+    /// empty.
+    fn continue_drain(&mut self, n: usize) {
+        if self.cluster.nodes[n].life != NodeLife::Draining {
+            return;
+        }
+        let noticed = self.cluster.nodes[n].noticed;
+        self.evict_allowed(n, noticed);
+        let ns = &self.cluster.nodes[n];
+        if ns.pods.is_empty() && ns.remove_when_drained {
+            self.terminate(n);
+        }
+    }
+
+    fn evict_one(&mut self, p: usize, interruption: bool) {
+        self.cluster.evict(p, self.now);
+        self.summary.pods_evicted += 1;
+        if interruption {
+            self.interrupted += 1;
+        }
+        self.new_pods.push(p);
     }
 
     /// Evict every pod of the node and drop its nominations.
@@ -500,22 +554,21 @@ impl Sim<'_> {
             self.cluster.pods[p].nominated = None;
         }
         for p in pods {
-            self.cluster.evict(p, self.now);
-            self.summary.pods_evicted += 1;
-            if interruption {
-                self.interrupted += 1;
-            }
-            self.new_pods.push(p);
+            self.evict_one(p, interruption);
         }
         self.capacity_changed = true;
     }
 
+    /// Voluntary removal: drain, then terminate once every pod has gone.
     fn remove(&mut self, n: usize) {
         if self.cluster.nodes[n].life >= NodeLife::Draining {
             return;
         }
+        self.cluster.nodes[n].remove_when_drained = true;
         self.drain(n, false);
-        self.queue.push(self.now, Phase::Cloud, Ev::Terminate(n));
+        if self.cluster.nodes[n].pods.is_empty() {
+            self.queue.push(self.now, Phase::Cloud, Ev::Terminate(n));
+        }
     }
 
     fn terminate(&mut self, n: usize) {
@@ -667,6 +720,9 @@ impl Sim<'_> {
         )
     }
 }
+
+/// How long a drain waits before retrying evictions a disruption budget refused.
+const EVICTION_RETRY: Millis = Millis(5_000);
 
 fn ratio(a: u128, b: u128) -> f64 {
     if b == 0 {

@@ -7,8 +7,8 @@ use nodepack_model::pod::{Owner, TopologySpread, WhenUnsatisfiable};
 use nodepack_model::resources::NVIDIA_GPU;
 use nodepack_model::taints::TolerationOperator;
 use nodepack_model::{
-    labels, Bytes, Effect, Millicores, Millis, Operator, Pod, PodId, Requirements, Resources,
-    Toleration,
+    labels, Bytes, Effect, Millicores, Millis, Operator, Pod, PodDisruptionBudget, PodId,
+    Requirements, Resources, Toleration,
 };
 
 fn base_pod(
@@ -73,6 +73,24 @@ fn service_pod(s: &ServiceGen, n: u64, at: Millis) -> Pod {
         });
     }
     p
+}
+
+/// The disruption budgets of the generated services (those with `max_unavailable`).
+pub fn budgets(g: &Generator) -> Vec<PodDisruptionBudget> {
+    g.services
+        .iter()
+        .filter_map(|s| {
+            Some(PodDisruptionBudget {
+                namespace: "default".into(),
+                name: s.name.clone(),
+                selector: Requirements::new()
+                    .with("app", Operator::In, &[s.name.as_str()])
+                    .unwrap_or_default(),
+                min_available: None,
+                max_unavailable: Some(s.max_unavailable?),
+            })
+        })
+        .collect()
 }
 
 /// Replica count of a service at time `t` (seconds).

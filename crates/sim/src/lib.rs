@@ -26,7 +26,7 @@
 //!     jobs: vec![],
 //! };
 //! let trace = generate(&g, settings.horizon, settings.seed);
-//! let input = SimInput { settings: &settings, nodepools: &pools, catalog: &catalog, trace: &trace };
+//! let input = SimInput { settings: &settings, nodepools: &pools, catalog: &catalog, trace: &trace, pdbs: &[] };
 //! let mut a = nodepack_sim::autoscaler::by_name("nodepack").unwrap();
 //! let r = run(input, a.as_mut());
 //! assert_eq!(r.summary.pods_scheduled, 6);

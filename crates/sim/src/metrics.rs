@@ -113,6 +113,8 @@ pub struct Summary {
     pub pods_evicted: u64,
     /// Evictions caused by spot interruptions.
     pub interruption_restarts: u64,
+    /// Eviction attempts a pod disruption budget refused (each retry counts).
+    pub evictions_blocked: u64,
     /// Time-weighted requested / allocatable CPU on ready nodes.
     pub cpu_utilization: f64,
     /// Time-weighted requested / allocatable memory on ready nodes.

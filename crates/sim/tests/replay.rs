@@ -2,11 +2,15 @@
 //! over capacity, cost at least the lower bound, same seed same output, interruptions
 //! never lose a pod; and regression tests.
 
-use nodepack_model::{labels, Millis, NodePool, Operator, Requirements};
+use nodepack_model::{
+    labels, IntOrPercent, Millis, NodePool, Operator, PodDisruptionBudget, Requirements,
+};
 use nodepack_sim::cluster::{Cluster, NodeLife, PodPhase};
-use nodepack_sim::config::{Diurnal, Generator, JobGen, ServiceGen, Settings, TraceEvent};
+use nodepack_sim::config::{
+    Diurnal, Generator, JobGen, ServiceGen, Settings, TraceEvent, TraceKind,
+};
 use nodepack_sim::engine::{run_debug, SimInput};
-use nodepack_sim::generate::generate;
+use nodepack_sim::generate::{budgets, generate};
 use nodepack_sim::{by_name, AUTOSCALERS};
 use nodepack_testkit as tk;
 use proptest::prelude::*;
@@ -28,6 +32,15 @@ fn replay(
     settings: &Settings,
     trace: &[TraceEvent],
 ) -> (nodepack_sim::SimResult, Cluster) {
+    replay_budgeted(name, settings, trace, &[])
+}
+
+fn replay_budgeted(
+    name: &str,
+    settings: &Settings,
+    trace: &[TraceEvent],
+    pdbs: &[PodDisruptionBudget],
+) -> (nodepack_sim::SimResult, Cluster) {
     let catalog = tk::catalog();
     let pools = vec![pool()];
     let input = SimInput {
@@ -35,6 +48,7 @@ fn replay(
         nodepools: &pools,
         catalog: &catalog,
         trace,
+        pdbs,
     };
     let mut a = by_name(name).unwrap();
     run_debug(input, a.as_mut())
@@ -245,7 +259,6 @@ fn same_seed_same_bytes_other_seed_other_draws() {
 #[test]
 fn pool_single_valued_requirements_label_the_nodes() {
     use nodepack_model::{Bytes, Millicores, Pod, Resources};
-    use nodepack_sim::config::TraceKind;
     let settings = Settings::new(Millis::from_mins(20), 2);
     let mut p = pool();
     p.requirements = p
@@ -278,6 +291,7 @@ fn pool_single_valued_requirements_label_the_nodes() {
             nodepools: &pools,
             catalog: &catalog,
             trace: &trace,
+            pdbs: &[],
         };
         let mut a = by_name(name).unwrap();
         let (r, c) = run_debug(input, a.as_mut());
@@ -291,4 +305,73 @@ fn pool_single_valued_requirements_label_the_nodes() {
             .iter()
             .all(|n| n.node.labels.get("example.com/team").map(String::as_str) == Some("a")));
     }
+}
+
+/// A service scaled in from 40 to 6 replicas leaves underutilized nodes: the
+/// cluster-autoscaler drains them, unless a disruption budget forbids any eviction.
+#[test]
+fn disruption_budgets_hold_back_scale_down() {
+    let settings = Settings::new(Millis::from_mins(60), 3);
+    // Two services share the nodes; when one scales in, each node is left half used.
+    let mut batch = service("batch", 900, 1024, 0);
+    batch.steps = vec![(0.0, 24), (600.0, 0)];
+    let mut g = Generator {
+        services: vec![service("web", 900, 1024, 24), batch],
+        jobs: vec![],
+    };
+    // Interleave the arrivals (web-0, batch-0, web-1, ...) so nodes hold both.
+    let t = generate(&g, settings.horizon, 3);
+    let (web, rest): (Vec<TraceEvent>, Vec<TraceEvent>) = t.into_iter().partition(
+        |e| matches!(&e.kind, TraceKind::Arrive { pod, .. } if pod.labels["app"] == "web"),
+    );
+    let (batch, deletes): (Vec<TraceEvent>, Vec<TraceEvent>) = rest
+        .into_iter()
+        .partition(|e| matches!(e.kind, TraceKind::Arrive { .. }));
+    let mut free: Vec<TraceEvent> = web
+        .into_iter()
+        .zip(batch)
+        .flat_map(|(a, b)| [a, b])
+        .collect();
+    free.extend(deletes);
+    let (r, c) = replay_budgeted("cluster-autoscaler", &settings, &free, &[]);
+    check("cluster-autoscaler", &r, &c).unwrap();
+    assert!(
+        r.summary.pods_evicted > 0,
+        "no scale-down to hold back: {:?}",
+        r.summary
+    );
+    g.services[0].max_unavailable = Some(IntOrPercent::Count(0));
+    g.services[1].max_unavailable = Some(IntOrPercent::Count(0));
+    let pdbs = budgets(&g);
+    assert_eq!(pdbs.len(), 2);
+    let (held, c) = replay_budgeted("cluster-autoscaler", &settings, &free, &pdbs);
+    check("cluster-autoscaler", &held, &c).unwrap();
+    assert_eq!(held.summary.pods_evicted, 0, "{:?}", held.summary);
+    // The autoscaler does not even try nodes whose pods may not be evicted.
+    assert_eq!(held.summary.evictions_blocked, 0, "{:?}", held.summary);
+    assert!(held.summary.cost_usd > r.summary.cost_usd);
+}
+
+/// Drains on a spot interruption notice go through the eviction API: with at most one
+/// replica unavailable, the rest wait on the node (and die with it at termination, an
+/// involuntary disruption), and every pod still ends accounted for.
+#[test]
+fn interruption_drains_respect_budgets() {
+    let mut settings = Settings::new(Millis::from_mins(120), 5);
+    settings.cloud.interruption_bucket = Some(">20%".into());
+    settings.cloud.interruption_scale = 3000.0;
+    let mut web = service("web", 500, 512, 30);
+    web.capacity_type = Some("spot".into());
+    web.max_unavailable = Some(IntOrPercent::Count(1));
+    let g = Generator {
+        services: vec![web],
+        jobs: vec![],
+    };
+    let trace = generate(&g, settings.horizon, 5);
+    let (free, _) = replay("karpenter", &settings, &trace);
+    let (r, c) = replay_budgeted("karpenter", &settings, &trace, &budgets(&g));
+    check("karpenter", &r, &c).unwrap();
+    assert!(r.summary.spot_interruptions > 0);
+    assert!(r.summary.evictions_blocked > 0, "{:?}", r.summary);
+    assert_eq!(free.summary.evictions_blocked, 0);
 }

@@ -8,7 +8,8 @@
 //! smallest average share of unused CPU and memory on the new nodes; `price`: the lowest
 //! cost per pod helped; `priority`: the heaviest pool, then least waste). Scale-down: a
 //! node whose requested CPU and memory are both under 50% of allocatable for 10 minutes,
-//! and whose pods all fit on the other nodes, is drained and removed (empty nodes in
+//! whose pods all fit on the other nodes and may be evicted under their disruption
+//! budgets, is drained and removed (empty nodes in
 //! bulk, others one per loop). Nodes are not drained on interruption notices.
 
 use super::{Action, Autoscaler, Ctx, LaunchReq};
@@ -313,10 +314,12 @@ impl ClusterAutoscaler {
                 continue;
             }
             if moved_one
-                || ns
-                    .pods
-                    .iter()
-                    .any(|&p| !c.pods[p].plain || c.pods[p].pod.do_not_disrupt)
+                || ns.pods.iter().any(|&p| {
+                    !c.pods[p].plain
+                            || c.pods[p].pod.do_not_disrupt
+                            // A disruption budget that allows no eviction blocks it.
+                            || !c.eviction_allowed(p)
+                })
             {
                 continue;
             }
