@@ -21,6 +21,7 @@ use nodepack_model::{
     PodDisruptionBudget, PodId, Requirements, Resources, Taint, Toleration, ValueSet,
 };
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Everything read from workload manifests.
 #[derive(Clone, Debug, Default)]
@@ -85,9 +86,11 @@ pub(crate) fn read_document(doc: &Document, w: &mut Workload) -> Result<(), Form
                 o.iter()
                     .find(|r| r.controller == Some(true))
                     .or(o.first())
-                    .map(|r| Owner {
-                        kind: r.kind.clone(),
-                        name: r.name.clone(),
+                    .map(|r| {
+                        Arc::new(Owner {
+                            kind: r.kind.clone(),
+                            name: r.name.clone(),
+                        })
                     })
             });
             let mut pod = convert_pod(&ctx.field("spec"), &ns, &name, meta, spec, created(meta))?;
@@ -157,10 +160,10 @@ pub(crate) fn read_document(doc: &Document, w: &mut Workload) -> Result<(), Form
                 .ok_or_else(|| tctx.field("spec").error(None, "missing pod spec"))?;
             let meta = spec.template.metadata.clone().unwrap_or_default();
             let mut pod = convert_pod(&tctx.field("spec"), &ns, &name, &meta, tspec, created(&d.metadata))?;
-            pod.owner = Some(Owner {
+            pod.owner = Some(Arc::new(Owner {
                 kind: "DaemonSet".into(),
                 name: name.clone(),
-            });
+            }));
             w.daemonsets.push(pod);
         }
         "Node" => {
@@ -215,14 +218,14 @@ fn expand(
         .as_ref()
         .ok_or_else(|| tctx.field("spec").error(None, "missing pod spec"))?;
     let tmeta = template.metadata.clone().unwrap_or_default();
-    let proto = convert_pod(&tctx.field("spec"), &ns, &name, &tmeta, spec, created(meta))?;
+    let mut proto = convert_pod(&tctx.field("spec"), &ns, &name, &tmeta, spec, created(meta))?;
+    proto.owner = Some(Arc::new(Owner {
+        kind: kind.into(),
+        name: name.clone(),
+    }));
     for i in 0..replicas {
         let mut p = proto.clone();
         p.id = PodId::new(&ns, &format!("{name}-{i}"));
-        p.owner = Some(Owner {
-            kind: kind.into(),
-            name: name.clone(),
-        });
         w.pending.push(p);
     }
     Ok(())
@@ -463,7 +466,7 @@ pub fn convert_pod(
         &spec.overhead.clone().unwrap_or_default(),
     )?;
     let mut pod = Pod::new(namespace, name, effective_requests(&containers, &overhead));
-    pod.labels = meta.labels.clone().unwrap_or_default();
+    pod.labels = meta.labels.clone().unwrap_or_default().into();
     let ann = meta.annotations.clone().unwrap_or_default();
     pod.do_not_disrupt = ann.get(DO_NOT_DISRUPT).is_some_and(|v| v == "true");
     if let Some(v) = ann.get(POD_DELETION_COST) {
@@ -472,7 +475,7 @@ pub fn convert_pod(
                 .error(Some(v), "must be an integer")
         })?;
     }
-    pod.node_selector = spec.node_selector.clone().unwrap_or_default();
+    pod.node_selector = spec.node_selector.clone().unwrap_or_default().into();
     pod.priority = spec.priority.unwrap_or(0);
     pod.created = created.unwrap_or_default();
     for (i, t) in spec.tolerations.iter().flatten().enumerate() {

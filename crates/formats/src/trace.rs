@@ -13,9 +13,10 @@
 
 use crate::docs::Document;
 use crate::error::{Ctx, FormatError, Warning};
-use nodepack_model::{Millis, PodId};
+use nodepack_model::{LabelMap, Millis, PodId};
 use nodepack_sim::config::{sort_trace, TraceEvent, TraceKind};
 use serde_json::Value;
+use std::collections::HashSet;
 
 fn seconds(ctx: &Ctx, v: &Value) -> Result<Millis, FormatError> {
     match v.as_f64() {
@@ -28,6 +29,14 @@ fn seconds(ctx: &Ctx, v: &Value) -> Result<Millis, FormatError> {
 pub fn read_trace(file: &str, text: &str) -> Result<(Vec<TraceEvent>, Vec<Warning>), FormatError> {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
+    // Pods of one workload share their label maps (a big trace holds each once).
+    let mut maps: HashSet<LabelMap> = HashSet::new();
+    let mut intern = |m: &mut LabelMap| match maps.get(m) {
+        Some(shared) => *m = shared.clone(),
+        None => {
+            maps.insert(m.clone());
+        }
+    };
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -82,10 +91,15 @@ pub fn read_trace(file: &str, text: &str) -> Result<(Vec<TraceEvent>, Vec<Warnin
                             "the pod holds no resources (finished or a daemonset pod)",
                         )
                     })?;
+                // The pod is created when the event happens.
+                let mut pod = pod;
+                pod.created = at;
+                intern(&mut pod.labels);
+                intern(&mut pod.node_selector);
                 out.push(TraceEvent {
                     at,
                     kind: TraceKind::Arrive {
-                        pod: Box::new(pod),
+                        pod: std::sync::Arc::new(pod),
                         run_for,
                     },
                 });
@@ -158,6 +172,31 @@ mod tests {
             }
             k => panic!("{k:?}"),
         }
+    }
+
+    #[test]
+    fn pods_with_equal_labels_share_them_and_are_created_at_their_event() {
+        let pod = |n: &str| {
+            format!(
+                r#"{{"metadata":{{"name":"{n}","labels":{{"app":"web"}}}},"spec":{{"nodeSelector":{{"k":"v"}},"containers":[{{"name":"c"}}]}}}}"#
+            )
+        };
+        let text = format!(
+            "{{\"at\": 1, \"pod\": {}}}\n{{\"at\": 2, \"pod\": {}}}\n",
+            pod("a"),
+            pod("b")
+        );
+        let (t, _) = read_trace("t.jsonl", &text).unwrap();
+        let pods: Vec<&nodepack_model::Pod> = t
+            .iter()
+            .filter_map(|e| match &e.kind {
+                TraceKind::Arrive { pod, .. } => Some(&**pod),
+                _ => None,
+            })
+            .collect();
+        assert!(pods[0].labels.shares_with(&pods[1].labels));
+        assert!(pods[0].node_selector.shares_with(&pods[1].node_selector));
+        assert_eq!(pods[1].created, Millis(2000));
     }
 
     #[test]

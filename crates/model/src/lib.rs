@@ -25,7 +25,7 @@ pub use instance_type::{
 pub use node::{Node, NodeState};
 pub use nodepool::{Disruption, Limits, NodePool};
 pub use pdb::{IntOrPercent, PodDisruptionBudget};
-pub use pod::{Pod, PodId};
+pub use pod::{LabelMap, Pod, PodId};
 pub use requirements::{Operator, Requirements, ValueSet};
 pub use resources::Resources;
 pub use taints::{Effect, Taint, Toleration};

@@ -7,6 +7,7 @@ use crate::units::Millis;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// Well-known zone topology key.
 pub const ZONE_KEY: &str = "topology.kubernetes.io/zone";
@@ -16,6 +17,49 @@ pub const HOSTNAME_KEY: &str = "kubernetes.io/hostname";
 pub const DO_NOT_DISRUPT: &str = "karpenter.sh/do-not-disrupt";
 /// Kubernetes' pod deletion cost annotation.
 pub const POD_DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
+
+/// A pod's label map (labels, node selector), shared copy-on-write: pods of one
+/// workload share one map, so a million pods do not hold a million copies. Reads go
+/// through `Deref` to the `BTreeMap`; `insert` copies only a shared map.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LabelMap(Arc<BTreeMap<String, String>>);
+
+impl LabelMap {
+    /// Set `key` to `value`.
+    pub fn insert(&mut self, key: String, value: String) -> Option<String> {
+        Arc::make_mut(&mut self.0).insert(key, value)
+    }
+
+    /// Remove `key`.
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        Arc::make_mut(&mut self.0).remove(key)
+    }
+
+    /// Do both hold the same shared map (not merely equal ones)?
+    pub fn shares_with(&self, other: &LabelMap) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::ops::Deref for LabelMap {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl From<BTreeMap<String, String>> for LabelMap {
+    fn from(m: BTreeMap<String, String>) -> Self {
+        LabelMap(Arc::new(m))
+    }
+}
+
+impl FromIterator<(String, String)> for LabelMap {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(it: I) -> Self {
+        LabelMap(Arc::new(it.into_iter().collect()))
+    }
+}
 
 /// A pod's identity: namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -118,10 +162,10 @@ pub struct Pod {
     pub requests: Resources,
     /// Labels.
     #[serde(default)]
-    pub labels: BTreeMap<String, String>,
+    pub labels: LabelMap,
     /// `spec.nodeSelector`.
     #[serde(default)]
-    pub node_selector: BTreeMap<String, String>,
+    pub node_selector: LabelMap,
     /// Required node affinity: the pod needs a node satisfying at least one term (OR).
     #[serde(default)]
     pub node_affinity_required: Vec<Requirements>,
@@ -154,7 +198,7 @@ pub struct Pod {
     pub created: Millis,
     /// Controller owner.
     #[serde(default)]
-    pub owner: Option<Owner>,
+    pub owner: Option<Arc<Owner>>,
     /// `karpenter.sh/do-not-disrupt: "true"`.
     #[serde(default)]
     pub do_not_disrupt: bool,
@@ -172,8 +216,8 @@ impl Pod {
                 pods: 1,
                 ..requests
             },
-            labels: BTreeMap::new(),
-            node_selector: BTreeMap::new(),
+            labels: LabelMap::default(),
+            node_selector: LabelMap::default(),
             node_affinity_required: vec![],
             node_affinity_preferred: vec![],
             tolerations: vec![],

@@ -3,8 +3,8 @@
 
 use nodepack_model::taints::first_untolerated;
 use nodepack_model::{
-    Catalog, Millis, Node, NodePool, NodeState, Offering, Pod, PodDisruptionBudget, PodId,
-    Requirements, Resources,
+    Catalog, LabelMap, Millis, Node, NodePool, NodeState, Offering, Pod, PodDisruptionBudget,
+    PodId, Requirements, Resources,
 };
 use nodepack_solver::prep::{Pairs, Prepared};
 use nodepack_solver::{ExistingNode, Problem};
@@ -29,10 +29,11 @@ pub enum PodPhase {
 /// A pod and its history.
 #[derive(Clone, Debug)]
 pub struct PodSt {
-    /// The pod.
-    pub pod: Pod,
-    /// Its node requirement alternatives (computed once).
-    pub terms: Vec<Requirements>,
+    /// The pod (shared with the trace).
+    pub pod: Arc<Pod>,
+    /// Its node requirement alternatives (computed once, shared by pods with the same
+    /// node selector and affinity).
+    pub terms: Arc<[Requirements]>,
     /// No topology spread, pod (anti-)affinity or preferences: the fast path may bind it.
     pub plain: bool,
     /// Phase.
@@ -128,7 +129,7 @@ pub struct Cluster {
     pub nodes: Vec<NodeSt>,
     /// Pending pods, in arrival order.
     pub pending: BTreeSet<usize>,
-    /// Live pod by id.
+    /// Pod by id, while it is not finished.
     pub by_id: HashMap<PodId, usize>,
     /// Bound pods with required pod anti-affinity (they constrain others).
     pub anti: BTreeSet<usize>,
@@ -139,6 +140,8 @@ pub struct Cluster {
     pub constrained_retry: Millis,
     /// Pod disruption budgets and the pods each covers.
     pub budgets: Vec<Budget>,
+    /// Node requirement alternatives by (node selector, required node affinity).
+    terms_cache: HashMap<(LabelMap, Vec<Requirements>), Arc<[Requirements]>>,
 }
 
 /// A disruption budget and the pods it has covered (finished ones are pruned lazily).
@@ -182,9 +185,18 @@ impl Cluster {
     }
 
     /// Add a pod arriving at `at`.
-    pub fn arrive(&mut self, pod: Pod, run_for: Option<Millis>, at: Millis) -> usize {
+    pub fn arrive(&mut self, pod: Arc<Pod>, run_for: Option<Millis>, at: Millis) -> usize {
         let i = self.pods.len();
         self.by_id.insert(pod.id.clone(), i);
+        let key = (
+            pod.node_selector.clone(),
+            pod.node_affinity_required.clone(),
+        );
+        let terms = self
+            .terms_cache
+            .entry(key)
+            .or_insert_with(|| pod_terms(&pod).into())
+            .clone();
         let mut budgets = Vec::new();
         for (b, bs) in self.budgets.iter_mut().enumerate() {
             if bs.pdb.covers(&pod) {
@@ -193,7 +205,7 @@ impl Cluster {
             }
         }
         self.pods.push(PodSt {
-            terms: pod_terms(&pod),
+            terms,
             plain: is_plain(&pod),
             pod,
             phase: PodPhase::Pending,
@@ -328,6 +340,14 @@ impl Cluster {
         })
     }
 
+    /// `p` completed or was deleted: its name is free again.
+    pub fn finished(&mut self, p: usize) {
+        let id = &self.pods[p].pod.id;
+        if self.by_id.get(id) == Some(&p) {
+            self.by_id.remove(id);
+        }
+    }
+
     /// Forget finished pods in the budgets' pod lists.
     pub fn prune_budgets(&mut self) {
         let pods = &self.pods;
@@ -370,7 +390,7 @@ impl Cluster {
                 .pods
                 .iter()
                 .chain(nominated.iter())
-                .map(|&p| self.pods[p].pod.clone())
+                .map(|&p| (*self.pods[p].pod).clone())
                 .collect();
             out.push(ExistingNode { node, pods });
             idx.push(i);
@@ -463,7 +483,7 @@ impl Cluster {
         pairs: &Arc<Pairs>,
     ) -> Vec<usize> {
         let (nodes, idx) = self.existing(false);
-        let pending: Vec<Pod> = pods.iter().map(|&p| self.pods[p].pod.clone()).collect();
+        let pending: Vec<Pod> = pods.iter().map(|&p| (*self.pods[p].pod).clone()).collect();
         // No node pools: kube-scheduler counts topology domains among the nodes that
         // exist, not among the zones a pool could launch into.
         let _ = (pools, pairs);
@@ -564,12 +584,12 @@ mod tests {
         let mut c = Cluster::default();
         c.nodes.push(node(1000));
         let req = Resources::new(Millicores(800), Bytes::from_gib(1));
-        let a = c.arrive(Pod::new("d", "a", req.clone()), None, Millis(0));
-        let b = c.arrive(Pod::new("d", "b", req), None, Millis(0));
+        let a = c.arrive(Arc::new(Pod::new("d", "a", req.clone())), None, Millis(0));
+        let b = c.arrive(Arc::new(Pod::new("d", "b", req)), None, Millis(0));
         // `a` was planned onto the node; `b` comes first in the queue (it has priority).
         c.pods[a].nominated = Some(0);
         c.nodes[0].nominated.push(a);
-        c.pods[b].pod.priority = 10;
+        Arc::make_mut(&mut c.pods[b].pod).priority = 10;
         let catalog = Catalog::default();
         let pairs = Arc::new(Pairs::new(&[], &catalog));
         let bound = c.schedule(Millis(1), None, &[], &catalog, &pairs);

@@ -3,6 +3,7 @@
 
 use nodepack_model::{IntOrPercent, Millis, Pod, PodId};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// One event of a workload trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,8 +20,9 @@ pub enum TraceKind {
     /// A pod is created; it completes `run_for` after it starts running (never, if
     /// `None`: a service pod that runs until deleted).
     Arrive {
-        /// The pod.
-        pod: Box<Pod>,
+        /// The pod, with `created` at the event's time; shared with the cluster state
+        /// during a replay.
+        pod: Arc<Pod>,
         /// Running time once started.
         run_for: Option<Millis>,
     },

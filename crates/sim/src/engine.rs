@@ -290,6 +290,7 @@ impl Sim<'_> {
                 if ps.epoch == epoch && ps.phase == PodPhase::Running {
                     self.cluster.unbind(p, self.now);
                     self.cluster.pods[p].phase = PodPhase::Completed;
+                    self.cluster.finished(p);
                     self.summary.pods_completed += 1;
                     self.capacity_changed = true;
                 }
@@ -311,8 +312,10 @@ impl Sim<'_> {
     fn trace_event(&mut self, e: &TraceEvent) {
         match &e.kind {
             TraceKind::Arrive { pod, run_for } => {
-                let mut pod = (**pod).clone();
-                pod.created = e.at;
+                let mut pod = pod.clone();
+                if pod.created != e.at {
+                    Arc::make_mut(&mut pod).created = e.at;
+                }
                 if let Some(&old) = self.cluster.by_id.get(&pod.id) {
                     // A name reused while the old pod lives: the old one is replaced.
                     if matches!(
@@ -343,6 +346,7 @@ impl Sim<'_> {
         self.cluster.unnominate(p);
         self.cluster.pending.remove(&p);
         self.cluster.pods[p].phase = PodPhase::Deleted;
+        self.cluster.finished(p);
         self.summary.pods_deleted += 1;
         self.capacity_changed = true;
     }
@@ -647,7 +651,7 @@ impl Sim<'_> {
             .pods
             .iter()
             .filter(|p| p.phase == PodPhase::Running && p.running_since.is_some_and(|t| t <= from))
-            .map(|p| p.pod.clone())
+            .map(|p| (*p.pod).clone())
             .collect();
         if pods.is_empty() || self.now <= from {
             return;

@@ -10,6 +10,7 @@ use nodepack_model::{
     labels, Bytes, Effect, Millicores, Millis, Operator, Pod, PodDisruptionBudget, PodId,
     Requirements, Resources, Toleration,
 };
+use std::sync::Arc;
 
 fn base_pod(
     name: &str,
@@ -45,9 +46,18 @@ fn base_pod(
     p
 }
 
-fn service_pod(s: &ServiceGen, n: u64, at: Millis) -> Pod {
+/// A copy of `template` named `NAME-n`, created at `at` (label maps stay shared).
+fn instance(template: &Pod, n: u64, at: Millis) -> Pod {
+    let mut p = template.clone();
+    p.id = PodId::new(&template.id.namespace, &format!("{}-{n}", template.id.name));
+    p.created = at;
+    p
+}
+
+/// The pod template of a service (named after it).
+fn service_template(s: &ServiceGen) -> Pod {
     let mut p = base_pod(
-        &format!("{}-{n}", s.name),
+        &s.name,
         &s.name,
         s.cpu_m,
         s.memory_mi,
@@ -56,11 +66,10 @@ fn service_pod(s: &ServiceGen, n: u64, at: Millis) -> Pod {
         s.arch.as_deref(),
     );
     p.priority = s.priority;
-    p.created = at;
-    p.owner = Some(Owner {
+    p.owner = Some(Arc::new(Owner {
         kind: "ReplicaSet".into(),
         name: s.name.clone(),
-    });
+    }));
     if s.zone_spread {
         p.topology_spread.push(TopologySpread {
             max_skew: 1,
@@ -128,6 +137,7 @@ fn service_events(s: &ServiceGen, horizon_s: f64, out: &mut Vec<TraceEvent>) {
     // the youngest pods first).
     let mut live: Vec<u64> = Vec::new();
     let mut next = 0u64;
+    let template = service_template(s);
     for t in times {
         let at = Millis((t * 1000.0) as u64);
         let want = replicas_at(s, t) as usize;
@@ -135,7 +145,7 @@ fn service_events(s: &ServiceGen, horizon_s: f64, out: &mut Vec<TraceEvent>) {
             out.push(TraceEvent {
                 at,
                 kind: TraceKind::Arrive {
-                    pod: Box::new(service_pod(s, next, at)),
+                    pod: Arc::new(instance(&template, next, at)),
                     run_for: None,
                 },
             });
@@ -156,28 +166,28 @@ fn job_events(j: &JobGen, horizon_s: f64, rng: &mut Stream, out: &mut Vec<TraceE
     let mut t = j.start_s;
     let mut n = 0u64;
     let every = j.every_s.max(1.0);
+    let mut template = base_pod(
+        &j.name,
+        &j.name,
+        j.cpu_m,
+        j.memory_mi,
+        j.gpu,
+        j.capacity_type.as_deref(),
+        j.arch.as_deref(),
+    );
+    template.owner = Some(Arc::new(Owner {
+        kind: "Job".into(),
+        name: j.name.clone(),
+    }));
     while t < horizon_s {
         let at = Millis((t * 1000.0) as u64);
         for _ in 0..j.count {
-            let mut p = base_pod(
-                &format!("{}-{n}", j.name),
-                &j.name,
-                j.cpu_m,
-                j.memory_mi,
-                j.gpu,
-                j.capacity_type.as_deref(),
-                j.arch.as_deref(),
-            );
-            p.created = at;
-            p.owner = Some(Owner {
-                kind: "Job".into(),
-                name: j.name.clone(),
-            });
+            let p = instance(&template, n, at);
             let run = rng.uniform(j.run_s.0, j.run_s.1.max(j.run_s.0));
             out.push(TraceEvent {
                 at,
                 kind: TraceKind::Arrive {
-                    pod: Box::new(p),
+                    pod: Arc::new(p),
                     run_for: Some(Millis((run * 1000.0) as u64)),
                 },
             });
@@ -209,6 +219,36 @@ mod tests {
 
     fn svc() -> ServiceGen {
         ServiceGen::new("web", 500, 512, 3)
+    }
+
+    /// A million-pod trace fits in memory because pods of one workload share their
+    /// label maps and owner.
+    #[test]
+    fn replicas_share_label_maps() {
+        let g = Generator {
+            services: vec![svc()],
+            jobs: vec![],
+        };
+        let t = generate(&g, Millis::from_mins(1), 1);
+        let pods: Vec<&Pod> = t
+            .iter()
+            .filter_map(|e| match &e.kind {
+                TraceKind::Arrive { pod, .. } => Some(&**pod),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(pods.len(), 3);
+        assert_ne!(pods[0].id, pods[1].id);
+        assert!(pods[0].labels.shares_with(&pods[1].labels));
+        assert!(Arc::ptr_eq(
+            pods[0].owner.as_ref().unwrap(),
+            pods[2].owner.as_ref().unwrap()
+        ));
+        // Copy on write: changing one pod's labels leaves the others alone.
+        let mut p = pods[0].clone();
+        p.labels.insert("x".into(), "y".into());
+        assert!(!p.labels.shares_with(&pods[1].labels));
+        assert!(!pods[1].labels.contains_key("x"));
     }
 
     #[test]

@@ -277,7 +277,7 @@ fn pool_single_valued_requirements_label_the_nodes() {
             TraceEvent {
                 at: Millis(0),
                 kind: TraceKind::Arrive {
-                    pod: Box::new(pod),
+                    pod: std::sync::Arc::new(pod),
                     run_for: None,
                 },
             }

@@ -195,7 +195,7 @@ impl Provisioner {
 pub fn provision_with(solver: &str, ctx: &Ctx, waiting: &[usize]) -> Vec<Action> {
     let c = ctx.cluster;
     let (nodes, idx) = c.existing(true);
-    let pending: Vec<Pod> = waiting.iter().map(|&p| c.pods[p].pod.clone()).collect();
+    let pending: Vec<Pod> = waiting.iter().map(|&p| (*c.pods[p].pod).clone()).collect();
     let problem = Problem {
         pending: &pending,
         nodes: &nodes,
