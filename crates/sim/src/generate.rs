@@ -12,9 +12,11 @@ use nodepack_model::{
 };
 use std::sync::Arc;
 
+/// The template of a workload's pods: named after it, label `app: NAME`, owned by a
+/// controller of kind `owner`.
 fn base_pod(
     name: &str,
-    app: &str,
+    owner: &str,
     cpu_m: u64,
     memory_mi: u64,
     gpu: u64,
@@ -26,7 +28,11 @@ fn base_pod(
         r = r.with_extended(NVIDIA_GPU, gpu);
     }
     let mut p = Pod::new("default", name, r);
-    p.labels.insert("app".into(), app.into());
+    p.labels.insert("app".into(), name.into());
+    p.owner = Some(Arc::new(Owner {
+        kind: owner.into(),
+        name: name.into(),
+    }));
     if let Some(ct) = capacity_type {
         p.node_selector
             .insert(labels::CAPACITY_TYPE.into(), ct.into());
@@ -58,7 +64,7 @@ fn instance(template: &Pod, n: u64, at: Millis) -> Pod {
 fn service_template(s: &ServiceGen) -> Pod {
     let mut p = base_pod(
         &s.name,
-        &s.name,
+        "ReplicaSet",
         s.cpu_m,
         s.memory_mi,
         s.gpu,
@@ -66,10 +72,6 @@ fn service_template(s: &ServiceGen) -> Pod {
         s.arch.as_deref(),
     );
     p.priority = s.priority;
-    p.owner = Some(Arc::new(Owner {
-        kind: "ReplicaSet".into(),
-        name: s.name.clone(),
-    }));
     if s.zone_spread {
         p.topology_spread.push(TopologySpread {
             max_skew: 1,
@@ -166,19 +168,15 @@ fn job_events(j: &JobGen, horizon_s: f64, rng: &mut Stream, out: &mut Vec<TraceE
     let mut t = j.start_s;
     let mut n = 0u64;
     let every = j.every_s.max(1.0);
-    let mut template = base_pod(
+    let template = base_pod(
         &j.name,
-        &j.name,
+        "Job",
         j.cpu_m,
         j.memory_mi,
         j.gpu,
         j.capacity_type.as_deref(),
         j.arch.as_deref(),
     );
-    template.owner = Some(Arc::new(Owner {
-        kind: "Job".into(),
-        name: j.name.clone(),
-    }));
     while t < horizon_s {
         let at = Millis((t * 1000.0) as u64);
         for _ in 0..j.count {
