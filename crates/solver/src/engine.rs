@@ -195,6 +195,9 @@ type FreshMemo = (Requirements, Resources, Vec<u32>, Result<Vec<u32>, String>);
 /// `Engine::claim_zone` of a claim not pinned to one of the first 64 zones.
 const NO_ZONE: u8 = u8::MAX;
 
+/// Options tried per group when [`Engine::merge_claims`] re-packs claims.
+pub const MERGE_CANDIDATES: usize = 16;
+
 /// Refused growths after which a claim leaves the first-fit order.
 const MAX_GROWTH_REFUSALS: u32 = 3;
 
@@ -1201,6 +1204,188 @@ impl Engine<'_, '_> {
                 .collect(),
             &cl.requested,
         )
+    }
+
+    /// Does the pod stay clear of hostname topology: no hostname-keyed spread, affinity
+    /// or anti-affinity of its own, and none of anyone else's selects it? Such pods may
+    /// share a node with any others of their zone without changing a count that matters.
+    pub fn host_free(&self, pi: usize) -> bool {
+        let pod = &self.prep.problem.pending[pi];
+        let host = |k: &str| k == labels::HOSTNAME;
+        !pod.topology_spread.iter().any(|t| host(&t.topology_key))
+            && !pod
+                .pod_affinity
+                .iter()
+                .chain(&pod.pod_anti_affinity)
+                .chain(pod.pod_affinity_preferred.iter().map(|w| &w.term))
+                .chain(pod.pod_anti_affinity_preferred.iter().map(|w| &w.term))
+                .any(|t| host(&t.topology_key))
+            && !self
+                .topo
+                .groups
+                .iter()
+                .any(|g| host(&g.key) && g.selects(pod))
+    }
+
+    /// The cheapest option of `options` with room for `total` under `reqs`, and its
+    /// price in the claim's zones and capacity types.
+    fn cheapest_holding(
+        &self,
+        reqs: &Requirements,
+        options: &[u32],
+        total: &Resources,
+    ) -> Option<(u32, i64)> {
+        let prices = self.prep.min_prices(self.prep.offer_masks(reqs));
+        options
+            .iter()
+            .filter(|&&o| self.prep.fits_pt(total, o as usize))
+            .filter_map(|&o| prices[o as usize].map(|p| (p, o)))
+            .min()
+            .map(|(p, o)| (o, p))
+    }
+
+    /// Re-pack claims whose pods ignore hostnames when fewer, bigger nodes cost less:
+    /// claims of one pool with equal requirements (so the same zone) whose pods are all
+    /// [`Engine::host_free`] are taken as indivisible items and packed first-fit
+    /// decreasing onto each of the [`MERGE_CANDIDATES`] options with the lowest price
+    /// per share of the group's demand; the cheapest packing replaces the claims if it
+    /// costs less than they do. The growth policy is myopic (a claim refuses a pod that
+    /// a small node of its own holds more cheaply, but a dozen such nodes cost more than
+    /// one bigger node); this pass recovers the economy of scale. Returns the number of
+    /// claims emptied.
+    pub fn merge_claims(&mut self) -> usize {
+        let mut groups: Vec<((usize, Requirements), Vec<usize>)> = Vec::new();
+        for c in 0..self.claims.len() {
+            let cl = &self.claims[c];
+            if cl.pods.is_empty() || !cl.pods.iter().all(|&pi| self.host_free(pi)) {
+                continue;
+            }
+            match groups
+                .iter_mut()
+                .find(|((pool, reqs), _)| *pool == cl.pool && *reqs == cl.reqs)
+            {
+                Some((_, v)) => v.push(c),
+                None => groups.push(((cl.pool, cl.reqs.clone()), vec![c])),
+            }
+        }
+        let mut emptied = 0;
+        for ((pool, reqs), mut members) in groups {
+            if members.len() < 2 {
+                continue;
+            }
+            let size = |cl: &Claim| (cl.requested.cpu.0, cl.requested.memory.0);
+            members.sort_by_key(|&c| std::cmp::Reverse(size(&self.claims[c])));
+            if let Some(bins) = self.repack(&reqs, &members) {
+                emptied += self.apply_repack(pool, &reqs, &bins);
+            }
+        }
+        emptied
+    }
+
+    /// The cheaper packing of `members` (largest first), as bins of claim indices.
+    fn repack(&self, reqs: &Requirements, members: &[usize]) -> Option<Vec<Vec<usize>>> {
+        let prices = self.prep.min_prices(self.prep.offer_masks(reqs));
+        let mut current = 0i64;
+        for &c in members {
+            let cl = &self.claims[c];
+            current += self.cheapest_holding(reqs, &cl.options, &cl.requested)?.1;
+        }
+        let total = members.iter().fold(Resources::default(), |acc, &c| {
+            acc.saturating_add(&self.claims[c].requested)
+        });
+        // Options that hold the largest member, by price per share of the demand.
+        let largest = &self.claims[members[0]];
+        let mut cands: Vec<(f64, u32, i64)> = largest
+            .options
+            .iter()
+            .filter_map(|&o| {
+                let p = prices[o as usize]?;
+                let share = dominant_share(&total, &self.prep.pts[o as usize].cap);
+                Some((p as f64 * share, o, p))
+            })
+            .collect();
+        cands.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut best: Option<(i64, Vec<Vec<usize>>)> = None;
+        for &(_, o, price) in cands.iter().take(MERGE_CANDIDATES) {
+            let cap = &self.prep.pts[o as usize].cap;
+            let mut used: Vec<Resources> = Vec::new();
+            let mut bins: Vec<Vec<usize>> = Vec::new();
+            for &c in members {
+                let req = &self.claims[c].requested;
+                match used.iter().position(|u| req.fits_with(u, cap)) {
+                    Some(b) => {
+                        used[b] = used[b].saturating_add(req);
+                        bins[b].push(c);
+                    }
+                    None => {
+                        used.push(req.clone());
+                        bins.push(vec![c]);
+                    }
+                }
+            }
+            let cost = bins.len() as i64 * price;
+            if best.as_ref().is_none_or(|(b, _)| cost < *b) {
+                best = Some((cost, bins));
+            }
+        }
+        best.filter(|(cost, _)| *cost < current)
+            .map(|(_, bins)| bins)
+    }
+
+    /// Merge each bin's claims into its first; pool limits must still hold.
+    fn apply_repack(&mut self, pool: usize, reqs: &Requirements, bins: &[Vec<usize>]) -> usize {
+        let np = &self.prep.problem.nodepools[pool];
+        let mut limits = self.limits.clone();
+        let mut plans = Vec::new();
+        for bin in bins {
+            let total = bin.iter().fold(Resources::default(), |acc, &c| {
+                acc.saturating_add(&self.claims[c].requested)
+            });
+            let Some((o, _)) = self.cheapest_holding(reqs, &self.claims[bin[0]].options, &total)
+            else {
+                return 0;
+            };
+            for &c in bin {
+                limits.remove(pool, &self.claims[c].reserved);
+            }
+            plans.push((total, o));
+        }
+        for (_, o) in &plans {
+            let cap = &self.prep.pts[*o as usize].capacity;
+            if limits.exceeded(&np.limits, pool, cap).is_some() {
+                return 0;
+            }
+            limits.add(pool, cap);
+        }
+        self.limits = limits;
+        let mut emptied = 0;
+        for (bin, (total, o)) in bins.iter().zip(plans) {
+            let b = bin[0];
+            for &c in &bin[1..] {
+                let moved = std::mem::take(&mut self.claims[c].pods);
+                self.claims[c].requested = Resources::default();
+                self.claims[c].options.clear();
+                self.claims[c].reserved = Resources::default();
+                for &pi in &moved {
+                    self.placed[pi] = Some(Placement::Claim(b));
+                }
+                self.claims[b].pods.extend(moved);
+                emptied += 1;
+            }
+            let options: Vec<u32> = self.claims[b]
+                .options
+                .iter()
+                .copied()
+                .filter(|&x| self.prep.fits_pt(&total, x as usize))
+                .collect();
+            let cl = &mut self.claims[b];
+            cl.requested = total;
+            cl.max_cap = max_capacity_usable(self.prep, &options);
+            cl.options = options;
+            cl.target_cap = self.prep.pts[o as usize].cap.clone();
+            cl.reserved = self.prep.pts[o as usize].capacity.clone();
+        }
+        emptied
     }
 
     /// The options of a claim that fit all its pods: what it may launch.

@@ -280,7 +280,7 @@ impl Strategy for Nodepack {
         }
         // 3a. Plain pods into the room left in claims, without outgrowing their cheapest
         // type.
-        let cheapest: Vec<Option<u32>> = (0..eng.claims.len())
+        let mut cheapest: Vec<Option<u32>> = (0..eng.claims.len())
             .map(|c| {
                 let cl = &eng.claims[c];
                 prep.cheapest_option(&cl.reqs, eng.fitting_options(c))
@@ -320,13 +320,19 @@ impl Strategy for Nodepack {
                 rest.push(pi);
             }
         }
+        // Claims the growth policy kept small are merged where one node costs less.
+        if eng.merge_claims() > 0 {
+            cheapest = (0..eng.claims.len())
+                .map(|c| prep.cheapest_option(&eng.claims[c].reqs, eng.fitting_options(c)))
+                .collect();
+        }
         // Count the claims' real capacity against pool limits (the engine reserved the
         // largest option of each claim, as Karpenter does; nodepack launches the
         // cheapest option, so it reserves only that).
         eng.limits = crate::prep::LimitTracker::new(&prep);
         for (c, o) in cheapest.iter().enumerate() {
             // Filling room never changes a claim's cheapest type.
-            if let Some(o) = o {
+            if let (Some(o), false) = (o, eng.claims[c].pods.is_empty()) {
                 eng.limits
                     .add(eng.claims[c].pool, &prep.pts[*o as usize].capacity);
             }

@@ -493,3 +493,34 @@ fn nodepack_is_cheaper_on_a_mixed_workload() {
         ka.cost_per_hour
     );
 }
+
+/// Regression: zone-spread pods went one per node when the smallest type was cheap and
+/// the next size up dear (the claim growth rule compares one pod at a time), although
+/// one big node held them all for less. `nodepack` now re-packs such claims.
+#[test]
+fn small_cheap_types_do_not_fragment_zone_spread_pods() {
+    let mut catalog = Catalog {
+        name: "scale".into(),
+        region: None,
+        instance_types: vec![
+            tk::instance_type("c6i", "amd64", 2, 2, 0, 0.01),
+            tk::instance_type("c6i", "amd64", 4, 2, 0, 0.04),
+            tk::instance_type("c6i", "amd64", 32, 2, 0, 0.005),
+        ],
+    };
+    catalog.sort();
+    let pods: Vec<Pod> = tk::pods("web", 12, 1500, 1024)
+        .into_iter()
+        .map(|mut p| {
+            p.node_selector
+                .insert(labels::ZONE.into(), tk::ZONES[0].into());
+            tk::spread(p, ZONE_KEY, 1)
+        })
+        .collect();
+    let mut case = Case::new(pods, vec![tk::pool("default", &[])]);
+    case.catalog = catalog;
+    let plans = case.run();
+    let np = plans.iter().find(|p| p.strategy == "nodepack").unwrap();
+    assert_eq!(np.nodes.len(), 1, "{:#?}", np.nodes);
+    assert_eq!(np.nodes[0].instance_type, "c6i.32x");
+}
