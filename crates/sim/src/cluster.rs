@@ -357,6 +357,13 @@ impl Cluster {
         }
     }
 
+    /// Drop every nomination to node `n` (the pods go back to the provisioning queue).
+    pub fn clear_nominations(&mut self, n: usize) {
+        for p in std::mem::take(&mut self.nodes[n].nominated) {
+            self.pods[p].nominated = None;
+        }
+    }
+
     /// Remove a nomination.
     pub fn unnominate(&mut self, p: usize) {
         if let Some(m) = self.pods[p].nominated.take() {

@@ -502,10 +502,7 @@ impl Sim<'_> {
             return;
         }
         self.cluster.nodes[n].life = NodeLife::Draining;
-        let ns = &mut self.cluster.nodes[n];
-        for p in std::mem::take(&mut ns.nominated) {
-            self.cluster.pods[p].nominated = None;
-        }
+        self.cluster.clear_nominations(n);
         self.cluster.prune_budgets();
         self.evict_allowed(n, interruption);
     }
@@ -551,13 +548,8 @@ impl Sim<'_> {
 
     /// Evict every pod of the node and drop its nominations.
     fn evict_all(&mut self, n: usize, interruption: bool) {
-        let ns = &mut self.cluster.nodes[n];
-        let pods = ns.pods.clone();
-        let nominated = std::mem::take(&mut ns.nominated);
-        for p in nominated {
-            self.cluster.pods[p].nominated = None;
-        }
-        for p in pods {
+        self.cluster.clear_nominations(n);
+        for p in self.cluster.nodes[n].pods.clone() {
             self.evict_one(p, interruption);
         }
         self.capacity_changed = true;

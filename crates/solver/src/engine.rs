@@ -1227,8 +1227,8 @@ impl Engine<'_, '_> {
                 .any(|g| host(&g.key) && g.selects(pod))
     }
 
-    /// The cheapest option of `options` with room for `total` under `reqs`, and its
-    /// price in the claim's zones and capacity types.
+    /// [`Prepared::cheapest_option`] restricted to the options with room for `total`,
+    /// with its price in the zones and capacity types of `reqs`.
     fn cheapest_holding(
         &self,
         reqs: &Requirements,
