@@ -45,11 +45,17 @@ pub fn catalog(name: Option<&str>) -> Result<Catalog, Failure> {
 
 /// Node pools from a file.
 pub fn nodepools(path: &str) -> Result<Vec<NodePool>, Failure> {
-    let text = read_text(path)?;
-    let (pools, w) = read_nodepools(path, &text).map_err(Failure::input)?;
+    nodepools_in(path, &read_text(path)?)
+}
+
+/// Node pools from manifest text (`label` names it in messages); at least one.
+pub fn nodepools_in(label: &str, text: &str) -> Result<Vec<NodePool>, Failure> {
+    let (pools, w) = read_nodepools(label, text).map_err(Failure::input)?;
     warn(&w);
     if pools.is_empty() {
-        return Err(Failure::input(anyhow::anyhow!("{path}: no NodePool found")));
+        return Err(Failure::input(anyhow::anyhow!(
+            "{label}: no NodePool found"
+        )));
     }
     Ok(pools)
 }

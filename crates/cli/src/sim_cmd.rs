@@ -1,13 +1,11 @@
 //! `nodepack replay` and the simulation side of `nodepack compare`: load a scenario (or
 //! a trace and node pools), replay it with one or several autoscalers, print summaries.
 
-use crate::input::{catalog, nodepools, read_text, warn};
+use crate::input::{catalog, nodepools, nodepools_in, read_text, warn};
 use crate::{Failure, Output};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use nodepack_formats::sim_scenario::ManifestSource;
-use nodepack_formats::{
-    read_nodepools, read_sim_scenario, read_trace, read_workload, WorkloadSource,
-};
+use nodepack_formats::{read_sim_scenario, read_trace, read_workload, WorkloadSource};
 use nodepack_model::{Catalog, Millis, NodePool, PodDisruptionBudget};
 use nodepack_sim::config::{Settings, TraceEvent};
 use nodepack_sim::metrics::Summary;
@@ -78,14 +76,9 @@ pub fn load_scenario(path: &str, seed: Option<u64>) -> Result<SimLoaded, Failure
         None | Some(nodepack_formats::DEFAULT_CATALOG) => catalog(None)?,
         Some(p) => catalog(Some(&rel(p)))?,
     };
-    let pools = match &sc.nodepools {
-        ManifestSource::Path(p) => nodepools(&rel(p))?,
-        ManifestSource::Inline(text) => {
-            let label = format!("{path} (nodepools)");
-            let (pools, w) = read_nodepools(&label, text).map_err(Failure::input)?;
-            warn(&w);
-            pools
-        }
+    let pools = {
+        let (text, label) = manifest_text(&sc.nodepools, &rel, format!("{path} (nodepools)"))?;
+        nodepools_in(&label, &text)?
     };
     let mut pdbs = match &sc.pdbs {
         Some(src) => {

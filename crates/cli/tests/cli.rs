@@ -268,3 +268,20 @@ fn replay_a_trace_and_reject_bad_ones() {
     assert_eq!(code, 2);
     assert!(err.contains("magic"), "{err}");
 }
+
+/// Regression: a scenario with an inline, empty node pool list replayed with no pools at
+/// all (a file with none was already refused); both are now bad input.
+#[test]
+fn scenario_without_node_pools_is_bad_input() {
+    let dir = std::env::temp_dir().join(format!("nodepack-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("empty-pools.yaml");
+    std::fs::write(
+        &file,
+        "name: e\npurpose: no pools\nnodepools: []\nhorizon: 10m\nworkload:\n  generate:\n    services: [{name: web, cpu_m: 500, memory_mi: 512, replicas: 2}]\n",
+    )
+    .unwrap();
+    let (code, _, err) = nodepack(&["replay", file.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("(nodepools): no NodePool found"), "{err}");
+}

@@ -280,12 +280,13 @@ impl Strategy for Nodepack {
         }
         // 3a. Plain pods into the room left in claims, without outgrowing their cheapest
         // type.
-        let mut cheapest: Vec<Option<u32>> = (0..eng.claims.len())
-            .map(|c| {
-                let cl = &eng.claims[c];
-                prep.cheapest_option(&cl.reqs, eng.fitting_options(c))
-            })
-            .collect();
+        // The type each claim launches: its cheapest option.
+        let cheapest_of = |eng: &Engine| -> Vec<Option<u32>> {
+            (0..eng.claims.len())
+                .map(|c| prep.cheapest_option(&eng.claims[c].reqs, eng.fitting_options(c)))
+                .collect()
+        };
+        let mut cheapest = cheapest_of(&eng);
         let targets: Vec<Option<Resources>> = cheapest
             .iter()
             .map(|o| o.map(|o| prep.pts[o as usize].cap.clone()))
@@ -322,9 +323,7 @@ impl Strategy for Nodepack {
         }
         // Claims the growth policy kept small are merged where one node costs less.
         if eng.merge_claims() > 0 {
-            cheapest = (0..eng.claims.len())
-                .map(|c| prep.cheapest_option(&eng.claims[c].reqs, eng.fitting_options(c)))
-                .collect();
+            cheapest = cheapest_of(&eng);
         }
         // Count the claims' real capacity against pool limits (the engine reserved the
         // largest option of each claim, as Karpenter does; nodepack launches the
