@@ -524,3 +524,27 @@ fn small_cheap_types_do_not_fragment_zone_spread_pods() {
     assert_eq!(np.nodes.len(), 1, "{:#?}", np.nodes);
     assert_eq!(np.nodes[0].instance_type, "c6i.32x");
 }
+
+/// Re-packing claims to save money never unmeets a preference the plan met: three pods
+/// preferring hostname anti-affinity, with room for a node each, keep a node each
+/// although one node would hold them for less.
+#[test]
+fn repacking_keeps_met_hostname_preferences() {
+    let pods: Vec<Pod> = tk::pods("web", 3, 250, 256)
+        .into_iter()
+        .map(|mut p| {
+            p.pod_anti_affinity_preferred.push(Weighted {
+                weight: 10,
+                term: nodepack_model::pod::PodAffinityTerm {
+                    selector: tk::app_selector("web"),
+                    topology_key: HOSTNAME_KEY.into(),
+                    namespaces: vec![],
+                },
+            });
+            p
+        })
+        .collect();
+    for plan in Case::new(pods, vec![tk::pool("default", &[])]).run() {
+        assert_eq!(plan.nodes.len(), 3, "{}: {:#?}", plan.strategy, plan.nodes);
+    }
+}
