@@ -87,7 +87,7 @@ pub fn load(
         match nodes.iter_mut().find(|n| n.node.name == node) {
             Some(n) => {
                 n.node.pods.push(p.id.clone());
-                n.pods.push(p);
+                n.pods.push(std::sync::Arc::new(p));
             }
             None => eprintln!(
                 "warning: pod {} runs on node {node}, which is not in --nodes: it is not part of this plan",

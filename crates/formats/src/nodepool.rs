@@ -373,6 +373,10 @@ fn nodepool(
                 if b.schedule.is_some() != dur.is_some() {
                     return Err(bctx.error(None, "schedule and duration must be set together"));
                 }
+                if let Some(s) = &b.schedule {
+                    nodepack_model::cron::Cron::parse(s)
+                        .map_err(|e| bctx.field("schedule").error(Some(s), e))?;
+                }
                 for (j, r) in b.reasons.iter().enumerate() {
                     if !matches!(r.as_str(), "Empty" | "Drifted" | "Underutilized") {
                         return Err(bctx
@@ -587,6 +591,11 @@ spec:
         )
         .unwrap_err();
         assert_eq!(e.path, "spec.template.spec.taints[0].effect");
+        let e = read_nodepools("p.yaml", &POOL.replace("0 9 * * mon-fri", "0 9 * * funday"))
+            .unwrap_err();
+        assert_eq!(e.path, "spec.disruption.budgets[1].schedule");
+        assert_eq!(e.value.as_deref(), Some("\"0 9 * * funday\""));
+        assert!(e.message.contains("day-of-week"), "{}", e.message);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod aws;
+pub mod cron;
 pub mod instance_type;
 pub mod labels;
 pub mod node;

@@ -103,6 +103,31 @@ pub struct Budget {
     pub reasons: Vec<String>,
 }
 
+impl Budget {
+    /// Does it govern disruptions for `reason` (`Empty`, `Drifted`, `Underutilized`) at
+    /// `now`? A budget with a schedule is active for `duration` after each hit of it (see
+    /// [`crate::cron`]); one whose schedule does not parse counts as always active, so a
+    /// typo never lifts a limit.
+    pub fn applies(&self, reason: &str, now: Millis) -> bool {
+        if !self.reasons.is_empty() && !self.reasons.iter().any(|r| r.eq_ignore_ascii_case(reason)) {
+            return false;
+        }
+        match (&self.schedule, self.duration) {
+            (Some(s), Some(d)) => crate::cron::Cron::parse(s).map_or(true, |c| c.active(now, d)),
+            _ => true,
+        }
+    }
+
+    /// Nodes it lets be disrupted at once in a pool of `total` nodes (percentages round
+    /// up).
+    pub fn nodes_allowed(&self, total: u32) -> u32 {
+        match self.nodes {
+            BudgetNodes::Count(n) => n,
+            BudgetNodes::Percent(p) => (u64::from(total) * u64::from(p)).div_ceil(100) as u32,
+        }
+    }
+}
+
 /// Disruption settings of a node pool.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Disruption {
@@ -112,6 +137,19 @@ pub struct Disruption {
     pub consolidate_after: Option<Millis>,
     /// Budgets (Karpenter's default is one budget of 10%).
     pub budgets: Vec<Budget>,
+}
+
+impl Disruption {
+    /// Nodes of a pool of `total` that may be disrupted at once for `reason` at `now`:
+    /// the least any active budget allows (`u32::MAX` when none is active).
+    pub fn allowed(&self, reason: &str, total: u32, now: Millis) -> u32 {
+        self.budgets
+            .iter()
+            .filter(|b| b.applies(reason, now))
+            .map(|b| b.nodes_allowed(total))
+            .min()
+            .unwrap_or(u32::MAX)
+    }
 }
 
 impl Default for Disruption {
@@ -195,5 +233,46 @@ impl NodePool {
             crate::requirements::ValueSet::in_values([self.name.clone()]),
         );
         r
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    fn budget(nodes: BudgetNodes, schedule: Option<(&str, u64)>, reasons: &[&str]) -> Budget {
+        Budget {
+            nodes,
+            schedule: schedule.map(|s| s.0.to_string()),
+            duration: schedule.map(|s| Millis::from_mins(s.1)),
+            reasons: reasons.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_least_active_budget_wins() {
+        let d = Disruption {
+            budgets: vec![
+                budget(BudgetNodes::Percent(10), None, &[]),
+                // No underutilized disruption on weekdays 9:00-17:00.
+                budget(
+                    BudgetNodes::Count(0),
+                    Some(("0 9 * * mon-fri", 8 * 60)),
+                    &["Underutilized"],
+                ),
+            ],
+            ..Disruption::default()
+        };
+        let monday_ten = Millis::from_mins(10 * 60);
+        let monday_night = Millis::from_mins(20 * 60);
+        // 10% of 25 nodes rounds up to 3.
+        assert_eq!(d.allowed("Empty", 25, monday_ten), 3);
+        assert_eq!(d.allowed("Underutilized", 25, monday_ten), 0);
+        assert_eq!(d.allowed("underutilized", 25, monday_night), 3);
+        let none = Disruption {
+            budgets: vec![],
+            ..Disruption::default()
+        };
+        assert_eq!(none.allowed("Empty", 5, Millis(0)), u32::MAX);
     }
 }

@@ -397,7 +397,7 @@ impl Cluster {
                 .pods
                 .iter()
                 .chain(nominated.iter())
-                .map(|&p| (*self.pods[p].pod).clone())
+                .map(|&p| self.pods[p].pod.clone())
                 .collect();
             out.push(ExistingNode { node, pods });
             idx.push(i);

@@ -59,8 +59,8 @@ pub use validate::validate;
 pub struct ExistingNode {
     /// The node.
     pub node: Node,
-    /// Its pods (they count for resources and topology).
-    pub pods: Vec<Pod>,
+    /// Its pods (they count for resources and topology), shared with the caller.
+    pub pods: Vec<std::sync::Arc<Pod>>,
 }
 
 /// The input of a provisioning decision.

@@ -469,7 +469,7 @@ fn existing_nodes_are_used_first() {
     let mut case = Case::new(tk::pods("a", 3, 1000, 1024), vec![tk::pool("default", &[])]);
     case.nodes.push(ExistingNode {
         node,
-        pods: vec![tk::pod("running", 1000, 1024)],
+        pods: vec![std::sync::Arc::new(tk::pod("running", 1000, 1024))],
     });
     for plan in case.run() {
         assert_eq!(plan.existing.len(), 3, "{}", plan.strategy);
