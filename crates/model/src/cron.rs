@@ -205,7 +205,10 @@ mod tests {
         assert!(c.matches(Millis(12 * H + 45 * 60_000)));
         assert!(!c.matches(Millis(12 * H + 50 * 60_000)));
         assert!(!c.matches(Millis(DAY)));
-        assert_eq!(Cron::parse("@daily").unwrap(), Cron::parse("0 0 * * *").unwrap());
+        assert_eq!(
+            Cron::parse("@daily").unwrap(),
+            Cron::parse("0 0 * * *").unwrap()
+        );
         // Sunday as 7 and as 0; the first Sunday is day 6.
         assert!(Cron::parse("0 0 * * 7").unwrap().matches(Millis(6 * DAY)));
         // Both day fields restricted: either matches (1st of the month or Monday).
@@ -219,7 +222,9 @@ mod tests {
         let e = Cron::parse("0 25 * * *").unwrap_err();
         assert!(e.contains("hour field `25`"), "{e}");
         assert!(Cron::parse("0 9 * *").unwrap_err().contains("5 fields"));
-        assert!(Cron::parse("0 9 * * funday").unwrap_err().contains("day-of-week"));
+        assert!(Cron::parse("0 9 * * funday")
+            .unwrap_err()
+            .contains("day-of-week"));
         assert!(Cron::parse("*/0 * * * *").is_err());
     }
 }

@@ -109,7 +109,8 @@ impl Budget {
     /// [`crate::cron`]); one whose schedule does not parse counts as always active, so a
     /// typo never lifts a limit.
     pub fn applies(&self, reason: &str, now: Millis) -> bool {
-        if !self.reasons.is_empty() && !self.reasons.iter().any(|r| r.eq_ignore_ascii_case(reason)) {
+        if !self.reasons.is_empty() && !self.reasons.iter().any(|r| r.eq_ignore_ascii_case(reason))
+        {
             return false;
         }
         match (&self.schedule, self.duration) {

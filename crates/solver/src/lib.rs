@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod consolidate;
 pub mod engine;
 pub mod karpenter;
 pub mod lower_bound;

@@ -1,0 +1,256 @@
+//! nodepack's consolidation: one global pass that plans many moves at once.
+//!
+//! 1. Expired nodes go (forceful), then every empty candidate within the `Empty`
+//!    budgets.
+//! 2. The target: the running pods packed from scratch by the `nodepack` solver. When
+//!    the fleet is within [`NodepackConsolidation::min_gap`] of it there is nothing worth
+//!    disrupting and the pass stops.
+//! 3. Deletions: candidates in order of disruption cost per dollar saved; a node goes
+//!    when its pods fit on the nodes that stay (counting the pods already moved there in
+//!    this pass).
+//! 4. Merges: the least utilized remaining candidates, the longest prefix (binary
+//!    search, at most 100 nodes) whose pods fit on the others plus fewer, cheaper new
+//!    nodes.
+//! 5. Replacements: a single node by one cheaper node, which is how workloads move from
+//!    on-demand back to spot once spot can be launched again (the replacement is pinned
+//!    to spot).
+//!
+//! Every move must pay for itself: its savings over [`NodepackConsolidation::horizon`]
+//! must exceed its disruption cost (the evicted pods' eviction costs, weighted by
+//! priority and deletion cost, times [`NodepackConsolidation::eviction_usd`], plus the
+//! price of the replacements while they boot). Candidates must have been unchanged for
+//! their pool's `consolidateAfter`, so a replacement is never replaced again within it,
+//! and each move strictly lowers the price, so moves cannot cycle; a node that receives
+//! pods in a pass is not disrupted in the same pass, so no pod is evicted twice. Node disruption
+//! budgets and pod disruption budgets are spent as moves are planned.
+
+use super::{
+    empties, expirations, repack_cost, ConsolidationPlan, ConsolidationProblem, Consolidator,
+    Fleet, Move, Outcome, Reason,
+};
+use nodepack_model::nodepool::ConsolidationPolicy;
+use nodepack_model::{Millis, Money};
+
+const SOLVER: &str = "nodepack";
+
+/// nodepack's consolidation settings.
+#[derive(Clone, Copy, Debug)]
+pub struct NodepackConsolidation {
+    /// Savings are counted over this horizon.
+    pub horizon: Millis,
+    /// Dollars per unit of eviction cost (a plain pod costs 1 unit).
+    pub eviction_usd: f64,
+    /// Expected boot time of a replacement (both nodes are paid meanwhile).
+    pub boot: Millis,
+    /// Skip the pass when the fleet costs less than this fraction over its repacking.
+    pub min_gap: f64,
+    /// At most this many merge searches per pass.
+    pub max_merges: usize,
+}
+
+impl Default for NodepackConsolidation {
+    fn default() -> Self {
+        NodepackConsolidation {
+            horizon: Millis::from_mins(120),
+            eviction_usd: 0.005,
+            boot: Millis::from_secs(90),
+            min_gap: 0.01,
+            max_merges: 4,
+        }
+    }
+}
+
+impl NodepackConsolidation {
+    /// Does a move saving `savings` per hour pay for evicting pods of `disruption`
+    /// eviction cost and booting `out`'s replacements?
+    pub fn worth(&self, savings: Money, disruption: f64, out: &Outcome) -> bool {
+        let hours = |m: Millis| m.0 as f64 / 3_600_000.0;
+        let gain = savings.usd() * hours(self.horizon);
+        let cost =
+            disruption.max(0.0) * self.eviction_usd + out.new_cost().usd() * hours(self.boot);
+        savings > Money::ZERO && gain > cost
+    }
+
+    /// Check a move for `nodes`: pods fit, fewer and cheaper replacements, worth it,
+    /// budgets allow.
+    fn check(&self, fleet: &Fleet, nodes: &[usize], allow_new: bool) -> Option<Outcome> {
+        // A node that receives pods in this pass keeps them: no pod moves twice.
+        if nodes.iter().any(|&i| !fleet.moved_in[i].is_empty())
+            || !fleet.budgets_allow(nodes, Reason::Underutilized)
+            || !fleet.pdbs_allow(nodes)
+        {
+            return None;
+        }
+        // Fewer nodes than removed (one for one): nodepack's solver may spread spot
+        // pods over more nodes than needed, so Karpenter's packing is the fallback.
+        let too_many = |o: &Outcome| o.new_nodes.len() > 1 && o.new_nodes.len() >= nodes.len();
+        let mut out = fleet.simulate_with(nodes, SOLVER, allow_new)?;
+        if too_many(&out) {
+            out = fleet.simulate_with(nodes, "karpenter", allow_new)?;
+            if too_many(&out) {
+                return None;
+            }
+        }
+        let before: Money = nodes.iter().map(|&i| fleet.p.nodes[i].node.price).sum();
+        let disruption: f64 = nodes.iter().map(|&i| fleet.disruption_cost(i)).sum();
+        (self.worth(before - out.new_cost(), disruption, &out)
+            && super::karpenter::balanced_ok(fleet, nodes, &out))
+        .then_some(out)
+    }
+
+    /// Could any instance type cheaper than node `i` hold its pods (a quick test before
+    /// simulating a single-node replacement)?
+    fn cheaper_type_fits(&self, fleet: &Fleet, i: usize) -> bool {
+        let price = fleet.p.nodes[i].node.price.0;
+        let need = fleet
+            .pods_of(i)
+            .fold(nodepack_model::Resources::default(), |a, q| {
+                a.saturating_add(&q.requests)
+            });
+        let pairs = fleet.pairs();
+        pairs
+            .pts
+            .iter()
+            .any(|pt| pt.min_price < price && need.fits_with(&Default::default(), &pt.cap))
+    }
+}
+
+impl Consolidator for NodepackConsolidation {
+    fn name(&self) -> &'static str {
+        SOLVER
+    }
+
+    fn consolidate(&self, problem: &ConsolidationProblem) -> ConsolidationPlan {
+        let mut fleet = Fleet::new(problem);
+        let cost_before = fleet.cost();
+        let mut moves = expirations(&mut fleet);
+        let empty = empties(&fleet);
+        if !empty.is_empty() {
+            let out = Outcome::default();
+            moves.push(fleet.make_move(Reason::Empty, &empty, &out));
+            fleet.commit(&empty, &out);
+        }
+        let mut cands: Vec<usize> = (0..problem.nodes.len())
+            .filter(|&i| {
+                fleet.pod_count(&[i]) > 0
+                    && fleet.blocked(i).is_none()
+                    && fleet.settled(i)
+                    && fleet.pool[i].is_some_and(|k| {
+                        problem.nodepools[k].disruption.consolidation_policy
+                            != ConsolidationPolicy::WhenEmpty
+                    })
+            })
+            .collect();
+        let n_cands = cands.len();
+        let finish = |fleet: &Fleet, moves: Vec<Move>, target: Option<Money>| {
+            let saved: Money = moves
+                .iter()
+                .filter(|m| m.reason != Reason::Expired)
+                .map(|m| m.savings_per_hour)
+                .sum();
+            let _ = fleet;
+            ConsolidationPlan {
+                strategy: SOLVER.into(),
+                moves,
+                cost_before,
+                cost_after: cost_before - saved,
+                repack_cost: target,
+                candidates: n_cands,
+            }
+        };
+        if cands.is_empty() {
+            return finish(&fleet, moves, None);
+        }
+        let target = repack_cost(&fleet, SOLVER);
+        if let Some(t) = target {
+            let now = fleet.cost();
+            if (now - t).usd() <= self.min_gap * now.usd() {
+                return finish(&fleet, moves, target);
+            }
+        }
+        // Deletions: cheapest disruption per dollar first.
+        cands.sort_by(|&a, &b| {
+            let key =
+                |i: usize| fleet.disruption_cost(i) / fleet.p.nodes[i].node.price.usd().max(1e-9);
+            key(a).total_cmp(&key(b)).then(a.cmp(&b))
+        });
+        for &i in &cands {
+            if let Some(out) = self.check(&fleet, &[i], false) {
+                moves.push(fleet.make_move(Reason::Underutilized, &[i], &out));
+                fleet.commit(&[i], &out);
+            }
+        }
+        // Merges: least utilized first.
+        cands.retain(|&i| !fleet.gone[i]);
+        cands.sort_by_key(|&i| {
+            let n = &fleet.p.nodes[i].node;
+            let used = n.allocatable.saturating_sub(&fleet.free[i]);
+            (super::share(&used, &n.allocatable), i)
+        });
+        for _ in 0..self.max_merges {
+            cands.retain(|&i| !fleet.gone[i]);
+            let max = cands.len().min(super::karpenter::MAX_MULTI);
+            if max < 2 {
+                break;
+            }
+            let (mut lo, mut hi) = (2usize, max);
+            let mut best: Option<(usize, Outcome)> = None;
+            while lo <= hi {
+                let mid = (lo + hi) / 2;
+                match self.check(&fleet, &cands[..mid], true) {
+                    Some(out) => {
+                        best = Some((mid, out));
+                        lo = mid + 1;
+                    }
+                    None => hi = mid - 1,
+                }
+            }
+            let Some((k, out)) = best else { break };
+            let nodes: Vec<usize> = cands[..k].to_vec();
+            moves.push(fleet.make_move(Reason::Underutilized, &nodes, &out));
+            fleet.commit(&nodes, &out);
+        }
+        // Single-node replacements (on-demand back to spot among them).
+        cands.retain(|&i| !fleet.gone[i]);
+        for &i in &cands {
+            if !self.cheaper_type_fits(&fleet, i) {
+                continue;
+            }
+            if let Some(out) = self.check(&fleet, &[i], true) {
+                if out.new_nodes.len() == 1 {
+                    moves.push(fleet.make_move(Reason::Underutilized, &[i], &out));
+                    fleet.commit(&[i], &out);
+                }
+            }
+        }
+        finish(&fleet, moves, target)
+    }
+
+    fn revalidate(&self, problem: &ConsolidationProblem, m: &Move) -> Option<Move> {
+        let fleet = Fleet::new(problem);
+        let nodes: Vec<usize> = m
+            .nodes
+            .iter()
+            .map(|n| fleet.index(n))
+            .collect::<Option<_>>()?;
+        if m.reason == Reason::Expired {
+            return nodes
+                .iter()
+                .all(|&i| fleet.expired(i))
+                .then(|| fleet.make_move(m.reason, &nodes, &Outcome::default()));
+        }
+        if !nodes
+            .iter()
+            .all(|&i| fleet.blocked(i).is_none() && fleet.settled(i))
+        {
+            return None;
+        }
+        let out = match m.reason {
+            Reason::Empty => (fleet.pod_count(&nodes) == 0
+                && fleet.budgets_allow(&nodes, Reason::Empty))
+            .then(Outcome::default)?,
+            _ => self.check(&fleet, &nodes, !m.replacements.is_empty())?,
+        };
+        Some(fleet.make_move(m.reason, &nodes, &out))
+    }
+}

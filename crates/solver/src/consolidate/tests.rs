@@ -1,0 +1,459 @@
+//! Unit tests of the consolidation strategies on small hand-built clusters.
+
+use super::*;
+use nodepack_model::nodepool::{Budget, BudgetNodes, ConsolidationPolicy};
+use nodepack_model::{IntOrPercent, Node, NodeState, Requirements};
+use nodepack_testkit as tk;
+
+/// A ready node of `ty` in pool `pool` (index 0 of `pools`), zone test-1a.
+pub(crate) fn node(
+    pools: &[NodePool],
+    catalog: &Catalog,
+    name: &str,
+    ty: &str,
+    ct: CapacityType,
+) -> Node {
+    let pairs = Pairs::new(pools, catalog);
+    let pt = pairs
+        .pts
+        .iter()
+        .find(|p| p.name == ty)
+        .expect("type in pool");
+    let it = catalog.get(ty).unwrap();
+    let o = it
+        .offerings
+        .iter()
+        .find(|o| o.zone == tk::ZONES[0] && o.capacity_type == ct)
+        .unwrap();
+    let pool = &pools[pt.pool];
+    Node {
+        name: name.into(),
+        nodepool: Some(pool.name.clone()),
+        instance_type: ty.into(),
+        zone: o.zone.clone(),
+        capacity_type: ct,
+        price: o.price,
+        labels: crate::engine::node_labels(pt, pool, o, name),
+        taints: pool.taints.clone(),
+        allocatable: it
+            .allocatable()
+            .checked_sub(&pool.daemonset_overhead)
+            .unwrap(),
+        pods: vec![],
+        state: NodeState::Ready,
+        created: Millis(0),
+        do_not_disrupt: false,
+    }
+}
+
+pub(crate) fn existing(node: Node, pods: Vec<Pod>) -> ExistingNode {
+    ExistingNode {
+        node,
+        pods: pods.into_iter().map(Arc::new).collect(),
+    }
+}
+
+fn pools() -> Vec<NodePool> {
+    let mut p = tk::pool("default", &[]);
+    p.disruption.consolidate_after = Some(Millis::from_secs(30));
+    p.disruption.budgets = vec![];
+    vec![p]
+}
+
+fn problem<'a>(
+    nodes: &'a [ExistingNode],
+    pools: &'a [NodePool],
+    catalog: &'a Catalog,
+    pdbs: &'a [PodDisruptionBudget],
+) -> ConsolidationProblem<'a> {
+    ConsolidationProblem {
+        now: Millis::from_mins(10),
+        nodes,
+        status: &[],
+        nodepools: pools,
+        catalog,
+        pdbs,
+        pairs: None,
+    }
+}
+
+fn both() -> Vec<Box<dyn Consolidator>> {
+    CONSOLIDATORS
+        .iter()
+        .map(|n| consolidator(n).unwrap())
+        .collect()
+}
+
+/// Two m6i.8x on-demand nodes, each a quarter used: one can take the other's pods.
+fn two_quarter_full(catalog: &Catalog, pools: &[NodePool]) -> Vec<ExistingNode> {
+    (0..2)
+        .map(|k| {
+            existing(
+                node(
+                    pools,
+                    catalog,
+                    &format!("n{k}"),
+                    "m6i.8x",
+                    CapacityType::OnDemand,
+                ),
+                tk::pods(&format!("a{k}"), 4, 500, 1024),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn empty_nodes_go_after_consolidate_after() {
+    let (catalog, pools) = (tk::catalog(), pools());
+    let nodes = vec![
+        existing(
+            node(&pools, &catalog, "empty", "m6i.2x", CapacityType::OnDemand),
+            vec![],
+        ),
+        existing(
+            node(&pools, &catalog, "busy", "m6i.2x", CapacityType::OnDemand),
+            tk::pods("a", 3, 500, 1024),
+        ),
+    ];
+    for c in both() {
+        let plan = c.consolidate(&problem(&nodes, &pools, &catalog, &[]));
+        assert_eq!(plan.moves[0].reason, Reason::Empty, "{}", c.name());
+        assert_eq!(plan.moves[0].nodes, vec!["empty".to_string()]);
+        assert_eq!(plan.moves[0].evictions, 0);
+        // Changed 10 s ago: consolidateAfter (30 s) has not elapsed.
+        let status = [
+            NodeStatus {
+                last_change: Millis::from_mins(10) - Millis::from_secs(10),
+                deleting: false,
+            },
+            NodeStatus::default(),
+        ];
+        let mut p = problem(&nodes, &pools, &catalog, &[]);
+        p.status = &status;
+        let plan = c.consolidate(&p);
+        assert!(
+            plan.moves
+                .iter()
+                .all(|m| !m.nodes.contains(&"empty".to_string())),
+            "{}: {:?}",
+            c.name(),
+            plan.moves
+        );
+    }
+}
+
+#[test]
+fn underused_node_is_deleted_and_pods_move() {
+    let (catalog, pools) = (tk::catalog(), pools());
+    let nodes = two_quarter_full(&catalog, &pools);
+    for c in both() {
+        let plan = c.consolidate(&problem(&nodes, &pools, &catalog, &[]));
+        assert_eq!(plan.moves.len(), 1, "{}: {:?}", c.name(), plan.moves);
+        let m = &plan.moves[0];
+        assert_eq!(m.reason, Reason::Underutilized);
+        assert_eq!(m.evictions as usize, 4 * m.nodes.len());
+        assert_eq!(m.pods.len(), m.evictions as usize);
+        assert!(m
+            .pods
+            .iter()
+            .all(|pm| m.nodes.contains(&pm.from) && pm.to != pm.from));
+        assert!(plan.cost_after < plan.cost_before);
+        if c.name() == "nodepack" {
+            // Deleting one node costs 4 evictions; replacing both would cost 8.
+            assert_eq!(m.kind(), "delete");
+            assert_eq!(m.savings_per_hour, nodes[0].node.price);
+        } else {
+            // Karpenter's multi-node pass comes first: both on-demand nodes for one
+            // cheaper spot node.
+            assert_eq!((m.kind(), m.nodes.len()), ("replace", 2));
+        }
+    }
+}
+
+#[test]
+fn do_not_disrupt_and_pod_budgets_are_honoured() {
+    let (catalog, pools) = (tk::catalog(), pools());
+    let mut nodes = two_quarter_full(&catalog, &pools);
+    nodes[0].node.do_not_disrupt = true;
+    let mut pod = (*nodes[1].pods[0]).clone();
+    pod.do_not_disrupt = true;
+    nodes[1].pods[0] = Arc::new(pod);
+    for c in both() {
+        let plan = c.consolidate(&problem(&nodes, &pools, &catalog, &[]));
+        assert!(plan.moves.is_empty(), "{}: {:?}", c.name(), plan.moves);
+    }
+    // A budget that allows no eviction of the `a0` and `a1` pods.
+    let nodes = two_quarter_full(&catalog, &pools);
+    let pdb = PodDisruptionBudget {
+        name: "all".into(),
+        namespace: "default".into(),
+        selector: Requirements::new(),
+        min_available: Some(IntOrPercent::Percent(100)),
+        max_unavailable: None,
+    };
+    for c in both() {
+        let pdbs = [pdb.clone()];
+        let plan = c.consolidate(&problem(&nodes, &pools, &catalog, &pdbs));
+        assert!(plan.moves.is_empty(), "{}: {:?}", c.name(), plan.moves);
+    }
+}
+
+#[test]
+fn node_budgets_limit_and_schedule() {
+    let (catalog, mut pools) = (tk::catalog(), pools());
+    // No underutilized disruption on weekdays 9:00-17:00; time zero is a Monday.
+    pools[0].disruption.budgets = vec![Budget {
+        nodes: BudgetNodes::Count(0),
+        schedule: Some("0 9 * * mon-fri".into()),
+        duration: Some(Millis::from_mins(8 * 60)),
+        reasons: vec!["Underutilized".into()],
+    }];
+    let nodes = two_quarter_full(&catalog, &pools);
+    for c in both() {
+        let mut p = problem(&nodes, &pools, &catalog, &[]);
+        p.now = Millis::from_mins(10 * 60);
+        assert!(c.consolidate(&p).moves.is_empty(), "{}", c.name());
+        p.now = Millis::from_mins(18 * 60);
+        assert_eq!(c.consolidate(&p).moves.len(), 1, "{}", c.name());
+    }
+    // A node already being deleted uses the only disruption a budget of 1 allows.
+    pools[0].disruption.budgets = vec![Budget {
+        nodes: BudgetNodes::Count(1),
+        schedule: None,
+        duration: None,
+        reasons: vec![],
+    }];
+    let mut nodes = two_quarter_full(&catalog, &pools);
+    nodes.push(existing(
+        node(
+            &pools,
+            &catalog,
+            "leaving",
+            "m6i.2x",
+            CapacityType::OnDemand,
+        ),
+        vec![],
+    ));
+    let status = [
+        NodeStatus::default(),
+        NodeStatus::default(),
+        NodeStatus {
+            last_change: Millis(0),
+            deleting: true,
+        },
+    ];
+    for c in both() {
+        let mut p = problem(&nodes, &pools, &catalog, &[]);
+        p.status = &status;
+        assert!(c.consolidate(&p).moves.is_empty(), "{}", c.name());
+    }
+}
+
+#[test]
+fn when_empty_pools_only_lose_empty_nodes() {
+    let (catalog, mut pools) = (tk::catalog(), pools());
+    pools[0].disruption.consolidation_policy = ConsolidationPolicy::WhenEmpty;
+    let nodes = two_quarter_full(&catalog, &pools);
+    for c in both() {
+        let plan = c.consolidate(&problem(&nodes, &pools, &catalog, &[]));
+        assert!(plan.moves.is_empty(), "{}", c.name());
+    }
+}
+
+#[test]
+fn on_demand_is_replaced_by_pinned_spot() {
+    let (catalog, pools) = (tk::catalog(), pools());
+    // One busy on-demand node: its pods need a node of their own.
+    let nodes = vec![existing(
+        node(&pools, &catalog, "od", "m6i.4x", CapacityType::OnDemand),
+        tk::pods("a", 6, 500, 2048),
+    )];
+    for c in both() {
+        let plan = c.consolidate(&problem(&nodes, &pools, &catalog, &[]));
+        assert_eq!(plan.moves.len(), 1, "{}", c.name());
+        let m = &plan.moves[0];
+        assert_eq!(m.kind(), "replace");
+        assert_eq!(m.replacements.len(), 1);
+        assert_eq!(m.replacements[0].capacity_type, CapacityType::Spot);
+        assert!(m.spot_only, "{}", c.name());
+        assert!(m.replacements[0].price < nodes[0].node.price);
+        assert!(m.pods.iter().all(|pm| pm.to == m.replacements[0].name));
+    }
+}
+
+#[test]
+fn karpenter_spot_to_spot_needs_fifteen_cheaper_types() {
+    // Twenty families of general-purpose types at slightly different prices.
+    let mut catalog = Catalog {
+        name: "wide".into(),
+        region: None,
+        instance_types: (0..20)
+            .flat_map(|f| {
+                [2, 4, 8, 16, 32].map(|cpu| {
+                    tk::instance_type(
+                        &format!("m{f}x"),
+                        "amd64",
+                        cpu,
+                        4,
+                        0,
+                        0.04 + 0.001 * f as f64,
+                    )
+                })
+            })
+            .collect(),
+    };
+    catalog.sort();
+    let pools = self::pools();
+    // A big spot node with a few small pods: plenty of cheaper types.
+    let big = vec![existing(
+        node(&pools, &catalog, "big", "m0x.32x", CapacityType::Spot),
+        tk::pods("a", 2, 250, 256),
+    )];
+    let plan = karpenter::KarpenterConsolidation.consolidate(&problem(&big, &pools, &catalog, &[]));
+    assert_eq!(plan.moves.len(), 1);
+    let r = &plan.moves[0].replacements[0];
+    assert_eq!(r.capacity_type, CapacityType::Spot);
+    assert_eq!(r.alternatives.len(), karpenter::MIN_SPOT_TO_SPOT_TYPES - 1);
+    // The small catalog: Karpenter drops spot types dearer than the cheapest on-demand
+    // one, which leaves fewer than 15, so it keeps the spot node.
+    let (catalog, pools) = (tk::catalog(), self::pools());
+    let big = vec![existing(
+        node(&pools, &catalog, "big", "m6i.32x", CapacityType::Spot),
+        tk::pods("a", 2, 250, 256),
+    )];
+    let plan = karpenter::KarpenterConsolidation.consolidate(&problem(&big, &pools, &catalog, &[]));
+    assert!(plan.moves.is_empty(), "{:?}", plan.moves);
+    let small = vec![existing(
+        node(&pools, &catalog, "small", "m6i.4x", CapacityType::Spot),
+        tk::pods("a", 2, 1000, 2048),
+    )];
+    let plan =
+        karpenter::KarpenterConsolidation.consolidate(&problem(&small, &pools, &catalog, &[]));
+    assert!(plan.moves.is_empty(), "{:?}", plan.moves);
+}
+
+#[test]
+fn never_one_node_to_two() {
+    let (catalog, pools) = (tk::catalog(), pools());
+    // Pods that need two smaller nodes could be cheaper than one big on-demand node,
+    // but a replacement is never more nodes than it removes.
+    let mut pods = tk::pods("a", 2, 7000, 1024);
+    for p in &mut pods {
+        p.pod_anti_affinity =
+            tk::anti(p.clone(), nodepack_model::pod::HOSTNAME_KEY).pod_anti_affinity;
+    }
+    let nodes = vec![existing(
+        node(&pools, &catalog, "two", "c6i.16x", CapacityType::OnDemand),
+        pods,
+    )];
+    for c in both() {
+        let plan = c.consolidate(&problem(&nodes, &pools, &catalog, &[]));
+        assert!(
+            plan.moves
+                .iter()
+                .all(|m| m.replacements.len() <= m.nodes.len()),
+            "{}: {:?}",
+            c.name(),
+            plan.moves
+        );
+    }
+}
+
+#[test]
+fn expired_and_drifted_nodes() {
+    let (catalog, mut pools) = (tk::catalog(), pools());
+    pools[0].expire_after = Some(Millis::from_mins(5));
+    let nodes = vec![existing(
+        node(&pools, &catalog, "old", "m6i.4x", CapacityType::OnDemand),
+        tk::pods("a", 6, 500, 2048),
+    )];
+    for c in both() {
+        let plan = c.consolidate(&problem(&nodes, &pools, &catalog, &[]));
+        assert_eq!(plan.moves[0].reason, Reason::Expired, "{}", c.name());
+    }
+    // The pool now only allows arm64: the amd64 node drifted and is replaced.
+    let mut pools = self::pools();
+    let node0 = node(&pools, &catalog, "x86", "m6i.4x", CapacityType::OnDemand);
+    pools[0].requirements = pools[0]
+        .requirements
+        .clone()
+        .with(labels::ARCH, nodepack_model::Operator::In, &["arm64"])
+        .unwrap();
+    let nodes = vec![existing(node0, tk::pods("a", 6, 500, 2048))];
+    let plan =
+        karpenter::KarpenterConsolidation.consolidate(&problem(&nodes, &pools, &catalog, &[]));
+    assert_eq!(plan.moves[0].reason, Reason::Drifted);
+    assert_eq!(
+        plan.moves[0].replacements[0].labels[labels::ARCH],
+        "arm64".to_string()
+    );
+}
+
+#[test]
+fn nodepack_merges_many_small_nodes_and_waits_when_not_worth_it() {
+    let (catalog, pools) = (tk::catalog(), pools());
+    // Eight 2-core spot nodes, each with one 1-core pod: a few bigger nodes are cheaper.
+    let nodes: Vec<ExistingNode> = (0..8)
+        .map(|k| {
+            existing(
+                node(
+                    &pools,
+                    &catalog,
+                    &format!("s{k}"),
+                    "c6i.2x",
+                    CapacityType::Spot,
+                ),
+                vec![tk::pod(&format!("p{k}"), 1000, 1024)],
+            )
+        })
+        .collect();
+    let c = nodepack::NodepackConsolidation::default();
+    let plan = c.consolidate(&problem(&nodes, &pools, &catalog, &[]));
+    assert!(!plan.moves.is_empty());
+    assert!(plan.cost_after < plan.cost_before);
+    let removed: usize = plan.moves.iter().map(|m| m.nodes.len()).sum();
+    let added: usize = plan.moves.iter().map(|m| m.replacements.len()).sum();
+    assert!(removed > added, "{removed} removed, {added} added");
+    // With evictions priced high, no move pays for itself.
+    let dear = nodepack::NodepackConsolidation {
+        eviction_usd: 100.0,
+        ..c
+    };
+    assert!(dear
+        .consolidate(&problem(&nodes, &pools, &catalog, &[]))
+        .moves
+        .is_empty());
+}
+
+#[test]
+fn revalidation_drops_moves_the_cluster_outgrew() {
+    let (catalog, pools) = (tk::catalog(), pools());
+    let nodes = two_quarter_full(&catalog, &pools);
+    for c in both() {
+        let plan = c.consolidate(&problem(&nodes, &pools, &catalog, &[]));
+        let m = &plan.moves[0];
+        assert!(c
+            .revalidate(&problem(&nodes, &pools, &catalog, &[]), m)
+            .is_some());
+        // Meanwhile the other node filled up: the pods no longer fit there.
+        let mut grown = nodes.clone();
+        let other = grown
+            .iter()
+            .position(|e| e.node.name != m.nodes[0])
+            .unwrap();
+        grown[other]
+            .pods
+            .extend(tk::pods("big", 12, 2000, 4096).into_iter().map(Arc::new));
+        let status = [NodeStatus::default(), NodeStatus::default()];
+        let mut p = problem(&grown, &pools, &catalog, &[]);
+        p.status = &status;
+        let again = c.revalidate(&p, m);
+        assert!(
+            again
+                .as_ref()
+                .is_none_or(|a| !a.replacements.is_empty() || a.nodes != m.nodes),
+            "{}: {again:?}",
+            c.name()
+        );
+    }
+}
