@@ -108,7 +108,7 @@ pub struct Move {
     /// The replacement must launch as spot (an on-demand node replaced by spot must not
     /// fall back to a dearer on-demand launch).
     pub spot_only: bool,
-    /// Where each evicted pod goes.
+    /// Where each evicted pod goes, in placement order.
     pub pods: Vec<PodMove>,
     /// Price of the removed nodes minus price of the replacements, per hour.
     pub savings_per_hour: Money,
@@ -189,6 +189,8 @@ pub struct Outcome {
     pub to_new: Vec<(Arc<Pod>, usize, usize)>,
     /// Replacements.
     pub new_nodes: Vec<NewNode>,
+    /// The pods in placement order (topology rules hold in this order).
+    pub order: Vec<PodId>,
 }
 
 impl Outcome {
@@ -530,6 +532,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
                 Some((_, j)) => {
                     let f = free.entry(j).or_insert_with(|| self.free[j].clone());
                     *f = f.saturating_sub(&q.requests);
+                    out.order.push(q.id.clone());
                     out.to_existing.push((q, from, j));
                 }
                 None if !allow_new => return None,
@@ -540,6 +543,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
             let pending: Vec<Pod> = left.iter().map(|(q, _)| (**q).clone()).collect();
             let plan = self.solve(&pending, &[], solver)?;
             self.take_new(&plan, &left, &mut out)?;
+            out.order.extend(plan.order.iter().cloned());
         }
         Some(out)
     }
@@ -579,6 +583,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
             out.to_existing.push((pods[k].0.clone(), pods[k].1, idx[m]));
         }
         self.take_new(&plan, &pods, &mut out)?;
+        out.order = plan.order.clone();
         Some(out)
     }
 
@@ -611,7 +616,15 @@ impl<'p, 'a> Fleet<'p, 'a> {
                 let k = *pos.get(id)?;
                 out.to_new.push((pods[k].0.clone(), pods[k].1, r));
             }
-            out.new_nodes.push(n.clone());
+            // The solver's placeholder names may be taken by nodes of the cluster.
+            let mut n = n.clone();
+            let mut name = format!("replacement-{}", n.name);
+            while self.by_name.contains_key(name.as_str()) {
+                name.push('x');
+            }
+            n.labels.insert(labels::HOSTNAME.into(), name.clone());
+            n.name = name;
+            out.new_nodes.push(n);
         }
         Some(())
     }
@@ -652,7 +665,18 @@ impl<'p, 'a> Fleet<'p, 'a> {
                 to: out.new_nodes[*r].name.clone(),
             }))
             .collect();
-        pods.sort_by(|a, b| a.pod.cmp(&b.pod));
+        let rank: HashMap<&PodId, usize> = out
+            .order
+            .iter()
+            .enumerate()
+            .map(|(k, id)| (id, k))
+            .collect();
+        pods.sort_by_key(|m| {
+            (
+                rank.get(&m.pod).copied().unwrap_or(usize::MAX),
+                m.pod.clone(),
+            )
+        });
         let before: Money = removed.iter().map(|&i| self.p.nodes[i].node.price).sum();
         let all_spot = removed
             .iter()
