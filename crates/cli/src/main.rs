@@ -5,6 +5,7 @@
 
 mod catalog_cmd;
 mod compare_cmd;
+mod consolidate_cmd;
 mod input;
 mod sim_cmd;
 mod solve_cmd;
@@ -40,6 +41,9 @@ enum Command {
     Compare(compare_cmd::Args),
     /// Replay a simulation scenario (or a trace) with one autoscaler.
     Replay(sim_cmd::ReplayArgs),
+    /// Dry run of consolidation on a cluster snapshot: which nodes a strategy would
+    /// delete or replace, where their pods would go, savings and evictions.
+    Consolidate(consolidate_cmd::Args),
 }
 
 /// An error and the exit code it deserves: 2 for bad input, 1 for internal failures.
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
         Command::Solve(a) => solve_cmd::run(a),
         Command::Compare(a) => compare_cmd::run(a),
         Command::Replay(a) => sim_cmd::replay(a),
+        Command::Consolidate(a) => consolidate_cmd::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

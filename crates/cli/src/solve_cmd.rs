@@ -44,6 +44,8 @@ pub struct Loaded {
     pub pools: Vec<NodePool>,
     /// Catalog.
     pub catalog: Catalog,
+    /// Pod disruption budgets found in the files.
+    pub pdbs: Vec<nodepack_model::PodDisruptionBudget>,
 }
 
 /// Read the inputs of `solve` (shared with other commands).
@@ -100,6 +102,7 @@ pub fn load(
         nodes,
         pools,
         catalog,
+        pdbs: wl.pdbs,
     })
 }
 

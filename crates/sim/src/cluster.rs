@@ -111,6 +111,10 @@ pub struct NodeSt {
     /// Removal requested: terminate once drained (pods held by disruption budgets keep
     /// it draining until they may go).
     pub remove_when_drained: bool,
+    /// Cordoned: no new pods (a consolidation replacement is on its way).
+    pub cordoned: bool,
+    /// When a pod last arrived on or left it (or it became ready).
+    pub last_change: Millis,
 }
 
 impl NodeSt {
@@ -230,6 +234,7 @@ impl Cluster {
     pub fn fits(&self, p: usize, n: usize) -> bool {
         let (ps, ns) = (&self.pods[p], &self.nodes[n]);
         ns.life == NodeLife::Ready
+            && !ns.cordoned
             && ps
                 .pod
                 .requests
@@ -285,6 +290,7 @@ impl Cluster {
         ns.pods.push(p);
         ns.requested = ns.requested.saturating_add(&req);
         ns.empty_since = None;
+        ns.last_change = now;
         self.pending.remove(&p);
         if anti {
             self.anti.insert(p);
@@ -300,6 +306,7 @@ impl Cluster {
         let ns = &mut self.nodes[n];
         ns.pods.retain(|&x| x != p);
         ns.requested = ns.requested.checked_sub(&req).unwrap_or_default();
+        ns.last_change = now;
         if ns.pods.is_empty() && ns.life == NodeLife::Ready {
             ns.empty_since = Some(now);
         }
@@ -338,6 +345,33 @@ impl Cluster {
             }
             b.pdb.allows_eviction(healthy, expected, pod_healthy)
         })
+    }
+
+    /// The pod disruption budgets.
+    pub fn pdbs(&self) -> Vec<PodDisruptionBudget> {
+        self.budgets.iter().map(|b| b.pdb.clone()).collect()
+    }
+
+    /// Evictions each disruption budget allows now (`disruptionsAllowed`): running
+    /// covered pods beyond the desired healthy count; pods not running count against it.
+    pub fn pdb_allowed(&self) -> Vec<u32> {
+        self.budgets
+            .iter()
+            .map(|b| {
+                let (mut expected, mut healthy) = (0u32, 0u32);
+                for &q in &b.pods {
+                    match self.pods[q].phase {
+                        PodPhase::Running => {
+                            expected += 1;
+                            healthy += 1;
+                        }
+                        PodPhase::Pending | PodPhase::Bound => expected += 1,
+                        PodPhase::Completed | PodPhase::Deleted => {}
+                    }
+                }
+                healthy.saturating_sub(b.pdb.desired_healthy(expected))
+            })
+            .collect()
     }
 
     /// `p` completed or was deleted: its name is free again.
@@ -379,7 +413,7 @@ impl Cluster {
         let mut out = Vec::new();
         let mut idx = Vec::new();
         for (i, n) in self.nodes.iter().enumerate() {
-            if !n.live() || (!include_launching && n.life != NodeLife::Ready) {
+            if !n.live() || n.cordoned || (!include_launching && n.life != NodeLife::Ready) {
                 continue;
             }
             let mut node = n.node.clone();
@@ -580,6 +614,8 @@ mod tests {
             noticed: false,
             startup_taints: 0,
             remove_when_drained: false,
+            cordoned: false,
+            last_change: Millis(0),
         }
     }
 

@@ -75,6 +75,9 @@ struct Sim<'a> {
     capacity_changed: bool,
     new_pods: Vec<usize>,
     interrupted: u64,
+    /// Replacements in flight: (nodes to remove, their replacements, reason).
+    replacing: Vec<(Vec<usize>, Vec<usize>, &'static str)>,
+    repack_gaps: Vec<f64>,
 }
 
 /// Replay `input` with `autoscaler`.
@@ -131,6 +134,8 @@ fn run_inner(
         capacity_changed: false,
         new_pods: Vec::new(),
         interrupted: 0,
+        replacing: Vec::new(),
+        repack_gaps: Vec::new(),
     };
     sim.queue.push(Millis(0), Phase::Autoscaler, Ev::Tick);
     sim.queue.push(Millis(0), Phase::Sample, Ev::Sample);
@@ -205,8 +210,20 @@ impl Sim<'_> {
         let cache = autoscaler.uses_unavailable_cache();
         for a in actions {
             match a {
-                Action::Launch(req) => self.launch(req, cache),
-                Action::Remove { node, .. } => self.remove(node),
+                Action::Launch(req) => {
+                    self.launch(req, cache);
+                }
+                Action::Remove { node, reason } => {
+                    if self.cluster.nodes[node].life < NodeLife::Draining {
+                        self.disrupted(&[node], &[], reason);
+                        self.remove(node);
+                    }
+                }
+                Action::Replace {
+                    nodes,
+                    launches,
+                    reason,
+                } => self.replace(nodes, launches, reason, cache),
                 Action::Nominate { pod, node } => {
                     let c = &mut self.cluster;
                     if c.pending.contains(&pod) && c.nodes[node].live() {
@@ -251,11 +268,13 @@ impl Sim<'_> {
                     ns.node.taints.truncate(keep);
                     ns.startup_taints = 0;
                     ns.node.state = NodeState::Ready;
+                    ns.last_change = self.now;
                     if ns.pods.is_empty() {
                         ns.empty_since = Some(self.now);
                     }
                     self.capacity_changed = true;
                     self.cluster.node_ready = true;
+                    self.replacement_ready();
                 }
             }
             Ev::Notice(n) => {
@@ -376,7 +395,84 @@ impl Sim<'_> {
         }
     }
 
-    fn launch(&mut self, req: LaunchReq, cache: bool) {
+    /// Cordon `olds`, launch their replacements; they drain once all are ready. If a
+    /// replacement cannot launch, the nodes stay (the launched ones will be empty and
+    /// consolidated).
+    fn replace(
+        &mut self,
+        olds: Vec<usize>,
+        launches: Vec<LaunchReq>,
+        reason: &'static str,
+        cache: bool,
+    ) {
+        if olds.iter().any(|&n| {
+            self.cluster.nodes[n].life != NodeLife::Ready || self.cluster.nodes[n].cordoned
+        }) {
+            return;
+        }
+        let mut news = Vec::new();
+        for req in launches {
+            match self.launch(req, cache) {
+                Some(n) => news.push(n),
+                None => {
+                    self.summary.replacements_failed += 1;
+                    return;
+                }
+            }
+        }
+        for &n in &olds {
+            self.cluster.nodes[n].cordoned = true;
+            self.cluster.clear_nominations(n);
+        }
+        self.capacity_changed = true;
+        self.replacing.push((olds, news, reason));
+    }
+
+    /// Replacements that are all ready: drain the nodes they replace. Replacements that
+    /// died before they were ready: uncordon those nodes.
+    fn replacement_ready(&mut self) {
+        let mut k = 0;
+        while k < self.replacing.len() {
+            let (olds, news, reason) = &self.replacing[k];
+            let lives: Vec<NodeLife> = news.iter().map(|&n| self.cluster.nodes[n].life).collect();
+            if lives.iter().all(|l| *l == NodeLife::Ready) {
+                let (olds, news, reason) = self.replacing.swap_remove(k);
+                self.disrupted(&olds, &news, reason);
+                for n in olds {
+                    self.cluster.nodes[n].cordoned = false;
+                    self.remove(n);
+                }
+            } else if lives.iter().any(|l| *l >= NodeLife::Draining) {
+                let _ = reason;
+                for &n in olds {
+                    self.cluster.nodes[n].cordoned = false;
+                }
+                self.summary.replacements_failed += 1;
+                self.replacing.swap_remove(k);
+                self.capacity_changed = true;
+            } else {
+                k += 1;
+            }
+        }
+    }
+
+    /// Count a voluntary disruption of `olds` (replaced by `news`) and its savings.
+    fn disrupted(&mut self, olds: &[usize], news: &[usize], reason: &'static str) {
+        *self
+            .summary
+            .disruptions
+            .entry(reason.to_string())
+            .or_default() += olds.len() as u64;
+        if matches!(reason, "empty" | "underutilized") {
+            let price = |n: &usize| self.cluster.nodes[*n].offering.price;
+            let saved: Money =
+                olds.iter().map(price).sum::<Money>() - news.iter().map(price).sum::<Money>();
+            let left = self.input.settings.horizon.saturating_sub(self.now);
+            self.summary.consolidation_savings_usd += saved.usd() * left.0 as f64 / 3_600_000.0;
+        }
+    }
+
+    fn launch(&mut self, req: LaunchReq, cache: bool) -> Option<usize> {
         let pool = &self.input.nodepools[req.pool];
         let allowed_ct = |ct: CapacityType| {
             pool.requirements
@@ -388,7 +484,10 @@ impl Sim<'_> {
             .chain(req.alternatives.iter())
             .map(|t| (t.clone(), req.capacity_type))
             .collect();
-        if req.capacity_type == CapacityType::Spot && allowed_ct(CapacityType::OnDemand) {
+        if req.capacity_type == CapacityType::Spot
+            && req.on_demand_fallback
+            && allowed_ct(CapacityType::OnDemand)
+        {
             tries.push((req.instance_type.clone(), CapacityType::OnDemand));
         }
         for (ty, ct) in tries {
@@ -424,9 +523,10 @@ impl Sim<'_> {
                     c.nodes[n].nominated.push(p);
                 }
             }
-            return;
+            return Some(n);
         }
         // Nothing launched: the pods stay pending for the next round.
+        None
     }
 
     fn create_node(
@@ -481,6 +581,8 @@ impl Sim<'_> {
             life: NodeLife::Launching,
             noticed: false,
             remove_when_drained: false,
+            cordoned: false,
+            last_change: self.now,
             startup_taints: pool.startup_taints.len(),
         });
         self.summary.nodes_launched += 1;
@@ -542,6 +644,8 @@ impl Sim<'_> {
         self.summary.pods_evicted += 1;
         if interruption {
             self.interrupted += 1;
+        } else {
+            self.summary.evictions_disruption += 1;
         }
         self.new_pods.push(p);
     }
@@ -579,6 +683,9 @@ impl Sim<'_> {
         ns.ended = Some(self.now);
         self.summary.nodes_terminated += 1;
         self.bill(n, self.now);
+        if !self.replacing.is_empty() {
+            self.replacement_ready();
+        }
     }
 
     fn bill(&mut self, n: usize, end: Millis) {
@@ -636,6 +743,7 @@ impl Sim<'_> {
     /// Lower bound over the interval since the last one: the pods running throughout it
     /// had to be held by nodes costing at least their fractional LP for its length.
     fn bound_interval(&mut self) {
+        self.repack_sample();
         let from = self.lb_prev;
         self.lb_prev = self.now;
         let pods: Vec<nodepack_model::Pod> = self
@@ -661,6 +769,41 @@ impl Sim<'_> {
         // Spot prices may dip by the volatility; the bound must hold at the lowest.
         let factor = 1.0 - self.input.settings.cloud.spot_price_volatility;
         self.lb_total += lb.usd() * hours * factor;
+    }
+
+    /// How much the live fleet's price exceeds packing the bound pods from scratch.
+    fn repack_sample(&mut self) {
+        let pods: Vec<nodepack_model::Pod> = self
+            .cluster
+            .pods
+            .iter()
+            .filter(|p| matches!(p.phase, PodPhase::Bound | PodPhase::Running))
+            .map(|p| (*p.pod).clone())
+            .collect();
+        if pods.is_empty() {
+            return;
+        }
+        let problem = Problem {
+            pending: &pods,
+            nodes: &[],
+            nodepools: self.input.nodepools,
+            catalog: self.input.catalog,
+        };
+        let prep = Prepared::with_pairs(self.pairs.clone(), problem);
+        let Some(plan) = nodepack_solver::solve_prepared("nodepack", &prep) else {
+            return;
+        };
+        let fleet: Money = self
+            .cluster
+            .nodes
+            .iter()
+            .filter(|n| n.life != NodeLife::Terminated)
+            .map(|n| n.offering.price)
+            .sum();
+        if plan.cost_per_hour > Money::ZERO {
+            self.repack_gaps
+                .push(fleet.usd() / plan.cost_per_hour.usd() - 1.0);
+        }
     }
 
     fn finish(mut self) -> (SimResult, Cluster) {
@@ -707,6 +850,16 @@ impl Sim<'_> {
         s.cpu_utilization = ratio(self.used_cpu, self.alloc_cpu);
         s.memory_utilization = ratio(self.used_mem, self.alloc_mem);
         s.sim_seconds = horizon.secs_f64();
+        let hours = horizon.0 as f64 / 3_600_000.0;
+        if hours > 0.0 {
+            s.nodes_launched_per_hour = s.nodes_launched as f64 / hours;
+        }
+        if s.node_hours > 0.0 {
+            s.evictions_per_node_hour = s.evictions_disruption as f64 / s.node_hours;
+        }
+        if !self.repack_gaps.is_empty() {
+            s.repack_gap = self.repack_gaps.iter().sum::<f64>() / self.repack_gaps.len() as f64;
+        }
         (
             SimResult {
                 summary: self.summary,

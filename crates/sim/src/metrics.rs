@@ -115,6 +115,24 @@ pub struct Summary {
     pub interruption_restarts: u64,
     /// Eviction attempts a pod disruption budget refused (each retry counts).
     pub evictions_blocked: u64,
+    /// Nodes disrupted voluntarily, by reason (`empty`, `underutilized`, `drifted`,
+    /// `expired`).
+    pub disruptions: std::collections::BTreeMap<String, u64>,
+    /// Evictions by voluntary disruption (consolidation, drift, expiry, scale-down).
+    pub evictions_disruption: u64,
+    /// Voluntary evictions per node-hour billed.
+    pub evictions_per_node_hour: f64,
+    /// Estimated dollars saved by consolidation: each executed move's drop in price
+    /// per hour times the time left until the horizon.
+    pub consolidation_savings_usd: f64,
+    /// Replacements that could not launch (the nodes they were to replace stayed).
+    pub replacements_failed: u64,
+    /// Churn: nodes launched per simulated hour.
+    pub nodes_launched_per_hour: f64,
+    /// Mean over the lower-bound samples of how much the live fleet's price per hour
+    /// exceeds packing the running pods from scratch with the `nodepack` solver
+    /// (0.10 = 10% over).
+    pub repack_gap: f64,
     /// Time-weighted requested / allocatable CPU on ready nodes.
     pub cpu_utilization: f64,
     /// Time-weighted requested / allocatable memory on ready nodes.

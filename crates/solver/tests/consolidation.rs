@@ -204,6 +204,7 @@ proptest! {
             catalog: &catalog,
             pdbs: &pdbs,
             pairs: None,
+        pdb_allowed: None,
         };
         for name in CONSOLIDATORS {
             let c = consolidator(name).unwrap();

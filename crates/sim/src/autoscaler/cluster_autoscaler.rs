@@ -277,6 +277,7 @@ impl ClusterAutoscaler {
                     capacity_type: g.offering.capacity_type,
                     alternatives: vec![],
                     pods: vec![],
+                    on_demand_fallback: true,
                 })
             })
             .collect()

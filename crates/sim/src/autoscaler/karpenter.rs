@@ -1,20 +1,33 @@
 //! Karpenter-style autoscaler: Karpenter v1.14's provisioning loop with the `karpenter`
-//! solver strategy. Batching: 1 s idle / 10 s maximum. Launch: the chosen offering, then
-//! the ranked alternatives (instance types already in the 3-minute unavailable-offerings
+//! solver strategy, and its disruption controller with the `karpenter` consolidation
+//! strategy. Batching: 1 s idle / 10 s maximum. Launch: the chosen offering, then the
+//! ranked alternatives (instance types already in the 3-minute unavailable-offerings
 //! cache are skipped), then on-demand if spot has no capacity. Interruptions: cordon and
-//! drain on the 2-minute notice; replacements come from normal provisioning. Emptiness:
-//! nodes empty for `consolidateAfter` are removed (the consolidation issue adds the rest).
+//! drain on the 2-minute notice; replacements come from normal provisioning.
+//! Disruption: every 10 s, expiry, emptiness, drift, multi-node and single-node
+//! consolidation (see `nodepack_solver::consolidate::karpenter`), one command per pass,
+//! validated again after 15 s; replacements launch and become ready before the old
+//! nodes drain.
 
+use super::disruption::Disruptor;
 use super::{Action, Autoscaler, Ctx, Provisioner};
 use nodepack_model::Millis;
 
 /// The Karpenter-style autoscaler.
-#[derive(Clone, Debug)]
-pub struct KarpenterAutoscaler(pub Provisioner);
+#[derive(Debug)]
+pub struct KarpenterAutoscaler {
+    /// Provisioning.
+    pub provisioner: Provisioner,
+    /// Disruption.
+    pub disruptor: Disruptor,
+}
 
 impl Default for KarpenterAutoscaler {
     fn default() -> Self {
-        KarpenterAutoscaler(Provisioner::new("karpenter"))
+        KarpenterAutoscaler {
+            provisioner: Provisioner::new("karpenter"),
+            disruptor: Disruptor::karpenter(),
+        }
     }
 }
 
@@ -26,7 +39,9 @@ impl Autoscaler for KarpenterAutoscaler {
         Some(Millis::from_secs(1))
     }
     fn reconcile(&mut self, ctx: &Ctx) -> Vec<Action> {
-        self.0.reconcile(ctx)
+        let mut out = self.provisioner.reconcile(ctx);
+        out.extend(self.disruptor.reconcile(ctx, false));
+        out
     }
     fn drains_on_notice(&self) -> bool {
         true

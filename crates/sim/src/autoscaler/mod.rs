@@ -4,11 +4,12 @@
 //! [`Provisioner`].
 
 pub mod cluster_autoscaler;
+pub mod disruption;
 pub mod karpenter;
 pub mod nodepack;
 pub mod static_fleet;
 
-use crate::cluster::{Cluster, NodeLife};
+use crate::cluster::Cluster;
 use crate::config::TraceEvent;
 use nodepack_model::{CapacityType, Catalog, Millis, NodePool, Pod};
 use nodepack_solver::prep::{Pairs, Prepared};
@@ -48,6 +49,9 @@ pub struct LaunchReq {
     pub alternatives: Vec<String>,
     /// Pods to nominate to it.
     pub pods: Vec<usize>,
+    /// A spot launch may fall back to on-demand when spot has no capacity (not for a
+    /// consolidation replacement pinned to spot).
+    pub on_demand_fallback: bool,
 }
 
 /// What an autoscaler decides.
@@ -59,7 +63,18 @@ pub enum Action {
     Remove {
         /// Node index.
         node: usize,
-        /// Why (`empty`, `underutilized`, ...).
+        /// Why (`empty`, `underutilized`, `drifted`, `expired`).
+        reason: &'static str,
+    },
+    /// Cordon nodes, launch their replacements, and drain and terminate the nodes once
+    /// every replacement is ready (if a replacement cannot launch, the nodes are
+    /// uncordoned and stay).
+    Replace {
+        /// Node indices.
+        nodes: Vec<usize>,
+        /// The replacements.
+        launches: Vec<LaunchReq>,
+        /// Why.
         reason: &'static str,
     },
     /// Nominate a pending pod to a node (launching or ready).
@@ -112,7 +127,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn Autoscaler>> {
 /// Karpenter's provisioning loop with a pluggable solver: batch pending pods (a batch
 /// closes after `idle` without new pods or `max` after it opened), solve with the
 /// cluster's live nodes (in-flight ones included, with their nominated pods) as existing
-/// capacity, nominate and launch; remove nodes empty for the pool's `consolidateAfter`.
+/// capacity, nominate and launch. Disruption is [`disruption::Disruptor`]'s.
 #[derive(Clone, Debug)]
 pub struct Provisioner {
     /// Solver strategy name.
@@ -121,8 +136,6 @@ pub struct Provisioner {
     pub idle: Millis,
     /// Batch maximum duration (Karpenter: 10 s).
     pub max: Millis,
-    /// Empty-node removal delay when the pool does not say (`consolidateAfter`).
-    pub default_consolidate_after: Millis,
     /// Retry pods found unschedulable after this long.
     pub retry_unschedulable: Millis,
     opened: Option<Millis>,
@@ -137,7 +150,6 @@ impl Provisioner {
             solver,
             idle: Millis::from_secs(1),
             max: Millis::from_secs(10),
-            default_consolidate_after: Millis::from_secs(30),
             retry_unschedulable: Millis::from_mins(5),
             opened: None,
             last_change: Millis(0),
@@ -161,7 +173,12 @@ impl Provisioner {
             .collect()
     }
 
-    /// One pass: provisioning (when a batch closes) and emptiness.
+    /// Are pods waiting for capacity?
+    pub fn has_waiting(&self, ctx: &Ctx) -> bool {
+        !self.waiting(ctx).is_empty()
+    }
+
+    /// One pass: provisioning (when a batch closes).
     pub fn reconcile(&mut self, ctx: &Ctx) -> Vec<Action> {
         let mut out = Vec::new();
         let waiting = self.waiting(ctx);
@@ -181,7 +198,6 @@ impl Provisioner {
                 out.extend(self.provision(ctx, &waiting));
             }
         }
-        out.extend(remove_empty(ctx, self.default_consolidate_after));
         out
     }
 
@@ -230,6 +246,7 @@ pub fn provision_with(solver: &str, ctx: &Ctx, waiting: &[usize]) -> Vec<Action>
             capacity_type: n.capacity_type,
             alternatives: n.alternatives.clone(),
             pods: n.pods.iter().filter_map(pod_of).collect(),
+            on_demand_fallback: true,
         }));
     }
     for u in &plan.unschedulable {
@@ -237,30 +254,6 @@ pub fn provision_with(solver: &str, ctx: &Ctx, waiting: &[usize]) -> Vec<Action>
             out.push(Action::Unschedulable {
                 pod: p,
                 reason: u.reason.clone(),
-            });
-        }
-    }
-    out
-}
-
-/// Ready nodes without pods (and none nominated) for their pool's `consolidateAfter`.
-pub fn remove_empty(ctx: &Ctx, default_after: Millis) -> Vec<Action> {
-    let c = ctx.cluster;
-    let mut out = Vec::new();
-    for (i, n) in c.nodes.iter().enumerate() {
-        if n.life != NodeLife::Ready || !n.pods.is_empty() || !n.nominated.is_empty() {
-            continue;
-        }
-        let after = ctx.pools[n.pool]
-            .disruption
-            .consolidate_after
-            .unwrap_or(default_after);
-        if n.empty_since
-            .is_some_and(|t| ctx.now.saturating_sub(t) >= after)
-        {
-            out.push(Action::Remove {
-                node: i,
-                reason: "empty",
             });
         }
     }

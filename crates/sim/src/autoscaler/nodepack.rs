@@ -1,18 +1,29 @@
-//! nodepack's autoscaler: the same loop as Karpenter's (batching, launch fallback with
-//! the unavailable-offerings cache, drain on interruption notice, emptiness), with the
-//! `nodepack` solver: cost-driven packing and an explicit spot risk model that spreads
-//! spot nodes over zones.
+//! nodepack's autoscaler: the same provisioning loop as Karpenter's (batching, launch
+//! fallback with the unavailable-offerings cache, drain on interruption notice) with the
+//! `nodepack` solver (cost-driven packing and an explicit spot risk model that spreads
+//! spot nodes over zones), and nodepack's global consolidation pass every 10 s (see
+//! `nodepack_solver::consolidate::nodepack`), executed at once and held while pods wait
+//! for capacity, so a burst lands on capacity consolidation would have freed.
 
+use super::disruption::Disruptor;
 use super::{Action, Autoscaler, Ctx, Provisioner};
 use nodepack_model::Millis;
 
 /// nodepack's autoscaler.
-#[derive(Clone, Debug)]
-pub struct NodepackAutoscaler(pub Provisioner);
+#[derive(Debug)]
+pub struct NodepackAutoscaler {
+    /// Provisioning.
+    pub provisioner: Provisioner,
+    /// Disruption.
+    pub disruptor: Disruptor,
+}
 
 impl Default for NodepackAutoscaler {
     fn default() -> Self {
-        NodepackAutoscaler(Provisioner::new("nodepack"))
+        NodepackAutoscaler {
+            provisioner: Provisioner::new("nodepack"),
+            disruptor: Disruptor::nodepack(),
+        }
     }
 }
 
@@ -24,7 +35,10 @@ impl Autoscaler for NodepackAutoscaler {
         Some(Millis::from_secs(1))
     }
     fn reconcile(&mut self, ctx: &Ctx) -> Vec<Action> {
-        self.0.reconcile(ctx)
+        let waiting = self.provisioner.has_waiting(ctx);
+        let mut out = self.provisioner.reconcile(ctx);
+        out.extend(self.disruptor.reconcile(ctx, waiting));
+        out
     }
     fn drains_on_notice(&self) -> bool {
         true

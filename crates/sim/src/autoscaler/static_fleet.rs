@@ -103,6 +103,7 @@ impl Autoscaler for StaticFleet {
                     capacity_type: n.capacity_type,
                     alternatives: n.alternatives.clone(),
                     pods: vec![],
+                    on_demand_fallback: true,
                 }))
             })
             .collect()

@@ -73,6 +73,10 @@ fn candidates(fleet: &Fleet) -> Vec<usize> {
 /// Can `nodes` be deleted, or replaced by one cheaper node, under Karpenter's rules?
 /// The outcome, with a spot -> spot replacement's options cut to the 15 cheapest.
 pub fn evaluate(fleet: &Fleet, nodes: &[usize], single: bool) -> Option<Outcome> {
+    // Each candidate's pods may be evicted on their own; together they must fit too.
+    if !fleet.pdbs_allow(nodes) {
+        return None;
+    }
     let mut out = fleet.simulate(nodes, SOLVER)?;
     let before: Money = nodes.iter().map(|&i| fleet.p.nodes[i].node.price).sum();
     match out.new_nodes.len() {

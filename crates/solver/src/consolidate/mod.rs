@@ -54,6 +54,10 @@ pub struct ConsolidationProblem<'a> {
     pub pdbs: &'a [PodDisruptionBudget],
     /// Pairs prepared for these pools and catalog, if the caller has them.
     pub pairs: Option<&'a Arc<Pairs>>,
+    /// Evictions each pod disruption budget allows now, when the caller knows better
+    /// than counting the pods on the nodes as healthy (pods pending or starting count
+    /// against a budget).
+    pub pdb_allowed: Option<&'a [u32]>,
 }
 
 /// Why nodes are disrupted (Karpenter's disruption reasons, plus expiry).
@@ -222,6 +226,13 @@ pub struct Fleet<'p, 'a> {
     anti_any: bool,
     by_name: HashMap<&'a str, usize>,
     pairs: Arc<Pairs>,
+    /// Replacement names handed out so far (unique within the pass).
+    named: std::cell::Cell<usize>,
+    /// Pods moved onto replacements by committed moves, with the replacement's zone
+    /// (they count for later moves' zone spreads).
+    pub on_replacements: Vec<(Arc<Pod>, String)>,
+    /// Replacements of committed moves.
+    pub replacements: Vec<NewNode>,
 }
 
 impl<'p, 'a> Fleet<'p, 'a> {
@@ -264,7 +275,11 @@ impl<'p, 'a> Fleet<'p, 'a> {
             })
             .collect();
         let mut pdb_left = Vec::new();
-        for b in p.pdbs {
+        for (k, b) in p.pdbs.iter().enumerate() {
+            if let Some(a) = p.pdb_allowed.and_then(|a| a.get(k)) {
+                pdb_left.push(i64::from(*a));
+                continue;
+            }
             let covered = p
                 .nodes
                 .iter()
@@ -295,6 +310,9 @@ impl<'p, 'a> Fleet<'p, 'a> {
             anti_any,
             by_name,
             pairs,
+            named: std::cell::Cell::new(0),
+            on_replacements: Vec::new(),
+            replacements: Vec::new(),
         }
     }
 
@@ -340,6 +358,11 @@ impl<'p, 'a> Fleet<'p, 'a> {
         }
         if let Some(q) = self.pods_of(i).find(|q| q.do_not_disrupt) {
             return Some(format!("pod {} has karpenter.sh/do-not-disrupt", q.id));
+        }
+        if let Some(q) = self.pods_of(i).find(|q| !q.pod_affinity.is_empty()) {
+            // Re-placing a pod with required pod affinity against running pods is not
+            // simulated faithfully yet (see ARCHITECTURE.md): such nodes stay.
+            return Some(format!("pod {} has required pod affinity", q.id));
         }
         if !self.pdbs_allow(&[i]) {
             return Some("a pod disruption budget does not allow evicting its pods".into());
@@ -469,14 +492,13 @@ impl<'p, 'a> Fleet<'p, 'a> {
             .iter()
             .flat_map(|&i| self.pods_of(i).map(move |q| (q.clone(), i)))
             .collect();
-        let plain = !self.anti_any
-            && pods.iter().all(|(q, _)| {
-                q.topology_spread.is_empty()
-                    && q.pod_affinity.is_empty()
-                    && q.pod_anti_affinity.is_empty()
-            });
+        let plain = !self.anti_any && pods.iter().all(|(q, _)| fast_path_ok(q));
         if plain {
             self.simulate_plain(removed, pods, solver, allow_new)
+        } else if !self.replacements.is_empty() {
+            // The full solver would not see the replacements planned earlier in this
+            // pass: constrained pods wait for the next pass.
+            None
         } else {
             let out = self.simulate_full(removed, pods, solver)?;
             (allow_new || out.new_nodes.is_empty()).then_some(out)
@@ -495,6 +517,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
         solver: &str,
         allow_new: bool,
     ) -> Option<Outcome> {
+        let all = pods.clone();
         // Largest first.
         pods.sort_by(|a, b| {
             (b.0.requests.cpu, b.0.requests.memory)
@@ -504,11 +527,26 @@ impl<'p, 'a> Fleet<'p, 'a> {
         let targets: Vec<usize> = (0..self.p.nodes.len())
             .filter(|&j| self.usable(j, removed))
             .collect();
+        let mut spreads = ZoneSpreads::default();
+        if pods.iter().any(|(q, _)| !q.topology_spread.is_empty()) {
+            let stay: Vec<usize> = (0..self.p.nodes.len())
+                .filter(|&j| !self.gone[j] && !removed.contains(&j))
+                .collect();
+            spreads.zones = self.pairs.zones.clone();
+            for &j in &stay {
+                let z = &self.p.nodes[j].node.zone;
+                if !spreads.zones.contains(z) {
+                    spreads.zones.push(z.clone());
+                }
+            }
+            spreads.stay = stay;
+        }
         let mut free: HashMap<usize, Resources> = HashMap::new();
         let mut out = Outcome::default();
         let mut left: Vec<(Arc<Pod>, usize)> = Vec::new();
         for (q, from) in pods {
             let terms = q.node_requirement_terms();
+            let allowed = spreads.allowed(self, &q, &terms);
             let mut best: Option<(u64, usize)> = None;
             for &j in &targets {
                 let f = free.get(&j).unwrap_or(&self.free[j]);
@@ -518,6 +556,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
                 let n = &self.p.nodes[j].node;
                 if !terms.iter().any(|t| t.satisfied_by(&n.labels))
                     || first_untolerated(&n.taints, &q.tolerations).is_some()
+                    || allowed.as_ref().is_some_and(|a| !a.contains(&n.zone))
                 {
                     continue;
                 }
@@ -532,20 +571,67 @@ impl<'p, 'a> Fleet<'p, 'a> {
                 Some((_, j)) => {
                     let f = free.entry(j).or_insert_with(|| self.free[j].clone());
                     *f = f.saturating_sub(&q.requests);
+                    spreads
+                        .placed
+                        .push((q.clone(), self.p.nodes[j].node.zone.clone()));
                     out.order.push(q.id.clone());
                     out.to_existing.push((q, from, j));
                 }
                 None if !allow_new => return None,
+                // Spread pods are not split between this path and the solver.
+                None if allowed.is_some() && !self.replacements.is_empty() => return None,
+                None if allowed.is_some() => return self.simulate_full(removed, all, solver),
                 None => left.push((q, from)),
             }
         }
         if !left.is_empty() {
             let pending: Vec<Pod> = left.iter().map(|(q, _)| (**q).clone()).collect();
             let plan = self.solve(&pending, &[], solver)?;
+            if self.over_limits(removed, &plan.nodes) {
+                if !self.replacements.is_empty() {
+                    return None;
+                }
+                // Solved without the cluster's nodes, the plan does not see how much of
+                // the pools' limits they use: the full solver does.
+                return self.simulate_full(removed, all, solver);
+            }
             self.take_new(&plan, &left, &mut out)?;
             out.order.extend(plan.order.iter().cloned());
         }
         Some(out)
+    }
+
+    /// Would these new nodes push a pool over its limits, with the nodes that stay?
+    fn over_limits(&self, removed: &[usize], new: &[NewNode]) -> bool {
+        let cap = |ty: &str| self.p.catalog.get(ty).map(|t| t.capacity.clone());
+        for (k, pool) in self.p.nodepools.iter().enumerate() {
+            if pool.limits.is_empty() || !new.iter().any(|n| n.nodepool == pool.name) {
+                continue;
+            }
+            let mut used = Resources::default();
+            let mut count = 0u64;
+            for j in 0..self.p.nodes.len() {
+                if self.pool[j] == Some(k) && !self.gone[j] && !removed.contains(&j) {
+                    let n = &self.p.nodes[j].node;
+                    used = used.saturating_add(
+                        &cap(&n.instance_type).unwrap_or_else(|| n.allocatable.clone()),
+                    );
+                    count += 1;
+                }
+            }
+            for n in new
+                .iter()
+                .chain(self.replacements.iter())
+                .filter(|n| n.nodepool == pool.name)
+            {
+                used = used.saturating_add(&cap(&n.instance_type).unwrap_or_default());
+                count += 1;
+            }
+            if pool.limits.exceeded_by(&used, count).is_some() {
+                return true;
+            }
+        }
+        false
     }
 
     fn simulate_full(
@@ -567,6 +653,17 @@ impl<'p, 'a> Fleet<'p, 'a> {
             .collect();
         let pending: Vec<Pod> = pods.iter().map(|(q, _)| (**q).clone()).collect();
         let plan = self.solve(&pending, &nodes, solver)?;
+        // Constrained pods against a live cluster: only a plan the independent validator
+        // accepts becomes a move.
+        let problem = Problem {
+            pending: &pending,
+            nodes: &nodes,
+            nodepools: self.p.nodepools,
+            catalog: self.p.catalog,
+        };
+        if !crate::validate(&problem, &plan).is_empty() {
+            return None;
+        }
         let mut out = Outcome::default();
         let pos: HashMap<&PodId, usize> = pods
             .iter()
@@ -618,7 +715,9 @@ impl<'p, 'a> Fleet<'p, 'a> {
             }
             // The solver's placeholder names may be taken by nodes of the cluster.
             let mut n = n.clone();
-            let mut name = format!("replacement-{}", n.name);
+            let k = self.named.get();
+            self.named.set(k + 1);
+            let mut name = format!("replacement-{k}");
             while self.by_name.contains_key(name.as_str()) {
                 name.push('x');
             }
@@ -635,6 +734,11 @@ impl<'p, 'a> Fleet<'p, 'a> {
         for (q, _, j) in &out.to_existing {
             self.free[*j] = self.free[*j].saturating_sub(&q.requests);
             self.moved_in[*j].push(q.clone());
+        }
+        self.replacements.extend(out.new_nodes.iter().cloned());
+        for (q, _, r) in &out.to_new {
+            self.on_replacements
+                .push((q.clone(), out.new_nodes[*r].zone.clone()));
         }
         for &i in removed {
             for (b, pdb) in self.p.pdbs.iter().enumerate() {
@@ -719,6 +823,85 @@ impl<'p, 'a> Fleet<'p, 'a> {
             .collect();
         v.sort();
         v
+    }
+}
+
+/// Can the pod's moves be simulated without the full solver: no pod affinity or
+/// anti-affinity, and hard spread constraints only over zones (without `minDomains`),
+/// which the fast path checks itself.
+fn fast_path_ok(q: &Pod) -> bool {
+    q.pod_affinity.is_empty()
+        && q.pod_anti_affinity.is_empty()
+        && q.topology_spread.iter().all(|t| {
+            t.when_unsatisfiable == nodepack_model::pod::WhenUnsatisfiable::ScheduleAnyway
+                || (t.topology_key == labels::ZONE && t.min_domains.is_none())
+        })
+}
+
+/// Zone spread bookkeeping of the fast path: the zones, the nodes that stay and the pods
+/// placed so far in this simulation.
+#[derive(Default)]
+struct ZoneSpreads {
+    zones: Vec<String>,
+    stay: Vec<usize>,
+    placed: Vec<(Arc<Pod>, String)>,
+}
+
+impl ZoneSpreads {
+    /// The zones the pod's hard zone spreads allow now (`None`: no such spread).
+    fn allowed(
+        &self,
+        fleet: &Fleet,
+        q: &Pod,
+        terms: &[nodepack_model::Requirements],
+    ) -> Option<Vec<String>> {
+        let hard: Vec<_> = q
+            .topology_spread
+            .iter()
+            .filter(|t| {
+                t.when_unsatisfiable == nodepack_model::pod::WhenUnsatisfiable::DoNotSchedule
+            })
+            .collect();
+        if hard.is_empty() {
+            return None;
+        }
+        // Domains: zones the pod's node requirements allow.
+        let domains: Vec<&String> = self
+            .zones
+            .iter()
+            .filter(|z| {
+                terms
+                    .iter()
+                    .any(|t| t.get_ref(labels::ZONE).is_none_or(|v| v.has(z.as_str())))
+            })
+            .collect();
+        let mut ok: Vec<String> = domains.iter().map(|z| (*z).clone()).collect();
+        for t in hard {
+            let matches =
+                |o: &Pod| o.id.namespace == q.id.namespace && t.selector.satisfied_by(&o.labels);
+            let mut count: HashMap<&str, i64> = domains.iter().map(|z| (z.as_str(), 0)).collect();
+            for &j in &self.stay {
+                let z = fleet.p.nodes[j].node.zone.as_str();
+                if let Some(c) = count.get_mut(z) {
+                    *c += fleet.pods_of(j).filter(|o| matches(o)).count() as i64;
+                }
+            }
+            for (o, z) in self.placed.iter().chain(fleet.on_replacements.iter()) {
+                if matches(o) {
+                    if let Some(c) = count.get_mut(z.as_str()) {
+                        *c += 1;
+                    }
+                }
+            }
+            let self_match = i64::from(matches(q));
+            let min = count.values().copied().min().unwrap_or(0);
+            ok.retain(|z| {
+                count
+                    .get(z.as_str())
+                    .is_some_and(|c| c + self_match - min <= i64::from(t.max_skew))
+            });
+        }
+        Some(ok)
     }
 }
 

@@ -74,6 +74,7 @@ fn problem<'a>(
         catalog,
         pdbs,
         pairs: None,
+        pdb_allowed: None,
     }
 }
 

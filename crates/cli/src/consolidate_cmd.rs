@@ -1,0 +1,185 @@
+//! `nodepack consolidate`: the consolidation moves a strategy would make on a cluster
+//! snapshot, as a dry run (nothing is applied).
+
+use crate::solve_cmd::load;
+use crate::{Failure, Output};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use nodepack_model::Millis;
+use nodepack_solver::consolidate::{
+    consolidator, ConsolidationPlan, ConsolidationProblem, CONSOLIDATORS,
+};
+use std::time::Instant;
+
+/// Arguments of `nodepack consolidate`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The cluster's nodes (`kubectl get nodes -o json`).
+    #[arg(long, value_name = "FILE")]
+    nodes: String,
+    /// The cluster's pods (`kubectl get pods -A -o json`, or manifests with
+    /// `spec.nodeName`); PodDisruptionBudgets in these files are honoured.
+    #[arg(long, num_args = 1.., required = true, value_name = "FILE")]
+    pods: Vec<String>,
+    /// Karpenter NodePool (and EC2NodeClass) YAML.
+    #[arg(long, value_name = "FILE")]
+    nodepools: String,
+    /// `aws/us-east-1` (embedded, the default) or a catalog file.
+    #[arg(long)]
+    catalog: Option<String>,
+    /// Strategy: nodepack (default) or karpenter; `all` runs both.
+    #[arg(long, default_value = "nodepack")]
+    strategy: String,
+    /// The time to judge `consolidateAfter` and `expireAfter` at, as seconds since the
+    /// Unix epoch (default: now).
+    #[arg(long, value_name = "SECONDS")]
+    now: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    output: Output,
+}
+
+/// Run the command.
+pub fn run(a: Args) -> Result<(), Failure> {
+    let l = load(&a.pods, &a.nodepools, Some(&a.nodes), a.catalog.as_deref())?;
+    if l.nodes.is_empty() {
+        return Err(Failure::input(anyhow::anyhow!(
+            "{}: no Node objects found (expected `kubectl get nodes -o json`)",
+            a.nodes
+        )));
+    }
+    if !l.pending.is_empty() {
+        eprintln!(
+            "warning: {} pods are not bound to a node (no spec.nodeName): consolidation leaves them to provisioning",
+            l.pending.len()
+        );
+    }
+    let names: Vec<&str> = if a.strategy == "all" {
+        CONSOLIDATORS.to_vec()
+    } else if CONSOLIDATORS.contains(&a.strategy.as_str()) {
+        vec![a.strategy.as_str()]
+    } else {
+        return Err(Failure::input(anyhow::anyhow!(
+            "--strategy {:?}: unknown (expected one of {}, or all)",
+            a.strategy,
+            CONSOLIDATORS.join(", ")
+        )));
+    };
+    let now = match a.now {
+        Some(s) => Millis(s.saturating_mul(1000)),
+        None => Millis(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+        ),
+    };
+    let problem = ConsolidationProblem {
+        now,
+        nodes: &l.nodes,
+        status: &[],
+        nodepools: &l.pools,
+        catalog: &l.catalog,
+        pdbs: &l.pdbs,
+        pairs: None,
+        pdb_allowed: None,
+    };
+    let mut plans = Vec::new();
+    for name in names {
+        let c = consolidator(name).ok_or_else(|| Failure::internal(anyhow::anyhow!("{name}")))?;
+        let t = Instant::now();
+        let plan = c.consolidate(&problem);
+        plans.push((plan, t.elapsed().as_secs_f64() * 1000.0));
+    }
+    match a.output {
+        Output::Json => {
+            let v: Vec<serde_json::Value> = plans
+                .iter()
+                .map(|(p, ms)| {
+                    let mut v = serde_json::to_value(p).unwrap_or_default();
+                    v["solve_ms"] = serde_json::json!(ms);
+                    v
+                })
+                .collect();
+            let text = if v.len() == 1 {
+                serde_json::to_string_pretty(&v[0])
+            } else {
+                serde_json::to_string_pretty(&v)
+            };
+            crate::emit(text.map_err(Failure::internal)?);
+        }
+        Output::Table => {
+            for (p, ms) in &plans {
+                table(p, *ms);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn table(p: &ConsolidationPlan, ms: f64) {
+    crate::emit(format!(
+        "strategy {}: {} moves, ${:.4}/h -> ${:.4}/h{}, {} candidates, {} evictions, computed in {:.1} ms (dry run: nothing applied)",
+        p.strategy,
+        p.moves.len(),
+        p.cost_before.usd(),
+        p.cost_after.usd(),
+        p.repack_cost
+            .map(|r| format!(" (packed from scratch: ${:.4}/h)", r.usd()))
+            .unwrap_or_default(),
+        p.candidates,
+        p.moves.iter().map(|m| m.evictions).sum::<u32>(),
+        ms
+    ));
+    if p.moves.is_empty() {
+        return;
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "#",
+        "reason",
+        "action",
+        "nodes",
+        "replacement",
+        "saves $/h",
+        "evictions",
+        "pods go to",
+    ]);
+    for (k, m) in p.moves.iter().enumerate() {
+        let repl: Vec<String> = m
+            .replacements
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} ${:.4}/h{}",
+                    r.instance_type,
+                    r.capacity_type.as_str(),
+                    r.zone,
+                    r.price.usd(),
+                    if m.spot_only { " (spot only)" } else { "" }
+                )
+            })
+            .collect();
+        let mut dest: Vec<(String, usize)> = Vec::new();
+        for pm in &m.pods {
+            match dest.iter_mut().find(|(d, _)| *d == pm.to) {
+                Some((_, c)) => *c += 1,
+                None => dest.push((pm.to.clone(), 1)),
+            }
+        }
+        t.add_row(vec![
+            (k + 1).to_string(),
+            m.reason.as_str().to_string(),
+            m.kind().to_string(),
+            m.nodes.join("\n"),
+            repl.join("\n"),
+            format!("{:.4}", m.savings_per_hour.usd()),
+            m.evictions.to_string(),
+            dest.iter()
+                .map(|(d, c)| format!("{d} ({c})"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ]);
+    }
+    crate::emit(t);
+}

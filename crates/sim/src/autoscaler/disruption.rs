@@ -1,0 +1,260 @@
+//! The disruption loop Karpenter and nodepack share, with a pluggable consolidation
+//! strategy from `nodepack_solver::consolidate`: every `interval`, build the
+//! consolidation problem from the cluster, compute moves, optionally wait `validation`
+//! and re-check them (Karpenter's 15 s), and turn them into removals and replacements.
+
+use super::{Action, Ctx, LaunchReq};
+use crate::cluster::NodeLife;
+use nodepack_model::{Millis, NodeState};
+use nodepack_solver::consolidate::{
+    consolidator, ConsolidationProblem, Consolidator, Move, NodeStatus, Reason,
+};
+use nodepack_solver::ExistingNode;
+
+/// The disruption loop.
+pub struct Disruptor {
+    /// The consolidation strategy.
+    pub consolidator: Box<dyn Consolidator>,
+    /// How often a pass runs (Karpenter polls every 10 s).
+    pub interval: Millis,
+    /// How long computed moves wait before they are validated again and executed
+    /// (Karpenter: 15 s; zero executes at once).
+    pub validation: Millis,
+    /// Make no moves while pods wait for capacity, and drop moves computed before they
+    /// arrived: a burst lands on the capacity consolidation would have freed instead of
+    /// new nodes (nodepack).
+    pub hold_while_pending: bool,
+    next: Millis,
+    pending: Option<(Millis, Vec<Move>)>,
+    /// The cluster's signature at the last pass that found nothing, and when that
+    /// answer may change with time alone (a node settling or expiring), at the latest
+    /// [`RECHECK`] later (budget schedules, Karpenter's consolidation-state TTL).
+    quiet: Option<(u64, Millis)>,
+}
+
+/// A pass that found nothing is repeated on an unchanged cluster after this long.
+const RECHECK: Millis = Millis(300_000);
+
+impl std::fmt::Debug for Disruptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Disruptor")
+            .field("consolidator", &self.consolidator.name())
+            .field("interval", &self.interval)
+            .field("validation", &self.validation)
+            .finish()
+    }
+}
+
+impl Disruptor {
+    /// Karpenter's loop: its consolidation rules, 10 s passes, 15 s validation.
+    pub fn karpenter() -> Self {
+        Disruptor {
+            consolidator: consolidator("karpenter").expect("known strategy"),
+            interval: Millis::from_secs(10),
+            validation: Millis::from_secs(15),
+            hold_while_pending: false,
+            next: Millis(0),
+            pending: None,
+            quiet: None,
+        }
+    }
+
+    /// nodepack's loop: its global pass every 10 s, executed at once, held while pods
+    /// wait.
+    pub fn nodepack() -> Self {
+        Disruptor {
+            consolidator: consolidator("nodepack").expect("known strategy"),
+            interval: Millis::from_secs(10),
+            validation: Millis(0),
+            hold_while_pending: true,
+            next: Millis(0),
+            pending: None,
+            quiet: None,
+        }
+    }
+
+    /// One pass, if due. `waiting`: pods are waiting for capacity.
+    pub fn reconcile(&mut self, ctx: &Ctx, waiting: bool) -> Vec<Action> {
+        if self.hold_while_pending && waiting {
+            self.pending = None;
+            return vec![];
+        }
+        if ctx.now < self.next {
+            return vec![];
+        }
+        self.next = ctx.now + self.interval;
+        let (nodes, status, idx) = view(ctx);
+        let sig = signature(&nodes, &status);
+        if self.pending.is_none() {
+            if let Some((s, wake)) = self.quiet {
+                if s == sig && ctx.now < wake {
+                    return vec![];
+                }
+            }
+        }
+        let (pdbs, allowed) = (ctx.cluster.pdbs(), ctx.cluster.pdb_allowed());
+        let problem = ConsolidationProblem {
+            now: ctx.now,
+            nodes: &nodes,
+            status: &status,
+            nodepools: ctx.pools,
+            catalog: ctx.catalog,
+            pdbs: &pdbs,
+            pairs: Some(ctx.pairs),
+            pdb_allowed: Some(&allowed),
+        };
+        if let Some((at, moves)) = self.pending.take() {
+            if ctx.now < at + self.validation {
+                self.pending = Some((at, moves));
+                return vec![];
+            }
+            let valid: Vec<Move> = moves
+                .iter()
+                .filter_map(|m| self.consolidator.revalidate(&problem, m))
+                .collect();
+            return actions(ctx, &valid, &idx);
+        }
+        let plan = self.consolidator.consolidate(&problem);
+        if plan.moves.is_empty() {
+            self.quiet = Some((sig, wake(ctx, &nodes, &status)));
+            return vec![];
+        }
+        self.quiet = None;
+        if self.validation > Millis(0) {
+            self.pending = Some((ctx.now, plan.moves));
+            return vec![];
+        }
+        actions(ctx, &plan.moves, &idx)
+    }
+}
+
+/// The cluster as consolidation sees it: nodes not terminated with their bound pods;
+/// draining or cordoned nodes count as being deleted; a node with pods nominated to it
+/// counts as just changed.
+fn view(ctx: &Ctx) -> (Vec<ExistingNode>, Vec<NodeStatus>, Vec<usize>) {
+    let c = ctx.cluster;
+    let (mut nodes, mut status, mut idx) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, n) in c.nodes.iter().enumerate() {
+        if n.life == NodeLife::Terminated {
+            continue;
+        }
+        let deleting = n.life == NodeLife::Draining || n.cordoned;
+        let mut node = n.node.clone();
+        node.state = match n.life {
+            NodeLife::Launching => NodeState::Launching,
+            NodeLife::Registered => NodeState::Registered,
+            NodeLife::Ready if n.cordoned => NodeState::Cordoned,
+            NodeLife::Ready => NodeState::Ready,
+            _ => NodeState::Draining,
+        };
+        nodes.push(ExistingNode {
+            node,
+            pods: n.pods.iter().map(|&p| c.pods[p].pod.clone()).collect(),
+        });
+        status.push(NodeStatus {
+            last_change: if n.nominated.is_empty() {
+                n.last_change
+            } else {
+                ctx.now
+            },
+            deleting,
+        });
+        idx.push(i);
+    }
+    (nodes, status, idx)
+}
+
+/// A fingerprint of what consolidation looks at: each node's name, state, pods and last
+/// change (std's `DefaultHasher::new()` has fixed keys, so this is deterministic).
+fn signature(nodes: &[ExistingNode], status: &[NodeStatus]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for (e, s) in nodes.iter().zip(status) {
+        e.node.name.hash(&mut h);
+        (e.node.state as u8).hash(&mut h);
+        e.pods.len().hash(&mut h);
+        for p in &e.pods {
+            p.id.hash(&mut h);
+        }
+        s.last_change.0.hash(&mut h);
+        s.deleting.hash(&mut h);
+    }
+    h.finish()
+}
+
+/// The earliest time a quiet answer may change with no event: a node reaching its
+/// pool's `consolidateAfter` or `expireAfter`, and at the latest [`RECHECK`] from now.
+fn wake(ctx: &Ctx, nodes: &[ExistingNode], status: &[NodeStatus]) -> Millis {
+    let mut t = ctx.now + RECHECK;
+    for (e, s) in nodes.iter().zip(status) {
+        let Some(pool) = e
+            .node
+            .nodepool
+            .as_deref()
+            .and_then(|n| ctx.pools.iter().find(|p| p.name == n))
+        else {
+            continue;
+        };
+        for at in [
+            pool.disruption.consolidate_after.map(|a| s.last_change + a),
+            pool.expire_after.map(|x| e.node.created + x),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if at > ctx.now && at < t {
+                t = at;
+            }
+        }
+    }
+    t
+}
+
+fn reason_name(r: Reason) -> &'static str {
+    match r {
+        Reason::Empty => "empty",
+        Reason::Drifted => "drifted",
+        Reason::Expired => "expired",
+        Reason::Underutilized => "underutilized",
+    }
+}
+
+/// Moves as simulator actions.
+fn actions(ctx: &Ctx, moves: &[Move], idx: &[usize]) -> Vec<Action> {
+    let mut out = Vec::new();
+    for m in moves {
+        let nodes: Vec<usize> = m.node_indices.iter().map(|&k| idx[k]).collect();
+        let reason = reason_name(m.reason);
+        if m.replacements.is_empty() {
+            out.extend(
+                nodes
+                    .into_iter()
+                    .map(|node| Action::Remove { node, reason }),
+            );
+            continue;
+        }
+        let launches: Option<Vec<LaunchReq>> = m
+            .replacements
+            .iter()
+            .map(|r| {
+                Some(LaunchReq {
+                    pool: ctx.pools.iter().position(|p| p.name == r.nodepool)?,
+                    instance_type: r.instance_type.clone(),
+                    zone: r.zone.clone(),
+                    capacity_type: r.capacity_type,
+                    alternatives: r.alternatives.clone(),
+                    pods: vec![],
+                    on_demand_fallback: !m.spot_only,
+                })
+            })
+            .collect();
+        if let Some(launches) = launches {
+            out.push(Action::Replace {
+                nodes,
+                launches,
+                reason,
+            });
+        }
+    }
+    out
+}
