@@ -326,3 +326,91 @@ pub fn sim_pool() -> NodePool {
         .unwrap_or_default();
     p
 }
+
+/// A fragmented cluster for the consolidation bench: `nodes` nodes of the given pool
+/// (m5/c5/r5 2xlarge and m5/c5 4xlarge, 70% spot, random zones) holding `pods` plain pods
+/// spread evenly, each node filled to a random 10-95% of its allocatable CPU and memory
+/// (as after a scale-in), every node settled.
+pub fn fragmented_cluster(
+    catalog: &Catalog,
+    pool: &NodePool,
+    nodes: usize,
+    pods: usize,
+    seed: u64,
+) -> Vec<nodepack_solver::ExistingNode> {
+    use nodepack_model::{Node, NodeState};
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let pairs = nodepack_solver::prep::Pairs::new(std::slice::from_ref(pool), catalog);
+    let types = [
+        "m5.2xlarge",
+        "c5.2xlarge",
+        "r5.2xlarge",
+        "m5.4xlarge",
+        "c5.4xlarge",
+    ];
+    let mut out = Vec::with_capacity(nodes);
+    let per_node = pods / nodes.max(1);
+    let mut made = 0usize;
+    for k in 0..nodes {
+        let ty = *types.choose(&mut rng).expect("types");
+        let pt = pairs
+            .pts
+            .iter()
+            .find(|p| p.name == ty)
+            .expect("type in pool");
+        let ct = if rng.random_bool(0.7) {
+            CapacityType::Spot
+        } else {
+            CapacityType::OnDemand
+        };
+        let offers: Vec<&Offering> = pt
+            .offerings
+            .iter()
+            .filter(|o| o.capacity_type == ct)
+            .collect();
+        let o = *offers.choose(&mut rng).expect("an offering");
+        let name = format!("node-{k}");
+        let it = catalog.get(ty).expect("type");
+        let allocatable = it.allocatable();
+        let fill = rng.random_range(0.1..0.95);
+        let want = if k + 1 == nodes {
+            pods - made
+        } else {
+            per_node
+        };
+        let share = |total: u64, r: f64| (total as f64 * fill * r / want.max(1) as f64) as u64;
+        let list: Vec<std::sync::Arc<Pod>> = (0..want)
+            .map(|j| {
+                let (rc, rm) = (rng.random_range(0.5..1.0), rng.random_range(0.5..1.0));
+                std::sync::Arc::new(Pod::new(
+                    "default",
+                    &format!("pod-{k}-{j}"),
+                    Resources::new(
+                        Millicores(share(allocatable.cpu.0, rc).max(10)),
+                        Bytes(share(allocatable.memory.0, rm).max(1 << 20)),
+                    ),
+                ))
+            })
+            .collect();
+        made += list.len();
+        out.push(nodepack_solver::ExistingNode {
+            node: Node {
+                name: name.clone(),
+                nodepool: Some(pool.name.clone()),
+                instance_type: ty.into(),
+                zone: o.zone.clone(),
+                capacity_type: ct,
+                price: o.price,
+                labels: nodepack_solver::engine::node_labels(pt, pool, o, &name),
+                taints: vec![],
+                allocatable,
+                pods: vec![],
+                state: NodeState::Ready,
+                created: nodepack_model::Millis(0),
+                do_not_disrupt: false,
+            },
+            pods: list,
+        });
+    }
+    out
+}

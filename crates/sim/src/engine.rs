@@ -743,7 +743,7 @@ impl Sim<'_> {
     /// Lower bound over the interval since the last one: the pods running throughout it
     /// had to be held by nodes costing at least their fractional LP for its length.
     fn bound_interval(&mut self) {
-        self.repack_sample();
+        let _ = self.repack_sample();
         let from = self.lb_prev;
         self.lb_prev = self.now;
         let pods: Vec<nodepack_model::Pod> = self
@@ -772,7 +772,7 @@ impl Sim<'_> {
     }
 
     /// How much the live fleet's price exceeds packing the bound pods from scratch.
-    fn repack_sample(&mut self) {
+    fn repack_sample(&mut self) -> Option<f64> {
         let pods: Vec<nodepack_model::Pod> = self
             .cluster
             .pods
@@ -781,7 +781,7 @@ impl Sim<'_> {
             .map(|p| (*p.pod).clone())
             .collect();
         if pods.is_empty() {
-            return;
+            return None;
         }
         let problem = Problem {
             pending: &pods,
@@ -790,9 +790,7 @@ impl Sim<'_> {
             catalog: self.input.catalog,
         };
         let prep = Prepared::with_pairs(self.pairs.clone(), problem);
-        let Some(plan) = nodepack_solver::solve_prepared("nodepack", &prep) else {
-            return;
-        };
+        let plan = nodepack_solver::solve_prepared("nodepack", &prep)?;
         let fleet: Money = self
             .cluster
             .nodes
@@ -800,10 +798,12 @@ impl Sim<'_> {
             .filter(|n| n.life != NodeLife::Terminated)
             .map(|n| n.offering.price)
             .sum();
-        if plan.cost_per_hour > Money::ZERO {
-            self.repack_gaps
-                .push(fleet.usd() / plan.cost_per_hour.usd() - 1.0);
+        if plan.cost_per_hour <= Money::ZERO {
+            return None;
         }
+        let gap = fleet.usd() / plan.cost_per_hour.usd() - 1.0;
+        self.repack_gaps.push(gap);
+        Some(gap)
     }
 
     fn finish(mut self) -> (SimResult, Cluster) {
@@ -857,6 +857,11 @@ impl Sim<'_> {
         if s.node_hours > 0.0 {
             s.evictions_per_node_hour = s.evictions_disruption as f64 / s.node_hours;
         }
+        // The fleet at the horizon against packing its pods from scratch.
+        if let Some(end) = self.repack_sample() {
+            self.summary.repack_gap_end = end;
+        }
+        let s = &mut self.summary;
         if !self.repack_gaps.is_empty() {
             s.repack_gap = self.repack_gaps.iter().sum::<f64>() / self.repack_gaps.len() as f64;
         }

@@ -133,6 +133,8 @@ pub struct Summary {
     /// exceeds packing the running pods from scratch with the `nodepack` solver
     /// (0.10 = 10% over).
     pub repack_gap: f64,
+    /// The same at the horizon: how far the fleet converged.
+    pub repack_gap_end: f64,
     /// Time-weighted requested / allocatable CPU on ready nodes.
     pub cpu_utilization: f64,
     /// Time-weighted requested / allocatable memory on ready nodes.

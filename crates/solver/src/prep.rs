@@ -95,7 +95,17 @@ pub struct Pairs {
     caps: Vec<[u64; 4]>,
     /// Fingerprint of the pools it was built from (checked by `Prepared::with_pairs`).
     pool_names: Vec<String>,
+    /// [`CompatCache`] answers shared by every problem built on these pairs (they
+    /// depend on the pools and catalog only): a pure memo, so the simulator's and
+    /// consolidation's many small solves do not recompute them.
+    compat_memo: std::sync::Arc<std::sync::Mutex<CompatMap>>,
 }
+
+type CompatKey = (usize, Requirements, Vec<Toleration>, bool);
+type CompatMap = HashMap<CompatKey, Result<Vec<u32>, String>>;
+
+/// Shared compatibility answers kept at most (the memo starts over beyond).
+const COMPAT_MEMO_MAX: usize = 4096;
 
 /// A problem with its [`Pairs`] and per-problem memos.
 #[derive(Clone, Debug)]
@@ -294,6 +304,7 @@ impl Pairs {
                 .collect(),
             pts,
             pool_names: nodepools.iter().map(|p| p.name.clone()).collect(),
+            compat_memo: Default::default(),
         }
     }
 }
@@ -581,11 +592,37 @@ impl CompatCache {
         strict_prefer: bool,
     ) -> &Result<Vec<u32>, String> {
         let key = (pool, term.clone(), tolerations.to_vec(), strict_prefer);
-        self.map.entry(key).or_insert_with(|| {
+        let memo = &prep.compat_memo;
+        self.map.entry(key).or_insert_with_key(|key| {
+            if let Some(hit) = memo.lock().ok().and_then(|m| m.get(key).cloned()) {
+                return hit;
+            }
+            let answer = Self::compute(prep, pool, term, tolerations, strict_prefer);
+            if let Ok(mut m) = memo.lock() {
+                if m.len() >= COMPAT_MEMO_MAX {
+                    m.clear();
+                }
+                m.insert(key.clone(), answer.clone());
+            }
+            answer
+        })
+    }
+
+    fn compute(
+        prep: &Prepared,
+        pool: usize,
+        term: &Requirements,
+        tolerations: &[Toleration],
+        strict_prefer: bool,
+    ) -> Result<Vec<u32>, String> {
+        {
             let info = &prep.pools[pool];
             let np = &prep.problem.nodepools[pool];
             if let Some(t) = taint_blocking(&np.taints, tolerations, strict_prefer) {
-                return Err(format!("node pool {} has taint {t} that the pod does not tolerate", np.name));
+                return Err(format!(
+                    "node pool {} has taint {t} that the pod does not tolerate",
+                    np.name
+                ));
             }
             // Keys the pool itself constrains must agree; the others are checked against
             // each instance type (which defines the well-known labels).
@@ -618,7 +655,7 @@ impl CompatCache {
             } else {
                 Ok(v)
             }
-        })
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 use super::{Action, Ctx, LaunchReq};
 use crate::cluster::NodeLife;
 use nodepack_model::{Millis, NodeState};
+use nodepack_solver::consolidate::nodepack::NodepackConsolidation;
 use nodepack_solver::consolidate::{
     consolidator, ConsolidationProblem, Consolidator, Move, NodeStatus, Reason,
 };
@@ -15,6 +16,10 @@ use nodepack_solver::ExistingNode;
 pub struct Disruptor {
     /// The consolidation strategy.
     pub consolidator: Box<dyn Consolidator>,
+    /// A cheaper strategy for the passes between deep ones, and how often a deep pass
+    /// runs (nodepack: deletions every pass, merges and replacements every 5 minutes).
+    pub quick: Option<(Box<dyn Consolidator>, Millis)>,
+    last_deep: Option<Millis>,
     /// How often a pass runs (Karpenter polls every 10 s).
     pub interval: Millis,
     /// How long computed moves wait before they are validated again and executed
@@ -50,6 +55,8 @@ impl Disruptor {
     pub fn karpenter() -> Self {
         Disruptor {
             consolidator: consolidator("karpenter").expect("known strategy"),
+            quick: None,
+            last_deep: None,
             interval: Millis::from_secs(10),
             validation: Millis::from_secs(15),
             hold_while_pending: false,
@@ -59,12 +66,22 @@ impl Disruptor {
         }
     }
 
-    /// nodepack's loop: its global pass every 10 s, executed at once, held while pods
+    /// nodepack's loop: its global pass every 30 s, executed at once, held while pods
     /// wait.
     pub fn nodepack() -> Self {
         Disruptor {
             consolidator: consolidator("nodepack").expect("known strategy"),
-            interval: Millis::from_secs(10),
+            quick: Some((
+                Box::new(NodepackConsolidation {
+                    max_merges: 0,
+                    max_replacements_tried: 0,
+                    target: false,
+                    ..NodepackConsolidation::default()
+                }),
+                Millis::from_mins(5),
+            )),
+            last_deep: None,
+            interval: Millis::from_secs(30),
             validation: Millis(0),
             hold_while_pending: true,
             next: Millis(0),
@@ -114,9 +131,25 @@ impl Disruptor {
                 .collect();
             return actions(ctx, &valid, &idx);
         }
-        let plan = self.consolidator.consolidate(&problem);
+        let deep = match &self.quick {
+            None => true,
+            Some((_, every)) => self
+                .last_deep
+                .is_none_or(|t| ctx.now.saturating_sub(t) >= *every),
+        };
+        let plan = match (&self.quick, deep) {
+            (Some((q, _)), false) => q.consolidate(&problem),
+            _ => {
+                self.last_deep = Some(ctx.now);
+                self.consolidator.consolidate(&problem)
+            }
+        };
         if plan.moves.is_empty() {
-            self.quiet = Some((sig, wake(ctx, &nodes, &status)));
+            let mut w = wake(ctx, &nodes, &status);
+            if let (Some((_, every)), Some(last)) = (&self.quick, self.last_deep) {
+                w = w.min(last + *every);
+            }
+            self.quiet = Some((sig, w));
             return vec![];
         }
         self.quiet = None;

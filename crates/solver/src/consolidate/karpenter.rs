@@ -77,7 +77,9 @@ pub fn evaluate(fleet: &Fleet, nodes: &[usize], single: bool) -> Option<Outcome>
     if !fleet.pdbs_allow(nodes) {
         return None;
     }
-    let mut out = fleet.simulate(nodes, SOLVER)?;
+    // A single node that no cheaper type could hold can only be deleted.
+    let allow_new = !single || fleet.replacement_headroom(nodes[0]) > 0;
+    let mut out = fleet.simulate_with(nodes, SOLVER, allow_new)?;
     let before: Money = nodes.iter().map(|&i| fleet.p.nodes[i].node.price).sum();
     match out.new_nodes.len() {
         0 => {}

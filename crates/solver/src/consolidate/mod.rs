@@ -233,6 +233,9 @@ pub struct Fleet<'p, 'a> {
     pub on_replacements: Vec<(Arc<Pod>, String)>,
     /// Replacements of committed moves.
     pub replacements: Vec<NewNode>,
+    /// Simulations through the full solver this pass may still run (a work budget, as
+    /// Karpenter's consolidation has timeouts); `usize::MAX` by default.
+    pub full_budget: std::cell::Cell<usize>,
 }
 
 impl<'p, 'a> Fleet<'p, 'a> {
@@ -313,6 +316,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
             named: std::cell::Cell::new(0),
             on_replacements: Vec::new(),
             replacements: Vec::new(),
+            full_budget: std::cell::Cell::new(usize::MAX),
         }
     }
 
@@ -463,6 +467,23 @@ impl<'p, 'a> Fleet<'p, 'a> {
         pods * left
     }
 
+    /// The most a single-node replacement of node `i` could save per hour, in
+    /// micro-dollars: its price minus the cheapest pair that holds its pods (a quick
+    /// test before simulating one; zero or less means only deleting it can save).
+    pub fn replacement_headroom(&self, i: usize) -> i64 {
+        let price = self.p.nodes[i].node.price.0;
+        let need = self
+            .pods_of(i)
+            .fold(Resources::default(), |a, q| a.saturating_add(&q.requests));
+        self.pairs
+            .pts
+            .iter()
+            .filter(|pt| need.fits_with(&Resources::default(), &pt.cap))
+            .map(|pt| pt.min_price)
+            .min()
+            .map_or(0, |c| price - c)
+    }
+
     /// Pods on the nodes.
     pub fn pod_count(&self, nodes: &[usize]) -> usize {
         nodes
@@ -544,6 +565,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
         let mut free: HashMap<usize, Resources> = HashMap::new();
         let mut out = Outcome::default();
         let mut left: Vec<(Arc<Pod>, usize)> = Vec::new();
+        let mut pending: Vec<Pod> = Vec::new();
         for (q, from) in pods {
             let terms = q.node_requirement_terms();
             let allowed = spreads.allowed(self, &q, &terms);
@@ -578,14 +600,31 @@ impl<'p, 'a> Fleet<'p, 'a> {
                     out.to_existing.push((q, from, j));
                 }
                 None if !allow_new => return None,
-                // Spread pods are not split between this path and the solver.
-                None if allowed.is_some() && !self.replacements.is_empty() => return None,
-                None if allowed.is_some() => return self.simulate_full(removed, all, solver),
-                None => left.push((q, from)),
+                None => {
+                    let mut solo = (*q).clone();
+                    if !spreads.zones.is_empty() {
+                        // With zone spreads in play, every pod for a new node is pinned
+                        // to a zone here, where the spreads are checked in this order:
+                        // a spread pod to a zone its spread allows now (its own if it
+                        // may), any other pod to its own zone. The solver need not see
+                        // the spreads.
+                        let own = &self.p.nodes[from].node.zone;
+                        let zone = match &allowed {
+                            Some(ok) if ok.contains(own) => own.clone(),
+                            Some(ok) => ok.first()?.clone(),
+                            None => own.clone(),
+                        };
+                        solo.topology_spread.clear();
+                        solo.node_selector.insert(labels::ZONE.into(), zone.clone());
+                        spreads.placed.push((q.clone(), zone));
+                    }
+                    pending.push(solo);
+                    out.order.push(q.id.clone());
+                    left.push((q, from));
+                }
             }
         }
         if !left.is_empty() {
-            let pending: Vec<Pod> = left.iter().map(|(q, _)| (**q).clone()).collect();
             let plan = self.solve(&pending, &[], solver)?;
             if self.over_limits(removed, &plan.nodes) {
                 if !self.replacements.is_empty() {
@@ -596,7 +635,6 @@ impl<'p, 'a> Fleet<'p, 'a> {
                 return self.simulate_full(removed, all, solver);
             }
             self.take_new(&plan, &left, &mut out)?;
-            out.order.extend(plan.order.iter().cloned());
         }
         Some(out)
     }
@@ -640,6 +678,11 @@ impl<'p, 'a> Fleet<'p, 'a> {
         pods: Vec<(Arc<Pod>, usize)>,
         solver: &str,
     ) -> Option<Outcome> {
+        let budget = self.full_budget.get();
+        if budget == 0 {
+            return None;
+        }
+        self.full_budget.set(budget - 1);
         let mut idx = Vec::new();
         let nodes: Vec<ExistingNode> = (0..self.p.nodes.len())
             .filter(|&j| self.usable(j, removed))
@@ -653,17 +696,6 @@ impl<'p, 'a> Fleet<'p, 'a> {
             .collect();
         let pending: Vec<Pod> = pods.iter().map(|(q, _)| (**q).clone()).collect();
         let plan = self.solve(&pending, &nodes, solver)?;
-        // Constrained pods against a live cluster: only a plan the independent validator
-        // accepts becomes a move.
-        let problem = Problem {
-            pending: &pending,
-            nodes: &nodes,
-            nodepools: self.p.nodepools,
-            catalog: self.p.catalog,
-        };
-        if !crate::validate(&problem, &plan).is_empty() {
-            return None;
-        }
         let mut out = Outcome::default();
         let pos: HashMap<&PodId, usize> = pods
             .iter()

@@ -46,16 +46,33 @@ pub struct NodepackConsolidation {
     pub min_gap: f64,
     /// At most this many merge searches per pass.
     pub max_merges: usize,
+    /// At most this many single-node replacements tried per pass (largest possible
+    /// saving first).
+    pub max_replacements_tried: usize,
+    /// At most this many simulations through the full solver (pods with topology or
+    /// pod-affinity rules) per pass.
+    pub max_full_simulations: usize,
+    /// Compute the repacking target and skip the pass when the fleet is close to it
+    /// (off for quick passes that only delete).
+    pub target: bool,
+    /// The solver strategy that packs the pods of a merge or replacement onto new
+    /// nodes (`karpenter`: one cheapest node per group, several times faster than
+    /// `nodepack`'s search, which sets the target).
+    pub move_solver: &'static str,
 }
 
 impl Default for NodepackConsolidation {
     fn default() -> Self {
         NodepackConsolidation {
             horizon: Millis::from_mins(120),
-            eviction_usd: 0.005,
+            eviction_usd: 0.03,
             boot: Millis::from_secs(90),
             min_gap: 0.01,
             max_merges: 4,
+            max_replacements_tried: 16,
+            max_full_simulations: 8,
+            target: true,
+            move_solver: "karpenter",
         }
     }
 }
@@ -81,37 +98,16 @@ impl NodepackConsolidation {
         {
             return None;
         }
-        // Fewer nodes than removed (one for one): nodepack's solver may spread spot
-        // pods over more nodes than needed, so Karpenter's packing is the fallback.
-        let too_many = |o: &Outcome| o.new_nodes.len() > 1 && o.new_nodes.len() >= nodes.len();
-        let mut out = fleet.simulate_with(nodes, SOLVER, allow_new)?;
-        if too_many(&out) {
-            out = fleet.simulate_with(nodes, "karpenter", allow_new)?;
-            if too_many(&out) {
-                return None;
-            }
+        // Fewer nodes than removed (one for one).
+        let out = fleet.simulate_with(nodes, self.move_solver, allow_new)?;
+        if out.new_nodes.len() > 1 && out.new_nodes.len() >= nodes.len() {
+            return None;
         }
         let before: Money = nodes.iter().map(|&i| fleet.p.nodes[i].node.price).sum();
         let disruption: f64 = nodes.iter().map(|&i| fleet.disruption_cost(i)).sum();
         (self.worth(before - out.new_cost(), disruption, &out)
             && super::karpenter::balanced_ok(fleet, nodes, &out))
         .then_some(out)
-    }
-
-    /// Could any instance type cheaper than node `i` hold its pods (a quick test before
-    /// simulating a single-node replacement)?
-    fn cheaper_type_fits(&self, fleet: &Fleet, i: usize) -> bool {
-        let price = fleet.p.nodes[i].node.price.0;
-        let need = fleet
-            .pods_of(i)
-            .fold(nodepack_model::Resources::default(), |a, q| {
-                a.saturating_add(&q.requests)
-            });
-        let pairs = fleet.pairs();
-        pairs
-            .pts
-            .iter()
-            .any(|pt| pt.min_price < price && need.fits_with(&Default::default(), &pt.cap))
     }
 }
 
@@ -122,6 +118,7 @@ impl Consolidator for NodepackConsolidation {
 
     fn consolidate(&self, problem: &ConsolidationProblem) -> ConsolidationPlan {
         let mut fleet = Fleet::new(problem);
+        fleet.full_budget.set(self.max_full_simulations);
         let cost_before = fleet.cost();
         let mut moves = expirations(&mut fleet);
         let empty = empties(&fleet);
@@ -161,7 +158,11 @@ impl Consolidator for NodepackConsolidation {
         if cands.is_empty() {
             return finish(&fleet, moves, None);
         }
-        let target = repack_cost(&fleet, SOLVER);
+        let target = if self.target {
+            repack_cost(&fleet, SOLVER)
+        } else {
+            None
+        };
         if let Some(t) = target {
             let now = fleet.cost();
             if (now - t).usd() <= self.min_gap * now.usd() {
@@ -210,12 +211,16 @@ impl Consolidator for NodepackConsolidation {
             moves.push(fleet.make_move(Reason::Underutilized, &nodes, &out));
             fleet.commit(&nodes, &out);
         }
-        // Single-node replacements (on-demand back to spot among them).
+        // Single-node replacements (on-demand back to spot among them), largest
+        // possible saving first.
         cands.retain(|&i| !fleet.gone[i]);
-        for &i in &cands {
-            if !self.cheaper_type_fits(&fleet, i) {
-                continue;
-            }
+        let mut by_headroom: Vec<(i64, usize)> = cands
+            .iter()
+            .map(|&i| (fleet.replacement_headroom(i), i))
+            .filter(|(h, _)| *h > 0)
+            .collect();
+        by_headroom.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        for &(_, i) in by_headroom.iter().take(self.max_replacements_tried) {
             if let Some(out) = self.check(&fleet, &[i], true) {
                 if out.new_nodes.len() == 1 {
                     moves.push(fleet.make_move(Reason::Underutilized, &[i], &out));
