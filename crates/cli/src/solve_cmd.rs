@@ -70,14 +70,28 @@ pub fn load(
         .nodes
         .into_iter()
         .map(|mut n| {
-            if let Some(t) = catalog.get(&n.instance_type) {
-                if let Some(o) = t
-                    .offerings
-                    .iter()
-                    .find(|o| o.zone == n.zone && o.capacity_type == n.capacity_type)
-                {
-                    n.price = o.price;
+            match catalog.get(&n.instance_type) {
+                Some(t) => {
+                    let same_ct = || t.offerings.iter().filter(|o| o.capacity_type == n.capacity_type);
+                    if let Some(o) = same_ct().find(|o| o.zone == n.zone) {
+                        n.price = o.price;
+                    } else if let Some(o) = same_ct().min_by_key(|o| o.price) {
+                        eprintln!(
+                            "warning: node {}: the catalog has no {} {} offering in zone {:?}; priced as the cheapest {} one (${:.4}/h, {})",
+                            n.name, n.instance_type, n.capacity_type.as_str(), n.zone, n.capacity_type.as_str(), o.price.usd(), o.zone
+                        );
+                        n.price = o.price;
+                    } else {
+                        eprintln!(
+                            "warning: node {}: the catalog has no {} {} offering; priced at $0",
+                            n.name, n.instance_type, n.capacity_type.as_str()
+                        );
+                    }
                 }
+                None => eprintln!(
+                    "warning: node {}: instance type {:?} is not in the catalog; priced at $0",
+                    n.name, n.instance_type
+                ),
             }
             ExistingNode {
                 node: n,

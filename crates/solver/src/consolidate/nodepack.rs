@@ -65,7 +65,7 @@ impl Default for NodepackConsolidation {
     fn default() -> Self {
         NodepackConsolidation {
             horizon: Millis::from_mins(120),
-            eviction_usd: 0.03,
+            eviction_usd: 0.01,
             boot: Millis::from_secs(90),
             min_gap: 0.01,
             max_merges: 4,
@@ -181,35 +181,51 @@ impl Consolidator for NodepackConsolidation {
                 fleet.commit(&[i], &out);
             }
         }
-        // Merges: least utilized first.
+        // Merges, within each pool and zone (pods keep their zone, so zone spreads
+        // hold): the least utilized nodes first, the longest prefix that pays.
         cands.retain(|&i| !fleet.gone[i]);
-        cands.sort_by_key(|&i| {
-            let n = &fleet.p.nodes[i].node;
-            let used = n.allocatable.saturating_sub(&fleet.free[i]);
-            (super::share(&used, &n.allocatable), i)
-        });
-        for _ in 0..self.max_merges {
-            cands.retain(|&i| !fleet.gone[i]);
-            let max = cands.len().min(super::karpenter::MAX_MULTI);
-            if max < 2 {
-                break;
+        let mut groups: std::collections::BTreeMap<(usize, &str), Vec<usize>> =
+            std::collections::BTreeMap::new();
+        for &i in &cands {
+            if let Some(k) = fleet.pool[i] {
+                groups
+                    .entry((k, problem.nodes[i].node.zone.as_str()))
+                    .or_default()
+                    .push(i);
             }
-            let (mut lo, mut hi) = (2usize, max);
-            let mut best: Option<(usize, Outcome)> = None;
-            while lo <= hi {
-                let mid = (lo + hi) / 2;
-                match self.check(&fleet, &cands[..mid], true) {
-                    Some(out) => {
-                        best = Some((mid, out));
-                        lo = mid + 1;
-                    }
-                    None => hi = mid - 1,
+        }
+        let mut merges = 0;
+        for ((pool, _), mut group) in groups {
+            group.sort_by_key(|&i| {
+                let n = &fleet.p.nodes[i].node;
+                let used = n.allocatable.saturating_sub(&fleet.free[i]);
+                (super::share(&used, &n.allocatable), i)
+            });
+            while merges < self.max_merges {
+                group.retain(|&i| !fleet.gone[i] && fleet.moved_in[i].is_empty());
+                let budget = fleet.budget_left(pool, Reason::Underutilized) as usize;
+                let max = group.len().min(super::karpenter::MAX_MULTI).min(budget);
+                if max < 2 {
+                    break;
                 }
+                merges += 1;
+                let (mut lo, mut hi) = (2usize, max);
+                let mut best: Option<(usize, Outcome)> = None;
+                while lo <= hi {
+                    let mid = (lo + hi) / 2;
+                    match self.check(&fleet, &group[..mid], true) {
+                        Some(out) => {
+                            best = Some((mid, out));
+                            lo = mid + 1;
+                        }
+                        None => hi = mid - 1,
+                    }
+                }
+                let Some((k, out)) = best else { break };
+                let nodes: Vec<usize> = group[..k].to_vec();
+                moves.push(fleet.make_move(Reason::Underutilized, &nodes, &out));
+                fleet.commit(&nodes, &out);
             }
-            let Some((k, out)) = best else { break };
-            let nodes: Vec<usize> = cands[..k].to_vec();
-            moves.push(fleet.make_move(Reason::Underutilized, &nodes, &out));
-            fleet.commit(&nodes, &out);
         }
         // Single-node replacements (on-demand back to spot among them), largest
         // possible saving first.
