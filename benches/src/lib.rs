@@ -329,8 +329,8 @@ pub fn sim_pool() -> NodePool {
 
 /// A fragmented cluster for the consolidation bench: `nodes` nodes of the given pool
 /// (m5/c5/r5 2xlarge and m5/c5 4xlarge, 70% spot, random zones) holding `pods` plain pods
-/// spread evenly, each node filled to a random 10-95% of its allocatable CPU and memory
-/// (as after a scale-in), every node settled.
+/// spread evenly, of Karpenter's benchmark shapes at a quarter size (25-375m CPU,
+/// 25 MiB-1 GiB), so nodes end 5-90% used (as after a scale-in); every node settled.
 pub fn fragmented_cluster(
     catalog: &Catalog,
     pool: &NodePool,
@@ -372,24 +372,20 @@ pub fn fragmented_cluster(
         let name = format!("node-{k}");
         let it = catalog.get(ty).expect("type");
         let allocatable = it.allocatable();
-        let fill = rng.random_range(0.1..0.95);
         let want = if k + 1 == nodes {
             pods - made
         } else {
             per_node
         };
-        let share = |total: u64, r: f64| (total as f64 * fill * r / want.max(1) as f64) as u64;
         let list: Vec<std::sync::Arc<Pod>> = (0..want)
             .map(|j| {
-                let (rc, rm) = (rng.random_range(0.5..1.0), rng.random_range(0.5..1.0));
-                std::sync::Arc::new(Pod::new(
-                    "default",
-                    &format!("pod-{k}-{j}"),
-                    Resources::new(
-                        Millicores(share(allocatable.cpu.0, rc).max(10)),
-                        Bytes(share(allocatable.memory.0, rm).max(1 << 20)),
-                    ),
-                ))
+                let mut p = random_pod(&mut rng, format!("pod-{k}-{j}"));
+                p.requests = Resources::new(
+                    Millicores(p.requests.cpu.0 / 4),
+                    Bytes(p.requests.memory.0 / 4),
+                )
+                .with_pods(1);
+                std::sync::Arc::new(p)
             })
             .collect();
         made += list.len();

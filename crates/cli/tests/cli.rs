@@ -285,3 +285,63 @@ fn scenario_without_node_pools_is_bad_input() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("(nodepools): no NodePool found"), "{err}");
 }
+
+/// The consolidation dry run on the shipped snapshot: the empty node goes first, the
+/// do-not-disrupt cache node and the PDB-held worker node are never moved, and the
+/// plan is the same JSON for the same `--now`.
+#[test]
+fn consolidate_dry_run_on_the_example_cluster() {
+    let args = [
+        "consolidate",
+        "--nodes",
+        "scenarios/examples/cluster-nodes.yaml",
+        "--pods",
+        "scenarios/examples/cluster-pods.yaml",
+        "--nodepools",
+        "scenarios/examples/nodepools.yaml",
+        "--strategy",
+        "all",
+        "--now",
+        "1795651200",
+        "--output",
+        "json",
+    ];
+    let (code, out, err) = nodepack(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let plans = v.as_array().unwrap();
+    assert_eq!(plans.len(), 2);
+    for p in plans {
+        let moves = p["moves"].as_array().unwrap();
+        assert_eq!(moves[0]["reason"], "Empty", "{p}");
+        assert_eq!(moves[0]["nodes"][0], "ip-10-0-1-12");
+        for m in moves {
+            for n in m["nodes"].as_array().unwrap() {
+                assert_ne!(n, "ip-10-0-1-13", "do-not-disrupt node moved");
+                assert_ne!(n, "ip-10-0-1-14", "PDB-held node moved");
+            }
+        }
+        assert!(p["cost_after"].as_i64() < p["cost_before"].as_i64(), "{p}");
+    }
+    let (_, again, _) = nodepack(&args);
+    let strip = |s: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(s).unwrap();
+        for p in v.as_array_mut().unwrap() {
+            p.as_object_mut().unwrap().remove("solve_ms");
+        }
+        v
+    };
+    assert_eq!(strip(&out), strip(&again));
+    // Bad input: exit code 2 with the file named.
+    let (code, _, err) = nodepack(&[
+        "consolidate",
+        "--nodes",
+        "scenarios/examples/pods.yaml",
+        "--pods",
+        "scenarios/examples/cluster-pods.yaml",
+        "--nodepools",
+        "scenarios/examples/nodepools.yaml",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no Node objects"), "{err}");
+}

@@ -17,7 +17,7 @@ pub struct Disruptor {
     /// The consolidation strategy.
     pub consolidator: Box<dyn Consolidator>,
     /// A cheaper strategy for the passes between deep ones, and how often a deep pass
-    /// runs (nodepack: deletions every pass, merges and replacements every 5 minutes).
+    /// runs (nodepack: deletions every pass, merges and replacements every 15 minutes).
     pub quick: Option<(Box<dyn Consolidator>, Millis)>,
     last_deep: Option<Millis>,
     /// How often a pass runs (Karpenter polls every 10 s).
@@ -66,7 +66,7 @@ impl Disruptor {
         }
     }
 
-    /// nodepack's loop: its global pass every 30 s, executed at once, held while pods
+    /// nodepack's loop: its global pass every 60 s (merges and replacements every 15 minutes), executed at once, held while pods
     /// wait.
     pub fn nodepack() -> Self {
         Disruptor {
@@ -78,10 +78,10 @@ impl Disruptor {
                     target: false,
                     ..NodepackConsolidation::default()
                 }),
-                Millis::from_mins(5),
+                Millis::from_mins(15),
             )),
             last_deep: None,
-            interval: Millis::from_secs(30),
+            interval: Millis::from_secs(60),
             validation: Millis(0),
             hold_while_pending: true,
             next: Millis(0),
