@@ -332,19 +332,26 @@ impl Cluster {
         let pod_healthy = self.pods[p].phase == PodPhase::Running;
         self.pods[p].budgets.iter().all(|&b| {
             let b = &self.budgets[b as usize];
-            let (mut expected, mut healthy) = (0u32, 0u32);
-            for &q in &b.pods {
-                match self.pods[q].phase {
-                    PodPhase::Running => {
-                        expected += 1;
-                        healthy += 1;
-                    }
-                    PodPhase::Pending | PodPhase::Bound => expected += 1,
-                    PodPhase::Completed | PodPhase::Deleted => {}
-                }
-            }
+            let (healthy, expected) = self.health(b);
             b.pdb.allows_eviction(healthy, expected, pod_healthy)
         })
+    }
+
+    /// (healthy, expected) pods of a budget: running ones are both, pending and
+    /// starting ones only expected.
+    fn health(&self, b: &Budget) -> (u32, u32) {
+        let (mut expected, mut healthy) = (0u32, 0u32);
+        for &q in &b.pods {
+            match self.pods[q].phase {
+                PodPhase::Running => {
+                    expected += 1;
+                    healthy += 1;
+                }
+                PodPhase::Pending | PodPhase::Bound => expected += 1,
+                PodPhase::Completed | PodPhase::Deleted => {}
+            }
+        }
+        (healthy, expected)
     }
 
     /// The pod disruption budgets.
@@ -358,17 +365,7 @@ impl Cluster {
         self.budgets
             .iter()
             .map(|b| {
-                let (mut expected, mut healthy) = (0u32, 0u32);
-                for &q in &b.pods {
-                    match self.pods[q].phase {
-                        PodPhase::Running => {
-                            expected += 1;
-                            healthy += 1;
-                        }
-                        PodPhase::Pending | PodPhase::Bound => expected += 1,
-                        PodPhase::Completed | PodPhase::Deleted => {}
-                    }
-                }
+                let (healthy, expected) = self.health(b);
                 healthy.saturating_sub(b.pdb.desired_healthy(expected))
             })
             .collect()

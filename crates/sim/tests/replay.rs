@@ -313,26 +313,7 @@ fn pool_single_valued_requirements_label_the_nodes() {
 fn disruption_budgets_hold_back_scale_down() {
     let settings = Settings::new(Millis::from_mins(60), 3);
     // Two services share the nodes; when one scales in, each node is left half used.
-    let mut batch = service("batch", 900, 1024, 0);
-    batch.steps = vec![(0.0, 24), (600.0, 0)];
-    let mut g = Generator {
-        services: vec![service("web", 900, 1024, 24), batch],
-        jobs: vec![],
-    };
-    // Interleave the arrivals (web-0, batch-0, web-1, ...) so nodes hold both.
-    let t = generate(&g, settings.horizon, 3);
-    let (web, rest): (Vec<TraceEvent>, Vec<TraceEvent>) = t.into_iter().partition(
-        |e| matches!(&e.kind, TraceKind::Arrive { pod, .. } if pod.labels["app"] == "web"),
-    );
-    let (batch, deletes): (Vec<TraceEvent>, Vec<TraceEvent>) = rest
-        .into_iter()
-        .partition(|e| matches!(e.kind, TraceKind::Arrive { .. }));
-    let mut free: Vec<TraceEvent> = web
-        .into_iter()
-        .zip(batch)
-        .flat_map(|(a, b)| [a, b])
-        .collect();
-    free.extend(deletes);
+    let (mut g, free) = half_used_after_scale_in(&settings);
     let (r, c) = replay_budgeted("cluster-autoscaler", &settings, &free, &[]);
     check("cluster-autoscaler", &r, &c).unwrap();
     assert!(
