@@ -433,7 +433,7 @@ impl Sim<'_> {
     fn replacement_ready(&mut self) {
         let mut k = 0;
         while k < self.replacing.len() {
-            let (olds, news, reason) = &self.replacing[k];
+            let (olds, news, _) = &self.replacing[k];
             let lives: Vec<NodeLife> = news.iter().map(|&n| self.cluster.nodes[n].life).collect();
             if lives.iter().all(|l| *l == NodeLife::Ready) {
                 let (olds, news, reason) = self.replacing.swap_remove(k);
@@ -443,7 +443,6 @@ impl Sim<'_> {
                     self.remove(n);
                 }
             } else if lives.iter().any(|l| *l >= NodeLife::Draining) {
-                let _ = reason;
                 for &n in olds {
                     self.cluster.nodes[n].cordoned = false;
                 }
@@ -783,14 +782,13 @@ impl Sim<'_> {
         if pods.is_empty() {
             return None;
         }
-        let problem = Problem {
-            pending: &pods,
-            nodes: &[],
-            nodepools: self.input.nodepools,
-            catalog: self.input.catalog,
-        };
-        let prep = Prepared::with_pairs(self.pairs.clone(), problem);
-        let plan = nodepack_solver::solve_prepared("nodepack", &prep)?;
+        let repack = nodepack_solver::consolidate::scratch_cost(
+            &pods,
+            self.input.nodepools,
+            self.input.catalog,
+            &self.pairs,
+            "nodepack",
+        )?;
         let fleet: Money = self
             .cluster
             .nodes
@@ -798,10 +796,10 @@ impl Sim<'_> {
             .filter(|n| n.life != NodeLife::Terminated)
             .map(|n| n.offering.price)
             .sum();
-        if plan.cost_per_hour <= Money::ZERO {
+        if repack <= Money::ZERO {
             return None;
         }
-        let gap = fleet.usd() / plan.cost_per_hour.usd() - 1.0;
+        let gap = fleet.usd() / repack.usd() - 1.0;
         self.repack_gaps.push(gap);
         Some(gap)
     }

@@ -227,16 +227,9 @@ impl Consolidator for KarpenterConsolidation {
 
     fn revalidate(&self, problem: &ConsolidationProblem, m: &Move) -> Option<Move> {
         let fleet = Fleet::new(problem);
-        let nodes: Vec<usize> = m
-            .nodes
-            .iter()
-            .map(|n| fleet.index(n))
-            .collect::<Option<_>>()?;
+        let nodes = fleet.indices(&m.nodes)?;
         if m.reason == Reason::Expired {
-            return nodes
-                .iter()
-                .all(|&i| fleet.expired(i))
-                .then(|| fleet.make_move(m.reason, &nodes, &Outcome::default()));
+            return fleet.still_expired(&nodes);
         }
         let ok = nodes.iter().all(|&i| {
             fleet.blocked(i).is_none() && (m.reason == Reason::Drifted || fleet.settled(i))

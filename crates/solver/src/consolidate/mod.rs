@@ -325,6 +325,19 @@ impl<'p, 'a> Fleet<'p, 'a> {
         &self.pairs
     }
 
+    /// The indices of nodes named in a move, if they all still exist.
+    pub fn indices(&self, names: &[String]) -> Option<Vec<usize>> {
+        names.iter().map(|n| self.index(n)).collect()
+    }
+
+    /// An expiry move for `nodes` if they are all still expired (revalidation).
+    pub fn still_expired(&self, nodes: &[usize]) -> Option<Move> {
+        nodes
+            .iter()
+            .all(|&i| self.expired(i))
+            .then(|| self.make_move(Reason::Expired, nodes, &Outcome::default()))
+    }
+
     /// The node's index by name.
     pub fn index(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()
@@ -988,26 +1001,33 @@ pub fn repack_cost(fleet: &Fleet, solver: &str) -> Option<Money> {
         .iter()
         .flat_map(|e| e.pods.iter().map(|q| (**q).clone()))
         .collect();
-    let problem = Problem {
-        pending: &pods,
-        nodes: &[],
-        nodepools: fleet.p.nodepools,
-        catalog: fleet.p.catalog,
-    };
-    let prep = Prepared::with_pairs(fleet.pairs.clone(), problem);
-    let plan = crate::solve_prepared(solver, &prep)?;
-    Some(plan.cost_per_hour)
+    scratch_cost(
+        &pods,
+        fleet.p.nodepools,
+        fleet.p.catalog,
+        &fleet.pairs,
+        solver,
+    )
 }
 
-/// Labels a caller needs to read a move's replacement (capacity type and zone).
-pub fn replacement_summary(n: &NewNode) -> String {
-    format!(
-        "{} {} {} ({})",
-        n.instance_type,
-        n.capacity_type.as_str(),
-        n.zone,
-        n.labels.get(labels::NODEPOOL).map_or("", String::as_str)
-    )
+/// Price per hour of `pods` packed onto new nodes only by the `solver` strategy (the
+/// from-scratch packing consolidation aims at and the simulator's repack gap measures
+/// against); `None` for an unknown strategy.
+pub fn scratch_cost(
+    pods: &[Pod],
+    nodepools: &[NodePool],
+    catalog: &Catalog,
+    pairs: &Arc<Pairs>,
+    solver: &str,
+) -> Option<Money> {
+    let problem = Problem {
+        pending: pods,
+        nodes: &[],
+        nodepools,
+        catalog,
+    };
+    let prep = Prepared::with_pairs(pairs.clone(), problem);
+    Some(crate::solve_prepared(solver, &prep)?.cost_per_hour)
 }
 
 #[cfg(test)]

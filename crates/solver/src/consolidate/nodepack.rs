@@ -139,13 +139,12 @@ impl Consolidator for NodepackConsolidation {
             })
             .collect();
         let n_cands = cands.len();
-        let finish = |fleet: &Fleet, moves: Vec<Move>, target: Option<Money>| {
+        let finish = |moves: Vec<Move>, target: Option<Money>| {
             let saved: Money = moves
                 .iter()
                 .filter(|m| m.reason != Reason::Expired)
                 .map(|m| m.savings_per_hour)
                 .sum();
-            let _ = fleet;
             ConsolidationPlan {
                 strategy: SOLVER.into(),
                 moves,
@@ -156,7 +155,7 @@ impl Consolidator for NodepackConsolidation {
             }
         };
         if cands.is_empty() {
-            return finish(&fleet, moves, None);
+            return finish(moves, None);
         }
         let target = if self.target {
             repack_cost(&fleet, SOLVER)
@@ -166,7 +165,7 @@ impl Consolidator for NodepackConsolidation {
         if let Some(t) = target {
             let now = fleet.cost();
             if (now - t).usd() <= self.min_gap * now.usd() {
-                return finish(&fleet, moves, target);
+                return finish(moves, target);
             }
         }
         // Deletions: cheapest disruption per dollar first.
@@ -244,21 +243,14 @@ impl Consolidator for NodepackConsolidation {
                 }
             }
         }
-        finish(&fleet, moves, target)
+        finish(moves, target)
     }
 
     fn revalidate(&self, problem: &ConsolidationProblem, m: &Move) -> Option<Move> {
         let fleet = Fleet::new(problem);
-        let nodes: Vec<usize> = m
-            .nodes
-            .iter()
-            .map(|n| fleet.index(n))
-            .collect::<Option<_>>()?;
+        let nodes = fleet.indices(&m.nodes)?;
         if m.reason == Reason::Expired {
-            return nodes
-                .iter()
-                .all(|&i| fleet.expired(i))
-                .then(|| fleet.make_move(m.reason, &nodes, &Outcome::default()));
+            return fleet.still_expired(&nodes);
         }
         if !nodes
             .iter()
