@@ -2,7 +2,6 @@
 
 use crate::input::catalog;
 use crate::{Failure, Output};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use nodepack_formats::error::Ctx;
 use nodepack_formats::nodepool::requirement_expr;
 use nodepack_model::{labels, CapacityType, InstanceType, Requirements};
@@ -99,9 +98,8 @@ pub fn run(a: Args) -> Result<(), Failure> {
         Output::Json => {
             crate::emit(serde_json::to_string_pretty(&rows).map_err(Failure::internal)?)
         }
-        Output::Table => {
-            let mut t = Table::new();
-            t.load_preset(UTF8_FULL_CONDENSED).set_header([
+        Output::Table | Output::Csv => {
+            let mut t = crate::tabular::Grid::new(&[
                 "type",
                 "arch",
                 "vCPU",
@@ -116,7 +114,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             ]);
             let money = |p: Option<f64>| p.map_or("-".to_string(), |p| format!("{p:.4}"));
             for r in &rows {
-                t.add_row([
+                t.row([
                     r.name.to_string(),
                     r.arch.to_string(),
                     r.vcpu.to_string(),
@@ -130,13 +128,15 @@ pub fn run(a: Args) -> Result<(), Failure> {
                     r.spot_interruption.unwrap_or("-").to_string(),
                 ]);
             }
-            crate::emit(format!("{t}"));
-            crate::emit(format!(
-                "{} of {} types in {}",
-                rows.len(),
-                cat.instance_types.len(),
-                cat.name
-            ));
+            t.emit(a.output)?;
+            if a.output == Output::Table {
+                crate::emit(format!(
+                    "{} of {} types in {}",
+                    rows.len(),
+                    cat.instance_types.len(),
+                    cat.name
+                ));
+            }
         }
     }
     Ok(())

@@ -3,7 +3,6 @@
 use crate::input::read_text;
 use crate::solve_cmd::{load, plan_out, run_strategy};
 use crate::{Failure, Output};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use nodepack_formats::read_scenario;
 use nodepack_solver::STRATEGIES;
 use std::path::Path;
@@ -86,18 +85,19 @@ pub fn run(mut a: Args) -> Result<(), Failure> {
                 .map_err(Failure::internal)?,
             );
         }
-        Output::Table => {
-            crate::emit(format!("scenario {}: {}", sc.name, sc.purpose));
-            crate::emit(format!(
-                "{} pending pods, {} existing nodes, {} node pools, catalog {} ({} types)",
-                l.pending.len(),
-                l.nodes.len(),
-                l.pools.len(),
-                l.catalog.name,
-                l.catalog.instance_types.len()
-            ));
-            let mut t = Table::new();
-            t.load_preset(UTF8_FULL_CONDENSED).set_header([
+        Output::Table | Output::Csv => {
+            if a.output == Output::Table {
+                crate::emit(format!("scenario {}: {}", sc.name, sc.purpose));
+                crate::emit(format!(
+                    "{} pending pods, {} existing nodes, {} node pools, catalog {} ({} types)",
+                    l.pending.len(),
+                    l.nodes.len(),
+                    l.pools.len(),
+                    l.catalog.name,
+                    l.catalog.instance_types.len()
+                ));
+            }
+            let mut t = crate::tabular::Grid::new(&[
                 "strategy",
                 "$/hour",
                 "lower bound $/h",
@@ -110,7 +110,7 @@ pub fn run(mut a: Args) -> Result<(), Failure> {
             ]);
             for r in &results {
                 let (p, lb, ms) = (&r.plan, &r.lower_bound, r.solve_ms);
-                t.add_row([
+                t.row([
                     p.strategy.clone(),
                     format!("{:.4}", p.cost_per_hour.usd()),
                     format!("{:.4}", lb.usd()),
@@ -130,8 +130,8 @@ pub fn run(mut a: Args) -> Result<(), Failure> {
                     format!("{ms:.1}"),
                 ]);
             }
-            crate::emit(t);
-            if let [ra, rb, ..] = results.as_slice() {
+            t.emit(a.output)?;
+            if let ([ra, rb, ..], Output::Table) = (results.as_slice(), a.output) {
                 let (a, b) = (&ra.plan, &rb.plan);
                 if b.cost_per_hour.0 > 0 {
                     crate::emit(format!(

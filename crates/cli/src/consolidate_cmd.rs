@@ -3,7 +3,6 @@
 
 use crate::solve_cmd::load;
 use crate::{Failure, Output};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use nodepack_model::Millis;
 use nodepack_solver::consolidate::{
     consolidator, ConsolidationPlan, ConsolidationProblem, CONSOLIDATORS,
@@ -107,17 +106,36 @@ pub fn run(a: Args) -> Result<(), Failure> {
             };
             crate::emit(text.map_err(Failure::internal)?);
         }
-        Output::Table => {
+        Output::Table | Output::Csv => {
+            let mut grid = None;
             for (p, ms) in &plans {
-                table(p, *ms);
+                table(p, *ms, a.output, &mut grid);
+            }
+            if let Some(g) = grid {
+                g.emit(Output::Csv)?;
             }
         }
     }
     Ok(())
 }
 
-fn table(p: &ConsolidationPlan, ms: f64) {
-    crate::emit(format!(
+/// Print one plan as a table, or add its moves to the CSV grid `csv`.
+fn table(p: &ConsolidationPlan, ms: f64, output: Output, csv: &mut Option<crate::tabular::Grid>) {
+    let headers = [
+        "strategy",
+        "#",
+        "reason",
+        "action",
+        "nodes",
+        "replacement",
+        "saves $/h",
+        "evictions",
+        "pods go to",
+    ];
+    if output == Output::Csv {
+        csv.get_or_insert_with(|| crate::tabular::Grid::new(&headers));
+    } else {
+        crate::emit(format!(
         "strategy {}: {} moves, ${:.4}/h -> ${:.4}/h{}, {} candidates, {} evictions, computed in {:.1} ms (dry run: nothing applied)",
         p.strategy,
         p.moves.len(),
@@ -130,21 +148,11 @@ fn table(p: &ConsolidationPlan, ms: f64) {
         p.moves.iter().map(|m| m.evictions).sum::<u32>(),
         ms
     ));
+    }
     if p.moves.is_empty() {
         return;
     }
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(vec![
-        "#",
-        "reason",
-        "action",
-        "nodes",
-        "replacement",
-        "saves $/h",
-        "evictions",
-        "pods go to",
-    ]);
+    let mut t = crate::tabular::Grid::new(&headers);
     for (k, m) in p.moves.iter().enumerate() {
         let repl: Vec<String> = m
             .replacements
@@ -167,7 +175,8 @@ fn table(p: &ConsolidationPlan, ms: f64) {
                 None => dest.push((pm.to.clone(), 1)),
             }
         }
-        t.add_row(vec![
+        t.row(vec![
+            p.strategy.clone(),
             (k + 1).to_string(),
             m.reason.as_str().to_string(),
             m.kind().to_string(),
@@ -181,5 +190,8 @@ fn table(p: &ConsolidationPlan, ms: f64) {
                 .join("\n"),
         ]);
     }
-    crate::emit(t);
+    match csv {
+        Some(g) => g.rows.extend(t.rows),
+        None => crate::emit(t.table()),
+    }
 }

@@ -19,6 +19,9 @@ pub fn read_text(path: &str) -> Result<String, Failure> {
 
 /// Print warnings to standard error.
 pub fn warn(ws: &[Warning]) {
+    if crate::quiet() {
+        return;
+    }
     for w in ws {
         eprintln!("warning: {w}");
     }

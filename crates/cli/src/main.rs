@@ -6,9 +6,12 @@
 mod catalog_cmd;
 mod compare_cmd;
 mod consolidate_cmd;
+mod import_cmd;
 mod input;
+mod progress;
 mod sim_cmd;
 mod solve_cmd;
+mod tabular;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
@@ -17,8 +20,20 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "nodepack", version, about)]
 struct Cli {
+    /// No progress bars, warnings or import reports on standard error (errors still
+    /// print). Logs: set RUST_LOG (e.g. RUST_LOG=debug).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Set by `--quiet`.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `--quiet` was given.
+pub fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Output format.
@@ -28,6 +43,8 @@ pub enum Output {
     Table,
     /// JSON for programs.
     Json,
+    /// CSV (one header line, then rows) for spreadsheets.
+    Csv,
 }
 
 #[derive(Subcommand)]
@@ -44,6 +61,13 @@ enum Command {
     /// Dry run of consolidation on a cluster snapshot: which nodes a strategy would
     /// delete or replace, where their pods would go, savings and evictions.
     Consolidate(consolidate_cmd::Args),
+    /// Explain a plan: why each new node's instance type and capacity type won over the
+    /// next cheapest alternative, and what ruled out every pool and type for each pod
+    /// that cannot be scheduled (same as `solve --explain`).
+    Explain(solve_cmd::Args),
+    /// Convert a public trace (alibaba-gpu-2023, simkube, google-2019, kubectl) to the
+    /// native trace format on standard output.
+    Import(import_cmd::Args),
 }
 
 /// An error and the exit code it deserves: 2 for bad input, 1 for internal failures.
@@ -84,9 +108,23 @@ pub fn emit(line: impl std::fmt::Display) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
+    // Logs go to standard error, filtered by RUST_LOG (nothing by default).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
     let r = match cli.command {
         Command::Catalog(a) => catalog_cmd::run(a),
         Command::Solve(a) => solve_cmd::run(a),
+        Command::Explain(mut a) => {
+            a.explain = true;
+            solve_cmd::run(a)
+        }
+        Command::Import(a) => import_cmd::run(a, cli.quiet),
         Command::Compare(a) => compare_cmd::run(a),
         Command::Replay(a) => sim_cmd::replay(a),
         Command::Consolidate(a) => consolidate_cmd::run(a),

@@ -3,7 +3,6 @@
 
 use crate::input::{catalog, nodepools, nodepools_in, read_text, warn};
 use crate::{Failure, Output};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use nodepack_formats::sim_scenario::ManifestSource;
 use nodepack_formats::{read_sim_scenario, read_trace, read_workload, WorkloadSource};
 use nodepack_model::{Catalog, Millis, NodePool, PodDisruptionBudget};
@@ -166,6 +165,11 @@ pub fn replay_all(l: &SimLoaded, strategies: &[String], seeds: &[u64]) -> Vec<Su
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, jobs.len().max(1));
+    let progress = crate::progress::Progress::bar(
+        crate::quiet(),
+        jobs.len() as u64,
+        format!("replaying {}", l.name),
+    );
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: std::sync::Mutex<Vec<Option<Summary>>> =
         std::sync::Mutex::new(vec![None; jobs.len()]);
@@ -189,8 +193,18 @@ pub fn replay_all(l: &SimLoaded, strategies: &[String], seeds: &[u64]) -> Vec<Su
                     continue;
                 };
                 let t = Instant::now();
+                tracing::debug!(strategy = %name, seed, "replay started");
                 let mut r = nodepack_sim::run_with_pairs(input, a.as_mut(), pairs.clone());
                 r.summary.wall_seconds = t.elapsed().as_secs_f64();
+                tracing::info!(
+                    strategy = %name,
+                    seed,
+                    cost_usd = r.summary.cost_usd,
+                    events = r.summary.events,
+                    wall_seconds = r.summary.wall_seconds,
+                    "replay done"
+                );
+                progress.inc();
                 if let Ok(mut v) = results.lock() {
                     v[i] = Some(r.summary);
                 }
@@ -225,9 +239,11 @@ pub fn print(l: &SimLoaded, runs: &[Summary], output: Output) -> Result<(), Fail
             }))
             .map_err(Failure::internal)?,
         ),
-        Output::Table => {
-            crate::emit(format!("scenario {}: {}", l.name, l.purpose));
-            crate::emit(format!(
+        Output::Table | Output::Csv => {
+            let table = output == Output::Table;
+            if table {
+                crate::emit(format!("scenario {}: {}", l.name, l.purpose));
+                crate::emit(format!(
                 "{} trace events over {:.1} h, {} node pools, {} disruption budgets, catalog {} ({} types)",
                 l.trace.len(),
                 l.settings.horizon.secs_f64() / 3600.0,
@@ -236,8 +252,8 @@ pub fn print(l: &SimLoaded, runs: &[Summary], output: Output) -> Result<(), Fail
                 l.catalog.name,
                 l.catalog.instance_types.len()
             ));
-            let mut t = Table::new();
-            t.load_preset(UTF8_FULL_CONDENSED).set_header([
+            }
+            let mut t = crate::tabular::Grid::new(&[
                 "strategy",
                 "seed",
                 "cost $",
@@ -254,7 +270,7 @@ pub fn print(l: &SimLoaded, runs: &[Summary], output: Output) -> Result<(), Fail
                 "wall s",
             ]);
             for r in runs {
-                t.add_row([
+                t.row([
                     r.strategy.clone(),
                     r.seed.to_string(),
                     format!("{:.2}", r.cost_usd),
@@ -271,7 +287,10 @@ pub fn print(l: &SimLoaded, runs: &[Summary], output: Output) -> Result<(), Fail
                     format!("{:.2}", r.wall_seconds),
                 ]);
             }
-            crate::emit(t);
+            t.emit(output)?;
+            if !table {
+                return Ok(());
+            }
             // nodepack against each other strategy, per seed.
             for r in runs.iter().filter(|r| r.strategy == "nodepack") {
                 for o in runs

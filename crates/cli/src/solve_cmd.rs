@@ -2,9 +2,9 @@
 
 use crate::input::{catalog, nodepools, read_text, warn};
 use crate::{Failure, Output};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use nodepack_formats::read_workload;
 use nodepack_model::{CapacityType, Catalog, NodePool, Pod};
+use nodepack_solver::explain::Explanation;
 use nodepack_solver::{daemonset_overhead, lower_bound, ExistingNode, Plan, Problem, STRATEGIES};
 use serde::Serialize;
 use std::time::Instant;
@@ -32,6 +32,11 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
+    /// Explain the plan: why each new node's instance type and capacity type won over
+    /// the next cheapest alternative, and what ruled out each pool and type for every
+    /// unschedulable pod.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// A loaded problem: owned data the solver borrows.
@@ -169,6 +174,8 @@ pub struct PlanOut<'a> {
     cost_over_lower_bound: Option<f64>,
     solve_ms: f64,
     lower_bound_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<&'a Explanation>,
 }
 
 /// Render a plan as its JSON form.
@@ -213,7 +220,52 @@ pub fn plan_out(solved: &Solved, pending: usize) -> PlanOut<'_> {
         cost_over_lower_bound: (lb.0 > 0).then(|| plan.cost_per_hour.0 as f64 / lb.0 as f64),
         solve_ms,
         lower_bound_ms: lb_ms,
+        explanation: solved.explanation.as_ref(),
     }
+}
+
+/// The nodes of plans (and their unschedulable pods) as one grid.
+fn grid(outs: &[PlanOut]) -> crate::tabular::Grid {
+    let mut t = crate::tabular::Grid::new(&[
+        "strategy",
+        "node",
+        "pool",
+        "type",
+        "zone",
+        "capacity",
+        "$/h",
+        "pods",
+        "unschedulable reason",
+    ]);
+    for out in outs {
+        for n in &out.nodes {
+            t.row([
+                out.strategy.to_string(),
+                n.name.to_string(),
+                n.nodepool.to_string(),
+                n.instance_type.to_string(),
+                n.zone.to_string(),
+                n.capacity_type.to_string(),
+                format!("{:.4}", n.price_per_hour),
+                n.pods.len().to_string(),
+                String::new(),
+            ]);
+        }
+        for u in &out.unschedulable {
+            t.row([
+                out.strategy.to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                u.pod.to_string(),
+                u.reason.to_string(),
+            ]);
+        }
+    }
+    t
 }
 
 fn table(out: &PlanOut) {
@@ -228,21 +280,16 @@ fn table(out: &PlanOut) {
         out.unschedulable.len(),
         out.solve_ms
     ));
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_header(["node", "pool", "type", "zone", "capacity", "$/h", "pods"]);
-    for n in &out.nodes {
-        t.add_row([
-            n.name.to_string(),
-            n.nodepool.to_string(),
-            n.instance_type.to_string(),
-            n.zone.to_string(),
-            n.capacity_type.to_string(),
-            format!("{:.4}", n.price_per_hour),
-            n.pods.len().to_string(),
-        ]);
+    let mut g = grid(std::slice::from_ref(out));
+    // The table shows one strategy and its unschedulable pods below it.
+    g.rows.retain(|r| !r[1].is_empty());
+    for r in &mut g.rows {
+        r.remove(8);
+        r.remove(0);
     }
-    crate::emit(format!("{t}"));
+    g.headers.remove(8);
+    g.headers.remove(0);
+    crate::emit(g.table());
     for u in &out.unschedulable {
         crate::emit(format!("unschedulable {}: {}", u.pod, u.reason));
     }
@@ -258,6 +305,8 @@ pub struct Solved {
     pub solve_ms: f64,
     /// Wall time of the lower bound.
     pub lower_bound_ms: f64,
+    /// The explanation, when asked for.
+    pub explanation: Option<Explanation>,
 }
 
 /// Solve with one strategy, compute the lower bound, and validate the plan (an invalid
@@ -282,6 +331,7 @@ pub fn run_strategy(problem: &Problem, name: &str) -> Result<Solved, Failure> {
         lower_bound: lb,
         solve_ms,
         lower_bound_ms,
+        explanation: None,
     })
 }
 
@@ -307,7 +357,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let problem = l.problem();
     let mut plans = Vec::new();
     for name in names {
-        plans.push(run_strategy(&problem, name)?);
+        let mut s = run_strategy(&problem, name)?;
+        if a.explain {
+            let prep = nodepack_solver::prep::Prepared::new(problem);
+            s.explanation = Some(nodepack_solver::explain::explain(&prep, &s.plan));
+        }
+        plans.push(s);
     }
     let outs: Vec<PlanOut> = plans.iter().map(|r| plan_out(r, l.pending.len())).collect();
     match a.output {
@@ -322,8 +377,123 @@ pub fn run(a: Args) -> Result<(), Failure> {
         Output::Table => {
             for o in &outs {
                 table(o);
+                if let Some(e) = o.explanation {
+                    for line in explain_lines(e) {
+                        crate::emit(line);
+                    }
+                }
+            }
+        }
+        Output::Csv if a.explain => explain_grid(&plans).emit(Output::Csv)?,
+        Output::Csv => grid(&outs).emit(Output::Csv)?,
+    }
+    Ok(())
+}
+
+/// An explanation as lines for people.
+fn explain_lines(e: &Explanation) -> Vec<String> {
+    let mut out = vec![format!("why ({}):", e.strategy)];
+    for n in &e.nodes {
+        out.push(format!("  {}", n.summary));
+        for p in &n.cheaper {
+            out.push(format!(
+                "      passed over {} {} {} ${:.4}/h: {}",
+                p.offering.instance_type,
+                p.offering.capacity_type.as_str(),
+                p.offering.zone,
+                p.offering.price.usd(),
+                p.reason
+            ));
+        }
+    }
+    for u in &e.unschedulable {
+        out.push(format!("  pod {} cannot be scheduled: {}", u.pod, u.reason));
+        for v in &u.pools {
+            match &v.pool_reason {
+                Some(r) => out.push(format!("      pool {}: {r}", v.nodepool)),
+                None => {
+                    let parts: Vec<String> = v
+                        .types_by_reason
+                        .iter()
+                        .map(|(r, (n, ex))| format!("{n} types {r} (e.g. {})", ex.join(", ")))
+                        .collect();
+                    out.push(format!(
+                        "      pool {}: {}{}",
+                        v.nodepool,
+                        parts.join("; "),
+                        if v.types_that_fit > 0 {
+                            format!(
+                                "; {} types could hold the pod alone, so the reason above decided",
+                                v.types_that_fit
+                            )
+                        } else {
+                            String::new()
+                        }
+                    ));
+                }
             }
         }
     }
-    Ok(())
+    out
+}
+
+/// Explanations as one grid (CSV): one row per node, passed-over offering, or pool
+/// verdict of an unschedulable pod.
+fn explain_grid(plans: &[Solved]) -> crate::tabular::Grid {
+    let mut g = crate::tabular::Grid::new(&["strategy", "subject", "kind", "detail"]);
+    for e in plans.iter().filter_map(|s| s.explanation.as_ref()) {
+        for n in &e.nodes {
+            g.row([
+                e.strategy.clone(),
+                n.node.clone(),
+                "node".into(),
+                n.summary.clone(),
+            ]);
+            for p in &n.cheaper {
+                g.row([
+                    e.strategy.clone(),
+                    n.node.clone(),
+                    "passed over".into(),
+                    format!(
+                        "{} {} {} ${:.4}/h: {}",
+                        p.offering.instance_type,
+                        p.offering.capacity_type.as_str(),
+                        p.offering.zone,
+                        p.offering.price.usd(),
+                        p.reason
+                    ),
+                ]);
+            }
+        }
+        for u in &e.unschedulable {
+            g.row([
+                e.strategy.clone(),
+                u.pod.to_string(),
+                "unschedulable".into(),
+                u.reason.clone(),
+            ]);
+            for v in &u.pools {
+                let detail = match &v.pool_reason {
+                    Some(r) => r.clone(),
+                    None => v
+                        .types_by_reason
+                        .iter()
+                        .map(|(r, (n, _))| format!("{n} types {r}"))
+                        .chain(
+                            (v.types_that_fit > 0)
+                                .then(|| format!("{} types fit", v.types_that_fit)),
+                        )
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                };
+                g.row([
+                    e.strategy.clone(),
+                    u.pod.to_string(),
+                    format!("pool {}", v.nodepool),
+                    detail,
+                ]);
+            }
+        }
+    }
+    g
 }

@@ -15,6 +15,8 @@ pub mod catalog;
 pub mod docs;
 pub mod error;
 #[cfg(feature = "kube")]
+pub mod import;
+#[cfg(feature = "kube")]
 pub mod kube;
 pub mod nodepool;
 pub mod quantity;

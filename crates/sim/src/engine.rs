@@ -35,6 +35,9 @@ pub struct SimResult {
     pub summary: Summary,
     /// Time series for charts.
     pub series: Vec<Sample>,
+    /// Every scheduled pod's pending latency (creation to first binding), milliseconds,
+    /// sorted: the distribution behind the percentiles, for charts.
+    pub pending_ms: Vec<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -838,6 +841,7 @@ impl Sim<'_> {
         }
         s.pods_unschedulable = s.unschedulable.len() as u64;
         s.pending_seconds = Percentiles::of(&mut pending_ms);
+        let sorted_pending = pending_ms;
         s.running_seconds = Percentiles::of(&mut running_ms);
         s.cost_usd = self.cost.usd();
         s.cost_spot_usd = self.cost_spot.usd();
@@ -867,6 +871,7 @@ impl Sim<'_> {
             SimResult {
                 summary: self.summary,
                 series: self.series,
+                pending_ms: sorted_pending,
             },
             self.cluster,
         )

@@ -41,6 +41,7 @@
 
 pub mod consolidate;
 pub mod engine;
+pub mod explain;
 pub mod karpenter;
 pub mod lower_bound;
 pub mod nodepack;

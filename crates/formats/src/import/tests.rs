@@ -1,0 +1,187 @@
+use super::*;
+use crate::read_trace;
+use nodepack_model::PodId;
+use nodepack_sim::config::{TraceEvent, TraceKind};
+
+const ALIBABA: &str = include_str!("../../tests/fixtures/import/alibaba-gpu-2023.csv");
+const SIMKUBE: &str = include_str!("../../tests/fixtures/import/simkube.trace.json");
+const GOOGLE: &str = include_str!("../../tests/fixtures/import/google-2019.jsonl");
+const KUBECTL: &str = include_str!("../../tests/fixtures/import/kubectl-pods.json");
+
+/// Import, then read the result back with the native trace reader.
+fn run(format: &str, text: &str) -> (ImportReport, Vec<TraceEvent>) {
+    let mut imp = import(format, "fixture", text, &ImportOptions::default()).unwrap();
+    let jsonl = imp.to_jsonl();
+    let (events, warnings) = read_trace("imported.jsonl", &jsonl).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let r = imp.report;
+    assert_eq!(r.rows, r.converted + r.skipped_total(), "{r:#?}");
+    assert_eq!(events.len() as u64, r.pods + r.deletes);
+    (r, events)
+}
+
+fn arrivals(t: &[TraceEvent]) -> Vec<(f64, &nodepack_model::Pod, Option<f64>)> {
+    t.iter()
+        .filter_map(|e| match &e.kind {
+            TraceKind::Arrive { pod, run_for } => {
+                Some((e.at.secs_f64(), &**pod, run_for.map(|r| r.secs_f64())))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn deletes(t: &[TraceEvent]) -> Vec<(f64, String)> {
+    t.iter()
+        .filter_map(|e| match &e.kind {
+            TraceKind::Delete(id) => Some((e.at.secs_f64(), id.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn alibaba_rows_become_pods_with_gpus_and_bad_rows_are_counted() {
+    let (r, t) = run("alibaba-gpu-2023", ALIBABA);
+    assert_eq!((r.rows, r.converted, r.pods, r.deletes), (7, 5, 5, 5));
+    assert_eq!(r.skipped["bad number in cpu_milli"].count, 1);
+    assert!(r.skipped["bad number in cpu_milli"]
+        .example
+        .contains("line 7"));
+    assert_eq!(r.skipped["deletion_time before creation_time"].count, 1);
+    assert_eq!(
+        r.adjusted["GPU share below one GPU asks for a whole GPU"],
+        1
+    );
+    assert_eq!(
+        r.adjusted["gpu_spec models without an AWS equivalent dropped"],
+        1
+    );
+    assert_eq!(
+        r.adjusted["gpu_spec has no AWS equivalent: any GPU accepted"],
+        1
+    );
+    let a = arrivals(&t);
+    let c = a.iter().find(|(_, p, _)| p.id.name == "pod-c").unwrap();
+    assert_eq!(c.0, 20.0);
+    assert_eq!(c.1.requests.cpu.0, 4000);
+    assert_eq!(c.1.requests.extended.get("nvidia.com/gpu"), Some(&2));
+    assert_eq!(c.1.requests.memory.0, 8192 * 1024 * 1024);
+    assert!(
+        format!("{:?}", c.1.node_affinity_required).contains("v100"),
+        "{:?}",
+        c.1.node_affinity_required
+    );
+    assert!(deletes(&t).contains(&(600.0, "openb/pod-c".into())));
+    assert_eq!(c.1.tolerations.len(), 1, "GPU pods tolerate the GPU taint");
+    let e = a.iter().find(|(_, p, _)| p.id.name == "pod-e").unwrap();
+    assert!(e.1.tolerations.is_empty());
+}
+
+#[test]
+fn simkube_deployments_scale_and_lifecycles_become_runs() {
+    let (r, t) = run("simkube", SIMKUBE);
+    assert_eq!(
+        (r.rows, r.converted, r.pods, r.deletes),
+        (7, 6, 6, 3),
+        "{r:#?}"
+    );
+    assert_eq!(r.skipped["kind \"ConfigMap\" is not a workload"].count, 1);
+    let a = arrivals(&t);
+    let names: Vec<(f64, &str, Option<f64>)> = a
+        .iter()
+        .map(|(at, p, rf)| (*at, p.id.name.as_str(), *rf))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            (0.0, "web-0", None),
+            (0.0, "web-1", None),
+            (60.0, "web-2", None),
+            (61.0, "job-1-run-0", Some(30.0)),
+            (120.0, "tick-run-0", Some(30.0)),
+            (180.0, "tick-run-1", None),
+        ]
+    );
+    assert_eq!(
+        deletes(&t),
+        vec![
+            (120.0, "shop/web-2".into()),
+            (120.0, "shop/web-1".into()),
+            (300.0, "shop/web-0".into())
+        ]
+    );
+}
+
+#[test]
+fn google_submits_become_pods_ends_delete_them_and_retries_are_new_pods() {
+    let (r, t) = run("google-2019", GOOGLE);
+    assert_eq!(
+        (r.rows, r.converted, r.pods, r.deletes),
+        (9, 7, 3, 2),
+        "{r:#?}"
+    );
+    assert_eq!(r.skipped["SUBMIT without resource_request"].count, 1);
+    assert_eq!(r.skipped["missing or unknown type"].count, 1);
+    assert!(r.assumptions[0].contains("96000 millicores"));
+    let a = arrivals(&t);
+    assert_eq!(a[0].1.id, PodId::new("google", "c100-0"));
+    assert_eq!(a[0].1.requests.cpu.0, 998);
+    assert_eq!(a[0].1.priority, 200);
+    assert_eq!(a[2].1.id.name, "c100-1-try2");
+    assert_eq!(a[2].0, 720.0);
+    assert_eq!(
+        deletes(&t),
+        vec![
+            (700.0, "google/c100-0".into()),
+            (710.0, "google/c100-1".into())
+        ]
+    );
+}
+
+#[test]
+fn kubectl_snapshot_keeps_running_and_pending_pods_only() {
+    let (r, t) = run("kubectl", KUBECTL);
+    assert_eq!(
+        (r.rows, r.converted, r.pods, r.deletes),
+        (6, 2, 2, 0),
+        "{r:#?}"
+    );
+    assert_eq!(r.adjusted["bound pod made pending"], 1);
+    assert_eq!(r.skipped["pod Succeeded: holds no resources"].count, 1);
+    assert_eq!(
+        r.skipped["DaemonSet pod: per-node overhead, not a workload"].count,
+        1
+    );
+    assert_eq!(
+        r.skipped["mirror pod of a static pod: not scheduled"].count,
+        1
+    );
+    let bad = r
+        .skipped
+        .iter()
+        .find(|(k, _)| k.starts_with("pod rejected"))
+        .unwrap();
+    assert!(bad.1.example.contains("items[4]"), "{}", bad.1.example);
+    assert!(bad.1.example.contains("lots"), "{}", bad.1.example);
+    let names: Vec<&str> = arrivals(&t)
+        .iter()
+        .map(|(_, p, _)| p.id.name.as_str())
+        .collect();
+    assert_eq!(names, ["api-7d9c", "queued"]);
+}
+
+#[test]
+fn input_in_the_wrong_format_is_an_error_naming_the_file() {
+    for (f, text) in [
+        ("alibaba-gpu-2023", "a,b\n1,2\n"),
+        ("simkube", "{}"),
+        ("google-2019", "time,type\n"),
+        ("kubectl", "not json"),
+    ] {
+        let e = import(f, "in.txt", text, &ImportOptions::default()).unwrap_err();
+        assert_eq!(e.file, "in.txt", "{f}: {e}");
+    }
+    let e = import("borg", "in.txt", "", &ImportOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("alibaba-gpu-2023"), "{e}");
+}
