@@ -23,6 +23,10 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
+    /// Also write a self-contained HTML report with charts to this file (simulation
+    /// scenarios).
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<String>,
 }
 
 /// Run the command.
@@ -35,7 +39,19 @@ pub fn run(mut a: Args) -> Result<(), Failure> {
                 .map(|s| s.to_string())
                 .collect();
         }
-        return crate::sim_cmd::compare(&a.scenario, &a.strategies, a.seeds, a.output);
+        return crate::sim_cmd::compare(
+            &a.scenario,
+            &a.strategies,
+            a.seeds,
+            a.output,
+            a.report.as_deref(),
+        );
+    }
+    if a.report.is_some() {
+        return Err(Failure::input(anyhow::anyhow!(
+            "--report: {} is a provisioning scenario (one solve, no time series); reports are for simulation scenarios (scenarios/sim/)",
+            a.scenario
+        )));
     }
     if a.strategies.is_empty() {
         a.strategies = STRATEGIES.iter().map(|s| s.to_string()).collect();

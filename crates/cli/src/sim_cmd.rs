@@ -8,7 +8,7 @@ use nodepack_formats::{read_sim_scenario, read_trace, read_workload, WorkloadSou
 use nodepack_model::{Catalog, Millis, NodePool, PodDisruptionBudget};
 use nodepack_sim::config::{Settings, TraceEvent};
 use nodepack_sim::metrics::Summary;
-use nodepack_sim::{SimInput, AUTOSCALERS};
+use nodepack_sim::{SimInput, SimResult, AUTOSCALERS};
 use nodepack_solver::prep::Pairs;
 use std::path::Path;
 use std::sync::Arc;
@@ -155,7 +155,7 @@ pub fn check_strategies(names: &[String]) -> Result<(), Failure> {
 
 /// Replay with each (strategy, seed), two at a time on separate threads; results in the
 /// order asked.
-pub fn replay_all(l: &SimLoaded, strategies: &[String], seeds: &[u64]) -> Vec<Summary> {
+pub fn replay_all(l: &SimLoaded, strategies: &[String], seeds: &[u64]) -> Vec<SimResult> {
     let pairs = Arc::new(Pairs::new(&l.pools, &l.catalog));
     let jobs: Vec<(String, u64)> = seeds
         .iter()
@@ -171,7 +171,7 @@ pub fn replay_all(l: &SimLoaded, strategies: &[String], seeds: &[u64]) -> Vec<Su
         format!("replaying {}", l.name),
     );
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<Vec<Option<Summary>>> =
+    let results: std::sync::Mutex<Vec<Option<SimResult>>> =
         std::sync::Mutex::new(vec![None; jobs.len()]);
     std::thread::scope(|scope| {
         for _ in 0..workers {
@@ -206,7 +206,7 @@ pub fn replay_all(l: &SimLoaded, strategies: &[String], seeds: &[u64]) -> Vec<Su
                 );
                 progress.inc();
                 if let Ok(mut v) = results.lock() {
-                    v[i] = Some(r.summary);
+                    v[i] = Some(r);
                 }
             });
         }
@@ -349,6 +349,54 @@ pub struct ReplayArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
+    /// Also write a self-contained HTML report with charts to this file.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<String>,
+}
+
+/// Write the HTML report of `runs` to `path`.
+pub fn write_report(l: &SimLoaded, runs: &[SimResult], path: &str) -> Result<(), Failure> {
+    let input = nodepack_report::ReportInput {
+        scenario: l.name.clone(),
+        purpose: l.purpose.clone(),
+        horizon_seconds: l.settings.horizon.secs_f64(),
+        catalog: format!(
+            "{} ({} types)",
+            l.catalog.name,
+            l.catalog.instance_types.len()
+        ),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        runs: runs
+            .iter()
+            .map(|r| nodepack_report::Run {
+                summary: &r.summary,
+                series: &r.series,
+                pending_ms: &r.pending_ms,
+            })
+            .collect(),
+    };
+    let html = nodepack_report::html(&input).map_err(Failure::internal)?;
+    std::fs::write(path, html)
+        .map_err(|e| Failure::input(anyhow::anyhow!("--report {path}: {e}")))?;
+    if !crate::quiet() {
+        eprintln!("report written to {path}");
+    }
+    Ok(())
+}
+
+/// Print the summaries, then write the report if asked.
+fn finish(
+    l: &SimLoaded,
+    runs: &[SimResult],
+    output: Output,
+    report: Option<&str>,
+) -> Result<(), Failure> {
+    let summaries: Vec<Summary> = runs.iter().map(|r| r.summary.clone()).collect();
+    print(l, &summaries, output)?;
+    match report {
+        Some(path) => write_report(l, runs, path),
+        None => Ok(()),
+    }
 }
 
 /// Run `nodepack replay`.
@@ -381,7 +429,7 @@ pub fn replay(a: ReplayArgs) -> Result<(), Failure> {
         }
     };
     let runs = replay_all(&l, std::slice::from_ref(&a.strategy), &[l.settings.seed]);
-    print(&l, &runs, a.output)
+    finish(&l, &runs, a.output, a.report.as_deref())
 }
 
 /// `nodepack compare` on a simulation scenario.
@@ -390,6 +438,7 @@ pub fn compare(
     strategies: &[String],
     seeds: u64,
     output: Output,
+    report: Option<&str>,
 ) -> Result<(), Failure> {
     check_strategies(strategies)?;
     if seeds == 0 {
@@ -401,5 +450,5 @@ pub fn compare(
     let base = l.settings.seed;
     let seeds: Vec<u64> = (0..seeds).map(|i| base + i).collect();
     let runs = replay_all(&l, strategies, &seeds);
-    print(&l, &runs, output)
+    finish(&l, &runs, output, report)
 }
