@@ -47,7 +47,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         )));
     }
     if !l.pending.is_empty() {
-        eprintln!(
+        say!(
             "warning: {} pods are not bound to a node (no spec.nodeName): consolidation leaves them to provisioning",
             l.pending.len()
         );

@@ -3,6 +3,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// `eprintln!` unless `--quiet` was given: warnings and notes on standard error.
+macro_rules! say {
+    ($($t:tt)*) => {
+        if !crate::quiet() {
+            eprintln!($($t)*);
+        }
+    };
+}
+
 mod catalog_cmd;
 mod compare_cmd;
 mod consolidate_cmd;

@@ -38,7 +38,7 @@ fn read_pdbs(label: &str, text: &str) -> Result<Vec<PodDisruptionBudget>, Failur
     warn(&w.warnings);
     let others = w.pending.len() + w.bound.len() + w.daemonsets.len() + w.nodes.len();
     if others > 0 {
-        eprintln!("warning: {label}: {others} objects other than PodDisruptionBudgets ignored");
+        say!("warning: {label}: {others} objects other than PodDisruptionBudgets ignored");
     }
     Ok(w.pdbs)
 }
@@ -378,9 +378,7 @@ pub fn write_report(l: &SimLoaded, runs: &[SimResult], path: &str) -> Result<(),
     let html = nodepack_report::html(&input).map_err(Failure::internal)?;
     std::fs::write(path, html)
         .map_err(|e| Failure::input(anyhow::anyhow!("--report {path}: {e}")))?;
-    if !crate::quiet() {
-        eprintln!("report written to {path}");
-    }
+    say!("report written to {path}");
     Ok(())
 }
 

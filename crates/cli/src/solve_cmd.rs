@@ -81,19 +81,19 @@ pub fn load(
                     if let Some(o) = same_ct().find(|o| o.zone == n.zone) {
                         n.price = o.price;
                     } else if let Some(o) = same_ct().min_by_key(|o| o.price) {
-                        eprintln!(
+                        say!(
                             "warning: node {}: the catalog has no {} {} offering in zone {:?}; priced as the cheapest {} one (${:.4}/h, {})",
                             n.name, n.instance_type, n.capacity_type.as_str(), n.zone, n.capacity_type.as_str(), o.price.usd(), o.zone
                         );
                         n.price = o.price;
                     } else {
-                        eprintln!(
+                        say!(
                             "warning: node {}: the catalog has no {} {} offering; priced at $0",
                             n.name, n.instance_type, n.capacity_type.as_str()
                         );
                     }
                 }
-                None => eprintln!(
+                None => say!(
                     "warning: node {}: instance type {:?} is not in the catalog; priced at $0",
                     n.name, n.instance_type
                 ),
@@ -110,7 +110,7 @@ pub fn load(
                 n.node.pods.push(p.id.clone());
                 n.pods.push(std::sync::Arc::new(p));
             }
-            None => eprintln!(
+            None => say!(
                 "warning: pod {} runs on node {node}, which is not in --nodes: it is not part of this plan",
                 p.id
             ),

@@ -122,6 +122,26 @@ impl Chart {
         }
     }
 
+    /// The legend as HTML (above the chart, so it never hides a line): a swatch in
+    /// each line's color and dash pattern, and its name.
+    pub fn legend_html(&self) -> String {
+        let mut out = String::from("<div class=\"legend\">");
+        for l in &self.lines {
+            let RGBColor(r, g, b) = l.color;
+            let dash = if l.dashed {
+                " stroke-dasharray=\"6 4\""
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "<span class=\"key\"><svg width=\"24\" height=\"10\"><line x1=\"0\" y1=\"5\" x2=\"24\" y2=\"5\" stroke=\"#{r:02x}{g:02x}{b:02x}\" stroke-width=\"3\"{dash}/></svg>{}</span>",
+                crate::esc(&l.name)
+            ));
+        }
+        out.push_str("</div>");
+        out
+    }
+
     /// Draw as an SVG document (no XML declaration, ready to inline in HTML).
     pub fn svg(&self) -> Result<String, ReportError> {
         let mut s = String::new();
@@ -166,8 +186,17 @@ impl Chart {
             .y_label_area_size(64)
             .build_cartesian_2d(x, y)
             .map_err(err)?;
+        let y_top = self.y_max();
+        let y_fmt = move |v: &f64| {
+            if y_top >= 10.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.2}")
+            }
+        };
         chart
             .configure_mesh()
+            .y_label_formatter(&y_fmt)
             .x_desc(self.x_desc.as_str())
             .y_desc(self.y_desc.as_str())
             .label_style(("sans-serif", 13))
@@ -177,36 +206,15 @@ impl Chart {
             .map_err(err)?;
         for l in &self.lines {
             let style = l.color.stroke_width(2);
-            let color = l.color;
             if l.dashed {
                 chart
                     .draw_series(DashedLineSeries::new(l.points.iter().copied(), 8, 5, style))
-                    .map_err(err)?
-                    .label(l.name.as_str())
-                    .legend(move |(x, y)| {
-                        EmptyElement::at((x, y))
-                            + PathElement::new(vec![(0, 0), (8, 0)], color.stroke_width(2))
-                            + PathElement::new(vec![(12, 0), (20, 0)], color.stroke_width(2))
-                    });
+                    .map_err(err)?;
             } else {
                 chart
                     .draw_series(LineSeries::new(l.points.iter().copied(), style))
-                    .map_err(err)?
-                    .label(l.name.as_str())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                    });
+                    .map_err(err)?;
             }
-        }
-        if !self.lines.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(180, 180, 180))
-                .label_font(("sans-serif", 13))
-                .draw()
-                .map_err(err)?;
         }
         Ok(())
     }

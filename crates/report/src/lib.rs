@@ -253,14 +253,16 @@ fn table(input: &ReportInput, out: &mut String) {
     out.push_str("</tbody></table>");
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em;color:#222;max-width:1400px}
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em;color:#222;max-width:1500px}
 h1{margin-bottom:.2em}.meta{color:#555;margin:.2em 0}
 table{border-collapse:collapse;margin:1em 0;font-size:14px}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(640px,1fr));gap:16px}
 figure{margin:0;border:1px solid #ddd;padding:8px}figcaption{font-weight:600;margin-bottom:4px}
-code{background:#f3f3f3;padding:2px 4px}";
+code{background:#f3f3f3;padding:2px 4px}
+figure>svg{width:100%;height:auto}
+.legend{font-size:13px;margin:2px 0 4px}.key{margin-right:14px;white-space:nowrap}.key svg{vertical-align:middle;margin-right:4px}";
 
 /// The report as one self-contained HTML document.
 pub fn html(input: &ReportInput) -> Result<String, ReportError> {
@@ -296,9 +298,10 @@ pub fn html(input: &ReportInput) -> Result<String, ReportError> {
         let svg = c.svg()?;
         let _ = write!(
             out,
-            "<figure id=\"chart-{}\"><figcaption>{}</figcaption>{}</figure>",
+            "<figure id=\"chart-{}\"><figcaption>{}</figcaption>{}{}</figure>",
             c.id,
             esc(&c.title),
+            c.legend_html(),
             svg
         );
     }

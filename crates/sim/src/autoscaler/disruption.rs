@@ -35,10 +35,18 @@ pub struct Disruptor {
     /// answer may change with time alone (a node settling or expiring), at the latest
     /// [`RECHECK`] later (budget schedules, Karpenter's consolidation-state TTL).
     quiet: Option<(u64, Millis)>,
+    /// The cluster's signature at the last deep pass that found nothing: the next deep
+    /// pass on the same cluster waits [`DEEP_IDLE`] instead of the quick strategy's
+    /// interval.
+    deep_quiet: Option<u64>,
 }
 
 /// A pass that found nothing is repeated on an unchanged cluster after this long.
 const RECHECK: Millis = Millis(300_000);
+
+/// A deep pass that found nothing is repeated on an unchanged cluster after this long
+/// (what can still change is time-driven: spot prices move hourly).
+const DEEP_IDLE: Millis = Millis(3_600_000);
 
 impl std::fmt::Debug for Disruptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,6 +71,7 @@ impl Disruptor {
             next: Millis(0),
             pending: None,
             quiet: None,
+            deep_quiet: None,
         }
     }
 
@@ -87,6 +96,7 @@ impl Disruptor {
             next: Millis(0),
             pending: None,
             quiet: None,
+            deep_quiet: None,
         }
     }
 
@@ -131,23 +141,28 @@ impl Disruptor {
                 .collect();
             return actions(ctx, &valid, &idx);
         }
+        let idle = self.deep_quiet == Some(sig);
+        let deep_every = |every: Millis| if idle { DEEP_IDLE } else { every };
         let deep = match &self.quick {
             None => true,
             Some((_, every)) => self
                 .last_deep
-                .is_none_or(|t| ctx.now.saturating_sub(t) >= *every),
+                .is_none_or(|t| ctx.now.saturating_sub(t) >= deep_every(*every)),
         };
         let plan = match (&self.quick, deep) {
             (Some((q, _)), false) => q.consolidate(&problem),
             _ => {
                 self.last_deep = Some(ctx.now);
-                self.consolidator.consolidate(&problem)
+                let plan = self.consolidator.consolidate(&problem);
+                self.deep_quiet = plan.moves.is_empty().then_some(sig);
+                plan
             }
         };
         if plan.moves.is_empty() {
             let mut w = wake(ctx, &nodes, &status);
             if let (Some((_, every)), Some(last)) = (&self.quick, self.last_deep) {
-                w = w.min(last + *every);
+                let idle = self.deep_quiet == Some(sig);
+                w = w.min(last + if idle { DEEP_IDLE } else { *every });
             }
             self.quiet = Some((sig, w));
             return vec![];
