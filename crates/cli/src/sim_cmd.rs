@@ -99,6 +99,13 @@ pub fn load_scenario(path: &str, seed: Option<u64>) -> Result<SimLoaded, Failure
             nodepack_sim::generate::generate(g, settings.horizon, settings.seed)
         }
     };
+    tracing::info!(
+        scenario = %sc.name,
+        events = trace.len(),
+        pools = pools.len(),
+        seed = settings.seed,
+        "scenario loaded"
+    );
     Ok(SimLoaded {
         name: sc.name,
         purpose: sc.purpose,
@@ -130,7 +137,11 @@ pub fn load_trace(
     let last = trace_ev.last().map_or(Millis(0), |e| e.at);
     let horizon = horizon.unwrap_or(last + Millis::from_mins(60));
     Ok(SimLoaded {
-        name: trace.to_string(),
+        name: if trace == "-" {
+            "standard input".into()
+        } else {
+            trace.to_string()
+        },
         purpose: "trace replay".into(),
         settings: Settings::new(horizon, seed),
         pools,

@@ -319,6 +319,15 @@ pub fn run_strategy(problem: &Problem, name: &str) -> Result<Solved, Failure> {
     let t1 = Instant::now();
     let lb = lower_bound(problem, &plan);
     let lower_bound_ms = t1.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(
+        strategy = name,
+        pods = problem.pending.len(),
+        new_nodes = plan.nodes.len(),
+        cost_per_hour = plan.cost_per_hour.usd(),
+        solve_ms,
+        lower_bound_ms,
+        "solved"
+    );
     let problems = nodepack_solver::validate(problem, &plan);
     if !problems.is_empty() {
         return Err(Failure::internal(anyhow::anyhow!(

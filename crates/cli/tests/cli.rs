@@ -628,3 +628,39 @@ fn every_command_writes_csv() {
     assert!(l[0].starts_with("strategy,#,reason"), "{l:?}");
     assert!(l.len() >= 2, "{l:?}");
 }
+
+#[test]
+fn rust_log_turns_on_logs_and_quiet_keeps_standard_error_empty() {
+    let dir = temp_dir("logs");
+    let sc = small_scenario(&dir);
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let out = Command::new(env!("CARGO_BIN_EXE_nodepack"))
+        .args(["replay", &sc, "--output", "json"])
+        .env("RUST_LOG", "info")
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("scenario loaded") && err.contains("replay done"),
+        "{err}"
+    );
+    assert!(err.contains("strategy=nodepack"), "{err}");
+    // Without RUST_LOG nothing is logged; with --quiet a warning is not printed either.
+    let (code, _, err) = nodepack(&["replay", &sc, "--output", "json"]);
+    assert_eq!(code, 0);
+    assert!(!err.contains("replay done"), "{err}");
+    let (code, _, err) = nodepack(&[
+        "consolidate",
+        "--quiet",
+        "--nodes",
+        "scenarios/examples/cluster-nodes.yaml",
+        "--pods",
+        "scenarios/examples/cluster-pods.yaml",
+        "scenarios/examples/pods.yaml",
+        "--nodepools",
+        "scenarios/examples/nodepools.yaml",
+    ]);
+    assert_eq!((code, err.as_str()), (0, ""));
+}

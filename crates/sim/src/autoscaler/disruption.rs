@@ -35,18 +35,10 @@ pub struct Disruptor {
     /// answer may change with time alone (a node settling or expiring), at the latest
     /// [`RECHECK`] later (budget schedules, Karpenter's consolidation-state TTL).
     quiet: Option<(u64, Millis)>,
-    /// The cluster's signature at the last deep pass that found nothing: the next deep
-    /// pass on the same cluster waits [`DEEP_IDLE`] instead of the quick strategy's
-    /// interval.
-    deep_quiet: Option<u64>,
 }
 
 /// A pass that found nothing is repeated on an unchanged cluster after this long.
 const RECHECK: Millis = Millis(300_000);
-
-/// A deep pass that found nothing is repeated on an unchanged cluster after this long
-/// (what can still change is time-driven: spot prices move hourly).
-const DEEP_IDLE: Millis = Millis(3_600_000);
 
 impl std::fmt::Debug for Disruptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -71,7 +63,6 @@ impl Disruptor {
             next: Millis(0),
             pending: None,
             quiet: None,
-            deep_quiet: None,
         }
     }
 
@@ -96,7 +87,6 @@ impl Disruptor {
             next: Millis(0),
             pending: None,
             quiet: None,
-            deep_quiet: None,
         }
     }
 
@@ -141,28 +131,23 @@ impl Disruptor {
                 .collect();
             return actions(ctx, &valid, &idx);
         }
-        let idle = self.deep_quiet == Some(sig);
-        let deep_every = |every: Millis| if idle { DEEP_IDLE } else { every };
         let deep = match &self.quick {
             None => true,
             Some((_, every)) => self
                 .last_deep
-                .is_none_or(|t| ctx.now.saturating_sub(t) >= deep_every(*every)),
+                .is_none_or(|t| ctx.now.saturating_sub(t) >= *every),
         };
         let plan = match (&self.quick, deep) {
             (Some((q, _)), false) => q.consolidate(&problem),
             _ => {
                 self.last_deep = Some(ctx.now);
-                let plan = self.consolidator.consolidate(&problem);
-                self.deep_quiet = plan.moves.is_empty().then_some(sig);
-                plan
+                self.consolidator.consolidate(&problem)
             }
         };
         if plan.moves.is_empty() {
             let mut w = wake(ctx, &nodes, &status);
             if let (Some((_, every)), Some(last)) = (&self.quick, self.last_deep) {
-                let idle = self.deep_quiet == Some(sig);
-                w = w.min(last + if idle { DEEP_IDLE } else { *every });
+                w = w.min(last + *every);
             }
             self.quiet = Some((sig, w));
             return vec![];
