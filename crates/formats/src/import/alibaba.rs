@@ -4,7 +4,9 @@
 //! creation_time, deletion_time, scheduled_time` (times in seconds from the trace
 //! start). Each row becomes a pod arriving at `creation_time` and deleted at
 //! `deletion_time`, whatever its recorded phase: the replay decides where and whether
-//! it runs. Kubernetes counts GPUs in whole devices, so a GPU share (`gpu_milli` below
+//! it runs. Only the first five columns are required: without the times (the upstream
+//! `openb_pod_list_multigpu50.csv` variant) every pod arrives at 0 in file order and
+//! runs to the end, and the report says so. Kubernetes counts GPUs in whole devices, so a GPU share (`gpu_milli` below
 //! 1000 on one GPU) asks for one GPU, and the share is kept as a label. `gpu_spec` (the
 //! GPU models the pod accepts) becomes a requirement on
 //! `karpenter.k8s.aws/instance-gpu-name` for the models AWS offers (T4, V100, A10 as
@@ -53,17 +55,24 @@ pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
         .map_err(|e| ctx.field("header").error(None, format!("not CSV: {e}")))?
         .clone();
     let col = |name: &str| headers.iter().position(|h| h.trim() == name);
-    let mut idx = [0usize; 11];
-    for (i, c) in COLUMNS.iter().enumerate() {
-        idx[i] = col(c).ok_or_else(|| {
-            ctx.field("header").error(
-                Some(&headers.iter().collect::<Vec<_>>().join(",")),
-                format!(
-                    "missing column {c:?} (an openb_pod_list CSV has {})",
-                    COLUMNS.join(", ")
-                ),
-            )
-        })?;
+    let idx: Vec<Option<usize>> = COLUMNS.iter().map(|c| col(c)).collect();
+    // The first five columns are required; the upstream variant
+    // openb_pod_list_multigpu50.csv has only those (no times).
+    if let Some(c) = COLUMNS[..5].iter().zip(&idx).find(|(_, i)| i.is_none()) {
+        return Err(ctx.field("header").error(
+            Some(&headers.iter().collect::<Vec<_>>().join(",")),
+            format!(
+                "missing column {:?} (an openb_pod_list CSV has {}; the first five are required)",
+                c.0,
+                COLUMNS.join(", ")
+            ),
+        ));
+    }
+    let timed = idx[8].is_some() && idx[9].is_some();
+    if !timed {
+        out.report.assumptions.push(
+            "no creation_time/deletion_time columns: every pod arrives at 0, in file order, and runs to the end".into(),
+        );
     }
     out.report.assumptions.push(
         "GPU shares (gpu_milli < 1000) ask for one whole GPU; the share is kept in the label alibaba.com/gpu-milli".into(),
@@ -81,7 +90,7 @@ pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
                 continue;
             }
         };
-        let get = |k: usize| rec.get(idx[k]).unwrap_or("").trim();
+        let get = |k: usize| idx[k].and_then(|i| rec.get(i)).unwrap_or("").trim();
         let num = |k: usize| -> Result<f64, String> {
             let v = get(k);
             v.parse::<f64>()
@@ -94,7 +103,12 @@ pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
             if name.is_empty() {
                 return Err("name = \"\"".into());
             }
-            Ok((num(1)?, num(2)?, num(3)?, num(4)?, num(8)?, num(9)?))
+            let (created, deleted) = if timed {
+                (num(8)?, Some(num(9)?))
+            } else {
+                (0.0, None)
+            };
+            Ok((num(1)?, num(2)?, num(3)?, num(4)?, created, deleted))
         })();
         let (cpu, mem, gpus, gpu_milli, created, deleted) = match parsed {
             Ok(v) => v,
@@ -105,15 +119,25 @@ pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
                 continue;
             }
         };
-        let (Some(at), Some(end)) = (secs(created), secs(deleted)) else {
+        let end = match deleted.map(secs) {
+            None => None,
+            Some(Some(e)) => Some(e),
+            Some(None) => {
+                out.report.skip("time out of range", || {
+                    format!("{}: deletion_time", rctx.path)
+                });
+                continue;
+            }
+        };
+        let Some(at) = secs(created) else {
             out.report.skip("time out of range", || {
                 format!("{}: creation_time = {created}", rctx.path)
             });
             continue;
         };
-        if end < at {
+        if end.is_some_and(|e| e < at) {
             out.report.skip("deletion_time before creation_time", || {
-                format!("{}: {created} > {deleted}", rctx.path)
+                format!("{}: {created} > {deleted:?}", rctx.path)
             });
             continue;
         }
@@ -169,7 +193,9 @@ pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
         }
         if out.arrive(&rctx, at, pod, None).is_ok() {
             out.report.converted += 1;
-            out.delete(end, &format!("openb/{name}"));
+            if let Some(end) = end {
+                out.delete(end, &format!("openb/{name}"));
+            }
         }
     }
     Ok(out)

@@ -79,6 +79,31 @@ fn alibaba_rows_become_pods_with_gpus_and_bad_rows_are_counted() {
 }
 
 #[test]
+fn alibaba_without_times_is_a_steady_state_in_file_order() {
+    let text = "name,cpu_milli,memory_mib,num_gpu,gpu_milli\nb,1000,2048,1,500\na,2000,4096,0,0\n";
+    let (r, t) = run("alibaba-gpu-2023", text);
+    assert_eq!((r.rows, r.converted, r.pods, r.deletes), (2, 2, 2, 0));
+    assert!(
+        r.assumptions.iter().any(|a| a.contains("arrives at 0")),
+        "{r:?}"
+    );
+    let names: Vec<(f64, &str)> = arrivals(&t)
+        .iter()
+        .map(|(at, p, _)| (*at, p.id.name.as_str()))
+        .collect();
+    assert_eq!(names, [(0.0, "b"), (0.0, "a")]);
+    // Without the first five columns it is not an openb pod list.
+    let e = import(
+        "alibaba-gpu-2023",
+        "x.csv",
+        "name,cpu_milli\n",
+        &ImportOptions::default(),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("memory_mib"), "{e}");
+}
+
+#[test]
 fn simkube_deployments_scale_and_lifecycles_become_runs() {
     let (r, t) = run("simkube", SIMKUBE);
     assert_eq!(

@@ -2,12 +2,13 @@
 //!
 //! 1. Expired nodes go (forceful), then every empty candidate within the `Empty`
 //!    budgets.
-//! 2. The target: the running pods packed from scratch by the `nodepack` solver. When
-//!    the fleet is within [`NodepackConsolidation::min_gap`] of it there is nothing worth
-//!    disrupting and the pass stops.
-//! 3. Deletions: candidates in order of disruption cost per dollar saved; a node goes
+//! 2. Deletions: candidates in order of disruption cost per dollar saved; a node goes
 //!    when its pods fit on the nodes that stay (counting the pods already moved there in
 //!    this pass).
+//! 3. The target: the running pods packed from scratch by the `nodepack` solver,
+//!    computed only when a budget still allows more moves. When the fleet is within
+//!    [`NodepackConsolidation::min_gap`] of it there is nothing worth the expensive
+//!    searches below and the pass stops.
 //! 4. Merges: the least utilized remaining candidates, the longest prefix (binary
 //!    search, at most 100 nodes) whose pods fit on the others plus fewer, cheaper new
 //!    nodes.
@@ -157,17 +158,6 @@ impl Consolidator for NodepackConsolidation {
         if cands.is_empty() {
             return finish(moves, None);
         }
-        let target = if self.target {
-            repack_cost(&fleet, SOLVER)
-        } else {
-            None
-        };
-        if let Some(t) = target {
-            let now = fleet.cost();
-            if (now - t).usd() <= self.min_gap * now.usd() {
-                return finish(moves, target);
-            }
-        }
         // Deletions: cheapest disruption per dollar first.
         cands.sort_by(|&a, &b| {
             let key =
@@ -180,9 +170,28 @@ impl Consolidator for NodepackConsolidation {
                 fleet.commit(&[i], &out);
             }
         }
+        cands.retain(|&i| !fleet.gone[i]);
+        // The target decides whether merges and replacements (the expensive searches)
+        // are worth trying: only computed when some pool's budget still allows them.
+        let budget_left = cands.iter().any(|&i| {
+            fleet.pool[i].is_some_and(|k| fleet.budget_left(k, Reason::Underutilized) > 0)
+        });
+        if !budget_left {
+            return finish(moves, None);
+        }
+        let target = if self.target {
+            repack_cost(&fleet, SOLVER)
+        } else {
+            None
+        };
+        if let Some(t) = target {
+            let now = fleet.cost();
+            if (now - t).usd() <= self.min_gap * now.usd() {
+                return finish(moves, target);
+            }
+        }
         // Merges, within each pool and zone (pods keep their zone, so zone spreads
         // hold): the least utilized nodes first, the longest prefix that pays.
-        cands.retain(|&i| !fleet.gone[i]);
         let mut groups: std::collections::BTreeMap<(usize, &str), Vec<usize>> =
             std::collections::BTreeMap::new();
         for &i in &cands {
