@@ -405,14 +405,7 @@ fn explain_lines(e: &Explanation) -> Vec<String> {
     for n in &e.nodes {
         out.push(format!("  {}", n.summary));
         for p in &n.cheaper {
-            out.push(format!(
-                "      passed over {} {} {} ${:.4}/h: {}",
-                p.offering.instance_type,
-                p.offering.capacity_type.as_str(),
-                p.offering.zone,
-                p.offering.price.usd(),
-                p.reason
-            ));
+            out.push(format!("      passed over {p}"));
         }
     }
     for u in &e.unschedulable {
@@ -463,14 +456,7 @@ fn explain_grid(plans: &[Solved]) -> crate::tabular::Grid {
                     e.strategy.clone(),
                     n.node.clone(),
                     "passed over".into(),
-                    format!(
-                        "{} {} {} ${:.4}/h: {}",
-                        p.offering.instance_type,
-                        p.offering.capacity_type.as_str(),
-                        p.offering.zone,
-                        p.offering.price.usd(),
-                        p.reason
-                    ),
+                    p.to_string(),
                 ]);
             }
         }

@@ -39,6 +39,13 @@ pub struct Passed {
     pub reason: String,
 }
 
+impl std::fmt::Display for Passed {
+    /// `type capacity-type zone $price/h: reason`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", describe(&self.offering), self.reason)
+    }
+}
+
 /// Why a new node is what it is.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NodeExplanation {
