@@ -18,10 +18,7 @@ impl Progress {
         if quiet {
             return Progress { bar: None };
         }
-        let bar = match len {
-            Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::hidden()),
-            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden()),
-        };
+        let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::hidden());
         let style = match len {
             Some(_) => ProgressStyle::with_template(
                 "{spinner} {msg} [{elapsed_precise}] {wide_bar} {pos}/{len}",

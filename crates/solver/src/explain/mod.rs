@@ -111,9 +111,11 @@ pub struct Explanation {
 }
 
 /// Why the pods' node requirements reject a node of requirements `reqs`, if they do.
-fn requirement_conflict(pods: &[&Pod], reqs: &Requirements) -> Option<String> {
-    for p in pods {
-        let terms = p.node_requirement_terms();
+/// Pods with their node requirement alternatives, computed once per explanation.
+type Needs<'a> = [(&'a Pod, Vec<Requirements>)];
+
+fn requirement_conflict(pods: &Needs, reqs: &Requirements) -> Option<String> {
+    for (p, terms) in pods {
         let conflicts: Vec<String> = terms
             .iter()
             .filter_map(|t| term_conflict(t, reqs))
@@ -129,9 +131,9 @@ fn requirement_conflict(pods: &[&Pod], reqs: &Requirements) -> Option<String> {
 }
 
 /// Does every pod allow this offering's zone and capacity type?
-fn offering_conflict(pods: &[&Pod], o: &Offering) -> Option<String> {
-    for p in pods {
-        let ok = p.node_requirement_terms().iter().any(|t| {
+fn offering_conflict(pods: &Needs, o: &Offering) -> Option<String> {
+    for (p, terms) in pods {
+        let ok = terms.iter().any(|t| {
             t.get_ref(labels::ZONE).is_none_or(|z| z.has(&o.zone))
                 && t.get_ref(labels::CAPACITY_TYPE)
                     .is_none_or(|c| c.has(o.capacity_type.as_str()))
@@ -196,17 +198,21 @@ fn explain_node(
         .find(|o| o.zone == n.zone && o.capacity_type == n.capacity_type)?;
     let chosen = choice(&n.instance_type, chosen_o, &risk, pods.len());
     // Every offering of the pool with its verdict: None = it holds these pods.
+    let needs: Vec<(&Pod, Vec<Requirements>)> = pods
+        .iter()
+        .map(|p| (*p, p.node_requirement_terms()))
+        .collect();
     let mut all: Vec<(Choice, Option<String>)> = Vec::new();
     for i in info.start..info.end {
         let pt = &prep.pts[i];
-        let type_reason = requirement_conflict(pods, &pt.reqs)
+        let type_reason = requirement_conflict(&needs, &pt.reqs)
             .map(|c| format!("requirement: {c}"))
             .or_else(|| {
                 need.shortfall(&pt.cap)
                     .map(|s| format!("too small: {}", s.resource))
             });
         for o in &pt.offerings {
-            let reason = type_reason.clone().or_else(|| offering_conflict(pods, o));
+            let reason = type_reason.clone().or_else(|| offering_conflict(&needs, o));
             all.push((choice(&pt.name, o, &risk, pods.len()), reason));
         }
     }
@@ -320,6 +326,7 @@ fn explain_node(
 
 /// Explain why one pod fits nowhere.
 fn explain_pod(prep: &Prepared, pod: &Pod, reason: &str) -> PodExplanation {
+    let needs = [(pod, pod.node_requirement_terms())];
     let mut pools = Vec::new();
     for &pi in &prep.pool_order {
         let np = &prep.problem.nodepools[pi];
@@ -335,7 +342,7 @@ fn explain_pod(prep: &Prepared, pod: &Pod, reason: &str) -> PodExplanation {
             pools.push(v);
             continue;
         }
-        let terms = pod.node_requirement_terms();
+        let terms = &needs[0].1;
         if let Some(c) = terms
             .iter()
             .map(|t| t.conflict(&info.reqs).map(|k| (k.to_string(), t.get(k))))
@@ -356,7 +363,7 @@ fn explain_pod(prep: &Prepared, pod: &Pod, reason: &str) -> PodExplanation {
         }
         for i in info.start..info.end {
             let pt = &prep.pts[i];
-            let why = requirement_conflict(&[pod], &pt.reqs)
+            let why = requirement_conflict(&needs, &pt.reqs)
                 .map(|c| {
                     // Group by the requirement key: "requirement <key>".
                     let key = c
@@ -374,7 +381,7 @@ fn explain_pod(prep: &Prepared, pod: &Pod, reason: &str) -> PodExplanation {
                 .or_else(|| {
                     pt.offerings
                         .iter()
-                        .all(|o| offering_conflict(&[pod], o).is_some())
+                        .all(|o| offering_conflict(&needs, o).is_some())
                         .then(|| {
                             "no offering in the zones and capacity types the pod allows".to_string()
                         })
