@@ -593,6 +593,7 @@ impl Nodepack {
     ) -> Vec<usize> {
         let problem = prep.problem;
         let np = &problem.nodepools[pool];
+        let start = out.len();
         let mut cols: Vec<Col> = Vec::new();
         let mut col_of: BTreeMap<(u32, CapacityType), usize> = BTreeMap::new();
         let mut groups: Vec<Group> = Vec::new();
@@ -914,9 +915,135 @@ impl Nodepack {
                 });
             }
         }
+        self.merge_tail(prep, eng, pool, &cols, &groups, out, start);
         left
     }
+
+    /// The greedy fill leaves its least utilized nodes last (the few pods no efficient
+    /// fill could take): merge the `k` least utilized nodes of a capacity type into the
+    /// one cheapest type of the pool that holds all their pods whenever that costs less,
+    /// `k` from 2 to [`TAIL`], best saving first, until no merge saves anything. (Twelve
+    /// 1-CPU pods: 7 + 3 + 1 + 1 on four types, $0.580/h, become one $0.544/h node.)
+    #[allow(clippy::too_many_arguments)]
+    fn merge_tail(
+        &self,
+        prep: &Prepared,
+        eng: &mut Engine,
+        pool: usize,
+        cols: &[Col],
+        groups: &[Group],
+        out: &mut Vec<Packed>,
+        start: usize,
+    ) {
+        let np = &prep.problem.nodepools[pool];
+        let mut group_of: std::collections::HashMap<usize, usize> =
+            std::collections::HashMap::new();
+        for (g, gr) in groups.iter().enumerate() {
+            for &p in &gr.pods {
+                group_of.insert(p, g);
+            }
+        }
+        let price_of = |pt: u32, reqs: &Requirements, pods: usize| -> f64 {
+            prep.pts[pt as usize]
+                .offerings_for(reqs)
+                .map(|o| self.risk.effective(o, pods))
+                .fold(f64::INFINITY, f64::min)
+        };
+        for _ in 0..TAIL_ROUNDS {
+            // (saving, nodes merged, merged node)
+            let mut best: Option<(f64, Vec<usize>, Packed)> = None;
+            for ct in [CapacityType::Spot, CapacityType::OnDemand] {
+                let mut idx: Vec<(f64, usize)> = (start..out.len())
+                    .filter(|&i| out[i].reqs.get(labels::CAPACITY_TYPE).has(ct.as_str()))
+                    .map(|i| {
+                        let cap = &prep.pts[out[i].pt as usize].cap;
+                        (share(&out[i].requested, cap), i)
+                    })
+                    .collect();
+                if idx.len() < 2 {
+                    continue;
+                }
+                idx.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                let mut reqs = out[idx[0].1].reqs.clone();
+                let mut requested = out[idx[0].1].requested.clone();
+                let mut gs: BTreeSet<usize> = BTreeSet::new();
+                let mut pods = out[idx[0].1].pods.clone();
+                let mut before = price_of(out[idx[0].1].pt, &out[idx[0].1].reqs, pods.len());
+                for &p in &out[idx[0].1].pods {
+                    gs.extend(group_of.get(&p).copied());
+                }
+                for k in 1..idx.len().min(TAIL) {
+                    let pk = &out[idx[k].1];
+                    reqs = reqs.intersect(&pk.reqs);
+                    requested = requested.saturating_add(&pk.requested);
+                    before += price_of(pk.pt, &pk.reqs, pk.pods.len());
+                    pods.extend(pk.pods.iter().copied());
+                    for &p in &pk.pods {
+                        gs.extend(group_of.get(&p).copied());
+                    }
+                    // The cheapest column of this capacity type every group allows.
+                    let mut pick: Option<(f64, u32)> = None;
+                    for (d, col) in cols.iter().enumerate() {
+                        if col.ct != ct
+                            || pick.is_some_and(|(p, _)| col.price >= p)
+                            || !gs.iter().all(|&g| groups[g].cols.contains(&d))
+                            || !requested.fits(&prep.pts[col.pt as usize].cap)
+                        {
+                            continue;
+                        }
+                        let p = price_of(col.pt, &reqs, pods.len());
+                        if p.is_finite()
+                            && pick.is_none_or(|(q, t)| p < q || (p == q && col.pt < t))
+                        {
+                            pick = Some((p, col.pt));
+                        }
+                    }
+                    let Some((after, pt)) = pick else { continue };
+                    let saving = before - after;
+                    if saving > before * 1e-9 && best.as_ref().is_none_or(|b| saving > b.0) {
+                        let nodes: Vec<usize> = idx[..=k].iter().map(|x| x.1).collect();
+                        best = Some((
+                            saving,
+                            nodes,
+                            Packed {
+                                pool,
+                                pt,
+                                reqs: reqs.clone(),
+                                pods: pods.clone(),
+                                requested: requested.clone(),
+                            },
+                        ));
+                    }
+                }
+            }
+            let Some((_, mut nodes, merged)) = best else {
+                break;
+            };
+            for &i in &nodes {
+                eng.limits
+                    .remove(pool, &prep.pts[out[i].pt as usize].capacity);
+            }
+            let cap = &prep.pts[merged.pt as usize].capacity;
+            if eng.limits.exceeded(&np.limits, pool, cap).is_some() {
+                for &i in &nodes {
+                    eng.limits.add(pool, &prep.pts[out[i].pt as usize].capacity);
+                }
+                break;
+            }
+            eng.limits.add(pool, cap);
+            nodes.sort_unstable();
+            for &i in nodes.iter().rev() {
+                out.remove(i);
+            }
+            out.push(merged);
+        }
+    }
 }
+
+/// At most this many nodes merged into one by [`Nodepack::merge_tail`].
+const TAIL: usize = 8;
+/// At most this many tail merges per pool.
+const TAIL_ROUNDS: usize = 4;
 
 #[cfg(test)]
 mod tests {

@@ -54,6 +54,19 @@ impl Case {
     }
 }
 
+/// Every strategy's plan for `pods` in one default pool on a catalog of `types`.
+fn run_on(pods: Vec<Pod>, types: Vec<nodepack_model::InstanceType>) -> Vec<Plan> {
+    let mut catalog = Catalog {
+        name: "case".into(),
+        region: None,
+        instance_types: types,
+    };
+    catalog.sort();
+    let mut case = Case::new(pods, vec![tk::pool("default", &[])]);
+    case.catalog = catalog;
+    case.run()
+}
+
 fn node_of<'a>(plan: &'a Plan, pod: &str) -> &'a nodepack_solver::NewNode {
     plan.nodes
         .iter()
@@ -499,16 +512,6 @@ fn nodepack_is_cheaper_on_a_mixed_workload() {
 /// one big node held them all for less. `nodepack` now re-packs such claims.
 #[test]
 fn small_cheap_types_do_not_fragment_zone_spread_pods() {
-    let mut catalog = Catalog {
-        name: "scale".into(),
-        region: None,
-        instance_types: vec![
-            tk::instance_type("c6i", "amd64", 2, 2, 0, 0.01),
-            tk::instance_type("c6i", "amd64", 4, 2, 0, 0.04),
-            tk::instance_type("c6i", "amd64", 32, 2, 0, 0.005),
-        ],
-    };
-    catalog.sort();
     let pods: Vec<Pod> = tk::pods("web", 12, 1500, 1024)
         .into_iter()
         .map(|mut p| {
@@ -517,9 +520,14 @@ fn small_cheap_types_do_not_fragment_zone_spread_pods() {
             tk::spread(p, ZONE_KEY, 1)
         })
         .collect();
-    let mut case = Case::new(pods, vec![tk::pool("default", &[])]);
-    case.catalog = catalog;
-    let plans = case.run();
+    let plans = run_on(
+        pods,
+        vec![
+            tk::instance_type("c6i", "amd64", 2, 2, 0, 0.01),
+            tk::instance_type("c6i", "amd64", 4, 2, 0, 0.04),
+            tk::instance_type("c6i", "amd64", 32, 2, 0, 0.005),
+        ],
+    );
     let np = plans.iter().find(|p| p.strategy == "nodepack").unwrap();
     assert_eq!(np.nodes.len(), 1, "{:#?}", np.nodes);
     assert_eq!(np.nodes[0].instance_type, "c6i.32x");
@@ -547,4 +555,39 @@ fn repacking_keeps_met_hostname_preferences() {
     for plan in Case::new(pods, vec![tk::pool("default", &[])]).run() {
         assert_eq!(plan.nodes.len(), 3, "{}: {:#?}", plan.strategy, plan.nodes);
     }
+}
+
+/// Regression: the greedy fill left its worst nodes last. Twelve 1-CPU pods went 7 + 3 +
+/// 1 + 1 onto four nodes (the 8-CPU type buys the most per dollar for seven pods, then
+/// the leftovers get small types) although one 16-CPU node held all twelve for less;
+/// `nodepack` now merges the least utilized nodes of a plan when one node costs less.
+#[test]
+fn the_greedy_tail_is_merged_into_one_cheaper_node() {
+    let pods: Vec<Pod> = tk::pods("api", 12, 1000, 2048)
+        .into_iter()
+        .map(|mut p| {
+            p.node_selector
+                .insert(labels::CAPACITY_TYPE.into(), "on-demand".into());
+            p
+        })
+        .collect();
+    let plans = run_on(
+        pods,
+        vec![
+            tk::instance_type("c6g", "arm64", 2, 2, 0, 0.034),
+            tk::instance_type("c6g", "arm64", 4, 2, 0, 0.034),
+            tk::instance_type("c6g", "arm64", 16, 2, 0, 0.034),
+            tk::instance_type("m6g", "arm64", 8, 4, 0, 0.0385),
+        ],
+    );
+    let np = plans.iter().find(|p| p.strategy == "nodepack").unwrap();
+    let ka = plans.iter().find(|p| p.strategy == "karpenter").unwrap();
+    assert!(
+        np.cost_per_hour <= ka.cost_per_hour,
+        "nodepack {} karpenter {}: {:#?}",
+        np.cost_per_hour,
+        ka.cost_per_hour,
+        np.nodes
+    );
+    assert_eq!(np.nodes.len(), 1, "{:#?}", np.nodes);
 }
