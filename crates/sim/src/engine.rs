@@ -2,7 +2,7 @@
 
 use crate::autoscaler::{Action, Autoscaler, Ctx, LaunchReq};
 use crate::cloud::Cloud;
-use crate::cluster::{Cluster, NodeLife, NodeSt, PodPhase};
+use crate::cluster::{Cluster, NodeLife, NodeSt, PodPhase, PodSt};
 use crate::config::{Settings, TraceEvent, TraceKind};
 use crate::metrics::{Percentiles, Sample, Summary, Unscheduled};
 use crate::queue::{Next, Phase, Queue};
@@ -476,23 +476,8 @@ impl Sim<'_> {
 
     fn launch(&mut self, req: LaunchReq, cache: bool) -> Option<usize> {
         let pool = &self.input.nodepools[req.pool];
-        let allowed_ct = |ct: CapacityType| {
-            pool.requirements
-                .get_ref(labels::CAPACITY_TYPE)
-                .is_none_or(|v| v.has(ct.as_str()))
-        };
-        // The chosen type, its alternatives, then on-demand when spot has no capacity.
-        let mut tries: Vec<(String, CapacityType)> = std::iter::once(&req.instance_type)
-            .chain(req.alternatives.iter())
-            .map(|t| (t.clone(), req.capacity_type))
-            .collect();
-        if req.capacity_type == CapacityType::Spot
-            && req.on_demand_fallback
-            && allowed_ct(CapacityType::OnDemand)
-        {
-            tries.push((req.instance_type.clone(), CapacityType::OnDemand));
-        }
-        for (ty, ct) in tries {
+        let tries = launch_tries(&req, pool, self.input.catalog, &self.cluster.pods);
+        for (ty, ct, zone) in tries {
             let Some(it) = self.input.catalog.get(&ty) else {
                 continue;
             };
@@ -504,7 +489,7 @@ impl Sim<'_> {
             let Some(o) = it
                 .offerings
                 .iter()
-                .find(|o| o.available && o.zone == req.zone && o.capacity_type == ct)
+                .find(|o| o.available && o.zone == zone && o.capacity_type == ct)
             else {
                 continue;
             };
@@ -886,5 +871,127 @@ fn ratio(a: u128, b: u128) -> f64 {
         0.0
     } else {
         a as f64 / b as f64
+    }
+}
+
+/// The offerings a launch request tries, in order: (type, capacity type, zone).
+fn launch_tries(
+    req: &LaunchReq,
+    pool: &NodePool,
+    catalog: &Catalog,
+    pods: &[PodSt],
+) -> Vec<(String, CapacityType, String)> {
+    let allowed_ct = |ct: CapacityType| {
+        pool.requirements
+            .get_ref(labels::CAPACITY_TYPE)
+            .is_none_or(|v| v.has(ct.as_str()))
+    };
+    // The chosen type, its alternatives, then on-demand when spot has no capacity.
+    let mut tries: Vec<(String, CapacityType, String)> = std::iter::once(&req.instance_type)
+        .chain(req.alternatives.iter())
+        .map(|t| (t.clone(), req.capacity_type, req.zone.clone()))
+        .collect();
+    // Pods with no topology rule that allow other zones may go there too, as a fleet
+    // request over every zone would: after the chosen offering, every offering of
+    // the chosen type and its alternatives in the zones all of them allow, cheapest
+    // first (an insufficient-capacity error in one zone does not send the node to a
+    // dearer type in the same zone).
+    if !req.pods.is_empty() && req.pods.iter().all(|&p| pods[p].plain) {
+        let zone_ok = |z: &str| {
+            pool.requirements.get(labels::ZONE).has(z)
+                && req
+                    .pods
+                    .iter()
+                    .all(|&p| pods[p].terms.iter().any(|t| t.get(labels::ZONE).has(z)))
+        };
+        let mut offers: Vec<(Money, usize, String, String)> = Vec::new();
+        for (k, ty) in std::iter::once(&req.instance_type)
+            .chain(req.alternatives.iter())
+            .enumerate()
+        {
+            let Some(it) = catalog.get(ty) else {
+                continue;
+            };
+            for o in &it.offerings {
+                if o.capacity_type == req.capacity_type
+                    && !(k == 0 && o.zone == req.zone)
+                    && zone_ok(&o.zone)
+                {
+                    offers.push((o.price, k, ty.clone(), o.zone.clone()));
+                }
+            }
+        }
+        offers.sort();
+        tries.truncate(1);
+        tries.extend(
+            offers
+                .into_iter()
+                .map(|(_, _, ty, z)| (ty, req.capacity_type, z)),
+        );
+    }
+    if req.capacity_type == CapacityType::Spot
+        && req.on_demand_fallback
+        && allowed_ct(CapacityType::OnDemand)
+    {
+        tries.push((
+            req.instance_type.clone(),
+            CapacityType::OnDemand,
+            req.zone.clone(),
+        ));
+    }
+    tries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nodepack_testkit as tk;
+
+    /// Regression: a spot launch that hit insufficient capacity fell back to the
+    /// alternatives in the same zone (r6i.16xlarge at $1.12/h instead of r7g.16xlarge
+    /// at $0.65/h one zone over). Pods free to go to any zone now try the same type in
+    /// the other zones, cheapest first, before dearer types; pods bound to a zone (here
+    /// by a zone spread) keep the zone.
+    #[test]
+    fn launches_of_zone_free_pods_try_other_zones_before_dearer_types() {
+        let catalog = tk::catalog();
+        let pool = NodePool::new("default");
+        let mut cluster = Cluster::default();
+        let free = cluster.arrive(Arc::new(tk::pod("free", 500, 512)), None, Millis(0));
+        let spread = tk::spread(tk::pod("spread", 500, 512), labels::ZONE, 1);
+        let bound = cluster.arrive(Arc::new(spread), None, Millis(0));
+        let req = |pods: Vec<usize>| LaunchReq {
+            pool: 0,
+            instance_type: "m6i.2x".into(),
+            zone: tk::ZONES[1].into(),
+            capacity_type: CapacityType::Spot,
+            alternatives: vec!["m6i.4x".into()],
+            pods,
+            on_demand_fallback: true,
+        };
+        let tries = launch_tries(&req(vec![free]), &pool, &catalog, &cluster.pods);
+        let first: Vec<(&str, &str)> = tries
+            .iter()
+            .take(3)
+            .map(|(t, _, z)| (t.as_str(), z.as_str()))
+            .collect();
+        // Spot prices rise with the zone index in the test catalog.
+        assert_eq!(
+            first,
+            vec![
+                ("m6i.2x", tk::ZONES[1]),
+                ("m6i.2x", tk::ZONES[0]),
+                ("m6i.2x", tk::ZONES[2])
+            ]
+        );
+        assert_eq!(
+            tries.last().map(|(t, ct, z)| (t.as_str(), *ct, z.as_str())),
+            Some(("m6i.2x", CapacityType::OnDemand, tk::ZONES[1]))
+        );
+        let tries = launch_tries(&req(vec![free, bound]), &pool, &catalog, &cluster.pods);
+        assert!(tries
+            .iter()
+            .all(|(_, ct, z)| z == tk::ZONES[1] || *ct == CapacityType::OnDemand));
+        assert_eq!(tries[1].0, "m6i.4x");
     }
 }

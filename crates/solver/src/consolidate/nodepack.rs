@@ -2,17 +2,19 @@
 //!
 //! 1. Expired nodes go (forceful), then every empty candidate within the `Empty`
 //!    budgets.
-//! 2. Deletions: candidates in order of disruption cost per dollar saved; a node goes
+//! 2. Nothing below runs while a node whose pods could move changed within its pool's
+//!    `consolidateAfter`: it may be the better candidate once settled.
+//! 3. Deletions: candidates in order of disruption cost per dollar saved; a node goes
 //!    when its pods fit on the nodes that stay (counting the pods already moved there in
 //!    this pass).
-//! 3. The target: the running pods packed from scratch by the `nodepack` solver,
+//! 4. The target: the running pods packed from scratch by the `nodepack` solver,
 //!    computed only when a budget still allows more moves. When the fleet is within
 //!    [`NodepackConsolidation::min_gap`] of it there is nothing worth the expensive
 //!    searches below and the pass stops.
-//! 4. Merges: the least utilized remaining candidates, the longest prefix (binary
+//! 5. Merges: the least utilized remaining candidates, the longest prefix (binary
 //!    search, at most 100 nodes) whose pods fit on the others plus fewer, cheaper new
 //!    nodes.
-//! 5. Replacements: a single node by one cheaper node, which is how workloads move from
+//! 6. Replacements: a single node by one cheaper node, which is how workloads move from
 //!    on-demand back to spot once spot can be launched again (the replacement is pinned
 //!    to spot).
 //!
@@ -60,6 +62,9 @@ pub struct NodepackConsolidation {
     /// nodes (`karpenter`: one cheapest node per group, several times faster than
     /// `nodepack`'s search, which sets the target).
     pub move_solver: &'static str,
+    /// Move no pods while a node with pods that could move has changed within its
+    /// pool's `consolidateAfter` (it may be the better candidate once it settles).
+    pub wait_for_settling: bool,
 }
 
 impl Default for NodepackConsolidation {
@@ -74,6 +79,7 @@ impl Default for NodepackConsolidation {
             max_full_simulations: 8,
             target: true,
             move_solver: "karpenter",
+            wait_for_settling: true,
         }
     }
 }
@@ -128,17 +134,25 @@ impl Consolidator for NodepackConsolidation {
             moves.push(fleet.make_move(Reason::Empty, &empty, &out));
             fleet.commit(&empty, &out);
         }
-        let mut cands: Vec<usize> = (0..problem.nodes.len())
+        // Nodes with pods that consolidation may move: managed by a pool that allows it,
+        // not blocked.
+        let movable: Vec<usize> = (0..problem.nodes.len())
             .filter(|&i| {
                 fleet.pod_count(&[i]) > 0
                     && fleet.blocked(i).is_none()
-                    && fleet.settled(i)
                     && fleet.pool[i].is_some_and(|k| {
-                        problem.nodepools[k].disruption.consolidation_policy
-                            != ConsolidationPolicy::WhenEmpty
+                        let d = &problem.nodepools[k].disruption;
+                        d.consolidation_policy != ConsolidationPolicy::WhenEmpty
+                            && d.consolidate_after.is_some()
                     })
             })
             .collect();
+        // A node whose pods changed recently is no candidate yet, but it may be the
+        // better one once settled (a scale-in leaves holes in many nodes at once): moving
+        // the pods of settled nodes into those holes now evicts pods a later pass would
+        // not. So moves of pods wait until every such node has settled.
+        let settling = self.wait_for_settling && movable.iter().any(|&i| !fleet.settled(i));
+        let mut cands: Vec<usize> = if settling { vec![] } else { movable };
         let n_cands = cands.len();
         let finish = |moves: Vec<Move>, target: Option<Money>| {
             let saved: Money = moves

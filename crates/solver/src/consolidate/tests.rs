@@ -171,6 +171,48 @@ fn underused_node_is_deleted_and_pods_move() {
     }
 }
 
+/// Regression: after a scale-in, the nodes that lost pods were not candidates yet
+/// (changed within consolidateAfter), so nodepack moved the pods of the full, settled
+/// nodes into their holes, evicting many more pods than waiting would have. nodepack
+/// now moves no pods while a node that could move has not settled; Karpenter's rules do.
+#[test]
+fn nodepack_waits_for_recently_changed_nodes_to_settle() {
+    let (catalog, pools) = (tk::catalog(), pools());
+    let nodes = vec![
+        existing(
+            node(&pools, &catalog, "full", "m6i.8x", CapacityType::OnDemand),
+            tk::pods("a", 8, 500, 1024),
+        ),
+        existing(
+            node(&pools, &catalog, "holed", "m6i.8x", CapacityType::OnDemand),
+            tk::pods("b", 1, 500, 1024),
+        ),
+    ];
+    let now = Millis::from_mins(10);
+    let status = [
+        NodeStatus::default(),
+        NodeStatus {
+            last_change: now - Millis::from_secs(10),
+            deleting: false,
+        },
+    ];
+    let mut p = problem(&nodes, &pools, &catalog, &[]);
+    p.status = &status;
+    let np = consolidator("nodepack").unwrap();
+    assert!(np.consolidate(&p).moves.is_empty());
+    // Karpenter moves the full node's pods (its only candidate) at once.
+    let plan = consolidator("karpenter").unwrap().consolidate(&p);
+    assert_eq!(plan.moves.len(), 1, "{:?}", plan.moves);
+    assert!(plan.moves[0].nodes.contains(&"full".to_string()));
+    // Once settled, nodepack moves the one pod of the holed node.
+    let status = [NodeStatus::default(), NodeStatus::default()];
+    p.status = &status;
+    let plan = np.consolidate(&p);
+    assert_eq!(plan.moves.len(), 1, "{:?}", plan.moves);
+    assert_eq!(plan.moves[0].nodes, vec!["holed".to_string()]);
+    assert_eq!(plan.moves[0].evictions, 1);
+}
+
 #[test]
 fn do_not_disrupt_and_pod_budgets_are_honoured() {
     let (catalog, pools) = (tk::catalog(), pools());
