@@ -166,10 +166,19 @@ struct Group {
     req: Resources,
     term: Requirements,
     cols: BTreeSet<usize>,
+    /// `cols` as a bit set, for the hot membership tests.
+    bits: Vec<u64>,
     fair: f64,
 }
 
 impl Group {
+    /// Can the group's pods use column `c`?
+    fn has(&self, c: usize) -> bool {
+        self.bits
+            .get(c / 64)
+            .is_some_and(|w| w & (1u64 << (c % 64)) != 0)
+    }
+
     fn remaining(&self) -> usize {
         self.pods.len() - self.next
     }
@@ -647,8 +656,15 @@ impl Nodepack {
                 req: pod.requests.clone(),
                 term,
                 cols: gc,
+                bits: Vec::new(),
                 fair,
             });
+        }
+        for g in groups.iter_mut() {
+            g.bits = vec![0; cols.len().div_ceil(64)];
+            for &c in &g.cols {
+                g.bits[c / 64] |= 1u64 << (c % 64);
+            }
         }
         // Drop columns dominated outright (another column with the same groups, no more
         // expensive, at least as large everywhere).
@@ -749,7 +765,7 @@ impl Nodepack {
                         .copied()
                         .filter(|&g| {
                             proportional
-                                && groups[g].cols.contains(&c)
+                                && groups[g].has(c)
                                 && !groups[g].term.keys.contains_key(labels::ZONE)
                         })
                         .collect();
@@ -788,7 +804,7 @@ impl Nodepack {
                     // 2. Top up, first fit decreasing.
                     for &g in &remaining {
                         let gr = &groups[g];
-                        if !gr.cols.contains(&c) {
+                        if !gr.has(c) {
                             continue;
                         }
                         let already = take.iter().find(|t| t.0 == g).map_or(0, |t| t.1);
@@ -873,7 +889,7 @@ impl Nodepack {
                 let gs: BTreeSet<usize> = take.iter().map(|t| t.0).collect();
                 let mut pick = (cols[c].pt, f64::INFINITY);
                 for (d, col) in cols.iter().enumerate() {
-                    if col.ct != cols[c].ct || !gs.iter().all(|g| groups[*g].cols.contains(&d)) {
+                    if col.ct != cols[c].ct || !gs.iter().all(|g| groups[*g].has(d)) {
                         continue;
                     }
                     let pt = &prep.pts[col.pt as usize];
@@ -915,7 +931,7 @@ impl Nodepack {
                 });
             }
         }
-        self.merge_tail(prep, eng, pool, &cols, &groups, out, start);
+        self.merge_tail(prep, eng, pool, &cols, &by_price, &groups, out, start);
         left
     }
 
@@ -931,6 +947,7 @@ impl Nodepack {
         eng: &mut Engine,
         pool: usize,
         cols: &[Col],
+        by_price: &[usize],
         groups: &[Group],
         out: &mut Vec<Packed>,
         start: usize,
@@ -981,12 +998,16 @@ impl Nodepack {
                     for &p in &pk.pods {
                         gs.extend(group_of.get(&p).copied());
                     }
-                    // The cheapest column of this capacity type every group allows.
+                    // The cheapest column of this capacity type every group allows (a
+                    // column's price is a lower bound of its price in any zone).
                     let mut pick: Option<(f64, u32)> = None;
-                    for (d, col) in cols.iter().enumerate() {
+                    for &d in by_price {
+                        let col = &cols[d];
+                        if pick.is_some_and(|(p, _)| col.price >= p) {
+                            break;
+                        }
                         if col.ct != ct
-                            || pick.is_some_and(|(p, _)| col.price >= p)
-                            || !gs.iter().all(|&g| groups[g].cols.contains(&d))
+                            || !gs.iter().all(|&g| groups[g].has(d))
                             || !requested.fits(&prep.pts[col.pt as usize].cap)
                         {
                             continue;

@@ -93,6 +93,8 @@ pub struct Pairs {
     /// Each pair's usable capacity as (cpu, memory, ephemeral storage, pods), in one
     /// contiguous array for the hot fit tests.
     caps: Vec<[u64; 4]>,
+    /// Pair indices by cheapest offering price, ascending (ties by index).
+    by_min_price: Vec<u32>,
     /// Fingerprint of the pools it was built from (checked by `Prepared::with_pairs`).
     pool_names: Vec<String>,
     /// [`CompatCache`] answers shared by every problem built on these pairs (they
@@ -291,7 +293,10 @@ impl Pairs {
                 })
                 .collect();
         }
+        let mut by_min_price: Vec<u32> = (0..pts.len() as u32).collect();
+        by_min_price.sort_by_key(|&i| (pts[i as usize].min_price, i));
         Pairs {
+            by_min_price,
             pools,
             pool_order,
             zones,
@@ -306,6 +311,28 @@ impl Pairs {
             pool_names: nodepools.iter().map(|p| p.name.clone()).collect(),
             compat_memo: Default::default(),
         }
+    }
+}
+
+impl Pairs {
+    /// Does `r` fit in pair `pt`'s usable capacity? (Same answer as `r.fits(&cap)`.)
+    pub fn fits_pt(&self, r: &Resources, pt: usize) -> bool {
+        let c = &self.caps[pt];
+        r.cpu.0 <= c[0]
+            && r.memory.0 <= c[1]
+            && r.ephemeral_storage.0 <= c[2]
+            && r.pods <= c[3]
+            && (r.extended.is_empty() || r.fits(&self.pts[pt].cap))
+    }
+
+    /// The lowest offering price (micro-dollars per hour) of any pair, in any pool,
+    /// that `r` fits in.
+    pub fn cheapest_fitting(&self, r: &Resources) -> Option<i64> {
+        self.by_min_price
+            .iter()
+            .map(|&i| i as usize)
+            .find(|&i| self.fits_pt(r, i))
+            .map(|i| self.pts[i].min_price)
     }
 }
 
@@ -342,16 +369,6 @@ impl<'a> Prepared<'a> {
     /// The shared pairs (to build further problems with [`Prepared::with_pairs`]).
     pub fn pairs(&self) -> std::sync::Arc<Pairs> {
         self.pairs.clone()
-    }
-
-    /// Does `r` fit in the pair's usable capacity? (Same answer as `r.fits(&cap)`.)
-    pub fn fits_pt(&self, r: &Resources, pt: usize) -> bool {
-        let c = &self.caps[pt];
-        r.cpu.0 <= c[0]
-            && r.memory.0 <= c[1]
-            && r.ephemeral_storage.0 <= c[2]
-            && r.pods <= c[3]
-            && (r.extended.is_empty() || r.fits(&self.pts[pt].cap))
     }
 
     /// Bit masks of the zones and capacity types the requirements allow.
@@ -665,5 +682,38 @@ pub fn capacity_rank(c: CapacityType) -> u8 {
         CapacityType::Reserved => 0,
         CapacityType::Spot => 1,
         CapacityType::OnDemand => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nodepack_model::{Bytes, Millicores, Operator};
+    use nodepack_testkit as tk;
+
+    /// The price-ordered search finds what scanning every pair finds.
+    #[test]
+    fn cheapest_fitting_is_the_minimum_over_every_fitting_pair() {
+        let pools = vec![
+            tk::pool("a", &[]),
+            tk::pool("b", &[(labels::ARCH, Operator::In, &["arm64"])]),
+        ];
+        let pairs = Pairs::new(&pools, &tk::catalog());
+        let mut found = 0;
+        for cpu in [100, 1_000, 4_000, 15_000, 60_000, 500_000] {
+            for gib in [1, 8, 64, 2_000] {
+                let r = Resources::new(Millicores(cpu), Bytes::from_gib(gib)).with_pods(1);
+                let scan = pairs
+                    .pts
+                    .iter()
+                    .filter(|pt| r.fits(&pt.cap))
+                    .map(|pt| pt.min_price)
+                    .min();
+                assert_eq!(pairs.cheapest_fitting(&r), scan, "{cpu}m {gib}Gi");
+                found += scan.is_some() as u32;
+            }
+        }
+        // Some requests fit somewhere and some nowhere.
+        assert!(found > 0 && found < 24);
     }
 }

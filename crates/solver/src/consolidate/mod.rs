@@ -488,13 +488,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
         let need = self
             .pods_of(i)
             .fold(Resources::default(), |a, q| a.saturating_add(&q.requests));
-        self.pairs
-            .pts
-            .iter()
-            .filter(|pt| need.fits_with(&Resources::default(), &pt.cap))
-            .map(|pt| pt.min_price)
-            .min()
-            .map_or(0, |c| price - c)
+        self.pairs.cheapest_fitting(&need).map_or(0, |c| price - c)
     }
 
     /// Pods on the nodes.
