@@ -528,7 +528,8 @@ impl Nodepack {
                         Ok(list)
                             if list
                                 .iter()
-                                .any(|&o| pod.requests.fits(&prep.pts[o as usize].cap)) =>
+                                .rev()
+                                .any(|&o| prep.fits_pt(&pod.requests, o as usize)) =>
                         {
                             pools.push(pool)
                         }
