@@ -3,7 +3,8 @@
 //! 1. Expired nodes go (forceful), then every empty candidate within the `Empty`
 //!    budgets.
 //! 2. Nothing below runs while a node whose pods could move changed within its pool's
-//!    `consolidateAfter`: it may be the better candidate once settled.
+//!    `consolidateAfter` and would be a cheaper candidate than every settled one: it
+//!    may be the one to go once settled.
 //! 3. Deletions: candidates in order of disruption cost per dollar saved; a node goes
 //!    when its pods fit on the nodes that stay (counting the pods already moved there in
 //!    this pass).
@@ -63,7 +64,8 @@ pub struct NodepackConsolidation {
     /// `nodepack`'s search, which sets the target).
     pub move_solver: &'static str,
     /// Move no pods while a node with pods that could move has changed within its
-    /// pool's `consolidateAfter` (it may be the better candidate once it settles).
+    /// pool's `consolidateAfter` and would be a cheaper candidate than every settled
+    /// one (it may be the one to go once it settles).
     pub wait_for_settling: bool,
 }
 
@@ -150,9 +152,22 @@ impl Consolidator for NodepackConsolidation {
         // A node whose pods changed recently is no candidate yet, but it may be the
         // better one once settled (a scale-in leaves holes in many nodes at once): moving
         // the pods of settled nodes into those holes now evicts pods a later pass would
-        // not. So moves of pods wait until every such node has settled.
-        let settling = self.wait_for_settling && movable.iter().any(|&i| !fleet.settled(i));
-        let mut cands: Vec<usize> = if settling { vec![] } else { movable };
+        // not. So moves of pods wait while an unsettled node would be a cheaper
+        // candidate (less disruption per dollar) than every settled one.
+        let key = |i: usize| fleet.disruption_cost(i) / fleet.p.nodes[i].node.price.usd().max(1e-9);
+        let best = |settled: bool| {
+            movable
+                .iter()
+                .filter(|&&i| fleet.settled(i) == settled)
+                .map(|&i| key(i))
+                .fold(f64::INFINITY, f64::min)
+        };
+        let settling = self.wait_for_settling && best(false) < best(true);
+        let mut cands: Vec<usize> = if settling {
+            vec![]
+        } else {
+            movable.into_iter().filter(|&i| fleet.settled(i)).collect()
+        };
         let n_cands = cands.len();
         let finish = |moves: Vec<Move>, target: Option<Money>| {
             let saved: Money = moves
@@ -173,11 +188,7 @@ impl Consolidator for NodepackConsolidation {
             return finish(moves, None);
         }
         // Deletions: cheapest disruption per dollar first.
-        cands.sort_by(|&a, &b| {
-            let key =
-                |i: usize| fleet.disruption_cost(i) / fleet.p.nodes[i].node.price.usd().max(1e-9);
-            key(a).total_cmp(&key(b)).then(a.cmp(&b))
-        });
+        cands.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
         for &i in &cands {
             if let Some(out) = self.check(&fleet, &[i], false) {
                 moves.push(fleet.make_move(Reason::Underutilized, &[i], &out));

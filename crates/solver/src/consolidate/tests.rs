@@ -174,7 +174,8 @@ fn underused_node_is_deleted_and_pods_move() {
 /// Regression: after a scale-in, the nodes that lost pods were not candidates yet
 /// (changed within consolidateAfter), so nodepack moved the pods of the full, settled
 /// nodes into their holes, evicting many more pods than waiting would have. nodepack
-/// now moves no pods while a node that could move has not settled; Karpenter's rules do.
+/// now moves no pods while an unsettled node would be a cheaper candidate than every
+/// settled one; Karpenter's rules do.
 #[test]
 fn nodepack_waits_for_recently_changed_nodes_to_settle() {
     let (catalog, pools) = (tk::catalog(), pools());
@@ -211,6 +212,19 @@ fn nodepack_waits_for_recently_changed_nodes_to_settle() {
     assert_eq!(plan.moves.len(), 1, "{:?}", plan.moves);
     assert_eq!(plan.moves[0].nodes, vec!["holed".to_string()]);
     assert_eq!(plan.moves[0].evictions, 1);
+    // A recently changed node that would be a dearer candidate (more pods) does not
+    // hold the cheaper settled one back: churn elsewhere never starves consolidation.
+    let status = [
+        NodeStatus {
+            last_change: now - Millis::from_secs(10),
+            deleting: false,
+        },
+        NodeStatus::default(),
+    ];
+    p.status = &status;
+    let plan = np.consolidate(&p);
+    assert_eq!(plan.moves.len(), 1, "{:?}", plan.moves);
+    assert_eq!(plan.moves[0].nodes, vec!["holed".to_string()]);
 }
 
 #[test]
