@@ -720,8 +720,9 @@ impl Nodepack {
         // Live columns, cheapest first: a column's score is at most the fair cost of all
         // remaining pods over its price, so the scan stops once that bound falls below
         // the best score found.
-        let mut by_price: Vec<usize> = (0..cols.len()).filter(|&c| alive[c]).collect();
-        by_price.sort_by(|&x, &y| cols[x].price.total_cmp(&cols[y].price).then(x.cmp(&y)));
+        let mut all_by_price: Vec<usize> = (0..cols.len()).collect();
+        all_by_price.sort_by(|&x, &y| cols[x].price.total_cmp(&cols[y].price).then(x.cmp(&y)));
+        let by_price: Vec<usize> = all_by_price.iter().copied().filter(|&c| alive[c]).collect();
         loop {
             let remaining: Vec<usize> = (0..groups.len())
                 .filter(|&g| groups[g].remaining() > 0)
@@ -844,10 +845,7 @@ impl Nodepack {
                 if take.is_empty() {
                     continue;
                 }
-                let price = pt
-                    .offerings_for(&reqs)
-                    .map(|o| self.risk.effective(o, take.iter().map(|t| t.1).sum()))
-                    .fold(f64::INFINITY, f64::min);
+                let price = self.price(prep, cols[c].pt, &reqs, take.iter().map(|t| t.1).sum());
                 let score = value / price.max(1.0);
                 let better = match &best {
                     None => true,
@@ -888,26 +886,22 @@ impl Nodepack {
                 }
                 // Right-size: the cheapest compatible pair of the pool that holds them.
                 let gs: BTreeSet<usize> = take.iter().map(|t| t.0).collect();
-                let mut pick = (cols[c].pt, f64::INFINITY);
-                for (d, col) in cols.iter().enumerate() {
-                    if col.ct != cols[c].ct || !gs.iter().all(|g| groups[*g].has(d)) {
-                        continue;
-                    }
-                    let pt = &prep.pts[col.pt as usize];
-                    if !requested.fits(&pt.cap) {
-                        continue;
-                    }
-                    if let Some(p) = pt
-                        .offerings_for(&reqs)
-                        .map(|o| self.risk.effective(o, node_pods.len()))
-                        .reduce(f64::min)
-                    {
-                        if p < pick.1 || (p == pick.1 && col.pt < pick.0) {
-                            pick = (col.pt, p);
-                        }
-                    }
+                let pick = Cheapest {
+                    cols: &cols,
+                    order: &all_by_price,
+                    groups: &groups,
                 }
-                let cap = prep.pts[pick.0 as usize].capacity.clone();
+                .column(
+                    self,
+                    prep,
+                    &gs,
+                    cols[c].ct,
+                    &requested,
+                    &reqs,
+                    node_pods.len(),
+                )
+                .map_or(cols[c].pt, |(_, pt)| pt);
+                let cap = prep.pts[pick as usize].capacity.clone();
                 if eng.limits.exceeded(&np.limits, pool, &cap).is_some() {
                     // Put the pods back and stop using this column.
                     for &(g, k) in take.iter().rev() {
@@ -925,14 +919,19 @@ impl Nodepack {
                 eng.limits.add(pool, &cap);
                 out.push(Packed {
                     pool,
-                    pt: pick.0,
+                    pt: pick,
                     reqs: reqs.clone(),
                     pods: node_pods,
                     requested,
                 });
             }
         }
-        self.merge_tail(prep, eng, pool, &cols, &by_price, &groups, out, start);
+        let cheapest = Cheapest {
+            cols: &cols,
+            order: &all_by_price,
+            groups: &groups,
+        };
+        self.merge_tail(prep, eng, pool, &cheapest, out, start);
         left
     }
 
@@ -947,12 +946,11 @@ impl Nodepack {
         prep: &Prepared,
         eng: &mut Engine,
         pool: usize,
-        cols: &[Col],
-        by_price: &[usize],
-        groups: &[Group],
+        cheapest: &Cheapest,
         out: &mut Vec<Packed>,
         start: usize,
     ) {
+        let groups = cheapest.groups;
         let np = &prep.problem.nodepools[pool];
         let mut group_of: std::collections::HashMap<usize, usize> =
             std::collections::HashMap::new();
@@ -961,12 +959,7 @@ impl Nodepack {
                 group_of.insert(p, g);
             }
         }
-        let price_of = |pt: u32, reqs: &Requirements, pods: usize| -> f64 {
-            prep.pts[pt as usize]
-                .offerings_for(reqs)
-                .map(|o| self.risk.effective(o, pods))
-                .fold(f64::INFINITY, f64::min)
-        };
+        let price_of = |pt: u32, reqs: &Requirements, pods: usize| self.price(prep, pt, reqs, pods);
         for _ in 0..TAIL_ROUNDS {
             // (saving, nodes merged, merged node)
             let mut best: Option<(f64, Vec<usize>, Packed)> = None;
@@ -999,28 +992,11 @@ impl Nodepack {
                     for &p in &pk.pods {
                         gs.extend(group_of.get(&p).copied());
                     }
-                    // The cheapest column of this capacity type every group allows (a
-                    // column's price is a lower bound of its price in any zone).
-                    let mut pick: Option<(f64, u32)> = None;
-                    for &d in by_price {
-                        let col = &cols[d];
-                        if pick.is_some_and(|(p, _)| col.price >= p) {
-                            break;
-                        }
-                        if col.ct != ct
-                            || !gs.iter().all(|&g| groups[g].has(d))
-                            || !requested.fits(&prep.pts[col.pt as usize].cap)
-                        {
-                            continue;
-                        }
-                        let p = price_of(col.pt, &reqs, pods.len());
-                        if p.is_finite()
-                            && pick.is_none_or(|(q, t)| p < q || (p == q && col.pt < t))
-                        {
-                            pick = Some((p, col.pt));
-                        }
-                    }
-                    let Some((after, pt)) = pick else { continue };
+                    let Some((after, pt)) =
+                        cheapest.column(self, prep, &gs, ct, &requested, &reqs, pods.len())
+                    else {
+                        continue;
+                    };
                     let saving = before - after;
                     if saving > before * 1e-9 && best.as_ref().is_none_or(|b| saving > b.0) {
                         let nodes: Vec<usize> = idx[..=k].iter().map(|x| x.1).collect();
@@ -1059,6 +1035,64 @@ impl Nodepack {
             }
             out.push(merged);
         }
+    }
+}
+
+impl Nodepack {
+    /// The lowest effective price of pair `pt` under `reqs` for a node of `pods` pods
+    /// (infinite when no offering is allowed).
+    fn price(&self, prep: &Prepared, pt: u32, reqs: &Requirements, pods: usize) -> f64 {
+        prep.pts[pt as usize]
+            .offerings_for(reqs)
+            .map(|o| self.risk.effective(o, pods))
+            .fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// The packer's columns in price order, for finding the cheapest one that holds a
+/// node's pods.
+struct Cheapest<'c> {
+    cols: &'c [Col],
+    /// Every column, by its price (cheapest effective price of its capacity type in any
+    /// zone for one pod: a lower bound of its price under any requirements for any
+    /// number of pods), then index.
+    order: &'c [usize],
+    groups: &'c [Group],
+}
+
+impl Cheapest<'_> {
+    /// The cheapest column of capacity type `ct` that every group in `gs` may use and
+    /// whose pair holds `requested`, priced under `reqs` for `pods` pods: (price, pair);
+    /// ties go to the lower pair index.
+    #[allow(clippy::too_many_arguments)]
+    fn column(
+        &self,
+        np: &Nodepack,
+        prep: &Prepared,
+        gs: &BTreeSet<usize>,
+        ct: CapacityType,
+        requested: &Resources,
+        reqs: &Requirements,
+        pods: usize,
+    ) -> Option<(f64, u32)> {
+        let mut pick: Option<(f64, u32)> = None;
+        for &d in self.order {
+            let col = &self.cols[d];
+            if pick.is_some_and(|(p, _)| col.price > p) {
+                break;
+            }
+            if col.ct != ct
+                || !gs.iter().all(|&g| self.groups[g].has(d))
+                || !requested.fits(&prep.pts[col.pt as usize].cap)
+            {
+                continue;
+            }
+            let p = np.price(prep, col.pt, reqs, pods);
+            if p.is_finite() && pick.is_none_or(|(q, t)| p < q || (p == q && col.pt < t)) {
+                pick = Some((p, col.pt));
+            }
+        }
+        pick
     }
 }
 
