@@ -702,17 +702,27 @@ impl Nodepack {
                     .then(x.cmp(&y))
             });
             let mut kept: Vec<usize> = Vec::new();
+            // (cpu, memory, storage, pods) of each kept column, for a quick first test.
+            let mut kept_caps: Vec<[u64; 4]> = Vec::new();
+            let four = |c: usize| {
+                let r = &prep.pts[cols[c].pt as usize].cap;
+                [r.cpu.0, r.memory.0, r.ephemeral_storage.0, r.pods]
+            };
             for c in sorted {
                 let a = &prep.pts[cols[c].pt as usize].cap;
-                let dominated = kept.iter().any(|&d| {
-                    let b = &prep.pts[cols[d].pt as usize].cap;
-                    a.fits(b)
-                        && cols[d].price <= cols[c].price
-                        && (cols[d].price < cols[c].price || a != b || d < c)
+                let qa = four(c);
+                let dominated = kept.iter().zip(&kept_caps).any(|(&d, qb)| {
+                    qa.iter().zip(qb).all(|(x, y)| x <= y) && {
+                        let b = &prep.pts[cols[d].pt as usize].cap;
+                        a.fits(b)
+                            && cols[d].price <= cols[c].price
+                            && (cols[d].price < cols[c].price || a != b || d < c)
+                    }
                 });
                 alive[c] = !dominated;
                 if !dominated {
                     kept.push(c);
+                    kept_caps.push(qa);
                 }
             }
         }
