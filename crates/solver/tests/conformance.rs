@@ -514,11 +514,7 @@ fn nodepack_is_cheaper_on_a_mixed_workload() {
 fn small_cheap_types_do_not_fragment_zone_spread_pods() {
     let pods: Vec<Pod> = tk::pods("web", 12, 1500, 1024)
         .into_iter()
-        .map(|mut p| {
-            p.node_selector
-                .insert(labels::ZONE.into(), tk::ZONES[0].into());
-            tk::spread(p, ZONE_KEY, 1)
-        })
+        .map(|p| tk::spread(tk::select(p, labels::ZONE, tk::ZONES[0]), ZONE_KEY, 1))
         .collect();
     let plans = run_on(
         pods,
@@ -565,11 +561,7 @@ fn repacking_keeps_met_hostname_preferences() {
 fn the_greedy_tail_is_merged_into_one_cheaper_node() {
     let pods: Vec<Pod> = tk::pods("api", 12, 1000, 2048)
         .into_iter()
-        .map(|mut p| {
-            p.node_selector
-                .insert(labels::CAPACITY_TYPE.into(), "on-demand".into());
-            p
-        })
+        .map(|p| tk::select(p, labels::CAPACITY_TYPE, "on-demand"))
         .collect();
     let plans = run_on(
         pods,

@@ -130,6 +130,12 @@ pub fn app_selector(app: &str) -> Requirements {
     Requirements::from_labels(&[("app".to_string(), app.to_string())].into())
 }
 
+/// Add the node selector `key: value`.
+pub fn select(mut p: Pod, key: &str, value: &str) -> Pod {
+    p.node_selector.insert(key.into(), value.into());
+    p
+}
+
 /// Add a hard topology spread over `key` with max skew, selecting the pod's own app.
 pub fn spread(mut p: Pod, key: &str, max_skew: u32) -> Pod {
     let app = p.labels.get("app").cloned().unwrap_or_default();
