@@ -702,16 +702,12 @@ impl Nodepack {
                     .then(x.cmp(&y))
             });
             let mut kept: Vec<usize> = Vec::new();
-            // (cpu, memory, storage, pods) of each kept column, for a quick first test.
-            let mut kept_caps: Vec<[u64; 4]> = Vec::new();
-            let four = |c: usize| {
-                let r = &prep.pts[cols[c].pt as usize].cap;
-                [r.cpu.0, r.memory.0, r.ephemeral_storage.0, r.pods]
-            };
             for c in sorted {
                 let a = &prep.pts[cols[c].pt as usize].cap;
-                let qa = four(c);
-                let dominated = kept.iter().zip(&kept_caps).any(|(&d, qb)| {
+                // (cpu, memory, storage, pods) first: a quick test before the full one.
+                let qa = prep.caps_of(cols[c].pt as usize);
+                let dominated = kept.iter().any(|&d| {
+                    let qb = prep.caps_of(cols[d].pt as usize);
                     qa.iter().zip(qb).all(|(x, y)| x <= y) && {
                         let b = &prep.pts[cols[d].pt as usize].cap;
                         a.fits(b)
@@ -722,7 +718,6 @@ impl Nodepack {
                 alive[c] = !dominated;
                 if !dominated {
                     kept.push(c);
-                    kept_caps.push(qa);
                 }
             }
         }
@@ -950,7 +945,6 @@ impl Nodepack {
     /// one cheapest type of the pool that holds all their pods whenever that costs less,
     /// `k` from 2 to [`TAIL`], best saving first, until no merge saves anything. (Twelve
     /// 1-CPU pods: 7 + 3 + 1 + 1 on four types, $0.580/h, become one $0.544/h node.)
-    #[allow(clippy::too_many_arguments)]
     fn merge_tail(
         &self,
         prep: &Prepared,
@@ -969,7 +963,6 @@ impl Nodepack {
                 group_of.insert(p, g);
             }
         }
-        let price_of = |pt: u32, reqs: &Requirements, pods: usize| self.price(prep, pt, reqs, pods);
         for _ in 0..TAIL_ROUNDS {
             // (saving, nodes merged, merged node)
             let mut best: Option<(f64, Vec<usize>, Packed)> = None;
@@ -989,7 +982,8 @@ impl Nodepack {
                 let mut requested = out[idx[0].1].requested.clone();
                 let mut gs: BTreeSet<usize> = BTreeSet::new();
                 let mut pods = out[idx[0].1].pods.clone();
-                let mut before = price_of(out[idx[0].1].pt, &out[idx[0].1].reqs, pods.len());
+                let mut before =
+                    self.price(prep, out[idx[0].1].pt, &out[idx[0].1].reqs, pods.len());
                 for &p in &out[idx[0].1].pods {
                     gs.extend(group_of.get(&p).copied());
                 }
@@ -997,7 +991,7 @@ impl Nodepack {
                     let pk = &out[idx[k].1];
                     reqs = reqs.intersect(&pk.reqs);
                     requested = requested.saturating_add(&pk.requested);
-                    before += price_of(pk.pt, &pk.reqs, pk.pods.len());
+                    before += self.price(prep, pk.pt, &pk.reqs, pk.pods.len());
                     pods.extend(pk.pods.iter().copied());
                     for &p in &pk.pods {
                         gs.extend(group_of.get(&p).copied());

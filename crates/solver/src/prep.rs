@@ -325,6 +325,11 @@ impl Pairs {
             && (r.extended.is_empty() || r.fits(&self.pts[pt].cap))
     }
 
+    /// Pair `pt`'s usable (cpu, memory, ephemeral storage, pods), as the fit tests see it.
+    pub fn caps_of(&self, pt: usize) -> &[u64; 4] {
+        &self.caps[pt]
+    }
+
     /// The lowest offering price (micro-dollars per hour) of any pair, in any pool,
     /// that `r` fits in.
     pub fn cheapest_fitting(&self, r: &Resources) -> Option<i64> {
