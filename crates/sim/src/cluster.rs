@@ -570,51 +570,54 @@ pub fn share_permille(req: &Resources, alloc: &Resources) -> u64 {
     f(req.cpu.0, alloc.cpu.0).max(f(req.memory.0, alloc.memory.0))
 }
 
+/// A ready node with `cpu` millicores, 8 GiB and 10 pods (tests).
+#[cfg(test)]
+pub(crate) fn test_node(cpu: u64) -> NodeSt {
+    use nodepack_model::{Bytes, CapacityType, Millicores, Money};
+    NodeSt {
+        node: Node {
+            name: "n".into(),
+            nodepool: None,
+            instance_type: "t".into(),
+            zone: "z".into(),
+            capacity_type: CapacityType::OnDemand,
+            price: Money(1),
+            labels: Default::default(),
+            taints: vec![],
+            allocatable: Resources::new(Millicores(cpu), Bytes::from_gib(8)).with_pods(10),
+            pods: vec![],
+            state: NodeState::Ready,
+            created: Millis(0),
+            do_not_disrupt: false,
+        },
+        pool: 0,
+        offering: Offering {
+            zone: "z".into(),
+            capacity_type: CapacityType::OnDemand,
+            price: Money(1),
+            available: true,
+            interruption: None,
+        },
+        launched: Millis(0),
+        ended: None,
+        pods: vec![],
+        requested: Resources::default(),
+        nominated: vec![],
+        empty_since: None,
+        ready_at: Some(Millis(0)),
+        life: NodeLife::Ready,
+        noticed: false,
+        startup_taints: 0,
+        remove_when_drained: false,
+        cordoned: false,
+        last_change: Millis(0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nodepack_model::{Bytes, CapacityType, Millicores, Money};
-
-    fn node(cpu: u64) -> NodeSt {
-        NodeSt {
-            node: Node {
-                name: "n".into(),
-                nodepool: None,
-                instance_type: "t".into(),
-                zone: "z".into(),
-                capacity_type: CapacityType::OnDemand,
-                price: Money(1),
-                labels: Default::default(),
-                taints: vec![],
-                allocatable: Resources::new(Millicores(cpu), Bytes::from_gib(8)).with_pods(10),
-                pods: vec![],
-                state: NodeState::Ready,
-                created: Millis(0),
-                do_not_disrupt: false,
-            },
-            pool: 0,
-            offering: Offering {
-                zone: "z".into(),
-                capacity_type: CapacityType::OnDemand,
-                price: Money(1),
-                available: true,
-                interruption: None,
-            },
-            launched: Millis(0),
-            ended: None,
-            pods: vec![],
-            requested: Resources::default(),
-            nominated: vec![],
-            empty_since: None,
-            ready_at: Some(Millis(0)),
-            life: NodeLife::Ready,
-            noticed: false,
-            startup_taints: 0,
-            remove_when_drained: false,
-            cordoned: false,
-            last_change: Millis(0),
-        }
-    }
+    use nodepack_model::{Bytes, Millicores};
 
     /// Regression: a pod not nominated anywhere took the room a ready node kept for the
     /// pod the autoscaler had nominated to it, so the nominated pod went back to the
@@ -622,7 +625,7 @@ mod tests {
     #[test]
     fn nominated_room_is_kept_for_the_nominated_pod() {
         let mut c = Cluster::default();
-        c.nodes.push(node(1000));
+        c.nodes.push(test_node(1000));
         let req = Resources::new(Millicores(800), Bytes::from_gib(1));
         let a = c.arrive(Arc::new(Pod::new("d", "a", req.clone())), None, Millis(0));
         let b = c.arrive(Arc::new(Pod::new("d", "b", req)), None, Millis(0));

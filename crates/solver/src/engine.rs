@@ -1553,6 +1553,7 @@ pub fn node_for(
         alternatives,
         labels,
         requested: requested.saturating_add(&np.daemonset_overhead),
+        expected_replicas: 0,
     }
 }
 

@@ -119,6 +119,9 @@ pub struct NewNode {
     pub labels: BTreeMap<String, String>,
     /// The requests of its pods plus daemonset overhead.
     pub requested: Resources,
+    /// Replicas of a growing controller it was sized for beyond its pods (see
+    /// [`nodepack::Growth`]; 0: sized for its pods alone).
+    pub expected_replicas: u32,
 }
 
 /// The result of a strategy.

@@ -14,6 +14,14 @@
 //! 4. Offerings are chosen by price plus an explicit spot risk model ([`RiskModel`]), and
 //!    spot nodes are spread over zones among offerings within a small price tolerance so
 //!    that one reclaim hits few pods.
+//! 5. Given a forecast of the replicas controllers are adding ([`Growth`]), a new node
+//!    for pods of a growing controller may be a larger type with room for the next
+//!    replicas, when that lowers the expected price per pod and consolidation would
+//!    not take the saving by itself (see [`growth`]).
+
+pub mod growth;
+
+pub use growth::{Growth, OwnerKey};
 
 use crate::engine::{karpenter_order, max_capacity_usable, node_for, Engine, Policy, Relax, View};
 use crate::prep::Prepared;
@@ -69,6 +77,8 @@ impl RiskModel {
 pub struct Nodepack {
     /// The spot risk model.
     pub risk: RiskModel,
+    /// Replicas expected soon, for sizing new nodes (see [`Growth`]; empty: none).
+    pub growth: Growth,
 }
 
 /// Spot pools already used in this plan, for spreading: (type, zone) -> nodes.
@@ -394,12 +404,26 @@ impl Strategy for Nodepack {
                 &spread,
             ) {
                 Some((o, off, alts)) => {
+                    let draft = growth::Draft {
+                        pool: cl.pool,
+                        reqs: &cl.reqs,
+                        pods: &cl.pods,
+                        requested: &cl.requested,
+                        pt: o,
+                        offering: &off,
+                    };
+                    let (o, off, alts, expected) = self
+                        .grow(&prep, &mut eng.limits, &draft)
+                        .unwrap_or((o, off, alts, 0));
                     if off.capacity_type == CapacityType::Spot {
                         *spread
                             .entry((prep.pts[o as usize].name.clone(), off.zone.clone()))
                             .or_insert(0) += 1;
                     }
-                    nodes.push(eng.claim_node(c, o, &off, alts));
+                    nodes.push(NewNode {
+                        expected_replicas: expected,
+                        ..eng.claim_node(c, o, &off, alts)
+                    });
                 }
                 None => {
                     for &p in &cl.pods {
@@ -419,12 +443,23 @@ impl Strategy for Nodepack {
             let name = format!("{}-p{i}", problem.nodepools[pk.pool].name);
             match self.launch(&prep, &pk.reqs, &[pk.pt], pk.pods.len(), &spread) {
                 Some((o, off, _)) => {
+                    let draft = growth::Draft {
+                        pool: pk.pool,
+                        reqs: &pk.reqs,
+                        pods: &pk.pods,
+                        requested: &pk.requested,
+                        pt: o,
+                        offering: &off,
+                    };
+                    let (o, off, alts, expected) = match self.grow(&prep, &mut eng.limits, &draft) {
+                        Some(g) => g,
+                        None => (o, off, self.alternatives(&prep, &pk), 0),
+                    };
                     if off.capacity_type == CapacityType::Spot {
                         *spread
                             .entry((prep.pts[o as usize].name.clone(), off.zone.clone()))
                             .or_insert(0) += 1;
                     }
-                    let alts = self.alternatives(&prep, &pk);
                     order_out.extend(pk.pods.iter().copied());
                     nodes.push(node_for(
                         &prep,
@@ -438,6 +473,9 @@ impl Strategy for Nodepack {
                             .collect(),
                         &pk.requested,
                     ));
+                    if let Some(n) = nodes.last_mut() {
+                        n.expected_replicas = expected;
+                    }
                 }
                 None => {
                     for &p in &pk.pods {

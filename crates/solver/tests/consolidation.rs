@@ -110,6 +110,7 @@ fn apply(
             .replacements
             .iter()
             .map(|r| NewNode {
+                expected_replicas: 0,
                 pods: vec![],
                 ..r.clone()
             })

@@ -12,8 +12,10 @@ pub mod static_fleet;
 use crate::cluster::Cluster;
 use crate::config::TraceEvent;
 use nodepack_model::{CapacityType, Catalog, Millis, NodePool, Pod};
+use nodepack_solver::nodepack::Growth;
 use nodepack_solver::prep::{Pairs, Prepared};
-use nodepack_solver::Problem;
+use nodepack_solver::{Problem, Strategy};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// What an autoscaler sees.
@@ -138,6 +140,9 @@ pub struct Provisioner {
     pub max: Millis,
     /// Retry pods found unschedulable after this long.
     pub retry_unschedulable: Millis,
+    /// nodepack only: size new nodes for the replicas their pods' controllers added over
+    /// this window (see [`growth_forecast`]); `None`: for the pending pods alone.
+    pub growth_window: Option<Millis>,
     opened: Option<Millis>,
     last_change: Millis,
     last_count: usize,
@@ -151,6 +156,7 @@ impl Provisioner {
             idle: Millis::from_secs(1),
             max: Millis::from_secs(10),
             retry_unschedulable: Millis::from_mins(5),
+            growth_window: None,
             opened: None,
             last_change: Millis(0),
             last_count: 0,
@@ -202,13 +208,100 @@ impl Provisioner {
     }
 
     fn provision(&self, ctx: &Ctx, waiting: &[usize]) -> Vec<Action> {
-        provision_with(self.solver, ctx, waiting)
+        let strategy: Box<dyn Strategy> = match (self.solver, self.growth_window) {
+            ("nodepack", Some(w)) => Box::new(nodepack_solver::nodepack::Nodepack {
+                growth: growth_forecast(ctx.cluster, ctx.now, waiting, w),
+                ..Default::default()
+            }),
+            (name, _) => match nodepack_solver::strategy(name) {
+                Some(s) => s,
+                None => return vec![],
+            },
+        };
+        provision_with(strategy.as_ref(), ctx, waiting)
+    }
+}
+
+/// nodepack's growth forecast: the replicas added over this window...
+pub const GROWTH_WINDOW: Millis = Millis(3_600_000);
+/// ...are expected again in each of this many windows ahead (a node sized for them is
+/// billed for hours, and the pods fill it over that time).
+pub const GROWTH_AHEAD: u32 = 4;
+
+/// Controller kinds whose replica count scales (a Job's pods arrive at once).
+const REPLICATED: &[&str] = &[
+    "ReplicaSet",
+    "Deployment",
+    "StatefulSet",
+    "ReplicationController",
+];
+
+/// nodepack's growth forecast, by persistence: each replicated controller of a pod in
+/// `of` is expected to add, in each of the next [`GROWTH_AHEAD`] windows, as many
+/// replicas as it added over the last `window`: its pods created within `window` that
+/// are bound or nominated, not counting those created with its first live pod (the
+/// replicas it started with are not growth). Pods being placed are in `of`, not yet
+/// counted. Only live nodes' pods and `of` are read.
+pub fn growth_forecast(c: &Cluster, now: Millis, of: &[usize], window: Millis) -> Growth {
+    type Key<'k> = (&'k str, &'k str, &'k str);
+    let key = |p: usize| -> Option<Key> {
+        let pod = &c.pods[p].pod;
+        let o = pod.owner.as_ref()?;
+        REPLICATED.contains(&o.kind.as_str()).then_some((
+            pod.id.namespace.as_str(),
+            o.kind.as_str(),
+            o.name.as_str(),
+        ))
+    };
+    // Controller -> (first creation among its live pods, replicas added in the window).
+    let mut by: BTreeMap<Key, (Millis, u32)> = BTreeMap::new();
+    for &p in of {
+        if let Some(k) = key(p) {
+            let e = by.entry(k).or_insert((Millis(u64::MAX), 0));
+            e.0 = e.0.min(c.pods[p].arrived);
+        }
+    }
+    if by.is_empty() {
+        return Growth::default();
+    }
+    let live = || {
+        c.nodes
+            .iter()
+            .filter(|n| n.live())
+            .flat_map(|n| n.pods.iter().chain(n.nominated.iter()).copied())
+    };
+    for p in live() {
+        if let Some(e) = key(p).and_then(|k| by.get_mut(&k)) {
+            e.0 = e.0.min(c.pods[p].arrived);
+        }
+    }
+    let since = now.saturating_sub(window);
+    for p in live() {
+        let at = c.pods[p].arrived;
+        if at < since {
+            continue;
+        }
+        if let Some(e) = key(p).and_then(|k| by.get_mut(&k)) {
+            if at > e.0 {
+                e.1 += 1;
+            }
+        }
+    }
+    Growth {
+        expected: by
+            .into_iter()
+            .filter(|(_, (_, n))| *n > 0)
+            .map(|((ns, kind, name), (_, n))| {
+                ((ns.into(), kind.into(), name.into()), n * GROWTH_AHEAD)
+            })
+            .collect(),
+        ..Growth::default()
     }
 }
 
 /// Solve for `waiting` with the live nodes as existing capacity and turn the plan into
 /// actions.
-pub fn provision_with(solver: &str, ctx: &Ctx, waiting: &[usize]) -> Vec<Action> {
+pub fn provision_with(strategy: &dyn Strategy, ctx: &Ctx, waiting: &[usize]) -> Vec<Action> {
     let c = ctx.cluster;
     let (nodes, idx) = c.existing(true);
     let pending: Vec<Pod> = waiting.iter().map(|&p| (*c.pods[p].pod).clone()).collect();
@@ -219,9 +312,7 @@ pub fn provision_with(solver: &str, ctx: &Ctx, waiting: &[usize]) -> Vec<Action>
         catalog: ctx.catalog,
     };
     let prep = Prepared::with_pairs(ctx.pairs.clone(), problem);
-    let Some(plan) = nodepack_solver::solve_prepared(solver, &prep) else {
-        return vec![];
-    };
+    let plan = strategy.solve_prepared(&prep);
     let mut out = Vec::new();
     let pod_of = |id: &nodepack_model::PodId| c.by_id.get(id).copied();
     for b in &plan.existing {
@@ -258,4 +349,67 @@ pub fn provision_with(solver: &str, ctx: &Ctx, waiting: &[usize]) -> Vec<Action>
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nodepack_model::pod::Owner;
+    use nodepack_model::{Bytes, Millicores, Resources};
+
+    fn owned(name: &str, kind: &str, owner: &str) -> Arc<Pod> {
+        let mut p = Pod::new(
+            "default",
+            name,
+            Resources::new(Millicores(100), Bytes::from_mib(64)),
+        );
+        p.owner = Some(Arc::new(Owner {
+            kind: kind.into(),
+            name: owner.into(),
+        }));
+        Arc::new(p)
+    }
+
+    /// The forecast counts the replicas a controller added within the window after its
+    /// first ones, for replicated controllers only, times the windows ahead.
+    #[test]
+    fn growth_forecast_counts_replicas_added_after_the_first() {
+        let mut c = Cluster::default();
+        c.nodes.push(crate::cluster::test_node(64_000));
+        let min = Millis::from_mins;
+        let mut add = |name: &str, kind: &str, owner: &str, at: Millis, bind: bool| {
+            let p = c.arrive(owned(name, kind, owner), None, at);
+            if bind {
+                c.bind(p, 0, at);
+            }
+            p
+        };
+        // web: three at the start, three more later (one of them before the window).
+        for (i, at) in [0, 0, 0, 10, 50, 70].into_iter().enumerate() {
+            add(&format!("web-{i}"), "ReplicaSet", "web", min(at), true);
+        }
+        let web = add("web-6", "ReplicaSet", "web", min(80), false);
+        // api: all its replicas were created at once: no growth.
+        for i in 0..3 {
+            add(&format!("api-{i}"), "ReplicaSet", "api", min(75), true);
+        }
+        let api = add("api-3", "ReplicaSet", "api", min(75), false);
+        // etl: a Job's pods arrive together; never forecast.
+        add("etl-0", "Job", "etl", min(30), true);
+        let etl = add("etl-1", "Job", "etl", min(60), false);
+        let g = growth_forecast(&c, min(80), &[web, api, etl], min(60));
+        let key = |o: &str| {
+            (
+                "default".to_string(),
+                "ReplicaSet".to_string(),
+                o.to_string(),
+            )
+        };
+        assert_eq!(g.expected.get(&key("web")), Some(&(2 * GROWTH_AHEAD)));
+        assert_eq!(g.expected.len(), 1, "{:?}", g.expected);
+        // Nothing waiting: nothing forecast.
+        assert!(growth_forecast(&c, min(80), &[], min(60))
+            .expected
+            .is_empty());
+    }
 }

@@ -21,7 +21,10 @@ pub struct NodepackAutoscaler {
 impl Default for NodepackAutoscaler {
     fn default() -> Self {
         NodepackAutoscaler {
-            provisioner: Provisioner::new("nodepack"),
+            provisioner: Provisioner {
+                growth_window: Some(super::GROWTH_WINDOW),
+                ..Provisioner::new("nodepack")
+            },
             disruptor: Disruptor::nodepack(),
         }
     }
