@@ -1,11 +1,15 @@
 //! Property tests over random pods, pools and catalogs: every plan of both strategies is
 //! valid (so every pod is placed or reported, nothing over capacity, every constraint
-//! held), costs at least the lower bound, and is the same when solved twice.
+//! held), costs at least the lower bound, and is the same when solved twice; the same
+//! for `nodepack` sizing nodes for a random growth forecast.
 
+use nodepack_model::pod::Owner;
 use nodepack_model::Money;
-use nodepack_solver::{lower_bound, solve, validate, Problem, STRATEGIES};
+use nodepack_solver::nodepack::{Growth, Nodepack};
+use nodepack_solver::{lower_bound, solve, validate, Problem, Strategy, STRATEGIES};
 use nodepack_testkit as tk;
 use proptest::prelude::*;
+use std::sync::Arc;
 
 fn catalog_with_price_jitter(seed: u64) -> nodepack_model::Catalog {
     let mut c = tk::catalog();
@@ -50,5 +54,39 @@ proptest! {
             let again = solve(s, &problem).unwrap();
             prop_assert_eq!(&plan, &again);
         }
+    }
+
+    #[test]
+    fn plans_sized_for_growth_are_valid_and_deterministic(
+        pods in tk::arb_pods(30),
+        pools in tk::arb_pools(),
+        expected in proptest::collection::vec(0u32..40, 3),
+    ) {
+        // Cheap prices, so that nodes grow (consolidation would not take such savings).
+        let mut catalog = tk::catalog();
+        for o in catalog.instance_types.iter_mut().flat_map(|t| t.offerings.iter_mut()) {
+            o.price = Money(o.price.0 / 20);
+        }
+        // Three ReplicaSets own the pods in turn; each expects some replicas.
+        let mut pods = pods;
+        for (i, p) in pods.iter_mut().enumerate() {
+            p.owner = Some(Arc::new(Owner { kind: "ReplicaSet".into(), name: format!("rs{}", i % 3) }));
+        }
+        let mut growth = Growth::default();
+        for (i, e) in expected.iter().enumerate() {
+            growth.expected.insert(("default".into(), "ReplicaSet".into(), format!("rs{i}")), *e);
+        }
+        let np = Nodepack { growth, ..Nodepack::default() };
+        let problem = Problem { pending: &pods, nodes: &[], nodepools: &pools, catalog: &catalog };
+        let plan = np.solve(&problem);
+        let errs = validate(&problem, &plan);
+        prop_assert!(errs.is_empty(), "{:#?}", errs);
+        let placed = plan.nodes.iter().map(|n| n.pods.len()).sum::<usize>();
+        prop_assert_eq!(placed + plan.unschedulable.len(), pods.len());
+        // Growth never leaves a pod unscheduled that the plain plan places.
+        let plain = solve("nodepack", &problem).unwrap();
+        prop_assert_eq!(plan.unschedulable.len(), plain.unschedulable.len());
+        prop_assert!(plan.cost_per_hour >= lower_bound(&problem, &plan));
+        prop_assert_eq!(&plan, &np.solve(&problem));
     }
 }
