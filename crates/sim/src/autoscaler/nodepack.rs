@@ -1,7 +1,9 @@
 //! nodepack's autoscaler: the same provisioning loop as Karpenter's (batching, launch
 //! fallback with the unavailable-offerings cache, drain on interruption notice) with the
 //! `nodepack` solver (cost-driven packing and an explicit spot risk model that spreads
-//! spot nodes over zones), and nodepack's global consolidation pass every 60 s (see
+//! spot nodes over zones; new nodes sized for the replicas growing controllers are
+//! expected to add, from [`super::growth_forecast`]), and nodepack's global
+//! consolidation pass every 60 s (see
 //! `nodepack_solver::consolidate::nodepack`), executed at once and held while pods wait
 //! for capacity, so a burst lands on capacity consolidation would have freed.
 
