@@ -58,6 +58,30 @@ impl Limits {
         None
     }
 
+    /// Whether `used + added` exceeds a limit (`nodes` counts nodes): the test of
+    /// [`Limits::exceeded_by`] without building the sum or the message, for hot loops.
+    pub fn exceeded_by_sum(&self, used: &Resources, added: &Resources, nodes: u64) -> bool {
+        let over =
+            |limit: Option<u64>, a: u64, b: u64| limit.is_some_and(|l| a.saturating_add(b) > l);
+        over(self.cpu.map(|c| c.0), used.cpu.0, added.cpu.0)
+            || over(self.memory.map(|m| m.0), used.memory.0, added.memory.0)
+            || over(
+                self.ephemeral_storage.map(|e| e.0),
+                used.ephemeral_storage.0,
+                added.ephemeral_storage.0,
+            )
+            || self.other.iter().any(|(k, v)| {
+                let u = if k == "nodes" {
+                    nodes
+                } else if k == "pods" {
+                    used.pods.saturating_add(added.pods)
+                } else {
+                    used.extended(k).saturating_add(added.extended(k))
+                };
+                u > *v
+            })
+    }
+
     /// True when no limit is set.
     pub fn is_empty(&self) -> bool {
         self.cpu.is_none()
@@ -275,5 +299,45 @@ mod budget_tests {
             ..Disruption::default()
         };
         assert_eq!(none.allowed("Empty", 5, Millis(0)), u32::MAX);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The fast test agrees with the one that builds the sum and names the limit.
+        #[test]
+        fn exceeded_by_sum_agrees_with_exceeded_by(
+            lim in proptest::collection::vec(proptest::option::of(0u64..100), 6),
+            a in proptest::collection::vec(0u64..60, 5),
+            b in proptest::collection::vec(0u64..60, 5),
+            nodes in 0u64..100,
+        ) {
+            let mut limits = Limits {
+                cpu: lim[0].map(Millicores),
+                memory: lim[1].map(Bytes),
+                ephemeral_storage: lim[2].map(Bytes),
+                other: BTreeMap::new(),
+            };
+            for (k, l) in [("nodes", lim[3]), ("pods", lim[4]), ("nvidia.com/gpu", lim[5])] {
+                if let Some(l) = l {
+                    limits.other.insert(k.into(), l);
+                }
+            }
+            let r = |v: &[u64]| Resources {
+                ephemeral_storage: Bytes(v[4]),
+                ..Resources::new(Millicores(v[0]), Bytes(v[1]))
+                    .with_pods(v[2])
+                    .with_extended("nvidia.com/gpu", v[3])
+            };
+            let (used, added) = (r(&a), r(&b));
+            prop_assert_eq!(
+                limits.exceeded_by_sum(&used, &added, nodes),
+                limits.exceeded_by(&used.saturating_add(&added), nodes).is_some()
+            );
+        }
     }
 }

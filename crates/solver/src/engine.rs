@@ -683,25 +683,25 @@ impl<'p, 'a> Engine<'p, 'a> {
                         .prep
                         .pt_compatible_delta_in(new_reqs, changed, o as usize, masks))
         };
-        // One pass before allocating (most attempts on existing claims fail): whether
-        // any option is kept, and the growth policy's prices.
+        // One pass: the options kept (the vector allocates only once one is kept: most
+        // attempts on existing claims keep none), and the growth policy's prices.
         let growth = self.policy.growth_factor.filter(|_| !fresh);
-        let (mut any, mut before, mut after, mut fair) = (false, i64::MAX, i64::MAX, f64::INFINITY);
+        let (mut before, mut after, mut fair) = (i64::MAX, i64::MAX, f64::INFINITY);
+        let mut new_options: Vec<u32> = Vec::new();
         for &o in options {
             let p = &self.prep.pts[o as usize];
             if growth.is_some() {
                 before = before.min(p.min_price);
             }
             if keep(o) {
-                any = true;
-                if growth.is_none() {
-                    break;
+                new_options.push(o);
+                if growth.is_some() {
+                    after = after.min(p.min_price);
+                    fair = fair.min(p.min_price as f64 * dominant_share(&pod.requests, &p.cap));
                 }
-                after = after.min(p.min_price);
-                fair = fair.min(p.min_price as f64 * dominant_share(&pod.requests, &p.cap));
             }
         }
-        if !any {
+        if new_options.is_empty() {
             if !fresh {
                 return Err("no instance type has room for the claim's pods and this one".into());
             }
@@ -716,7 +716,6 @@ impl<'p, 'a> Engine<'p, 'a> {
                 return Err(GROWTH_REFUSED.into());
             }
         }
-        let new_options: Vec<u32> = options.iter().copied().filter(|&o| keep(o)).collect();
         if let Some(m) = self.prep.min_values_ok(new_reqs, &new_options) {
             return Err(m);
         }
@@ -951,8 +950,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             .copied()
             .filter(|&o| {
                 self.limits
-                    .exceeded(&np.limits, pool, &self.prep.pts[o as usize].capacity)
-                    .is_none()
+                    .allows(&np.limits, pool, &self.prep.pts[o as usize].capacity)
             })
             .collect();
         if within.is_empty() {
@@ -987,6 +985,14 @@ impl<'p, 'a> Engine<'p, 'a> {
         pg: &PodGroups,
     ) {
         let pod = &self.prep.problem.pending[pi];
+        // Unchanged options under the same offering masks keep the same largest
+        // capacity and cheapest option: nothing to recompute.
+        let options = options.filter(|o| {
+            let cl = &self.claims[c];
+            *o != cl.options
+                || cl.pods.is_empty()
+                || self.prep.offer_masks(&reqs) != self.prep.offer_masks(&cl.reqs)
+        });
         if let Some(options) = options {
             let max_cap = max_capacity_usable(self.prep, &options);
             let cheapest = self
@@ -1038,15 +1044,28 @@ impl<'p, 'a> Engine<'p, 'a> {
                 HostBlocks::set(&mut self.blocks.by_owner, g as usize, c, owners > 0);
             }
         }
-        // Keep the first-fit order: fewest pods first, then creation order.
+        // Keep the first-fit order: fewest pods first, then creation order. The claim
+        // gained a pod, so it moves right, past the claims now ordered before it (a
+        // rotation of that stretch only: the order can hold thousands of claims).
         let n = cl.pods.len();
-        if let Some(pos) = self.claim_order.iter().position(|&x| x == c) {
-            self.claim_order.remove(pos);
-            let claims = &self.claims;
-            let at = self
-                .claim_order
+        let claims = &self.claims;
+        let key = |x: usize| {
+            if x == c {
+                (n - 1, x)
+            } else {
+                (claims[x].pods.len(), x)
+            }
+        };
+        let found = self.claim_order.partition_point(|&x| key(x) < (n - 1, c));
+        let pos = if self.claim_order.get(found) == Some(&c) {
+            Some(found)
+        } else {
+            self.claim_order.iter().position(|&x| x == c)
+        };
+        if let Some(pos) = pos {
+            let k = self.claim_order[pos + 1..]
                 .partition_point(|&x| (claims[x].pods.len(), x) < (n, c));
-            self.claim_order.insert(at, c);
+            self.claim_order[pos..=pos + k].rotate_left(1);
         }
         self.placed[pi] = Some(Placement::Claim(c));
         self.order.push(pi);
@@ -1120,7 +1139,24 @@ pub fn option_values(prep: &Prepared, o: u32, reqs: &Requirements, key: &str) ->
 
 /// Element-wise maximum of the usable capacity of a set of pairs.
 pub fn max_capacity_usable(prep: &Prepared, options: &[u32]) -> Resources {
-    crate::prep::max_of(options.iter().map(|&o| &prep.pts[o as usize].cap))
+    // The four plain dimensions from the pairs' contiguous array; the general path only
+    // when some option has extended resources.
+    let mut m = [0u64; 4];
+    for &o in options {
+        if !prep.pts[o as usize].cap.extended.is_empty() {
+            return crate::prep::max_of(options.iter().map(|&o| &prep.pts[o as usize].cap));
+        }
+        for (a, b) in m.iter_mut().zip(prep.caps_of(o as usize)) {
+            *a = (*a).max(*b);
+        }
+    }
+    Resources {
+        cpu: nodepack_model::Millicores(m[0]),
+        memory: nodepack_model::Bytes(m[1]),
+        ephemeral_storage: nodepack_model::Bytes(m[2]),
+        pods: m[3],
+        extended: Default::default(),
+    }
 }
 
 /// Karpenter's pod order: CPU request descending, memory descending, creation time,

@@ -129,7 +129,7 @@ impl Nodepack {
         pods: usize,
         spread: &Spread,
     ) -> Option<(u32, Offering, Vec<String>)> {
-        let ranked = self.rank(prep, reqs, options, pods);
+        let ranked = self.rank(prep, reqs, options, crate::karpenter::MAX_INSTANCE_TYPES);
         let &(_, o) = ranked.first()?;
         let off = self.choose(prep, o, reqs, pods, spread)?;
         let alternatives = ranked
@@ -141,13 +141,14 @@ impl Nodepack {
         Some((o, off, alternatives))
     }
 
-    /// Options by their cheapest effective offering price, cheapest first.
+    /// The `limit` options with the cheapest offering prices, cheapest first (ties by
+    /// index).
     fn rank(
         &self,
         prep: &Prepared,
         reqs: &Requirements,
         options: &[u32],
-        _pods: usize,
+        limit: usize,
     ) -> Vec<(f64, u32)> {
         // Types are ranked by their cheapest offering's price (the rule the engine plans
         // limits with); the risk model then chooses the offering of the chosen type.
@@ -156,7 +157,14 @@ impl Nodepack {
             .iter()
             .filter_map(|&o| prices[o as usize].map(|p| (p as f64, o)))
             .collect();
-        ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let order = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+        // Only the first `limit` are used (launch flexibility is capped): select them
+        // before sorting.
+        if limit > 0 && ranked.len() > limit {
+            ranked.select_nth_unstable_by(limit - 1, order);
+            ranked.truncate(limit);
+        }
+        ranked.sort_by(order);
         ranked
     }
 }

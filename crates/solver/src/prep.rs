@@ -549,11 +549,21 @@ impl LimitTracker {
 
     /// Would adding a node with this capacity exceed the pool's limits? Returns which.
     pub fn exceeded(&self, limits: &Limits, pool: usize, capacity: &Resources) -> Option<String> {
-        if limits.is_empty() {
+        if self.allows(limits, pool, capacity) {
             return None;
         }
         let (u, n) = &self.used[pool];
         limits.exceeded_by(&u.saturating_add(capacity), n + 1)
+    }
+
+    /// Would adding a node with this capacity keep the pool within its limits? (The test
+    /// of [`LimitTracker::exceeded`] without the message, for loops over options.)
+    pub fn allows(&self, limits: &Limits, pool: usize, capacity: &Resources) -> bool {
+        if limits.is_empty() {
+            return true;
+        }
+        let (u, n) = &self.used[pool];
+        !limits.exceeded_by_sum(u, capacity, n + 1)
     }
 
     /// Count a new node's capacity against its pool.

@@ -188,9 +188,13 @@ impl Nodepack {
             .map(|i| i as u32)
             .collect();
         let alternatives = self
-            .rank(prep, d.reqs, &options, n0 + k)
+            .rank(
+                prep,
+                d.reqs,
+                &options,
+                crate::karpenter::MAX_INSTANCE_TYPES - 1,
+            )
             .into_iter()
-            .take(crate::karpenter::MAX_INSTANCE_TYPES - 1)
             .map(|(_, o)| prep.pts[o as usize].name.clone())
             .collect();
         Some((pt, offering, alternatives, k as u32))
