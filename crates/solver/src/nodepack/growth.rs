@@ -99,9 +99,9 @@ pub(crate) struct Draft<'a> {
 impl Nodepack {
     /// The larger type to launch instead of the draft's, with its offering in the same
     /// zone and capacity type, its alternatives (types holding the same expected pods,
-    /// cheapest first) and the number of expected replicas it holds, when the draft's pods belong to a growing controller and
-    /// that type's price per expected pod is lower by `min_gain`. The limits tracker is
-    /// updated to the type launched.
+    /// cheapest first) and the number of expected replicas it holds, when the draft's
+    /// pods belong to a growing controller and that type's price per expected pod is
+    /// lower by `min_gain`. The limits tracker is updated to the type launched.
     pub(super) fn grow(
         &self,
         prep: &Prepared,
@@ -159,22 +159,13 @@ impl Nodepack {
                 && !merge_pays
                 && score < base * (1.0 - g.min_gain)
                 && pick.is_none_or(|(s, q, _)| score < s || (score == s && (pt as u32) < q))
-                && limits
-                    .exceeded(&np.limits, d.pool, &prep.pts[pt].capacity)
-                    .is_none()
+                && limits.allows(&np.limits, d.pool, &prep.pts[pt].capacity)
             {
                 pick = Some((score, pt as u32, k));
             }
         }
-        let offering = pick.and_then(|(_, pt, k)| {
-            let n = n0 + k;
-            prep.pts[pt as usize].offerings_for(&at).min_by(|a, b| {
-                self.risk
-                    .effective(a, n)
-                    .total_cmp(&self.risk.effective(b, n))
-                    .then(a.price.cmp(&b.price))
-            })
-        });
+        // One zone and one capacity type: at most one offering.
+        let offering = pick.and_then(|(_, pt, _)| prep.pts[pt as usize].offerings_for(&at).next());
         let (Some((_, pt, k)), Some(offering)) = (pick, offering.cloned()) else {
             limits.add(d.pool, &prep.pts[d.pt as usize].capacity);
             return None;
