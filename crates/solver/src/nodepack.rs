@@ -169,6 +169,105 @@ impl Nodepack {
     }
 }
 
+/// Capacity types in their order (the order a set of them iterates in).
+const CT_ORDER: [CapacityType; 3] = [
+    CapacityType::Reserved,
+    CapacityType::Spot,
+    CapacityType::OnDemand,
+];
+
+/// A capacity type's index in [`CT_ORDER`].
+fn ct_slot(ct: CapacityType) -> usize {
+    match ct {
+        CapacityType::Reserved => 0,
+        CapacityType::Spot => 1,
+        CapacityType::OnDemand => 2,
+    }
+}
+
+/// Columns dominated outright (another column with the same groups and capacity type,
+/// no more expensive, at least as large everywhere), decided lazily: each bucket of
+/// columns with the same groups and capacity type is walked cheapest first (at equal
+/// price the larger, then the lower index), so every column that dominates another
+/// comes before it; a column dominated by anything is dominated by a survivor
+/// (dominance is transitive), so only survivors are compared against. The packer
+/// scans columns cheapest first and stops early, so most buckets are walked only
+/// partly.
+struct Dominance {
+    buckets: Vec<Vec<usize>>,
+    bucket_of: Vec<usize>,
+    /// Next position to decide in each bucket.
+    pos: Vec<usize>,
+    kept: Vec<Vec<usize>>,
+    /// 0: undecided, 1: kept, 2: dominated.
+    state: Vec<u8>,
+}
+
+impl Dominance {
+    fn new(prep: &Prepared, cols: &[Col], sig: &[Vec<usize>]) -> Self {
+        let mut by_sig: BTreeMap<(&Vec<usize>, CapacityType), Vec<usize>> = BTreeMap::new();
+        for (c, col) in cols.iter().enumerate() {
+            by_sig.entry((&sig[c], col.ct)).or_default().push(c);
+        }
+        let size = |c: usize| -> u128 {
+            let r = &prep.pts[cols[c].pt as usize].cap;
+            r.cpu.0 as u128
+                + r.memory.0 as u128
+                + r.ephemeral_storage.0 as u128
+                + r.pods as u128
+                + r.extended.values().map(|&v| v as u128).sum::<u128>()
+        };
+        let mut bucket_of = vec![0; cols.len()];
+        let mut buckets = Vec::with_capacity(by_sig.len());
+        for (_, mut cs) in by_sig {
+            cs.sort_by(|&x, &y| {
+                cols[x]
+                    .price
+                    .total_cmp(&cols[y].price)
+                    .then_with(|| size(y).cmp(&size(x)))
+                    .then(x.cmp(&y))
+            });
+            for &c in &cs {
+                bucket_of[c] = buckets.len();
+            }
+            buckets.push(cs);
+        }
+        Dominance {
+            pos: vec![0; buckets.len()],
+            kept: vec![Vec::new(); buckets.len()],
+            buckets,
+            bucket_of,
+            state: vec![0; cols.len()],
+        }
+    }
+
+    /// Is column `c` dominated?
+    fn dominated(&mut self, prep: &Prepared, cols: &[Col], c: usize) -> bool {
+        let b = self.bucket_of[c];
+        while self.state[c] == 0 {
+            let x = self.buckets[b][self.pos[b]];
+            self.pos[b] += 1;
+            let a = &prep.pts[cols[x].pt as usize].cap;
+            // (cpu, memory, storage, pods) first: a quick test before the full one.
+            let qa = prep.caps_of(cols[x].pt as usize);
+            let dominated = self.kept[b].iter().any(|&d| {
+                let qb = prep.caps_of(cols[d].pt as usize);
+                qa.iter().zip(qb).all(|(p, q)| p <= q) && {
+                    let bd = &prep.pts[cols[d].pt as usize].cap;
+                    a.fits(bd)
+                        && cols[d].price <= cols[x].price
+                        && (cols[d].price < cols[x].price || a != bd || d < x)
+                }
+            });
+            self.state[x] = if dominated { 2 } else { 1 };
+            if !dominated {
+                self.kept[b].push(x);
+            }
+        }
+        self.state[c] == 2
+    }
+}
+
 /// A launch option of the packer: a pair and a capacity type.
 struct Col {
     pt: u32,
@@ -183,7 +282,7 @@ struct Group {
     next: usize,
     req: Resources,
     term: Requirements,
-    cols: BTreeSet<usize>,
+    cols: Vec<usize>,
     /// `cols` as a bit set, for the hot membership tests.
     bits: Vec<u64>,
     fair: f64,
@@ -651,7 +750,8 @@ impl Nodepack {
         let np = &problem.nodepools[pool];
         let start = out.len();
         let mut cols: Vec<Col> = Vec::new();
-        let mut col_of: BTreeMap<(u32, CapacityType), usize> = BTreeMap::new();
+        // The column of each (pair, capacity type), by pair index ([`CT_ORDER`] order).
+        let mut col_of: Vec<[u32; 3]> = vec![[u32::MAX; 3]; prep.pts.len()];
         let mut groups: Vec<Group> = Vec::new();
         let mut group_of: std::collections::HashMap<(Requirements, Resources), usize> =
             std::collections::HashMap::new();
@@ -666,20 +766,27 @@ impl Nodepack {
                 groups[g].pods.push(pi);
                 continue;
             }
-            let list = match eng.cache.get(prep, pool, &term, &pod.tolerations, false) {
-                Ok(l) => l.clone(),
-                Err(_) => vec![],
+            let list: &[u32] = match eng.cache.get(prep, pool, &term, &pod.tolerations, false) {
+                Ok(l) => l,
+                Err(_) => &[],
             };
-            let mut gc = BTreeSet::new();
-            for o in list {
+            let mut gc = Vec::new();
+            for &o in list {
                 let pt = &prep.pts[o as usize];
                 if !pod.requests.fits(&pt.cap) {
                     continue;
                 }
-                let cts: BTreeSet<CapacityType> =
-                    pt.offerings_for(&term).map(|x| x.capacity_type).collect();
-                for ct in cts {
-                    let c = *col_of.entry((o, ct)).or_insert_with(|| {
+                let mut mask = 0u8;
+                for x in pt.offerings_for(&term) {
+                    mask |= 1 << ct_slot(x.capacity_type);
+                }
+                for ct in CT_ORDER {
+                    let k = ct_slot(ct);
+                    if mask & (1 << k) == 0 {
+                        continue;
+                    }
+                    let slot = &mut col_of[o as usize][k];
+                    if *slot == u32::MAX {
                         let price = pt
                             .offerings
                             .iter()
@@ -687,9 +794,9 @@ impl Nodepack {
                             .map(|x| self.risk.effective(x, 1))
                             .fold(f64::INFINITY, f64::min);
                         cols.push(Col { pt: o, ct, price });
-                        cols.len() - 1
-                    });
-                    gc.insert(c);
+                        *slot = (cols.len() - 1) as u32;
+                    }
+                    gc.push(*slot as usize);
                 }
             }
             let fair = gc
@@ -713,67 +820,21 @@ impl Nodepack {
                 g.bits[c / 64] |= 1u64 << (c % 64);
             }
         }
-        // Drop columns dominated outright (another column with the same groups, no more
-        // expensive, at least as large everywhere).
         let mut sig: Vec<Vec<usize>> = vec![vec![]; cols.len()];
         for (gi, g) in groups.iter().enumerate() {
             for &c in &g.cols {
                 sig[c].push(gi);
             }
         }
+        let mut dominance = Dominance::new(prep, &cols, &sig);
+        // Columns pool limits stopped.
         let mut alive: Vec<bool> = vec![true; cols.len()];
-        let mut by_sig: BTreeMap<(&Vec<usize>, CapacityType), Vec<usize>> = BTreeMap::new();
-        for c in 0..cols.len() {
-            by_sig.entry((&sig[c], cols[c].ct)).or_default().push(c);
-        }
-        // Cheapest first (at equal price the larger, then the lower index), so every
-        // column that dominates another comes before it; a column dominated by anything
-        // is dominated by a survivor (dominance is transitive), so only survivors are
-        // compared against.
-        let size = |c: usize| -> u128 {
-            let r = &prep.pts[cols[c].pt as usize].cap;
-            r.cpu.0 as u128
-                + r.memory.0 as u128
-                + r.ephemeral_storage.0 as u128
-                + r.pods as u128
-                + r.extended.values().map(|&v| v as u128).sum::<u128>()
-        };
-        for cs in by_sig.values() {
-            let mut sorted = cs.clone();
-            sorted.sort_by(|&x, &y| {
-                cols[x]
-                    .price
-                    .total_cmp(&cols[y].price)
-                    .then_with(|| size(y).cmp(&size(x)))
-                    .then(x.cmp(&y))
-            });
-            let mut kept: Vec<usize> = Vec::new();
-            for c in sorted {
-                let a = &prep.pts[cols[c].pt as usize].cap;
-                // (cpu, memory, storage, pods) first: a quick test before the full one.
-                let qa = prep.caps_of(cols[c].pt as usize);
-                let dominated = kept.iter().any(|&d| {
-                    let qb = prep.caps_of(cols[d].pt as usize);
-                    qa.iter().zip(qb).all(|(x, y)| x <= y) && {
-                        let b = &prep.pts[cols[d].pt as usize].cap;
-                        a.fits(b)
-                            && cols[d].price <= cols[c].price
-                            && (cols[d].price < cols[c].price || a != b || d < c)
-                    }
-                });
-                alive[c] = !dominated;
-                if !dominated {
-                    kept.push(c);
-                }
-            }
-        }
         let mut left = Vec::new();
         // Live columns, cheapest first: a column's score is at most the fair cost of all
         // remaining pods over its price, so the scan stops once that bound falls below
         // the best score found.
         let mut all_by_price: Vec<usize> = (0..cols.len()).collect();
         all_by_price.sort_by(|&x, &y| cols[x].price.total_cmp(&cols[y].price).then(x.cmp(&y)));
-        let by_price: Vec<usize> = all_by_price.iter().copied().filter(|&c| alive[c]).collect();
         loop {
             let remaining: Vec<usize> = (0..groups.len())
                 .filter(|&g| groups[g].remaining() > 0)
@@ -787,7 +848,10 @@ impl Nodepack {
                 .sum();
             // Evaluate the live columns.
             let mut best: Option<(f64, f64, usize, Vec<(usize, usize)>, Requirements)> = None;
-            for &c in &by_price {
+            for &c in &all_by_price {
+                if dominance.dominated(prep, &cols, c) {
+                    continue;
+                }
                 if let Some((s, ..)) = &best {
                     if value_left / cols[c].price.max(1.0) < *s * (1.0 - 1e-12) {
                         break;
