@@ -397,7 +397,7 @@ pub fn fragmented_cluster(
                 zone: o.zone.clone(),
                 capacity_type: ct,
                 price: o.price,
-                labels: nodepack_solver::engine::node_labels(pt, pool, o, &name),
+                labels: nodepack_solver::engine::node_labels(pt, pool, o, &name).into(),
                 taints: vec![],
                 allocatable,
                 pods: vec![],

@@ -664,7 +664,7 @@ fn convert_node(ctx: &Ctx, n: &core::Node) -> Result<Node, FormatError> {
             .as_ref()
             .and_then(|a| a.get(DO_NOT_DISRUPT))
             .is_some_and(|v| v == "true"),
-        labels,
+        labels: labels.into(),
     })
 }
 

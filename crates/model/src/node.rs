@@ -7,6 +7,7 @@ use crate::taints::Taint;
 use crate::units::{Millis, Money};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Lifecycle of a node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -42,9 +43,11 @@ pub struct Node {
     /// Price per hour.
     #[serde(default)]
     pub price: Money,
-    /// All labels (well-known and pool labels).
+    /// All labels (well-known and pool labels), shared: nodes are copied into every
+    /// solver and consolidation view, their labels seldom change
+    /// (`Arc::make_mut` to change them).
     #[serde(default)]
-    pub labels: BTreeMap<String, String>,
+    pub labels: Arc<BTreeMap<String, String>>,
     /// Taints.
     #[serde(default)]
     pub taints: Vec<Taint>,

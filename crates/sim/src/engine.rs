@@ -548,7 +548,7 @@ impl Sim<'_> {
                 zone: o.zone.clone(),
                 capacity_type: o.capacity_type,
                 price: o.price,
-                labels: l,
+                labels: l.into(),
                 taints,
                 allocatable,
                 pods: vec![],

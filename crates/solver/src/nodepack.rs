@@ -24,7 +24,7 @@ pub mod growth;
 pub use growth::{Growth, OwnerKey};
 
 use crate::engine::{karpenter_order, max_capacity_usable, node_for, Engine, Policy, Relax, View};
-use crate::prep::Prepared;
+use crate::prep::{capacity_rank, Prepared};
 use crate::{NewNode, Plan, Strategy, Unschedulable};
 use nodepack_model::{labels, CapacityType, Money, Offering, Requirements, Resources};
 use std::collections::{BTreeMap, BTreeSet};
@@ -79,6 +79,10 @@ pub struct Nodepack {
     pub risk: RiskModel,
     /// Replicas expected soon, for sizing new nodes (see [`Growth`]; empty: none).
     pub growth: Growth,
+    /// Leave new nodes' launch alternatives empty, for callers that need only the
+    /// plan's nodes and cost (consolidation's repacking target): ranking them is a
+    /// large share of a big solve.
+    pub cost_only: bool,
 }
 
 /// Spot pools already used in this plan, for spreading: (type, zone) -> nodes.
@@ -169,21 +173,13 @@ impl Nodepack {
     }
 }
 
-/// Capacity types in their order (the order a set of them iterates in).
+/// Capacity types in their order (the order a set of them iterates in, and their
+/// [`capacity_rank`]).
 const CT_ORDER: [CapacityType; 3] = [
     CapacityType::Reserved,
     CapacityType::Spot,
     CapacityType::OnDemand,
 ];
-
-/// A capacity type's index in [`CT_ORDER`].
-fn ct_slot(ct: CapacityType) -> usize {
-    match ct {
-        CapacityType::Reserved => 0,
-        CapacityType::Spot => 1,
-        CapacityType::OnDemand => 2,
-    }
-}
 
 /// Columns dominated outright (another column with the same groups and capacity type,
 /// no more expensive, at least as large everywhere), decided lazily: each bucket of
@@ -219,14 +215,14 @@ impl Dominance {
         };
         let mut bucket_of = vec![0; cols.len()];
         let mut buckets = Vec::with_capacity(by_sig.len());
-        for (_, mut cs) in by_sig {
-            cs.sort_by(|&x, &y| {
-                cols[x]
-                    .price
-                    .total_cmp(&cols[y].price)
-                    .then_with(|| size(y).cmp(&size(x)))
-                    .then(x.cmp(&y))
-            });
+        for (_, cs) in by_sig {
+            // Keys computed once (distinct: the index is last).
+            let mut keyed: Vec<(i64, std::cmp::Reverse<u128>, usize)> = cs
+                .iter()
+                .map(|&c| (price_key(cols[c].price), std::cmp::Reverse(size(c)), c))
+                .collect();
+            keyed.sort_unstable();
+            let cs: Vec<usize> = keyed.into_iter().map(|k| k.2).collect();
             for &c in &cs {
                 bucket_of[c] = buckets.len();
             }
@@ -266,6 +262,12 @@ impl Dominance {
         }
         self.state[c] == 2
     }
+}
+
+/// An integer that orders prices as `f64::total_cmp` does.
+fn price_key(p: f64) -> i64 {
+    let b = p.to_bits() as i64;
+    b ^ ((((b >> 63) as u64) >> 1) as i64)
 }
 
 /// A launch option of the packer: a pair and a capacity type.
@@ -631,6 +633,9 @@ impl Strategy for Nodepack {
 impl Nodepack {
     /// Other types of the pool that hold the node's pods, cheapest first.
     fn alternatives(&self, prep: &Prepared, pk: &Packed) -> Vec<String> {
+        if self.cost_only {
+            return Vec::new();
+        }
         let info = &prep.pools[pk.pool];
         let prices = prep.min_prices(prep.offer_masks(&pk.reqs));
         // Cheap tests first, then the full compatibility test in price order until the
@@ -750,7 +755,7 @@ impl Nodepack {
         let np = &problem.nodepools[pool];
         let start = out.len();
         let mut cols: Vec<Col> = Vec::new();
-        // The column of each (pair, capacity type), by pair index ([`CT_ORDER`] order).
+        // The column of each (pair, capacity type), by pair index and capacity rank.
         let mut col_of: Vec<[u32; 3]> = vec![[u32::MAX; 3]; prep.pts.len()];
         let mut groups: Vec<Group> = Vec::new();
         let mut group_of: std::collections::HashMap<(Requirements, Resources), usize> =
@@ -771,17 +776,21 @@ impl Nodepack {
                 Err(_) => &[],
             };
             let mut gc = Vec::new();
+            let (zones, cts) = prep.offer_masks(&term);
             for &o in list {
                 let pt = &prep.pts[o as usize];
                 if !pod.requests.fits(&pt.cap) {
                     continue;
                 }
+                // The capacity types of its offerings the term allows.
                 let mut mask = 0u8;
-                for x in pt.offerings_for(&term) {
-                    mask |= 1 << ct_slot(x.capacity_type);
+                for &(z, c) in &pt.offer_bits {
+                    if z & zones != 0 && c & cts != 0 {
+                        mask |= c;
+                    }
                 }
                 for ct in CT_ORDER {
-                    let k = ct_slot(ct);
+                    let k = capacity_rank(ct) as usize;
                     if mask & (1 << k) == 0 {
                         continue;
                     }
@@ -829,12 +838,29 @@ impl Nodepack {
         let mut dominance = Dominance::new(prep, &cols, &sig);
         // Columns pool limits stopped.
         let mut alive: Vec<bool> = vec![true; cols.len()];
+        // The pool's requirements with each capacity type (by capacity rank).
+        let base: Vec<Requirements> = CT_ORDER
+            .iter()
+            .map(|ct| {
+                let mut r = prep.pools[pool].reqs.clone();
+                r.add(
+                    labels::CAPACITY_TYPE,
+                    nodepack_model::ValueSet::in_values([ct.as_str()]),
+                );
+                r
+            })
+            .collect();
         let mut left = Vec::new();
         // Live columns, cheapest first: a column's score is at most the fair cost of all
         // remaining pods over its price, so the scan stops once that bound falls below
         // the best score found.
-        let mut all_by_price: Vec<usize> = (0..cols.len()).collect();
-        all_by_price.sort_by(|&x, &y| cols[x].price.total_cmp(&cols[y].price).then(x.cmp(&y)));
+        let mut keyed: Vec<(i64, usize)> = cols
+            .iter()
+            .enumerate()
+            .map(|(c, col)| (price_key(col.price), c))
+            .collect();
+        keyed.sort_unstable();
+        let all_by_price: Vec<usize> = keyed.into_iter().map(|k| k.1).collect();
         loop {
             let remaining: Vec<usize> = (0..groups.len())
                 .filter(|&g| groups[g].remaining() > 0)
@@ -862,14 +888,7 @@ impl Nodepack {
                     continue;
                 }
                 let pt = &prep.pts[cols[c].pt as usize];
-                let base_reqs = {
-                    let mut r = prep.pools[pool].reqs.clone();
-                    r.add(
-                        labels::CAPACITY_TYPE,
-                        nodepack_model::ValueSet::in_values([cols[c].ct.as_str()]),
-                    );
-                    r
-                };
+                let base_reqs = &base[capacity_rank(cols[c].ct) as usize];
                 let fill = |proportional: bool| -> (Vec<(usize, usize)>, f64, Requirements) {
                     let mut free = pt.cap.clone();
                     let mut reqs = base_reqs.clone();
@@ -929,15 +948,22 @@ impl Nodepack {
                         if k == 0 {
                             continue;
                         }
-                        let merged = if gr.term.keys.contains_key(labels::ZONE) {
-                            reqs.intersect(&gr.term)
-                        } else {
-                            reqs.clone()
-                        };
-                        if pt.offerings_for(&merged).next().is_none() {
+                        // Only zone terms narrow the node's requirements.
+                        let merged = gr
+                            .term
+                            .keys
+                            .contains_key(labels::ZONE)
+                            .then(|| reqs.intersect(&gr.term));
+                        if pt
+                            .offerings_for(merged.as_ref().unwrap_or(&reqs))
+                            .next()
+                            .is_none()
+                        {
                             continue;
                         }
-                        reqs = merged;
+                        if let Some(m) = merged {
+                            reqs = m;
+                        }
                         free = free.saturating_sub(&scaled(&gr.req, k));
                         value += gr.fair * k as f64;
                         match take.iter_mut().find(|t| t.0 == g) {
@@ -947,9 +973,19 @@ impl Nodepack {
                     }
                     (take, value, reqs)
                 };
-                // Both fills; keep the one that buys more fair cost.
+                // Both fills; keep the one that buys more fair cost (the proportional
+                // slice needs two groups, else both fills are the same).
                 let (t1, v1, r1) = fill(false);
-                let (take, value, reqs) = {
+                let sliced = remaining
+                    .iter()
+                    .filter(|&&g| {
+                        groups[g].has(c) && !groups[g].term.keys.contains_key(labels::ZONE)
+                    })
+                    .nth(1)
+                    .is_some();
+                let (take, value, reqs) = if !sliced {
+                    (t1, v1, r1)
+                } else {
                     let (t2, v2, r2) = fill(true);
                     if v2 > v1 {
                         (t2, v2, r2)
@@ -1221,6 +1257,33 @@ mod tests {
     use nodepack_model::{Bytes, Millicores};
 
     #[test]
+    fn price_key_orders_as_total_cmp() {
+        let xs = [
+            -f64::INFINITY,
+            -2.5,
+            -0.0,
+            0.0,
+            1e-300,
+            0.5,
+            3.0,
+            1e12,
+            f64::INFINITY,
+        ];
+        let mut checked = 0;
+        for a in xs {
+            for b in xs {
+                assert_eq!(
+                    price_key(a).cmp(&price_key(b)),
+                    a.total_cmp(&b),
+                    "{a} vs {b}"
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 81);
+    }
+
+    #[test]
     fn scaled_sum_fits_agrees_with_building_the_sum() {
         let a = Resources::new(Millicores(1500), Bytes::from_gib(3))
             .with_pods(1)
@@ -1240,5 +1303,41 @@ mod tests {
         }
         // Some sums fit and some do not (GPUs, pods and cpu each bind somewhere).
         assert!(both > 0 && both < 64);
+    }
+
+    /// `cost_only` plans the same nodes at the same cost, without ranking alternatives.
+    #[test]
+    fn cost_only_keeps_the_plan_and_drops_alternatives() {
+        use nodepack_testkit as tk;
+        let catalog = tk::catalog();
+        let mut pending = tk::pods("web", 30, 700, 1500);
+        pending.extend(tk::pods("db", 7, 3100, 12_000));
+        let pools = [nodepack_model::NodePool::new("default")];
+        let problem = crate::Problem {
+            pending: &pending,
+            nodes: &[],
+            nodepools: &pools,
+            catalog: &catalog,
+        };
+        let full = Nodepack::default().solve(&problem);
+        let quick = Nodepack {
+            cost_only: true,
+            ..Nodepack::default()
+        }
+        .solve(&problem);
+        assert!(full.nodes.iter().any(|n| !n.alternatives.is_empty()));
+        assert!(quick.nodes.iter().all(|n| n.alternatives.is_empty()));
+        assert_eq!(full.cost_per_hour, quick.cost_per_hour);
+        let shape = |p: &crate::Plan| -> Vec<(String, String, Vec<String>)> {
+            p.nodes
+                .iter()
+                .map(|n| {
+                    let pods = n.pods.iter().map(|id| id.to_string()).collect();
+                    (n.instance_type.clone(), n.zone.clone(), pods)
+                })
+                .collect()
+        };
+        assert_eq!(shape(&full), shape(&quick));
+        assert!(full.unschedulable.is_empty() && quick.unschedulable.is_empty());
     }
 }

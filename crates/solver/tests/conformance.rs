@@ -471,7 +471,7 @@ fn existing_nodes_are_used_first() {
         zone: "test-1a".into(),
         capacity_type: CapacityType::OnDemand,
         price: Default::default(),
-        labels: node_labels,
+        labels: node_labels.into(),
         taints: vec![],
         allocatable: t.allocatable(),
         pods: vec![],

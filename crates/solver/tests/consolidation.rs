@@ -28,7 +28,7 @@ fn node_of(n: &NewNode, pools: &[NodePool], catalog: &Catalog) -> Node {
         zone: n.zone.clone(),
         capacity_type: n.capacity_type,
         price: n.price,
-        labels: n.labels.clone(),
+        labels: n.labels.clone().into(),
         taints: pool.taints.clone(),
         allocatable: catalog
             .get(&n.instance_type)

@@ -4,7 +4,7 @@
 //! and re-check them (Karpenter's 15 s), and turn them into removals and replacements.
 
 use super::{Action, Ctx, LaunchReq};
-use crate::cluster::NodeLife;
+use crate::cluster::{NodeLife, NodeSt};
 use nodepack_model::{Millis, NodeState};
 use nodepack_solver::consolidate::nodepack::NodepackConsolidation;
 use nodepack_solver::consolidate::{
@@ -100,8 +100,7 @@ impl Disruptor {
             return vec![];
         }
         self.next = ctx.now + self.interval;
-        let (nodes, status, idx) = view(ctx);
-        let sig = signature(&nodes, &status);
+        let sig = signature(ctx);
         if self.pending.is_none() {
             if let Some((s, wake)) = self.quiet {
                 if s == sig && ctx.now < wake {
@@ -109,6 +108,7 @@ impl Disruptor {
                 }
             }
         }
+        let (nodes, status, idx) = view(ctx);
         let (pdbs, allowed) = (ctx.cluster.pdbs(), ctx.cluster.pdb_allowed());
         let problem = ConsolidationProblem {
             now: ctx.now,
@@ -168,46 +168,61 @@ fn view(ctx: &Ctx) -> (Vec<ExistingNode>, Vec<NodeStatus>, Vec<usize>) {
     let c = ctx.cluster;
     let (mut nodes, mut status, mut idx) = (Vec::new(), Vec::new(), Vec::new());
     for (i, n) in c.nodes.iter().enumerate() {
-        if n.life == NodeLife::Terminated {
+        let Some(state) = seen_state(n) else {
             continue;
-        }
-        let deleting = n.life == NodeLife::Draining || n.cordoned;
-        let mut node = n.node.clone();
-        node.state = match n.life {
-            NodeLife::Launching => NodeState::Launching,
-            NodeLife::Registered => NodeState::Registered,
-            NodeLife::Ready if n.cordoned => NodeState::Cordoned,
-            NodeLife::Ready => NodeState::Ready,
-            _ => NodeState::Draining,
         };
+        let mut node = n.node.clone();
+        node.state = state;
         nodes.push(ExistingNode {
             node,
             pods: n.pods.iter().map(|&p| c.pods[p].pod.clone()).collect(),
         });
-        status.push(NodeStatus {
-            last_change: if n.nominated.is_empty() {
-                n.last_change
-            } else {
-                ctx.now
-            },
-            deleting,
-        });
+        status.push(seen_status(ctx, n));
         idx.push(i);
     }
     (nodes, status, idx)
 }
 
-/// A fingerprint of what consolidation looks at: each node's name, state, pods and last
-/// change (std's `DefaultHasher::new()` has fixed keys, so this is deterministic).
-fn signature(nodes: &[ExistingNode], status: &[NodeStatus]) -> u64 {
+/// A node's state as consolidation sees it (`None`: terminated, not seen).
+fn seen_state(n: &NodeSt) -> Option<NodeState> {
+    Some(match n.life {
+        NodeLife::Terminated => return None,
+        NodeLife::Launching => NodeState::Launching,
+        NodeLife::Registered => NodeState::Registered,
+        NodeLife::Ready if n.cordoned => NodeState::Cordoned,
+        NodeLife::Ready => NodeState::Ready,
+        _ => NodeState::Draining,
+    })
+}
+
+/// A node's last change and deletion as consolidation sees them.
+fn seen_status(ctx: &Ctx, n: &NodeSt) -> NodeStatus {
+    NodeStatus {
+        last_change: if n.nominated.is_empty() {
+            n.last_change
+        } else {
+            ctx.now
+        },
+        deleting: n.life == NodeLife::Draining || n.cordoned,
+    }
+}
+
+/// A fingerprint of what consolidation looks at ([`view`]'s nodes: each one's name,
+/// state, pods and status), read from the cluster without building the view (std's
+/// `DefaultHasher::new()` has fixed keys, so this is deterministic).
+fn signature(ctx: &Ctx) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    for (e, s) in nodes.iter().zip(status) {
-        e.node.name.hash(&mut h);
-        (e.node.state as u8).hash(&mut h);
-        e.pods.len().hash(&mut h);
-        for p in &e.pods {
-            p.id.hash(&mut h);
+    for n in &ctx.cluster.nodes {
+        let Some(state) = seen_state(n) else {
+            continue;
+        };
+        let s = seen_status(ctx, n);
+        n.node.name.hash(&mut h);
+        (state as u8).hash(&mut h);
+        n.pods.len().hash(&mut h);
+        for &p in &n.pods {
+            ctx.cluster.pods[p].pod.id.hash(&mut h);
         }
         s.last_change.0.hash(&mut h);
         s.deleting.hash(&mut h);

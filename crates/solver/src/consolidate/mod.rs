@@ -569,7 +569,8 @@ impl<'p, 'a> Fleet<'p, 'a> {
             }
             spreads.stay = stay;
         }
-        let mut free: HashMap<usize, Resources> = HashMap::new();
+        // Free room of the nodes pods moved to in this simulation (by node index).
+        let mut free: Vec<Option<Resources>> = vec![None; self.p.nodes.len()];
         let mut out = Outcome::default();
         let mut left: Vec<(Arc<Pod>, usize)> = Vec::new();
         let mut pending: Vec<Pod> = Vec::new();
@@ -578,7 +579,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
             let allowed = spreads.allowed(self, &q, &terms);
             let mut best: Option<(u64, usize)> = None;
             for &j in &targets {
-                let f = free.get(&j).unwrap_or(&self.free[j]);
+                let f = free[j].as_ref().unwrap_or(&self.free[j]);
                 if !q.requests.fits_with(&Resources::default(), f) {
                     continue;
                 }
@@ -598,7 +599,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
             }
             match best {
                 Some((_, j)) => {
-                    let f = free.entry(j).or_insert_with(|| self.free[j].clone());
+                    let f = free[j].get_or_insert_with(|| self.free[j].clone());
                     *f = f.saturating_sub(&q.requests);
                     spreads
                         .placed
@@ -1021,7 +1022,16 @@ pub fn scratch_cost(
         catalog,
     };
     let prep = Prepared::with_pairs(pairs.clone(), problem);
-    Some(crate::solve_prepared(solver, &prep)?.cost_per_hour)
+    let plan = if solver == "nodepack" {
+        let np = crate::nodepack::Nodepack {
+            cost_only: true,
+            ..Default::default()
+        };
+        crate::Strategy::solve_prepared(&np, &prep)
+    } else {
+        crate::solve_prepared(solver, &prep)?
+    };
+    Some(plan.cost_per_hour)
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ pub(crate) fn node(
         zone: o.zone.clone(),
         capacity_type: ct,
         price: o.price,
-        labels: crate::engine::node_labels(pt, pool, o, name),
+        labels: crate::engine::node_labels(pt, pool, o, name).into(),
         taints: pool.taints.clone(),
         allocatable: it
             .allocatable()
