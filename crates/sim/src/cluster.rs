@@ -129,8 +129,12 @@ impl NodeSt {
 pub struct Cluster {
     /// Every pod ever created, by arrival.
     pub pods: Vec<PodSt>,
-    /// Every node ever launched.
+    /// Every node ever launched (add with [`Cluster::add_node`]).
     pub nodes: Vec<NodeSt>,
+    /// Indices of the nodes not terminated, ascending (kept by [`Cluster::add_node`] and
+    /// [`Cluster::terminated`]): the loops over the fleet skip the thousands of
+    /// terminated nodes a long replay accumulates.
+    pub alive: Vec<usize>,
     /// Pending pods, in arrival order.
     pub pending: BTreeSet<usize>,
     /// Pod by id, while it is not finished.
@@ -174,6 +178,23 @@ pub fn is_plain(p: &Pod) -> bool {
 }
 
 impl Cluster {
+    /// Add a node; its index.
+    pub fn add_node(&mut self, n: NodeSt) -> usize {
+        let i = self.nodes.len();
+        if n.life != NodeLife::Terminated {
+            self.alive.push(i);
+        }
+        self.nodes.push(n);
+        i
+    }
+
+    /// Record that node `n` was terminated (its `life` set to `Terminated`).
+    pub fn terminated(&mut self, n: usize) {
+        if let Ok(k) = self.alive.binary_search(&n) {
+            self.alive.remove(k);
+        }
+    }
+
     /// An empty cluster whose pods are covered by these disruption budgets.
     pub fn with_budgets(pdbs: &[PodDisruptionBudget]) -> Self {
         Cluster {
@@ -409,7 +430,8 @@ impl Cluster {
     pub fn existing(&self, include_launching: bool) -> (Vec<ExistingNode>, Vec<usize>) {
         let mut out = Vec::new();
         let mut idx = Vec::new();
-        for (i, n) in self.nodes.iter().enumerate() {
+        for &i in &self.alive {
+            let n = &self.nodes[i];
             if !n.live() || n.cordoned || (!include_launching && n.life != NodeLife::Ready) {
                 continue;
             }
@@ -462,7 +484,10 @@ impl Cluster {
         }
         // Priority first, then arrival.
         order.sort_by_key(|&p| (std::cmp::Reverse(self.pods[p].pod.priority), p));
-        let ready: Vec<usize> = (0..self.nodes.len())
+        let ready: Vec<usize> = self
+            .alive
+            .iter()
+            .copied()
             .filter(|&n| self.nodes[n].life == NodeLife::Ready)
             .collect();
         let mut bound = Vec::new();
@@ -619,13 +644,33 @@ mod tests {
     use super::*;
     use nodepack_model::{Bytes, Millicores};
 
+    /// The index of nodes not terminated follows additions and terminations.
+    #[test]
+    fn alive_lists_the_nodes_not_terminated() {
+        let mut c = Cluster::default();
+        for _ in 0..4 {
+            c.add_node(test_node(1000));
+        }
+        let mut gone = test_node(1000);
+        gone.life = NodeLife::Terminated;
+        assert_eq!(c.add_node(gone), 4);
+        assert_eq!(c.alive, vec![0, 1, 2, 3]);
+        for n in [2, 0, 2] {
+            c.nodes[n].life = NodeLife::Terminated;
+            c.terminated(n);
+        }
+        assert_eq!(c.alive, vec![1, 3]);
+        let (nodes, idx) = c.existing(true);
+        assert_eq!((nodes.len(), idx), (2, vec![1, 3]));
+    }
+
     /// Regression: a pod not nominated anywhere took the room a ready node kept for the
     /// pod the autoscaler had nominated to it, so the nominated pod went back to the
     /// autoscaler and a new node was launched for it.
     #[test]
     fn nominated_room_is_kept_for_the_nominated_pod() {
         let mut c = Cluster::default();
-        c.nodes.push(test_node(1000));
+        c.add_node(test_node(1000));
         let req = Resources::new(Millicores(800), Bytes::from_gib(1));
         let a = c.arrive(Arc::new(Pod::new("d", "a", req.clone())), None, Millis(0));
         let b = c.arrive(Arc::new(Pod::new("d", "b", req)), None, Millis(0));

@@ -180,7 +180,8 @@ impl Sim<'_> {
         let dt = to.0.saturating_sub(self.last_t.0) as u128;
         if dt > 0 {
             let (mut uc, mut ac, mut um, mut am) = (0u128, 0u128, 0u128, 0u128);
-            for n in &self.cluster.nodes {
+            for &i in &self.cluster.alive {
+                let n = &self.cluster.nodes[i];
                 if n.life == NodeLife::Ready {
                     uc += n.requested.cpu.0 as u128;
                     ac += n.node.allocatable.cpu.0 as u128;
@@ -540,7 +541,7 @@ impl Sim<'_> {
         let mut taints = pool.taints.clone();
         taints.extend(pool.startup_taints.iter().cloned());
         let times = self.cloud.launch_times(&o, self.now);
-        self.cluster.nodes.push(NodeSt {
+        self.cluster.add_node(NodeSt {
             node: Node {
                 name,
                 nodepool: Some(pool.name.clone()),
@@ -668,6 +669,7 @@ impl Sim<'_> {
         let ns = &mut self.cluster.nodes[n];
         ns.life = NodeLife::Terminated;
         ns.ended = Some(self.now);
+        self.cluster.terminated(n);
         self.summary.nodes_terminated += 1;
         self.bill(n, self.now);
         if !self.replacing.is_empty() {
@@ -697,7 +699,7 @@ impl Sim<'_> {
         };
         let (mut uc, mut ac, mut um, mut am) = (0u64, 0u64, 0u64, 0u64);
         let mut so_far = self.cost;
-        for n in c.nodes.iter().filter(|n| n.life != NodeLife::Terminated) {
+        for n in c.alive.iter().map(|&i| &c.nodes[i]) {
             s.cost_per_hour += n.offering.price.usd()
                 * self
                     .cloud
@@ -794,6 +796,16 @@ impl Sim<'_> {
 
     fn finish(mut self) -> (SimResult, Cluster) {
         let horizon = self.input.settings.horizon;
+        // Every replay in the tests checks the index of nodes not terminated.
+        debug_assert!(
+            self.cluster
+                .alive
+                .iter()
+                .copied()
+                .eq((0..self.cluster.nodes.len())
+                    .filter(|&n| self.cluster.nodes[n].life != NodeLife::Terminated)),
+            "Cluster::alive lists exactly the nodes not terminated"
+        );
         for n in 0..self.cluster.nodes.len() {
             if self.cluster.nodes[n].life != NodeLife::Terminated {
                 self.bill(n, horizon);

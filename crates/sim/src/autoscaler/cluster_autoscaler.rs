@@ -287,7 +287,10 @@ impl ClusterAutoscaler {
         let c = ctx.cluster;
         let limit = (self.utilization_threshold * 1000.0) as u64;
         let mut out = Vec::new();
-        let ready: Vec<usize> = (0..c.nodes.len())
+        let ready: Vec<usize> = c
+            .alive
+            .iter()
+            .copied()
             .filter(|&n| c.nodes[n].life == NodeLife::Ready)
             .collect();
         self.unneeded

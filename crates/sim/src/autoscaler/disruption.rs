@@ -167,7 +167,8 @@ impl Disruptor {
 fn view(ctx: &Ctx) -> (Vec<ExistingNode>, Vec<NodeStatus>, Vec<usize>) {
     let c = ctx.cluster;
     let (mut nodes, mut status, mut idx) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, n) in c.nodes.iter().enumerate() {
+    for &i in &c.alive {
+        let n = &c.nodes[i];
         let Some(state) = seen_state(n) else {
             continue;
         };
@@ -213,7 +214,8 @@ fn seen_status(ctx: &Ctx, n: &NodeSt) -> NodeStatus {
 fn signature(ctx: &Ctx) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    for n in &ctx.cluster.nodes {
+    for &i in &ctx.cluster.alive {
+        let n = &ctx.cluster.nodes[i];
         let Some(state) = seen_state(n) else {
             continue;
         };

@@ -375,7 +375,7 @@ mod tests {
     #[test]
     fn growth_forecast_counts_replicas_added_after_the_first() {
         let mut c = Cluster::default();
-        c.nodes.push(crate::cluster::test_node(64_000));
+        c.add_node(crate::cluster::test_node(64_000));
         let min = Millis::from_mins;
         let mut add = |name: &str, kind: &str, owner: &str, at: Millis, bind: bool| {
             let p = c.arrive(owned(name, kind, owner), None, at);
