@@ -58,6 +58,11 @@ impl Default for RiskModel {
 }
 
 impl RiskModel {
+    /// The settings [`RiskModel::effective`] depends on, as a memo key.
+    fn key(&self) -> (u64, i64) {
+        (self.replacement_hours.to_bits(), self.pod_restart_cost.0)
+    }
+
     /// Price plus expected interruption cost per hour, in micro-dollars (as f64).
     pub fn effective(&self, o: &Offering, pods: usize) -> f64 {
         let base = o.price.0 as f64;
@@ -200,10 +205,10 @@ struct Dominance {
 }
 
 impl Dominance {
-    fn new(prep: &Prepared, cols: &[Col], sig: &[Vec<usize>]) -> Self {
-        let mut by_sig: BTreeMap<(&Vec<usize>, CapacityType), Vec<usize>> = BTreeMap::new();
+    fn new(prep: &Prepared, cols: &[Col], sig: &Sigs) -> Self {
+        let mut by_sig: BTreeMap<(&[usize], CapacityType), Vec<usize>> = BTreeMap::new();
         for (c, col) in cols.iter().enumerate() {
-            by_sig.entry((&sig[c], col.ct)).or_default().push(c);
+            by_sig.entry((sig.of(c), col.ct)).or_default().push(c);
         }
         let size = |c: usize| -> u128 {
             let r = &prep.pts[cols[c].pt as usize].cap;
@@ -261,6 +266,41 @@ impl Dominance {
             }
         }
         self.state[c] == 2
+    }
+}
+
+/// The groups that may use each column, ascending, in one flat array.
+struct Sigs {
+    /// Column `c`'s groups are `flat[start[c]..start[c + 1]]`.
+    start: Vec<usize>,
+    flat: Vec<usize>,
+}
+
+impl Sigs {
+    fn new(cols: usize, groups: &[Group]) -> Self {
+        let mut start = vec![0usize; cols + 1];
+        for g in groups {
+            for &c in &g.cols {
+                start[c + 1] += 1;
+            }
+        }
+        for c in 0..cols {
+            start[c + 1] += start[c];
+        }
+        let mut next = start.clone();
+        let mut flat = vec![0; start[cols]];
+        for (gi, g) in groups.iter().enumerate() {
+            for &c in &g.cols {
+                flat[next[c]] = gi;
+                next[c] += 1;
+            }
+        }
+        Sigs { start, flat }
+    }
+
+    /// The groups that may use column `c`.
+    fn of(&self, c: usize) -> &[usize] {
+        &self.flat[self.start[c]..self.start[c + 1]]
     }
 }
 
@@ -757,6 +797,21 @@ impl Nodepack {
         let mut cols: Vec<Col> = Vec::new();
         // The column of each (pair, capacity type), by pair index and capacity rank.
         let mut col_of: Vec<[u32; 3]> = vec![[u32::MAX; 3]; prep.pts.len()];
+        // Each pair's cheapest effective price per capacity type (any zone, one pod).
+        let col_prices = prep.shared_prices(self.risk.key(), |pairs| {
+            pairs
+                .pts
+                .iter()
+                .map(|pt| {
+                    let mut best = [f64::INFINITY; 3];
+                    for x in &pt.offerings {
+                        let k = capacity_rank(x.capacity_type) as usize;
+                        best[k] = best[k].min(self.risk.effective(x, 1));
+                    }
+                    best
+                })
+                .collect()
+        });
         let mut groups: Vec<Group> = Vec::new();
         let mut group_of: std::collections::HashMap<(Requirements, Resources), usize> =
             std::collections::HashMap::new();
@@ -796,12 +851,7 @@ impl Nodepack {
                     }
                     let slot = &mut col_of[o as usize][k];
                     if *slot == u32::MAX {
-                        let price = pt
-                            .offerings
-                            .iter()
-                            .filter(|x| x.capacity_type == ct)
-                            .map(|x| self.risk.effective(x, 1))
-                            .fold(f64::INFINITY, f64::min);
+                        let price = col_prices[o as usize][k];
                         cols.push(Col { pt: o, ct, price });
                         *slot = (cols.len() - 1) as u32;
                     }
@@ -829,12 +879,7 @@ impl Nodepack {
                 g.bits[c / 64] |= 1u64 << (c % 64);
             }
         }
-        let mut sig: Vec<Vec<usize>> = vec![vec![]; cols.len()];
-        for (gi, g) in groups.iter().enumerate() {
-            for &c in &g.cols {
-                sig[c].push(gi);
-            }
-        }
+        let sig = Sigs::new(cols.len(), &groups);
         let mut dominance = Dominance::new(prep, &cols, &sig);
         // Columns pool limits stopped.
         let mut alive: Vec<bool> = vec![true; cols.len()];
@@ -884,7 +929,7 @@ impl Nodepack {
                     }
                 }
                 // (A column can die while packing: pool limits.)
-                if !alive[c] || !sig[c].iter().any(|&g| groups[g].remaining() > 0) {
+                if !alive[c] || !sig.of(c).iter().any(|&g| groups[g].remaining() > 0) {
                     continue;
                 }
                 let pt = &prep.pts[cols[c].pt as usize];

@@ -101,7 +101,15 @@ pub struct Pairs {
     /// depend on the pools and catalog only): a pure memo, so the simulator's and
     /// consolidation's many small solves do not recompute them.
     compat_memo: std::sync::Arc<std::sync::Mutex<CompatMap>>,
+    /// [`Pairs::shared_prices`] answers, by key.
+    price_memo: std::sync::Arc<std::sync::Mutex<PriceMemo>>,
 }
+
+/// Per-pair prices by capacity rank, under the key of the settings that derived them.
+type PriceMemo = Vec<((u64, i64), std::sync::Arc<Vec<[f64; 3]>>)>;
+
+/// Price tables kept at most (the memo starts over beyond).
+const PRICE_MEMO_MAX: usize = 8;
 
 type CompatKey = (usize, Requirements, Vec<Toleration>, bool);
 type CompatMap = HashMap<CompatKey, Result<Vec<u32>, String>>;
@@ -310,7 +318,34 @@ impl Pairs {
             pts,
             pool_names: nodepools.iter().map(|p| p.name.clone()).collect(),
             compat_memo: Default::default(),
+            price_memo: Default::default(),
         }
+    }
+
+    /// A per-pair table of prices by [`capacity_rank`] that `compute` derives from the
+    /// pairs alone, memoized under `key` (the settings it depends on) and shared by
+    /// every problem built on these pairs: a pure memo.
+    pub fn shared_prices(
+        &self,
+        key: (u64, i64),
+        compute: impl FnOnce(&Pairs) -> Vec<[f64; 3]>,
+    ) -> std::sync::Arc<Vec<[f64; 3]>> {
+        let hit = self
+            .price_memo
+            .lock()
+            .ok()
+            .and_then(|m| m.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()));
+        if let Some(v) = hit {
+            return v;
+        }
+        let v = std::sync::Arc::new(compute(self));
+        if let Ok(mut m) = self.price_memo.lock() {
+            if m.len() >= PRICE_MEMO_MAX {
+                m.clear();
+            }
+            m.push((key, v.clone()));
+        }
+        v
     }
 }
 
