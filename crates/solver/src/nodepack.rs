@@ -678,18 +678,23 @@ impl Nodepack {
         }
         let info = &prep.pools[pk.pool];
         let prices = prep.min_prices(prep.offer_masks(&pk.reqs));
-        // Cheap tests first, then the full compatibility test in price order until the
-        // list is long enough.
+        let compatible = prep.compatible_set(pk.pool, &pk.reqs);
+        let ok = |i: usize| {
+            let k = i - info.start;
+            compatible[k / 64] & (1u64 << (k % 64)) != 0
+        };
         let mut alts: Vec<(i64, &str, usize)> = (info.start..info.end)
-            .filter(|&i| i as u32 != pk.pt && prep.fits_pt(&pk.requested, i))
+            .filter(|&i| i as u32 != pk.pt && prep.fits_pt(&pk.requested, i) && ok(i))
             .filter_map(|i| prices[i].map(|pr| (pr, prep.pts[i].name.as_str(), i)))
             .collect();
-        alts.sort();
-        alts.into_iter()
-            .filter(|&(_, _, i)| prep.pt_compatible(&pk.reqs, i))
-            .take(crate::karpenter::MAX_INSTANCE_TYPES - 1)
-            .map(|(_, n, _)| n.to_string())
-            .collect()
+        // The cheapest (keys are distinct: the index is last), in order.
+        let keep = crate::karpenter::MAX_INSTANCE_TYPES - 1;
+        if alts.len() > keep {
+            alts.select_nth_unstable(keep);
+            alts.truncate(keep);
+        }
+        alts.sort_unstable();
+        alts.into_iter().map(|(_, n, _)| n.to_string()).collect()
     }
 
     /// Pack plain pods onto new nodes, pool by pool in weight order.

@@ -103,7 +103,12 @@ pub struct Pairs {
     compat_memo: std::sync::Arc<std::sync::Mutex<CompatMap>>,
     /// [`Pairs::shared_prices`] answers, by key.
     price_memo: std::sync::Arc<std::sync::Mutex<PriceMemo>>,
+    /// [`Pairs::compatible_set`] answers, by pool and requirements.
+    set_memo: std::sync::Arc<std::sync::Mutex<SetMemo>>,
 }
+
+/// Bit sets of a pool's pairs compatible with node requirements.
+type SetMemo = HashMap<(usize, Requirements), std::sync::Arc<Vec<u64>>>;
 
 /// Per-pair prices by capacity rank, under the key of the settings that derived them.
 type PriceMemo = Vec<((u64, i64), std::sync::Arc<Vec<[f64; 3]>>)>;
@@ -319,7 +324,35 @@ impl Pairs {
             pool_names: nodepools.iter().map(|p| p.name.clone()).collect(),
             compat_memo: Default::default(),
             price_memo: Default::default(),
+            set_memo: Default::default(),
         }
+    }
+
+    /// The pairs of pool `pool` compatible with `reqs` ([`Prepared::pt_compatible`]), as
+    /// a bit set over the pool's pairs (bit `i - start` for pair `i`), memoized and
+    /// shared by every problem built on these pairs: a pure memo.
+    pub fn compatible_set(&self, pool: usize, reqs: &Requirements) -> std::sync::Arc<Vec<u64>> {
+        let key = (pool, reqs.clone());
+        if let Some(hit) = self.set_memo.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return hit;
+        }
+        let info = &self.pools[pool];
+        let mut bits = vec![0u64; (info.end - info.start).div_ceil(64)];
+        for i in info.start..info.end {
+            let p = &self.pts[i];
+            if term_compatible(reqs, &p.reqs) && p.offerings_for(reqs).next().is_some() {
+                let k = i - info.start;
+                bits[k / 64] |= 1u64 << (k % 64);
+            }
+        }
+        let bits = std::sync::Arc::new(bits);
+        if let Ok(mut m) = self.set_memo.lock() {
+            if m.len() >= COMPAT_MEMO_MAX {
+                m.clear();
+            }
+            m.insert(key, bits.clone());
+        }
+        bits
     }
 
     /// A per-pair table of prices by [`capacity_rank`] that `compute` derives from the

@@ -229,7 +229,7 @@ impl Consolidator for NodepackConsolidation {
         }
         let mut merges = 0;
         for ((pool, _), mut group) in groups {
-            group.sort_by_key(|&i| {
+            group.sort_by_cached_key(|&i| {
                 let n = &fleet.p.nodes[i].node;
                 let used = n.allocatable.saturating_sub(&fleet.free[i]);
                 (super::share(&used, &n.allocatable), i)
