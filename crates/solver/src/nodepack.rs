@@ -26,7 +26,7 @@ pub use growth::{Growth, OwnerKey};
 use crate::engine::{karpenter_order, max_capacity_usable, node_for, Engine, Policy, Relax, View};
 use crate::prep::{capacity_rank, Prepared};
 use crate::{NewNode, Plan, Strategy, Unschedulable};
-use nodepack_model::{labels, CapacityType, Money, Offering, Requirements, Resources};
+use nodepack_model::{labels, CapacityType, Money, Offering, Pod, Requirements, Resources};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The spot risk model: the expected cost of interruptions, per hour, added to a spot
@@ -302,6 +302,15 @@ impl Sigs {
     fn of(&self, c: usize) -> &[usize] {
         &self.flat[self.start[c]..self.start[c + 1]]
     }
+}
+
+/// Same requests and node rules (node selector, required and preferred node affinity):
+/// the packer's group key (requests and node term) is the same.
+fn same_node_rules(a: &Pod, b: &Pod) -> bool {
+    a.requests == b.requests
+        && a.node_selector == b.node_selector
+        && a.node_affinity_required == b.node_affinity_required
+        && a.node_affinity_preferred == b.node_affinity_preferred
 }
 
 /// An integer that orders prices as `f64::total_cmp` does.
@@ -821,16 +830,27 @@ impl Nodepack {
         let mut group_of: std::collections::HashMap<(Requirements, Resources), usize> =
             std::collections::HashMap::new();
         // pods are in Karpenter order (largest first), so groups are too.
+        let mut last: Option<(&Pod, usize)> = None;
         for &pi in pods {
             let pod = &problem.pending[pi];
+            // Like pods are adjacent in that order: a pod with the previous one's
+            // requests and node rules has its group (and its term).
+            if let Some((prev, g)) = last {
+                if same_node_rules(prev, pod) {
+                    groups[g].pods.push(pi);
+                    continue;
+                }
+            }
             let term = View::new(pod, &Relax::default())
                 .term
                 .intersect(&prep.pools[pool].reqs);
             let key = (term.clone(), pod.requests.clone());
             if let Some(&g) = group_of.get(&key) {
                 groups[g].pods.push(pi);
+                last = Some((pod, g));
                 continue;
             }
+            last = Some((pod, groups.len()));
             let list: &[u32] = match eng.cache.get(prep, pool, &term, &pod.tolerations, false) {
                 Ok(l) => l,
                 Err(_) => &[],

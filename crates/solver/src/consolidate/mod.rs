@@ -580,7 +580,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
             let mut best: Option<(u64, usize)> = None;
             for &j in &targets {
                 let f = free[j].as_ref().unwrap_or(&self.free[j]);
-                if !q.requests.fits_with(&Resources::default(), f) {
+                if !q.requests.fits(f) {
                     continue;
                 }
                 let n = &self.p.nodes[j].node;
@@ -591,8 +591,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
                     continue;
                 }
                 // The fullest node that fits (least free share left).
-                let used = n.allocatable.saturating_sub(f);
-                let score = crate::consolidate::share(&used, &n.allocatable);
+                let score = used_share(f, &n.allocatable);
                 if best.is_none_or(|(s, _)| score > s) {
                     best = Some((score, j));
                 }
@@ -947,8 +946,21 @@ impl ZoneSpreads {
 
 /// Requested share of the scarcer of CPU and memory, in thousandths.
 pub fn share(used: &Resources, alloc: &Resources) -> u64 {
+    share_of(used.cpu.0, used.memory.0, alloc)
+}
+
+/// [`share`] of what `free` leaves used, without building it.
+fn used_share(free: &Resources, alloc: &Resources) -> u64 {
+    share_of(
+        alloc.cpu.0.saturating_sub(free.cpu.0),
+        alloc.memory.0.saturating_sub(free.memory.0),
+        alloc,
+    )
+}
+
+fn share_of(cpu: u64, memory: u64, alloc: &Resources) -> u64 {
     let f = |a: u64, b: u64| a.saturating_mul(1000).checked_div(b).unwrap_or(0);
-    f(used.cpu.0, alloc.cpu.0).max(f(used.memory.0, alloc.memory.0))
+    f(cpu, alloc.cpu.0).max(f(memory, alloc.memory.0))
 }
 
 pub(crate) fn status(p: &ConsolidationProblem, i: usize) -> NodeStatus {

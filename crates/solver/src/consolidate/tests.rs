@@ -514,3 +514,25 @@ fn revalidation_drops_moves_the_cluster_outgrew() {
         );
     }
 }
+
+/// The share of what free room leaves used equals the share of the used resources built
+/// by subtraction (free room above allocatable counts as nothing used).
+#[test]
+fn used_share_matches_share_of_the_difference() {
+    use nodepack_model::{Bytes, Millicores};
+    let alloc = Resources::new(Millicores(3920), Bytes::from_mib(14_000));
+    let mut checked = 0;
+    for cpu in [0, 1, 1500, 3920, 5000] {
+        for mib in [0, 700, 14_000, 20_000] {
+            let free = Resources::new(Millicores(cpu), Bytes::from_mib(mib));
+            let built = super::share(&alloc.saturating_sub(&free), &alloc);
+            assert_eq!(super::used_share(&free, &alloc), built, "{cpu}m {mib}Mi");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 20);
+    assert_eq!(
+        super::used_share(&Resources::default(), &Resources::default()),
+        0
+    );
+}
