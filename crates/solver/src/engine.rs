@@ -686,7 +686,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         // One pass: the options kept (the vector allocates only once one is kept: most
         // attempts on existing claims keep none), and the growth policy's prices.
         let growth = self.policy.growth_factor.filter(|_| !fresh);
-        let (mut before, mut after, mut fair) = (i64::MAX, i64::MAX, f64::INFINITY);
+        let (mut before, mut after) = (i64::MAX, i64::MAX);
         let mut new_options: Vec<u32> = Vec::new();
         for &o in options {
             let p = &self.prep.pts[o as usize];
@@ -697,7 +697,6 @@ impl<'p, 'a> Engine<'p, 'a> {
                 new_options.push(o);
                 if growth.is_some() {
                     after = after.min(p.min_price);
-                    fair = fair.min(p.min_price as f64 * dominant_share(&pod.requests, &p.cap));
                 }
             }
         }
@@ -712,8 +711,20 @@ impl<'p, 'a> Engine<'p, 'a> {
             });
         }
         if let Some(factor) = growth {
-            if (after - before) as f64 > factor * fair + 1.0 {
-                return Err(GROWTH_REFUSED.into());
+            // The fair price is needed only when the cheapest price rose by more than
+            // the 1 micro-dollar slack (it is never negative).
+            let rise = (after - before) as f64;
+            if rise > 1.0 || factor < 0.0 {
+                let fair = new_options
+                    .iter()
+                    .map(|&o| {
+                        let p = &self.prep.pts[o as usize];
+                        p.min_price as f64 * dominant_share(&pod.requests, &p.cap)
+                    })
+                    .fold(f64::INFINITY, f64::min);
+                if rise > factor * fair + 1.0 {
+                    return Err(GROWTH_REFUSED.into());
+                }
             }
         }
         if let Some(m) = self.prep.min_values_ok(new_reqs, &new_options) {
