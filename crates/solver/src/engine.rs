@@ -170,6 +170,9 @@ pub struct Claim {
     pub options: Vec<u32>,
     /// Element-wise maximum of the options' usable capacity (a quick rejection test).
     pub max_cap: Resources,
+    /// Element-wise minimum of the options' usable (cpu, memory, storage, pods): requests
+    /// within it fit every option (a quick acceptance test).
+    pub min_cap: [u64; 4],
     /// Sum of its pods' requests.
     pub requested: Resources,
     /// Pending pods placed on it (indices).
@@ -483,6 +486,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                         reqs: self.prep.pools[pool].reqs.clone(),
                         options: vec![],
                         max_cap: Resources::default(),
+                        min_cap: [0; 4],
                         requested: Resources::default(),
                         pods: vec![],
                         hostname,
@@ -588,6 +592,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         options: &[u32],
         requested: &Resources,
         fresh: bool,
+        min_cap: &[u64; 4],
     ) -> Result<(Requirements, Option<Vec<u32>>), String> {
         // Keys whose requirement changes: the pod's terms that narrow the claim's, and
         // topology pins. Options already satisfy the claim's requirements, so only these
@@ -657,6 +662,25 @@ impl<'p, 'a> Engine<'p, 'a> {
                 (new_reqs.clone(), total, options.to_vec(), out.clone()),
             );
             return out.map(|x| (new_reqs, Some(x)));
+        }
+        // Nothing to re-check and room in every option: all options stay.
+        let all_fit = changed.is_empty()
+            && total.extended.is_empty()
+            && [
+                total.cpu.0,
+                total.memory.0,
+                total.ephemeral_storage.0,
+                total.pods,
+            ]
+            .iter()
+            .zip(min_cap)
+            .all(|(t, m)| t <= m)
+            && self.policy.growth_factor.is_none_or(|f| f >= 0.0);
+        if all_fit && !options.is_empty() {
+            if let Some(m) = self.prep.min_values_ok(&new_reqs, options) {
+                return Err(m);
+            }
+            return Ok((new_reqs, Some(options.to_vec())));
         }
         self.narrow_options(pod, &new_reqs, &changed, &total, options, false)
             .map(|o| (new_reqs, Some(o)))
@@ -895,6 +919,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                 &cl.options,
                 &cl.requested,
                 false,
+                &cl.min_cap,
             ) {
                 Ok((r, o)) if self.policy.growth_factor.is_some() => {
                     // The option the claim would launch after growing must keep the pool
@@ -983,6 +1008,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             &within,
             &Resources::default(),
             true,
+            &[0; 4],
         )
         .map_err(|e| format!("node pool {}: {e}", np.name))
     }
@@ -1020,6 +1046,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                 cl.reserved = cap;
             }
             let cl = &mut self.claims[c];
+            cl.min_cap = min_caps(self.prep, &options);
             cl.options = options;
             cl.max_cap = max_cap;
             cl.target_cap = target;
@@ -1170,6 +1197,21 @@ pub fn max_capacity_usable(prep: &Prepared, options: &[u32]) -> Resources {
     }
 }
 
+/// Element-wise minimum of the options' usable (cpu, memory, storage, pods) (all zeros
+/// for none: no quick acceptance).
+fn min_caps(prep: &Prepared, options: &[u32]) -> [u64; 4] {
+    if options.is_empty() {
+        return [0; 4];
+    }
+    let mut m = [u64::MAX; 4];
+    for &o in options {
+        for (a, b) in m.iter_mut().zip(prep.caps_of(o as usize)) {
+            *a = (*a).min(*b);
+        }
+    }
+    m
+}
+
 /// Karpenter's pod order: CPU request descending, memory descending, creation time,
 /// then namespace/name (for the UID).
 pub fn karpenter_order(pods: &[Pod]) -> Vec<usize> {
@@ -1214,6 +1256,7 @@ impl Engine<'_, '_> {
             &cl.options,
             &cl.requested,
             false,
+            &cl.min_cap,
         ) {
             Ok((r, o)) => {
                 self.commit_claim(pi, c, r, o, &pg);
@@ -1512,6 +1555,7 @@ impl Engine<'_, '_> {
                     cl.pods = bin.clone();
                     cl.requested = total.clone();
                     cl.max_cap = max_capacity_usable(self.prep, &kept);
+                    cl.min_cap = min_caps(self.prep, &kept);
                     cl.options = kept;
                     cl.target_cap = self.prep.pts[*o as usize].cap.clone();
                     cl.reserved = self.prep.pts[*o as usize].capacity.clone();
