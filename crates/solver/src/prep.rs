@@ -358,7 +358,7 @@ impl Pairs {
     /// A per-pair table of prices by [`capacity_rank`] that `compute` derives from the
     /// pairs alone, memoized under `key` (the settings it depends on) and shared by
     /// every problem built on these pairs: a pure memo.
-    pub fn shared_prices(
+    pub(crate) fn shared_prices(
         &self,
         key: (u64, i64),
         compute: impl FnOnce(&Pairs) -> Vec<[f64; 3]>,
