@@ -666,15 +666,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         // Nothing to re-check and room in every option: all options stay.
         let all_fit = changed.is_empty()
             && total.extended.is_empty()
-            && [
-                total.cpu.0,
-                total.memory.0,
-                total.ephemeral_storage.0,
-                total.pods,
-            ]
-            .iter()
-            .zip(min_cap)
-            .all(|(t, m)| t <= m)
+            && crate::prep::fits_caps(&total, min_cap)
             && self.policy.growth_factor.is_none_or(|f| f >= 0.0);
         if all_fit && !options.is_empty() {
             if let Some(m) = self.prep.min_values_ok(&new_reqs, options) {

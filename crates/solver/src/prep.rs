@@ -385,12 +385,7 @@ impl Pairs {
 impl Pairs {
     /// Does `r` fit in pair `pt`'s usable capacity? (Same answer as `r.fits(&cap)`.)
     pub fn fits_pt(&self, r: &Resources, pt: usize) -> bool {
-        let c = &self.caps[pt];
-        r.cpu.0 <= c[0]
-            && r.memory.0 <= c[1]
-            && r.ephemeral_storage.0 <= c[2]
-            && r.pods <= c[3]
-            && (r.extended.is_empty() || r.fits(&self.pts[pt].cap))
+        fits_caps(r, &self.caps[pt]) && (r.extended.is_empty() || r.fits(&self.pts[pt].cap))
     }
 
     /// Pair `pt`'s usable (cpu, memory, ephemeral storage, pods), as the fit tests see it.
@@ -666,6 +661,12 @@ pub fn max_of<'r>(it: impl Iterator<Item = &'r Resources>) -> Resources {
         }
     }
     m
+}
+
+/// Do `r`'s (cpu, memory, ephemeral storage, pods) fit in `c` (extended resources are
+/// not looked at)?
+pub fn fits_caps(r: &Resources, c: &[u64; 4]) -> bool {
+    r.cpu.0 <= c[0] && r.memory.0 <= c[1] && r.ephemeral_storage.0 <= c[2] && r.pods <= c[3]
 }
 
 /// Element-wise maximum of the capacities of a set of pairs (what Karpenter subtracts
