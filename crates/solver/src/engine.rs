@@ -656,31 +656,21 @@ impl<'p, 'a> Engine<'p, 'a> {
                     return out.clone().map(|x| (new_reqs, Some(x)));
                 }
             }
-            let out = self.narrow_options(pod, &new_reqs, &changed, &total, options, true);
+            let out = self.narrow_options(pod, &new_reqs, &changed, &total, options, true, min_cap);
             self.fresh_memo.borrow_mut().insert(
                 key,
                 (new_reqs.clone(), total, options.to_vec(), out.clone()),
             );
             return out.map(|x| (new_reqs, Some(x)));
         }
-        // Nothing to re-check and room in every option: all options stay.
-        let all_fit = changed.is_empty()
-            && total.extended.is_empty()
-            && crate::prep::fits_caps(&total, min_cap)
-            && self.policy.growth_factor.is_none_or(|f| f >= 0.0);
-        if all_fit && !options.is_empty() {
-            if let Some(m) = self.prep.min_values_ok(&new_reqs, options) {
-                return Err(m);
-            }
-            return Ok((new_reqs, Some(options.to_vec())));
-        }
-        self.narrow_options(pod, &new_reqs, &changed, &total, options, false)
+        self.narrow_options(pod, &new_reqs, &changed, &total, options, false, min_cap)
             .map(|o| (new_reqs, Some(o)))
     }
 
     /// The options that keep room for `total` and stay compatible with `new_reqs` (only
     /// the `changed` keys are checked again, unless `fresh`), with the growth policy and
     /// minValues applied.
+    #[allow(clippy::too_many_arguments)]
     fn narrow_options(
         &self,
         pod: &Pod,
@@ -689,6 +679,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         total: &Resources,
         options: &[u32],
         fresh: bool,
+        min_cap: &[u64; 4],
     ) -> Result<Vec<u32>, String> {
         let recheck = fresh || !changed.is_empty();
         let masks = self.prep.offer_masks(new_reqs);
@@ -704,15 +695,23 @@ impl<'p, 'a> Engine<'p, 'a> {
         let growth = self.policy.growth_factor.filter(|_| !fresh);
         let (mut before, mut after) = (i64::MAX, i64::MAX);
         let mut new_options: Vec<u32> = Vec::new();
-        for &o in options {
-            let p = &self.prep.pts[o as usize];
-            if growth.is_some() {
-                before = before.min(p.min_price);
-            }
-            if keep(o) {
-                new_options.push(o);
+        // Nothing to re-check and room in every option (`min_cap`, the smallest of the
+        // options' capacities): all options stay, so the cheapest price does not rise.
+        let all_fit =
+            !recheck && total.extended.is_empty() && crate::prep::fits_caps(total, min_cap);
+        if all_fit {
+            new_options = options.to_vec();
+        } else {
+            for &o in options {
+                let p = &self.prep.pts[o as usize];
                 if growth.is_some() {
-                    after = after.min(p.min_price);
+                    before = before.min(p.min_price);
+                }
+                if keep(o) {
+                    new_options.push(o);
+                    if growth.is_some() {
+                        after = after.min(p.min_price);
+                    }
                 }
             }
         }
