@@ -9,6 +9,7 @@ use nodepack_model::pod::{PodAffinityTerm, TopologySpread, WhenUnsatisfiable, HO
 use nodepack_model::taints::TolerationOperator;
 use nodepack_model::{labels, Effect, Pod, Requirements, Resources, Toleration, ValueSet};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 
 /// How far a pod's preferences have been relaxed, in Karpenter's order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -252,10 +253,24 @@ impl HostBlocks {
             w[c / 64] &= !(1 << (c % 64));
         }
     }
-    fn get(v: &[Vec<u64>], g: usize, c: usize) -> bool {
-        v.get(g)
-            .and_then(|w| w.get(c / 64))
-            .is_some_and(|x| x & (1 << (c % 64)) != 0)
+    /// The claims any of `blockers` (group, by owners) blocks.
+    fn union(&self, blockers: &[(usize, bool)]) -> Vec<u64> {
+        let mut out: Vec<u64> = Vec::new();
+        for &(g, by_owner) in blockers {
+            let v = if by_owner {
+                &self.by_owner
+            } else {
+                &self.by_count
+            };
+            let Some(w) = v.get(g) else { continue };
+            if out.len() < w.len() {
+                out.resize(w.len(), 0);
+            }
+            for (o, x) in out.iter_mut().zip(w) {
+                *o |= x;
+            }
+        }
+        out
     }
 }
 
@@ -263,6 +278,9 @@ impl HostBlocks {
 pub struct Engine<'p, 'a> {
     /// Preparation.
     pub prep: &'p Prepared<'a>,
+    /// Each pending pod's view with nothing relaxed (built once: a pod's view is
+    /// asked for in every phase).
+    base_views: Vec<Rc<View>>,
     /// Topology groups and counts.
     pub topo: Topology,
     /// Existing nodes.
@@ -315,13 +333,16 @@ impl<'p, 'a> Engine<'p, 'a> {
     pub fn new(prep: &'p Prepared<'a>, policy: Policy) -> Self {
         let problem = prep.problem;
         let mut topo = Topology::default();
+        let base_views: Vec<Rc<View>> = problem
+            .pending
+            .iter()
+            .map(|p| Rc::new(View::new(p, &Relax::default())))
+            .collect();
         let full_groups: Vec<PodGroups> = problem
             .pending
             .iter()
-            .map(|p| {
-                let v = View::new(p, &Relax::default());
-                topo.declare(p, &v.spreads, &v.affinity, &v.anti)
-            })
+            .zip(&base_views)
+            .map(|(p, v)| topo.declare(p, &v.spreads, &v.affinity, &v.anti))
             .collect();
         let mut existing_anti = Vec::new();
         for n in problem.nodes {
@@ -361,6 +382,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         });
         Engine {
             prep,
+            base_views,
             topo,
             nodes,
             node_order,
@@ -878,23 +900,18 @@ impl<'p, 'a> Engine<'p, 'a> {
                 }
             }
         }
+        // The claims the pod's hostname rules block, as one bit set.
+        let blocked = self.blocks.union(&blockers);
         // Karpenter: the first claim that takes the pod, fewest pods first.
         for &c in &self.claim_order {
             let z = self.claim_zone[c];
             if z != NO_ZONE && zone_ok & (1u64 << z) == 0 {
                 continue;
             }
-            if blockers.iter().any(|&(g, by_owner)| {
-                HostBlocks::get(
-                    if by_owner {
-                        &self.blocks.by_owner
-                    } else {
-                        &self.blocks.by_count
-                    },
-                    g,
-                    c,
-                )
-            }) {
+            if blocked
+                .get(c / 64)
+                .is_some_and(|w| w & (1 << (c % 64)) != 0)
+            {
                 continue;
             }
             let cl = &self.claims[c];
@@ -1110,7 +1127,11 @@ impl<'p, 'a> Engine<'p, 'a> {
         let mut stalled = 0usize;
         while let Some((pi, mut r)) = queue.pop_front() {
             let pod = &self.prep.problem.pending[pi];
-            let view = View::new(pod, &r);
+            let view = if r == Relax::default() {
+                self.base_views[pi].clone()
+            } else {
+                Rc::new(View::new(pod, &r))
+            };
             match self.place(pi, &view, r != Relax::default(), new_claims) {
                 Ok(_) => {
                     reasons.remove(&pi);
@@ -1223,7 +1244,7 @@ impl Engine<'_, '_> {
     /// Try to put pending pod `pi` (at relaxation level 0) on a specific claim.
     pub fn try_claim(&mut self, pi: usize, c: usize) -> bool {
         let pod = &self.prep.problem.pending[pi];
-        let view = View::new(pod, &Relax::default());
+        let view = self.base_views[pi].clone();
         let mut pg = self.groups(pi, &view, false);
         let mut universes = BTreeMap::new();
         for k in &pg.keys {
@@ -1257,10 +1278,14 @@ impl Engine<'_, '_> {
         }
     }
 
+    /// Pending pod `pi`'s view with nothing relaxed.
+    pub fn base_view(&self, pi: usize) -> &View {
+        &self.base_views[pi]
+    }
+
     /// The constraint groups of a pending pod at relaxation level 0, completed.
     pub fn pod_groups(&mut self, pi: usize) -> PodGroups {
-        let pod = &self.prep.problem.pending[pi];
-        let view = View::new(pod, &Relax::default());
+        let view = self.base_views[pi].clone();
         self.groups(pi, &view, false)
     }
 
@@ -1646,4 +1671,36 @@ struct ScanMemo<'a> {
     pool_tainted: BTreeMap<usize, bool>,
     /// (topology key, pinned domain, allowed).
     domains: Vec<(&'a str, &'a str, bool)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The union of blockers is every claim one of them blocks, by count or by owners
+    /// as each blocker says, and nothing else.
+    #[test]
+    fn host_blocks_union_is_the_claims_any_blocker_blocks() {
+        let mut b = HostBlocks::default();
+        HostBlocks::set(&mut b.by_count, 0, 3, true);
+        HostBlocks::set(&mut b.by_count, 0, 70, true);
+        HostBlocks::set(&mut b.by_owner, 0, 5, true);
+        HostBlocks::set(&mut b.by_count, 2, 130, true);
+        HostBlocks::set(&mut b.by_count, 2, 131, true);
+        HostBlocks::set(&mut b.by_count, 2, 131, false);
+        let claims = |v: Vec<u64>| -> Vec<usize> {
+            (0..v.len() * 64)
+                .filter(|&c| v[c / 64] & (1 << (c % 64)) != 0)
+                .collect()
+        };
+        assert_eq!(claims(b.union(&[(0, false)])), vec![3, 70]);
+        assert_eq!(claims(b.union(&[(0, true)])), vec![5]);
+        assert_eq!(claims(b.union(&[(0, false), (2, false)])), vec![3, 70, 130]);
+        // A group nothing blocked yet (index past the sets) blocks nothing.
+        assert_eq!(
+            claims(b.union(&[(7, false), (1, true)])),
+            Vec::<usize>::new()
+        );
+        assert!(b.union(&[]).is_empty());
+    }
 }

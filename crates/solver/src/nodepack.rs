@@ -23,7 +23,7 @@ pub mod growth;
 
 pub use growth::{Growth, OwnerKey};
 
-use crate::engine::{karpenter_order, max_capacity_usable, node_for, Engine, Policy, Relax, View};
+use crate::engine::{karpenter_order, max_capacity_usable, node_for, Engine, Policy};
 use crate::prep::{capacity_rank, Prepared};
 use crate::{NewNode, Plan, Strategy, Unschedulable};
 use nodepack_model::{labels, CapacityType, Money, Offering, Pod, Requirements, Resources};
@@ -139,13 +139,13 @@ impl Nodepack {
         spread: &Spread,
     ) -> Option<(u32, Offering, Vec<String>)> {
         let ranked = self.rank(prep, reqs, options, crate::karpenter::MAX_INSTANCE_TYPES);
-        let &(_, o) = ranked.first()?;
+        let &o = ranked.first()?;
         let off = self.choose(prep, o, reqs, pods, spread)?;
         let alternatives = ranked
             .iter()
             .skip(1)
             .take(crate::karpenter::MAX_INSTANCE_TYPES - 1)
-            .map(|(_, o)| prep.pts[*o as usize].name.clone())
+            .map(|o| prep.pts[*o as usize].name.clone())
             .collect();
         Some((o, off, alternatives))
     }
@@ -158,23 +158,23 @@ impl Nodepack {
         reqs: &Requirements,
         options: &[u32],
         limit: usize,
-    ) -> Vec<(f64, u32)> {
+    ) -> Vec<u32> {
         // Types are ranked by their cheapest offering's price (the rule the engine plans
         // limits with); the risk model then chooses the offering of the chosen type.
         let prices = prep.min_prices(prep.offer_masks(reqs));
-        let mut ranked: Vec<(f64, u32)> = options
+        // (price, index): distinct keys, so the unstable sorts give one order.
+        let mut ranked: Vec<(i64, u32)> = options
             .iter()
-            .filter_map(|&o| prices[o as usize].map(|p| (p as f64, o)))
+            .filter_map(|&o| prices[o as usize].map(|p| (p, o)))
             .collect();
-        let order = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
         // Only the first `limit` are used (launch flexibility is capped): select them
         // before sorting.
         if limit > 0 && ranked.len() > limit {
-            ranked.select_nth_unstable_by(limit - 1, order);
+            ranked.select_nth_unstable(limit - 1);
             ranked.truncate(limit);
         }
-        ranked.sort_by(order);
-        ranked
+        ranked.sort_unstable();
+        ranked.into_iter().map(|(_, o)| o).collect()
     }
 }
 
@@ -352,6 +352,52 @@ impl Group {
     }
 }
 
+/// The free room (cpu, memory, pod slots) of a list of claims, with the largest of each
+/// per block of [`Room::BLOCK`] claims, so that a pod looking for the first claim with
+/// room skips whole blocks where no claim has enough of some resource.
+struct Room {
+    free: Vec<[u64; 3]>,
+    most: Vec<[u64; 3]>,
+}
+
+impl Room {
+    const BLOCK: usize = 32;
+
+    fn new(free: Vec<[u64; 3]>) -> Self {
+        let most = free
+            .chunks(Self::BLOCK)
+            .map(|b| {
+                b.iter().fold([0; 3], |m, f| {
+                    [m[0].max(f[0]), m[1].max(f[1]), m[2].max(f[2])]
+                })
+            })
+            .collect();
+        Room { free, most }
+    }
+
+    /// The claims, in order, that may have `need` free: every claim of a block whose
+    /// largest free room holds `need` in each resource (a necessary condition only).
+    fn candidates(&self, need: [u64; 3]) -> impl Iterator<Item = usize> + '_ {
+        let n = self.free.len();
+        self.most
+            .iter()
+            .enumerate()
+            .filter(move |(_, m)| (0..3).all(|k| m[k] >= need[k]))
+            .flat_map(move |(b, _)| b * Self::BLOCK..((b + 1) * Self::BLOCK).min(n))
+            .filter(move |&c| (0..3).all(|k| self.free[c][k] >= need[k]))
+    }
+
+    /// Claim `c` now has `free` room.
+    fn set(&mut self, c: usize, free: [u64; 3]) {
+        self.free[c] = free;
+        let b = c / Self::BLOCK;
+        let end = ((b + 1) * Self::BLOCK).min(self.free.len());
+        self.most[b] = self.free[b * Self::BLOCK..end].iter().fold([0; 3], |m, f| {
+            [m[0].max(f[0]), m[1].max(f[1]), m[2].max(f[2])]
+        });
+    }
+}
+
 /// How many more pods of `req` fit in `free` (at most `limit`).
 fn max_fit(free: &Resources, req: &Resources, limit: usize) -> usize {
     let mut k = limit as u64;
@@ -470,7 +516,7 @@ impl Strategy for Nodepack {
         // 1. Existing nodes, best fit, nothing relaxed.
         if !problem.nodes.is_empty() {
             for &pi in &order {
-                let view = View::new(&problem.pending[pi], &Relax::default());
+                let view = eng.base_view(pi).clone();
                 // A pod that fits no existing node goes on to the next phases.
                 let _ = eng.place(pi, &view, false, false);
             }
@@ -503,13 +549,26 @@ impl Strategy for Nodepack {
             .copied()
             .filter(|&pi| plain[pi] && eng.placed[pi].is_none())
             .collect();
+        let free_of = |eng: &Engine, c: usize| -> [u64; 3] {
+            targets[c].as_ref().map_or([0; 3], |t| {
+                let r = &eng.claims[c].requested;
+                [
+                    t.cpu.0.saturating_sub(r.cpu.0),
+                    t.memory.0.saturating_sub(r.memory.0),
+                    t.pods.saturating_sub(r.pods),
+                ]
+            })
+        };
+        let mut room = Room::new((0..targets.len()).map(|c| free_of(&eng, c)).collect());
         for pi in candidates {
             let pod = &problem.pending[pi];
             let req = &pod.requests;
-            let term = View::new(pod, &Relax::default()).term;
+            let term = eng.base_view(pi).term.clone();
+            let need = [req.cpu.0, req.memory.0, req.pods];
             let mut done = false;
-            for (c, target) in targets.iter().enumerate() {
-                let Some(t) = target else { continue };
+            let mut hit = None;
+            for c in room.candidates(need) {
+                let Some(t) = &targets[c] else { continue };
                 if !req.fits_with(&eng.claims[c].requested, t) {
                     continue;
                 }
@@ -520,8 +579,12 @@ impl Strategy for Nodepack {
                 });
                 if !narrows && eng.try_claim(pi, c) {
                     done = true;
+                    hit = Some(c);
                     break;
                 }
+            }
+            if let Some(c) = hit {
+                room.set(c, free_of(&eng, c));
             }
             if !done {
                 rest.push(pi);
@@ -720,7 +783,7 @@ impl Nodepack {
         let mut todo: Vec<(usize, Vec<usize>)> = Vec::new();
         for &pi in pods {
             let pod = &problem.pending[pi];
-            let term = View::new(pod, &Relax::default()).term;
+            let term = eng.base_view(pi).term.clone();
             let mut pools = Vec::new();
             let mut why = Vec::new();
             for strict in [true, false] {
@@ -841,9 +904,7 @@ impl Nodepack {
                     continue;
                 }
             }
-            let term = View::new(pod, &Relax::default())
-                .term
-                .intersect(&prep.pools[pool].reqs);
+            let term = eng.base_view(pi).term.intersect(&prep.pools[pool].reqs);
             let key = (term.clone(), pod.requests.clone());
             if let Some(&g) = group_of.get(&key) {
                 groups[g].pods.push(pi);
@@ -1325,6 +1386,32 @@ const TAIL_ROUNDS: usize = 4;
 mod tests {
     use super::*;
     use nodepack_model::{Bytes, Millicores};
+    use proptest::{prop_assert_eq, proptest};
+
+    proptest! {
+        /// The blocks a pod skips hold no claim with room for it: the candidates are
+        /// exactly the claims with enough of each resource free, in order, before and
+        /// after a claim's room changes.
+        #[test]
+        fn room_candidates_are_the_claims_with_room(
+            free in proptest::collection::vec(proptest::array::uniform3(0u64..8), 0..150),
+            need in proptest::array::uniform3(0u64..8),
+            change in (0usize..150, proptest::array::uniform3(0u64..8)),
+        ) {
+            let mut free = free;
+            let mut room = Room::new(free.clone());
+            let fits = |f: &[[u64; 3]]| -> Vec<usize> {
+                (0..f.len()).filter(|&c| (0..3).all(|k| f[c][k] >= need[k])).collect()
+            };
+            prop_assert_eq!(room.candidates(need).collect::<Vec<_>>(), fits(&free));
+            if !free.is_empty() {
+                let c = change.0 % free.len();
+                free[c] = change.1;
+                room.set(c, change.1);
+                prop_assert_eq!(room.candidates(need).collect::<Vec<_>>(), fits(&free));
+            }
+        }
+    }
 
     #[test]
     fn price_key_orders_as_total_cmp() {

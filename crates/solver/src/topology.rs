@@ -247,11 +247,17 @@ impl Topology {
 
     /// Complete a pod's groups with the inverse anti-affinity groups and counted keys.
     pub fn complete(&mut self, pod_index: usize, pod: &Pod, g: &mut PodGroups) {
-        g.inverse = self
-            .anti
+        self.ensure_selected(pod_index, pod);
+        let sel = &self.selected[&pod_index].1;
+        // The anti-affinity groups that select the pod, in group order (the order
+        // `anti` lists them in), carried by some placed pod.
+        g.inverse = sel
             .iter()
-            .copied()
-            .filter(|&i| self.groups[i].owner_total > 0 && self.groups[i].selects(pod))
+            .map(|&i| i as usize)
+            .filter(|&i| {
+                let grp = &self.groups[i];
+                grp.kind == Kind::AntiAffinity && grp.owner_total > 0
+            })
             .collect();
         for &i in &g.inverse {
             if !self.groups[i].host {
@@ -259,7 +265,7 @@ impl Topology {
             }
         }
         g.counted_keys.clear();
-        for gi in self.selected(pod_index, pod) {
+        for &gi in sel {
             let grp = &self.groups[gi as usize];
             if !grp.host && !g.keys.contains(&grp.key) {
                 g.counted_keys.insert(grp.key.clone());
@@ -267,20 +273,23 @@ impl Topology {
         }
     }
 
-    /// The groups that select the pod (cached per pod index).
-    fn selected(&mut self, pod_index: usize, pod: &Pod) -> Vec<u32> {
+    /// Compute the groups that select the pod, unless cached for the current groups.
+    fn ensure_selected(&mut self, pod_index: usize, pod: &Pod) {
         let n = self.groups.len();
-        if let Some((m, v)) = self.selected.get(&pod_index) {
-            if *m == n {
-                return v.clone();
-            }
+        if matches!(self.selected.get(&pod_index), Some((m, _)) if *m == n) {
+            return;
         }
         let v: Vec<u32> = (0..n)
             .filter(|&g| self.groups[g].selects(pod))
             .map(|g| g as u32)
             .collect();
-        self.selected.insert(pod_index, (n, v.clone()));
-        v
+        self.selected.insert(pod_index, (n, v));
+    }
+
+    /// The groups that select the pod (cached per pod index).
+    fn selected(&mut self, pod_index: usize, pod: &Pod) -> Vec<u32> {
+        self.ensure_selected(pod_index, pod);
+        self.selected[&pod_index].1.clone()
     }
 
     /// Is the pod selected by any pod affinity or anti-affinity group (so that where it

@@ -186,7 +186,7 @@ impl Nodepack {
                 crate::karpenter::MAX_INSTANCE_TYPES - 1,
             )
             .into_iter()
-            .map(|(_, o)| prep.pts[o as usize].name.clone())
+            .map(|o| prep.pts[o as usize].name.clone())
             .collect();
         Some((pt, offering, alternatives, k as u32))
     }
