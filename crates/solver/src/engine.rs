@@ -1039,7 +1039,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                 || self.prep.offer_masks(&reqs) != self.prep.offer_masks(&cl.reqs)
         });
         if let Some(options) = options {
-            let max_cap = max_capacity_usable(self.prep, &options);
+            let (max_cap, min_cap) = cap_bounds(self.prep, &options);
             let cheapest = self
                 .prep
                 .cheapest_option(&reqs, &options)
@@ -1054,7 +1054,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                 cl.reserved = cap;
             }
             let cl = &mut self.claims[c];
-            cl.min_cap = min_caps(self.prep, &options);
+            cl.min_cap = min_cap;
             cl.options = options;
             cl.max_cap = max_cap;
             cl.target_cap = target;
@@ -1209,19 +1209,38 @@ pub fn max_capacity_usable(prep: &Prepared, options: &[u32]) -> Resources {
     }
 }
 
-/// Element-wise minimum of the options' usable (cpu, memory, storage, pods) (all zeros
-/// for none: no quick acceptance).
-fn min_caps(prep: &Prepared, options: &[u32]) -> [u64; 4] {
+/// In one pass over the options: [`max_capacity_usable`], and the element-wise minimum
+/// of their usable (cpu, memory, storage, pods) (all zeros for none: no quick
+/// acceptance).
+fn cap_bounds(prep: &Prepared, options: &[u32]) -> (Resources, [u64; 4]) {
     if options.is_empty() {
-        return [0; 4];
+        return (Resources::default(), [0; 4]);
     }
-    let mut m = [u64::MAX; 4];
+    let (mut hi, mut lo) = ([0u64; 4], [u64::MAX; 4]);
+    let mut extended = false;
     for &o in options {
-        for (a, b) in m.iter_mut().zip(prep.caps_of(o as usize)) {
-            *a = (*a).min(*b);
+        extended |= !prep.pts[o as usize].cap.extended.is_empty();
+        for ((h, l), b) in hi
+            .iter_mut()
+            .zip(lo.iter_mut())
+            .zip(prep.caps_of(o as usize))
+        {
+            *h = (*h).max(*b);
+            *l = (*l).min(*b);
         }
     }
-    m
+    let max = if extended {
+        crate::prep::max_of(options.iter().map(|&o| &prep.pts[o as usize].cap))
+    } else {
+        Resources {
+            cpu: nodepack_model::Millicores(hi[0]),
+            memory: nodepack_model::Bytes(hi[1]),
+            ephemeral_storage: nodepack_model::Bytes(hi[2]),
+            pods: hi[3],
+            extended: Default::default(),
+        }
+    };
+    (max, lo)
 }
 
 /// Karpenter's pod order: CPU request descending, memory descending, creation time,
@@ -1281,6 +1300,16 @@ impl Engine<'_, '_> {
     /// Pending pod `pi`'s view with nothing relaxed.
     pub fn base_view(&self, pi: usize) -> &View {
         &self.base_views[pi]
+    }
+
+    /// `self.pod_groups(pi).is_free()` without building the groups: the pod has no
+    /// constraint and no placed pod's anti-affinity selects it.
+    pub fn pod_is_free(&mut self, pi: usize) -> bool {
+        let g = &self.full_groups[pi];
+        g.spread.is_empty()
+            && g.affinity.is_empty()
+            && g.anti.is_empty()
+            && !self.topo.has_inverse(pi, &self.prep.problem.pending[pi])
     }
 
     /// The constraint groups of a pending pod at relaxation level 0, completed.
@@ -1570,8 +1599,7 @@ impl Engine<'_, '_> {
                         .collect();
                     cl.pods = bin.clone();
                     cl.requested = total.clone();
-                    cl.max_cap = max_capacity_usable(self.prep, &kept);
-                    cl.min_cap = min_caps(self.prep, &kept);
+                    (cl.max_cap, cl.min_cap) = cap_bounds(self.prep, &kept);
                     cl.options = kept;
                     cl.target_cap = self.prep.pts[*o as usize].cap.clone();
                     cl.reserved = self.prep.pts[*o as usize].capacity.clone();
@@ -1676,6 +1704,81 @@ struct ScanMemo<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `pod_is_free` agrees with the completed groups, before and after a pod whose
+    /// anti-affinity selects a plain pod is placed.
+    #[test]
+    fn pod_is_free_agrees_with_the_completed_groups() {
+        use nodepack_model::pod::HOSTNAME_KEY;
+        use nodepack_testkit as tk;
+        let mut web = tk::pods("web", 3, 500, 512);
+        web[0] = tk::anti(web[0].clone(), HOSTNAME_KEY);
+        web[1] = tk::spread(web[1].clone(), labels::ZONE, 1);
+        let api = tk::pods("api", 1, 500, 512);
+        let pending: Vec<Pod> = web.into_iter().chain(api).collect();
+        let catalog = tk::catalog();
+        let pools = vec![nodepack_model::NodePool::new("p")];
+        let problem = crate::Problem {
+            pending: &pending,
+            nodes: &[],
+            nodepools: &pools,
+            catalog: &catalog,
+        };
+        let prep = Prepared::new(problem);
+        let mut eng = Engine::new(
+            &prep,
+            Policy {
+                existing_best_fit: false,
+                growth_factor: None,
+            },
+        );
+        let free = |eng: &mut Engine| -> Vec<bool> {
+            (0..pending.len())
+                .map(|pi| {
+                    let quick = eng.pod_is_free(pi);
+                    assert_eq!(quick, eng.pod_groups(pi).is_free(), "pod {pi}");
+                    quick
+                })
+                .collect()
+        };
+        assert_eq!(free(&mut eng), vec![false, false, true, true]);
+        // The anti-affinity pod placed: web-2 (selected by it) is no longer free.
+        assert!(eng.run_queue(&[0], true).is_empty());
+        assert_eq!(free(&mut eng), vec![false, false, false, true]);
+    }
+
+    /// The one-pass bounds are the largest usable capacity (as `max_capacity_usable`
+    /// gives it) and the element-wise smallest of the plain dimensions.
+    #[test]
+    fn cap_bounds_are_the_largest_and_smallest_capacities() {
+        let catalog = nodepack_testkit::catalog();
+        let pools = vec![nodepack_model::NodePool::new("p")];
+        let problem = crate::Problem {
+            pending: &[],
+            nodes: &[],
+            nodepools: &pools,
+            catalog: &catalog,
+        };
+        let prep = Prepared::new(problem);
+        let all: Vec<u32> = (0..prep.pts.len() as u32).collect();
+        assert!(all
+            .iter()
+            .any(|&o| !prep.pts[o as usize].cap.extended.is_empty()));
+        let plain: Vec<u32> = all
+            .iter()
+            .copied()
+            .filter(|&o| prep.pts[o as usize].cap.extended.is_empty())
+            .collect();
+        for opts in [all.clone(), plain, all[..1].to_vec(), all[2..5].to_vec()] {
+            let (max, min) = cap_bounds(&prep, &opts);
+            assert_eq!(max, max_capacity_usable(&prep, &opts));
+            for (k, m) in min.iter().enumerate() {
+                let want = opts.iter().map(|&o| prep.caps_of(o as usize)[k]).min();
+                assert_eq!(Some(*m), want);
+            }
+        }
+        assert_eq!(cap_bounds(&prep, &[]), (Resources::default(), [0; 4]));
+    }
 
     /// The union of blockers is every claim one of them blocks, by count or by owners
     /// as each blocker says, and nothing else.

@@ -150,8 +150,8 @@ impl Nodepack {
         Some((o, off, alternatives))
     }
 
-    /// The `limit` options with the cheapest offering prices, cheapest first (ties by
-    /// index).
+    /// The `limit` options (0: all) with the cheapest offering prices, cheapest first
+    /// (ties by index).
     fn rank(
         &self,
         prep: &Prepared,
@@ -161,22 +161,55 @@ impl Nodepack {
     ) -> Vec<u32> {
         // Types are ranked by their cheapest offering's price (the rule the engine plans
         // limits with); the risk model then chooses the offering of the chosen type.
-        let prices = prep.min_prices(prep.offer_masks(reqs));
-        // (price, index): distinct keys, so the unstable sorts give one order.
-        let mut ranked: Vec<(i64, u32)> = options
-            .iter()
-            .filter_map(|&o| prices[o as usize].map(|p| (p, o)))
-            .collect();
-        // Only the first `limit` are used (launch flexibility is capped): select them
-        // before sorting.
-        if limit > 0 && ranked.len() > limit {
-            ranked.select_nth_unstable(limit - 1);
-            ranked.truncate(limit);
+        let masks = prep.offer_masks(reqs);
+        if options.len() > RANK_WALK {
+            rank_by_walk(prep, masks, options, limit)
+        } else {
+            rank_by_sort(prep, masks, options, limit)
         }
-        ranked.sort_unstable();
-        ranked.into_iter().map(|(_, o)| o).collect()
     }
 }
+
+/// [`Nodepack::rank`] for many options: walk every pair in price order and keep the
+/// options, until `limit` are found.
+fn rank_by_walk(prep: &Prepared, masks: (u64, u8), options: &[u32], limit: usize) -> Vec<u32> {
+    let mut member = vec![0u64; prep.pts.len().div_ceil(64)];
+    for &o in options {
+        member[o as usize / 64] |= 1 << (o % 64);
+    }
+    let mut out = Vec::with_capacity(if limit > 0 { limit } else { options.len() });
+    for &o in prep.by_price(masks).iter() {
+        if member[o as usize / 64] & (1 << (o % 64)) != 0 {
+            out.push(o);
+            if out.len() == limit {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// [`Nodepack::rank`] for few options: sort them by (price, index).
+fn rank_by_sort(prep: &Prepared, masks: (u64, u8), options: &[u32], limit: usize) -> Vec<u32> {
+    let prices = prep.min_prices(masks);
+    // (price, index): distinct keys, so the unstable sorts give one order.
+    let mut ranked: Vec<(i64, u32)> = options
+        .iter()
+        .filter_map(|&o| prices[o as usize].map(|p| (p, o)))
+        .collect();
+    // Only the first `limit` are used (launch flexibility is capped): select them
+    // before sorting.
+    if limit > 0 && ranked.len() > limit {
+        ranked.select_nth_unstable(limit - 1);
+        ranked.truncate(limit);
+    }
+    ranked.sort_unstable();
+    ranked.into_iter().map(|(_, o)| o).collect()
+}
+
+/// [`Nodepack::rank`] walks the pairs in price order instead of sorting the options
+/// when there are more options than this.
+const RANK_WALK: usize = 64;
 
 /// Capacity types in their order (the order a set of them iterates in, and their
 /// [`capacity_rank`]).
@@ -509,8 +542,9 @@ impl Strategy for Nodepack {
         let plain: Vec<bool> = (0..problem.pending.len())
             .map(|pi| {
                 let pod = &problem.pending[pi];
-                let pg = eng.pod_groups(pi);
-                pg.is_free() && !pod.has_preferences() && !eng.topo.referenced_by_affinity(pod)
+                eng.pod_is_free(pi)
+                    && !pod.has_preferences()
+                    && !eng.topo.referenced_by_affinity(pod)
             })
             .collect();
         // 1. Existing nodes, best fit, nothing relaxed.
@@ -1385,10 +1419,40 @@ const TAIL_ROUNDS: usize = 4;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nodepack_model::NodePool;
     use nodepack_model::{Bytes, Millicores};
-    use proptest::{prop_assert_eq, proptest};
+    use proptest::{prop_assert, prop_assert_eq, proptest};
 
     proptest! {
+        /// Both ways of ranking options give the same list: any subset of the pairs,
+        /// any limit, any offer masks (zone and capacity-type subsets).
+        #[test]
+        fn rank_by_walk_and_by_sort_agree(
+            pick in proptest::collection::vec(proptest::bool::ANY, 64),
+            limit in 0usize..12,
+            zones in 0u64..16,
+            cts in 0u8..8,
+        ) {
+            let catalog = nodepack_testkit::catalog();
+            let pools = vec![NodePool::new("p")];
+            let problem = crate::Problem {
+                pending: &[],
+                nodes: &[],
+                nodepools: &pools,
+                catalog: &catalog,
+            };
+            let prep = Prepared::new(problem);
+            let options: Vec<u32> = (0..prep.pts.len() as u32)
+                .filter(|&o| pick[o as usize % 64])
+                .collect();
+            let masks = (zones, cts);
+            let walk = rank_by_walk(&prep, masks, &options, limit);
+            prop_assert_eq!(&walk, &rank_by_sort(&prep, masks, &options, limit));
+            if limit > 0 {
+                prop_assert!(walk.len() <= limit);
+            }
+        }
+
         /// The blocks a pod skips hold no claim with room for it: the candidates are
         /// exactly the claims with enough of each resource free, in order, before and
         /// after a claim's room changes.

@@ -132,6 +132,8 @@ pub struct Prepared<'a> {
     /// Cheapest offering price of every pair within given offer masks, computed once
     /// per distinct masks (there are few: zones x capacity types a claim can pin).
     min_prices: std::cell::RefCell<HashMap<(u64, u8), std::rc::Rc<Vec<Option<i64>>>>>,
+    /// Per offer masks, the pairs with an offering, cheapest first (ties by index).
+    by_price: std::cell::RefCell<HashMap<(u64, u8), std::rc::Rc<Vec<u32>>>>,
 }
 
 impl std::ops::Deref for Prepared<'_> {
@@ -431,6 +433,7 @@ impl<'a> Prepared<'a> {
             problem,
             pairs,
             min_prices: Default::default(),
+            by_price: Default::default(),
         }
     }
 
@@ -497,6 +500,24 @@ impl<'a> Prepared<'a> {
                 .collect::<Vec<_>>(),
         );
         self.min_prices.borrow_mut().insert(masks, v.clone());
+        v
+    }
+
+    /// The pairs with an offering within the masks, by [`Prepared::min_prices`] and
+    /// then index, memoized per masks.
+    pub fn by_price(&self, masks: (u64, u8)) -> std::rc::Rc<Vec<u32>> {
+        if let Some(v) = self.by_price.borrow().get(&masks) {
+            return v.clone();
+        }
+        let prices = self.min_prices(masks);
+        let mut keyed: Vec<(i64, u32)> = prices
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.map(|p| (p, i as u32)))
+            .collect();
+        keyed.sort_unstable();
+        let v = std::rc::Rc::new(keyed.into_iter().map(|k| k.1).collect::<Vec<_>>());
+        self.by_price.borrow_mut().insert(masks, v.clone());
         v
     }
 

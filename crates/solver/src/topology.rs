@@ -88,14 +88,21 @@ impl HostCounts {
     }
 }
 
-type GroupKey = (Kind, String, Vec<String>, Requirements);
+/// A hash of a group's identity (kind, key, namespaces, selector), computed from
+/// borrowed parts; groups with the same hash are told apart by comparing the parts.
+fn group_hash(kind: &Kind, key: &str, ns: &[String], selector: &Requirements) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (kind, key, ns, selector).hash(&mut h);
+    h.finish()
+}
 
 /// All topology groups of a scheduling round.
 #[derive(Clone, Debug, Default)]
 pub struct Topology {
     /// The groups.
     pub groups: Vec<Group>,
-    index: HashMap<GroupKey, usize>,
+    index: HashMap<u64, Vec<usize>>,
     anti: Vec<usize>,
     /// Cache: does group g select pod p (by pod index)?
     /// Per pod index: the groups that select it, computed once (with the group count
@@ -177,9 +184,14 @@ fn namespaces(pod: &Pod, t: &[String]) -> Vec<String> {
 
 impl Topology {
     fn group(&mut self, kind: Kind, key: &str, ns: Vec<String>, selector: &Requirements) -> usize {
-        let k: GroupKey = (kind.clone(), key.to_string(), ns.clone(), selector.clone());
-        if let Some(&i) = self.index.get(&k) {
-            return i;
+        let h = group_hash(&kind, key, &ns, selector);
+        if let Some(is) = self.index.get(&h) {
+            for &i in is {
+                let g = &self.groups[i];
+                if g.kind == kind && g.key == key && g.namespaces == ns && g.selector == *selector {
+                    return i;
+                }
+            }
         }
         let i = self.groups.len();
         if kind == Kind::AntiAffinity {
@@ -196,7 +208,7 @@ impl Topology {
             owners: BTreeMap::new(),
             owner_total: 0,
         });
-        self.index.insert(k, i);
+        self.index.entry(h).or_default().push(i);
         i
     }
 
@@ -271,6 +283,16 @@ impl Topology {
                 g.counted_keys.insert(grp.key.clone());
             }
         }
+    }
+
+    /// Would [`Topology::complete`] give the pod inverse anti-affinity groups (a placed
+    /// pod's required anti-affinity selects it)?
+    pub fn has_inverse(&mut self, pod_index: usize, pod: &Pod) -> bool {
+        self.ensure_selected(pod_index, pod);
+        self.selected[&pod_index].1.iter().any(|&i| {
+            let g = &self.groups[i as usize];
+            g.kind == Kind::AntiAffinity && g.owner_total > 0
+        })
     }
 
     /// Compute the groups that select the pod, unless cached for the current groups.
