@@ -1189,24 +1189,7 @@ pub fn option_values(prep: &Prepared, o: u32, reqs: &Requirements, key: &str) ->
 
 /// Element-wise maximum of the usable capacity of a set of pairs.
 pub fn max_capacity_usable(prep: &Prepared, options: &[u32]) -> Resources {
-    // The four plain dimensions from the pairs' contiguous array; the general path only
-    // when some option has extended resources.
-    let mut m = [0u64; 4];
-    for &o in options {
-        if !prep.pts[o as usize].cap.extended.is_empty() {
-            return crate::prep::max_of(options.iter().map(|&o| &prep.pts[o as usize].cap));
-        }
-        for (a, b) in m.iter_mut().zip(prep.caps_of(o as usize)) {
-            *a = (*a).max(*b);
-        }
-    }
-    Resources {
-        cpu: nodepack_model::Millicores(m[0]),
-        memory: nodepack_model::Bytes(m[1]),
-        ephemeral_storage: nodepack_model::Bytes(m[2]),
-        pods: m[3],
-        extended: Default::default(),
-    }
+    cap_bounds(prep, options).0
 }
 
 /// In one pass over the options: [`max_capacity_usable`], and the element-wise minimum
@@ -1751,33 +1734,25 @@ mod tests {
     /// gives it) and the element-wise smallest of the plain dimensions.
     #[test]
     fn cap_bounds_are_the_largest_and_smallest_capacities() {
-        let catalog = nodepack_testkit::catalog();
-        let pools = vec![nodepack_model::NodePool::new("p")];
-        let problem = crate::Problem {
-            pending: &[],
-            nodes: &[],
-            nodepools: &pools,
-            catalog: &catalog,
-        };
-        let prep = Prepared::new(problem);
-        let all: Vec<u32> = (0..prep.pts.len() as u32).collect();
-        assert!(all
-            .iter()
-            .any(|&o| !prep.pts[o as usize].cap.extended.is_empty()));
-        let plain: Vec<u32> = all
-            .iter()
-            .copied()
-            .filter(|&o| prep.pts[o as usize].cap.extended.is_empty())
-            .collect();
-        for opts in [all.clone(), plain, all[..1].to_vec(), all[2..5].to_vec()] {
-            let (max, min) = cap_bounds(&prep, &opts);
-            assert_eq!(max, max_capacity_usable(&prep, &opts));
-            for (k, m) in min.iter().enumerate() {
-                let want = opts.iter().map(|&o| prep.caps_of(o as usize)[k]).min();
-                assert_eq!(Some(*m), want);
+        crate::prep::tests::with_testkit_prep(|prep| {
+            let all: Vec<u32> = (0..prep.pts.len() as u32).collect();
+            let cap = |o: &u32| &prep.pts[*o as usize].cap;
+            assert!(all.iter().any(|o| !cap(o).extended.is_empty()));
+            let plain: Vec<u32> = all
+                .iter()
+                .copied()
+                .filter(|o| cap(o).extended.is_empty())
+                .collect();
+            for opts in [all.clone(), plain, all[..1].to_vec(), all[2..5].to_vec()] {
+                let (max, min) = cap_bounds(prep, &opts);
+                assert_eq!(max, crate::prep::max_of(opts.iter().map(cap)));
+                for (k, m) in min.iter().enumerate() {
+                    let want = opts.iter().map(|&o| prep.caps_of(o as usize)[k]).min();
+                    assert_eq!(Some(*m), want);
+                }
             }
-        }
-        assert_eq!(cap_bounds(&prep, &[]), (Resources::default(), [0; 4]));
+            assert_eq!(cap_bounds(prep, &[]), (Resources::default(), [0; 4]));
+        });
     }
 
     /// The union of blockers is every claim one of them blocks, by count or by owners

@@ -1419,7 +1419,6 @@ const TAIL_ROUNDS: usize = 4;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nodepack_model::NodePool;
     use nodepack_model::{Bytes, Millicores};
     use proptest::{prop_assert, prop_assert_eq, proptest};
 
@@ -1433,21 +1432,17 @@ mod tests {
             zones in 0u64..16,
             cts in 0u8..8,
         ) {
-            let catalog = nodepack_testkit::catalog();
-            let pools = vec![NodePool::new("p")];
-            let problem = crate::Problem {
-                pending: &[],
-                nodes: &[],
-                nodepools: &pools,
-                catalog: &catalog,
-            };
-            let prep = Prepared::new(problem);
-            let options: Vec<u32> = (0..prep.pts.len() as u32)
-                .filter(|&o| pick[o as usize % 64])
-                .collect();
-            let masks = (zones, cts);
-            let walk = rank_by_walk(&prep, masks, &options, limit);
-            prop_assert_eq!(&walk, &rank_by_sort(&prep, masks, &options, limit));
+            let (walk, sort) = crate::prep::tests::with_testkit_prep(|prep| {
+                let options: Vec<u32> = (0..prep.pts.len() as u32)
+                    .filter(|&o| pick[o as usize % 64])
+                    .collect();
+                let masks = (zones, cts);
+                (
+                    rank_by_walk(prep, masks, &options, limit),
+                    rank_by_sort(prep, masks, &options, limit),
+                )
+            });
+            prop_assert_eq!(&walk, &sort);
             if limit > 0 {
                 prop_assert!(walk.len() <= limit);
             }

@@ -791,10 +791,23 @@ pub fn capacity_rank(c: CapacityType) -> u8 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use nodepack_model::{Bytes, Millicores, Operator};
     use nodepack_testkit as tk;
+
+    /// Run `f` with the testkit catalog prepared for one unconstrained pool and no pods.
+    pub(crate) fn with_testkit_prep<R>(f: impl FnOnce(&Prepared) -> R) -> R {
+        let catalog = nodepack_testkit::catalog();
+        let pools = vec![nodepack_model::NodePool::new("p")];
+        let problem = crate::Problem {
+            pending: &[],
+            nodes: &[],
+            nodepools: &pools,
+            catalog: &catalog,
+        };
+        f(&Prepared::new(problem))
+    }
 
     /// The price-ordered search finds what scanning every pair finds.
     #[test]
