@@ -704,13 +704,20 @@ impl<'p, 'a> Engine<'p, 'a> {
         min_cap: &[u64; 4],
     ) -> Result<Vec<u32>, String> {
         let recheck = fresh || !changed.is_empty();
-        let masks = self.prep.offer_masks(new_reqs);
+        // `pt_compatible_delta_in` in two parts: the labels only when a changed key is
+        // not zone or capacity type, the offerings from the per-masks price table (a pair
+        // has a price there exactly when it has an offering within the masks).
+        let labels = changed
+            .keys
+            .keys()
+            .any(|k| k != labels::ZONE && k != labels::CAPACITY_TYPE);
+        let offered = recheck.then(|| self.prep.min_prices(self.prep.offer_masks(new_reqs)));
         let keep = |o: u32| {
             self.prep.fits_pt(total, o as usize)
-                && (!recheck
-                    || self
-                        .prep
-                        .pt_compatible_delta_in(new_reqs, changed, o as usize, masks))
+                && offered.as_ref().is_none_or(|m| {
+                    m[o as usize].is_some()
+                        && (!labels || self.prep.pt_labels_ok(new_reqs, changed, o as usize))
+                })
         };
         // One pass: the options kept (the vector allocates only once one is kept: most
         // attempts on existing claims keep none), and the growth policy's prices.
@@ -725,14 +732,14 @@ impl<'p, 'a> Engine<'p, 'a> {
             new_options = options.to_vec();
         } else {
             for &o in options {
-                let p = &self.prep.pts[o as usize];
+                let price = self.prep.min_price_of(o as usize);
                 if growth.is_some() {
-                    before = before.min(p.min_price);
+                    before = before.min(price);
                 }
                 if keep(o) {
                     new_options.push(o);
                     if growth.is_some() {
-                        after = after.min(p.min_price);
+                        after = after.min(price);
                     }
                 }
             }
@@ -1202,7 +1209,7 @@ fn cap_bounds(prep: &Prepared, options: &[u32]) -> (Resources, [u64; 4]) {
     let (mut hi, mut lo) = ([0u64; 4], [u64::MAX; 4]);
     let mut extended = false;
     for &o in options {
-        extended |= !prep.pts[o as usize].cap.extended.is_empty();
+        extended |= prep.has_extended(o as usize);
         for ((h, l), b) in hi
             .iter_mut()
             .zip(lo.iter_mut())

@@ -93,6 +93,10 @@ pub struct Pairs {
     /// Each pair's usable capacity as (cpu, memory, ephemeral storage, pods), in one
     /// contiguous array for the hot fit tests.
     caps: Vec<[u64; 4]>,
+    /// Each pair's `min_price`, contiguous likewise.
+    min_price: Vec<i64>,
+    /// Whether each pair's usable capacity has extended resources (GPUs...), likewise.
+    extended: Vec<bool>,
     /// Pair indices by cheapest offering price, ascending (ties by index).
     by_min_price: Vec<u32>,
     /// Fingerprint of the pools it was built from (checked by `Prepared::with_pairs`).
@@ -322,6 +326,8 @@ impl Pairs {
                     [c.cpu.0, c.memory.0, c.ephemeral_storage.0, c.pods]
                 })
                 .collect(),
+            min_price: pts.iter().map(|p| p.min_price).collect(),
+            extended: pts.iter().map(|p| !p.cap.extended.is_empty()).collect(),
             pts,
             pool_names: nodepools.iter().map(|p| p.name.clone()).collect(),
             compat_memo: Default::default(),
@@ -388,6 +394,16 @@ impl Pairs {
     /// Does `r` fit in pair `pt`'s usable capacity? (Same answer as `r.fits(&cap)`.)
     pub fn fits_pt(&self, r: &Resources, pt: usize) -> bool {
         fits_caps(r, &self.caps[pt]) && (r.extended.is_empty() || r.fits(&self.pts[pt].cap))
+    }
+
+    /// Does pair `pt`'s usable capacity have extended resources?
+    pub fn has_extended(&self, pt: usize) -> bool {
+        self.extended[pt]
+    }
+
+    /// Pair `pt`'s cheapest offering price in any zone (`PoolType::min_price`).
+    pub fn min_price_of(&self, pt: usize) -> i64 {
+        self.min_price[pt]
     }
 
     /// Pair `pt`'s usable (cpu, memory, ephemeral storage, pods), as the fit tests see it.
@@ -557,9 +573,16 @@ impl<'a> Prepared<'a> {
         pt: usize,
         masks: (u64, u8),
     ) -> bool {
+        self.pt_labels_ok(reqs, changed, pt) && self.has_offering(pt, masks)
+    }
+
+    /// The label part of [`Prepared::pt_compatible_delta_in`]: the pair's labels allow
+    /// `reqs` on each key of `changed` (zone and capacity type are left to the
+    /// offerings).
+    pub fn pt_labels_ok(&self, reqs: &Requirements, changed: &Requirements, pt: usize) -> bool {
         let p = &self.pts[pt];
         changed.keys.iter().all(|(k, _)| {
-            // Zone and capacity type are checked through the offerings below.
+            // Zone and capacity type are checked through the offerings.
             if k == labels::ZONE || k == labels::CAPACITY_TYPE {
                 return true;
             }
@@ -570,7 +593,7 @@ impl<'a> Prepared<'a> {
                 Some(a) => a.overlaps(vs),
                 None => vs.allow_absent,
             }
-        }) && self.has_offering(pt, masks)
+        })
     }
 
     /// Check `minValues` of the requirements against a set of options: each key with a
@@ -807,6 +830,30 @@ pub(crate) mod tests {
             catalog: &catalog,
         };
         f(&Prepared::new(problem))
+    }
+
+    /// A pair has a price in the per-masks table exactly when it has an offering within
+    /// the masks (the engine reads one for the other).
+    #[test]
+    fn a_price_within_masks_means_an_offering_within_them() {
+        with_testkit_prep(|prep| {
+            let (mut some, mut none) = (0, 0);
+            for zones in 0u64..8 {
+                for cts in 0u8..8 {
+                    let prices = prep.min_prices((zones, cts));
+                    for pt in 0..prep.pts.len() {
+                        let has = prep.has_offering(pt, (zones, cts));
+                        assert_eq!(prices[pt].is_some(), has);
+                        if has {
+                            some += 1;
+                        } else {
+                            none += 1;
+                        }
+                    }
+                }
+            }
+            assert!(some > 0 && none > 0);
+        });
     }
 
     /// The price-ordered search finds what scanning every pair finds.
