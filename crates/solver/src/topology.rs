@@ -104,7 +104,10 @@ pub struct Topology {
     pub groups: Vec<Group>,
     index: HashMap<u64, Vec<usize>>,
     anti: Vec<usize>,
-    /// Cache: does group g select pod p (by pod index)?
+    /// Groups by a label key their selector requires (a pod without that label is
+    /// never selected), and the groups whose selector requires none.
+    by_label: HashMap<String, Vec<usize>>,
+    unkeyed: Vec<usize>,
     /// Per pod index: the groups that select it, computed once (with the group count
     /// it was computed for).
     selected: HashMap<usize, (usize, Vec<u32>)>,
@@ -209,6 +212,10 @@ impl Topology {
             owner_total: 0,
         });
         self.index.entry(h).or_default().push(i);
+        match selector.keys.iter().find(|(_, vs)| !vs.allow_absent) {
+            Some((k, _)) => self.by_label.entry(k.clone()).or_default().push(i),
+            None => self.unkeyed.push(i),
+        }
         i
     }
 
@@ -301,10 +308,19 @@ impl Topology {
         if matches!(self.selected.get(&pod_index), Some((m, _)) if *m == n) {
             return;
         }
-        let v: Vec<u32> = (0..n)
+        // Only the groups that could select it: those keyed by one of its labels, and
+        // those that require no label.
+        let mut v: Vec<u32> = pod
+            .labels
+            .keys()
+            .filter_map(|k| self.by_label.get(k))
+            .flatten()
+            .chain(&self.unkeyed)
+            .copied()
             .filter(|&g| self.groups[g].selects(pod))
             .map(|g| g as u32)
             .collect();
+        v.sort_unstable();
         self.selected.insert(pod_index, (n, v));
     }
 
@@ -583,5 +599,62 @@ impl Topology {
                 (c, (*d).clone())
             })
             .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nodepack_model::{Operator, ValueSet};
+    use nodepack_testkit as tk;
+    use proptest::prelude::{prop_assert_eq, proptest};
+
+    fn selector(terms: &[(usize, Operator, usize)]) -> Requirements {
+        let mut r = Requirements::default();
+        for &(k, op, v) in terms {
+            let values = if matches!(op, Operator::Exists | Operator::DoesNotExist) {
+                vec![]
+            } else {
+                vec![format!("v{v}")]
+            };
+            r.add(&format!("k{k}"), ValueSet::from_operator(op, &values).unwrap());
+        }
+        r
+    }
+
+    proptest! {
+        /// The groups found through the label-key index are exactly the groups that
+        /// select the pod, in order: selectors with In, NotIn, Exists and DoesNotExist
+        /// terms (some require a label, some do not), pods with any labels.
+        #[test]
+        fn indexed_selection_is_every_selecting_group(
+            selectors in proptest::collection::vec(
+                proptest::collection::vec(
+                    (0usize..3, proptest::sample::select(vec![
+                        Operator::In, Operator::NotIn, Operator::Exists, Operator::DoesNotExist,
+                    ]), 0usize..2),
+                    0..3,
+                ),
+                1..8,
+            ),
+            labels in proptest::collection::vec(proptest::option::of(0usize..2), 3),
+        ) {
+            let mut topo = Topology::default();
+            for (i, terms) in selectors.iter().enumerate() {
+                let kind = if i % 2 == 0 { Kind::AntiAffinity } else { Kind::Affinity };
+                topo.group(kind, "zone", vec!["default".into()], &selector(terms));
+            }
+            let mut pod = tk::pod("p", 100, 100);
+            for (k, v) in labels.iter().enumerate() {
+                if let Some(v) = v {
+                    pod.labels.insert(format!("k{k}"), format!("v{v}"));
+                }
+            }
+            let brute: Vec<u32> = (0..topo.groups.len())
+                .filter(|&g| topo.groups[g].selects(&pod))
+                .map(|g| g as u32)
+                .collect();
+            prop_assert_eq!(topo.selected(0, &pod), brute);
+        }
     }
 }
