@@ -28,10 +28,10 @@ pub struct Relax {
     pub tolerate_prefer: bool,
 }
 
-fn by_weight<T: Clone>(v: &[nodepack_model::pod::Weighted<T>]) -> Vec<T> {
+fn by_weight<T>(v: &[nodepack_model::pod::Weighted<T>]) -> Vec<&T> {
     let mut w: Vec<(usize, &nodepack_model::pod::Weighted<T>)> = v.iter().enumerate().collect();
     w.sort_by(|a, b| b.1.weight.cmp(&a.1.weight).then(a.0.cmp(&b.0)));
-    w.into_iter().map(|(_, t)| t.term.clone()).collect()
+    w.into_iter().map(|(_, t)| &t.term).collect()
 }
 
 impl Relax {
@@ -64,9 +64,10 @@ impl Relax {
     }
 }
 
-/// A pod's effective constraints after relaxation.
+/// A pod's effective constraints after relaxation (its pod-affinity and spread terms
+/// borrowed from the pod).
 #[derive(Clone, Debug)]
-pub struct View {
+pub struct View<'a> {
     /// Node requirements (node selector, the required term in use, the heaviest
     /// remaining preferred node-affinity term).
     pub term: Requirements,
@@ -78,16 +79,16 @@ pub struct View {
     /// Whether PreferNoSchedule taints still block.
     pub strict_prefer: bool,
     /// Spread constraints in force.
-    pub spreads: Vec<TopologySpread>,
+    pub spreads: Vec<&'a TopologySpread>,
     /// Pod affinity terms in force (required and remaining preferred).
-    pub affinity: Vec<PodAffinityTerm>,
+    pub affinity: Vec<&'a PodAffinityTerm>,
     /// Pod anti-affinity terms in force.
-    pub anti: Vec<PodAffinityTerm>,
+    pub anti: Vec<&'a PodAffinityTerm>,
 }
 
-impl View {
+impl<'a> View<'a> {
     /// The view of a pod at a relaxation level.
-    pub fn new(pod: &Pod, r: &Relax) -> View {
+    pub fn new(pod: &'a Pod, r: &Relax) -> View<'a> {
         let terms = pod.node_requirement_terms();
         let mut term = terms[r.term.min(terms.len() - 1)].clone();
         let required = term.clone();
@@ -97,13 +98,13 @@ impl View {
             // contradicts the required terms it is relaxed away like any other.
             term = term.intersect(t);
         }
-        let mut affinity = pod.pod_affinity.clone();
+        let mut affinity: Vec<&PodAffinityTerm> = pod.pod_affinity.iter().collect();
         affinity.extend(
             by_weight(&pod.pod_affinity_preferred)
                 .into_iter()
                 .skip(r.pref_affinity),
         );
-        let mut anti = pod.pod_anti_affinity.clone();
+        let mut anti: Vec<&PodAffinityTerm> = pod.pod_anti_affinity.iter().collect();
         anti.extend(
             by_weight(&pod.pod_anti_affinity_preferred)
                 .into_iter()
@@ -123,7 +124,6 @@ impl View {
                     true
                 }
             })
-            .cloned()
             .collect();
         let mut tolerations = pod.tolerations.clone();
         if r.tolerate_prefer {
@@ -280,7 +280,7 @@ pub struct Engine<'p, 'a> {
     pub prep: &'p Prepared<'a>,
     /// Each pending pod's view with nothing relaxed (built once: a pod's view is
     /// asked for in every phase).
-    base_views: Vec<Rc<View>>,
+    base_views: Vec<Rc<View<'a>>>,
     /// Topology groups and counts.
     pub topo: Topology,
     /// Existing nodes.
@@ -333,7 +333,7 @@ impl<'p, 'a> Engine<'p, 'a> {
     pub fn new(prep: &'p Prepared<'a>, policy: Policy) -> Self {
         let problem = prep.problem;
         let mut topo = Topology::default();
-        let base_views: Vec<Rc<View>> = problem
+        let base_views: Vec<Rc<View<'a>>> = problem
             .pending
             .iter()
             .map(|p| Rc::new(View::new(p, &Relax::default())))
@@ -1249,7 +1249,7 @@ pub fn karpenter_order(pods: &[Pod]) -> Vec<usize> {
     idx
 }
 
-impl Engine<'_, '_> {
+impl<'a> Engine<'_, 'a> {
     /// Try to put pending pod `pi` (at relaxation level 0) on a specific claim.
     pub fn try_claim(&mut self, pi: usize, c: usize) -> bool {
         let pod = &self.prep.problem.pending[pi];
@@ -1288,7 +1288,7 @@ impl Engine<'_, '_> {
     }
 
     /// Pending pod `pi`'s view with nothing relaxed.
-    pub fn base_view(&self, pi: usize) -> &View {
+    pub fn base_view(&self, pi: usize) -> &View<'a> {
         &self.base_views[pi]
     }
 

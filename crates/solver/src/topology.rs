@@ -174,20 +174,20 @@ impl std::fmt::Display for RejectKind {
     }
 }
 
-fn namespaces(pod: &Pod, t: &[String]) -> Vec<String> {
+fn namespaces<'p>(pod: &'p Pod, t: &'p [String]) -> std::borrow::Cow<'p, [String]> {
     if t.is_empty() {
-        vec![pod.id.namespace.clone()]
+        std::borrow::Cow::Borrowed(std::slice::from_ref(&pod.id.namespace))
     } else {
         let mut v = t.to_vec();
         v.sort();
         v.dedup();
-        v
+        std::borrow::Cow::Owned(v)
     }
 }
 
 impl Topology {
-    fn group(&mut self, kind: Kind, key: &str, ns: Vec<String>, selector: &Requirements) -> usize {
-        let h = group_hash(&kind, key, &ns, selector);
+    fn group(&mut self, kind: Kind, key: &str, ns: &[String], selector: &Requirements) -> usize {
+        let h = group_hash(&kind, key, ns, selector);
         if let Some(is) = self.index.get(&h) {
             for &i in is {
                 let g = &self.groups[i];
@@ -204,7 +204,7 @@ impl Topology {
             kind,
             key: key.to_string(),
             host: key == HOSTNAME_KEY,
-            namespaces: ns,
+            namespaces: ns.to_vec(),
             selector: selector.clone(),
             counts: BTreeMap::new(),
             total: 0,
@@ -224,9 +224,9 @@ impl Topology {
     pub fn declare(
         &mut self,
         pod: &Pod,
-        spreads: &[TopologySpread],
-        affinity: &[PodAffinityTerm],
-        anti: &[PodAffinityTerm],
+        spreads: &[&TopologySpread],
+        affinity: &[&PodAffinityTerm],
+        anti: &[&PodAffinityTerm],
     ) -> PodGroups {
         let mut g = PodGroups::default();
         for s in spreads {
@@ -236,7 +236,7 @@ impl Topology {
                     min_domains: s.min_domains,
                 },
                 &s.topology_key,
-                vec![pod.id.namespace.clone()],
+                std::slice::from_ref(&pod.id.namespace),
                 &s.selector,
             ));
         }
@@ -244,7 +244,7 @@ impl Topology {
             g.affinity.push(self.group(
                 Kind::Affinity,
                 &t.topology_key,
-                namespaces(pod, &t.namespaces),
+                &namespaces(pod, &t.namespaces),
                 &t.selector,
             ));
         }
@@ -252,7 +252,7 @@ impl Topology {
             g.anti.push(self.group(
                 Kind::AntiAffinity,
                 &t.topology_key,
-                namespaces(pod, &t.namespaces),
+                &namespaces(pod, &t.namespaces),
                 &t.selector,
             ));
         }
@@ -617,7 +617,10 @@ mod tests {
             } else {
                 vec![format!("v{v}")]
             };
-            r.add(&format!("k{k}"), ValueSet::from_operator(op, &values).unwrap());
+            r.add(
+                &format!("k{k}"),
+                ValueSet::from_operator(op, &values).unwrap(),
+            );
         }
         r
     }
@@ -642,7 +645,7 @@ mod tests {
             let mut topo = Topology::default();
             for (i, terms) in selectors.iter().enumerate() {
                 let kind = if i % 2 == 0 { Kind::AntiAffinity } else { Kind::Affinity };
-                topo.group(kind, "zone", vec!["default".into()], &selector(terms));
+                topo.group(kind, "zone", &["default".to_string()], &selector(terms));
             }
             let mut pod = tk::pod("p", 100, 100);
             for (k, v) in labels.iter().enumerate() {
