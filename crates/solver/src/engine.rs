@@ -996,24 +996,40 @@ impl<'p, 'a> Engine<'p, 'a> {
             .map_err(|r| format!("node pool {}: {r}", np.name))?;
         // Karpenter drops instance types whose capacity would exceed the pool's
         // remaining limits.
-        let within: Vec<u32> = compat
-            .iter()
-            .copied()
-            .filter(|&o| {
+        // (Limits only bound sums from above: room for the pool's largest pair in every
+        // dimension is room for any of them.)
+        let why = |o: Option<&u32>| {
+            o.and_then(|&o| {
                 self.limits
-                    .allows(&np.limits, pool, &self.prep.pts[o as usize].capacity)
+                    .exceeded(&np.limits, pool, &self.prep.pts[o as usize].capacity)
             })
-            .collect();
-        if within.is_empty() {
-            let why = compat
-                .first()
-                .and_then(|&o| {
+            .unwrap_or_default()
+        };
+        let within: Vec<u32> = if compat.is_empty() {
+            return Err(format!("node pool {}: limits reached ()", np.name));
+        } else if self
+            .limits
+            .allows(&np.limits, pool, &self.prep.pools[pool].max_capacity)
+        {
+            compat
+        } else {
+            let within: Vec<u32> = compat
+                .iter()
+                .copied()
+                .filter(|&o| {
                     self.limits
-                        .exceeded(&np.limits, pool, &self.prep.pts[o as usize].capacity)
+                        .allows(&np.limits, pool, &self.prep.pts[o as usize].capacity)
                 })
-                .unwrap_or_default();
-            return Err(format!("node pool {}: limits reached ({why})", np.name));
-        }
+                .collect();
+            if within.is_empty() {
+                return Err(format!(
+                    "node pool {}: limits reached ({})",
+                    np.name,
+                    why(compat.first())
+                ));
+            }
+            within
+        };
         self.fit_claim(
             pod,
             view,

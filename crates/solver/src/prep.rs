@@ -75,6 +75,9 @@ pub struct PoolInfo {
     pub end: usize,
     /// The pool's node requirements (requirements, labels, name).
     pub reqs: Requirements,
+    /// The element-wise largest capacity of its pairs: when the pool's limits allow a
+    /// node this large, they allow a node of every pair.
+    pub max_capacity: Resources,
 }
 
 /// Everything precomputed from the node pools and the catalog alone: build it once with
@@ -287,6 +290,7 @@ impl Pairs {
                 start,
                 end: pts.len(),
                 reqs,
+                max_capacity: max_of(pts[start..].iter().map(|p| &p.capacity)),
             });
         }
         let mut pool_order: Vec<usize> = (0..nodepools.len()).collect();
@@ -830,6 +834,39 @@ pub(crate) mod tests {
             catalog: &catalog,
         };
         f(&Prepared::new(problem))
+    }
+
+    /// When a pool's limits allow a node of its largest capacity, they allow a node of
+    /// every pair of the pool (the shortcut new claims take).
+    #[test]
+    fn room_for_the_largest_pair_is_room_for_every_pair() {
+        let catalog = tk::catalog();
+        let (mut all, mut some) = (0, 0);
+        for cores in [1, 8, 40, 100, 1000] {
+            let mut pool = nodepack_model::NodePool::new("p");
+            pool.limits.cpu = Some(Millicores::from_cores(cores));
+            pool.limits.memory = Some(Bytes::from_gib(4 * cores));
+            let pools = vec![pool];
+            let problem = crate::Problem {
+                pending: &[],
+                nodes: &[],
+                nodepools: &pools,
+                catalog: &catalog,
+            };
+            let prep = Prepared::new(problem);
+            let limits = LimitTracker::new(&prep);
+            let info = &prep.pools[0];
+            let each: Vec<bool> = (info.start..info.end)
+                .map(|i| limits.allows(&pools[0].limits, 0, &prep.pts[i].capacity))
+                .collect();
+            if limits.allows(&pools[0].limits, 0, &info.max_capacity) {
+                assert!(each.iter().all(|&a| a), "{cores} cores");
+                all += 1;
+            } else if each.iter().any(|&a| a) {
+                some += 1;
+            }
+        }
+        assert!(all > 0 && some > 0, "{all} {some}");
     }
 
     /// A pair has a price in the per-masks table exactly when it has an offering within
