@@ -476,45 +476,61 @@ impl Sim<'_> {
     }
 
     fn launch(&mut self, req: LaunchReq, cache: bool) -> Option<usize> {
+        // The first offering tried is always the chosen one: try it before building the
+        // rest of the list (the same offerings in the same order, so the same draws).
+        let first = (
+            req.instance_type.clone(),
+            req.capacity_type,
+            req.zone.clone(),
+        );
+        if let Some(n) = self.launch_one(&req, first, cache) {
+            return Some(n);
+        }
         let pool = &self.input.nodepools[req.pool];
         let tries = launch_tries(&req, pool, self.input.catalog, &self.cluster.pods);
-        for (ty, ct, zone) in tries {
-            let Some(it) = self.input.catalog.get(&ty) else {
-                continue;
-            };
-            // Only types the pool allows.
-            let info = &self.pairs.pools[req.pool];
-            let Some(pt) = (info.start..info.end).find(|&i| self.pairs.pts[i].name == ty) else {
-                continue;
-            };
-            let Some(o) = it
-                .offerings
-                .iter()
-                .find(|o| o.available && o.zone == zone && o.capacity_type == ct)
-            else {
-                continue;
-            };
-            if cache && self.cloud.cached_unavailable(&ty, o, self.now) {
-                continue;
+        for t in tries.into_iter().skip(1) {
+            if let Some(n) = self.launch_one(&req, t, cache) {
+                return Some(n);
             }
-            if !self.cloud.try_launch(&ty, o, self.now, cache) {
-                self.summary.launch_failures += 1;
-                continue;
-            }
-            let o = o.clone();
-            let n = self.create_node(req.pool, pt, it, o);
-            for &p in &req.pods {
-                let c = &mut self.cluster;
-                if c.pending.contains(&p) {
-                    c.unnominate(p);
-                    c.pods[p].nominated = Some(n);
-                    c.nodes[n].nominated.push(p);
-                }
-            }
-            return Some(n);
         }
         // Nothing launched: the pods stay pending for the next round.
         None
+    }
+
+    /// Try one offering of a launch request: `None` when the pool does not allow the
+    /// type, the offering is unavailable or cached as such, or the cloud has no capacity.
+    fn launch_one(
+        &mut self,
+        req: &LaunchReq,
+        (ty, ct, zone): (String, CapacityType, String),
+        cache: bool,
+    ) -> Option<usize> {
+        let it = self.input.catalog.get(&ty)?;
+        // Only types the pool allows.
+        let info = &self.pairs.pools[req.pool];
+        let pt = (info.start..info.end).find(|&i| self.pairs.pts[i].name == ty)?;
+        let o = it
+            .offerings
+            .iter()
+            .find(|o| o.available && o.zone == zone && o.capacity_type == ct)?;
+        if cache && self.cloud.cached_unavailable(&ty, o, self.now) {
+            return None;
+        }
+        if !self.cloud.try_launch(&ty, o, self.now, cache) {
+            self.summary.launch_failures += 1;
+            return None;
+        }
+        let o = o.clone();
+        let n = self.create_node(req.pool, pt, it, o);
+        for &p in &req.pods {
+            let c = &mut self.cluster;
+            if c.pending.contains(&p) {
+                c.unnominate(p);
+                c.pods[p].nominated = Some(n);
+                c.nodes[n].nominated.push(p);
+            }
+        }
+        Some(n)
     }
 
     fn create_node(

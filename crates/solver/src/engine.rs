@@ -1235,17 +1235,22 @@ fn cap_bounds(prep: &Prepared, options: &[u32]) -> (Resources, [u64; 4]) {
             *l = (*l).min(*b);
         }
     }
-    let max = if extended {
-        crate::prep::max_of(options.iter().map(|&o| &prep.pts[o as usize].cap))
-    } else {
-        Resources {
-            cpu: nodepack_model::Millicores(hi[0]),
-            memory: nodepack_model::Bytes(hi[1]),
-            ephemeral_storage: nodepack_model::Bytes(hi[2]),
-            pods: hi[3],
-            extended: Default::default(),
-        }
+    let mut max = Resources {
+        cpu: nodepack_model::Millicores(hi[0]),
+        memory: nodepack_model::Bytes(hi[1]),
+        ephemeral_storage: nodepack_model::Bytes(hi[2]),
+        pods: hi[3],
+        extended: Default::default(),
     };
+    if extended {
+        // Extended resources (GPUs...) from the few options that have any.
+        for &o in options.iter().filter(|&&o| prep.has_extended(o as usize)) {
+            for (k, v) in &prep.pts[o as usize].cap.extended {
+                let e = max.extended.entry(k.clone()).or_insert(0);
+                *e = (*e).max(*v);
+            }
+        }
+    }
     (max, lo)
 }
 

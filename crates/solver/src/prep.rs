@@ -112,7 +112,17 @@ pub struct Pairs {
     price_memo: std::sync::Arc<std::sync::Mutex<PriceMemo>>,
     /// [`Pairs::compatible_set`] answers, by pool and requirements.
     set_memo: std::sync::Arc<std::sync::Mutex<SetMemo>>,
+    /// [`Prepared::min_prices`] tables, by offer masks (each problem keeps its own
+    /// copies of the handles it used; this shares them across problems).
+    masks_memo: std::sync::Arc<std::sync::Mutex<MasksMemo>>,
 }
+
+/// Per offer masks: every pair's cheapest price within them.
+type MasksMemo = HashMap<(u64, u8), std::sync::Arc<Vec<Option<i64>>>>;
+
+/// At most this many price tables are shared (a table per zone and capacity-type
+/// combination a claim can pin; the memo starts over when full).
+const MASKS_MEMO_MAX: usize = 64;
 
 /// Bit sets of a pool's pairs compatible with node requirements.
 type SetMemo = HashMap<(usize, Requirements), std::sync::Arc<Vec<u64>>>;
@@ -138,7 +148,7 @@ pub struct Prepared<'a> {
     pairs: std::sync::Arc<Pairs>,
     /// Cheapest offering price of every pair within given offer masks, computed once
     /// per distinct masks (there are few: zones x capacity types a claim can pin).
-    min_prices: std::cell::RefCell<HashMap<(u64, u8), std::rc::Rc<Vec<Option<i64>>>>>,
+    min_prices: std::cell::RefCell<HashMap<(u64, u8), std::sync::Arc<Vec<Option<i64>>>>>,
     /// Per offer masks, the pairs with an offering, cheapest first (ties by index).
     by_price: std::cell::RefCell<HashMap<(u64, u8), std::rc::Rc<Vec<u32>>>>,
 }
@@ -337,6 +347,7 @@ impl Pairs {
             compat_memo: Default::default(),
             price_memo: Default::default(),
             set_memo: Default::default(),
+            masks_memo: Default::default(),
         }
     }
 
@@ -510,15 +521,30 @@ impl<'a> Prepared<'a> {
     }
 
     /// [`Prepared::min_price_in`] of every pair, memoized per masks.
-    pub fn min_prices(&self, masks: (u64, u8)) -> std::rc::Rc<Vec<Option<i64>>> {
+    pub fn min_prices(&self, masks: (u64, u8)) -> std::sync::Arc<Vec<Option<i64>>> {
         if let Some(v) = self.min_prices.borrow().get(&masks) {
             return v.clone();
         }
-        let v = std::rc::Rc::new(
-            (0..self.pts.len())
-                .map(|pt| self.min_price_in(pt, masks))
-                .collect::<Vec<_>>(),
-        );
+        let shared = self
+            .pairs
+            .masks_memo
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&masks).cloned());
+        let v = shared.unwrap_or_else(|| {
+            let v = std::sync::Arc::new(
+                (0..self.pts.len())
+                    .map(|pt| self.min_price_in(pt, masks))
+                    .collect::<Vec<_>>(),
+            );
+            if let Ok(mut m) = self.pairs.masks_memo.lock() {
+                if m.len() >= MASKS_MEMO_MAX {
+                    m.clear();
+                }
+                m.insert(masks, v.clone());
+            }
+            v
+        });
         self.min_prices.borrow_mut().insert(masks, v.clone());
         v
     }
@@ -834,6 +860,31 @@ pub(crate) mod tests {
             catalog: &catalog,
         };
         f(&Prepared::new(problem))
+    }
+
+    /// Problems built on the same pairs share one price table per offer masks, with
+    /// the same prices a fresh computation gives.
+    #[test]
+    fn price_tables_are_shared_across_problems_on_the_same_pairs() {
+        let catalog = tk::catalog();
+        let pools = vec![nodepack_model::NodePool::new("p")];
+        let pairs = std::sync::Arc::new(Pairs::new(&pools, &catalog));
+        let problem = crate::Problem {
+            pending: &[],
+            nodes: &[],
+            nodepools: &pools,
+            catalog: &catalog,
+        };
+        let a = Prepared::with_pairs(pairs.clone(), problem);
+        let b = Prepared::with_pairs(pairs, problem);
+        let masks = (u64::MAX, u8::MAX);
+        let (ta, tb) = (a.min_prices(masks), b.min_prices(masks));
+        assert!(std::sync::Arc::ptr_eq(&ta, &tb));
+        let fresh: Vec<Option<i64>> = (0..a.pts.len())
+            .map(|pt| a.min_price_in(pt, masks))
+            .collect();
+        assert_eq!(*ta, fresh);
+        assert!(fresh.iter().any(Option::is_some));
     }
 
     /// When a pool's limits allow a node of its largest capacity, they allow a node of
