@@ -27,40 +27,50 @@ pub fn launch(
         reqs.get_ref(labels::ZONE),
         reqs.get_ref(labels::CAPACITY_TYPE),
     );
-    let cheapest = |o: u32, ct: CapacityType| -> Option<&Offering> {
-        prep.pts[o as usize]
-            .offerings_in(zone, cts)
-            .filter(|x| x.capacity_type == ct)
-            .min_by(|a, b| a.price.cmp(&b.price).then_with(|| a.zone.cmp(&b.zone)))
-    };
+    // Each option's cheapest offering of each capacity type (by price, then zone; the
+    // first of equals), in one pass over its offerings.
+    let best: Vec<[Option<&Offering>; 3]> = options
+        .iter()
+        .map(|&o| {
+            let mut slot: [Option<&Offering>; 3] = [None; 3];
+            for x in prep.pts[o as usize].offerings_in(zone, cts) {
+                let s = &mut slot[capacity_rank(x.capacity_type) as usize];
+                if s.is_none_or(|b| (x.price, &x.zone) < (b.price, &b.zone)) {
+                    *s = Some(x);
+                }
+            }
+            slot
+        })
+        .collect();
+    let cheapest = |k: usize, ct: CapacityType| best[k][capacity_rank(ct) as usize];
     let ct = [
         CapacityType::Reserved,
         CapacityType::Spot,
         CapacityType::OnDemand,
     ]
     .into_iter()
-    .find(|&ct| options.iter().any(|&o| cheapest(o, ct).is_some()))?;
-    let mut ranked: Vec<(u32, &Offering)> = options
-        .iter()
-        .filter_map(|&o| cheapest(o, ct).map(|x| (o, x)))
+    .find(|&ct| (0..options.len()).any(|k| cheapest(k, ct).is_some()))?;
+    let mut ranked: Vec<(u32, &Offering)> = (0..options.len())
+        .filter_map(|k| cheapest(k, ct).map(|x| (options[k], x)))
         .collect();
     if ct == CapacityType::Spot {
-        let od_min = options
-            .iter()
-            .filter_map(|&o| cheapest(o, CapacityType::OnDemand))
+        let od_min = (0..options.len())
+            .filter_map(|k| cheapest(k, CapacityType::OnDemand))
             .map(|x| x.price)
             .min();
         if let Some(od) = od_min {
             ranked.retain(|(_, x)| x.price <= od);
         }
         if ranked.is_empty() {
-            ranked = options
-                .iter()
-                .filter_map(|&o| cheapest(o, CapacityType::OnDemand).map(|x| (o, x)))
+            ranked = (0..options.len())
+                .filter_map(|k| cheapest(k, CapacityType::OnDemand).map(|x| (options[k], x)))
                 .collect();
         }
     }
-    ranked.sort_by(|a, b| {
+    // Price, then capacity type, then name (a total order: a claim's options are types
+    // of one pool, with distinct names). Only the first `MAX_INSTANCE_TYPES` are kept:
+    // select them, then sort those.
+    let order = |a: &(u32, &Offering), b: &(u32, &Offering)| {
         a.1.price
             .cmp(&b.1.price)
             .then(capacity_rank(a.1.capacity_type).cmp(&capacity_rank(b.1.capacity_type)))
@@ -69,8 +79,12 @@ pub fn launch(
                     .name
                     .cmp(&prep.pts[b.0 as usize].name)
             })
-    });
-    ranked.truncate(MAX_INSTANCE_TYPES);
+    };
+    if ranked.len() > MAX_INSTANCE_TYPES {
+        ranked.select_nth_unstable_by(MAX_INSTANCE_TYPES - 1, order);
+        ranked.truncate(MAX_INSTANCE_TYPES);
+    }
+    ranked.sort_by(order);
     let (o, off) = ranked.first().copied()?;
     let alternatives = ranked[1..]
         .iter()
@@ -140,5 +154,125 @@ impl Strategy for Karpenter {
                 .collect(),
         }
         .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nodepack_model::{Requirements, ValueSet};
+    use proptest::prelude::{prop_assert_eq, proptest};
+
+    /// Karpenter's launch rule written plainly: cheapest offering per capacity type
+    /// recomputed for each use, every option sorted, then cut.
+    fn plain_launch(
+        prep: &Prepared,
+        reqs: &Requirements,
+        options: &[u32],
+    ) -> Option<(u32, Offering, Vec<String>)> {
+        let (zone, cts) = (
+            reqs.get_ref(labels::ZONE),
+            reqs.get_ref(labels::CAPACITY_TYPE),
+        );
+        let cheapest = |o: u32, ct: CapacityType| -> Option<&Offering> {
+            prep.pts[o as usize]
+                .offerings_in(zone, cts)
+                .filter(|x| x.capacity_type == ct)
+                .min_by(|a, b| a.price.cmp(&b.price).then_with(|| a.zone.cmp(&b.zone)))
+        };
+        let ct = [
+            CapacityType::Reserved,
+            CapacityType::Spot,
+            CapacityType::OnDemand,
+        ]
+        .into_iter()
+        .find(|&ct| options.iter().any(|&o| cheapest(o, ct).is_some()))?;
+        let mut ranked: Vec<(u32, &Offering)> = options
+            .iter()
+            .filter_map(|&o| cheapest(o, ct).map(|x| (o, x)))
+            .collect();
+        if ct == CapacityType::Spot {
+            let od = options
+                .iter()
+                .filter_map(|&o| cheapest(o, CapacityType::OnDemand))
+                .map(|x| x.price)
+                .min();
+            if let Some(od) = od {
+                ranked.retain(|(_, x)| x.price <= od);
+            }
+            if ranked.is_empty() {
+                ranked = options
+                    .iter()
+                    .filter_map(|&o| cheapest(o, CapacityType::OnDemand).map(|x| (o, x)))
+                    .collect();
+            }
+        }
+        ranked.sort_by(|a, b| {
+            a.1.price
+                .cmp(&b.1.price)
+                .then(capacity_rank(a.1.capacity_type).cmp(&capacity_rank(b.1.capacity_type)))
+                .then_with(|| {
+                    prep.pts[a.0 as usize]
+                        .name
+                        .cmp(&prep.pts[b.0 as usize].name)
+                })
+        });
+        ranked.truncate(MAX_INSTANCE_TYPES);
+        let (o, off) = ranked.first().copied()?;
+        let alternatives = ranked[1..]
+            .iter()
+            .map(|(o, _)| prep.pts[*o as usize].name.clone())
+            .collect();
+        Some((o, off.clone(), alternatives))
+    }
+
+    proptest! {
+        /// The one-pass launch chooses what the plain rule chooses, with the same
+        /// alternatives: any subset of types (more than the 60 kept, too), zone and
+        /// capacity-type requirements.
+        #[test]
+        fn launch_matches_the_plain_rule(
+            pick in proptest::collection::vec(proptest::bool::ANY, 64),
+            zone in proptest::option::of(0usize..3),
+            ct in proptest::option::of(proptest::sample::select(vec!["spot", "on-demand"])),
+            copies in 1usize..4,
+        ) {
+            // `copies` renamed copies of the testkit catalog's types (equal prices: the
+            // name decides ties), up to 96 types, more than the 60 a launch keeps.
+            let base = nodepack_testkit::catalog();
+            let mut catalog = base.clone();
+            catalog.instance_types = (0..copies)
+                .flat_map(|j| {
+                    base.instance_types.iter().map(move |t| {
+                        let mut t = t.clone();
+                        t.name = format!("{}-{j}", t.name);
+                        t
+                    })
+                })
+                .collect();
+            catalog.sort();
+            let pools = vec![nodepack_model::NodePool::new("p")];
+            let problem = crate::Problem {
+                pending: &[],
+                nodes: &[],
+                nodepools: &pools,
+                catalog: &catalog,
+            };
+            let prep = Prepared::new(problem);
+            let info = &prep.pools[0];
+            let options: Vec<u32> = (info.start..info.end)
+                .filter(|&o| pick[o % 64] || o >= 64)
+                .map(|o| o as u32)
+                .collect();
+            let mut reqs = Requirements::default();
+            if let Some(z) = zone {
+                let zones = &prep.zones;
+                reqs.add(labels::ZONE, ValueSet::in_values([zones[z % zones.len()].clone()]));
+            }
+            if let Some(c) = ct {
+                reqs.add(labels::CAPACITY_TYPE, ValueSet::in_values([c]));
+            }
+            prop_assert_eq!(launch(&prep, &reqs, &options), plain_launch(&prep, &reqs, &options));
+        }
     }
 }

@@ -96,6 +96,9 @@ pub struct Pairs {
     /// Each pair's usable capacity as (cpu, memory, ephemeral storage, pods), in one
     /// contiguous array for the hot fit tests.
     caps: Vec<[u64; 4]>,
+    /// Each pair's full capacity as (cpu, memory, ephemeral storage, pods), likewise,
+    /// and whether it has extended resources.
+    capacities: Vec<([u64; 4], bool)>,
     /// Each pair's `min_price`, contiguous likewise.
     min_price: Vec<i64>,
     /// Whether each pair's usable capacity has extended resources (GPUs...), likewise.
@@ -338,6 +341,16 @@ impl Pairs {
                 .map(|p| {
                     let c = &p.cap;
                     [c.cpu.0, c.memory.0, c.ephemeral_storage.0, c.pods]
+                })
+                .collect(),
+            capacities: pts
+                .iter()
+                .map(|p| {
+                    let c = &p.capacity;
+                    (
+                        [c.cpu.0, c.memory.0, c.ephemeral_storage.0, c.pods],
+                        !c.extended.is_empty(),
+                    )
                 })
                 .collect(),
             min_price: pts.iter().map(|p| p.min_price).collect(),
@@ -746,7 +759,28 @@ pub fn fits_caps(r: &Resources, c: &[u64; 4]) -> bool {
 /// Element-wise maximum of the capacities of a set of pairs (what Karpenter subtracts
 /// from a pool's remaining limits for a claim that may launch any of them).
 pub fn max_capacity(prep: &Prepared, options: &[u32]) -> Resources {
-    max_of(options.iter().map(|&o| &prep.pts[o as usize].capacity))
+    // The plain dimensions from the contiguous array; extended resources from the few
+    // pairs that have any.
+    let mut m = [0u64; 4];
+    for &o in options {
+        for (a, b) in m.iter_mut().zip(&prep.capacities[o as usize].0) {
+            *a = (*a).max(*b);
+        }
+    }
+    let ext = max_of(
+        options
+            .iter()
+            .filter(|&&o| prep.capacities[o as usize].1)
+            .map(|&o| &prep.pts[o as usize].capacity),
+    )
+    .extended;
+    Resources {
+        cpu: nodepack_model::Millicores(m[0]),
+        memory: nodepack_model::Bytes(m[1]),
+        ephemeral_storage: nodepack_model::Bytes(m[2]),
+        pods: m[3],
+        extended: ext,
+    }
 }
 
 /// Cache of the pairs of a pool compatible with a pod requirement term and tolerations.
@@ -860,6 +894,25 @@ pub(crate) mod tests {
             catalog: &catalog,
         };
         f(&Prepared::new(problem))
+    }
+
+    /// The array-based maximum capacity is the element-wise maximum of the capacities,
+    /// extended resources (the GPU types) included.
+    #[test]
+    fn max_capacity_is_the_element_wise_maximum() {
+        with_testkit_prep(|prep| {
+            let all: Vec<u32> = (0..prep.pts.len() as u32).collect();
+            for opts in [
+                all.clone(),
+                all[..3].to_vec(),
+                all[all.len() - 3..].to_vec(),
+                vec![],
+            ] {
+                let want = max_of(opts.iter().map(|&o| &prep.pts[o as usize].capacity));
+                assert_eq!(max_capacity(prep, &opts), want);
+            }
+            assert!(!max_capacity(prep, &all).extended.is_empty());
+        });
     }
 
     /// Problems built on the same pairs share one price table per offer masks, with
