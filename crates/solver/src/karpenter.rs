@@ -251,28 +251,23 @@ mod tests {
                 })
                 .collect();
             catalog.sort();
-            let pools = vec![nodepack_model::NodePool::new("p")];
-            let problem = crate::Problem {
-                pending: &[],
-                nodes: &[],
-                nodepools: &pools,
-                catalog: &catalog,
-            };
-            let prep = Prepared::new(problem);
-            let info = &prep.pools[0];
-            let options: Vec<u32> = (info.start..info.end)
-                .filter(|&o| pick[o % 64] || o >= 64)
-                .map(|o| o as u32)
-                .collect();
-            let mut reqs = Requirements::default();
-            if let Some(z) = zone {
-                let zones = &prep.zones;
-                reqs.add(labels::ZONE, ValueSet::in_values([zones[z % zones.len()].clone()]));
-            }
-            if let Some(c) = ct {
-                reqs.add(labels::CAPACITY_TYPE, ValueSet::in_values([c]));
-            }
-            prop_assert_eq!(launch(&prep, &reqs, &options), plain_launch(&prep, &reqs, &options));
+            let (fast, plain) = crate::prep::tests::with_catalog_prep(&catalog, |prep| {
+                let info = &prep.pools[0];
+                let options: Vec<u32> = (info.start..info.end)
+                    .filter(|&o| pick[o % 64] || o >= 64)
+                    .map(|o| o as u32)
+                    .collect();
+                let mut reqs = Requirements::default();
+                if let Some(z) = zone {
+                    let zones = &prep.zones;
+                    reqs.add(labels::ZONE, ValueSet::in_values([zones[z % zones.len()].clone()]));
+                }
+                if let Some(c) = ct {
+                    reqs.add(labels::CAPACITY_TYPE, ValueSet::in_values([c]));
+                }
+                (launch(prep, &reqs, &options), plain_launch(prep, &reqs, &options))
+            });
+            prop_assert_eq!(fast, plain);
         }
     }
 }

@@ -885,13 +885,20 @@ pub(crate) mod tests {
 
     /// Run `f` with the testkit catalog prepared for one unconstrained pool and no pods.
     pub(crate) fn with_testkit_prep<R>(f: impl FnOnce(&Prepared) -> R) -> R {
-        let catalog = nodepack_testkit::catalog();
+        with_catalog_prep(&nodepack_testkit::catalog(), f)
+    }
+
+    /// Run `f` with `catalog` prepared for one unconstrained pool and no pods.
+    pub(crate) fn with_catalog_prep<R>(
+        catalog: &nodepack_model::Catalog,
+        f: impl FnOnce(&Prepared) -> R,
+    ) -> R {
         let pools = vec![nodepack_model::NodePool::new("p")];
         let problem = crate::Problem {
             pending: &[],
             nodes: &[],
             nodepools: &pools,
-            catalog: &catalog,
+            catalog,
         };
         f(&Prepared::new(problem))
     }
