@@ -998,38 +998,31 @@ impl<'p, 'a> Engine<'p, 'a> {
         // remaining limits.
         // (Limits only bound sums from above: room for the pool's largest pair in every
         // dimension is room for any of them.)
-        let why = |o: Option<&u32>| {
-            o.and_then(|&o| {
-                self.limits
-                    .exceeded(&np.limits, pool, &self.prep.pts[o as usize].capacity)
-            })
-            .unwrap_or_default()
-        };
-        let within: Vec<u32> = if compat.is_empty() {
-            return Err(format!("node pool {}: limits reached ()", np.name));
-        } else if self
-            .limits
-            .allows(&np.limits, pool, &self.prep.pools[pool].max_capacity)
-        {
-            compat
-        } else {
-            let within: Vec<u32> = compat
-                .iter()
-                .copied()
-                .filter(|&o| {
+        let first = compat.first().copied();
+        let within: Vec<u32> =
+            if self
+                .limits
+                .allows(&np.limits, pool, &self.prep.pools[pool].max_capacity)
+            {
+                compat
+            } else {
+                compat
+                    .into_iter()
+                    .filter(|&o| {
+                        self.limits
+                            .allows(&np.limits, pool, &self.prep.pts[o as usize].capacity)
+                    })
+                    .collect()
+            };
+        if within.is_empty() {
+            let why = first
+                .and_then(|o| {
                     self.limits
-                        .allows(&np.limits, pool, &self.prep.pts[o as usize].capacity)
+                        .exceeded(&np.limits, pool, &self.prep.pts[o as usize].capacity)
                 })
-                .collect();
-            if within.is_empty() {
-                return Err(format!(
-                    "node pool {}: limits reached ({})",
-                    np.name,
-                    why(compat.first())
-                ));
-            }
-            within
-        };
+                .unwrap_or_default();
+            return Err(format!("node pool {}: limits reached ({why})", np.name));
+        }
         self.fit_claim(
             pod,
             view,
@@ -1235,21 +1228,16 @@ fn cap_bounds(prep: &Prepared, options: &[u32]) -> (Resources, [u64; 4]) {
             *l = (*l).min(*b);
         }
     }
-    let mut max = Resources {
-        cpu: nodepack_model::Millicores(hi[0]),
-        memory: nodepack_model::Bytes(hi[1]),
-        ephemeral_storage: nodepack_model::Bytes(hi[2]),
-        pods: hi[3],
-        extended: Default::default(),
-    };
+    let mut max = crate::prep::from_plain_dims(hi);
     if extended {
         // Extended resources (GPUs...) from the few options that have any.
-        for &o in options.iter().filter(|&&o| prep.has_extended(o as usize)) {
-            for (k, v) in &prep.pts[o as usize].cap.extended {
-                let e = max.extended.entry(k.clone()).or_insert(0);
-                *e = (*e).max(*v);
-            }
-        }
+        max.extended = crate::prep::max_of(
+            options
+                .iter()
+                .filter(|&&o| prep.has_extended(o as usize))
+                .map(|&o| &prep.pts[o as usize].cap),
+        )
+        .extended;
     }
     (max, lo)
 }
@@ -1308,9 +1296,9 @@ impl<'a> Engine<'_, 'a> {
         }
     }
 
-    /// Pending pod `pi`'s view with nothing relaxed.
-    pub fn base_view(&self, pi: usize) -> &View<'a> {
-        &self.base_views[pi]
+    /// Pending pod `pi`'s view with nothing relaxed (shared, not copied).
+    pub fn base_view(&self, pi: usize) -> Rc<View<'a>> {
+        self.base_views[pi].clone()
     }
 
     /// `self.pod_groups(pi).is_free()` without building the groups: the pod has no

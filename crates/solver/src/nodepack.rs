@@ -397,15 +397,15 @@ impl Room {
     const BLOCK: usize = 32;
 
     fn new(free: Vec<[u64; 3]>) -> Self {
-        let most = free
-            .chunks(Self::BLOCK)
-            .map(|b| {
-                b.iter().fold([0; 3], |m, f| {
-                    [m[0].max(f[0]), m[1].max(f[1]), m[2].max(f[2])]
-                })
-            })
-            .collect();
+        let most = free.chunks(Self::BLOCK).map(Self::most_of).collect();
         Room { free, most }
+    }
+
+    /// The element-wise largest free room of a block.
+    fn most_of(block: &[[u64; 3]]) -> [u64; 3] {
+        block.iter().fold([0; 3], |m, f| {
+            [m[0].max(f[0]), m[1].max(f[1]), m[2].max(f[2])]
+        })
     }
 
     /// The claims, in order, that may have `need` free: every claim of a block whose
@@ -425,9 +425,7 @@ impl Room {
         self.free[c] = free;
         let b = c / Self::BLOCK;
         let end = ((b + 1) * Self::BLOCK).min(self.free.len());
-        self.most[b] = self.free[b * Self::BLOCK..end].iter().fold([0; 3], |m, f| {
-            [m[0].max(f[0]), m[1].max(f[1]), m[2].max(f[2])]
-        });
+        self.most[b] = Self::most_of(&self.free[b * Self::BLOCK..end]);
     }
 }
 
@@ -550,7 +548,7 @@ impl Strategy for Nodepack {
         // 1. Existing nodes, best fit, nothing relaxed.
         if !problem.nodes.is_empty() {
             for &pi in &order {
-                let view = eng.base_view(pi).clone();
+                let view = eng.base_view(pi);
                 // A pod that fits no existing node goes on to the next phases.
                 let _ = eng.place(pi, &view, false, false);
             }

@@ -96,9 +96,10 @@ pub struct Pairs {
     /// Each pair's usable capacity as (cpu, memory, ephemeral storage, pods), in one
     /// contiguous array for the hot fit tests.
     caps: Vec<[u64; 4]>,
-    /// Each pair's full capacity as (cpu, memory, ephemeral storage, pods), likewise,
-    /// and whether it has extended resources.
-    capacities: Vec<([u64; 4], bool)>,
+    /// Each pair's full capacity as (cpu, memory, ephemeral storage, pods), likewise.
+    capacities: Vec<[u64; 4]>,
+    /// Whether each pair's full capacity has extended resources, likewise.
+    capacity_extended: Vec<bool>,
     /// Each pair's `min_price`, contiguous likewise.
     min_price: Vec<i64>,
     /// Whether each pair's usable capacity has extended resources (GPUs...), likewise.
@@ -336,22 +337,11 @@ impl Pairs {
             pools,
             pool_order,
             zones,
-            caps: pts
+            caps: pts.iter().map(|p| plain_dims(&p.cap)).collect(),
+            capacities: pts.iter().map(|p| plain_dims(&p.capacity)).collect(),
+            capacity_extended: pts
                 .iter()
-                .map(|p| {
-                    let c = &p.cap;
-                    [c.cpu.0, c.memory.0, c.ephemeral_storage.0, c.pods]
-                })
-                .collect(),
-            capacities: pts
-                .iter()
-                .map(|p| {
-                    let c = &p.capacity;
-                    (
-                        [c.cpu.0, c.memory.0, c.ephemeral_storage.0, c.pods],
-                        !c.extended.is_empty(),
-                    )
-                })
+                .map(|p| !p.capacity.extended.is_empty())
                 .collect(),
             min_price: pts.iter().map(|p| p.min_price).collect(),
             extended: pts.iter().map(|p| !p.cap.extended.is_empty()).collect(),
@@ -730,6 +720,23 @@ impl LimitTracker {
     }
 }
 
+/// (cpu, memory, ephemeral storage, pods) of a resource list, as the flat arrays of
+/// [`Pairs`] hold them.
+pub fn plain_dims(r: &Resources) -> [u64; 4] {
+    [r.cpu.0, r.memory.0, r.ephemeral_storage.0, r.pods]
+}
+
+/// The resource list of (cpu, memory, ephemeral storage, pods), no extended resources.
+pub fn from_plain_dims(d: [u64; 4]) -> Resources {
+    Resources {
+        cpu: nodepack_model::Millicores(d[0]),
+        memory: nodepack_model::Bytes(d[1]),
+        ephemeral_storage: nodepack_model::Bytes(d[2]),
+        pods: d[3],
+        extended: Default::default(),
+    }
+}
+
 /// Element-wise maximum of resource lists, without intermediate allocations.
 pub fn max_of<'r>(it: impl Iterator<Item = &'r Resources>) -> Resources {
     let mut m = Resources::default();
@@ -763,24 +770,19 @@ pub fn max_capacity(prep: &Prepared, options: &[u32]) -> Resources {
     // pairs that have any.
     let mut m = [0u64; 4];
     for &o in options {
-        for (a, b) in m.iter_mut().zip(&prep.capacities[o as usize].0) {
+        for (a, b) in m.iter_mut().zip(&prep.capacities[o as usize]) {
             *a = (*a).max(*b);
         }
     }
-    let ext = max_of(
+    let mut r = from_plain_dims(m);
+    r.extended = max_of(
         options
             .iter()
-            .filter(|&&o| prep.capacities[o as usize].1)
+            .filter(|&&o| prep.capacity_extended[o as usize])
             .map(|&o| &prep.pts[o as usize].capacity),
     )
     .extended;
-    Resources {
-        cpu: nodepack_model::Millicores(m[0]),
-        memory: nodepack_model::Bytes(m[1]),
-        ephemeral_storage: nodepack_model::Bytes(m[2]),
-        pods: m[3],
-        extended: ext,
-    }
+    r
 }
 
 /// Cache of the pairs of a pool compatible with a pod requirement term and tolerations.
