@@ -704,7 +704,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         min_cap: &[u64; 4],
     ) -> Result<Vec<u32>, String> {
         let recheck = fresh || !changed.is_empty();
-        // `pt_compatible_delta_in` in two parts: the labels only when a changed key is
+        // `Prepared::pt_compatible_delta` in two parts: the labels only when a changed key is
         // not zone or capacity type, the offerings from the per-masks price table (a pair
         // has a price there exactly when it has an offering within the masks).
         let labels = changed

@@ -70,16 +70,7 @@ pub fn launch(
     // Price, then capacity type, then name (a total order: a claim's options are types
     // of one pool, with distinct names). Only the first `MAX_INSTANCE_TYPES` are kept:
     // select them, then sort those.
-    let order = |a: &(u32, &Offering), b: &(u32, &Offering)| {
-        a.1.price
-            .cmp(&b.1.price)
-            .then(capacity_rank(a.1.capacity_type).cmp(&capacity_rank(b.1.capacity_type)))
-            .then_with(|| {
-                prep.pts[a.0 as usize]
-                    .name
-                    .cmp(&prep.pts[b.0 as usize].name)
-            })
-    };
+    let order = |a: &(u32, &Offering), b: &(u32, &Offering)| launch_order(prep, a, b);
     if ranked.len() > MAX_INSTANCE_TYPES {
         ranked.select_nth_unstable_by(MAX_INSTANCE_TYPES - 1, order);
         ranked.truncate(MAX_INSTANCE_TYPES);
@@ -91,6 +82,19 @@ pub fn launch(
         .map(|(o, _)| prep.pts[*o as usize].name.clone())
         .collect();
     Some((o, off.clone(), alternatives))
+}
+
+/// The order a launch ranks (type, offering) candidates in: price, then capacity type,
+/// then type name.
+fn launch_order(prep: &Prepared, a: &(u32, &Offering), b: &(u32, &Offering)) -> std::cmp::Ordering {
+    a.1.price
+        .cmp(&b.1.price)
+        .then(capacity_rank(a.1.capacity_type).cmp(&capacity_rank(b.1.capacity_type)))
+        .then_with(|| {
+            prep.pts[a.0 as usize]
+                .name
+                .cmp(&prep.pts[b.0 as usize].name)
+        })
 }
 
 impl Strategy for Karpenter {
@@ -207,16 +211,7 @@ mod tests {
                     .collect();
             }
         }
-        ranked.sort_by(|a, b| {
-            a.1.price
-                .cmp(&b.1.price)
-                .then(capacity_rank(a.1.capacity_type).cmp(&capacity_rank(b.1.capacity_type)))
-                .then_with(|| {
-                    prep.pts[a.0 as usize]
-                        .name
-                        .cmp(&prep.pts[b.0 as usize].name)
-                })
-        });
+        ranked.sort_by(|a, b| launch_order(prep, a, b));
         ranked.truncate(MAX_INSTANCE_TYPES);
         let (o, off) = ranked.first().copied()?;
         let alternatives = ranked[1..]

@@ -594,22 +594,10 @@ impl<'a> Prepared<'a> {
         changed: &Requirements,
         pt: usize,
     ) -> bool {
-        self.pt_compatible_delta_in(reqs, changed, pt, self.offer_masks(reqs))
+        self.pt_labels_ok(reqs, changed, pt) && self.has_offering(pt, self.offer_masks(reqs))
     }
 
-    /// [`Prepared::pt_compatible_delta`] with the zone and capacity type masks computed
-    /// once by the caller.
-    pub fn pt_compatible_delta_in(
-        &self,
-        reqs: &Requirements,
-        changed: &Requirements,
-        pt: usize,
-        masks: (u64, u8),
-    ) -> bool {
-        self.pt_labels_ok(reqs, changed, pt) && self.has_offering(pt, masks)
-    }
-
-    /// The label part of [`Prepared::pt_compatible_delta_in`]: the pair's labels allow
+    /// The label part of [`Prepared::pt_compatible_delta`]: the pair's labels allow
     /// `reqs` on each key of `changed` (zone and capacity type are left to the
     /// offerings).
     pub fn pt_labels_ok(&self, reqs: &Requirements, changed: &Requirements, pt: usize) -> bool {

@@ -103,7 +103,6 @@ pub struct Topology {
     /// The groups.
     pub groups: Vec<Group>,
     index: HashMap<u64, Vec<usize>>,
-    anti: Vec<usize>,
     /// Groups by a label key their selector requires (a pod without that label is
     /// never selected), and the groups whose selector requires none.
     by_label: HashMap<String, Vec<usize>>,
@@ -197,9 +196,6 @@ impl Topology {
             }
         }
         let i = self.groups.len();
-        if kind == Kind::AntiAffinity {
-            self.anti.push(i);
-        }
         self.groups.push(Group {
             kind,
             key: key.to_string(),
@@ -268,8 +264,8 @@ impl Topology {
     pub fn complete(&mut self, pod_index: usize, pod: &Pod, g: &mut PodGroups) {
         self.ensure_selected(pod_index, pod);
         let sel = &self.selected[&pod_index].1;
-        // The anti-affinity groups that select the pod, in group order (the order
-        // `anti` lists them in), carried by some placed pod.
+        // The anti-affinity groups that select the pod, in group order, carried by some
+        // placed pod.
         g.inverse = sel
             .iter()
             .map(|&i| i as usize)
