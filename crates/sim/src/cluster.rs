@@ -115,6 +115,10 @@ pub struct NodeSt {
     pub cordoned: bool,
     /// When a pod last arrived on or left it (or it became ready).
     pub last_change: Millis,
+    /// Launched or left with nothing to do: a hedge's spare (see `autoscaler::hedge`)
+    /// or a node still booting whose nominated pods all went elsewhere; cleared when
+    /// pods are nominated to it or bound on it.
+    pub spare: bool,
 }
 
 impl NodeSt {
@@ -303,7 +307,13 @@ impl Cluster {
         ps.node = Some(n);
         ps.first_bound.get_or_insert(now);
         if let Some(m) = ps.nominated.take() {
-            self.nodes[m].nominated.retain(|&x| x != p);
+            let ms = &mut self.nodes[m];
+            ms.nominated.retain(|&x| x != p);
+            // A node still booting whose pods all went elsewhere has nothing to do.
+            if m != n && ms.life < NodeLife::Ready && ms.nominated.is_empty() && ms.pods.is_empty()
+            {
+                ms.spare = true;
+            }
         }
         let req = ps.pod.requests.clone();
         let anti = !ps.pod.pod_anti_affinity.is_empty();
@@ -312,6 +322,7 @@ impl Cluster {
         ns.requested = ns.requested.saturating_add(&req);
         ns.empty_since = None;
         ns.last_change = now;
+        ns.spare = false;
         self.pending.remove(&p);
         if anti {
             self.anti.insert(p);
@@ -636,6 +647,7 @@ pub(crate) fn test_node(cpu: u64) -> NodeSt {
         remove_when_drained: false,
         cordoned: false,
         last_change: Millis(0),
+        spare: false,
     }
 }
 

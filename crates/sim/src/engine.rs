@@ -234,6 +234,7 @@ impl Sim<'_> {
                         c.unnominate(pod);
                         c.pods[pod].nominated = Some(node);
                         c.nodes[node].nominated.push(pod);
+                        c.nodes[node].spare = false;
                         if c.nodes[node].life == NodeLife::Ready {
                             self.new_pods.push(pod);
                         }
@@ -522,6 +523,7 @@ impl Sim<'_> {
         }
         let o = o.clone();
         let n = self.create_node(req.pool, pt, it, o);
+        self.cluster.nodes[n].spare = req.spare;
         for &p in &req.pods {
             let c = &mut self.cluster;
             if c.pending.contains(&p) {
@@ -587,6 +589,7 @@ impl Sim<'_> {
             remove_when_drained: false,
             cordoned: false,
             last_change: self.now,
+            spare: false,
             startup_taints: pool.startup_taints.len(),
         });
         self.summary.nodes_launched += 1;
@@ -996,6 +999,7 @@ mod tests {
             alternatives: vec!["m6i.4x".into()],
             pods,
             on_demand_fallback: true,
+            spare: false,
         };
         let tries = launch_tries(&req(vec![free]), &pool, &catalog, &cluster.pods);
         let first: Vec<(&str, &str)> = tries

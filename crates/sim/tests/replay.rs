@@ -5,6 +5,7 @@
 use nodepack_model::{
     labels, IntOrPercent, Millis, NodePool, Operator, PodDisruptionBudget, Requirements,
 };
+use nodepack_sim::autoscaler::nodepack::NodepackAutoscaler;
 use nodepack_sim::cluster::{Cluster, NodeLife, PodPhase};
 use nodepack_sim::config::{
     Diurnal, Generator, JobGen, ServiceGen, Settings, TraceEvent, TraceKind,
@@ -41,6 +42,16 @@ fn replay_budgeted(
     trace: &[TraceEvent],
     pdbs: &[PodDisruptionBudget],
 ) -> (nodepack_sim::SimResult, Cluster) {
+    replay_with(by_name(name).unwrap().as_mut(), settings, trace, pdbs)
+}
+
+/// A replay with `autoscaler` on the test catalog and pool.
+fn replay_with(
+    autoscaler: &mut dyn nodepack_sim::Autoscaler,
+    settings: &Settings,
+    trace: &[TraceEvent],
+    pdbs: &[PodDisruptionBudget],
+) -> (nodepack_sim::SimResult, Cluster) {
     let catalog = tk::catalog();
     let pools = vec![pool()];
     let input = SimInput {
@@ -50,8 +61,7 @@ fn replay_budgeted(
         trace,
         pdbs,
     };
-    let mut a = by_name(name).unwrap();
-    run_debug(input, a.as_mut())
+    run_debug(input, autoscaler)
 }
 
 /// The invariants every replay must satisfy.
@@ -178,7 +188,9 @@ proptest! {
 fn storms_interrupt_and_pods_come_back() {
     let mut settings = Settings::new(Millis::from_mins(120), 5);
     settings.cloud.interruption_bucket = Some(">20%".into());
-    settings.cloud.interruption_scale = 3000.0;
+    // About two interruptions per node-hour: a node living the whole run escapes with
+    // odds of e^-4.
+    settings.cloud.interruption_scale = 6000.0;
     let mut web = service("web", 500, 512, 30);
     web.capacity_type = Some("spot".into());
     let trace = generate(
@@ -340,7 +352,9 @@ fn disruption_budgets_hold_back_scale_down() {
 fn interruption_drains_respect_budgets() {
     let mut settings = Settings::new(Millis::from_mins(120), 5);
     settings.cloud.interruption_bucket = Some(">20%".into());
-    settings.cloud.interruption_scale = 3000.0;
+    // About two interruptions per node-hour: a node living the whole run escapes with
+    // odds of e^-4.
+    settings.cloud.interruption_scale = 6000.0;
     let mut web = service("web", 500, 512, 30);
     web.capacity_type = Some("spot".into());
     web.max_unavailable = Some(IntOrPercent::Count(1));
@@ -446,4 +460,97 @@ fn consolidation_cuts_cost_after_scale_in() {
         check(name, &r, &c).unwrap();
         assert_eq!(r.summary.evictions_disruption, 0, "{name}: {:?}", r.summary);
     }
+}
+
+/// A replay with the `nodepack-latency` autoscaler tuned by `tune`.
+fn replay_nodepack(
+    settings: &Settings,
+    trace: &[TraceEvent],
+    tune: impl FnOnce(&mut NodepackAutoscaler),
+) -> (nodepack_sim::SimResult, Cluster) {
+    let mut a = NodepackAutoscaler::latency();
+    tune(&mut a);
+    replay_with(&mut a, settings, trace, &[])
+}
+
+/// Headroom: the replicas a growing service adds bind at once on room kept for them;
+/// without it, each scale-up step waits for a node to boot (25 s at least).
+#[test]
+fn headroom_lets_growing_services_bind_at_once() {
+    let settings = Settings::new(Millis::from_mins(720), 3);
+    let mut web = service("web", 500, 1024, 0);
+    web.diurnal = Some(Diurnal {
+        min: 4,
+        max: 60,
+        period_h: 24.0,
+        step_s: 300.0,
+    });
+    let trace = generate(
+        &Generator {
+            services: vec![web],
+            jobs: vec![],
+        },
+        settings.horizon,
+        3,
+    );
+    let (with, c) = replay_nodepack(&settings, &trace, |_| {});
+    check("nodepack", &with, &c).unwrap();
+    // No window, no growth seen: no headroom.
+    let (without, c) = replay_nodepack(&settings, &trace, |a| {
+        a.headroom = None;
+    });
+    check("nodepack without headroom", &without, &c).unwrap();
+    let (w, wo) = (
+        &with.summary.pending_seconds,
+        &without.summary.pending_seconds,
+    );
+    assert!(w.p90 < 5.0, "with headroom: {w:?}");
+    assert!(wo.p90 >= 25.0, "without headroom: {wo:?}");
+    // The room costs something, not a fleet.
+    assert!(
+        with.summary.cost_usd < without.summary.cost_usd * 1.25,
+        "{} vs {}",
+        with.summary.cost_usd,
+        without.summary.cost_usd
+    );
+}
+
+/// The launch hedge: a burst's pods land on the first nodes ready, so its p99 pending
+/// time drops below the boot-time tail; the spares nobody needs are removed.
+#[test]
+fn hedged_bursts_wait_for_the_first_nodes_not_the_slowest() {
+    let settings = Settings::new(Millis::from_mins(30), 7);
+    let trace = generate(
+        &Generator {
+            services: vec![service("burst", 1500, 3072, 300)],
+            jobs: vec![],
+        },
+        settings.horizon,
+        7,
+    );
+    let (hedged, c) = replay_nodepack(&settings, &trace, |_| {});
+    check("nodepack", &hedged, &c).unwrap();
+    let (plain, c0) = replay_nodepack(&settings, &trace, |a| a.provisioner.hedge_share = 0.0);
+    check("nodepack without hedge", &plain, &c0).unwrap();
+    let (h, p) = (&hedged.summary, &plain.summary);
+    assert!(
+        h.pending_seconds.p99 + 10.0 < p.pending_seconds.p99,
+        "hedged {:?} vs {:?}",
+        h.pending_seconds,
+        p.pending_seconds
+    );
+    assert!(
+        h.disruptions.get("unneeded spare").is_some_and(|&n| n > 0),
+        "{h:?}"
+    );
+    // Every spare left standing holds pods.
+    for n in c.nodes.iter().filter(|n| n.life < NodeLife::Draining) {
+        assert!(!n.pods.is_empty(), "{} empty at the horizon", n.node.name);
+    }
+    assert!(
+        h.cost_usd < p.cost_usd * 1.2,
+        "{} vs {}",
+        h.cost_usd,
+        p.cost_usd
+    );
 }

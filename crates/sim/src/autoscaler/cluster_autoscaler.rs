@@ -278,6 +278,7 @@ impl ClusterAutoscaler {
                     alternatives: vec![],
                     pods: vec![],
                     on_demand_fallback: true,
+                    spare: false,
                 })
             })
             .collect()

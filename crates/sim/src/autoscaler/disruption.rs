@@ -5,12 +5,13 @@
 
 use super::{Action, Ctx, LaunchReq};
 use crate::cluster::{NodeLife, NodeSt};
-use nodepack_model::{Millis, NodeState};
+use nodepack_model::{Millis, NodeState, Pod};
 use nodepack_solver::consolidate::nodepack::NodepackConsolidation;
 use nodepack_solver::consolidate::{
     consolidator, ConsolidationProblem, Consolidator, Move, NodeStatus, Reason,
 };
 use nodepack_solver::ExistingNode;
+use std::sync::Arc;
 
 /// The disruption loop.
 pub struct Disruptor {
@@ -90,8 +91,20 @@ impl Disruptor {
         }
     }
 
-    /// One pass, if due. `waiting`: pods are waiting for capacity.
-    pub fn reconcile(&mut self, ctx: &Ctx, waiting: bool) -> Vec<Action> {
+    /// Would a pass run at `now` (pods not waiting)?
+    pub fn due(&self, now: Millis) -> bool {
+        now >= self.next
+    }
+
+    /// One pass, if due. `waiting`: pods are waiting for capacity. `reserved`: room to
+    /// keep, as pods on nodes (nodepack's headroom placeholders; see
+    /// [`super::headroom`]): consolidation sees them as pods it must place.
+    pub fn reconcile(
+        &mut self,
+        ctx: &Ctx,
+        waiting: bool,
+        reserved: &[(usize, Arc<Pod>)],
+    ) -> Vec<Action> {
         if self.hold_while_pending && waiting {
             self.pending = None;
             return vec![];
@@ -100,7 +113,7 @@ impl Disruptor {
             return vec![];
         }
         self.next = ctx.now + self.interval;
-        let sig = signature(ctx);
+        let sig = signature(ctx, reserved);
         if self.pending.is_none() {
             if let Some((s, wake)) = self.quiet {
                 if s == sig && ctx.now < wake {
@@ -108,7 +121,7 @@ impl Disruptor {
                 }
             }
         }
-        let (nodes, status, idx) = view(ctx);
+        let (nodes, status, idx) = view(ctx, reserved);
         let (pdbs, allowed) = (ctx.cluster.pdbs(), ctx.cluster.pdb_allowed());
         let problem = ConsolidationProblem {
             now: ctx.now,
@@ -163,8 +176,11 @@ impl Disruptor {
 
 /// The cluster as consolidation sees it: nodes not terminated with their bound pods;
 /// draining or cordoned nodes count as being deleted; a node with pods nominated to it
-/// counts as just changed.
-fn view(ctx: &Ctx) -> (Vec<ExistingNode>, Vec<NodeStatus>, Vec<usize>) {
+/// counts as just changed; `reserved` pods are added to their nodes.
+fn view(
+    ctx: &Ctx,
+    reserved: &[(usize, Arc<Pod>)],
+) -> (Vec<ExistingNode>, Vec<NodeStatus>, Vec<usize>) {
     let c = ctx.cluster;
     let (mut nodes, mut status, mut idx) = (Vec::new(), Vec::new(), Vec::new());
     for &i in &c.alive {
@@ -174,10 +190,14 @@ fn view(ctx: &Ctx) -> (Vec<ExistingNode>, Vec<NodeStatus>, Vec<usize>) {
         };
         let mut node = n.node.clone();
         node.state = state;
-        nodes.push(ExistingNode {
-            node,
-            pods: n.pods.iter().map(|&p| c.pods[p].pod.clone()).collect(),
-        });
+        let mut pods: Vec<Arc<Pod>> = n.pods.iter().map(|&p| c.pods[p].pod.clone()).collect();
+        pods.extend(
+            reserved
+                .iter()
+                .filter(|(at, _)| *at == i)
+                .map(|(_, p)| p.clone()),
+        );
+        nodes.push(ExistingNode { node, pods });
         status.push(seen_status(ctx, n));
         idx.push(i);
     }
@@ -211,7 +231,7 @@ fn seen_status(ctx: &Ctx, n: &NodeSt) -> NodeStatus {
 /// A fingerprint of what consolidation looks at ([`view`]'s nodes: each one's name,
 /// state, pods and status), read from the cluster without building the view (std's
 /// `DefaultHasher::new()` has fixed keys, so this is deterministic).
-fn signature(ctx: &Ctx) -> u64 {
+fn signature(ctx: &Ctx, reserved: &[(usize, Arc<Pod>)]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for &i in &ctx.cluster.alive {
@@ -228,6 +248,10 @@ fn signature(ctx: &Ctx) -> u64 {
         }
         s.last_change.0.hash(&mut h);
         s.deleting.hash(&mut h);
+    }
+    for (n, p) in reserved {
+        n.hash(&mut h);
+        p.id.hash(&mut h);
     }
     h.finish()
 }
@@ -295,6 +319,7 @@ fn actions(ctx: &Ctx, moves: &[Move], idx: &[usize]) -> Vec<Action> {
                     alternatives: r.alternatives.clone(),
                     pods: vec![],
                     on_demand_fallback: !m.spot_only,
+                    spare: false,
                 })
             })
             .collect();

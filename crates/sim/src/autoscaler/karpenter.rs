@@ -40,7 +40,7 @@ impl Autoscaler for KarpenterAutoscaler {
     }
     fn reconcile(&mut self, ctx: &Ctx) -> Vec<Action> {
         let mut out = self.provisioner.reconcile(ctx);
-        out.extend(self.disruptor.reconcile(ctx, false));
+        out.extend(self.disruptor.reconcile(ctx, false, &[]));
         out
     }
     fn drains_on_notice(&self) -> bool {

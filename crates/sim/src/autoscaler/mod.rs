@@ -5,6 +5,8 @@
 
 pub mod cluster_autoscaler;
 pub mod disruption;
+pub mod headroom;
+pub mod hedge;
 pub mod karpenter;
 pub mod nodepack;
 pub mod static_fleet;
@@ -54,6 +56,9 @@ pub struct LaunchReq {
     /// A spot launch may fall back to on-demand when spot has no capacity (not for a
     /// consolidation replacement pinned to spot).
     pub on_demand_fallback: bool,
+    /// A spare (nodepack's hedge, see [`hedge`]): launched with no pods, removed while
+    /// still unused once no pods wait for nodes of its pool and capacity type.
+    pub spare: bool,
 }
 
 /// What an autoscaler decides.
@@ -113,12 +118,19 @@ pub trait Autoscaler {
 }
 
 /// The autoscalers by name.
-pub const AUTOSCALERS: &[&str] = &["nodepack", "karpenter", "cluster-autoscaler", "static"];
+pub const AUTOSCALERS: &[&str] = &[
+    "nodepack",
+    "nodepack-latency",
+    "karpenter",
+    "cluster-autoscaler",
+    "static",
+];
 
 /// Look an autoscaler up by name.
 pub fn by_name(name: &str) -> Option<Box<dyn Autoscaler>> {
     match name {
         "nodepack" => Some(Box::new(nodepack::NodepackAutoscaler::default())),
+        "nodepack-latency" => Some(Box::new(nodepack::NodepackAutoscaler::latency())),
         "karpenter" => Some(Box::new(karpenter::KarpenterAutoscaler::default())),
         "cluster-autoscaler" => Some(Box::new(cluster_autoscaler::ClusterAutoscaler::default())),
         "static" => Some(Box::new(static_fleet::StaticFleet::default())),
@@ -143,6 +155,9 @@ pub struct Provisioner {
     /// nodepack only: size new nodes for the replicas their pods' controllers added over
     /// this window (see [`growth_forecast`]); `None`: for the pending pods alone.
     pub growth_window: Option<Millis>,
+    /// nodepack only: spare nodes launched beside a round's nodes, as a share of them
+    /// (see [`hedge`]); 0: none.
+    pub hedge_share: f64,
     opened: Option<Millis>,
     last_change: Millis,
     last_count: usize,
@@ -157,6 +172,7 @@ impl Provisioner {
             max: Millis::from_secs(10),
             retry_unschedulable: Millis::from_mins(5),
             growth_window: None,
+            hedge_share: 0.0,
             opened: None,
             last_change: Millis(0),
             last_count: 0,
@@ -218,7 +234,9 @@ impl Provisioner {
                 None => return vec![],
             },
         };
-        provision_with(strategy.as_ref(), ctx, waiting)
+        let mut out = provision_with(strategy.as_ref(), ctx, waiting);
+        out.extend(hedge::spares(&out, self.hedge_share));
+        out
     }
 }
 
@@ -236,6 +254,20 @@ const REPLICATED: &[&str] = &[
     "ReplicationController",
 ];
 
+/// A replicated controller: (namespace, kind, name).
+pub(crate) type ControllerKey<'k> = (&'k str, &'k str, &'k str);
+
+/// Pod `p`'s controller, if it is a replicated one.
+pub(crate) fn controller_key(c: &Cluster, p: usize) -> Option<ControllerKey<'_>> {
+    let pod = &c.pods[p].pod;
+    let o = pod.owner.as_ref()?;
+    REPLICATED.contains(&o.kind.as_str()).then_some((
+        pod.id.namespace.as_str(),
+        o.kind.as_str(),
+        o.name.as_str(),
+    ))
+}
+
 /// nodepack's growth forecast, by persistence: each replicated controller of a pod in
 /// `of` is expected to add, in each of the next [`GROWTH_AHEAD`] windows, as many
 /// replicas as it added over the last `window`: its pods created within `window` that
@@ -243,18 +275,9 @@ const REPLICATED: &[&str] = &[
 /// replicas it started with are not growth). Pods being placed are in `of`, not yet
 /// counted. Only live nodes' pods and `of` are read.
 pub fn growth_forecast(c: &Cluster, now: Millis, of: &[usize], window: Millis) -> Growth {
-    type Key<'k> = (&'k str, &'k str, &'k str);
-    let key = |p: usize| -> Option<Key> {
-        let pod = &c.pods[p].pod;
-        let o = pod.owner.as_ref()?;
-        REPLICATED.contains(&o.kind.as_str()).then_some((
-            pod.id.namespace.as_str(),
-            o.kind.as_str(),
-            o.name.as_str(),
-        ))
-    };
+    let key = |p: usize| controller_key(c, p);
     // Controller -> (first creation among its live pods, replicas added in the window).
-    let mut by: BTreeMap<Key, (Millis, u32)> = BTreeMap::new();
+    let mut by: BTreeMap<ControllerKey, (Millis, u32)> = BTreeMap::new();
     for &p in of {
         if let Some(k) = key(p) {
             let e = by.entry(k).or_insert((Millis(u64::MAX), 0));
@@ -299,6 +322,20 @@ pub fn growth_forecast(c: &Cluster, now: Millis, of: &[usize], window: Millis) -
     }
 }
 
+/// The launch of a planned node with `pods` nominated (`None`: its pool is unknown).
+pub fn launch_of(ctx: &Ctx, n: &nodepack_solver::NewNode, pods: Vec<usize>) -> Option<LaunchReq> {
+    Some(LaunchReq {
+        pool: ctx.pools.iter().position(|p| p.name == n.nodepool)?,
+        instance_type: n.instance_type.clone(),
+        zone: n.zone.clone(),
+        capacity_type: n.capacity_type,
+        alternatives: n.alternatives.clone(),
+        pods,
+        on_demand_fallback: true,
+        spare: false,
+    })
+}
+
 /// Solve for `waiting` with the live nodes as existing capacity and turn the plan into
 /// actions.
 pub fn provision_with(strategy: &dyn Strategy, ctx: &Ctx, waiting: &[usize]) -> Vec<Action> {
@@ -327,18 +364,8 @@ pub fn provision_with(strategy: &dyn Strategy, ctx: &Ctx, waiting: &[usize]) -> 
         }
     }
     for n in &plan.nodes {
-        let Some(pool) = ctx.pools.iter().position(|p| p.name == n.nodepool) else {
-            continue;
-        };
-        out.push(Action::Launch(LaunchReq {
-            pool,
-            instance_type: n.instance_type.clone(),
-            zone: n.zone.clone(),
-            capacity_type: n.capacity_type,
-            alternatives: n.alternatives.clone(),
-            pods: n.pods.iter().filter_map(pod_of).collect(),
-            on_demand_fallback: true,
-        }));
+        let pods = n.pods.iter().filter_map(pod_of).collect();
+        out.extend(launch_of(ctx, n, pods).map(Action::Launch));
     }
     for u in &plan.unschedulable {
         if let Some(p) = pod_of(&u.pod) {
@@ -357,12 +384,14 @@ mod tests {
     use nodepack_model::pod::Owner;
     use nodepack_model::{Bytes, Millicores, Resources};
 
-    fn owned(name: &str, kind: &str, owner: &str) -> Arc<Pod> {
+    /// A 100m/64Mi pod of controller `owner` of `kind`, labelled `app: owner`.
+    pub(crate) fn owned(name: &str, kind: &str, owner: &str) -> Arc<Pod> {
         let mut p = Pod::new(
             "default",
             name,
             Resources::new(Millicores(100), Bytes::from_mib(64)),
         );
+        p.labels.insert("app".into(), owner.into());
         p.owner = Some(Arc::new(Owner {
             kind: kind.into(),
             name: owner.into(),

@@ -6,8 +6,11 @@
 //! consolidation pass every 60 s (see
 //! `nodepack_solver::consolidate::nodepack`), executed at once and held while pods wait
 //! for capacity, so a burst lands on capacity consolidation would have freed.
+//! [`NodepackAutoscaler::latency`] (`nodepack-latency`) adds the launch hedge and
+//! headroom for growing controllers.
 
 use super::disruption::Disruptor;
+use super::headroom::Headroom;
 use super::{Action, Autoscaler, Ctx, Provisioner};
 use nodepack_model::Millis;
 
@@ -18,6 +21,9 @@ pub struct NodepackAutoscaler {
     pub provisioner: Provisioner,
     /// Disruption.
     pub disruptor: Disruptor,
+    /// Room kept for growing controllers (`nodepack-latency`; see [`super::headroom`]).
+    pub headroom: Option<Headroom>,
+    name: &'static str,
 }
 
 impl Default for NodepackAutoscaler {
@@ -28,21 +34,50 @@ impl Default for NodepackAutoscaler {
                 ..Provisioner::new("nodepack")
             },
             disruptor: Disruptor::nodepack(),
+            headroom: None,
+            name: "nodepack",
         }
+    }
+}
+
+impl NodepackAutoscaler {
+    /// `nodepack-latency`: nodepack with the launch hedge (one spare per launch that
+    /// carries pods, see [`super::hedge`]) and headroom for growing controllers (placed
+    /// every 30 s, see [`super::headroom`]): lower pending-latency tails for some more
+    /// cost and consolidation churn.
+    pub fn latency() -> Self {
+        let mut a = Self::default();
+        a.provisioner.hedge_share = 1.0;
+        a.headroom = Some(Headroom::new(super::GROWTH_WINDOW, Millis::from_secs(30)));
+        a.name = "nodepack-latency";
+        a
     }
 }
 
 impl Autoscaler for NodepackAutoscaler {
     fn name(&self) -> &'static str {
-        "nodepack"
+        self.name
     }
     fn interval(&self) -> Option<Millis> {
         Some(Millis::from_secs(1))
     }
     fn reconcile(&mut self, ctx: &Ctx) -> Vec<Action> {
         let waiting = self.provisioner.has_waiting(ctx);
-        let mut out = self.provisioner.reconcile(ctx);
-        out.extend(self.disruptor.reconcile(ctx, waiting));
+        let mut out = Vec::new();
+        if self.provisioner.hedge_share > 0.0 {
+            out.extend(super::hedge::cancel(ctx));
+        }
+        out.extend(self.provisioner.reconcile(ctx));
+        let mut reserved: &[_] = &[];
+        if let Some(h) = &mut self.headroom {
+            if !waiting {
+                // Placed afresh right before a consolidation pass reads the placement.
+                let force = self.disruptor.due(ctx.now);
+                out.extend(h.reconcile(ctx, force));
+            }
+            reserved = &h.placed;
+        }
+        out.extend(self.disruptor.reconcile(ctx, waiting, reserved));
         out
     }
     fn drains_on_notice(&self) -> bool {
