@@ -161,7 +161,13 @@ fn compare_replays_every_autoscaler_with_the_summary_fields() {
         .collect();
     assert_eq!(
         names,
-        ["nodepack", "karpenter", "cluster-autoscaler", "static"]
+        [
+            "nodepack",
+            "nodepack-latency",
+            "karpenter",
+            "cluster-autoscaler",
+            "static"
+        ]
     );
     for r in runs {
         for k in [
