@@ -76,6 +76,12 @@ pub fn launch(
         ranked.truncate(MAX_INSTANCE_TYPES);
     }
     ranked.sort_by(order);
+    chosen(prep, &ranked)
+}
+
+/// The first of ranked (type, offering) candidates, with the other types' names as its
+/// alternatives.
+fn chosen(prep: &Prepared, ranked: &[(u32, &Offering)]) -> Option<(u32, Offering, Vec<String>)> {
     let (o, off) = ranked.first().copied()?;
     let alternatives = ranked[1..]
         .iter()
@@ -213,12 +219,7 @@ mod tests {
         }
         ranked.sort_by(|a, b| launch_order(prep, a, b));
         ranked.truncate(MAX_INSTANCE_TYPES);
-        let (o, off) = ranked.first().copied()?;
-        let alternatives = ranked[1..]
-            .iter()
-            .map(|(o, _)| prep.pts[*o as usize].name.clone())
-            .collect();
-        Some((o, off.clone(), alternatives))
+        chosen(prep, &ranked)
     }
 
     proptest! {

@@ -18,8 +18,6 @@ use crate::cluster::Cluster;
 use nodepack_model::pod::LabelMap;
 use nodepack_model::{labels, Millis, Node, Pod, PodId, Resources};
 use nodepack_solver::nodepack::{Growth, Nodepack};
-use nodepack_solver::prep::Prepared;
-use nodepack_solver::{Problem, Strategy};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -89,25 +87,16 @@ impl Headroom {
         if pods.is_empty() {
             return vec![];
         }
-        let (nodes, idx) = ctx.cluster.existing(true);
-        let problem = Problem {
-            pending: &pods,
-            nodes: &nodes,
-            nodepools: ctx.pools,
-            catalog: ctx.catalog,
-        };
-        let prep = Prepared::with_pairs(ctx.pairs.clone(), problem);
-        let plan = Nodepack {
+        let strategy = Nodepack {
             growth,
             ..Nodepack::default()
-        }
-        .solve_prepared(&prep);
-        for b in &plan.existing {
+        };
+        let (plan, at) = super::solve_live(&strategy, ctx, &pods);
+        for (b, node) in plan.existing.iter().zip(at) {
             let pod = pods.iter().find(|p| p.id == b.pod);
-            let node = nodes.iter().position(|n| n.node.name == b.node);
-            if let (Some(pod), Some(k)) = (pod, node) {
-                self.placed
-                    .push((idx[k], Arc::new(reservation(pod, &nodes[k].node))));
+            if let (Some(pod), Some(n)) = (pod, node) {
+                let r = reservation(pod, &ctx.cluster.nodes[n].node);
+                self.placed.push((n, Arc::new(r)));
             }
         }
         plan.nodes

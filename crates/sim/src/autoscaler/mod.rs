@@ -16,7 +16,7 @@ use crate::config::TraceEvent;
 use nodepack_model::{CapacityType, Catalog, Millis, NodePool, Pod};
 use nodepack_solver::nodepack::Growth;
 use nodepack_solver::prep::{Pairs, Prepared};
-use nodepack_solver::{Problem, Strategy};
+use nodepack_solver::{Plan, Problem, Strategy};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -336,31 +336,46 @@ pub fn launch_of(ctx: &Ctx, n: &nodepack_solver::NewNode, pods: Vec<usize>) -> O
     })
 }
 
-/// Solve for `waiting` with the live nodes as existing capacity and turn the plan into
-/// actions.
-pub fn provision_with(strategy: &dyn Strategy, ctx: &Ctx, waiting: &[usize]) -> Vec<Action> {
-    let c = ctx.cluster;
-    let (nodes, idx) = c.existing(true);
-    let pending: Vec<Pod> = waiting.iter().map(|&p| (*c.pods[p].pod).clone()).collect();
+/// Solve `pending` with the live nodes (launching ones with their nominated pods) as
+/// existing capacity; with the plan, the cluster index of each of its bindings' nodes.
+pub(crate) fn solve_live(
+    strategy: &dyn Strategy,
+    ctx: &Ctx,
+    pending: &[Pod],
+) -> (Plan, Vec<Option<usize>>) {
+    let (nodes, idx) = ctx.cluster.existing(true);
     let problem = Problem {
-        pending: &pending,
+        pending,
         nodes: &nodes,
         nodepools: ctx.pools,
         catalog: ctx.catalog,
     };
     let prep = Prepared::with_pairs(ctx.pairs.clone(), problem);
     let plan = strategy.solve_prepared(&prep);
+    let at = plan
+        .existing
+        .iter()
+        .map(|b| {
+            nodes
+                .iter()
+                .position(|n| n.node.name == b.node)
+                .map(|k| idx[k])
+        })
+        .collect();
+    (plan, at)
+}
+
+/// Solve for `waiting` with the live nodes as existing capacity and turn the plan into
+/// actions.
+pub fn provision_with(strategy: &dyn Strategy, ctx: &Ctx, waiting: &[usize]) -> Vec<Action> {
+    let c = ctx.cluster;
+    let pending: Vec<Pod> = waiting.iter().map(|&p| (*c.pods[p].pod).clone()).collect();
+    let (plan, at) = solve_live(strategy, ctx, &pending);
     let mut out = Vec::new();
     let pod_of = |id: &nodepack_model::PodId| c.by_id.get(id).copied();
-    for b in &plan.existing {
-        if let (Some(p), Some(k)) = (
-            pod_of(&b.pod),
-            nodes.iter().position(|n| n.node.name == b.node),
-        ) {
-            out.push(Action::Nominate {
-                pod: p,
-                node: idx[k],
-            });
+    for (b, node) in plan.existing.iter().zip(at) {
+        if let (Some(pod), Some(node)) = (pod_of(&b.pod), node) {
+            out.push(Action::Nominate { pod, node });
         }
     }
     for n in &plan.nodes {
