@@ -6,11 +6,16 @@
 //!    topology, relaxation and limit rules as the baseline), with best-fit claims.
 //! 3. Plain pods (no topology, no preferences, not referenced by anyone's affinity) first
 //!    fill the room left in those claims without making them launch a bigger type, then
-//!    are packed by pool, in weight order: repeatedly open the (instance type, capacity
-//!    type) whose best first-fit-decreasing fill of the remaining pods buys the most
-//!    "fair cost" per dollar, where a pod's fair cost is the cheapest price of its
-//!    dominant share on any type it fits; a pattern that repeats opens all its copies at
-//!    once; each node is then right-sized to the cheapest type holding its pods.
+//!    are packed by pool, in weight order. Those without zone terms first get the nodes
+//!    of the pattern LP (column generation over packing patterns, see [`patterns`]):
+//!    whole copies of its patterns, then single nodes for what they leave. The rest go
+//!    to a greedy packer: repeatedly open the (instance type, capacity type) whose best
+//!    first-fit-decreasing fill of the remaining pods buys the most "fair cost" per
+//!    dollar, where a pod's fair cost is the cheapest price of its dominant share on any
+//!    type it fits; a pattern that repeats opens all its copies at once. The greedy also
+//!    finishes the pattern plan without its single nodes, and the cheaper completion is
+//!    kept. Each node is right-sized to the cheapest type holding its pods, and the least
+//!    utilized ones are merged where one node costs less.
 //! 4. Offerings are chosen by price plus an explicit spot risk model ([`RiskModel`]), and
 //!    spot nodes are spread over zones among offerings within a small price tolerance so
 //!    that one reclaim hits few pods.
@@ -20,6 +25,7 @@
 //!    not take the saving by itself (see [`growth`]).
 
 pub mod growth;
+mod patterns;
 
 pub use growth::{Growth, OwnerKey};
 
@@ -361,6 +367,7 @@ struct Col {
 }
 
 /// Plain pods of one pool with identical requests and node requirements.
+#[derive(Clone)]
 struct Group {
     pods: Vec<usize>,
     next: usize,
@@ -511,6 +518,7 @@ fn share(req: &Resources, cap: &Resources) -> f64 {
     s
 }
 
+#[derive(Clone)]
 struct Packed {
     pool: usize,
     pt: u32,
@@ -901,8 +909,6 @@ impl Nodepack {
         out: &mut Vec<Packed>,
     ) -> Vec<usize> {
         let problem = prep.problem;
-        let np = &problem.nodepools[pool];
-        let start = out.len();
         let mut cols: Vec<Col> = Vec::new();
         // The column of each (pair, capacity type), by pair index and capacity rank.
         let mut col_of: Vec<[u32; 3]> = vec![[u32::MAX; 3]; prep.pts.len()];
@@ -1000,7 +1006,7 @@ impl Nodepack {
         let sig = Sigs::new(cols.len(), &groups);
         let mut dominance = Dominance::new(prep, &cols, &sig);
         // Columns pool limits stopped.
-        let mut alive: Vec<bool> = vec![true; cols.len()];
+        let alive: Vec<bool> = vec![true; cols.len()];
         // The pool's requirements with each capacity type (by capacity rank).
         let base: Vec<Requirements> = CT_ORDER
             .iter()
@@ -1013,7 +1019,6 @@ impl Nodepack {
                 r
             })
             .collect();
-        let mut left = Vec::new();
         // Live columns, cheapest first: a column's score is at most the fair cost of all
         // remaining pods over its price, so the scan stops once that bound falls below
         // the best score found.
@@ -1024,6 +1029,95 @@ impl Nodepack {
             .collect();
         keyed.sort_unstable();
         let all_by_price: Vec<usize> = keyed.into_iter().map(|k| k.1).collect();
+        // Pods without zone terms: nodes from the pattern LP first (see [`patterns`]),
+        // then the greedy below for the rest. The pattern plan ends with single nodes
+        // for the pods its whole copies leave; the greedy may do better with those, so
+        // both completions are tried and the cheaper kept (fewer pods left first).
+        let (nodes, whole, eligible) =
+            self.pattern_plan(prep, &groups, &cols, &all_by_price, &mut dominance);
+        let mut variants = vec![nodes.len()];
+        if whole < nodes.len() {
+            variants.push(whole);
+        }
+        type Variant = (
+            usize,
+            f64,
+            Vec<usize>,
+            Vec<Packed>,
+            crate::prep::LimitTracker,
+            Vec<Group>,
+        );
+        let mut best: Option<Variant> = None;
+        for count in variants {
+            let mut gs = groups.clone();
+            let mut limits = eng.limits.clone();
+            let mut alive = alive.clone();
+            let mut mine = Vec::new();
+            self.open_patterns(
+                prep,
+                &mut limits,
+                pool,
+                &mut gs,
+                &cols,
+                &all_by_price,
+                &base,
+                &eligible,
+                &nodes[..count],
+                &mut mine,
+            );
+            let left = self.greedy(
+                prep,
+                &mut limits,
+                pool,
+                &mut gs,
+                &cols,
+                &sig,
+                &mut dominance,
+                &mut alive,
+                &base,
+                &all_by_price,
+                &mut mine,
+            );
+            let cost: f64 = mine
+                .iter()
+                .map(|pk| self.price(prep, pk.pt, &pk.reqs, pk.pods.len()))
+                .sum();
+            if best
+                .as_ref()
+                .is_none_or(|b| (left.len(), cost) < (b.0, b.1 * (1.0 - 1e-12)))
+            {
+                best = Some((left.len(), cost, left, mine, limits, gs));
+            }
+        }
+        let Some((_, _, left, mine, limits, _)) = best else {
+            return Vec::new();
+        };
+        eng.limits = limits;
+        out.extend(mine);
+        left
+    }
+
+    /// The greedy packer: repeatedly opens the column whose fill of the remaining pods
+    /// buys the most fair cost per dollar (see the module documentation), then merges
+    /// the least utilized nodes of `out` (this pool's nodes, those opened before
+    /// included; [`Nodepack::merge_tail`]). Returns the pods pool limits left over.
+    #[allow(clippy::too_many_arguments)]
+    fn greedy(
+        &self,
+        prep: &Prepared,
+        limits: &mut crate::prep::LimitTracker,
+        pool: usize,
+        groups: &mut [Group],
+        cols: &[Col],
+        sig: &Sigs,
+        dominance: &mut Dominance,
+        alive: &mut [bool],
+        base: &[Requirements],
+        all_by_price: &[usize],
+        out: &mut Vec<Packed>,
+    ) -> Vec<usize> {
+        let np = &prep.problem.nodepools[pool];
+        let mut left = Vec::new();
         loop {
             let remaining: Vec<usize> = (0..groups.len())
                 .filter(|&g| groups[g].remaining() > 0)
@@ -1037,8 +1131,8 @@ impl Nodepack {
                 .sum();
             // Evaluate the live columns.
             let mut best: Option<(f64, f64, usize, Vec<(usize, usize)>, Requirements)> = None;
-            for &c in &all_by_price {
-                if dominance.dominated(prep, &cols, c) {
+            for &c in all_by_price {
+                if dominance.dominated(prep, cols, c) {
                     continue;
                 }
                 if let Some((s, ..)) = &best {
@@ -1201,9 +1295,9 @@ impl Nodepack {
                 // Right-size: the cheapest compatible pair of the pool that holds them.
                 let gs: BTreeSet<usize> = take.iter().map(|t| t.0).collect();
                 let pick = Cheapest {
-                    cols: &cols,
-                    order: &all_by_price,
-                    groups: &groups,
+                    cols,
+                    order: all_by_price,
+                    groups,
                 }
                 .column(
                     self,
@@ -1216,7 +1310,7 @@ impl Nodepack {
                 )
                 .map_or(cols[c].pt, |(_, pt)| pt);
                 let cap = prep.pts[pick as usize].capacity.clone();
-                if eng.limits.exceeded(&np.limits, pool, &cap).is_some() {
+                if limits.exceeded(&np.limits, pool, &cap).is_some() {
                     // Put the pods back and stop using this column.
                     for &(g, k) in take.iter().rev() {
                         let gr = &mut groups[g];
@@ -1230,7 +1324,7 @@ impl Nodepack {
                     alive[c] = false;
                     break;
                 }
-                eng.limits.add(pool, &cap);
+                limits.add(pool, &cap);
                 out.push(Packed {
                     pool,
                     pt: pick,
@@ -1241,12 +1335,129 @@ impl Nodepack {
             }
         }
         let cheapest = Cheapest {
-            cols: &cols,
-            order: &all_by_price,
-            groups: &groups,
+            cols,
+            order: all_by_price,
+            groups,
         };
-        self.merge_tail(prep, eng, pool, &cheapest, out, start);
+        self.merge_tail(prep, limits, pool, &cheapest, out);
         left
+    }
+
+    /// The pattern plan ([`patterns::plan`]) of the groups without zone terms: its
+    /// nodes, how many of them are whole copies of LP patterns (the rest are single
+    /// nodes for what those leave), and the groups, by the plan's item index.
+    fn pattern_plan(
+        &self,
+        prep: &Prepared,
+        groups: &[Group],
+        cols: &[Col],
+        all_by_price: &[usize],
+        dominance: &mut Dominance,
+    ) -> (Vec<patterns::Node>, usize, Vec<usize>) {
+        let eligible: Vec<usize> = (0..groups.len())
+            .filter(|&g| {
+                groups[g].remaining() > 0 && !groups[g].term.keys.contains_key(labels::ZONE)
+            })
+            .collect();
+        if eligible.is_empty() {
+            return (Vec::new(), 0, eligible);
+        }
+        let items: Vec<patterns::Item> = eligible
+            .iter()
+            .map(|&g| patterns::Item {
+                req: &groups[g].req,
+                demand: groups[g].remaining(),
+            })
+            .collect();
+        let mut bin_cols = Vec::new();
+        let mut bins = Vec::new();
+        for &c in all_by_price {
+            if dominance.dominated(prep, cols, c) || !cols[c].price.is_finite() {
+                continue;
+            }
+            let cap = &prep.pts[cols[c].pt as usize].cap;
+            let its: Vec<usize> = eligible
+                .iter()
+                .enumerate()
+                .filter(|(_, &g)| groups[g].has(c) && groups[g].req.fits(cap))
+                .map(|(i, _)| i)
+                .collect();
+            if its.is_empty() {
+                continue;
+            }
+            bin_cols.push(c);
+            bins.push(patterns::Bin {
+                cap,
+                price: cols[c].price / 1e6,
+                items: its,
+            });
+        }
+        let (mut nodes, whole) = patterns::plan(&items, &bins);
+        // Bins back to columns.
+        for n in nodes.iter_mut() {
+            n.bin = bin_cols[n.bin];
+        }
+        (nodes, whole, eligible)
+    }
+
+    /// Open `nodes` of a pattern plan (bins are columns), each right-sized like the
+    /// greedy's; stops at the first node pool limits refuse.
+    #[allow(clippy::too_many_arguments)]
+    fn open_patterns(
+        &self,
+        prep: &Prepared,
+        limits: &mut crate::prep::LimitTracker,
+        pool: usize,
+        groups: &mut [Group],
+        cols: &[Col],
+        all_by_price: &[usize],
+        base: &[Requirements],
+        eligible: &[usize],
+        nodes: &[patterns::Node],
+        out: &mut Vec<Packed>,
+    ) {
+        let np = &prep.problem.nodepools[pool];
+        for node in nodes {
+            let c = node.bin;
+            let ct = cols[c].ct;
+            let reqs = &base[capacity_rank(ct) as usize];
+            let mut node_pods = Vec::new();
+            let mut requested = Resources::default();
+            let mut gs = BTreeSet::new();
+            for &(i, k) in &node.take {
+                let gr = &groups[eligible[i]];
+                let n = k.min(gr.remaining());
+                node_pods.extend(gr.pods[gr.next..gr.next + n].iter().copied());
+                requested = requested.saturating_add(&scaled(&gr.req, n));
+                gs.insert(eligible[i]);
+            }
+            if node_pods.is_empty() {
+                continue;
+            }
+            let pick = Cheapest {
+                cols,
+                order: all_by_price,
+                groups,
+            }
+            .column(self, prep, &gs, ct, &requested, reqs, node_pods.len())
+            .map_or(cols[c].pt, |(_, pt)| pt);
+            let cap = &prep.pts[pick as usize].capacity;
+            if limits.exceeded(&np.limits, pool, cap).is_some() {
+                return;
+            }
+            limits.add(pool, cap);
+            for &(i, k) in &node.take {
+                let gr = &mut groups[eligible[i]];
+                gr.next += k.min(gr.remaining());
+            }
+            out.push(Packed {
+                pool,
+                pt: pick,
+                reqs: reqs.clone(),
+                pods: node_pods,
+                requested,
+            });
+        }
     }
 
     /// The greedy fill leaves its least utilized nodes last (the few pods no efficient
@@ -1254,14 +1465,14 @@ impl Nodepack {
     /// one cheapest type of the pool that holds all their pods whenever that costs less,
     /// `k` from 2 to [`TAIL`], best saving first, until no merge saves anything. (Twelve
     /// 1-CPU pods: 7 + 3 + 1 + 1 on four types, $0.580/h, become one $0.544/h node.)
+    /// `out` holds the pool's nodes only.
     fn merge_tail(
         &self,
         prep: &Prepared,
-        eng: &mut Engine,
+        limits: &mut crate::prep::LimitTracker,
         pool: usize,
         cheapest: &Cheapest,
         out: &mut Vec<Packed>,
-        start: usize,
     ) {
         let groups = cheapest.groups;
         let np = &prep.problem.nodepools[pool];
@@ -1276,7 +1487,7 @@ impl Nodepack {
             // (saving, nodes merged, merged node)
             let mut best: Option<(f64, Vec<usize>, Packed)> = None;
             for ct in [CapacityType::Spot, CapacityType::OnDemand] {
-                let mut idx: Vec<(f64, usize)> = (start..out.len())
+                let mut idx: Vec<(f64, usize)> = (0..out.len())
                     .filter(|&i| out[i].reqs.get(labels::CAPACITY_TYPE).has(ct.as_str()))
                     .map(|i| {
                         let cap = &prep.pts[out[i].pt as usize].cap;
@@ -1331,17 +1542,16 @@ impl Nodepack {
                 break;
             };
             for &i in &nodes {
-                eng.limits
-                    .remove(pool, &prep.pts[out[i].pt as usize].capacity);
+                limits.remove(pool, &prep.pts[out[i].pt as usize].capacity);
             }
             let cap = &prep.pts[merged.pt as usize].capacity;
-            if eng.limits.exceeded(&np.limits, pool, cap).is_some() {
+            if limits.exceeded(&np.limits, pool, cap).is_some() {
                 for &i in &nodes {
-                    eng.limits.add(pool, &prep.pts[out[i].pt as usize].capacity);
+                    limits.add(pool, &prep.pts[out[i].pt as usize].capacity);
                 }
                 break;
             }
-            eng.limits.add(pool, cap);
+            limits.add(pool, cap);
             nodes.sort_unstable();
             for &i in nodes.iter().rev() {
                 out.remove(i);

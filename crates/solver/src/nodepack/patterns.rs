@@ -1,0 +1,815 @@
+//! Column generation over packing patterns, for the plain pods of one pool.
+//!
+//! The greedy packer of [`super::Nodepack`] opens one node type at a time; on a catalog
+//! of hundreds of types and a mix of pod shapes its choices add up to several percent
+//! over the LP bound. Here the pods are split into items (pods with the same requests
+//! and the same launch options) and the nodes into bins (a pair and a capacity type, at
+//! its cheapest effective price). A pattern is one node of a bin with a count of pods of
+//! each item that fits it. The pattern LP, `min sum_p price_p x_p` subject to every item's
+//! demand being covered (`sum_p count_gp x_p >= demand_g`), is solved by column
+//! generation (Gilmore and Gomory's method for cutting stock):
+//!
+//! 1. Seed: for every item, the bin holding the most of its pods per dollar, filled with
+//!    that item alone.
+//! 2. Solve the dual of the restricted LP (`max sum_g demand_g u_g` subject to
+//!    `sum_g count_gp u_g <= price_p` for every known pattern): `u_g` is what one pod of
+//!    item `g` is worth.
+//! 3. Price: for every bin, fill a node greedily with the pods worth most per unit of
+//!    room (four measures of room: the dominant share, the sum of shares, CPU alone and
+//!    memory alone); a filling worth more than the bin's price is a new pattern (a new
+//!    row of the dual, added to the solved LP so the simplex resumes from its basis).
+//!    Stop when no bin has one, or after [`MAX_ROUNDS`] rounds.
+//! 4. Solve the primal of the patterns found and open `floor(x_p)` copies of each; the
+//!    pods left over (the fractional parts) go round again with the patterns kept;
+//!    when every `x_p` is below one, the largest is rounded up to a single node.
+//!
+//! The pricing is a heuristic (the exact one is a multi-dimensional knapsack), so the LP
+//! optimum is not proven; the plan is still valid, as every node is checked to hold its
+//! pods. Pure and deterministic: no clock, no randomness, ties broken by index.
+
+use microlp::{ComparisonOp, OptimizationDirection, Problem as Lp, Solution, Variable};
+use nodepack_model::Resources;
+
+/// Column-generation rounds per solve of the restricted LP.
+pub(super) const MAX_ROUNDS: usize = 60;
+/// New patterns added per round (the most valuable per dollar).
+const PER_ROUND: usize = 12;
+/// Times the residual pods go round again (each round opens at least one node).
+const MAX_PASSES: usize = 400;
+
+/// See [`plan`].
+const TAIL_SHARE: f64 = 0.1;
+
+/// Pods with the same requests and the same launch options.
+pub(super) struct Item<'a> {
+    /// Requests of one pod.
+    pub req: &'a Resources,
+    /// Number of pods.
+    pub demand: usize,
+}
+
+/// A kind of node: a pair and a capacity type.
+pub(super) struct Bin<'a> {
+    /// Usable capacity (allocatable minus daemonset overhead).
+    pub cap: &'a Resources,
+    /// Price per hour (any unit, the same for every bin).
+    pub price: f64,
+    /// The items that may use it, ascending.
+    pub items: Vec<usize>,
+}
+
+impl Bin<'_> {
+    /// May item `g` use it?
+    fn allows(&self, g: usize) -> bool {
+        self.items.binary_search(&g).is_ok()
+    }
+}
+
+/// A node to open: its bin and how many pods of each item it holds.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Node {
+    /// Index into the bins.
+    pub bin: usize,
+    /// (item, pods), by item.
+    pub take: Vec<(usize, usize)>,
+}
+
+/// The nodes for the items' pods, and how many of them (first) are whole copies of LP
+/// patterns; the others are single nodes for the pods those leave. Pods of items no bin
+/// holds are not placed (the caller packs what is left its own way), nor are the last
+/// few (see [`TAIL_SHARE`]); an LP failure returns the nodes found so far.
+pub(super) fn plan(items: &[Item], bins: &[Bin]) -> (Vec<Node>, usize) {
+    let dense = Dense::new(items, bins);
+    // Items no bin holds are left to the caller.
+    let mut demand: Vec<usize> = (0..items.len())
+        .map(|g| {
+            let held = bins
+                .iter()
+                .enumerate()
+                .any(|(bi, b)| b.allows(g) && fit(&dense.caps[bi], &dense.items[g], 1) == 1);
+            if held {
+                items[g].demand
+            } else {
+                0
+            }
+        })
+        .collect();
+    let mut patterns: Vec<Node> = Vec::new();
+    let mut out = Vec::new();
+    let mut start_lp: Option<f64> = None;
+    // Nodes before the first single node.
+    let mut whole: Option<usize> = None;
+    for _ in 0..MAX_PASSES {
+        if demand.iter().all(|&d| d == 0) {
+            break;
+        }
+        seed(&dense, bins, &demand, &mut patterns);
+        let Some(value) = generate(&dense, bins, &demand, &mut patterns) else {
+            break;
+        };
+        let Some(x) = primal(bins, &demand, &patterns) else {
+            break;
+        };
+        let trimmed = |p: usize, demand: &[usize]| -> Vec<(usize, usize)> {
+            patterns[p]
+                .take
+                .iter()
+                .map(|&(g, n)| (g, n.min(demand[g])))
+                .filter(|&(_, n)| n > 0)
+                .collect()
+        };
+        // Whole copies of the patterns.
+        let mut opened = false;
+        for (p, &v) in x.iter().enumerate() {
+            for _ in 0..(v + 1e-6).floor() as usize {
+                let take = trimmed(p, &demand);
+                if take.is_empty() {
+                    break;
+                }
+                for &(g, n) in &take {
+                    demand[g] -= n;
+                }
+                let bin = smallest(&dense, bins, &take).unwrap_or(patterns[p].bin);
+                out.push(Node { bin, take });
+                opened = true;
+            }
+        }
+        if opened {
+            fill_room(&dense, bins, &mut demand, &mut out);
+            continue;
+        }
+        // No whole copy left: one node of the used pattern whose pods (what is left of
+        // them), on the cheapest bin that holds them, cost least over their value;
+        // until the LP of the pods left is below TAIL_SHARE of what it was when the
+        // whole copies ran out.
+        let lp: f64 = x
+            .iter()
+            .zip(&patterns)
+            .map(|(v, p)| v * bins[p.bin].price)
+            .sum();
+        if lp < *start_lp.get_or_insert(lp) * TAIL_SHARE {
+            break;
+        }
+        let best = x
+            .iter()
+            .enumerate()
+            .filter(|(_, &v)| v > 1e-9)
+            .filter_map(|(p, _)| {
+                let take = trimmed(p, &demand);
+                let bin = smallest(&dense, bins, &take)?;
+                let worth: f64 = take.iter().map(|&(g, n)| value[g] * n as f64).sum();
+                Some((bins[bin].price - worth, p, bin, take))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let Some((_, _, bin, take)) = best else {
+            break;
+        };
+        for &(g, n) in &take {
+            demand[g] -= n;
+        }
+        whole.get_or_insert(out.len());
+        out.push(Node { bin, take });
+    }
+    let whole = whole.unwrap_or(out.len());
+    (out, whole)
+}
+
+/// Put pods left over into the room the open nodes have (largest pods first, each on
+/// the first node with room), without changing any node's bin.
+fn fill_room(dense: &Dense, bins: &[Bin], demand: &mut [usize], out: &mut [Node]) {
+    let mut left: Vec<usize> = (0..demand.len()).filter(|&g| demand[g] > 0).collect();
+    if left.is_empty() {
+        return;
+    }
+    left.sort_by_key(|&g| std::cmp::Reverse(dense.items[g].clone()));
+    for node in out.iter_mut() {
+        let mut free = dense.caps[node.bin].clone();
+        for &(g, n) in &node.take {
+            take_from(&mut free, &dense.items[g], n);
+        }
+        for &g in &left {
+            if demand[g] == 0 || !bins[node.bin].allows(g) {
+                continue;
+            }
+            let k = fit(&free, &dense.items[g], demand[g]);
+            if k == 0 {
+                continue;
+            }
+            take_from(&mut free, &dense.items[g], k);
+            demand[g] -= k;
+            match node.take.iter_mut().find(|t| t.0 == g) {
+                Some(t) => t.1 += k,
+                None => {
+                    node.take.push((g, k));
+                    node.take.sort_unstable();
+                }
+            }
+        }
+    }
+}
+
+/// The cheapest bin every item of `take` may use that holds them all (lowest index on
+/// ties); `None` for an empty `take`.
+fn smallest(dense: &Dense, bins: &[Bin], take: &[(usize, usize)]) -> Option<usize> {
+    if take.is_empty() {
+        return None;
+    }
+    let mut need = vec![0u64; dense.caps.first().map_or(0, |c| c.len())];
+    for &(g, n) in take {
+        for (x, r) in need.iter_mut().zip(&dense.items[g]) {
+            *x += r * n as u64;
+        }
+    }
+    bins.iter()
+        .enumerate()
+        .filter(|(bi, b)| {
+            take.iter().all(|t| b.allows(t.0))
+                && dense.caps[*bi].iter().zip(&need).all(|(c, x)| x <= c)
+        })
+        .min_by(|a, b| a.1.price.total_cmp(&b.1.price).then(a.0.cmp(&b.0)))
+        .map(|(bi, _)| bi)
+}
+
+/// Add, for every item with pods left that no known pattern covers, the bin holding the
+/// most of its pods per unit of price, filled with that item alone.
+fn seed(dense: &Dense, bins: &[Bin], demand: &[usize], patterns: &mut Vec<Node>) {
+    for (g, &d) in demand.iter().enumerate() {
+        if d == 0 || patterns.iter().any(|p| p.take.iter().any(|t| t.0 == g)) {
+            continue;
+        }
+        let best = bins
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.allows(g))
+            .filter_map(|(bi, b)| {
+                let k = fit(&dense.caps[bi], &dense.items[g], d);
+                (k > 0).then(|| (b.price / k as f64, bi, k))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        if let Some((_, bin, k)) = best {
+            patterns.push(Node {
+                bin,
+                take: vec![(g, k)],
+            });
+        }
+    }
+}
+
+/// Column generation on the dual: adds patterns until no bin prices out, or
+/// [`MAX_ROUNDS`]; returns the last duals (each item's value per pod). `None` when
+/// the LP fails or no pattern covers an item with pods left.
+fn generate(
+    dense: &Dense,
+    bins: &[Bin],
+    demand: &[usize],
+    patterns: &mut Vec<Node>,
+) -> Option<Vec<f64>> {
+    let n_items = dense.items.len();
+    let mut lp = Lp::new(OptimizationDirection::Maximize);
+    // Items no pattern covers get no variable's freedom: bounded above by zero.
+    let covered: Vec<bool> = (0..n_items)
+        .map(|g| patterns.iter().any(|p| p.take.iter().any(|t| t.0 == g)))
+        .collect();
+    let u: Vec<Variable> = (0..n_items)
+        .map(|g| {
+            let hi = if covered[g] { f64::INFINITY } else { 0.0 };
+            lp.add_var(demand[g] as f64, (0.0, hi))
+        })
+        .collect();
+    for p in patterns.iter() {
+        lp.add_constraint(row(&u, p), ComparisonOp::Le, bins[p.bin].price);
+    }
+    let mut sol: Solution = lp.solve().ok()?.into_solution().ok()?;
+    let mut known: std::collections::BTreeSet<Node> = patterns.iter().cloned().collect();
+    for _ in 0..MAX_ROUNDS {
+        let value: Vec<f64> = u.iter().map(|&v| sol.var_value(v).max(0.0)).collect();
+        let mut found: Vec<(f64, Node)> = Vec::new();
+        for (bi, b) in bins.iter().enumerate() {
+            if let Some((worth, node)) = best_fill(dense, b, bi, demand, &value) {
+                if worth > b.price * (1.0 + 1e-6) && !known.contains(&node) {
+                    found.push((worth / b.price.max(1e-12), node));
+                }
+            }
+        }
+        if found.is_empty() {
+            break;
+        }
+        found.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        found.dedup_by(|a, b| a.1 == b.1);
+        for (_, node) in found.into_iter().take(PER_ROUND) {
+            let r = row(&u, &node);
+            let price = bins[node.bin].price;
+            known.insert(node.clone());
+            patterns.push(node);
+            sol = sol
+                .add_constraint(r, ComparisonOp::Le, price)
+                .ok()?
+                .into_solution()
+                .ok()?;
+        }
+    }
+    Some(u.iter().map(|&v| sol.var_value(v).max(0.0)).collect())
+}
+
+/// The dual row of a pattern.
+fn row(u: &[Variable], p: &Node) -> Vec<(Variable, f64)> {
+    p.take.iter().map(|&(g, n)| (u[g], n as f64)).collect()
+}
+
+/// The primal of the restricted LP: how many copies of each pattern.
+fn primal(bins: &[Bin], demand: &[usize], patterns: &[Node]) -> Option<Vec<f64>> {
+    let mut lp = Lp::new(OptimizationDirection::Minimize);
+    let x: Vec<Variable> = patterns
+        .iter()
+        .map(|p| lp.add_var(bins[p.bin].price, (0.0, f64::INFINITY)))
+        .collect();
+    for (g, &d) in demand.iter().enumerate() {
+        if d == 0 {
+            continue;
+        }
+        let expr: Vec<(Variable, f64)> = patterns
+            .iter()
+            .enumerate()
+            .filter_map(|(p, pat)| {
+                pat.take
+                    .iter()
+                    .find(|t| t.0 == g)
+                    .map(|&(_, n)| (x[p], n as f64))
+            })
+            .collect();
+        lp.add_constraint(expr, ComparisonOp::Ge, d as f64);
+    }
+    let sol = lp.solve().ok()?.into_solution().ok()?;
+    Some(x.iter().map(|&v| sol.var_value(v).max(0.0)).collect())
+}
+
+/// Requests and capacities as dense vectors: CPU, memory, pod slots, ephemeral
+/// storage, then each extended resource any item requests.
+struct Dense {
+    items: Vec<Vec<u64>>,
+    caps: Vec<Vec<u64>>,
+}
+
+impl Dense {
+    fn new(items: &[Item], bins: &[Bin]) -> Self {
+        let names: std::collections::BTreeSet<&String> =
+            items.iter().flat_map(|it| it.req.extended.keys()).collect();
+        let dense = |r: &Resources| -> Vec<u64> {
+            let mut v = vec![r.cpu.0, r.memory.0, r.pods, r.ephemeral_storage.0];
+            v.extend(names.iter().map(|n| r.extended(n)));
+            v
+        };
+        Dense {
+            items: items.iter().map(|it| dense(it.req)).collect(),
+            caps: bins.iter().map(|b| dense(b.cap)).collect(),
+        }
+    }
+}
+
+/// How many pods of `req` fit in `free` (at most `limit`).
+fn fit(free: &[u64], req: &[u64], limit: usize) -> usize {
+    let mut k = limit as u64;
+    for (f, r) in free.iter().zip(req) {
+        if let Some(q) = f.checked_div(*r) {
+            k = k.min(q);
+        }
+    }
+    k as usize
+}
+
+/// Take `k` pods of `req` from `free` (they fit).
+fn take_from(free: &mut [u64], req: &[u64], k: usize) {
+    for (f, r) in free.iter_mut().zip(req) {
+        *f -= r * k as u64;
+    }
+}
+
+/// Return `k` pods of `req` to `free`.
+fn give_back(free: &mut [u64], req: &[u64], k: usize) {
+    for (f, r) in free.iter_mut().zip(req) {
+        *f += r * k as u64;
+    }
+}
+
+/// Orders tried by [`best_fill`]: the dominant share, then `a` CPU share plus `1 - a`
+/// memory share for these `a` (other resources' shares always added).
+const MIXES: [f64; 13] = [
+    0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0,
+];
+/// The LP fill and the search run only on bins whose best greedy fill is worth at
+/// least this share of their price.
+const CLOSE: f64 = 0.85;
+/// Nodes of the branch-and-bound in [`best_fill`], per bin and round.
+const SEARCH_STEPS: usize = 300;
+
+/// The most valuable filling of one node of bin `bi` at the items' values: (value,
+/// node). Greedy fills in several orders (value per unit of a measure of room: the
+/// dominant share, and CPU and memory shares mixed in [`MIXES`]); the continuous
+/// knapsack's solution rounded down and topped up ([`lp_fill`]); then a depth-first
+/// search over the counts from the best greedy's order, bounded by [`SEARCH_STEPS`]
+/// and pruned by what the room left could hold at the best value per unit of CPU and
+/// of memory.
+fn best_fill(
+    dense: &Dense,
+    b: &Bin,
+    bi: usize,
+    demand: &[usize],
+    value: &[f64],
+) -> Option<(f64, Node)> {
+    let cap = &dense.caps[bi];
+    let live: Vec<(usize, Shares)> = b
+        .items
+        .iter()
+        .copied()
+        .filter(|&g| demand[g] > 0 && value[g] > 0.0)
+        .map(|g| (g, shares(&dense.items[g], cap)))
+        .collect();
+    if live.is_empty() {
+        return None;
+    }
+    // An upper bound: the room of any one resource filled at the best value per unit
+    // of it, and no more pods than fit alone.
+    let mut bound: f64 = live
+        .iter()
+        .map(|&(g, _)| value[g] * fit(cap, &dense.items[g], demand[g]) as f64)
+        .sum();
+    for (d, &c) in cap.iter().enumerate() {
+        let best_per = live.iter().try_fold(0.0f64, |m, &(g, _)| {
+            let r = dense.items[g][d];
+            (r > 0).then(|| m.max(value[g] / r as f64))
+        });
+        if let Some(v) = best_per {
+            bound = bound.min(v * c as f64);
+        }
+    }
+    if bound <= b.price * (1.0 + 1e-6) {
+        return None;
+    }
+    let mut best: Option<(f64, Vec<(usize, usize)>, Vec<usize>)> = None;
+    let mut order: Vec<(f64, usize)> = Vec::with_capacity(live.len());
+    let mut free = cap.clone();
+    for m in 0..=MIXES.len() {
+        order.clear();
+        order.extend(live.iter().map(|(g, s)| {
+            let room = match m {
+                0 => s.most,
+                _ => MIXES[m - 1] * s.cpu + (1.0 - MIXES[m - 1]) * s.mem + s.other,
+            };
+            (value[*g] / room.max(1e-12), *g)
+        }));
+        order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        free.copy_from_slice(cap);
+        let mut take = Vec::new();
+        let mut worth = 0.0;
+        for &(_, g) in &order {
+            let k = fit(&free, &dense.items[g], demand[g]);
+            if k > 0 {
+                take_from(&mut free, &dense.items[g], k);
+                worth += value[g] * k as f64;
+                take.push((g, k));
+            }
+        }
+        if best
+            .as_ref()
+            .is_none_or(|(w, ..)| worth > *w * (1.0 + 1e-12))
+        {
+            best = Some((worth, take, order.iter().map(|o| o.1).collect()));
+        }
+    }
+    let (mut worth, mut take, order) = best?;
+    if worth < b.price * CLOSE {
+        return None;
+    }
+    if let Some((w, t)) = lp_fill(dense, bi, demand, value, &order) {
+        if w > worth * (1.0 + 1e-12) {
+            worth = w;
+            take = t;
+        }
+    }
+    // Branch and bound from the best greedy's order.
+    let per: Vec<[f64; 2]> = order
+        .iter()
+        .map(|&g| {
+            let r = &dense.items[g];
+            let f = |a: u64| {
+                if a == 0 {
+                    f64::INFINITY
+                } else {
+                    value[g] / a as f64
+                }
+            };
+            [f(r[0]), f(r[1])]
+        })
+        .collect();
+    // Best value per unit of CPU and of memory among the items from position k on.
+    let mut tail = vec![[0.0f64; 2]; order.len() + 1];
+    for k in (0..order.len()).rev() {
+        tail[k] = [tail[k + 1][0].max(per[k][0]), tail[k + 1][1].max(per[k][1])];
+    }
+    let mut search = Search {
+        dense,
+        demand,
+        value,
+        order: &order,
+        tail: &tail,
+        steps: 0,
+        best: worth,
+        best_take: None,
+        path: Vec::new(),
+    };
+    free.copy_from_slice(cap);
+    search.dfs(0, &mut free, 0.0);
+    if let Some(t) = search.best_take {
+        worth = search.best;
+        take = t;
+    }
+    take.sort_unstable();
+    Some((worth, Node { bin: bi, take }))
+}
+
+/// The continuous knapsack of one node (each resource a constraint, counts up to the
+/// demand) solved as an LP, its counts rounded down, then topped up in `order`: the
+/// mixes of CPU-heavy and memory-heavy pods no greedy order finds.
+fn lp_fill(
+    dense: &Dense,
+    bi: usize,
+    demand: &[usize],
+    value: &[f64],
+    order: &[usize],
+) -> Option<(f64, Vec<(usize, usize)>)> {
+    let cap = &dense.caps[bi];
+    let mut lp = Lp::new(OptimizationDirection::Maximize);
+    let vars: Vec<(usize, Variable)> = order
+        .iter()
+        .map(|&g| {
+            let hi = fit(cap, &dense.items[g], demand[g]) as f64;
+            (g, lp.add_var(value[g], (0.0, hi)))
+        })
+        .collect();
+    for (d, &c) in cap.iter().enumerate() {
+        let row: Vec<(Variable, f64)> = vars
+            .iter()
+            .filter_map(|&(g, v)| {
+                let r = dense.items[g][d];
+                (r > 0).then(|| (v, r as f64 / (c as f64).max(1.0)))
+            })
+            .collect();
+        if !row.is_empty() {
+            lp.add_constraint(row, ComparisonOp::Le, 1.0);
+        }
+    }
+    let sol = lp.solve().ok()?.into_solution().ok()?;
+    let mut free = cap.clone();
+    let mut count = vec![0usize; dense.items.len()];
+    for &(g, v) in &vars {
+        let want = (sol.var_value(v) + 1e-9).floor().max(0.0) as usize;
+        let k = fit(&free, &dense.items[g], want.min(demand[g]));
+        take_from(&mut free, &dense.items[g], k);
+        count[g] = k;
+    }
+    for &g in order {
+        let k = fit(&free, &dense.items[g], demand[g] - count[g]);
+        take_from(&mut free, &dense.items[g], k);
+        count[g] += k;
+    }
+    let take: Vec<(usize, usize)> = order
+        .iter()
+        .filter(|&&g| count[g] > 0)
+        .map(|&g| (g, count[g]))
+        .collect();
+    let worth = take.iter().map(|&(g, k)| value[g] * k as f64).sum();
+    Some((worth, take))
+}
+
+/// The depth-first search of [`best_fill`].
+struct Search<'a> {
+    dense: &'a Dense,
+    demand: &'a [usize],
+    value: &'a [f64],
+    order: &'a [usize],
+    tail: &'a [[f64; 2]],
+    steps: usize,
+    best: f64,
+    best_take: Option<Vec<(usize, usize)>>,
+    path: Vec<(usize, usize)>,
+}
+
+impl Search<'_> {
+    fn dfs(&mut self, k: usize, free: &mut [u64], acc: f64) {
+        self.steps += 1;
+        if acc > self.best * (1.0 + 1e-9) {
+            self.best = acc;
+            self.best_take = Some(self.path.clone());
+        }
+        if k == self.order.len() || self.steps > SEARCH_STEPS {
+            return;
+        }
+        let bound = acc + (free[0] as f64 * self.tail[k][0]).min(free[1] as f64 * self.tail[k][1]);
+        if bound <= self.best * (1.0 + 1e-9) {
+            return;
+        }
+        let g = self.order[k];
+        let req = &self.dense.items[g];
+        let most = fit(free, req, self.demand[g]);
+        take_from(free, req, most);
+        for n in (0..=most).rev() {
+            // Here `free` is the room less `n` pods of `req`.
+            if self.steps > SEARCH_STEPS {
+                give_back(free, req, n);
+                return;
+            }
+            if n > 0 {
+                self.path.push((g, n));
+                self.dfs(k + 1, free, acc + self.value[g] * n as f64);
+                self.path.pop();
+                give_back(free, req, 1);
+            } else {
+                self.dfs(k + 1, free, acc);
+            }
+        }
+    }
+}
+
+/// The room one pod takes on a node, as shares of the node's capacity.
+struct Shares {
+    cpu: f64,
+    mem: f64,
+    /// Pod slots, ephemeral storage and extended resources, summed.
+    other: f64,
+    /// The largest share of any resource.
+    most: f64,
+}
+
+fn shares(req: &[u64], cap: &[u64]) -> Shares {
+    let f = |a: u64, b: u64| {
+        if a == 0 {
+            0.0
+        } else if b == 0 {
+            f64::INFINITY
+        } else {
+            a as f64 / b as f64
+        }
+    };
+    let all: Vec<f64> = req.iter().zip(cap).map(|(a, b)| f(*a, *b)).collect();
+    Shares {
+        cpu: all[0],
+        mem: all[1],
+        other: all[2..].iter().sum(),
+        most: all.iter().copied().fold(0.0, f64::max),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::scaled;
+    use super::*;
+    use nodepack_model::{Bytes, Millicores};
+
+    /// A node's capacity (110 pod slots).
+    fn res(cpu: u64, gib: u64) -> Resources {
+        Resources::new(Millicores(cpu), Bytes::from_gib(gib)).with_pods(110)
+    }
+
+    /// A pod's requests (one pod slot).
+    fn pod(cpu: u64, gib: u64) -> Resources {
+        Resources::new(Millicores(cpu), Bytes::from_gib(gib)).with_pods(1)
+    }
+
+    /// Checks every node (its bin allowed for its items, within capacity) and that no
+    /// item is placed more than its demand; returns the cost and the pods placed.
+    fn check(items: &[Item], bins: &[Bin], nodes: &[Node]) -> (f64, Vec<usize>) {
+        let mut placed = vec![0; items.len()];
+        let mut cost = 0.0;
+        for n in nodes {
+            let b = &bins[n.bin];
+            let mut used = Resources::default();
+            for &(g, k) in &n.take {
+                assert!(b.items.contains(&g), "item {g} may not use bin {}", n.bin);
+                used = used.saturating_add(&scaled(items[g].req, k));
+                placed[g] += k;
+            }
+            assert!(used.fits(b.cap), "node {n:?} over capacity");
+            cost += b.price;
+        }
+        for (g, it) in items.iter().enumerate() {
+            assert!(
+                placed[g] <= it.demand,
+                "item {g} placed {} times",
+                placed[g]
+            );
+        }
+        (cost, placed)
+    }
+
+    #[test]
+    fn mixes_cpu_and_memory_heavy_pods_on_one_balanced_type() {
+        // CPU-heavy (3 CPU, 1 GiB) and memory-heavy (1 CPU, 7 GiB) pods: a balanced 4 CPU /
+        // 8 GiB node ($2) holds one of each; the compute (12 CPU / 4 GiB) and memory
+        // (4 CPU / 32 GiB) types hold four of one shape for $5 ($1.25 a pod, $2.50 a
+        // pair).
+        let cpu_heavy = pod(3000, 1);
+        let mem_heavy = pod(1000, 7);
+        let (c, m, bal) = (res(12_000, 4), res(4000, 32), res(4000, 8));
+        let items = [
+            Item {
+                req: &cpu_heavy,
+                demand: 40,
+            },
+            Item {
+                req: &mem_heavy,
+                demand: 40,
+            },
+        ];
+        let bins = [
+            Bin {
+                cap: &c,
+                price: 5.0,
+                items: vec![0, 1],
+            },
+            Bin {
+                cap: &m,
+                price: 5.0,
+                items: vec![0, 1],
+            },
+            Bin {
+                cap: &bal,
+                price: 2.0,
+                items: vec![0, 1],
+            },
+        ];
+        let (nodes, whole) = plan(&items, &bins);
+        let (cost, placed) = check(&items, &bins, &nodes);
+        assert_eq!(placed, vec![40, 40]);
+        assert_eq!(cost, 40.0 * 2.0, "{nodes:?}");
+        assert!(nodes.iter().all(|n| n.bin == 2));
+        assert_eq!(whole, nodes.len(), "the LP's optimum is whole");
+    }
+
+    #[test]
+    fn finds_the_optimum_of_a_small_fractional_case() {
+        // 40.5 CPUs of pods; 8-CPU nodes ($3) are the cheaper CPU, 4-CPU ones cost $2,
+        // and only small pods may use those.
+        let small = pod(500, 1);
+        let big = pod(2000, 2);
+        let (a, b2) = (res(4000, 16), res(8000, 16));
+        let items = [
+            Item {
+                req: &small,
+                demand: 37,
+            },
+            Item {
+                req: &big,
+                demand: 11,
+            },
+        ];
+        let bins = [
+            Bin {
+                cap: &a,
+                price: 2.0,
+                items: vec![0],
+            },
+            Bin {
+                cap: &b2,
+                price: 3.0,
+                items: vec![0, 1],
+            },
+        ];
+        let (nodes, whole) = plan(&items, &bins);
+        let (cost, placed) = check(&items, &bins, &nodes);
+        assert!(whole <= nodes.len());
+        // The optimum: five 8-CPU nodes hold 40 CPUs (all 11 big pods and 36 small
+        // ones), one 4-CPU node the last small pod ($17; six 8-CPU nodes cost $18).
+        assert_eq!(placed, vec![37, 11], "{nodes:?}");
+        assert_eq!(cost, 5.0 * 3.0 + 2.0, "{nodes:?}");
+    }
+
+    #[test]
+    fn items_without_a_bin_are_left_to_the_caller() {
+        let huge = pod(64_000, 1);
+        let small = pod(1000, 1);
+        let cap = res(4000, 16);
+        let items = [
+            Item {
+                req: &huge,
+                demand: 2,
+            },
+            Item {
+                req: &small,
+                demand: 4,
+            },
+        ];
+        let bins = [Bin {
+            cap: &cap,
+            price: 1.0,
+            items: vec![0, 1],
+        }];
+        let (nodes, _) = plan(&items, &bins);
+        assert_eq!(
+            nodes,
+            vec![Node {
+                bin: 0,
+                take: vec![(1, 4)]
+            }]
+        );
+    }
+}
