@@ -7,7 +7,7 @@
 //! 3. Plain pods (no topology, no preferences, not referenced by anyone's affinity) first
 //!    fill the room left in those claims without making them launch a bigger type, then
 //!    are packed by pool, in weight order. Those without zone terms first get the nodes
-//!    of the pattern LP (column generation over packing patterns, see [`patterns`]):
+//!    of the pattern LP (column generation over packing patterns, in `nodepack/patterns.rs`):
 //!    whole copies of its patterns, then single nodes for what they leave. The rest go
 //!    to a greedy packer: repeatedly open the (instance type, capacity type) whose best
 //!    first-fit-decreasing fill of the remaining pods buys the most "fair cost" per
