@@ -352,6 +352,12 @@ fn same_node_rules(a: &Pod, b: &Pod) -> bool {
         && a.node_affinity_preferred == b.node_affinity_preferred
 }
 
+/// `reqs` narrowed by the node terms of `groups` (each group's pods may use every
+/// column the node could launch, so the terms are compatible with it).
+fn with_terms<'g>(reqs: Requirements, groups: impl Iterator<Item = &'g Group>) -> Requirements {
+    groups.fold(reqs, |r, g| r.intersect(&g.term))
+}
+
 /// An integer that orders prices as `f64::total_cmp` does.
 fn price_key(p: f64) -> i64 {
     let b = p.to_bits() as i64;
@@ -1273,6 +1279,9 @@ impl Nodepack {
                 }
                 break;
             };
+            // The node carries its pods' node requirements (the fill merged only zone
+            // terms), so that launch alternatives and growth respect them.
+            let reqs = with_terms(reqs, take.iter().map(|t| &groups[t.0]));
             let repeat = take
                 .iter()
                 .map(|&(g, k)| groups[g].remaining() / k)
@@ -1420,7 +1429,10 @@ impl Nodepack {
         for node in nodes {
             let c = node.bin;
             let ct = cols[c].ct;
-            let reqs = &base[capacity_rank(ct) as usize];
+            let reqs = &with_terms(
+                base[capacity_rank(ct) as usize].clone(),
+                node.take.iter().map(|t| &groups[eligible[t.0]]),
+            );
             let mut node_pods = Vec::new();
             let mut requested = Resources::default();
             let mut gs = BTreeSet::new();

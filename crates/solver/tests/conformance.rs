@@ -624,3 +624,35 @@ fn cpu_and_memory_heavy_pods_are_mixed_close_to_the_lp_bound() {
         plan.cost_per_hour
     );
 }
+
+/// Regression: nodes of nodepack's packer carried only their pods' zone terms, so a
+/// node of arm64-only pods listed amd64 types among its launch alternatives (and growth
+/// could launch one): a launch falling back to an alternative would have broken the
+/// pods' node selector. (Found by the growth property test; the case is kept in
+/// `properties.proptest-regressions`.)
+#[test]
+fn launch_alternatives_respect_the_pods_node_selector() {
+    let pods: Vec<Pod> = tk::pods("arm", 6, 1000, 2048)
+        .into_iter()
+        .map(|p| tk::select(p, labels::ARCH, "arm64"))
+        .collect();
+    let mut types = Vec::new();
+    for (family, arch, price) in [("c6g", "arm64", 0.034), ("c6i", "amd64", 0.036)] {
+        for cpu in [2, 4, 8, 16] {
+            types.push(tk::instance_type(family, arch, cpu, 2, 0, price));
+        }
+    }
+    let plans = run_on(pods, types);
+    let np = plans.iter().find(|p| p.strategy == "nodepack").unwrap();
+    assert!(!np.nodes.is_empty());
+    for n in &np.nodes {
+        assert!(n.instance_type.starts_with("c6g"), "{n:#?}");
+        assert!(!n.alternatives.is_empty(), "{n:#?}");
+        assert!(
+            n.alternatives.iter().all(|a| a.starts_with("c6g")),
+            "{}: {:?}",
+            n.instance_type,
+            n.alternatives
+        );
+    }
+}
