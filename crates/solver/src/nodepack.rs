@@ -1045,13 +1045,13 @@ impl Nodepack {
         if whole < nodes.len() {
             variants.push(whole);
         }
+        // (pods left, cost, pods left, nodes, limits after them)
         type Variant = (
             usize,
             f64,
             Vec<usize>,
             Vec<Packed>,
             crate::prep::LimitTracker,
-            Vec<Group>,
         );
         let mut best: Option<Variant> = None;
         for count in variants {
@@ -1092,10 +1092,10 @@ impl Nodepack {
                 .as_ref()
                 .is_none_or(|b| (left.len(), cost) < (b.0, b.1 * (1.0 - 1e-12)))
             {
-                best = Some((left.len(), cost, left, mine, limits, gs));
+                best = Some((left.len(), cost, left, mine, limits));
             }
         }
-        let Some((_, _, left, mine, limits, _)) = best else {
+        let Some((_, _, left, mine, limits)) = best else {
             return Vec::new();
         };
         eng.limits = limits;
