@@ -14,14 +14,21 @@
 //! 2. Solve the dual of the restricted LP (`max sum_g demand_g u_g` subject to
 //!    `sum_g count_gp u_g <= price_p` for every known pattern): `u_g` is what one pod of
 //!    item `g` is worth.
-//! 3. Price: for every bin, fill a node greedily with the pods worth most per unit of
-//!    room (four measures of room: the dominant share, the sum of shares, CPU alone and
-//!    memory alone); a filling worth more than the bin's price is a new pattern (a new
-//!    row of the dual, added to the solved LP so the simplex resumes from its basis).
-//!    Stop when no bin has one, or after [`MAX_ROUNDS`] rounds.
-//! 4. Solve the primal of the patterns found and open `floor(x_p)` copies of each; the
-//!    pods left over (the fractional parts) go round again with the patterns kept;
-//!    when every `x_p` is below one, the largest is rounded up to a single node.
+//! 3. Price: for every bin, the most valuable filling of one node at those values
+//!    ([`best_fill`]: greedy fills in 14 orders of value per unit of room, then, for
+//!    bins whose greedy fill comes within [`CLOSE`] of their price, the continuous
+//!    knapsack rounded down and a bounded depth-first search); the [`PER_ROUND`] most
+//!    valuable per dollar of those worth more than their bin's price become patterns
+//!    (new rows of the dual, added to the solved LP so the simplex resumes from its
+//!    basis). Stop when no bin has one, or after [`MAX_ROUNDS`] rounds.
+//! 4. Solve the primal of the patterns found and open `floor(x_p)` copies of each (each
+//!    on the cheapest bin that holds it), fit the pods left into the room of the open
+//!    nodes, and go round again with the patterns kept. When no pattern is used a whole
+//!    time, open single nodes: the used pattern whose pods left (on the cheapest bin
+//!    holding them) cost least over their value, one per round, until the LP of the
+//!    pods left is below [`TAIL_SHARE`] of what it was when the single nodes began;
+//!    the rest is the caller's. The caller also tries its greedy packer in place of the
+//!    single nodes and keeps the cheaper plan.
 //!
 //! The pricing is a heuristic (the exact one is a multi-dimensional knapsack), so the LP
 //! optimum is not proven; the plan is still valid, as every node is checked to hold its
@@ -31,13 +38,13 @@ use microlp::{ComparisonOp, OptimizationDirection, Problem as Lp, Solution, Vari
 use nodepack_model::Resources;
 
 /// Column-generation rounds per solve of the restricted LP.
-pub(super) const MAX_ROUNDS: usize = 60;
+const MAX_ROUNDS: usize = 60;
 /// New patterns added per round (the most valuable per dollar).
 const PER_ROUND: usize = 12;
-/// Times the residual pods go round again (each round opens at least one node).
+/// Times the pods left go round again (each pass opens at least one node).
 const MAX_PASSES: usize = 400;
-
-/// See [`plan`].
+/// Single nodes stop when the LP of the pods left falls below this share of what it was
+/// when they began (the greedy packer does better on the last few pods).
 const TAIL_SHARE: f64 = 0.1;
 
 /// Pods with the same requests and the same launch options.
