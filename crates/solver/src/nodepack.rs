@@ -504,22 +504,24 @@ fn scaled(r: &Resources, k: usize) -> Resources {
     }
 }
 
+/// A request's share of a capacity: 0 for no request, infinite for none available.
+fn ratio(a: u64, b: u64) -> f64 {
+    if a == 0 {
+        0.0
+    } else if b == 0 {
+        f64::INFINITY
+    } else {
+        a as f64 / b as f64
+    }
+}
+
 fn share(req: &Resources, cap: &Resources) -> f64 {
-    let f = |a: u64, b: u64| {
-        if a == 0 {
-            0.0
-        } else if b == 0 {
-            f64::INFINITY
-        } else {
-            a as f64 / b as f64
-        }
-    };
-    let mut s = f(req.cpu.0, cap.cpu.0)
-        .max(f(req.memory.0, cap.memory.0))
-        .max(f(req.ephemeral_storage.0, cap.ephemeral_storage.0))
-        .max(f(req.pods, cap.pods));
+    let mut s = ratio(req.cpu.0, cap.cpu.0)
+        .max(ratio(req.memory.0, cap.memory.0))
+        .max(ratio(req.ephemeral_storage.0, cap.ephemeral_storage.0))
+        .max(ratio(req.pods, cap.pods));
     for (n, v) in &req.extended {
-        s = s.max(f(*v, cap.extended(n)));
+        s = s.max(ratio(*v, cap.extended(n)));
     }
     s
 }
@@ -1388,7 +1390,8 @@ impl Nodepack {
             let its: Vec<usize> = eligible
                 .iter()
                 .enumerate()
-                .filter(|(_, &g)| groups[g].has(c) && groups[g].req.fits(cap))
+                // (A group's columns are those whose pair holds its pod.)
+                .filter(|(_, &g)| groups[g].has(c))
                 .map(|(i, _)| i)
                 .collect();
             if its.is_empty() {

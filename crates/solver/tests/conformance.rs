@@ -56,15 +56,20 @@ impl Case {
 
 /// Every strategy's plan for `pods` in one default pool on a catalog of `types`.
 fn run_on(pods: Vec<Pod>, types: Vec<nodepack_model::InstanceType>) -> Vec<Plan> {
+    let mut case = Case::new(pods, vec![tk::pool("default", &[])]);
+    case.catalog = catalog_of(types);
+    case.run()
+}
+
+/// A sorted catalog of `types`.
+fn catalog_of(types: Vec<nodepack_model::InstanceType>) -> Catalog {
     let mut catalog = Catalog {
         name: "case".into(),
         region: None,
         instance_types: types,
     };
     catalog.sort();
-    let mut case = Case::new(pods, vec![tk::pool("default", &[])]);
-    case.catalog = catalog;
-    case.run()
+    catalog
 }
 
 fn node_of<'a>(plan: &'a Plan, pod: &str) -> &'a nodepack_solver::NewNode {
@@ -603,12 +608,7 @@ fn cpu_and_memory_heavy_pods_are_mixed_close_to_the_lp_bound() {
     let plans = run_on(pods.clone(), types.clone());
     let plan = plans.iter().find(|p| p.strategy == "nodepack").unwrap();
     assert!(plan.unschedulable.is_empty(), "{:?}", plan.unschedulable);
-    let mut catalog = Catalog {
-        name: "case".into(),
-        region: None,
-        instance_types: types,
-    };
-    catalog.sort();
+    let catalog = catalog_of(types);
     let pools = vec![tk::pool("default", &[])];
     let problem = Problem {
         pending: &pods,

@@ -34,6 +34,7 @@
 //! optimum is not proven; the plan is still valid, as every node is checked to hold its
 //! pods. Pure and deterministic: no clock, no randomness, ties broken by index.
 
+use super::ratio;
 use microlp::{ComparisonOp, OptimizationDirection, Problem as Lp, Solution, Variable};
 use nodepack_model::Resources;
 
@@ -648,16 +649,7 @@ struct Shares {
 }
 
 fn shares(req: &[u64], cap: &[u64]) -> Shares {
-    let f = |a: u64, b: u64| {
-        if a == 0 {
-            0.0
-        } else if b == 0 {
-            f64::INFINITY
-        } else {
-            a as f64 / b as f64
-        }
-    };
-    let all: Vec<f64> = req.iter().zip(cap).map(|(a, b)| f(*a, *b)).collect();
+    let all: Vec<f64> = req.iter().zip(cap).map(|(a, b)| ratio(*a, *b)).collect();
     Shares {
         cpu: all[0],
         mem: all[1],
