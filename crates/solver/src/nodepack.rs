@@ -364,6 +364,19 @@ fn price_key(p: f64) -> i64 {
     b ^ ((((b >> 63) as u64) >> 1) as i64)
 }
 
+/// The packer's columns of one pool, fixed while it packs the pool.
+#[derive(Clone, Copy)]
+struct PoolCols<'a> {
+    pool: usize,
+    cols: &'a [Col],
+    /// The groups that may use each column.
+    sig: &'a Sigs,
+    /// Every column, cheapest first.
+    by_price: &'a [usize],
+    /// The pool's requirements with each capacity type (by capacity rank).
+    base: &'a [Requirements],
+}
+
 /// A launch option of the packer: a pair and a capacity type.
 struct Col {
     pt: u32,
@@ -1041,20 +1054,20 @@ impl Nodepack {
         // then the greedy below for the rest. The pattern plan ends with single nodes
         // for the pods its whole copies leave; the greedy may do better with those, so
         // both completions are tried and the cheaper kept (fewer pods left first).
-        let (nodes, whole, eligible) =
-            self.pattern_plan(prep, &groups, &cols, &all_by_price, &mut dominance);
+        let pc = PoolCols {
+            pool,
+            cols: &cols,
+            sig: &sig,
+            by_price: &all_by_price,
+            base: &base,
+        };
+        let (nodes, whole, eligible) = self.pattern_plan(prep, &pc, &groups, &mut dominance);
         let mut variants = vec![nodes.len()];
         if whole < nodes.len() {
             variants.push(whole);
         }
-        // (pods left, cost, pods left, nodes, limits after them)
-        type Variant = (
-            usize,
-            f64,
-            Vec<usize>,
-            Vec<Packed>,
-            crate::prep::LimitTracker,
-        );
+        // (cost, pods left, nodes, limits after them)
+        type Variant = (f64, Vec<usize>, Vec<Packed>, crate::prep::LimitTracker);
         let mut best: Option<Variant> = None;
         for count in variants {
             let mut gs = groups.clone();
@@ -1063,27 +1076,20 @@ impl Nodepack {
             let mut mine = Vec::new();
             self.open_patterns(
                 prep,
+                &pc,
                 &mut limits,
-                pool,
                 &mut gs,
-                &cols,
-                &all_by_price,
-                &base,
                 &eligible,
                 &nodes[..count],
                 &mut mine,
             );
             let left = self.greedy(
                 prep,
+                &pc,
                 &mut limits,
-                pool,
                 &mut gs,
-                &cols,
-                &sig,
                 &mut dominance,
                 &mut alive,
-                &base,
-                &all_by_price,
                 &mut mine,
             );
             let cost: f64 = mine
@@ -1092,12 +1098,12 @@ impl Nodepack {
                 .sum();
             if best
                 .as_ref()
-                .is_none_or(|b| (left.len(), cost) < (b.0, b.1 * (1.0 - 1e-12)))
+                .is_none_or(|b| (left.len(), cost) < (b.1.len(), b.0 * (1.0 - 1e-12)))
             {
-                best = Some((left.len(), cost, left, mine, limits));
+                best = Some((cost, left, mine, limits));
             }
         }
-        let Some((_, _, left, mine, limits)) = best else {
+        let Some((_, left, mine, limits)) = best else {
             return Vec::new();
         };
         eng.limits = limits;
@@ -1109,21 +1115,23 @@ impl Nodepack {
     /// buys the most fair cost per dollar (see the module documentation), then merges
     /// the least utilized nodes of `out` (this pool's nodes, those opened before
     /// included; [`Nodepack::merge_tail`]). Returns the pods pool limits left over.
-    #[allow(clippy::too_many_arguments)]
     fn greedy(
         &self,
         prep: &Prepared,
+        pc: &PoolCols,
         limits: &mut crate::prep::LimitTracker,
-        pool: usize,
         groups: &mut [Group],
-        cols: &[Col],
-        sig: &Sigs,
         dominance: &mut Dominance,
         alive: &mut [bool],
-        base: &[Requirements],
-        all_by_price: &[usize],
         out: &mut Vec<Packed>,
     ) -> Vec<usize> {
+        let PoolCols {
+            pool,
+            cols,
+            sig,
+            by_price: all_by_price,
+            base,
+        } = *pc;
         let np = &prep.problem.nodepools[pool];
         let mut left = Vec::new();
         loop {
@@ -1360,11 +1368,11 @@ impl Nodepack {
     fn pattern_plan(
         &self,
         prep: &Prepared,
+        pc: &PoolCols,
         groups: &[Group],
-        cols: &[Col],
-        all_by_price: &[usize],
         dominance: &mut Dominance,
     ) -> (Vec<patterns::Node>, usize, Vec<usize>) {
+        let (cols, all_by_price) = (pc.cols, pc.by_price);
         let eligible: Vec<usize> = (0..groups.len())
             .filter(|&g| {
                 groups[g].remaining() > 0 && !groups[g].term.keys.contains_key(labels::ZONE)
@@ -1414,20 +1422,23 @@ impl Nodepack {
 
     /// Open `nodes` of a pattern plan (bins are columns), each right-sized like the
     /// greedy's; stops at the first node pool limits refuse.
-    #[allow(clippy::too_many_arguments)]
     fn open_patterns(
         &self,
         prep: &Prepared,
+        pc: &PoolCols,
         limits: &mut crate::prep::LimitTracker,
-        pool: usize,
         groups: &mut [Group],
-        cols: &[Col],
-        all_by_price: &[usize],
-        base: &[Requirements],
         eligible: &[usize],
         nodes: &[patterns::Node],
         out: &mut Vec<Packed>,
     ) {
+        let PoolCols {
+            pool,
+            cols,
+            by_price: all_by_price,
+            base,
+            ..
+        } = *pc;
         let np = &prep.problem.nodepools[pool];
         for node in nodes {
             let c = node.bin;
