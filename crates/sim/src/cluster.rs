@@ -119,6 +119,10 @@ pub struct NodeSt {
     /// or a node still booting whose nominated pods all went elsewhere; cleared when
     /// pods are nominated to it or bound on it.
     pub spare: bool,
+    /// Held out of scheduling: a hedge's spare that neither the scheduler, the
+    /// provisioner nor consolidation sees until the autoscaler nominates pods to it
+    /// (see `autoscaler::hedge`); cleared then.
+    pub held: bool,
 }
 
 impl NodeSt {
@@ -260,6 +264,7 @@ impl Cluster {
         let (ps, ns) = (&self.pods[p], &self.nodes[n]);
         ns.life == NodeLife::Ready
             && !ns.cordoned
+            && !ns.held
             && ps
                 .pod
                 .requests
@@ -443,7 +448,11 @@ impl Cluster {
         let mut idx = Vec::new();
         for &i in &self.alive {
             let n = &self.nodes[i];
-            if !n.live() || n.cordoned || (!include_launching && n.life != NodeLife::Ready) {
+            if !n.live()
+                || n.cordoned
+                || n.held
+                || (!include_launching && n.life != NodeLife::Ready)
+            {
                 continue;
             }
             let mut node = n.node.clone();
@@ -648,6 +657,7 @@ pub(crate) fn test_node(cpu: u64) -> NodeSt {
         cordoned: false,
         last_change: Millis(0),
         spare: false,
+        held: false,
     }
 }
 

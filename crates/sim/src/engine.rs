@@ -215,7 +215,9 @@ impl Sim<'_> {
         for a in actions {
             match a {
                 Action::Launch(req) => {
-                    self.launch(req, cache);
+                    if let Some(n) = self.launch(&req, cache) {
+                        self.launch_spares(n, &req, cache);
+                    }
                 }
                 Action::Remove { node, reason } => {
                     if self.cluster.nodes[node].life < NodeLife::Draining {
@@ -231,11 +233,28 @@ impl Sim<'_> {
                 Action::Nominate { pod, node } => {
                     let c = &mut self.cluster;
                     if c.pending.contains(&pod) && c.nodes[node].live() {
+                        let from = c.pods[pod].nominated;
                         c.unnominate(pod);
+                        // A node still booting whose pods were all nominated elsewhere
+                        // (a hedge's spare took them) becomes a held spare itself.
+                        if let Some(m) = from.filter(|&m| m != node) {
+                            let ms = &mut c.nodes[m];
+                            if ms.life < NodeLife::Ready
+                                && ms.nominated.is_empty()
+                                && ms.pods.is_empty()
+                            {
+                                ms.spare = true;
+                                ms.held = true;
+                            }
+                        }
                         c.pods[pod].nominated = Some(node);
                         c.nodes[node].nominated.push(pod);
                         c.nodes[node].spare = false;
+                        c.nodes[node].held = false;
                         if c.nodes[node].life == NodeLife::Ready {
+                            // Room on a ready node: as when a node becomes ready, the
+                            // constrained pods get a pass at once.
+                            c.node_ready = true;
                             self.new_pods.push(pod);
                         }
                     }
@@ -417,7 +436,7 @@ impl Sim<'_> {
         }
         let mut news = Vec::new();
         for req in launches {
-            match self.launch(req, cache) {
+            match self.launch(&req, cache) {
                 Some(n) => news.push(n),
                 None => {
                     self.summary.replacements_failed += 1;
@@ -476,7 +495,33 @@ impl Sim<'_> {
         }
     }
 
-    fn launch(&mut self, req: LaunchReq, cache: bool) -> Option<usize> {
+    /// Launch `req.spares` held spares of node `n`'s offering (none once it has no
+    /// capacity: a spare of another offering could not stand in for `n`).
+    fn launch_spares(&mut self, n: usize, req: &LaunchReq, cache: bool) {
+        if req.spares == 0 {
+            return;
+        }
+        let ns = &self.cluster.nodes[n];
+        let offering = (
+            ns.node.instance_type.clone(),
+            ns.offering.capacity_type,
+            ns.node.zone.clone(),
+        );
+        let spare = LaunchReq {
+            pods: vec![],
+            spares: 0,
+            ..req.clone()
+        };
+        for _ in 0..req.spares {
+            let Some(s) = self.launch_one(&spare, offering.clone(), cache) else {
+                return;
+            };
+            self.cluster.nodes[s].spare = true;
+            self.cluster.nodes[s].held = true;
+        }
+    }
+
+    fn launch(&mut self, req: &LaunchReq, cache: bool) -> Option<usize> {
         // The first offering tried is always the chosen one: try it before building the
         // rest of the list (the same offerings in the same order, so the same draws).
         let first = (
@@ -484,13 +529,13 @@ impl Sim<'_> {
             req.capacity_type,
             req.zone.clone(),
         );
-        if let Some(n) = self.launch_one(&req, first, cache) {
+        if let Some(n) = self.launch_one(req, first, cache) {
             return Some(n);
         }
         let pool = &self.input.nodepools[req.pool];
-        let tries = launch_tries(&req, pool, self.input.catalog, &self.cluster.pods);
+        let tries = launch_tries(req, pool, self.input.catalog, &self.cluster.pods);
         for t in tries.into_iter().skip(1) {
-            if let Some(n) = self.launch_one(&req, t, cache) {
+            if let Some(n) = self.launch_one(req, t, cache) {
                 return Some(n);
             }
         }
@@ -523,7 +568,6 @@ impl Sim<'_> {
         }
         let o = o.clone();
         let n = self.create_node(req.pool, pt, it, o);
-        self.cluster.nodes[n].spare = req.spare;
         for &p in &req.pods {
             let c = &mut self.cluster;
             if c.pending.contains(&p) {
@@ -590,6 +634,7 @@ impl Sim<'_> {
             cordoned: false,
             last_change: self.now,
             spare: false,
+            held: false,
             startup_taints: pool.startup_taints.len(),
         });
         self.summary.nodes_launched += 1;
@@ -999,7 +1044,7 @@ mod tests {
             alternatives: vec!["m6i.4x".into()],
             pods,
             on_demand_fallback: true,
-            spare: false,
+            spares: 0,
         };
         let tries = launch_tries(&req(vec![free]), &pool, &catalog, &cluster.pods);
         let first: Vec<(&str, &str)> = tries

@@ -278,7 +278,7 @@ impl ClusterAutoscaler {
                     alternatives: vec![],
                     pods: vec![],
                     on_demand_fallback: true,
-                    spare: false,
+                    spares: 0,
                 })
             })
             .collect()

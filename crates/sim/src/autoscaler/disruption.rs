@@ -204,8 +204,12 @@ fn view(
     (nodes, status, idx)
 }
 
-/// A node's state as consolidation sees it (`None`: terminated, not seen).
+/// A node's state as consolidation sees it (`None`: terminated or a held spare, not
+/// seen).
 fn seen_state(n: &NodeSt) -> Option<NodeState> {
+    if n.held {
+        return None;
+    }
     Some(match n.life {
         NodeLife::Terminated => return None,
         NodeLife::Launching => NodeState::Launching,
@@ -319,7 +323,7 @@ fn actions(ctx: &Ctx, moves: &[Move], idx: &[usize]) -> Vec<Action> {
                     alternatives: r.alternatives.clone(),
                     pods: vec![],
                     on_demand_fallback: !m.spot_only,
-                    spare: false,
+                    spares: 0,
                 })
             })
             .collect();

@@ -1,97 +1,148 @@
 //! nodepack's launch hedge: spare nodes beside a provisioning round's nodes, so the
-//! round's pods wait for the first nodes to boot rather than the slowest.
+//! round's pods wait for the first nodes of their kind to boot rather than the slowest,
+//! on exactly the nodes the solver planned.
 //!
 //! Boot times have a heavy tail (the default cloud: 25-60 s, one launch in ten up to
 //! 2 minutes). A round of N nodes waits for all N, so its slowest pods almost surely
-//! wait for a tail boot, and those pods set the pending-latency p99. With spares, the
-//! scheduler binds a pod nominated to a node still booting on any ready node with
-//! room (as kube-scheduler does), so the round's pods land on the first nodes ready.
+//! wait for a tail boot, and those pods set the pending-latency p99.
 //!
 //! - [`spares`]: for a round's launches that carry pods, copies without pods of the
-//!   `ceil(share * n)` that carry the most, marked spare.
-//! - [`cancel`], every autoscaler pass: spares still unused (booting, or ready and
-//!   empty) are removed as soon as no pending pod waits for a node of their pool and
-//!   capacity type. A node whose nominated pods all bound elsewhere while it booted
-//!   counts as a spare too (the cluster marks it), so the loser of each race goes.
+//!   `ceil(share * n)` that carry the most. A spare is *held*: the scheduler, the
+//!   provisioner and consolidation do not see it, so no pod lands on it by chance.
+//! - [`reconcile`], every autoscaler pass: a held spare that is ready takes over the
+//!   whole plan of a node of the same offering (pool, type, zone, capacity type) still
+//!   booting with pods waiting for it (the earliest launched first): those pods are
+//!   nominated to the spare, and the slow node becomes a held spare in its turn. Spares
+//!   for which no node of their offering still waits are removed. So N planned nodes
+//!   and their spares serve the plan on the first N of them ready, the packing stays
+//!   the solver's, and consolidation finds nothing to repair.
 //!
 //! What it costs is billed like any node: a spare runs from its launch until it is
 //! removed (at least the billing minimum).
 
-use super::{Action, Ctx, LaunchReq};
-use crate::cluster::NodeLife;
-use nodepack_model::CapacityType;
+use super::{Action, LaunchReq};
+use crate::cluster::{Cluster, NodeLife, NodeSt};
+use nodepack_model::Resources;
 
-/// Spare launches for a round's `actions`: copies, without pods and marked spare, of
-/// the `ceil(share * n)` launches carrying the most pods (ties: first planned first).
-pub fn spares(actions: &[Action], share: f64) -> Vec<Action> {
-    let mut launches: Vec<&LaunchReq> = actions
-        .iter()
+/// Give a round's launches that carry pods their spares, `share` per launch:
+/// `floor(share)` each, and one more to the `ceil(frac(share) * n)` carrying the most
+/// pods (ties: first planned first). The engine launches them on the offering each
+/// launch gets.
+pub fn assign(actions: &mut [Action], share: f64) {
+    let share = share.max(0.0);
+    let mut launches: Vec<&mut LaunchReq> = actions
+        .iter_mut()
         .filter_map(|a| match a {
             Action::Launch(l) if !l.pods.is_empty() => Some(l),
             _ => None,
         })
         .collect();
-    let n = (share * launches.len() as f64).ceil() as usize;
     launches.sort_by_key(|l| std::cmp::Reverse(l.pods.len()));
-    launches
-        .into_iter()
-        .take(n)
-        .map(|l| {
-            Action::Launch(LaunchReq {
-                pods: vec![],
-                spare: true,
-                ..l.clone()
-            })
-        })
-        .collect()
+    let whole = share.floor();
+    let extra = ((share - whole) * launches.len() as f64).ceil() as usize;
+    for (i, l) in launches.into_iter().enumerate() {
+        l.spares = whole as u32 + u32::from(i < extra);
+    }
 }
 
-/// Remove the spares no pod needs any more: spares (still booting, or ready and
-/// empty) of a pool and capacity type for which no pending pod is nominated to a
-/// node still booting.
-pub fn cancel(ctx: &Ctx) -> Vec<Action> {
-    let c = ctx.cluster;
-    let unused = |n: usize| {
-        let ns = &c.nodes[n];
-        ns.spare && ns.live() && ns.pods.is_empty() && ns.nominated.is_empty()
-    };
-    let spares: Vec<usize> = c.alive.iter().copied().filter(|&n| unused(n)).collect();
+/// Can spare `s` stand in for booting node `a`: same pool, zone and capacity type,
+/// and room for all of `a`'s pending nominated pods, with their node rules met by its
+/// labels? (A spare launches the same offering as its node unless that offering had
+/// no capacity, and then another type of the launch's alternatives.)
+fn stands_in(c: &Cluster, s: usize, a: usize) -> bool {
+    let (sn, an) = (&c.nodes[s], &c.nodes[a]);
+    if sn.pool != an.pool
+        || sn.node.zone != an.node.zone
+        || sn.offering.capacity_type != an.offering.capacity_type
+        || sn.node.price > an.node.price
+    {
+        return false;
+    }
+    let mut need = Resources::default();
+    for &p in an.nominated.iter().filter(|p| c.pending.contains(p)) {
+        let ps = &c.pods[p];
+        if !ps.terms.iter().any(|t| t.satisfied_by(&sn.node.labels)) {
+            return false;
+        }
+        need = need.saturating_add(&ps.pod.requests);
+    }
+    need.fits_with(&Resources::default(), &sn.node.allocatable)
+}
+
+/// One pass: ready held spares take over the plans of slower nodes of their offering;
+/// unused spares no node waits for are removed.
+pub fn reconcile(c: &Cluster) -> Vec<Action> {
+    let unused =
+        |ns: &NodeSt| ns.spare && ns.live() && ns.pods.is_empty() && ns.nominated.is_empty();
+    let spares: Vec<usize> = c
+        .alive
+        .iter()
+        .copied()
+        .filter(|&n| unused(&c.nodes[n]))
+        .collect();
     if spares.is_empty() {
         return vec![];
     }
-    // (pool, capacity type) of the nodes still booting that pending pods wait for.
-    let mut waited: Vec<(usize, CapacityType)> = c
+    // Nodes still booting that pending pods wait for, earliest launched first.
+    let mut slow: Vec<(usize, bool)> = c
         .alive
         .iter()
-        .map(|&n| &c.nodes[n])
-        .filter(|ns| {
+        .copied()
+        .filter(|&n| {
+            let ns = &c.nodes[n];
             ns.life < NodeLife::Ready
                 && !ns.cordoned
+                && !ns.held
                 && ns.nominated.iter().any(|p| c.pending.contains(p))
         })
-        .map(|ns| (ns.pool, ns.offering.capacity_type))
+        .map(|n| (n, false))
         .collect();
-    waited.sort_unstable();
-    waited.dedup();
-    spares
-        .into_iter()
-        .filter(|&s| {
-            let ns = &c.nodes[s];
-            waited
-                .binary_search(&(ns.pool, ns.offering.capacity_type))
-                .is_err()
-        })
-        .map(|node| Action::Remove {
-            node,
-            reason: "unneeded spare",
-        })
-        .collect()
+    slow.sort_by_key(|&(n, _)| (c.nodes[n].launched, n));
+    let mut out = Vec::new();
+    let mut removed = Vec::new();
+    for &s in &spares {
+        let sn = &c.nodes[s];
+        if sn.held && sn.life == NodeLife::Ready && !sn.cordoned {
+            let taken = slow
+                .iter_mut()
+                .find(|(a, taken)| !*taken && stands_in(c, s, *a));
+            if let Some((a, taken)) = taken {
+                *taken = true;
+                out.extend(
+                    c.nodes[*a]
+                        .nominated
+                        .iter()
+                        .filter(|p| c.pending.contains(p))
+                        .map(|&pod| Action::Nominate { pod, node: s }),
+                );
+                continue;
+            }
+        }
+        removed.push(s);
+    }
+    // A held spare still booting stays while a node of its offering waits.
+    out.extend(
+        removed
+            .into_iter()
+            .filter(|&s| {
+                let sn = &c.nodes[s];
+                !sn.held
+                    || sn.life == NodeLife::Ready
+                    || !slow.iter().any(|&(a, taken)| !taken && stands_in(c, s, a))
+            })
+            .map(|node| Action::Remove {
+                node,
+                reason: "unneeded spare",
+            }),
+    );
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nodepack_model::CapacityType;
+    use crate::cluster::test_node;
+    use nodepack_model::{CapacityType, Millis, Money};
 
     fn launch(pods: Vec<usize>, ty: &str) -> Action {
         Action::Launch(LaunchReq {
@@ -102,39 +153,116 @@ mod tests {
             alternatives: vec![],
             pods,
             on_demand_fallback: true,
-            spare: false,
+            spares: 0,
         })
     }
 
-    fn spare_types(actions: &[Action]) -> Vec<(String, bool, usize)> {
+    fn spare_counts(actions: &[Action]) -> Vec<(String, u32)> {
         actions
             .iter()
-            .map(|a| match a {
-                Action::Launch(l) => (l.instance_type.clone(), l.spare, l.pods.len()),
-                other => panic!("not a launch: {other:?}"),
+            .filter_map(|a| match a {
+                Action::Launch(l) => Some((l.instance_type.clone(), l.spares)),
+                _ => None,
             })
             .collect()
     }
 
-    /// Spares copy the launches carrying the most pods, without their pods; launches
-    /// without pods (headroom) and other actions get none.
+    /// Every launch carrying pods gets `floor(share)` spares and the fullest ones one
+    /// more for the fraction; launches without pods (headroom) and other actions none.
     #[test]
-    fn spares_copy_the_fullest_launches() {
-        let round = vec![
-            launch(vec![1, 2, 3], "a"),
-            launch(vec![], "headroom"),
-            launch(vec![4, 5, 6, 7, 8], "b"),
-            Action::Remove {
-                node: 0,
-                reason: "empty",
-            },
-            launch(vec![9], "c"),
-        ];
+    fn spares_go_to_the_fullest_launches() {
+        let round = || {
+            vec![
+                launch(vec![1, 2, 3], "a"),
+                launch(vec![], "headroom"),
+                launch(vec![4, 5, 6, 7, 8], "b"),
+                Action::Remove {
+                    node: 0,
+                    reason: "empty",
+                },
+                launch(vec![9], "c"),
+            ]
+        };
+        let with = |share: f64| {
+            let mut r = round();
+            assign(&mut r, share);
+            spare_counts(&r)
+        };
+        let names = |v: [u32; 4]| {
+            ["a", "headroom", "b", "c"]
+                .into_iter()
+                .map(String::from)
+                .zip(v)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(with(0.5), names([1, 0, 1, 0]));
+        assert_eq!(with(2.0), names([2, 0, 2, 2]));
+        assert_eq!(with(1.34), names([2, 0, 2, 1]));
+        assert_eq!(with(0.0), names([0, 0, 0, 0]));
+    }
+
+    /// A cluster with a node still booting that two pending pods wait for, and spares
+    /// of the given prices: (price, ready).
+    fn booting_with_spares(spares: &[(i64, bool)]) -> (Cluster, usize, Vec<usize>) {
+        let mut c = Cluster::default();
+        let mut slow = test_node(4000);
+        slow.life = NodeLife::Launching;
+        slow.ready_at = None;
+        let a = c.add_node(slow);
+        for name in ["p1", "p2"] {
+            let p = c.arrive(
+                super::super::tests::owned(name, "ReplicaSet", "web"),
+                None,
+                Millis(0),
+            );
+            c.pods[p].nominated = Some(a);
+            c.nodes[a].nominated.push(p);
+        }
+        let ids = spares
+            .iter()
+            .map(|&(price, ready)| {
+                let mut s = test_node(4000);
+                s.node.price = Money(price);
+                (s.spare, s.held) = (true, true);
+                if !ready {
+                    s.life = NodeLife::Launching;
+                    s.ready_at = None;
+                }
+                c.add_node(s)
+            })
+            .collect();
+        (c, a, ids)
+    }
+
+    /// The first ready spare takes the slow node's pods (all of them, so the plan
+    /// stands); the spares left are removed, ready or booting, since no node waits.
+    #[test]
+    fn a_ready_spare_takes_over_a_slow_nodes_plan() {
+        let (c, a, s) = booting_with_spares(&[(1, true), (1, true), (1, false)]);
+        let out = reconcile(&c);
+        let pods = c.nodes[a].nominated.clone();
+        let mut want: Vec<Action> = pods
+            .iter()
+            .map(|&pod| Action::Nominate { pod, node: s[0] })
+            .collect();
+        want.extend([s[1], s[2]].map(|node| Action::Remove {
+            node,
+            reason: "unneeded spare",
+        }));
+        assert_eq!(out, want);
+    }
+
+    /// A spare dearer than the node it would stand in for takes nothing and goes; a
+    /// booting spare that could stand in stays while the node waits.
+    #[test]
+    fn dearer_spares_do_not_stand_in_and_booting_ones_wait() {
+        let (c, _, s) = booting_with_spares(&[(2, true), (1, false)]);
         assert_eq!(
-            spare_types(&spares(&round, 0.5)),
-            vec![("b".into(), true, 0), ("a".into(), true, 0)]
+            reconcile(&c),
+            vec![Action::Remove {
+                node: s[0],
+                reason: "unneeded spare",
+            }]
         );
-        assert_eq!(spare_types(&spares(&round, 1.0)).len(), 3);
-        assert!(spares(&round, 0.0).is_empty());
     }
 }

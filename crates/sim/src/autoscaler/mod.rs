@@ -56,9 +56,9 @@ pub struct LaunchReq {
     /// A spot launch may fall back to on-demand when spot has no capacity (not for a
     /// consolidation replacement pinned to spot).
     pub on_demand_fallback: bool,
-    /// A spare (nodepack's hedge, see [`hedge`]): launched with no pods, removed while
-    /// still unused once no pods wait for nodes of its pool and capacity type.
-    pub spare: bool,
+    /// Held spares to launch beside it, of the offering it launched on (nodepack's
+    /// hedge, see [`hedge`]); none if that offering has no more capacity.
+    pub spares: u32,
 }
 
 /// What an autoscaler decides.
@@ -235,7 +235,7 @@ impl Provisioner {
             },
         };
         let mut out = provision_with(strategy.as_ref(), ctx, waiting);
-        out.extend(hedge::spares(&out, self.hedge_share));
+        hedge::assign(&mut out, self.hedge_share);
         out
     }
 }
@@ -332,7 +332,7 @@ pub fn launch_of(ctx: &Ctx, n: &nodepack_solver::NewNode, pods: Vec<usize>) -> O
         alternatives: n.alternatives.clone(),
         pods,
         on_demand_fallback: true,
-        spare: false,
+        spares: 0,
     })
 }
 

@@ -41,13 +41,13 @@ impl Default for NodepackAutoscaler {
 }
 
 impl NodepackAutoscaler {
-    /// `nodepack-latency`: nodepack with the launch hedge (one spare per launch that
-    /// carries pods, see [`super::hedge`]) and headroom for growing controllers (placed
+    /// `nodepack-latency`: nodepack with the launch hedge (two held spares per launch
+    /// that carries pods, see [`super::hedge`]) and headroom for growing controllers (placed
     /// every 30 s, see [`super::headroom`]): lower pending-latency tails for some more
     /// cost and consolidation churn.
     pub fn latency() -> Self {
         let mut a = Self::default();
-        a.provisioner.hedge_share = 1.0;
+        a.provisioner.hedge_share = 2.0;
         a.headroom = Some(Headroom::new(super::GROWTH_WINDOW, Millis::from_secs(30)));
         a.name = "nodepack-latency";
         a
@@ -65,7 +65,7 @@ impl Autoscaler for NodepackAutoscaler {
         let waiting = self.provisioner.has_waiting(ctx);
         let mut out = Vec::new();
         if self.provisioner.hedge_share > 0.0 {
-            out.extend(super::hedge::cancel(ctx));
+            out.extend(super::hedge::reconcile(ctx.cluster));
         }
         out.extend(self.provisioner.reconcile(ctx));
         let mut reserved: &[_] = &[];

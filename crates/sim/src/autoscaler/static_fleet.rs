@@ -104,7 +104,7 @@ impl Autoscaler for StaticFleet {
                     alternatives: n.alternatives.clone(),
                     pods: vec![],
                     on_demand_fallback: true,
-                    spare: false,
+                    spares: 0,
                 }))
             })
             .collect()
