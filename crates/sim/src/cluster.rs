@@ -123,6 +123,9 @@ pub struct NodeSt {
     /// provisioner nor consolidation sees until the autoscaler nominates pods to it
     /// (see `autoscaler::hedge`); cleared then.
     pub held: bool,
+    /// Held as headroom's warm node: the provisioner sees it (see
+    /// `autoscaler::headroom`); cleared with `held`.
+    pub warm: bool,
 }
 
 impl NodeSt {
@@ -448,10 +451,9 @@ impl Cluster {
         let mut idx = Vec::new();
         for &i in &self.alive {
             let n = &self.nodes[i];
-            if !n.live()
-                || n.cordoned
-                || n.held
-                || (!include_launching && n.life != NodeLife::Ready)
+            // Held nodes: only warm ones, and only for the provisioner.
+            let held = n.held && !(include_launching && n.warm);
+            if !n.live() || n.cordoned || held || (!include_launching && n.life != NodeLife::Ready)
             {
                 continue;
             }
@@ -658,6 +660,7 @@ pub(crate) fn test_node(cpu: u64) -> NodeSt {
         last_change: Millis(0),
         spare: false,
         held: false,
+        warm: false,
     }
 }
 
@@ -665,6 +668,32 @@ pub(crate) fn test_node(cpu: u64) -> NodeSt {
 mod tests {
     use super::*;
     use nodepack_model::{Bytes, Millicores};
+
+    /// Held spares are invisible to the scheduler and the provisioner; warm ones (held
+    /// headroom) to the scheduler only; nobody binds on a held node by fit.
+    #[test]
+    fn held_nodes_are_seen_by_the_provisioner_only_when_warm() {
+        let mut c = Cluster::default();
+        let plain = c.add_node(test_node(4000));
+        let mut spare = test_node(4000);
+        (spare.spare, spare.held) = (true, true);
+        let spare = c.add_node(spare);
+        let mut warm = test_node(4000);
+        (warm.held, warm.warm) = (true, true);
+        let warm = c.add_node(warm);
+        assert_eq!(c.existing(false).1, vec![plain]);
+        assert_eq!(c.existing(true).1, vec![plain, warm]);
+        let p = c.arrive(
+            Arc::new(Pod::new(
+                "default",
+                "p",
+                Resources::new(Millicores(100), Bytes::from_mib(64)),
+            )),
+            None,
+            Millis(0),
+        );
+        assert!(c.fits(p, plain) && !c.fits(p, spare) && !c.fits(p, warm));
+    }
 
     /// The index of nodes not terminated follows additions and terminations.
     #[test]

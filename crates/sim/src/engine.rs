@@ -216,6 +216,10 @@ impl Sim<'_> {
             match a {
                 Action::Launch(req) => {
                     if let Some(n) = self.launch(&req, cache) {
+                        if req.warm {
+                            self.cluster.nodes[n].held = true;
+                            self.cluster.nodes[n].warm = true;
+                        }
                         self.launch_spares(n, &req, cache);
                     }
                 }
@@ -251,6 +255,7 @@ impl Sim<'_> {
                         c.nodes[node].nominated.push(pod);
                         c.nodes[node].spare = false;
                         c.nodes[node].held = false;
+                        c.nodes[node].warm = false;
                         if c.nodes[node].life == NodeLife::Ready {
                             // Room on a ready node: as when a node becomes ready, the
                             // constrained pods get a pass at once.
@@ -635,6 +640,7 @@ impl Sim<'_> {
             last_change: self.now,
             spare: false,
             held: false,
+            warm: false,
             startup_taints: pool.startup_taints.len(),
         });
         self.summary.nodes_launched += 1;
@@ -1045,6 +1051,7 @@ mod tests {
             pods,
             on_demand_fallback: true,
             spares: 0,
+            warm: false,
         };
         let tries = launch_tries(&req(vec![free]), &pool, &catalog, &cluster.pods);
         let first: Vec<(&str, &str)> = tries

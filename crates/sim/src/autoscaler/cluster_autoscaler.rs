@@ -279,6 +279,7 @@ impl ClusterAutoscaler {
                     pods: vec![],
                     on_demand_fallback: true,
                     spares: 0,
+                    warm: false,
                 })
             })
             .collect()

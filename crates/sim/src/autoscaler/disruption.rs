@@ -324,6 +324,7 @@ fn actions(ctx: &Ctx, moves: &[Move], idx: &[usize]) -> Vec<Action> {
                     pods: vec![],
                     on_demand_fallback: !m.spot_only,
                     spares: 0,
+                    warm: false,
                 })
             })
             .collect();

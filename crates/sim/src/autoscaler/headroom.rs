@@ -8,12 +8,16 @@
 //! many placeholders as the most replicas it added at one instant in that window:
 //! copies of its newest pod, with its labels, node rules and spread constraints, so the
 //! solver puts them in the zones its next replicas will need. The placeholders are
-//! solved against the live nodes (launching ones included, with their nominated pods):
-//! those that fit are recorded where they fit, so consolidation keeps that room; for
-//! the others nodes are launched with no pods nominated. Placeholders never enter the
-//! cluster: real pods take the room as the scheduler finds it.
+//! solved against the live nodes (launching ones included, with their nominated pods,
+//! and the warm nodes below): those that fit are recorded where they fit, so
+//! consolidation keeps that room; for the others *warm* nodes are launched: held
+//! (`NodeSt::held`, `NodeSt::warm`), so neither the scheduler nor consolidation sees
+//! them, but the provisioner does, and plans the next replicas onto them as on any
+//! existing node (a nomination makes a warm node an ordinary one). Warm nodes no
+//! placeholder is placed on any more are removed. Placeholders never enter the cluster:
+//! real pods take the room on ordinary nodes as the scheduler finds it.
 
-use super::{Action, Ctx};
+use super::{Action, Ctx, LaunchReq};
 use crate::cluster::Cluster;
 use nodepack_model::pod::LabelMap;
 use nodepack_model::{labels, Millis, Node, Pod, PodId, Resources};
@@ -85,7 +89,7 @@ impl Headroom {
         self.last = ids;
         self.placed.clear();
         if pods.is_empty() {
-            return vec![];
+            return unneeded_warm(ctx.cluster, &self.placed);
         }
         let strategy = Nodepack {
             growth,
@@ -99,12 +103,31 @@ impl Headroom {
                 self.placed.push((n, Arc::new(r)));
             }
         }
-        plan.nodes
-            .iter()
-            .filter_map(|n| super::launch_of(ctx, n, vec![]))
-            .map(Action::Launch)
-            .collect()
+        let mut out = unneeded_warm(ctx.cluster, &self.placed);
+        out.extend(
+            plan.nodes
+                .iter()
+                .filter_map(|n| super::launch_of(ctx, n, vec![]))
+                .map(|l| Action::Launch(LaunchReq { warm: true, ..l })),
+        );
+        out
     }
+}
+
+/// Warm nodes no placeholder is placed on, removed.
+fn unneeded_warm(c: &Cluster, placed: &[(usize, Arc<Pod>)]) -> Vec<Action> {
+    c.alive
+        .iter()
+        .copied()
+        .filter(|&n| {
+            let ns = &c.nodes[n];
+            ns.warm && ns.live() && placed.iter().all(|(at, _)| *at != n)
+        })
+        .map(|node| Action::Remove {
+            node,
+            reason: "unneeded headroom",
+        })
+        .collect()
 }
 
 /// The placeholders the cluster needs at `now`: for each replicated controller with
@@ -229,6 +252,26 @@ mod tests {
         assert_eq!(growth.expected.len(), 1);
         // Outside the window nothing grew.
         assert!(placeholders(&c, min(200), min(60)).0.is_empty());
+    }
+
+    /// Warm nodes no placeholder is placed on are removed; placed ones and other nodes
+    /// stay.
+    #[test]
+    fn unplaced_warm_nodes_go() {
+        let mut c = Cluster::default();
+        let plain = c.add_node(test_node(4000));
+        let mut warm = test_node(4000);
+        (warm.held, warm.warm) = (true, true);
+        let (used, idle) = (c.add_node(warm.clone()), c.add_node(warm));
+        let r = Arc::new((*replica("web-0", "ReplicaSet", "web")).clone());
+        let out = unneeded_warm(&c, &[(used, r.clone()), (plain, r)]);
+        assert_eq!(
+            out,
+            vec![Action::Remove {
+                node: idle,
+                reason: "unneeded headroom",
+            }]
+        );
     }
 
     /// Consolidation keeps a placeholder's room in its node's zone, and nothing counts

@@ -154,6 +154,7 @@ mod tests {
             pods,
             on_demand_fallback: true,
             spares: 0,
+            warm: false,
         })
     }
 

@@ -59,6 +59,9 @@ pub struct LaunchReq {
     /// Held spares to launch beside it, of the offering it launched on (nodepack's
     /// hedge, see [`hedge`]); none if that offering has no more capacity.
     pub spares: u32,
+    /// Launched as a warm node for headroom (held: seen by the provisioner only, see
+    /// [`headroom`]).
+    pub warm: bool,
 }
 
 /// What an autoscaler decides.
@@ -333,6 +336,7 @@ pub fn launch_of(ctx: &Ctx, n: &nodepack_solver::NewNode, pods: Vec<usize>) -> O
         pods,
         on_demand_fallback: true,
         spares: 0,
+        warm: false,
     })
 }
 

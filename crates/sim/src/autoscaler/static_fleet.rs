@@ -105,6 +105,7 @@ impl Autoscaler for StaticFleet {
                     pods: vec![],
                     on_demand_fallback: true,
                     spares: 0,
+                    warm: false,
                 }))
             })
             .collect()
