@@ -6,16 +6,17 @@
 //! 2 minutes). A round of N nodes waits for all N, so its slowest pods almost surely
 //! wait for a tail boot, and those pods set the pending-latency p99.
 //!
-//! - [`spares`]: for a round's launches that carry pods, copies without pods of the
-//!   `ceil(share * n)` that carry the most. A spare is *held*: the scheduler, the
-//!   provisioner and consolidation do not see it, so no pod lands on it by chance.
+//! - [`assign`]: a round's launches that carry pods get `share` spares each; the
+//!   engine launches them right after their launch, on the offering it got (none once
+//!   that offering has no capacity). A spare is *held*: the scheduler, the provisioner
+//!   and consolidation do not see it, so no pod lands on it by chance.
 //! - [`reconcile`], every autoscaler pass: a held spare that is ready takes over the
-//!   whole plan of a node of the same offering (pool, type, zone, capacity type) still
-//!   booting with pods waiting for it (the earliest launched first): those pods are
-//!   nominated to the spare, and the slow node becomes a held spare in its turn. Spares
-//!   for which no node of their offering still waits are removed. So N planned nodes
-//!   and their spares serve the plan on the first N of them ready, the packing stays
-//!   the solver's, and consolidation finds nothing to repair.
+//!   whole plan of a node still booting with pods waiting for it that it can stand in
+//!   for (same pool, zone and capacity type, no dearer, room for all its pods; the
+//!   earliest launched first): those pods are nominated to the spare, and the slow node
+//!   becomes a held spare in its turn. Spares no booting node needs are removed. So N
+//!   planned nodes and their spares serve the plan on the first N of them ready, the
+//!   packing stays the solver's, and consolidation finds nothing to repair.
 //!
 //! What it costs is billed like any node: a spare runs from its launch until it is
 //! removed (at least the billing minimum).
@@ -45,10 +46,9 @@ pub fn assign(actions: &mut [Action], share: f64) {
     }
 }
 
-/// Can spare `s` stand in for booting node `a`: same pool, zone and capacity type,
-/// and room for all of `a`'s pending nominated pods, with their node rules met by its
-/// labels? (A spare launches the same offering as its node unless that offering had
-/// no capacity, and then another type of the launch's alternatives.)
+/// Can spare `s` stand in for booting node `a`: same pool, zone and capacity type, no
+/// dearer, and room for all of `a`'s pending nominated pods, with their node rules met
+/// by its labels? (A spare of another node of the same offering always can.)
 fn stands_in(c: &Cluster, s: usize, a: usize) -> bool {
     let (sn, an) = (&c.nodes[s], &c.nodes[a]);
     if sn.pool != an.pool
@@ -69,8 +69,8 @@ fn stands_in(c: &Cluster, s: usize, a: usize) -> bool {
     need.fits_with(&Resources::default(), &sn.node.allocatable)
 }
 
-/// One pass: ready held spares take over the plans of slower nodes of their offering;
-/// unused spares no node waits for are removed.
+/// One pass: ready held spares take over the plans of booting nodes they can stand in
+/// for; unused spares no booting node needs are removed.
 pub fn reconcile(c: &Cluster) -> Vec<Action> {
     let unused =
         |ns: &NodeSt| ns.spare && ns.live() && ns.pods.is_empty() && ns.nominated.is_empty();
@@ -120,7 +120,7 @@ pub fn reconcile(c: &Cluster) -> Vec<Action> {
         }
         removed.push(s);
     }
-    // A held spare still booting stays while a node of its offering waits.
+    // A held spare still booting stays while a node it can stand in for waits.
     out.extend(
         removed
             .into_iter()
