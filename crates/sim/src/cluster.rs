@@ -445,7 +445,8 @@ impl Cluster {
     /// The cluster as the solver sees it: live nodes and their pods. For provisioning
     /// (`include_launching`), nodes still launching count too, and pods nominated to a
     /// node count as on it; for the scheduler only ready nodes and bound pods count (the
-    /// pods being scheduled include the nominated ones).
+    /// pods being scheduled include the nominated ones). Held nodes are left out, but for
+    /// the provisioner's warm ones.
     pub fn existing(&self, include_launching: bool) -> (Vec<ExistingNode>, Vec<usize>) {
         let mut out = Vec::new();
         let mut idx = Vec::new();
@@ -664,6 +665,15 @@ pub(crate) fn test_node(cpu: u64) -> NodeSt {
     }
 }
 
+/// A held node of [`test_node`]'s shape: a hedge's spare, or headroom's warm node
+/// (tests).
+#[cfg(test)]
+pub(crate) fn held_node(cpu: u64, warm: bool) -> NodeSt {
+    let mut n = test_node(cpu);
+    (n.spare, n.held, n.warm) = (!warm, true, warm);
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -675,12 +685,8 @@ mod tests {
     fn held_nodes_are_seen_by_the_provisioner_only_when_warm() {
         let mut c = Cluster::default();
         let plain = c.add_node(test_node(4000));
-        let mut spare = test_node(4000);
-        (spare.spare, spare.held) = (true, true);
-        let spare = c.add_node(spare);
-        let mut warm = test_node(4000);
-        (warm.held, warm.warm) = (true, true);
-        let warm = c.add_node(warm);
+        let spare = c.add_node(held_node(4000, false));
+        let warm = c.add_node(held_node(4000, true));
         assert_eq!(c.existing(false).1, vec![plain]);
         assert_eq!(c.existing(true).1, vec![plain, warm]);
         let p = c.arrive(

@@ -214,7 +214,7 @@ pub fn reservation(placeholder: &Pod, node: &Node) -> Pod {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::test_node;
+    use crate::cluster::{held_node, test_node};
     use nodepack_model::pod::{TopologySpread, WhenUnsatisfiable};
     use nodepack_model::Requirements;
 
@@ -260,9 +260,10 @@ mod tests {
     fn unplaced_warm_nodes_go() {
         let mut c = Cluster::default();
         let plain = c.add_node(test_node(4000));
-        let mut warm = test_node(4000);
-        (warm.held, warm.warm) = (true, true);
-        let (used, idle) = (c.add_node(warm.clone()), c.add_node(warm));
+        let (used, idle) = (
+            c.add_node(held_node(4000, true)),
+            c.add_node(held_node(4000, true)),
+        );
         let r = Arc::new((*replica("web-0", "ReplicaSet", "web")).clone());
         let out = unneeded_warm(&c, &[(used, r.clone()), (plain, r)]);
         assert_eq!(

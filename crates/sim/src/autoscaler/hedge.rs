@@ -141,7 +141,7 @@ pub fn reconcile(c: &Cluster) -> Vec<Action> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::test_node;
+    use crate::cluster::{held_node, test_node};
     use nodepack_model::{CapacityType, Millis, Money};
 
     fn launch(pods: Vec<usize>, ty: &str) -> Action {
@@ -222,9 +222,8 @@ mod tests {
         let ids = spares
             .iter()
             .map(|&(price, ready)| {
-                let mut s = test_node(4000);
+                let mut s = held_node(4000, false);
                 s.node.price = Money(price);
-                (s.spare, s.held) = (true, true);
                 if !ready {
                     s.life = NodeLife::Launching;
                     s.ready_at = None;
