@@ -177,7 +177,7 @@ pub fn placeholders(c: &Cluster, now: Millis, window: Millis) -> (Vec<Pod>, Grow
             continue;
         }
         let template = &c.pods[e.newest.1].pod;
-        out.extend((0..burst).map(|i| placeholder(template, i)));
+        out.extend((0..burst).map(|i| placeholder(template, kind, name, i)));
         growth.expected.insert(
             (ns.into(), kind.into(), name.into()),
             e.arrivals.len() as u32 * super::GROWTH_AHEAD,
@@ -186,10 +186,12 @@ pub fn placeholders(c: &Cluster, now: Millis, window: Millis) -> (Vec<Pod>, Grow
     (out, growth)
 }
 
-/// Placeholder `i` of a controller: its newest pod under a name no pod has.
-fn placeholder(template: &Pod, i: usize) -> Pod {
+/// Placeholder `i` of a controller (`kind` `name`): its newest pod under a name no pod
+/// has (`~` is not allowed in pod names) that names the controller, not the pod, so the
+/// same placeholders keep the same names while the controller's pods come and go.
+fn placeholder(template: &Pod, kind: &str, name: &str, i: usize) -> Pod {
     let mut p = template.clone();
-    p.id.name = format!("{}~headroom-{i}", template.id.name);
+    p.id.name = format!("{name}~{}~headroom-{i}", kind.to_ascii_lowercase());
     p
 }
 
@@ -242,7 +244,10 @@ mod tests {
         add("etl-1", "Job", "etl", min(45));
         let (pods, growth) = placeholders(&c, min(70), min(60));
         let names: Vec<&str> = pods.iter().map(|p| p.id.name.as_str()).collect();
-        assert_eq!(names, ["web-5~headroom-0", "web-5~headroom-1"]);
+        assert_eq!(
+            names,
+            ["web~replicaset~headroom-0", "web~replicaset~headroom-1"]
+        );
         assert_eq!(pods[0].labels.get("app").map(String::as_str), Some("web"));
         let key = ("default".into(), "ReplicaSet".into(), "web".into());
         assert_eq!(

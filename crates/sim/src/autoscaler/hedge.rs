@@ -14,7 +14,9 @@
 //!   whole plan of a node still booting with pods waiting for it that it can stand in
 //!   for (same pool, zone and capacity type, no dearer, room for all its pods; the
 //!   earliest launched first): those pods are nominated to the spare, and the slow node
-//!   becomes a held spare in its turn. Spares no booting node needs are removed. So N
+//!   becomes a held spare in its turn. Held spares no booting node needs are removed
+//!   (a node whose pods bound elsewhere while it booted is no spare of the hedge's: it
+//!   stays, for the next pods and consolidation, as without the hedge). So N
 //!   planned nodes and their spares serve the plan on the first N of them ready, the
 //!   packing stays the solver's, and consolidation finds nothing to repair.
 //!
@@ -70,10 +72,14 @@ fn stands_in(c: &Cluster, s: usize, a: usize) -> bool {
 }
 
 /// One pass: ready held spares take over the plans of booting nodes they can stand in
-/// for; unused spares no booting node needs are removed.
+/// for; unused held spares no booting node needs are removed.
 pub fn reconcile(c: &Cluster) -> Vec<Action> {
-    let unused =
-        |ns: &NodeSt| ns.spare && ns.live() && ns.pods.is_empty() && ns.nominated.is_empty();
+    // Held spares only: a node `bind` marked spare (its pods bound elsewhere while it
+    // booted) is an ordinary node, seen by the scheduler and consolidation, and serves the
+    // next pods that need room until consolidation finds it empty.
+    let unused = |ns: &NodeSt| {
+        ns.spare && ns.held && ns.live() && ns.pods.is_empty() && ns.nominated.is_empty()
+    };
     let spares: Vec<usize> = c
         .alive
         .iter()
@@ -102,7 +108,7 @@ pub fn reconcile(c: &Cluster) -> Vec<Action> {
     let mut removed = Vec::new();
     for &s in &spares {
         let sn = &c.nodes[s];
-        if sn.held && sn.life == NodeLife::Ready && !sn.cordoned {
+        if sn.life == NodeLife::Ready && !sn.cordoned {
             let taken = slow
                 .iter_mut()
                 .find(|(a, taken)| !*taken && stands_in(c, s, *a));
@@ -120,14 +126,12 @@ pub fn reconcile(c: &Cluster) -> Vec<Action> {
         }
         removed.push(s);
     }
-    // A held spare still booting stays while a node it can stand in for waits.
+    // A spare still booting stays while a node it can stand in for waits.
     out.extend(
         removed
             .into_iter()
             .filter(|&s| {
-                let sn = &c.nodes[s];
-                !sn.held
-                    || sn.life == NodeLife::Ready
+                c.nodes[s].life == NodeLife::Ready
                     || !slow.iter().any(|&(a, taken)| !taken && stands_in(c, s, a))
             })
             .map(|node| Action::Remove {
@@ -264,5 +268,32 @@ mod tests {
                 reason: "unneeded spare",
             }]
         );
+    }
+
+    /// Bug (week replay: 17,000 nodes removed as "unneeded spare", batch pods waiting
+    /// for new nodes, pending p90 14 s instead of 1.3 s): a node `bind` marked spare
+    /// because its pods bound elsewhere while it booted is an ordinary node, not the
+    /// hedge's: it stays for the next pods and for consolidation, whether it is ready
+    /// or still booting, while the held spares beside it go.
+    #[test]
+    fn nodes_whose_pods_went_elsewhere_are_not_the_hedges_to_remove() {
+        let (mut c, _, s) = booting_with_spares(&[(1, true)]);
+        let mut lost = test_node(4000);
+        lost.spare = true;
+        let ready = c.add_node(lost.clone());
+        lost.life = NodeLife::Launching;
+        lost.ready_at = None;
+        let booting = c.add_node(lost);
+        let out = reconcile(&c);
+        assert!(
+            out.iter().all(
+                |a| !matches!(a, Action::Remove { node, .. } if *node == ready || *node == booting)
+            ),
+            "{out:?}"
+        );
+        // The held spare still takes over the slow node's plan.
+        assert!(out
+            .iter()
+            .any(|a| matches!(a, Action::Nominate { node, .. } if *node == s[0])));
     }
 }

@@ -216,6 +216,9 @@ pub struct Fleet<'p, 'a> {
     pub moved_in: Vec<Vec<Arc<Pod>>>,
     /// Deleted (already, or by a committed move).
     pub gone: Vec<bool>,
+    /// Nodes no pod is moved onto (nodepack: nodes emptied within `consolidateAfter`,
+    /// which go as empty once settled).
+    pub keep_out: Vec<bool>,
     /// Nodes per pool, and those being disrupted.
     pub pool_nodes: Vec<u32>,
     /// Nodes of each pool being disrupted.
@@ -307,6 +310,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
             free,
             moved_in: vec![Vec::new(); n],
             gone,
+            keep_out: vec![false; n],
             pool_nodes,
             pool_disrupting,
             pdb_left,
@@ -535,7 +539,11 @@ impl<'p, 'a> Fleet<'p, 'a> {
 
     fn usable(&self, j: usize, removed: &[usize]) -> bool {
         let n = &self.p.nodes[j].node;
-        !self.gone[j] && n.initialized() && n.schedulable() && !removed.contains(&j)
+        !self.gone[j]
+            && !self.keep_out[j]
+            && n.initialized()
+            && n.schedulable()
+            && !removed.contains(&j)
     }
 
     fn simulate_plain(

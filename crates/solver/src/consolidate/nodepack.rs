@@ -4,7 +4,8 @@
 //!    budgets.
 //! 2. Nothing below runs while a node whose pods could move changed within its pool's
 //!    `consolidateAfter` and would be a cheaper candidate than every settled one: it
-//!    may be the one to go once settled.
+//!    may be the one to go once settled. No pod is moved onto a node emptied within
+//!    `consolidateAfter` (it goes as empty once settled, evicting nobody).
 //! 3. Deletions: candidates in order of disruption cost per dollar saved; a node goes
 //!    when its pods fit on the nodes that stay (counting the pods already moved there in
 //!    this pass).
@@ -65,7 +66,8 @@ pub struct NodepackConsolidation {
     pub move_solver: &'static str,
     /// Move no pods while a node with pods that could move has changed within its
     /// pool's `consolidateAfter` and would be a cheaper candidate than every settled
-    /// one (it may be the one to go once it settles).
+    /// one (it may be the one to go once it settles), and none onto a node emptied
+    /// within it.
     pub wait_for_settling: bool,
 }
 
@@ -128,6 +130,16 @@ impl Consolidator for NodepackConsolidation {
     fn consolidate(&self, problem: &ConsolidationProblem) -> ConsolidationPlan {
         let mut fleet = Fleet::new(problem);
         fleet.full_budget.set(self.max_full_simulations);
+        // A node emptied within its pool's `consolidateAfter` goes as empty once settled,
+        // at no disruption: moving pods into its room now would trade that for evictions.
+        for i in 0..problem.nodes.len() {
+            fleet.keep_out[i] = self.wait_for_settling
+                && fleet.pod_count(&[i]) == 0
+                && !fleet.settled(i)
+                && fleet.blocked(i).is_none()
+                && fleet.pool[i]
+                    .is_some_and(|k| problem.nodepools[k].disruption.consolidate_after.is_some());
+        }
         let cost_before = fleet.cost();
         let mut moves = expirations(&mut fleet);
         let empty = empties(&fleet);

@@ -227,6 +227,60 @@ fn nodepack_waits_for_recently_changed_nodes_to_settle() {
     assert_eq!(plan.moves[0].nodes, vec!["holed".to_string()]);
 }
 
+/// Regression (web-diurnal with headroom: 248 one-pod moves over two days against 31):
+/// a scale-in deleted the newest replica and left its node empty but not settled; the
+/// next pass moved the pod of an older, dearer node into that room and deleted it, one
+/// eviction per step where waiting removes the empty node for none. nodepack now plans
+/// no pods onto a node emptied within `consolidateAfter`; moves into other room go on.
+#[test]
+fn nodepack_moves_no_pods_into_a_node_about_to_go_empty() {
+    let (catalog, pools) = (tk::catalog(), pools());
+    let one = |name: &str, ty: &str, pods: Vec<Pod>| {
+        existing(
+            node(&pools, &catalog, name, ty, CapacityType::OnDemand),
+            pods,
+        )
+    };
+    let mut nodes = vec![
+        one("dear", "m6i.4x", tk::pods("a", 1, 500, 1024)),
+        one("emptied", "m6i.2x", vec![]),
+    ];
+    assert!(nodes[0].node.price > nodes[1].node.price);
+    let now = Millis::from_mins(10);
+    let mut status = vec![
+        NodeStatus::default(),
+        NodeStatus {
+            last_change: now - Millis::from_secs(10),
+            deleting: false,
+        },
+    ];
+    let np = consolidator("nodepack").unwrap();
+    let plan = |nodes: &[ExistingNode], status: &[NodeStatus]| {
+        let mut p = problem(nodes, &pools, &catalog, &[]);
+        p.status = status;
+        np.consolidate(&p).moves
+    };
+    let into_emptied = |moves: &[Move]| {
+        moves
+            .iter()
+            .any(|m| m.pods.iter().any(|pm| pm.to == "emptied"))
+    };
+    let moves = plan(&nodes, &status);
+    assert!(!into_emptied(&moves), "{moves:?}");
+    // Settled, the empty node goes, at no eviction.
+    let settled = [NodeStatus::default(), NodeStatus::default()];
+    let moves = plan(&nodes, &settled);
+    assert_eq!(moves[0].reason, Reason::Empty);
+    assert_eq!(moves[0].nodes, vec!["emptied".to_string()]);
+    // Room on a node with pods still takes the dear node's pod.
+    nodes.push(one("roomy", "m6i.4x", tk::pods("b", 1, 500, 1024)));
+    status.push(NodeStatus::default());
+    let moves = plan(&nodes, &status);
+    assert_eq!(moves.len(), 1, "{moves:?}");
+    assert_eq!(moves[0].reason, Reason::Underutilized);
+    assert_eq!(moves[0].pods[0].to, "roomy");
+}
+
 #[test]
 fn do_not_disrupt_and_pod_budgets_are_honoured() {
     let (catalog, pools) = (tk::catalog(), pools());
