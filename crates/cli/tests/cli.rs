@@ -163,7 +163,7 @@ fn compare_replays_every_autoscaler_with_the_summary_fields() {
         names,
         [
             "nodepack",
-            "nodepack-latency",
+            "nodepack-lean",
             "karpenter",
             "cluster-autoscaler",
             "static"

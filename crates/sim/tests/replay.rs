@@ -462,13 +462,13 @@ fn consolidation_cuts_cost_after_scale_in() {
     }
 }
 
-/// A replay with the `nodepack-latency` autoscaler tuned by `tune`.
+/// A replay with the `nodepack` autoscaler (hedge and headroom on) tuned by `tune`.
 fn replay_nodepack(
     settings: &Settings,
     trace: &[TraceEvent],
     tune: impl FnOnce(&mut NodepackAutoscaler),
 ) -> (nodepack_sim::SimResult, Cluster) {
-    let mut a = NodepackAutoscaler::latency();
+    let mut a = NodepackAutoscaler::default();
     tune(&mut a);
     replay_with(&mut a, settings, trace, &[])
 }
@@ -579,7 +579,7 @@ fn pods_a_spare_takes_over_bind_at_once_even_when_zone_spread() {
     settings.cloud.boot_tail_share = 0.0;
     let trace = diurnal_web(&settings, (6, 60, 3.0, 120.0), true);
     let (r, c) = replay_nodepack(&settings, &trace, |a| a.headroom = None);
-    check("nodepack-latency", &r, &c).unwrap();
+    check("nodepack", &r, &c).unwrap();
     let s = &r.summary;
     assert!(
         s.disruptions.get("unneeded spare").is_some_and(|&n| n > 0),

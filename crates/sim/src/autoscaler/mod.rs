@@ -123,7 +123,7 @@ pub trait Autoscaler {
 /// The autoscalers by name.
 pub const AUTOSCALERS: &[&str] = &[
     "nodepack",
-    "nodepack-latency",
+    "nodepack-lean",
     "karpenter",
     "cluster-autoscaler",
     "static",
@@ -133,7 +133,7 @@ pub const AUTOSCALERS: &[&str] = &[
 pub fn by_name(name: &str) -> Option<Box<dyn Autoscaler>> {
     match name {
         "nodepack" => Some(Box::new(nodepack::NodepackAutoscaler::default())),
-        "nodepack-latency" => Some(Box::new(nodepack::NodepackAutoscaler::latency())),
+        "nodepack-lean" => Some(Box::new(nodepack::NodepackAutoscaler::lean())),
         "karpenter" => Some(Box::new(karpenter::KarpenterAutoscaler::default())),
         "cluster-autoscaler" => Some(Box::new(cluster_autoscaler::ClusterAutoscaler::default())),
         "static" => Some(Box::new(static_fleet::StaticFleet::default())),

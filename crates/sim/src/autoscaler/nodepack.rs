@@ -5,9 +5,12 @@
 //! expected to add, from [`super::growth_forecast`]), and nodepack's global
 //! consolidation pass every 60 s (see
 //! `nodepack_solver::consolidate::nodepack`), executed at once and held while pods wait
-//! for capacity, so a burst lands on capacity consolidation would have freed.
-//! [`NodepackAutoscaler::latency`] (`nodepack-latency`) adds the launch hedge and
-//! headroom for growing controllers.
+//! for capacity, so a burst lands on capacity consolidation would have freed. Two
+//! policies cut the pending-latency tail that node boot times set: the launch hedge
+//! (two held spares per launch that carries pods, see [`super::hedge`]) and headroom
+//! for growing controllers (placed every 30 s, see [`super::headroom`]).
+//! [`NodepackAutoscaler::lean`] (`nodepack-lean`) leaves both out: a little cheaper,
+//! with the boot-time tail.
 
 use super::disruption::Disruptor;
 use super::headroom::Headroom;
@@ -21,7 +24,8 @@ pub struct NodepackAutoscaler {
     pub provisioner: Provisioner,
     /// Disruption.
     pub disruptor: Disruptor,
-    /// Room kept for growing controllers (`nodepack-latency`; see [`super::headroom`]).
+    /// Room kept for growing controllers (`None` in `nodepack-lean`; see
+    /// [`super::headroom`]).
     pub headroom: Option<Headroom>,
     name: &'static str,
 }
@@ -31,25 +35,25 @@ impl Default for NodepackAutoscaler {
         NodepackAutoscaler {
             provisioner: Provisioner {
                 growth_window: Some(super::GROWTH_WINDOW),
+                hedge_share: 2.0,
                 ..Provisioner::new("nodepack")
             },
             disruptor: Disruptor::nodepack(),
-            headroom: None,
+            headroom: Some(Headroom::new(super::GROWTH_WINDOW, Millis::from_secs(30))),
             name: "nodepack",
         }
     }
 }
 
 impl NodepackAutoscaler {
-    /// `nodepack-latency`: nodepack with the launch hedge (two held spares per launch
-    /// that carries pods, see [`super::hedge`]) and headroom for growing controllers (placed
-    /// every 30 s, see [`super::headroom`]): lower pending-latency tails for some more
-    /// cost and consolidation churn.
-    pub fn latency() -> Self {
+    /// `nodepack-lean`: nodepack without the launch hedge and headroom. It pays for no
+    /// spare or warm node, and its pods wait for the nodes they were planned on, boot
+    /// tail included.
+    pub fn lean() -> Self {
         let mut a = Self::default();
-        a.provisioner.hedge_share = 2.0;
-        a.headroom = Some(Headroom::new(super::GROWTH_WINDOW, Millis::from_secs(30)));
-        a.name = "nodepack-latency";
+        a.provisioner.hedge_share = 0.0;
+        a.headroom = None;
+        a.name = "nodepack-lean";
         a
     }
 }
