@@ -82,7 +82,8 @@ pub enum NodeLife {
 /// A node and its history.
 #[derive(Clone, Debug)]
 pub struct NodeSt {
-    /// The node (labels, taints, allocatable minus daemonset overhead).
+    /// The node (labels, taints, allocatable minus daemonset overhead; the labels are
+    /// dropped once it is terminated, to save memory).
     pub node: Node,
     /// Pool index.
     pub pool: usize,

@@ -739,6 +739,12 @@ impl Sim<'_> {
         let ns = &mut self.cluster.nodes[n];
         ns.life = NodeLife::Terminated;
         ns.ended = Some(self.now);
+        // Nothing reads a terminated node's labels or pod lists again: free them (each
+        // node has its own label map, hostname included; a hedged replay terminates
+        // three nodes per launch).
+        ns.node.labels = Default::default();
+        ns.pods = Vec::new();
+        ns.nominated = Vec::new();
         self.cluster.terminated(n);
         self.summary.nodes_terminated += 1;
         self.bill(n, self.now);

@@ -312,8 +312,10 @@ fn pool_single_valued_requirements_label_the_nodes() {
             "{name}: {:?}",
             r.summary.unschedulable
         );
-        assert!(c
-            .nodes
+        // Terminated nodes (a hedge's spares) drop their labels; the live ones show them.
+        let live: Vec<_> = c.nodes.iter().filter(|n| n.live()).collect();
+        assert!(!live.is_empty(), "{name}");
+        assert!(live
             .iter()
             .all(|n| n.node.labels.get("example.com/team").map(String::as_str) == Some("a")));
     }
