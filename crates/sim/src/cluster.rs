@@ -134,6 +134,12 @@ impl NodeSt {
     pub fn live(&self) -> bool {
         self.life < NodeLife::Draining
     }
+
+    /// Still booting with no pod bound or nominated to it: nothing to do (its pods went
+    /// elsewhere).
+    pub fn idle_booting(&self) -> bool {
+        self.life < NodeLife::Ready && self.nominated.is_empty() && self.pods.is_empty()
+    }
 }
 
 /// Pods and nodes.
@@ -318,9 +324,7 @@ impl Cluster {
         if let Some(m) = ps.nominated.take() {
             let ms = &mut self.nodes[m];
             ms.nominated.retain(|&x| x != p);
-            // A node still booting whose pods all went elsewhere has nothing to do.
-            if m != n && ms.life < NodeLife::Ready && ms.nominated.is_empty() && ms.pods.is_empty()
-            {
+            if m != n && ms.idle_booting() {
                 ms.spare = true;
             }
         }

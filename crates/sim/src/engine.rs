@@ -243,10 +243,7 @@ impl Sim<'_> {
                         // (a hedge's spare took them) becomes a held spare itself.
                         if let Some(m) = from.filter(|&m| m != node) {
                             let ms = &mut c.nodes[m];
-                            if ms.life < NodeLife::Ready
-                                && ms.nominated.is_empty()
-                                && ms.pods.is_empty()
-                            {
+                            if ms.idle_booting() {
                                 ms.spare = true;
                                 ms.held = true;
                             }
