@@ -20,11 +20,51 @@ pub struct Cloud {
     /// Configuration.
     pub config: CloudConfig,
     seed: u64,
-    launch: Stream,
+    /// Insufficient-capacity draws, one per launch request (a node and its spares are one
+    /// request).
     capacity: Stream,
-    interruption: Stream,
+    /// Launch draws for the nodes the autoscaler plans.
+    planned: Draws,
+    /// Nodes the autoscaler planned launched so far: a spare's draws are keyed by its
+    /// planned node's count and its own index (see [`Launched::Spare`]).
+    planned_launches: u64,
     /// Offerings that failed recently, until when: (type, zone, capacity type).
     unavailable: BTreeMap<(String, String, CapacityType), Millis>,
+}
+
+/// Which launches a draw is for: the nodes the autoscaler plans, or the hedge's spares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Launched {
+    /// A node the autoscaler planned (or headroom's warm node): the next draws of the
+    /// launch, capacity and interruption streams.
+    Planned,
+    /// Spare number `j` (from 0) of the node planned last: draws of its own, a pure
+    /// function of the seed, that node's launch count and `j`, so the number of spares
+    /// never shifts any other node's draws (a third spare leaves the first two and every
+    /// planned node as they were).
+    Spare(u32),
+}
+
+/// One set of launch streams: boot time and spot interruption.
+#[derive(Clone, Debug)]
+struct Draws {
+    launch: Stream,
+    interruption: Stream,
+}
+
+impl Draws {
+    /// Spare `j` of planned launch number `planned`'s draws.
+    fn spare(seed: u64, planned: u64, j: u32) -> Self {
+        let key = crate::rng::mix(seed ^ crate::rng::mix(planned << 16 | u64::from(j)));
+        Draws::new(key, [Concern::SpareLaunch, Concern::SpareInterruption])
+    }
+
+    fn new(seed: u64, [launch, interruption]: [Concern; 2]) -> Self {
+        Draws {
+            launch: Stream::new(seed, launch),
+            interruption: Stream::new(seed, interruption),
+        }
+    }
 }
 
 /// The times of a node's life decided at launch.
@@ -44,9 +84,9 @@ impl Cloud {
         Cloud {
             config,
             seed,
-            launch: Stream::new(seed, Concern::Launch),
             capacity: Stream::new(seed, Concern::Capacity),
-            interruption: Stream::new(seed, Concern::Interruption),
+            planned: Draws::new(seed, [Concern::Launch, Concern::Interruption]),
+            planned_launches: 0,
             unavailable: BTreeMap::new(),
         }
     }
@@ -73,17 +113,29 @@ impl Cloud {
     }
 
     /// Draw the launch-to-ready time and, for spot, the interruption notice time.
-    pub fn launch_times(&mut self, o: &Offering, now: Millis) -> LaunchTimes {
+    pub fn launch_times(&mut self, o: &Offering, now: Millis, who: Launched) -> LaunchTimes {
+        let hazard = self.hazard_per_hour(o);
         let c = &self.config;
-        let boot = if self.launch.chance(c.boot_tail_share) {
-            self.launch.uniform(c.boot_max_s, c.boot_tail_max_s)
+        let mut own;
+        let d = match who {
+            Launched::Planned => {
+                self.planned_launches += 1;
+                &mut self.planned
+            }
+            Launched::Spare(j) => {
+                own = Draws::spare(self.seed, self.planned_launches, j);
+                &mut own
+            }
+        };
+        let boot = if d.launch.chance(c.boot_tail_share) {
+            d.launch.uniform(c.boot_max_s, c.boot_tail_max_s)
         } else {
-            self.launch.uniform(c.boot_min_s, c.boot_max_s)
+            d.launch.uniform(c.boot_min_s, c.boot_max_s)
         };
         let ready = now + Millis((boot * 1000.0) as u64);
         let registered = now + Millis((boot * c.register_share * 1000.0) as u64);
         let notice = if o.capacity_type == CapacityType::Spot {
-            let hours = self.interruption.exponential(self.hazard_per_hour(o));
+            let hours = d.interruption.exponential(hazard);
             (hours.is_finite() && hours < 1e7).then(|| now + Millis((hours * 3.6e6) as u64))
         } else {
             None
@@ -174,7 +226,7 @@ mod tests {
         let o = spot(0);
         let mut tail = 0;
         for _ in 0..2000 {
-            let t = c.launch_times(&o, Millis(0));
+            let t = c.launch_times(&o, Millis(0), Launched::Planned);
             assert!(t.ready >= Millis(25_000) && t.ready <= Millis(120_000));
             assert!(t.registered < t.ready);
             if t.ready > Millis(60_000) {
@@ -193,7 +245,7 @@ mod tests {
         let month = Millis(730 * 3_600_000);
         let hit = (0..n)
             .filter(|_| {
-                c.launch_times(&o, Millis(0))
+                c.launch_times(&o, Millis(0), Launched::Planned)
                     .notice
                     .is_some_and(|t| t < month)
             })

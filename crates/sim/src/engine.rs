@@ -1,7 +1,7 @@
 //! The discrete-event loop: trace, cloud, pods, autoscaler and samples on one clock.
 
 use crate::autoscaler::{Action, Autoscaler, Ctx, LaunchReq};
-use crate::cloud::Cloud;
+use crate::cloud::{Cloud, Launched};
 use crate::cluster::{Cluster, NodeLife, NodeSt, PodPhase, PodSt};
 use crate::config::{Settings, TraceEvent, TraceKind};
 use crate::metrics::{Percentiles, Sample, Summary, Unscheduled};
@@ -514,8 +514,9 @@ impl Sim<'_> {
             spares: 0,
             ..req.clone()
         };
-        for _ in 0..req.spares {
-            let Some(s) = self.launch_one(&spare, offering.clone(), cache) else {
+        for j in 0..req.spares {
+            let who = Launched::Spare(j);
+            let Some(s) = self.launch_one(&spare, offering.clone(), cache, who) else {
                 return;
             };
             self.cluster.nodes[s].spare = true;
@@ -531,13 +532,13 @@ impl Sim<'_> {
             req.capacity_type,
             req.zone.clone(),
         );
-        if let Some(n) = self.launch_one(req, first, cache) {
+        if let Some(n) = self.launch_one(req, first, cache, Launched::Planned) {
             return Some(n);
         }
         let pool = &self.input.nodepools[req.pool];
         let tries = launch_tries(req, pool, self.input.catalog, &self.cluster.pods);
         for t in tries.into_iter().skip(1) {
-            if let Some(n) = self.launch_one(req, t, cache) {
+            if let Some(n) = self.launch_one(req, t, cache, Launched::Planned) {
                 return Some(n);
             }
         }
@@ -552,6 +553,7 @@ impl Sim<'_> {
         req: &LaunchReq,
         (ty, ct, zone): (String, CapacityType, String),
         cache: bool,
+        who: Launched,
     ) -> Option<usize> {
         let it = self.input.catalog.get(&ty)?;
         // Only types the pool allows.
@@ -561,15 +563,18 @@ impl Sim<'_> {
             .offerings
             .iter()
             .find(|o| o.available && o.zone == zone && o.capacity_type == ct)?;
-        if cache && self.cloud.cached_unavailable(&ty, o, self.now) {
-            return None;
-        }
-        if !self.cloud.try_launch(&ty, o, self.now, cache) {
-            self.summary.launch_failures += 1;
-            return None;
+        // A node's spares are part of its request: they launch where it did.
+        if who == Launched::Planned {
+            if cache && self.cloud.cached_unavailable(&ty, o, self.now) {
+                return None;
+            }
+            if !self.cloud.try_launch(&ty, o, self.now, cache) {
+                self.summary.launch_failures += 1;
+                return None;
+            }
         }
         let o = o.clone();
-        let n = self.create_node(req.pool, pt, it, o);
+        let n = self.create_node(req.pool, pt, it, o, who);
         for &p in &req.pods {
             let c = &mut self.cluster;
             if c.pending.contains(&p) {
@@ -587,6 +592,7 @@ impl Sim<'_> {
         pt: usize,
         it: &nodepack_model::InstanceType,
         o: nodepack_model::Offering,
+        who: Launched,
     ) -> usize {
         let pool = &self.input.nodepools[pool_i];
         let n = self.cluster.nodes.len();
@@ -604,7 +610,7 @@ impl Sim<'_> {
             .unwrap_or_default();
         let mut taints = pool.taints.clone();
         taints.extend(pool.startup_taints.iter().cloned());
-        let times = self.cloud.launch_times(&o, self.now);
+        let times = self.cloud.launch_times(&o, self.now, who);
         self.cluster.add_node(NodeSt {
             node: Node {
                 name,

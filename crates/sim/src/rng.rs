@@ -22,6 +22,12 @@ pub enum Concern {
     Interruption = 4,
     /// Spot price changes.
     Price = 5,
+    /// Launch-to-ready latency of the launch hedge's spare nodes, apart from every other
+    /// launch's, so the number of spares never shifts the draws of the nodes the
+    /// autoscaler planned.
+    SpareLaunch = 6,
+    /// Spot interruptions of spare nodes (see [`Concern::SpareLaunch`]).
+    SpareInterruption = 7,
 }
 
 /// A random stream.

@@ -568,6 +568,63 @@ fn hedged_bursts_wait_for_the_first_nodes_not_the_slowest() {
     );
 }
 
+/// The hedge's spares draw boot times and interruptions of their own and launch in their
+/// node's request (no capacity draw of their own), so adding spares never changes the
+/// nodes the autoscaler planned: the first round launches the same nodes, with the same
+/// boot times, with and without spares, insufficient-capacity failures included (before,
+/// each spare took the next draws and every later node's boot time moved).
+#[test]
+fn spares_leave_the_planned_nodes_draws_as_they_were() {
+    let mut settings = Settings::new(Millis::from_mins(20), 11);
+    settings.cloud.ice_rate = 0.3;
+    let trace = generate(
+        &Generator {
+            services: vec![service("burst", 1500, 3072, 120)],
+            jobs: vec![],
+        },
+        settings.horizon,
+        11,
+    );
+    let first_round = |share: f64| {
+        let (r, c) = replay_nodepack(&settings, &trace, |a| {
+            a.provisioner.hedge_share = share;
+            a.headroom = None;
+        });
+        check("nodepack", &r, &c).unwrap();
+        let t0 = c.nodes[0].launched;
+        let round: Vec<_> = c
+            .nodes
+            .iter()
+            .filter(|n| n.launched == t0)
+            .map(|n| {
+                (
+                    n.node.instance_type.clone(),
+                    n.node.zone.clone(),
+                    n.ready_at,
+                )
+            })
+            .collect();
+        (round, r.summary.launch_failures)
+    };
+    let (plain, plain_failures) = first_round(0.0);
+    let (hedged, hedged_failures) = first_round(2.0);
+    assert!(plain.len() > 3, "{plain:?}");
+    // Each planned node, then its two spares: always two, since they launch with it.
+    assert_eq!(hedged.len(), 3 * plain.len(), "{hedged:?}");
+    let planned: Vec<_> = hedged.iter().step_by(3).collect();
+    let mut same_boot = 0;
+    for (h, p) in planned.iter().zip(&plain) {
+        assert_eq!((&h.0, &h.1), (&p.0, &p.1));
+        // A planned node a faster spare stood in for goes before it is ready.
+        if h.2.is_some() {
+            assert_eq!(h.2, p.2);
+            same_boot += 1;
+        }
+    }
+    assert!(same_boot > 3, "{hedged:?}");
+    assert!(plain_failures > 0 && plain_failures == hedged_failures);
+}
+
 /// Regression: a zone-spread pod that the hedge moved to a ready spare waited for the
 /// scheduler's retry of constrained pods (only a node becoming ready triggered their
 /// pass at once), and when that pass came the spread no longer allowed the spare's

@@ -6,17 +6,23 @@
 //! 2 minutes). A round of N nodes waits for all N, so its slowest pods almost surely
 //! wait for a tail boot, and those pods set the pending-latency p99.
 //!
-//! - [`assign`]: a round's launches that carry pods get `share` spares each; the
-//!   engine launches them right after their launch, on the offering it got (none once
-//!   that offering has no capacity). A spare is *held*: the scheduler, the provisioner
-//!   and consolidation do not see it, so no pod lands on it by chance.
+//! - [`assign`]: a round's launches that carry pods get `share` spares each, and one
+//!   more ([`SPREAD_EXTRA`]) when they carry pods under a hard zone spread (the spread
+//!   holds a zone's pods until the slowest zone has room). The engine launches them in
+//!   their launch's request, on the offering it got: they do not fail on capacity apart
+//!   from it, and their boot times and interruptions come from streams of their own
+//!   (`Concern::SpareLaunch`), so the number of spares never moves another node's
+//!   draws. A spare is *held*: the scheduler, the provisioner and consolidation do not
+//!   see it, so no pod lands on it by chance.
 //! - [`reconcile`], every autoscaler pass: a held spare that is ready takes over the
 //!   whole plan of a node still booting with pods waiting for it that it can stand in
 //!   for (same pool, zone and capacity type, no dearer, room for all its pods; the
 //!   earliest launched first): those pods are nominated to the spare, and the slow node
-//!   becomes a held spare in its turn. Held spares no booting node needs are removed
-//!   (a node whose pods bound elsewhere while it booted is no spare of the hedge's: it
-//!   stays, for the next pods and consolidation, as without the hedge). So N
+//!   becomes a held spare in its turn. Ready held spares with nothing to take over are
+//!   removed, booting ones once no node they could stand in for still boots (a node
+//!   whose pods bound elsewhere while it booted may get the next round's pods; it is no
+//!   spare of the hedge's itself: it stays, for the next pods and consolidation, as
+//!   without the hedge). So N
 //!   planned nodes and their spares serve the plan on the first N of them ready, the
 //!   packing stays the solver's, and consolidation finds nothing to repair.
 //!
@@ -25,13 +31,21 @@
 
 use super::{Action, LaunchReq};
 use crate::cluster::{Cluster, NodeLife, NodeSt};
-use nodepack_model::Resources;
+use nodepack_model::labels::HOSTNAME;
+use nodepack_model::pod::WhenUnsatisfiable;
+use nodepack_model::{Pod, Resources};
+
+/// Spares added (with a hedge) to a launch carrying a pod under a hard topology spread
+/// over zones: the spread holds each zone's pods back until the slowest zone has room,
+/// so such a round's pods wait for the slowest of its zones' nodes, not their own.
+pub const SPREAD_EXTRA: u32 = 1;
 
 /// Give a round's launches that carry pods their spares, `share` per launch:
 /// `floor(share)` each, and one more to the `ceil(frac(share) * n)` carrying the most
-/// pods (ties: first planned first). The engine launches them on the offering each
-/// launch gets.
-pub fn assign(actions: &mut [Action], share: f64) {
+/// pods (ties: first planned first); with any share, [`SPREAD_EXTRA`] more to a launch
+/// carrying a pod under a hard zone spread. The engine launches them on the offering
+/// each launch gets.
+pub fn assign(actions: &mut [Action], share: f64, c: &Cluster) {
     let share = share.max(0.0);
     let mut launches: Vec<&mut LaunchReq> = actions
         .iter_mut()
@@ -45,7 +59,17 @@ pub fn assign(actions: &mut [Action], share: f64) {
     let extra = ((share - whole) * launches.len() as f64).ceil() as usize;
     for (i, l) in launches.into_iter().enumerate() {
         l.spares = whole as u32 + u32::from(i < extra);
+        if share > 0.0 && l.pods.iter().any(|&p| zone_spread(&c.pods[p].pod)) {
+            l.spares += SPREAD_EXTRA;
+        }
     }
+}
+
+/// Is the pod under a hard topology spread over a domain wider than a node?
+fn zone_spread(p: &Pod) -> bool {
+    p.topology_spread.iter().any(|t| {
+        t.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule && t.topology_key != HOSTNAME
+    })
 }
 
 /// Can spare `s` stand in for booting node `a`: same pool, zone and capacity type, no
@@ -89,17 +113,16 @@ pub fn reconcile(c: &Cluster) -> Vec<Action> {
     if spares.is_empty() {
         return vec![];
     }
-    // Nodes still booting that pending pods wait for, earliest launched first.
+    // Nodes still booting, earliest launched first, and whether pending pods wait for
+    // them (the ones a ready spare takes over).
+    let waited_for = |n: usize| c.nodes[n].nominated.iter().any(|p| c.pending.contains(p));
     let mut slow: Vec<(usize, bool)> = c
         .alive
         .iter()
         .copied()
         .filter(|&n| {
             let ns = &c.nodes[n];
-            ns.life < NodeLife::Ready
-                && !ns.cordoned
-                && !ns.held
-                && ns.nominated.iter().any(|p| c.pending.contains(p))
+            ns.life < NodeLife::Ready && !ns.cordoned && !ns.held
         })
         .map(|n| (n, false))
         .collect();
@@ -111,7 +134,7 @@ pub fn reconcile(c: &Cluster) -> Vec<Action> {
         if sn.life == NodeLife::Ready && !sn.cordoned {
             let taken = slow
                 .iter_mut()
-                .find(|(a, taken)| !*taken && stands_in(c, s, *a));
+                .find(|(a, taken)| !*taken && waited_for(*a) && stands_in(c, s, *a));
             if let Some((a, taken)) = taken {
                 *taken = true;
                 out.extend(
@@ -126,7 +149,8 @@ pub fn reconcile(c: &Cluster) -> Vec<Action> {
         }
         removed.push(s);
     }
-    // A spare still booting stays while a node it can stand in for waits.
+    // A spare still booting stays while a node it can stand in for boots, even one
+    // whose pods bound elsewhere meanwhile: the provisioner may give it the next pods.
     out.extend(
         removed
             .into_iter()
@@ -188,9 +212,10 @@ mod tests {
                 launch(vec![9], "c"),
             ]
         };
+        let c = pods(&[]);
         let with = |share: f64| {
             let mut r = round();
-            assign(&mut r, share);
+            assign(&mut r, share, &c);
             spare_counts(&r)
         };
         let names = |v: [u32; 4]| {
@@ -204,6 +229,53 @@ mod tests {
         assert_eq!(with(2.0), names([2, 0, 2, 2]));
         assert_eq!(with(1.34), names([2, 0, 2, 1]));
         assert_eq!(with(0.0), names([0, 0, 0, 0]));
+    }
+
+    /// A cluster with pods 0-9; the ones in `zone_spread` under a hard zone spread.
+    fn pods(zone_spread: &[usize]) -> Cluster {
+        let mut c = Cluster::default();
+        for i in 0..10 {
+            let mut p = nodepack_testkit::pod(&format!("p{i}"), 100, 64);
+            if zone_spread.contains(&i) {
+                p = nodepack_testkit::spread(p, nodepack_model::labels::ZONE, 1);
+            }
+            c.arrive(std::sync::Arc::new(p), None, Millis(0));
+        }
+        c
+    }
+
+    /// A launch carrying a pod under a hard zone spread gets one more spare (its pods
+    /// wait for the slowest zone); a hostname spread is no such coupling, and without a
+    /// hedge there are no spares at all.
+    #[test]
+    fn launches_of_zone_spread_pods_get_one_more_spare() {
+        let mut c = pods(&[2]);
+        let host = nodepack_testkit::spread(
+            nodepack_testkit::pod("host", 100, 64),
+            nodepack_model::labels::HOSTNAME,
+            1,
+        );
+        let h = c.arrive(std::sync::Arc::new(host), None, Millis(0));
+        let round = || {
+            vec![
+                launch(vec![1, 2], "spread"),
+                launch(vec![3, 4], "plain"),
+                launch(vec![h], "host"),
+            ]
+        };
+        let mut r = round();
+        assign(&mut r, 2.0, &c);
+        let want = |v: [u32; 3]| {
+            ["spread", "plain", "host"]
+                .into_iter()
+                .map(String::from)
+                .zip(v)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(spare_counts(&r), want([3, 2, 2]));
+        let mut r = round();
+        assign(&mut r, 0.0, &c);
+        assert_eq!(spare_counts(&r), want([0, 0, 0]));
     }
 
     /// A cluster with a node still booting that two pending pods wait for, and spares
@@ -268,6 +340,31 @@ mod tests {
                 reason: "unneeded spare",
             }]
         );
+    }
+
+    /// Bug (web-diurnal, seed 2, with two more spares for zone-spread launches: four pods
+    /// waited 115 s):
+    /// a booting node's pods all bound elsewhere, so no pod waited for it and its booting
+    /// spares were removed; the next round planned new pods onto it, and they waited for
+    /// its 115 s boot with no spare left to stand in. A booting spare now stays while a
+    /// node it can stand in for boots, pods or not; a ready one with nothing to take
+    /// over still goes.
+    #[test]
+    fn booting_spares_stay_while_their_node_boots_without_pods() {
+        let (mut c, a, s) = booting_with_spares(&[(1, false), (1, true)]);
+        for p in std::mem::take(&mut c.nodes[a].nominated) {
+            c.pods[p].nominated = None;
+        }
+        assert_eq!(
+            reconcile(&c),
+            vec![Action::Remove {
+                node: s[1],
+                reason: "unneeded spare",
+            }]
+        );
+        // Once the node is ready, or gone, the booting spare goes too.
+        c.nodes[a].life = NodeLife::Ready;
+        assert_eq!(reconcile(&c).len(), 2);
     }
 
     /// Bug (week replay: 17,000 nodes removed as "unneeded spare", batch pods waiting

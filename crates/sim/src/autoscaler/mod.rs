@@ -238,7 +238,7 @@ impl Provisioner {
             },
         };
         let mut out = provision_with(strategy.as_ref(), ctx, waiting);
-        hedge::assign(&mut out, self.hedge_share);
+        hedge::assign(&mut out, self.hedge_share, ctx.cluster);
         out
     }
 }
