@@ -75,7 +75,7 @@ impl Default for NodepackConsolidation {
     fn default() -> Self {
         NodepackConsolidation {
             horizon: Millis::from_mins(120),
-            eviction_usd: 0.01,
+            eviction_usd: 0.015,
             boot: Millis::from_secs(90),
             min_gap: 0.01,
             max_merges: 4,
