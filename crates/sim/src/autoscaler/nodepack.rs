@@ -7,8 +7,10 @@
 //! `nodepack_solver::consolidate::nodepack`), executed at once and held while pods wait
 //! for capacity, so a burst lands on capacity consolidation would have freed. Two
 //! policies cut the pending-latency tail that node boot times set: the launch hedge
-//! (two held spares per launch that carries pods, see [`super::hedge`]) and headroom
-//! for growing controllers (placed every 30 s, see [`super::headroom`]).
+//! (held spares beside each launch that carries pods: two, one more for the fullest
+//! half of a round's launches and one more for launches of zone-spread pods, see
+//! [`super::hedge`]) and headroom for growing controllers (placed every 30 s, see
+//! [`super::headroom`]).
 //! [`NodepackAutoscaler::lean`] (`nodepack-lean`) leaves both out: a little cheaper,
 //! with the boot-time tail.
 
@@ -35,7 +37,7 @@ impl Default for NodepackAutoscaler {
         NodepackAutoscaler {
             provisioner: Provisioner {
                 growth_window: Some(super::GROWTH_WINDOW),
-                hedge_share: 2.0,
+                hedge_share: 2.5,
                 ..Provisioner::new("nodepack")
             },
             disruptor: Disruptor::nodepack(),
