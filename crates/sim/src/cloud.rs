@@ -36,7 +36,7 @@ pub struct Cloud {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Launched {
     /// A node the autoscaler planned (or headroom's warm node): the next draws of the
-    /// launch, capacity and interruption streams.
+    /// launch and interruption streams (its capacity draw is [`Cloud::try_launch`]'s).
     Planned,
     /// Spare number `j` (from 0) of the node planned last: draws of its own, a pure
     /// function of the seed, that node's launch count and `j`, so the number of spares

@@ -497,8 +497,9 @@ impl Sim<'_> {
         }
     }
 
-    /// Launch `req.spares` held spares of node `n`'s offering (none once it has no
-    /// capacity: a spare of another offering could not stand in for `n`).
+    /// Launch `req.spares` held spares of node `n`'s offering, in `n`'s request: no
+    /// capacity draw or cache check of their own (`n` just launched there), boot times
+    /// and interruptions from the spares' own draws (`Launched::Spare`).
     fn launch_spares(&mut self, n: usize, req: &LaunchReq, cache: bool) {
         if req.spares == 0 {
             return;
