@@ -24,18 +24,27 @@ const PALETTE: [RGBColor; 6] = [
 pub struct Line {
     name: String,
     color: RGBColor,
-    dashed: bool,
+    /// Dash and gap lengths in pixels; `None`: solid.
+    dash: Option<(u32, u32)>,
     points: Vec<(f64, f64)>,
 }
 
 impl Line {
-    /// A line named `name` in the color of run `index`.
+    /// A line named `name` in the color of run `index`, solid or dashed.
     pub fn new(name: &str, index: usize, dashed: bool, points: Vec<(f64, f64)>) -> Self {
         Line {
             name: name.to_string(),
             color: PALETTE[index % PALETTE.len()],
-            dashed,
+            dash: dashed.then_some((8, 5)),
             points: reduce(points),
+        }
+    }
+
+    /// A dotted line named `name` in the color of run `index`.
+    pub fn dotted(name: &str, index: usize, points: Vec<(f64, f64)>) -> Self {
+        Line {
+            dash: Some((2, 4)),
+            ..Line::new(name, index, false, points)
         }
     }
 }
@@ -128,10 +137,9 @@ impl Chart {
         let mut out = String::from("<div class=\"legend\">");
         for l in &self.lines {
             let RGBColor(r, g, b) = l.color;
-            let dash = if l.dashed {
-                " stroke-dasharray=\"6 4\""
-            } else {
-                ""
+            let dash = match l.dash {
+                Some((on, off)) => format!(" stroke-dasharray=\"{on} {off}\""),
+                None => String::new(),
             };
             out.push_str(&format!(
                 "<span class=\"key\"><svg width=\"24\" height=\"10\"><line x1=\"0\" y1=\"5\" x2=\"24\" y2=\"5\" stroke=\"#{r:02x}{g:02x}{b:02x}\" stroke-width=\"3\"{dash}/></svg>{}</span>",
@@ -206,9 +214,14 @@ impl Chart {
             .map_err(err)?;
         for l in &self.lines {
             let style = l.color.stroke_width(2);
-            if l.dashed {
+            if let Some((on, off)) = l.dash {
                 chart
-                    .draw_series(DashedLineSeries::new(l.points.iter().copied(), 8, 5, style))
+                    .draw_series(DashedLineSeries::new(
+                        l.points.iter().copied(),
+                        on,
+                        off,
+                        style,
+                    ))
                     .map_err(err)?;
             } else {
                 chart

@@ -137,6 +137,13 @@ fn charts(input: &ReportInput) -> Vec<Chart> {
             true,
             pts(&|x| x.nodes_on_demand as f64),
         ));
+        if s.iter().any(|x| x.nodes_held > 0) {
+            nodes.lines.push(Line::dotted(
+                &format!("{name} held"),
+                i,
+                pts(&|x| x.nodes_held as f64),
+            ));
+        }
         pending
             .lines
             .push(Line::new(&name, i, false, pts(&|x| x.pending as f64)));

@@ -28,6 +28,8 @@ fn series(scale: f64) -> Vec<Sample> {
             cost_so_far: scale * i as f64 / 60.0,
             nodes_spot: 2,
             nodes_on_demand: 1,
+            // Held spares at the start of the cheaper run only.
+            nodes_held: if scale < 3.0 && i < 2 { 3 } else { 0 },
             pending: (i % 5) as u32,
             running: 4,
             cpu_utilization: 0.5,
@@ -82,6 +84,9 @@ fn the_report_has_every_chart_the_table_and_the_scenario() {
     assert!(h.contains("hours"));
     assert!(h.contains("dollars"));
     assert!(h.contains("nodepack spot") && h.contains("nodepack on-demand"));
+    // Held nodes are a dotted line of their own, only for a run that had any.
+    assert!(h.contains("nodepack held") && !h.contains("karpenter&lt;x&gt; held"));
+    assert!(h.contains("stroke-dasharray=\"2 4\""));
     // The table: a header row and one row per run, numbers formatted.
     let t = &h[h.find("<table id=\"summary\"").unwrap()..h.find("</table>").unwrap()];
     assert_eq!(t.matches("<tr>").count(), 3);

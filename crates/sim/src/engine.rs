@@ -788,6 +788,7 @@ impl Sim<'_> {
                 .cloud
                 .bill(&n.node.instance_type, &n.offering, n.launched, self.now);
             match n.offering.capacity_type {
+                _ if n.held => s.nodes_held += 1,
                 CapacityType::Spot => s.nodes_spot += 1,
                 _ => s.nodes_on_demand += 1,
             }

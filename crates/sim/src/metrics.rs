@@ -54,10 +54,13 @@ pub struct Sample {
     pub cost_per_hour: f64,
     /// Cumulative cost billed so far (nodes still running count up to `t`), dollars.
     pub cost_so_far: f64,
-    /// Live spot nodes.
+    /// Live spot nodes, held ones apart.
     pub nodes_spot: u32,
-    /// Live on-demand nodes.
+    /// Live on-demand nodes, held ones apart.
     pub nodes_on_demand: u32,
+    /// Live held nodes: the launch hedge's spares and headroom's warm nodes (billed, but
+    /// no pod runs on them).
+    pub nodes_held: u32,
     /// Pending pods.
     pub pending: u32,
     /// Running pods.
