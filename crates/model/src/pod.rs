@@ -271,6 +271,13 @@ impl Pod {
             || !self.pod_anti_affinity_preferred.is_empty()
     }
 
+    /// The pod's hard (`DoNotSchedule`) topology spread constraints.
+    pub fn hard_spreads(&self) -> impl Iterator<Item = &TopologySpread> {
+        self.topology_spread
+            .iter()
+            .filter(|t| t.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule)
+    }
+
     /// True when the pod has preferences Karpenter may relax.
     pub fn has_preferences(&self) -> bool {
         !self.node_affinity_preferred.is_empty()

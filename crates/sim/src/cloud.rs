@@ -114,7 +114,8 @@ impl Cloud {
 
     /// Draw the launch-to-ready time and, for spot, the interruption notice time.
     pub fn launch_times(&mut self, o: &Offering, now: Millis, who: Launched) -> LaunchTimes {
-        let hazard = self.hazard_per_hour(o);
+        let spot = o.capacity_type == CapacityType::Spot;
+        let hazard = if spot { self.hazard_per_hour(o) } else { 0.0 };
         let c = &self.config;
         let mut own;
         let d = match who {
@@ -134,7 +135,7 @@ impl Cloud {
         };
         let ready = now + Millis((boot * 1000.0) as u64);
         let registered = now + Millis((boot * c.register_share * 1000.0) as u64);
-        let notice = if o.capacity_type == CapacityType::Spot {
+        let notice = if spot {
             let hours = d.interruption.exponential(hazard);
             (hours.is_finite() && hours < 1e7).then(|| now + Millis((hours * 3.6e6) as u64))
         } else {

@@ -220,7 +220,7 @@ impl Sim<'_> {
                             self.cluster.nodes[n].held = true;
                             self.cluster.nodes[n].warm = true;
                         }
-                        self.launch_spares(n, &req, cache);
+                        self.launch_spares(n, &req);
                     }
                 }
                 Action::Remove { node, reason } => {
@@ -500,7 +500,7 @@ impl Sim<'_> {
     /// Launch `req.spares` held spares of node `n`'s offering, in `n`'s request: no
     /// capacity draw or cache check of their own (`n` just launched there), boot times
     /// and interruptions from the spares' own draws (`Launched::Spare`).
-    fn launch_spares(&mut self, n: usize, req: &LaunchReq, cache: bool) {
+    fn launch_spares(&mut self, n: usize, req: &LaunchReq) {
         if req.spares == 0 {
             return;
         }
@@ -517,7 +517,7 @@ impl Sim<'_> {
         };
         for j in 0..req.spares {
             let who = Launched::Spare(j);
-            let Some(s) = self.launch_one(&spare, offering.clone(), cache, who) else {
+            let Some(s) = self.launch_one(&spare, offering.clone(), false, who) else {
                 return;
             };
             self.cluster.nodes[s].spare = true;

@@ -9,7 +9,7 @@
 //! and pod anti-affinity (both directions) held when it was placed.
 
 use crate::{Plan, Problem};
-use nodepack_model::pod::{WhenUnsatisfiable, HOSTNAME_KEY};
+use nodepack_model::pod::HOSTNAME_KEY;
 use nodepack_model::taints::first_untolerated;
 use nodepack_model::{labels, Pod, PodId, Requirements, Resources};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -403,10 +403,7 @@ impl<'a> Replay<'a> {
         node: &BTreeMap<String, String>,
     ) -> Result<(), String> {
         let ns = pod.id.namespace.as_str();
-        for s in &pod.topology_spread {
-            if s.when_unsatisfiable != WhenUnsatisfiable::DoNotSchedule {
-                continue;
-            }
+        for s in pod.hard_spreads() {
             let key = s.topology_key.as_str();
             let Some(d) = node.get(key) else {
                 return Err(format!(

@@ -14,7 +14,6 @@
 
 use super::{Action, Autoscaler, Ctx, LaunchReq};
 use crate::cluster::{share_permille, NodeLife};
-use nodepack_model::pod::WhenUnsatisfiable;
 use nodepack_model::taints::first_untolerated;
 use nodepack_model::{labels, Millis, Offering, Resources};
 use std::collections::BTreeMap;
@@ -110,10 +109,7 @@ fn zone_room(ctx: &Ctx, pending: &[usize]) -> BTreeMap<usize, BTreeMap<String, i
     let mut out = BTreeMap::new();
     for &p in pending {
         let pod = &c.pods[p].pod;
-        let Some(ts) = pod.topology_spread.iter().find(|t| {
-            t.topology_key == labels::ZONE
-                && t.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule
-        }) else {
+        let Some(ts) = pod.hard_spreads().find(|t| t.topology_key == labels::ZONE) else {
             continue;
         };
         let mut counts: BTreeMap<String, i64> =

@@ -32,12 +32,12 @@
 use super::{Action, LaunchReq};
 use crate::cluster::{Cluster, NodeLife, NodeSt};
 use nodepack_model::labels::HOSTNAME;
-use nodepack_model::pod::WhenUnsatisfiable;
 use nodepack_model::{Pod, Resources};
 
 /// Spares added (with a hedge) to a launch carrying a pod under a hard topology spread
-/// over zones: the spread holds each zone's pods back until the slowest zone has room,
-/// so such a round's pods wait for the slowest of its zones' nodes, not their own.
+/// over zones (or another domain wider than a node): the spread holds each zone's pods
+/// back until the slowest zone has room, so such a round's pods wait for the slowest of
+/// its zones' nodes, not their own.
 pub const SPREAD_EXTRA: u32 = 1;
 
 /// Give a round's launches that carry pods their spares, `share` per launch:
@@ -67,9 +67,7 @@ pub fn assign(actions: &mut [Action], share: f64, c: &Cluster) {
 
 /// Is the pod under a hard topology spread over a domain wider than a node?
 fn zone_spread(p: &Pod) -> bool {
-    p.topology_spread.iter().any(|t| {
-        t.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule && t.topology_key != HOSTNAME
-    })
+    p.hard_spreads().any(|t| t.topology_key != HOSTNAME)
 }
 
 /// Can spare `s` stand in for booting node `a`: same pool, zone and capacity type, no
@@ -95,6 +93,15 @@ fn stands_in(c: &Cluster, s: usize, a: usize) -> bool {
     need.fits_with(&Resources::default(), &sn.node.allocatable)
 }
 
+/// A node still booting, as [`reconcile`] sees it.
+struct Booting {
+    node: usize,
+    /// Pending pods wait for it (a ready spare may take its plan over).
+    waited_for: bool,
+    /// A spare took its plan over in this pass.
+    taken: bool,
+}
+
 /// One pass: ready held spares take over the plans of booting nodes they can stand in
 /// for; unused held spares no booting node needs are removed.
 pub fn reconcile(c: &Cluster) -> Vec<Action> {
@@ -113,10 +120,8 @@ pub fn reconcile(c: &Cluster) -> Vec<Action> {
     if spares.is_empty() {
         return vec![];
     }
-    // Nodes still booting, earliest launched first, and whether pending pods wait for
-    // them (the ones a ready spare takes over).
-    let waited_for = |n: usize| c.nodes[n].nominated.iter().any(|p| c.pending.contains(p));
-    let mut slow: Vec<(usize, bool)> = c
+    // Nodes still booting, earliest launched first.
+    let mut slow: Vec<Booting> = c
         .alive
         .iter()
         .copied()
@@ -124,9 +129,16 @@ pub fn reconcile(c: &Cluster) -> Vec<Action> {
             let ns = &c.nodes[n];
             ns.life < NodeLife::Ready && !ns.cordoned && !ns.held
         })
-        .map(|n| (n, false))
+        .map(|node| Booting {
+            node,
+            waited_for: c.nodes[node]
+                .nominated
+                .iter()
+                .any(|p| c.pending.contains(p)),
+            taken: false,
+        })
         .collect();
-    slow.sort_by_key(|&(n, _)| (c.nodes[n].launched, n));
+    slow.sort_by_key(|b| (c.nodes[b.node].launched, b.node));
     let mut out = Vec::new();
     let mut removed = Vec::new();
     for &s in &spares {
@@ -134,11 +146,11 @@ pub fn reconcile(c: &Cluster) -> Vec<Action> {
         if sn.life == NodeLife::Ready && !sn.cordoned {
             let taken = slow
                 .iter_mut()
-                .find(|(a, taken)| !*taken && waited_for(*a) && stands_in(c, s, *a));
-            if let Some((a, taken)) = taken {
-                *taken = true;
+                .find(|b| !b.taken && b.waited_for && stands_in(c, s, b.node));
+            if let Some(b) = taken {
+                b.taken = true;
                 out.extend(
-                    c.nodes[*a]
+                    c.nodes[b.node]
                         .nominated
                         .iter()
                         .filter(|p| c.pending.contains(p))
@@ -156,7 +168,7 @@ pub fn reconcile(c: &Cluster) -> Vec<Action> {
             .into_iter()
             .filter(|&s| {
                 c.nodes[s].life == NodeLife::Ready
-                    || !slow.iter().any(|&(a, taken)| !taken && stands_in(c, s, a))
+                    || !slow.iter().any(|b| !b.taken && stands_in(c, s, b.node))
             })
             .map(|node| Action::Remove {
                 node,

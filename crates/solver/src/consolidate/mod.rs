@@ -902,13 +902,7 @@ impl ZoneSpreads {
         q: &Pod,
         terms: &[nodepack_model::Requirements],
     ) -> Option<Vec<String>> {
-        let hard: Vec<_> = q
-            .topology_spread
-            .iter()
-            .filter(|t| {
-                t.when_unsatisfiable == nodepack_model::pod::WhenUnsatisfiable::DoNotSchedule
-            })
-            .collect();
+        let hard: Vec<_> = q.hard_spreads().collect();
         if hard.is_empty() {
             return None;
         }
