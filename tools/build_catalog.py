@@ -13,7 +13,14 @@ from collections import defaultdict
 
 src = sys.argv[1] if len(sys.argv) > 1 else "../shared/data"
 types = json.load(open(f"{src}/aws-instance-types.json"))
-advisor = json.load(open(f"{src}/spot-advisor.json"))["spot_advisor"]["us-east-1"]["Linux"]
+# Interruption buckets: the 2026-08 Spot Advisor block first, the 2025-06 feed as fallback.
+advisor_2026 = json.load(open(f"{src}/spot-advisor-us-east-1-linux-2026-08.json"))["types"]
+advisor_2025 = json.load(open(f"{src}/spot-advisor.json"))["spot_advisor"]["us-east-1"]["Linux"]
+# Spot price: one regional price per type (AWS spot pricing feed, 2026-08-06).
+spot_regional = {
+    t: v["us-east-1"]["median"]
+    for t, v in json.load(open(f"{src}/aws-spot-prices-us-east-1-2026-08-06_2026-08-06.json"))["prices"].items()
+}
 
 # Zone ids -> zone names. AWS maps ids to names per account; we fix one mapping.
 ZONES = {f"use1-az{i}": f"us-east-1{c}" for i, c in zip(range(1, 7), "abcdef")}
@@ -31,6 +38,8 @@ for (az, t), (_, p) in sorted(snap.items()):
 
 out = []
 skipped_no_price = []
+stats = {"spot": 0, "bucket 2026-08": 0, "bucket 2025-06": 0, "bucket unknown": 0,
+         "zone factors": 0, "no spot price": []}
 for t in sorted(types, key=lambda x: x["name"]):
     od = t["on_demand_usd_per_hour_us_east_1"]
     if od is None:
@@ -80,16 +89,32 @@ for t in sorted(types, key=lambda x: x["name"]):
     zone_prices = by_type.get(t["name"], {})
     zone_ids = sorted(zone_prices) if zone_prices else DEFAULT_ZONE_IDS
     offerings = []
-    adv = advisor.get(t["name"])
+    regional = spot_regional.get(t["name"])
+    if t["name"] in advisor_2026:
+        bucket, bucket_src = advisor_2026[t["name"]]["r"], "2026-08"
+    elif t["name"] in advisor_2025:
+        bucket, bucket_src = advisor_2025[t["name"]]["r"], "2025-06"
+    else:
+        bucket, bucket_src = "unknown", "unknown"
     mean = sum(zone_prices.values()) / len(zone_prices) if zone_prices else None
     for az in zone_ids:
         z = ZONES[az]
         offerings.append({"zone": z, "zone_id": az, "capacity_type": "on-demand", "price": od})
-        if adv is not None:
-            base = od * (100 - adv["s"]) / 100.0
+        if regional is not None:
+            # The regional price, spread over zones by the 2022 snapshot's relative
+            # offsets (the zone's price over the mean of the type's zones), where it has them.
+            # AWS caps a spot price at the on-demand price.
             factor = zone_prices[az] / mean if mean else 1.0
+            price = min(od, round(regional * factor, 6))
             offerings.append({"zone": z, "zone_id": az, "capacity_type": "spot",
-                              "price": round(base * factor, 6), "interruption": adv["r"]})
+                              "price": price, "interruption": bucket})
+    if regional is not None:
+        stats["spot"] += 1
+        stats[f"bucket {bucket_src}"] += 1
+        if mean:
+            stats["zone factors"] += 1
+    else:
+        stats["no spot price"].append(t["name"])
     out.append({
         "name": t["name"],
         "labels": labels,
@@ -104,6 +129,7 @@ catalog = {
     "name": "aws/us-east-1",
     "region": "us-east-1",
     "provenance": "see data/PROVENANCE.md",
+    "data_date": "on-demand 2026-07-20; spot prices 2026-08-06; interruption buckets 2026-08 (Spot Advisor)",
     "instance_types": out,
 }
 with open("data/aws-us-east-1.json", "w") as f:
@@ -113,7 +139,7 @@ golden = {t["name"]: t["karpenter_allocatable_al2023"] for t in sorted(types, ke
 with open("data/aws-allocatable-golden.json", "w") as f:
     json.dump(golden, f, sort_keys=True, indent=0)
     f.write("\n")
-spot = sum(1 for t in out if any(o["capacity_type"] == "spot" for o in t["offerings"]))
-zoned = sum(1 for t in out if t["name"] in by_type)
 print(f"types: {len(out)} (skipped without on-demand price: {len(skipped_no_price)}: {', '.join(skipped_no_price)})")
-print(f"with spot offerings: {spot}; with per-zone spot factors from the 2022 snapshot: {zoned}")
+print(f"with a spot price: {stats['spot']}; per-zone offsets from the 2022 snapshot: {stats['zone factors']}")
+print(f"interruption bucket from 2026-08: {stats['bucket 2026-08']}, from 2025-06: {stats['bucket 2025-06']}, unknown: {stats['bucket unknown']}")
+print(f"no spot price in the feed (no spot offering): {len(stats['no spot price'])}: {', '.join(stats['no spot price'])}")

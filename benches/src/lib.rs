@@ -85,6 +85,7 @@ pub fn karpenter_fake_catalog() -> Catalog {
         name: "karpenter-fake-400".into(),
         region: None,
         instance_types: types,
+        data_date: None,
     };
     c.sort();
     c

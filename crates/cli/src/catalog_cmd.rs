@@ -34,6 +34,26 @@ struct Row<'a> {
     spot_usd_per_hour_min: Option<f64>,
     spot_interruption: Option<&'static str>,
     zones: Vec<&'a str>,
+    offerings: Vec<OfferingRow<'a>>,
+}
+
+/// One offering: zone, capacity type, price and (spot) interruption bucket.
+#[derive(Serialize)]
+struct OfferingRow<'a> {
+    zone: &'a str,
+    capacity_type: &'static str,
+    price_usd_per_hour: f64,
+    available: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interruption: Option<&'static str>,
+}
+
+/// The JSON document: the catalog, its data date and the matching types.
+#[derive(Serialize)]
+struct Doc<'a> {
+    catalog: &'a str,
+    data_date: Option<&'a str>,
+    instance_types: Vec<Row<'a>>,
 }
 
 #[derive(Serialize)]
@@ -79,9 +99,20 @@ fn row(t: &InstanceType) -> Row<'_> {
         spot_interruption: t
             .offerings
             .iter()
-            .find_map(|o| o.interruption)
+            .find_map(|o| o.spot_bucket())
             .map(|b| b.label()),
         zones,
+        offerings: t
+            .offerings
+            .iter()
+            .map(|o| OfferingRow {
+                zone: &o.zone,
+                capacity_type: o.capacity_type.as_str(),
+                price_usd_per_hour: o.price.usd(),
+                available: o.available,
+                interruption: o.spot_bucket().map(|b| b.label()),
+            })
+            .collect(),
     }
 }
 
@@ -96,7 +127,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let rows: Vec<Row> = cat.matching(&reqs).map(row).collect();
     match a.output {
         Output::Json => {
-            crate::emit(serde_json::to_string_pretty(&rows).map_err(Failure::internal)?)
+            let doc = Doc {
+                catalog: &cat.name,
+                data_date: cat.data_date.as_deref(),
+                instance_types: rows,
+            };
+            crate::emit(serde_json::to_string_pretty(&doc).map_err(Failure::internal)?)
         }
         Output::Table | Output::Csv => {
             let mut t = crate::tabular::Grid::new(&[
@@ -131,10 +167,11 @@ pub fn run(a: Args) -> Result<(), Failure> {
             t.emit(a.output)?;
             if a.output == Output::Table {
                 crate::emit(format!(
-                    "{} of {} types in {}",
+                    "{} of {} types in {} (data: {})",
                     rows.len(),
                     cat.instance_types.len(),
-                    cat.name
+                    cat.name,
+                    cat.data_date.as_deref().unwrap_or("date not stated")
                 ));
             }
         }

@@ -27,12 +27,48 @@ fn catalog_lists_m5_with_prices() {
     ]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let rows = v.as_array().unwrap();
+    assert_eq!(v["catalog"], "aws/us-east-1");
+    assert!(v["data_date"].as_str().unwrap().contains("2026-08"));
+    let rows = v["instance_types"].as_array().unwrap();
     assert_eq!(rows.len(), 9);
     let large = rows.iter().find(|r| r["name"] == "m5.large").unwrap();
     assert_eq!(large["allocatable"]["cpu_millicores"], 1930);
     assert_eq!(large["on_demand_usd_per_hour"], 0.096);
     assert!(large["spot_usd_per_hour_min"].as_f64().unwrap() < 0.096);
+}
+
+/// Regression (honest numbers): the catalog had no spot offering for any type launched
+/// after mid-2025 (r8i among them). Every r8i size now has spot offerings, each with its
+/// interruption bucket (a known one, or "unknown" where the feed has none).
+#[test]
+fn catalog_has_spot_offerings_with_buckets_for_new_families() {
+    let (code, out, err) = nodepack(&[
+        "catalog",
+        "--requirements",
+        "karpenter.k8s.aws/instance-family In r8i",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = v["instance_types"].as_array().unwrap();
+    assert_eq!(rows.len(), 13, "every r8i size");
+    for r in rows {
+        let spot: Vec<&serde_json::Value> = r["offerings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["capacity_type"] == "spot")
+            .collect();
+        assert!(!spot.is_empty(), "{} has no spot offering", r["name"]);
+        for o in spot {
+            assert!(o["interruption"].is_string(), "{o}");
+            assert!(
+                o["price_usd_per_hour"].as_f64().unwrap()
+                    <= r["on_demand_usd_per_hour"].as_f64().unwrap()
+            );
+        }
+    }
 }
 
 #[test]

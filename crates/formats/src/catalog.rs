@@ -14,7 +14,9 @@
 //! A type gives either `vcpu` and `memory_mib` (and `max_pods`; then capacity and overhead
 //! follow Karpenter's AWS formulas and EC2NodeClass kubelet settings) or `capacity` (and
 //! optionally `overhead`) as Kubernetes quantities. `interruption` is the Spot Advisor
-//! bucket index 0-4. The well-known labels `node.kubernetes.io/instance-type`,
+//! bucket index 0-4, or `"unknown"`; a spot offering without one has an unknown bucket
+//! (see `InterruptionBucket::UNKNOWN_AS`), never the safest. `data_date` (optional, free
+//! text) says when the data was collected. The well-known labels `node.kubernetes.io/instance-type`,
 //! `kubernetes.io/arch` (default amd64) and `kubernetes.io/os` (default linux) are added.
 
 use crate::docs::typed;
@@ -41,6 +43,7 @@ struct NativeDoc {
     name: String,
     region: Option<String>,
     provenance: Option<String>,
+    data_date: Option<String>,
     instance_types: Vec<TypeDoc>,
 }
 
@@ -67,7 +70,15 @@ struct OfferingDoc {
     capacity_type: String,
     price: f64,
     available: Option<bool>,
-    interruption: Option<u8>,
+    interruption: Option<BucketDoc>,
+}
+
+/// A Spot Advisor bucket in a catalog: its index 0-4, or `"unknown"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum BucketDoc {
+    Index(u64),
+    Label(String),
 }
 
 #[derive(Deserialize)]
@@ -98,7 +109,7 @@ fn offering(
     ct: &str,
     price: f64,
     available: Option<bool>,
-    interruption: Option<u8>,
+    interruption: Option<&BucketDoc>,
 ) -> Result<Offering, FormatError> {
     let capacity_type: CapacityType = ct
         .parse()
@@ -108,15 +119,30 @@ fn offering(
             .field("price")
             .error(Some(&price.to_string()), "must be a non-negative number"));
     }
+    let bad = |v: String| {
+        ctx.field("interruption").error(
+            Some(&v),
+            "must be a Spot Advisor bucket index 0-4 or \"unknown\"",
+        )
+    };
     let interruption = match interruption {
-        Some(i) => Some(InterruptionBucket::from_index(i).ok_or_else(|| {
-            ctx.field("interruption").error(
-                Some(&i.to_string()),
-                "must be a Spot Advisor bucket index 0-4",
-            )
-        })?),
+        Some(BucketDoc::Index(i)) => Some(
+            u8::try_from(*i)
+                .ok()
+                .and_then(InterruptionBucket::from_index)
+                .ok_or_else(|| bad(i.to_string()))?,
+        ),
+        Some(BucketDoc::Label(l)) if l == "unknown" => Some(InterruptionBucket::Unknown),
+        Some(BucketDoc::Label(l)) => return Err(bad(format!("{l:?}"))),
+        // A spot offering without a bucket has an unknown one, never the safest.
+        None if capacity_type == CapacityType::Spot => Some(InterruptionBucket::Unknown),
         None => None,
     };
+    if interruption.is_some() && capacity_type != CapacityType::Spot {
+        return Err(ctx
+            .field("interruption")
+            .error(Some(ct), "only spot offerings have an interruption bucket"));
+    }
     Ok(Offering {
         zone: zone.to_string(),
         capacity_type,
@@ -147,7 +173,7 @@ fn native(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> 
                 &o.capacity_type,
                 o.price,
                 o.available,
-                o.interruption,
+                o.interruption.as_ref(),
             )?);
         }
         let labels = base_labels(&t.name, t.labels);
@@ -193,6 +219,7 @@ fn native(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> 
         name: doc.name,
         region: doc.region,
         instance_types: types,
+        data_date: doc.data_date,
     };
     c.sort();
     Ok((c, warnings))
@@ -235,6 +262,7 @@ fn kwok(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> {
         name: ctx.file.clone(),
         region: None,
         instance_types: types,
+        data_date: None,
     };
     c.sort();
     Ok((c, warnings))
@@ -266,6 +294,7 @@ pub fn aws_us_east_1() -> Catalog {
             name: format!("invalid embedded catalog: {e}"),
             region: None,
             instance_types: vec![],
+            data_date: None,
         },
     }
 }
@@ -296,8 +325,32 @@ mod tests {
             .iter()
             .any(|o| o.capacity_type == CapacityType::Spot
                 && o.price < od.price
-                && o.interruption == Some(InterruptionBucket::From15To20)));
+                && o.interruption == Some(InterruptionBucket::Over20)));
         assert_eq!(m5.label(labels::INSTANCE_FAMILY), Some("m5"));
+        // Types newer than the 2025 feeds are spot-priced (2026-08 feed); a type with a
+        // spot price but no Spot Advisor bucket has an unknown bucket, not the safest.
+        let spot_bucket = |t: &str| {
+            c.get(t)
+                .unwrap()
+                .offerings
+                .iter()
+                .find(|o| o.capacity_type == CapacityType::Spot)
+                .map(|o| o.interruption)
+        };
+        assert_eq!(
+            spot_bucket("r8i.large"),
+            Some(Some(InterruptionBucket::Over20))
+        );
+        assert_eq!(
+            spot_bucket("c8ib.large"),
+            Some(Some(InterruptionBucket::Unknown))
+        );
+        // No spot price in the feed: no spot offering.
+        assert_eq!(spot_bucket("u-6tb1.56xlarge"), None);
+        assert!(c
+            .data_date
+            .as_deref()
+            .is_some_and(|d| d.contains("2026-08-06")));
         assert_eq!(
             c.get("p4d.24xlarge")
                 .unwrap()
@@ -333,6 +386,22 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.path, "instance_types[0]");
+        let bucket = |b: &str| {
+            format!(
+                r#"{{"name":"x","instance_types":[{{"name":"a","vcpu":2,"memory_mib":1024,
+                  "offerings":[{{"zone":"a","capacity_type":"spot","price":1{b}}}]}}]}}"#
+            )
+        };
+        let e = read_catalog("c.json", &bucket(r#","interruption":7"#)).unwrap_err();
+        assert_eq!(e.path, "instance_types[0].offerings[0].interruption");
+        // A spot offering without a bucket, or with "unknown", has an unknown bucket.
+        for b in ["", r#","interruption":"unknown""#] {
+            let (c, _) = read_catalog("c.json", &bucket(b)).unwrap();
+            assert_eq!(
+                c.instance_types[0].offerings[0].interruption,
+                Some(InterruptionBucket::Unknown)
+            );
+        }
         let e = read_catalog("c.json", "[{").unwrap_err();
         assert!(e.message.contains("invalid JSON"));
     }

@@ -67,9 +67,27 @@ pub enum InterruptionBucket {
     From15To20,
     /// More than 20% per month.
     Over20,
+    /// The type has a spot price but the Spot Advisor feed has no bucket for it (types
+    /// newer than the feed). Never read as the safest bucket: the risk model, the spot
+    /// allocation model and the simulator treat it as [`InterruptionBucket::UNKNOWN_AS`].
+    Unknown,
 }
 
 impl InterruptionBucket {
+    /// What an unknown bucket is treated as: 15-20%, the bucket that holds the mean
+    /// monthly rate of the bucketed types of the us-east-1 2026-08 Spot Advisor feed
+    /// (15.2%, taking each bucket at its middle and >20% at 25%).
+    pub const UNKNOWN_AS: InterruptionBucket = InterruptionBucket::From15To20;
+
+    /// The bucket the models use: itself, or [`InterruptionBucket::UNKNOWN_AS`] for
+    /// an unknown one.
+    pub fn effective(self) -> Self {
+        match self {
+            InterruptionBucket::Unknown => Self::UNKNOWN_AS,
+            b => b,
+        }
+    }
+
     /// From the Spot Advisor range index 0-4.
     pub fn from_index(i: u8) -> Option<Self> {
         Some(match i {
@@ -82,20 +100,21 @@ impl InterruptionBucket {
         })
     }
 
-    /// The Spot Advisor range index 0-4.
-    pub fn index(self) -> u8 {
-        self as u8
+    /// The Spot Advisor range index 0-4 (`None` for an unknown bucket).
+    pub fn index(self) -> Option<u8> {
+        (self != InterruptionBucket::Unknown).then_some(self as u8)
     }
 
     /// A representative monthly interruption rate in per-mille (the middle of the bucket;
-    /// 25% for the open-ended top bucket).
+    /// 25% for the open-ended top bucket; an unknown bucket's is that of
+    /// [`InterruptionBucket::UNKNOWN_AS`]).
     pub fn monthly_rate_permille(self) -> u32 {
-        [25, 75, 125, 175, 250][self as usize]
+        [25, 75, 125, 175, 250][self.effective() as usize]
     }
 
-    /// The label AWS shows.
+    /// The label AWS shows (`unknown` for an unknown bucket).
     pub fn label(self) -> &'static str {
-        ["<5%", "5-10%", "10-15%", "15-20%", ">20%"][self as usize]
+        ["<5%", "5-10%", "10-15%", "15-20%", ">20%", "unknown"][self as usize]
     }
 }
 
@@ -121,6 +140,14 @@ fn yes() -> bool {
 }
 
 impl Offering {
+    /// The interruption bucket the models use: for a spot offering its bucket, or
+    /// [`InterruptionBucket::Unknown`] when it has none (a missing bucket is not the
+    /// safest one); `None` for other capacity types.
+    pub fn spot_bucket(&self) -> Option<InterruptionBucket> {
+        (self.capacity_type == CapacityType::Spot)
+            .then(|| self.interruption.unwrap_or(InterruptionBucket::Unknown))
+    }
+
     /// The labels an offering adds to its node: zone and capacity type.
     pub fn requirements(&self) -> Requirements {
         let mut r = Requirements::new();
@@ -271,6 +298,9 @@ pub struct Catalog {
     pub region: Option<String>,
     /// The instance types, sorted by name.
     pub instance_types: Vec<InstanceType>,
+    /// When its data was collected (free text, e.g. per source), if known.
+    #[serde(default)]
+    pub data_date: Option<String>,
 }
 
 impl Catalog {
@@ -365,6 +395,7 @@ mod tests {
                 it("b", "arm64", &[("z1", CapacityType::Spot, 1)]),
                 it("a", "amd64", &[("z1", CapacityType::Spot, 1)]),
             ],
+            data_date: None,
         };
         c.sort();
         assert_eq!(c.get("b").unwrap().label(labels::ARCH), Some("arm64"));

@@ -156,7 +156,7 @@ impl Cloud {
             .interruption_bucket
             .as_deref()
             .and_then(bucket_by_label)
-            .or(o.interruption);
+            .or(o.spot_bucket());
         match bucket {
             Some(b) => {
                 b.monthly_rate_permille() as f64 / 1000.0 / 730.0 * self.config.interruption_scale

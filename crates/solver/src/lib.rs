@@ -24,7 +24,7 @@
 //!     }],
 //!     aws_shape: None,
 //! };
-//! let catalog = Catalog { name: "demo".into(), region: None, instance_types: vec![it] };
+//! let catalog = Catalog { name: "demo".into(), region: None, instance_types: vec![it], data_date: None };
 //! let pods: Vec<Pod> = (0..3)
 //!     .map(|i| Pod::new("default", &format!("web-{i}"), Resources::new(Millicores(500), Bytes::from_mib(512))))
 //!     .collect();

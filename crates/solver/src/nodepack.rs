@@ -72,8 +72,8 @@ impl RiskModel {
     /// Price plus expected interruption cost per hour, in micro-dollars (as f64).
     pub fn effective(&self, o: &Offering, pods: usize) -> f64 {
         let base = o.price.0 as f64;
-        match (o.capacity_type, o.interruption) {
-            (CapacityType::Spot, Some(b)) => {
+        match o.spot_bucket() {
+            Some(b) => {
                 let hazard = b.monthly_rate_permille() as f64 / 1000.0 / 730.0;
                 base + hazard
                     * (base * self.replacement_hours + pods as f64 * self.pod_restart_cost.0 as f64)

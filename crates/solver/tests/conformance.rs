@@ -67,6 +67,7 @@ fn catalog_of(types: Vec<nodepack_model::InstanceType>) -> Catalog {
         name: "case".into(),
         region: None,
         instance_types: types,
+        data_date: None,
     };
     catalog.sort();
     catalog

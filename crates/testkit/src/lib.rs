@@ -100,6 +100,7 @@ pub fn catalog() -> Catalog {
         name: "testkit".into(),
         region: Some("test-1".into()),
         instance_types: types,
+        data_date: None,
     };
     c.sort();
     c

@@ -399,6 +399,7 @@ fn karpenter_spot_to_spot_needs_fifteen_cheaper_types() {
         name: "wide".into(),
         region: None,
         instance_types: (0..20)
+        data_date: None,
             .flat_map(|f| {
                 [2, 4, 8, 16, 32].map(|cpu| {
                     tk::instance_type(

@@ -215,6 +215,7 @@ mod tests {
                 tk::instance_type("c7g", "arm64", 2, 2, 0, per_core),
                 tk::instance_type("c6g", "arm64", 8, 2, 0, per_core / 2.0),
             ],
+            data_date: None,
         };
         catalog.sort();
         let pools = [pool];
