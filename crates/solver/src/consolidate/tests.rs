@@ -398,8 +398,8 @@ fn karpenter_spot_to_spot_needs_fifteen_cheaper_types() {
     let mut catalog = Catalog {
         name: "wide".into(),
         region: None,
-        instance_types: (0..20)
         data_date: None,
+        instance_types: (0..20)
             .flat_map(|f| {
                 [2, 4, 8, 16, 32].map(|cpu| {
                     tk::instance_type(
