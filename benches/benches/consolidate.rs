@@ -20,6 +20,7 @@ fn pass(c: &mut Criterion) {
         pdbs: &[],
         pairs: Some(&pairs),
         pdb_allowed: None,
+        spot_to_spot: false,
     };
     let mut g = c.benchmark_group("consolidate-1000-nodes-30000-pods");
     g.sample_size(10).measurement_time(Duration::from_secs(20));

@@ -81,6 +81,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         pdbs: &l.pdbs,
         pairs: None,
         pdb_allowed: None,
+        spot_to_spot: false,
     };
     let mut plans = Vec::new();
     for name in names {

@@ -9,6 +9,7 @@
 //! horizon: 48h                       # Go duration, or seconds
 //! seed: 1
 //! cloud: {ice_rate: 0.02}            # the cloud model (every field optional)
+//! feature_gates: {spot_to_spot_consolidation: false}   # Karpenter's; off by default
 //! workload:
 //!   trace: web.jsonl                 # a trace file, or:
 //!   generate: {services: [...], jobs: [...]}
@@ -94,7 +95,17 @@ struct Raw {
     lb_samples: Option<u32>,
     #[serde(default)]
     series_points: Option<u32>,
+    #[serde(default)]
+    feature_gates: Option<FeatureGates>,
     workload: RawWorkload,
+}
+
+/// Karpenter feature gates a scenario sets.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeatureGates {
+    #[serde(default)]
+    spot_to_spot_consolidation: bool,
 }
 
 #[derive(Deserialize)]
@@ -161,6 +172,9 @@ pub fn read_sim_scenario(
     }
     if let Some(n) = raw.lb_samples {
         settings.lb_samples = n;
+    }
+    if let Some(g) = &raw.feature_gates {
+        settings.spot_to_spot_consolidation = g.spot_to_spot_consolidation;
     }
     if let Some(n) = raw.series_points {
         if n == 0 {

@@ -348,6 +348,10 @@ pub struct Settings {
     pub lb_samples: u32,
     /// Time-series samples over the horizon (for charts).
     pub series_points: u32,
+    /// Karpenter's `SpotToSpotConsolidation` feature gate: off by default, as in
+    /// Karpenter (scenario `feature_gates: {spot_to_spot_consolidation: true}`).
+    #[serde(default)]
+    pub spot_to_spot_consolidation: bool,
 }
 
 impl Settings {
@@ -359,6 +363,7 @@ impl Settings {
             cloud: CloudConfig::default(),
             lb_samples: d_lb_samples(),
             series_points: 288,
+            spot_to_spot_consolidation: false,
         }
     }
 }

@@ -208,6 +208,7 @@ impl Sim<'_> {
                 pairs: &self.pairs,
                 trace: self.input.trace,
                 cloud: &self.cloud,
+                spot_to_spot: self.input.settings.spot_to_spot_consolidation,
             };
             autoscaler.reconcile(&ctx)
         };
@@ -526,6 +527,9 @@ impl Sim<'_> {
     }
 
     fn launch(&mut self, req: &LaunchReq, cache: bool) -> Option<usize> {
+        if req.fleet {
+            return self.launch_fleet(req, cache);
+        }
         // The first offering tried is always the chosen one: try it before building the
         // rest of the list (the same offerings in the same order, so the same draws).
         let first = (
@@ -545,6 +549,27 @@ impl Sim<'_> {
         }
         // Nothing launched: the pods stay pending for the next round.
         None
+    }
+
+    /// Karpenter's CreateFleet: one offering picked by the fleet's allocation strategy
+    /// among the request's overrides not cached unavailable, tried once. On an
+    /// insufficient-capacity error the NodeClaim fails (Karpenter's
+    /// `InsufficientCapacityError`): the offering is cached unavailable and the pods go
+    /// back to the next batch.
+    fn launch_fleet(&mut self, req: &LaunchReq, cache: bool) -> Option<usize> {
+        let pool = &self.input.nodepools[req.pool];
+        let overrides = fleet_overrides(req, pool, self.input.catalog, &self.cluster.pods);
+        let open: Vec<(&str, &nodepack_model::Offering)> = overrides
+            .into_iter()
+            .filter(|(t, o)| !(cache && self.cloud.cached_unavailable(t, o, self.now)))
+            .collect();
+        let k = nodepack_solver::karpenter::fleet_choice(&open)?;
+        let pick = (
+            open[k].0.to_string(),
+            open[k].1.capacity_type,
+            open[k].1.zone.clone(),
+        );
+        self.launch_one(req, pick, cache, Launched::Planned)
     }
 
     /// Try one offering of a launch request: `None` when the pool does not allow the
@@ -967,6 +992,48 @@ fn ratio(a: u128, b: u128) -> f64 {
     }
 }
 
+/// The zones a launch request may use: every zone the pool and all its pods allow when
+/// its pods carry no topology rule, otherwise only the planned zone.
+fn launch_zones<'c>(
+    req: &'c LaunchReq,
+    pool: &'c NodePool,
+    pods: &'c [PodSt],
+) -> impl Fn(&str) -> bool + 'c {
+    let free = !req.pods.is_empty() && req.pods.iter().all(|&p| pods[p].plain);
+    move |z: &str| {
+        if !free {
+            return z == req.zone;
+        }
+        pool.requirements.get(labels::ZONE).has(z)
+            && req
+                .pods
+                .iter()
+                .all(|&p| pods[p].terms.iter().any(|t| t.get(labels::ZONE).has(z)))
+    }
+}
+
+/// A fleet request's overrides: every available offering of the request's capacity type
+/// of its type and alternatives, in the zones it may use (type order, then catalog order).
+fn fleet_overrides<'c>(
+    req: &'c LaunchReq,
+    pool: &'c NodePool,
+    catalog: &'c Catalog,
+    pods: &'c [PodSt],
+) -> Vec<(&'c str, &'c nodepack_model::Offering)> {
+    let zone_ok = launch_zones(req, pool, pods);
+    std::iter::once(&req.instance_type)
+        .chain(req.alternatives.iter())
+        .filter_map(|t| catalog.get(t))
+        .flat_map(|it| {
+            it.offerings
+                .iter()
+                .filter(|o| o.available && o.capacity_type == req.capacity_type)
+                .map(move |o| (it.name.as_str(), o))
+        })
+        .filter(|(_, o)| zone_ok(&o.zone))
+        .collect()
+}
+
 /// The offerings a launch request tries, in order: (type, capacity type, zone).
 fn launch_tries(
     req: &LaunchReq,
@@ -990,13 +1057,7 @@ fn launch_tries(
     // first (an insufficient-capacity error in one zone does not send the node to a
     // dearer type in the same zone).
     if !req.pods.is_empty() && req.pods.iter().all(|&p| pods[p].plain) {
-        let zone_ok = |z: &str| {
-            pool.requirements.get(labels::ZONE).has(z)
-                && req
-                    .pods
-                    .iter()
-                    .all(|&p| pods[p].terms.iter().any(|t| t.get(labels::ZONE).has(z)))
-        };
+        let zone_ok = launch_zones(req, pool, pods);
         let mut offers: Vec<(Money, usize, String, String)> = Vec::new();
         for (k, ty) in std::iter::once(&req.instance_type)
             .chain(req.alternatives.iter())
@@ -1063,6 +1124,7 @@ mod tests {
             on_demand_fallback: true,
             spares: 0,
             warm: false,
+            fleet: false,
         };
         let tries = launch_tries(&req(vec![free]), &pool, &catalog, &cluster.pods);
         let first: Vec<(&str, &str)> = tries

@@ -647,3 +647,36 @@ fn pods_a_spare_takes_over_bind_at_once_even_when_zone_spread() {
     // 60 s boot, up to 10 s of batching, a second for the scheduler to run.
     assert!(s.pending_seconds.max <= 71.0, "{:?}", s.pending_seconds);
 }
+
+/// Karpenter's launch is one CreateFleet request (AWS provider, `launchInstance`): when it
+/// returns no instance, the NodeClaim fails with an insufficient-capacity error, the
+/// offering is cached unavailable, and the pods go back to the next batch. The baseline
+/// used to try other offerings inside one launch (a dozen failures in one round here).
+/// With every launch failing, one provisioning round makes exactly one attempt.
+#[test]
+fn karpenter_fleet_launch_fails_the_nodeclaim_on_insufficient_capacity() {
+    let mut settings = Settings::new(Millis(1_500), 1);
+    settings.cloud.ice_rate = 1.0;
+    let pod = std::sync::Arc::new(tk::pod("a", 500, 512));
+    let trace = vec![TraceEvent {
+        at: Millis(0),
+        kind: TraceKind::Arrive { pod, run_for: None },
+    }];
+    let (r, c) = replay("karpenter", &settings, &trace);
+    assert_eq!(r.summary.launch_failures, 1, "one fleet request per round");
+    assert!(c.nodes.is_empty());
+    // The next rounds pick other offerings: the failed one is cached for 3 minutes.
+    let mut settings = Settings::new(Millis(10_000), 1);
+    settings.cloud.ice_rate = 1.0;
+    let (r, _) = replay("karpenter", &settings, &trace);
+    assert!(
+        r.summary.launch_failures >= 3,
+        "{}",
+        r.summary.launch_failures
+    );
+    assert!(
+        r.summary.launch_failures <= 10,
+        "{}",
+        r.summary.launch_failures
+    );
+}

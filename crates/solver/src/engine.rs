@@ -328,6 +328,15 @@ fn dominant_share(req: &Resources, cap: &Resources) -> f64 {
     f(req.cpu.0, cap.cpu.0).max(f(req.memory.0, cap.memory.0))
 }
 
+/// The anti-affinity groups a placed pod keeps other pods out of: those of its
+/// *required* terms only (they come first in a view). Karpenter's topology tracks
+/// inverse anti-affinity for `requiredDuringSchedulingIgnoredDuringExecution` terms;
+/// a placed pod's preferred anti-affinity does not block others (kube-scheduler scores
+/// it, never filters on it).
+fn required_anti<'g>(pod: &Pod, pg: &'g PodGroups) -> &'g [usize] {
+    &pg.anti[..pod.pod_anti_affinity.len().min(pg.anti.len())]
+}
+
 impl<'p, 'a> Engine<'p, 'a> {
     /// A new engine: existing pods counted, every pending pod's groups declared.
     pub fn new(prep: &'p Prepared<'a>, policy: Policy) -> Self {
@@ -348,7 +357,9 @@ impl<'p, 'a> Engine<'p, 'a> {
         for n in problem.nodes {
             for p in &n.pods {
                 let v = View::new(p, &Relax::default());
-                existing_anti.push(topo.declare(p, &v.spreads, &v.affinity, &v.anti).anti);
+                let mut anti = topo.declare(p, &v.spreads, &v.affinity, &v.anti).anti;
+                anti.truncate(p.pod_anti_affinity.len());
+                existing_anti.push(anti);
             }
         }
         let mut nodes = Vec::new();
@@ -596,7 +607,9 @@ impl<'p, 'a> Engine<'p, 'a> {
         st.pods.push(pi);
         let labels = &self.prep.problem.nodes[st.index].node.labels;
         self.topo
-            .record(pi, pod, &pg.anti, &mut st.host, &|k| labels.get(k).cloned());
+            .record(pi, pod, required_anti(pod, pg), &mut st.host, &|k| {
+                labels.get(k).cloned()
+            });
         self.placed[pi] = Some(Placement::Existing(st.index));
         self.order.push(pi);
     }
@@ -1091,15 +1104,16 @@ impl<'p, 'a> Engine<'p, 'a> {
         cl.pods.push(pi);
         let hostname = cl.hostname.clone();
         let creqs = &cl.reqs;
-        self.topo.record(pi, pod, &pg.anti, &mut cl.host, &|k| {
-            if k == HOSTNAME_KEY {
-                return Some(hostname.clone());
-            }
-            creqs
-                .get_ref(k)
-                .filter(|v| v.len() == Some(1))
-                .and_then(|v| v.any_value().map(str::to_string))
-        });
+        self.topo
+            .record(pi, pod, required_anti(pod, pg), &mut cl.host, &|k| {
+                if k == HOSTNAME_KEY {
+                    return Some(hostname.clone());
+                }
+                creqs
+                    .get_ref(k)
+                    .filter(|v| v.len() == Some(1))
+                    .and_then(|v| v.any_value().map(str::to_string))
+            });
         for &(g, count, owners) in cl.host.entries() {
             if let Some(limit) = self.topo.host_limit(g as usize) {
                 HostBlocks::set(&mut self.blocks.by_count, g as usize, c, count >= limit);

@@ -2,9 +2,9 @@
 //! the baseline Karpenter users know. Each rule below names the behaviour it mirrors.
 
 use crate::engine::{karpenter_order, Engine, Policy};
-use crate::prep::{capacity_rank, Prepared};
+use crate::prep::Prepared;
 use crate::{Plan, Strategy, Unschedulable};
-use nodepack_model::{labels, CapacityType, Offering};
+use nodepack_model::{labels, CapacityType, Money, Offering};
 
 /// Karpenter's launch list length on AWS: the claim's instance types are cut to 60.
 pub const MAX_INSTANCE_TYPES: usize = 60;
@@ -13,11 +13,79 @@ pub const MAX_INSTANCE_TYPES: usize = 60;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Karpenter;
 
-/// Karpenter's launch decision for a claim's options: the capacity type is reserved if
-/// any option offers it, else spot if allowed and offered, else on-demand; with both spot
-/// and on-demand allowed, options whose cheapest spot offering costs more than the
-/// cheapest on-demand offering are dropped; options are ranked by their cheapest
-/// offering and cut to 60; the first is launched.
+/// The spot allocation model's price band: offerings priced within this share of the
+/// cheapest spot offering count as equally cheap (see [`fleet_choice`]).
+pub const PRICE_CAPACITY_BAND: f64 = 0.20;
+
+/// Extended resources that make an instance type "exotic" to the AWS provider's launch
+/// filter (GPUs and accelerators), with metal sizes.
+const EXOTIC_RESOURCES: &[&str] = &[
+    nodepack_model::resources::NVIDIA_GPU,
+    nodepack_model::resources::AMD_GPU,
+    nodepack_model::resources::AWS_NEURON,
+    "aws.amazon.com/neuroncore",
+    "habana.ai/gaudi",
+];
+
+/// Is this pair's instance type exotic: a metal size, or one with GPUs or accelerators?
+fn exotic(prep: &Prepared, o: u32) -> bool {
+    let pt = &prep.pts[o as usize];
+    pt.labels
+        .get(labels::INSTANCE_SIZE)
+        .is_some_and(|s| s.contains("metal"))
+        || EXOTIC_RESOURCES.iter().any(|r| pt.capacity.extended(r) > 0)
+}
+
+/// The offering CreateFleet launches among `candidates` (type name, offering), all of
+/// one capacity type, or `None` when there are none.
+///
+/// Karpenter (AWS provider, `pkg/providers/instance`) asks CreateFleet for one instance
+/// with every (type, zone) override of the launch: on-demand with the `lowest-price`
+/// allocation strategy, spot with `price-capacity-optimized` ("the pools with the
+/// highest capacity availability, then the lowest price among them", AWS's
+/// description). On-demand here: the cheapest. Spot, approximated because pool capacity
+/// is not public: among the offerings priced within [`PRICE_CAPACITY_BAND`] of the
+/// cheapest, the lowest interruption bucket (the Spot Advisor's reclaim rate standing in
+/// for spare capacity; an unknown bucket counts as `InterruptionBucket::UNKNOWN_AS`),
+/// then the cheapest. Ties: type name, then zone. The simulator's Karpenter launches
+/// call this same function over the offerings not in the unavailable-offerings cache.
+pub fn fleet_choice(candidates: &[(&str, &Offering)]) -> Option<usize> {
+    let cheapest = candidates.iter().map(|(_, o)| o.price).min()?;
+    let spot = candidates
+        .iter()
+        .any(|(_, o)| o.capacity_type == CapacityType::Spot);
+    let band = if spot {
+        cheapest.0 as f64 * (1.0 + PRICE_CAPACITY_BAND)
+    } else {
+        cheapest.0 as f64
+    };
+    let rank = |o: &Offering| o.spot_bucket().map_or(0, |b| b.effective() as u8);
+    (0..candidates.len())
+        .filter(|&k| candidates[k].1.price.0 as f64 <= band)
+        .min_by(|&a, &b| {
+            let (ta, oa) = candidates[a];
+            let (tb, ob) = candidates[b];
+            rank(oa)
+                .cmp(&rank(ob))
+                .then(oa.price.cmp(&ob.price))
+                .then_with(|| ta.cmp(tb))
+                .then_with(|| oa.zone.cmp(&ob.zone))
+        })
+}
+
+/// Karpenter's launch decision for a claim's options (the AWS provider's launch path,
+/// `filterInstanceTypes`, then CreateFleet):
+/// 1. the exotic-instance filter drops metal sizes and types with GPUs or accelerators
+///    when other options remain (skipped when the requirements carry `minValues`);
+/// 2. the spot-offering filter, when both spot and on-demand are allowed and offered,
+///    drops spot offerings pricier than the cheapest on-demand offering;
+/// 3. the types are ordered by their cheapest remaining offering and cut to 60;
+/// 4. the capacity type is reserved if any option offers it, else spot, else on-demand;
+/// 5. CreateFleet picks the offering over every (type, zone) of that capacity type
+///    ([`fleet_choice`]).
+///
+/// Returns the chosen pair, its offering, and the other types of the launch (in price
+/// order) as alternatives: the fleet's other overrides.
 pub fn launch(
     prep: &Prepared,
     reqs: &nodepack_model::Requirements,
@@ -27,80 +95,103 @@ pub fn launch(
         reqs.get_ref(labels::ZONE),
         reqs.get_ref(labels::CAPACITY_TYPE),
     );
-    // Each option's cheapest offering of each capacity type (by price, then zone; the
-    // first of equals), in one pass over its offerings.
-    let best: Vec<[Option<&Offering>; 3]> = options
+    // 1. Exotic types only when nothing else remains.
+    let generic: Vec<u32>;
+    let options = if reqs.min_values.is_empty() {
+        generic = options
+            .iter()
+            .copied()
+            .filter(|&o| !exotic(prep, o))
+            .collect();
+        if generic.is_empty() {
+            options
+        } else {
+            &generic
+        }
+    } else {
+        options
+    };
+    // 2. The cheapest on-demand offering, when spot and on-demand are both allowed and
+    //    both offered: spot offerings above it are dropped.
+    let offers = |o: u32| prep.pts[o as usize].offerings_in(zone, cts);
+    let allowed = |ct: CapacityType| cts.is_none_or(|c| c.has(ct.as_str()));
+    let any_spot = || {
+        options
+            .iter()
+            .any(|&o| offers(o).any(|x| x.capacity_type == CapacityType::Spot))
+    };
+    let spot_cap = if reqs.min_values.is_empty()
+        && allowed(CapacityType::Spot)
+        && allowed(CapacityType::OnDemand)
+        && any_spot()
+    {
+        options
+            .iter()
+            .flat_map(|&o| offers(o))
+            .filter(|x| x.capacity_type == CapacityType::OnDemand)
+            .map(|x| x.price)
+            .min()
+    } else {
+        None
+    };
+    let kept = |x: &&Offering| {
+        x.capacity_type != CapacityType::Spot || spot_cap.is_none_or(|cap| x.price <= cap)
+    };
+    // 3. Types by their cheapest remaining offering (then name), the first 60.
+    let mut ranked: Vec<(Money, u32)> = options
         .iter()
-        .map(|&o| {
-            let mut slot: [Option<&Offering>; 3] = [None; 3];
-            for x in prep.pts[o as usize].offerings_in(zone, cts) {
-                let s = &mut slot[capacity_rank(x.capacity_type) as usize];
-                if s.is_none_or(|b| (x.price, &x.zone) < (b.price, &b.zone)) {
-                    *s = Some(x);
-                }
-            }
-            slot
+        .filter_map(|&o| {
+            offers(o)
+                .filter(kept)
+                .map(|x| x.price)
+                .min()
+                .map(|p| (p, o))
         })
         .collect();
-    let cheapest = |k: usize, ct: CapacityType| best[k][capacity_rank(ct) as usize];
+    let name = |o: u32| prep.pts[o as usize].name.as_str();
+    let order =
+        |a: &(Money, u32), b: &(Money, u32)| a.0.cmp(&b.0).then_with(|| name(a.1).cmp(name(b.1)));
+    if ranked.len() > MAX_INSTANCE_TYPES {
+        ranked.select_nth_unstable_by(MAX_INSTANCE_TYPES - 1, order);
+        ranked.truncate(MAX_INSTANCE_TYPES);
+    }
+    ranked.sort_by(order);
+    // 4. The capacity type.
     let ct = [
         CapacityType::Reserved,
         CapacityType::Spot,
         CapacityType::OnDemand,
     ]
     .into_iter()
-    .find(|&ct| (0..options.len()).any(|k| cheapest(k, ct).is_some()))?;
-    let mut ranked: Vec<(u32, &Offering)> = (0..options.len())
-        .filter_map(|k| cheapest(k, ct).map(|x| (options[k], x)))
-        .collect();
-    if ct == CapacityType::Spot {
-        let od_min = (0..options.len())
-            .filter_map(|k| cheapest(k, CapacityType::OnDemand))
-            .map(|x| x.price)
-            .min();
-        if let Some(od) = od_min {
-            ranked.retain(|(_, x)| x.price <= od);
-        }
-        if ranked.is_empty() {
-            ranked = (0..options.len())
-                .filter_map(|k| cheapest(k, CapacityType::OnDemand).map(|x| (options[k], x)))
-                .collect();
-        }
-    }
-    // Price, then capacity type, then name (a total order: a claim's options are types
-    // of one pool, with distinct names). Only the first `MAX_INSTANCE_TYPES` are kept:
-    // select them, then sort those.
-    let order = |a: &(u32, &Offering), b: &(u32, &Offering)| launch_order(prep, a, b);
-    if ranked.len() > MAX_INSTANCE_TYPES {
-        ranked.select_nth_unstable_by(MAX_INSTANCE_TYPES - 1, order);
-        ranked.truncate(MAX_INSTANCE_TYPES);
-    }
-    ranked.sort_by(order);
-    chosen(prep, &ranked)
-}
-
-/// The first of ranked (type, offering) candidates, with the other types' names as its
-/// alternatives.
-fn chosen(prep: &Prepared, ranked: &[(u32, &Offering)]) -> Option<(u32, Offering, Vec<String>)> {
-    let (o, off) = ranked.first().copied()?;
-    let alternatives = ranked[1..]
+    .find(|&ct| {
+        ranked
+            .iter()
+            .any(|&(_, o)| offers(o).filter(kept).any(|x| x.capacity_type == ct))
+    })?;
+    // 5. The fleet's pick over every (type, zone) offering of that capacity type.
+    let candidates: Vec<(&str, &Offering)> = ranked
         .iter()
-        .map(|(o, _)| prep.pts[*o as usize].name.clone())
+        .flat_map(|&(_, o)| {
+            offers(o)
+                .filter(kept)
+                .filter(move |x| x.capacity_type == ct)
+                .map(move |x| (name(o), x))
+        })
+        .collect();
+    let k = fleet_choice(&candidates)?;
+    let (chosen, off) = candidates[k];
+    let types: Vec<u32> = ranked
+        .iter()
+        .map(|&(_, o)| o)
+        .filter(|&o| offers(o).filter(kept).any(|x| x.capacity_type == ct))
+        .collect();
+    let o = *types.iter().find(|&&o| name(o) == chosen)?;
+    let alternatives = types
+        .iter()
+        .filter(|&&t| t != o)
+        .map(|&t| name(t).to_string())
         .collect();
     Some((o, off.clone(), alternatives))
-}
-
-/// The order a launch ranks (type, offering) candidates in: price, then capacity type,
-/// then type name.
-fn launch_order(prep: &Prepared, a: &(u32, &Offering), b: &(u32, &Offering)) -> std::cmp::Ordering {
-    a.1.price
-        .cmp(&b.1.price)
-        .then(capacity_rank(a.1.capacity_type).cmp(&capacity_rank(b.1.capacity_type)))
-        .then_with(|| {
-            prep.pts[a.0 as usize]
-                .name
-                .cmp(&prep.pts[b.0 as usize].name)
-        })
 }
 
 impl Strategy for Karpenter {
@@ -173,8 +264,8 @@ mod tests {
     use nodepack_model::{Requirements, ValueSet};
     use proptest::prelude::{prop_assert_eq, proptest};
 
-    /// Karpenter's launch rule written plainly: cheapest offering per capacity type
-    /// recomputed for each use, every option sorted, then cut.
+    /// Karpenter's launch rule written plainly: each filter over the whole list, every
+    /// option sorted, then cut; the fleet's pick over every offering.
     fn plain_launch(
         prep: &Prepared,
         reqs: &Requirements,
@@ -184,42 +275,76 @@ mod tests {
             reqs.get_ref(labels::ZONE),
             reqs.get_ref(labels::CAPACITY_TYPE),
         );
-        let cheapest = |o: u32, ct: CapacityType| -> Option<&Offering> {
+        let offers = |o: u32| -> Vec<Offering> {
             prep.pts[o as usize]
                 .offerings_in(zone, cts)
-                .filter(|x| x.capacity_type == ct)
-                .min_by(|a, b| a.price.cmp(&b.price).then_with(|| a.zone.cmp(&b.zone)))
+                .cloned()
+                .collect()
         };
+        let mut list: Vec<u32> = options
+            .iter()
+            .copied()
+            .filter(|&o| !exotic(prep, o))
+            .collect();
+        if list.is_empty() {
+            list = options.to_vec();
+        }
+        let all: Vec<Offering> = list.iter().flat_map(|&o| offers(o)).collect();
+        let both = cts.is_none_or(|c| c.has("spot") && c.has("on-demand"));
+        let od_min = all
+            .iter()
+            .filter(|x| x.capacity_type == CapacityType::OnDemand)
+            .map(|x| x.price)
+            .min();
+        let has_spot = all.iter().any(|x| x.capacity_type == CapacityType::Spot);
+        let keep = |x: &Offering| {
+            !(both
+                && has_spot
+                && x.capacity_type == CapacityType::Spot
+                && od_min.is_some_and(|m| x.price > m))
+        };
+        let mut ranked: Vec<(Money, String, u32)> = list
+            .iter()
+            .filter_map(|&o| {
+                let p = offers(o)
+                    .into_iter()
+                    .filter(|x| keep(x))
+                    .map(|x| x.price)
+                    .min()?;
+                Some((p, prep.pts[o as usize].name.clone(), o))
+            })
+            .collect();
+        ranked.sort();
+        ranked.truncate(MAX_INSTANCE_TYPES);
         let ct = [
             CapacityType::Reserved,
             CapacityType::Spot,
             CapacityType::OnDemand,
         ]
         .into_iter()
-        .find(|&ct| options.iter().any(|&o| cheapest(o, ct).is_some()))?;
-        let mut ranked: Vec<(u32, &Offering)> = options
-            .iter()
-            .filter_map(|&o| cheapest(o, ct).map(|x| (o, x)))
-            .collect();
-        if ct == CapacityType::Spot {
-            let od = options
+        .find(|&ct| {
+            ranked
                 .iter()
-                .filter_map(|&o| cheapest(o, CapacityType::OnDemand))
-                .map(|x| x.price)
-                .min();
-            if let Some(od) = od {
-                ranked.retain(|(_, x)| x.price <= od);
-            }
-            if ranked.is_empty() {
-                ranked = options
-                    .iter()
-                    .filter_map(|&o| cheapest(o, CapacityType::OnDemand).map(|x| (o, x)))
-                    .collect();
+                .any(|(_, _, o)| offers(*o).iter().any(|x| keep(x) && x.capacity_type == ct))
+        })?;
+        let mut cands: Vec<(String, Offering, u32)> = Vec::new();
+        for (_, n, o) in &ranked {
+            for x in offers(*o) {
+                if keep(&x) && x.capacity_type == ct {
+                    cands.push((n.clone(), x, *o));
+                }
             }
         }
-        ranked.sort_by(|a, b| launch_order(prep, a, b));
-        ranked.truncate(MAX_INSTANCE_TYPES);
-        chosen(prep, &ranked)
+        let view: Vec<(&str, &Offering)> = cands.iter().map(|(n, x, _)| (n.as_str(), x)).collect();
+        let k = fleet_choice(&view)?;
+        let alternatives = ranked
+            .iter()
+            .filter(|(_, _, o)| {
+                *o != cands[k].2 && offers(*o).iter().any(|x| keep(x) && x.capacity_type == ct)
+            })
+            .map(|(_, n, _)| n.clone())
+            .collect();
+        Some((cands[k].2, cands[k].1.clone(), alternatives))
     }
 
     proptest! {

@@ -206,6 +206,7 @@ proptest! {
             pdbs: &pdbs,
             pairs: None,
         pdb_allowed: None,
+        spot_to_spot: false,
         };
         for name in CONSOLIDATORS {
             let c = consolidator(name).unwrap();

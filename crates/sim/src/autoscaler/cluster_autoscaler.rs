@@ -276,6 +276,7 @@ impl ClusterAutoscaler {
                     on_demand_fallback: true,
                     spares: 0,
                     warm: false,
+                    fleet: false,
                 })
             })
             .collect()

@@ -91,6 +91,11 @@ impl Disruptor {
         }
     }
 
+    /// Whether its replacements launch through CreateFleet (Karpenter's).
+    fn fleet(&self) -> bool {
+        self.consolidator.name() == "karpenter"
+    }
+
     /// Would a pass run at `now` (pods not waiting)?
     pub fn due(&self, now: Millis) -> bool {
         now >= self.next
@@ -132,6 +137,7 @@ impl Disruptor {
             pdbs: &pdbs,
             pairs: Some(ctx.pairs),
             pdb_allowed: Some(&allowed),
+            spot_to_spot: ctx.spot_to_spot,
         };
         if let Some((at, moves)) = self.pending.take() {
             if ctx.now < at + self.validation {
@@ -142,7 +148,7 @@ impl Disruptor {
                 .iter()
                 .filter_map(|m| self.consolidator.revalidate(&problem, m))
                 .collect();
-            return actions(ctx, &valid, &idx);
+            return actions(ctx, &valid, &idx, self.fleet());
         }
         let deep = match &self.quick {
             None => true,
@@ -170,7 +176,7 @@ impl Disruptor {
             self.pending = Some((ctx.now, plan.moves));
             return vec![];
         }
-        actions(ctx, &plan.moves, &idx)
+        actions(ctx, &plan.moves, &idx, self.fleet())
     }
 }
 
@@ -298,7 +304,7 @@ fn reason_name(r: Reason) -> &'static str {
 }
 
 /// Moves as simulator actions.
-fn actions(ctx: &Ctx, moves: &[Move], idx: &[usize]) -> Vec<Action> {
+fn actions(ctx: &Ctx, moves: &[Move], idx: &[usize], fleet: bool) -> Vec<Action> {
     let mut out = Vec::new();
     for m in moves {
         let nodes: Vec<usize> = m.node_indices.iter().map(|&k| idx[k]).collect();
@@ -325,6 +331,7 @@ fn actions(ctx: &Ctx, moves: &[Move], idx: &[usize]) -> Vec<Action> {
                     on_demand_fallback: !m.spot_only,
                     spares: 0,
                     warm: false,
+                    fleet,
                 })
             })
             .collect();

@@ -195,6 +195,7 @@ mod tests {
             on_demand_fallback: true,
             spares: 0,
             warm: false,
+            fleet: false,
         })
     }
 

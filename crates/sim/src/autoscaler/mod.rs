@@ -36,6 +36,8 @@ pub struct Ctx<'a> {
     pub trace: &'a [TraceEvent],
     /// The cloud (for its unavailable-offerings cache).
     pub cloud: &'a crate::cloud::Cloud,
+    /// Karpenter's `SpotToSpotConsolidation` feature gate ([`crate::config::Settings`]).
+    pub spot_to_spot: bool,
 }
 
 /// A node to launch.
@@ -62,6 +64,13 @@ pub struct LaunchReq {
     /// Launched as a warm node for headroom (held: seen by the provisioner only, see
     /// [`headroom`]).
     pub warm: bool,
+    /// Karpenter's CreateFleet semantics: one request over the overrides (the type and
+    /// its alternatives, in every zone the pods allow), the offering picked by
+    /// `nodepack_solver::karpenter::fleet_choice` among those not in the
+    /// unavailable-offerings cache; an insufficient-capacity error fails the whole
+    /// launch (the offering is cached unavailable, the pods wait for the next batch).
+    /// Otherwise the chosen offering is tried first, then the others in order.
+    pub fleet: bool,
 }
 
 /// What an autoscaler decides.
@@ -337,6 +346,7 @@ pub fn launch_of(ctx: &Ctx, n: &nodepack_solver::NewNode, pods: Vec<usize>) -> O
         on_demand_fallback: true,
         spares: 0,
         warm: false,
+        fleet: false,
     })
 }
 
@@ -382,9 +392,11 @@ pub fn provision_with(strategy: &dyn Strategy, ctx: &Ctx, waiting: &[usize]) -> 
             out.push(Action::Nominate { pod, node });
         }
     }
+    // Karpenter launches a NodeClaim through CreateFleet.
+    let fleet = strategy.name() == "karpenter";
     for n in &plan.nodes {
         let pods = n.pods.iter().filter_map(pod_of).collect();
-        out.extend(launch_of(ctx, n, pods).map(Action::Launch));
+        out.extend(launch_of(ctx, n, pods).map(|l| Action::Launch(LaunchReq { fleet, ..l })));
     }
     for u in &plan.unschedulable {
         if let Some(p) = pod_of(&u.pod) {

@@ -106,6 +106,7 @@ impl Autoscaler for StaticFleet {
                     on_demand_fallback: true,
                     spares: 0,
                     warm: false,
+                    fleet: false,
                 }))
             })
             .collect()

@@ -27,7 +27,7 @@ use super::{
     Outcome, Reason,
 };
 use nodepack_model::nodepool::ConsolidationPolicy;
-use nodepack_model::{CapacityType, Money};
+use nodepack_model::{labels, CapacityType, Money};
 
 /// At most this many candidates in a multi-node consolidation.
 pub const MAX_MULTI: usize = 100;
@@ -91,7 +91,21 @@ pub fn evaluate(fleet: &Fleet, nodes: &[usize], single: bool) -> Option<Outcome>
             let all_spot = nodes
                 .iter()
                 .all(|&i| fleet.p.nodes[i].node.capacity_type == CapacityType::Spot);
+            // On-demand -> [on-demand, spot]: Karpenter pins the replacement to spot
+            // ("if spot capacity is insufficient we don't replace the node with a more
+            // expensive on-demand node. Instead the launch should fail", disruption
+            // controller, computeConsolidation). A replacement that may be spot but
+            // would launch on-demand (no spot offering among its options) fails.
+            if !all_spot && n.capacity_type == CapacityType::OnDemand && may_be_spot(fleet, &out) {
+                return None;
+            }
             if all_spot && n.capacity_type == CapacityType::Spot {
+                // Spot -> spot consolidation is behind the SpotToSpotConsolidation
+                // feature gate, off by default (Karpenter docs, "Disruption":
+                // "Spot consolidation ... feature flag").
+                if !fleet.p.spot_to_spot {
+                    return None;
+                }
                 let prices = fleet.spot_prices(n);
                 let cheaper: Vec<&str> = prices
                     .iter()
@@ -117,6 +131,27 @@ pub fn evaluate(fleet: &Fleet, nodes: &[usize], single: bool) -> Option<Outcome>
         _ => return None,
     }
     balanced_ok(fleet, nodes, &out).then_some(out)
+}
+
+/// May the single replacement of `out` be spot: its pool and every pod moving onto it
+/// allow the spot capacity type?
+fn may_be_spot(fleet: &Fleet, out: &Outcome) -> bool {
+    let spot = CapacityType::Spot.as_str();
+    let Some(n) = out.new_nodes.first() else {
+        return false;
+    };
+    let pool_ok = fleet
+        .p
+        .nodepools
+        .iter()
+        .find(|p| p.name == n.nodepool)
+        .is_some_and(|p| p.requirements.get(labels::CAPACITY_TYPE).has(spot));
+    pool_ok
+        && out.to_new.iter().all(|(q, _, _)| {
+            q.node_requirement_terms()
+                .iter()
+                .any(|t| t.get(labels::CAPACITY_TYPE).has(spot))
+        })
 }
 
 /// `Balanced` pools: the move's share of the pool's cost saved must be at least half its

@@ -58,6 +58,9 @@ pub struct ConsolidationProblem<'a> {
     /// than counting the pods on the nodes as healthy (pods pending or starting count
     /// against a budget).
     pub pdb_allowed: Option<&'a [u32]>,
+    /// Karpenter's `SpotToSpotConsolidation` feature gate (off by default, as in
+    /// Karpenter): whether the `karpenter` strategy may replace spot nodes by a spot node.
+    pub spot_to_spot: bool,
 }
 
 /// Why nodes are disrupted (Karpenter's disruption reasons, plus expiry).
@@ -560,9 +563,16 @@ impl<'p, 'a> Fleet<'p, 'a> {
                 .cmp(&(a.0.requests.cpu, a.0.requests.memory))
                 .then_with(|| a.0.id.cmp(&b.0.id))
         });
-        let targets: Vec<usize> = (0..self.p.nodes.len())
+        let mut targets: Vec<usize> = (0..self.p.nodes.len())
             .filter(|&j| self.usable(j, removed))
             .collect();
+        // Karpenter's scheduling simulation places each pod on the first existing node
+        // that fits, in its existing-node order (initialized first, then by name; every
+        // target here is initialized); nodepack's takes the fullest node that fits.
+        let first_fit = solver == "karpenter";
+        if first_fit {
+            targets.sort_by(|&a, &b| self.p.nodes[a].node.name.cmp(&self.p.nodes[b].node.name));
+        }
         let mut spreads = ZoneSpreads::default();
         if pods.iter().any(|(q, _)| !q.topology_spread.is_empty()) {
             let stay: Vec<usize> = (0..self.p.nodes.len())
@@ -597,6 +607,10 @@ impl<'p, 'a> Fleet<'p, 'a> {
                     || allowed.as_ref().is_some_and(|a| !a.contains(&n.zone))
                 {
                     continue;
+                }
+                if first_fit {
+                    best = Some((0, j));
+                    break;
                 }
                 // The fullest node that fits (least free share left).
                 let score = used_share(f, &n.allocatable);

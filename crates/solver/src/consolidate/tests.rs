@@ -75,6 +75,7 @@ fn problem<'a>(
         pdbs,
         pairs: None,
         pdb_allowed: None,
+        spot_to_spot: false,
     }
 }
 
@@ -421,7 +422,17 @@ fn karpenter_spot_to_spot_needs_fifteen_cheaper_types() {
         node(&pools, &catalog, "big", "m0x.32x", CapacityType::Spot),
         tk::pods("a", 2, 250, 256),
     )];
-    let plan = karpenter::KarpenterConsolidation.consolidate(&problem(&big, &pools, &catalog, &[]));
+    // Spot -> spot is behind the SpotToSpotConsolidation feature gate, off by default
+    // (Karpenter docs, Disruption, "Spot consolidation"): nothing moves without it.
+    let off = karpenter::KarpenterConsolidation.consolidate(&problem(&big, &pools, &catalog, &[]));
+    assert!(off.moves.is_empty(), "{:?}", off.moves);
+    let gated = |p: ConsolidationProblem<'_>| {
+        karpenter::KarpenterConsolidation.consolidate(&ConsolidationProblem {
+            spot_to_spot: true,
+            ..p
+        })
+    };
+    let plan = gated(problem(&big, &pools, &catalog, &[]));
     assert_eq!(plan.moves.len(), 1);
     let r = &plan.moves[0].replacements[0];
     assert_eq!(r.capacity_type, CapacityType::Spot);
@@ -433,15 +444,99 @@ fn karpenter_spot_to_spot_needs_fifteen_cheaper_types() {
         node(&pools, &catalog, "big", "m6i.32x", CapacityType::Spot),
         tk::pods("a", 2, 250, 256),
     )];
-    let plan = karpenter::KarpenterConsolidation.consolidate(&problem(&big, &pools, &catalog, &[]));
+    let plan = gated(problem(&big, &pools, &catalog, &[]));
     assert!(plan.moves.is_empty(), "{:?}", plan.moves);
     let small = vec![existing(
         node(&pools, &catalog, "small", "m6i.4x", CapacityType::Spot),
         tk::pods("a", 2, 1000, 2048),
     )];
-    let plan =
-        karpenter::KarpenterConsolidation.consolidate(&problem(&small, &pools, &catalog, &[]));
+    let plan = gated(problem(&small, &pools, &catalog, &[]));
     assert!(plan.moves.is_empty(), "{:?}", plan.moves);
+}
+
+/// Karpenter's disruption controller (computeConsolidation): a replacement for
+/// on-demand nodes that may be spot or on-demand is pinned to spot, "if spot capacity is
+/// insufficient we don't replace the node with a more expensive on-demand node. Instead
+/// the launch should fail". Here the cheaper types have no spot offering, so the
+/// on-demand node stays (the baseline used to replace it on-demand to on-demand).
+#[test]
+fn karpenter_on_demand_replacement_is_spot_only() {
+    let mut catalog = tk::catalog();
+    for t in &mut catalog.instance_types {
+        if t.name != "m6i.32x" {
+            t.offerings
+                .retain(|o| o.capacity_type == CapacityType::OnDemand);
+        }
+    }
+    let pools = self::pools();
+    let nodes = vec![existing(
+        node(&pools, &catalog, "big", "m6i.32x", CapacityType::OnDemand),
+        tk::pods("a", 2, 1000, 2048),
+    )];
+    let plan =
+        karpenter::KarpenterConsolidation.consolidate(&problem(&nodes, &pools, &catalog, &[]));
+    assert!(plan.moves.is_empty(), "{:?}", plan.moves);
+    // With spot offerings among the cheaper types, it is replaced by spot only.
+    let catalog = tk::catalog();
+    let nodes = vec![existing(
+        node(&pools, &catalog, "big", "m6i.32x", CapacityType::OnDemand),
+        tk::pods("a", 2, 1000, 2048),
+    )];
+    let plan =
+        karpenter::KarpenterConsolidation.consolidate(&problem(&nodes, &pools, &catalog, &[]));
+    assert_eq!(plan.moves.len(), 1, "{:?}", plan.moves);
+    assert!(plan.moves[0].spot_only);
+    assert_eq!(
+        plan.moves[0].replacements[0].capacity_type,
+        CapacityType::Spot
+    );
+}
+
+/// Karpenter's consolidation simulation schedules the evicted pods with its provisioning
+/// scheduler, which places a pod on the first existing node that fits in its node order
+/// (initialized first, then by name), not on the fullest. nodepack takes the fullest.
+#[test]
+fn karpenter_consolidation_places_pods_first_fit_by_node_name() {
+    let (catalog, pools) = (tk::catalog(), pools());
+    let nodes = vec![
+        // The candidate: one small pod on a big on-demand node.
+        existing(
+            node(
+                &pools,
+                &catalog,
+                "z-candidate",
+                "m6i.32x",
+                CapacityType::OnDemand,
+            ),
+            tk::pods("moved", 1, 500, 512),
+        ),
+        // Two nodes with room: "a-roomy" first by name, "b-full" fuller.
+        existing(
+            node(
+                &pools,
+                &catalog,
+                "a-roomy",
+                "m6i.8x",
+                CapacityType::OnDemand,
+            ),
+            tk::pods("a", 1, 1000, 1024),
+        ),
+        existing(
+            node(&pools, &catalog, "b-full", "m6i.8x", CapacityType::OnDemand),
+            tk::pods("b", 6, 1000, 1024),
+        ),
+    ];
+    let p = problem(&nodes, &pools, &catalog, &[]);
+    let fleet = Fleet::new(&p);
+    let target = |solver: &str| {
+        let out = fleet
+            .simulate(&[0], solver)
+            .expect("the pod fits elsewhere");
+        assert!(out.new_nodes.is_empty());
+        nodes[out.to_existing[0].2].node.name.clone()
+    };
+    assert_eq!(target("karpenter"), "a-roomy");
+    assert_eq!(target("nodepack"), "b-full");
 }
 
 #[test]
