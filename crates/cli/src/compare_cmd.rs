@@ -18,8 +18,14 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     strategies: Vec<String>,
     /// Seeds to replay (simulation scenarios): the scenario's seed and the next K-1.
+    /// With K >= 2 the output adds each metric's mean with its 95% confidence interval
+    /// and the paired differences between strategies (same seeds).
     #[arg(long, default_value_t = 1)]
     seeds: u64,
+    /// Karpenter NodePool YAML replacing the scenario's own pools (simulation
+    /// scenarios), e.g. a set from scenarios/nodepools/.
+    #[arg(long, value_name = "FILE")]
+    nodepools: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
@@ -41,11 +47,18 @@ pub fn run(mut a: Args) -> Result<(), Failure> {
         }
         return crate::sim_cmd::compare(
             &a.scenario,
+            a.nodepools.as_deref(),
             &a.strategies,
             a.seeds,
             a.output,
             a.report.as_deref(),
         );
+    }
+    if a.nodepools.is_some() {
+        return Err(Failure::input(anyhow::anyhow!(
+            "--nodepools: {} is a provisioning scenario; give its pools in the scenario file",
+            a.scenario
+        )));
     }
     if a.report.is_some() {
         return Err(Failure::input(anyhow::anyhow!(

@@ -8,6 +8,7 @@ use nodepack_formats::{read_sim_scenario, read_trace, read_workload, WorkloadSou
 use nodepack_model::{Catalog, Millis, NodePool, PodDisruptionBudget};
 use nodepack_sim::config::{Settings, TraceEvent};
 use nodepack_sim::metrics::Summary;
+use nodepack_sim::stats::{Interval, Statistics};
 use nodepack_sim::{SimInput, SimResult, AUTOSCALERS};
 use nodepack_solver::prep::Pairs;
 use std::path::Path;
@@ -64,8 +65,12 @@ fn read_trace_file(path: &str) -> Result<Vec<TraceEvent>, Failure> {
     Ok(t)
 }
 
-/// Load a simulation scenario file.
-pub fn load_scenario(path: &str, seed: Option<u64>) -> Result<SimLoaded, Failure> {
+/// Load a simulation scenario file; `pools_file` replaces its node pools.
+pub fn load_scenario(
+    path: &str,
+    seed: Option<u64>,
+    pools_file: Option<&str>,
+) -> Result<SimLoaded, Failure> {
     let text = read_text(path)?;
     let (sc, w) = read_sim_scenario(path, &text).map_err(Failure::input)?;
     warn(&w);
@@ -75,9 +80,12 @@ pub fn load_scenario(path: &str, seed: Option<u64>) -> Result<SimLoaded, Failure
         None | Some(nodepack_formats::DEFAULT_CATALOG) => catalog(None)?,
         Some(p) => catalog(Some(&rel(p)))?,
     };
-    let pools = {
-        let (text, label) = manifest_text(&sc.nodepools, &rel, format!("{path} (nodepools)"))?;
-        nodepools_in(&label, &text)?
+    let pools = match pools_file {
+        Some(f) => nodepools(f)?,
+        None => {
+            let (text, label) = manifest_text(&sc.nodepools, &rel, format!("{path} (nodepools)"))?;
+            nodepools_in(&label, &text)?
+        }
     };
     let mut pdbs = match &sc.pdbs {
         Some(src) => {
@@ -238,18 +246,79 @@ fn pct(a: f64, b: f64) -> String {
     }
 }
 
+/// A relative difference with its interval, e.g. `-12.3% [-15.1, -9.6]`.
+fn rel_ci(i: &Interval) -> String {
+    format!(
+        "{:+.1}% [{:+.1}, {:+.1}]",
+        i.mean * 100.0,
+        i.ci95_low * 100.0,
+        i.ci95_high * 100.0
+    )
+}
+
+/// A mean with its interval, e.g. `36.61 [35.90, 37.32]`.
+fn mean_ci(i: &Interval, digits: usize) -> String {
+    format!(
+        "{:.d$} [{:.d$}, {:.d$}]",
+        i.mean,
+        i.ci95_low,
+        i.ci95_high,
+        d = digits
+    )
+}
+
+/// The statistics lines of the table output (runs over two seeds or more).
+fn print_statistics(stats: &Statistics) {
+    crate::emit(format!(
+        "over {} seeds, mean [95% confidence interval]:",
+        stats.seeds
+    ));
+    for (s, m) in &stats.strategies {
+        let get = |k: &str| m.get(k).map_or("-".to_string(), |i| mean_ci(i, 2));
+        crate::emit(format!(
+            "  {s}: cost ${}, p99 pending {} s, evictions per node-hour {}",
+            get("cost_usd"),
+            m.get("pending_p99_s").map_or("-".into(), |i| mean_ci(i, 1)),
+            m.get("evictions_per_node_hour")
+                .map_or("-".into(), |i| mean_ci(i, 3)),
+        ));
+    }
+    crate::emit("paired differences (same seeds), relative [95% CI]:".to_string());
+    for p in &stats.paired {
+        let get = |k: &str| {
+            p.metrics
+                .get(k)
+                .and_then(|m| m.relative.as_ref())
+                .map_or("-".to_string(), rel_ci)
+        };
+        crate::emit(format!(
+            "  {} vs {}: cost {}, p99 pending {}",
+            p.strategy,
+            p.against,
+            get("cost_usd"),
+            get("pending_p99_s")
+        ));
+    }
+}
+
 /// Print summaries.
 pub fn print(l: &SimLoaded, runs: &[Summary], output: Output) -> Result<(), Failure> {
+    let seeds: std::collections::BTreeSet<u64> = runs.iter().map(|r| r.seed).collect();
+    let stats = (seeds.len() >= 2).then(|| Statistics::of(runs));
     match output {
-        Output::Json => crate::emit(
-            serde_json::to_string_pretty(&serde_json::json!({
+        Output::Json => {
+            let mut doc = serde_json::json!({
                 "scenario": l.name,
                 "purpose": l.purpose,
                 "horizon_seconds": l.settings.horizon.secs_f64(),
+                "nodepools": l.pools.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
                 "runs": runs,
-            }))
-            .map_err(Failure::internal)?,
-        ),
+            });
+            if let Some(s) = &stats {
+                doc["statistics"] = serde_json::to_value(s).map_err(Failure::internal)?;
+            }
+            crate::emit(serde_json::to_string_pretty(&doc).map_err(Failure::internal)?)
+        }
         Output::Table | Output::Csv => {
             let table = output == Output::Table;
             if table {
@@ -274,6 +343,7 @@ pub fn print(l: &SimLoaded, runs: &[Summary], output: Output) -> Result<(), Fail
                 "pending p50 s",
                 "pending p99 s",
                 "unschedulable",
+                "deleted unbound",
                 "nodes launched",
                 "interruptions",
                 "evicted",
@@ -291,6 +361,7 @@ pub fn print(l: &SimLoaded, runs: &[Summary], output: Output) -> Result<(), Fail
                     format!("{:.1}", r.pending_seconds.p50),
                     format!("{:.1}", r.pending_seconds.p99),
                     r.pods_unschedulable.to_string(),
+                    r.deleted_before_binding.to_string(),
                     r.nodes_launched.to_string(),
                     r.spot_interruptions.to_string(),
                     r.pods_evicted.to_string(),
@@ -318,6 +389,9 @@ pub fn print(l: &SimLoaded, runs: &[Summary], output: Output) -> Result<(), Fail
                     ));
                 }
             }
+            if let Some(s) = &stats {
+                print_statistics(s);
+            }
             for r in runs.iter().filter(|r| !r.unschedulable.is_empty()) {
                 let u = &r.unschedulable[0];
                 crate::emit(format!(
@@ -339,7 +413,8 @@ pub struct ReplayArgs {
     /// A trace in nodepack's JSON Lines format (`-` for standard input).
     #[arg(long, requires = "nodepools")]
     trace: Option<String>,
-    /// Karpenter NodePool YAML (with --trace).
+    /// Karpenter NodePool YAML: the pools of a --trace replay, or instead of a
+    /// scenario's own pools (e.g. a set from scenarios/nodepools/).
     #[arg(long)]
     nodepools: Option<String>,
     /// Catalog (with --trace): `aws/us-east-1` (embedded, default) or a file.
@@ -412,7 +487,7 @@ fn finish(
 pub fn replay(a: ReplayArgs) -> Result<(), Failure> {
     check_strategies(std::slice::from_ref(&a.strategy))?;
     let l = match (&a.scenario, &a.trace) {
-        (Some(s), _) => load_scenario(s, a.seed)?,
+        (Some(s), _) => load_scenario(s, a.seed, a.nodepools.as_deref())?,
         (None, Some(t)) => {
             let horizon = match &a.horizon {
                 Some(h) => nodepack_formats::nodepool::duration(
@@ -444,6 +519,7 @@ pub fn replay(a: ReplayArgs) -> Result<(), Failure> {
 /// `nodepack compare` on a simulation scenario.
 pub fn compare(
     path: &str,
+    pools_file: Option<&str>,
     strategies: &[String],
     seeds: u64,
     output: Output,
@@ -455,7 +531,7 @@ pub fn compare(
             "--seeds: must be at least 1"
         )));
     }
-    let l = load_scenario(path, None)?;
+    let l = load_scenario(path, None, pools_file)?;
     let base = l.settings.seed;
     let seeds: Vec<u64> = (0..seeds).map(|i| base + i).collect();
     let runs = replay_all(&l, strategies, &seeds);

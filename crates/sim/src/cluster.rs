@@ -60,6 +60,8 @@ pub struct PodSt {
     pub reason: Option<String>,
     /// When that reason was given.
     pub reason_at: Millis,
+    /// When the trace deleted it, if it did.
+    pub deleted_at: Option<Millis>,
     /// Indices of the disruption budgets covering it.
     pub budgets: Vec<u32>,
 }
@@ -263,6 +265,7 @@ impl Cluster {
             restarts: 0,
             reason: None,
             reason_at: Millis(0),
+            deleted_at: None,
             budgets,
         });
         self.pending.insert(i);

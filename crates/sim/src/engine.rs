@@ -392,6 +392,7 @@ impl Sim<'_> {
         self.cluster.unnominate(p);
         self.cluster.pending.remove(&p);
         self.cluster.pods[p].phase = PodPhase::Deleted;
+        self.cluster.pods[p].deleted_at = Some(self.now);
         self.cluster.finished(p);
         self.summary.pods_deleted += 1;
         self.capacity_changed = true;
@@ -921,9 +922,20 @@ impl Sim<'_> {
         let mut running_ms = Vec::new();
         let s = &mut self.summary;
         for p in &self.cluster.pods {
-            if let Some(b) = p.first_bound {
-                s.pods_scheduled += 1;
-                pending_ms.push(b.0.saturating_sub(p.arrived.0));
+            match p.first_bound {
+                Some(b) => {
+                    s.pods_scheduled += 1;
+                    pending_ms.push(b.0.saturating_sub(p.arrived.0));
+                }
+                // A pod never bound waited until it was deleted or until the horizon:
+                // its censored wait counts in the pending percentiles.
+                None => {
+                    let end = p.deleted_at.unwrap_or(horizon);
+                    pending_ms.push(end.0.saturating_sub(p.arrived.0));
+                    if p.phase == PodPhase::Deleted {
+                        s.deleted_before_binding += 1;
+                    }
+                }
             }
             if let Some(r) = p.first_running {
                 running_ms.push(r.0.saturating_sub(p.arrived.0));
@@ -943,6 +955,11 @@ impl Sim<'_> {
             }
         }
         s.pods_unschedulable = s.unschedulable.len() as u64;
+        debug_assert_eq!(
+            s.pods_total,
+            s.pods_scheduled + s.pods_unschedulable + s.deleted_before_binding,
+            "every pod is scheduled, unschedulable or deleted before binding"
+        );
         s.pending_seconds = Percentiles::of(&mut pending_ms);
         let sorted_pending = pending_ms;
         s.running_seconds = Percentiles::of(&mut running_ms);

@@ -44,6 +44,7 @@ pub mod generate;
 pub mod metrics;
 pub mod queue;
 pub mod rng;
+pub mod stats;
 
 pub use autoscaler::{by_name, Autoscaler, AUTOSCALERS};
 pub use engine::{run, run_with_pairs, SimInput, SimResult};

@@ -84,6 +84,10 @@ pub struct Summary {
     pub pods_scheduled: u64,
     /// Pods never bound by the horizon (each listed in `unschedulable` with a reason).
     pub pods_unschedulable: u64,
+    /// Pods the trace deleted before they were ever bound (they waited until then).
+    /// Every pod is in exactly one of `pods_scheduled`, `pods_unschedulable` and this:
+    /// `pods_total = pods_scheduled + pods_unschedulable + deleted_before_binding`.
+    pub deleted_before_binding: u64,
     /// Pods that ran to completion.
     pub pods_completed: u64,
     /// Pods deleted by the trace.

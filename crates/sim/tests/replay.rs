@@ -89,6 +89,11 @@ fn check(name: &str, r: &nodepack_sim::SimResult, c: &Cluster) -> Result<(), Tes
     }
     prop_assert_eq!(running, s.pods_running_at_end);
     prop_assert_eq!(c.pods.len() as u64, s.pods_total);
+    // Every pod accounted for exactly once in the summary.
+    prop_assert_eq!(
+        s.pods_total,
+        s.pods_scheduled + s.pods_unschedulable + s.deleted_before_binding
+    );
     // No node over capacity; every bound pod on a live node that lists it.
     for (i, n) in c.nodes.iter().enumerate() {
         prop_assert!(
@@ -679,4 +684,48 @@ fn karpenter_fleet_launch_fails_the_nodeclaim_on_insufficient_capacity() {
         "{}",
         r.summary.launch_failures
     );
+}
+
+/// Regression: a pod deleted before it was ever bound vanished from the summary (neither
+/// scheduled nor unschedulable) and its wait was left out of the pending percentiles.
+#[test]
+fn pods_deleted_before_binding_are_counted_with_their_wait() {
+    let mut big = tk::pod("g", 100, 128);
+    big.requests.cpu = nodepack_model::Millicores::from_cores(100_000);
+    let trace = vec![
+        TraceEvent {
+            at: Millis(0),
+            kind: TraceKind::Arrive {
+                pod: std::sync::Arc::new(big.clone()),
+                run_for: None,
+            },
+        },
+        TraceEvent {
+            at: Millis(0),
+            kind: TraceKind::Arrive {
+                pod: std::sync::Arc::new(tk::pod("ok", 500, 512)),
+                run_for: None,
+            },
+        },
+        TraceEvent {
+            at: Millis::from_secs(1800),
+            kind: TraceKind::Delete(big.id.clone()),
+        },
+    ];
+    let settings = Settings::new(Millis::from_mins(60), 1);
+    for name in AUTOSCALERS {
+        let (r, _) = replay(name, &settings, &trace);
+        let s = &r.summary;
+        assert_eq!(
+            (
+                s.pods_total,
+                s.pods_scheduled,
+                s.pods_unschedulable,
+                s.deleted_before_binding
+            ),
+            (2, 1, 0, 1),
+            "{name}"
+        );
+        assert_eq!(s.pending_seconds.max, 1800.0, "{name}");
+    }
 }
