@@ -17,6 +17,7 @@ mod compare_cmd;
 mod consolidate_cmd;
 mod import_cmd;
 mod input;
+mod matrix_cmd;
 mod progress;
 mod sim_cmd;
 mod solve_cmd;
@@ -67,6 +68,9 @@ enum Command {
     Compare(compare_cmd::Args),
     /// Replay a simulation scenario (or a trace) with one autoscaler.
     Replay(sim_cmd::ReplayArgs),
+    /// Every scenario with every NodePool set and strategy over K seeds: means with 95%
+    /// intervals and paired differences, as Markdown (docs/results.md) or JSON.
+    Matrix(matrix_cmd::Args),
     /// Dry run of consolidation on a cluster snapshot: which nodes a strategy would
     /// delete or replace, where their pods would go, savings and evictions.
     Consolidate(consolidate_cmd::Args),
@@ -136,6 +140,7 @@ fn main() -> ExitCode {
         Command::Import(a) => import_cmd::run(a, cli.quiet),
         Command::Compare(a) => compare_cmd::run(a),
         Command::Replay(a) => sim_cmd::replay(a),
+        Command::Matrix(a) => matrix_cmd::run(a),
         Command::Consolidate(a) => consolidate_cmd::run(a),
     };
     match r {

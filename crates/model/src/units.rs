@@ -156,7 +156,7 @@ arith!(Money, i64);
 
 impl fmt::Display for Millicores {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 1000 == 0 {
+        if self.0.is_multiple_of(1000) {
             write!(f, "{}", self.0 / 1000)
         } else {
             write!(f, "{}m", self.0)
@@ -166,9 +166,9 @@ impl fmt::Display for Millicores {
 
 impl fmt::Display for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % GIB == 0 && self.0 > 0 {
+        if self.0.is_multiple_of(GIB) && self.0 > 0 {
             write!(f, "{}Gi", self.0 / GIB)
-        } else if self.0 % MIB == 0 && self.0 > 0 {
+        } else if self.0.is_multiple_of(MIB) && self.0 > 0 {
             write!(f, "{}Mi", self.0 / MIB)
         } else {
             write!(f, "{}", self.0)

@@ -11,6 +11,9 @@ use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::collections::BTreeMap;
 
+/// The most seeds a comparison replays (each seed is a full replay per strategy).
+pub const MAX_SEEDS: u64 = 1_000;
+
 /// A sample's mean with its two-sided 95% confidence interval.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Interval {
