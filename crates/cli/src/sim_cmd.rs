@@ -373,8 +373,12 @@ pub fn print(l: &SimLoaded, runs: &[Summary], output: Output) -> Result<(), Fail
             if !table {
                 return Ok(());
             }
-            // nodepack against each other strategy, per seed.
-            for r in runs.iter().filter(|r| r.strategy == "nodepack") {
+            // nodepack against each other strategy, per seed (over several seeds, the
+            // statistics below say it with intervals).
+            for r in runs
+                .iter()
+                .filter(|r| r.strategy == "nodepack" && stats.is_none())
+            {
                 for o in runs
                     .iter()
                     .filter(|o| o.seed == r.seed && o.strategy != "nodepack")

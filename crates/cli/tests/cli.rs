@@ -706,3 +706,72 @@ fn rust_log_turns_on_logs_and_quiet_keeps_standard_error_empty() {
     ]);
     assert_eq!((code, err.as_str()), (0, ""));
 }
+
+/// `compare --seeds K` carries each metric's mean and 95% interval per strategy and the
+/// paired differences; `--nodepools` replaces the scenario's pools (here an on-demand
+/// only set, so no spot is bought).
+#[test]
+fn compare_over_seeds_reports_intervals_and_takes_other_nodepools() {
+    let dir = temp_dir("compare-seeds");
+    let sc = small_scenario(&dir);
+    let set = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/nodepools/getting-started.yaml"
+    );
+    let (code, out, err) = nodepack(&[
+        "compare",
+        &sc,
+        "--strategies",
+        "nodepack,karpenter",
+        "--seeds",
+        "3",
+        "--nodepools",
+        set,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["runs"].as_array().unwrap().len(), 6);
+    assert_eq!(v["nodepools"][0], "default");
+    for r in v["runs"].as_array().unwrap() {
+        assert_eq!(r["cost_spot_usd"], 0.0, "on-demand only pools");
+        let (t, s, u, d) = (
+            &r["pods_total"],
+            &r["pods_scheduled"],
+            &r["pods_unschedulable"],
+            &r["deleted_before_binding"],
+        );
+        assert_eq!(
+            t.as_u64().unwrap(),
+            s.as_u64().unwrap() + u.as_u64().unwrap() + d.as_u64().unwrap()
+        );
+    }
+    let st = &v["statistics"];
+    assert_eq!(st["seeds"], 3);
+    let cost = &st["strategies"]["nodepack"]["cost_usd"];
+    for k in ["mean", "ci95_low", "ci95_high"] {
+        assert!(cost[k].is_number(), "{k}: {cost}");
+    }
+    assert!(cost["ci95_low"].as_f64() <= cost["mean"].as_f64());
+    let p = &st["paired"][0];
+    assert_eq!(
+        (&p["strategy"], &p["against"]),
+        (&"nodepack".into(), &"karpenter".into())
+    );
+    assert!(p["metrics"]["cost_usd"]["relative"]["mean"].is_number());
+    // The table prints the intervals too.
+    let (code, out, err) = nodepack(&[
+        "compare",
+        &sc,
+        "--strategies",
+        "nodepack,karpenter",
+        "--seeds",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("paired differences") && out.contains("nodepack vs karpenter: cost"),
+        "{out}"
+    );
+}

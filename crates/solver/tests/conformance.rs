@@ -105,6 +105,7 @@ fn zones_of(plan: &Plan, prefix: &str) -> BTreeMap<String, usize> {
     m
 }
 
+/// Karpenter scheduling test: "should schedule compatible node selectors, preferences and requirements".
 #[test]
 fn node_selector_on_well_known_labels() {
     let mut p = tk::pod("a", 500, 512);
@@ -115,6 +116,7 @@ fn node_selector_on_well_known_labels() {
     }
 }
 
+/// Karpenter scheduling test: "should respect NodePool capacity type constraints"; "should schedule on one of the cheapest instances (pod arch = arm64)".
 #[test]
 fn family_arch_and_capacity_type_requirements() {
     let pools = vec![tk::pool(
@@ -182,6 +184,7 @@ fn spot_is_chosen_when_allowed_and_on_demand_when_required() {
     }
 }
 
+/// Karpenter scheduling test: "should respect NodePool zonal constraints"; "should launch pods with different zone selectors on different instances".
 #[test]
 fn zone_selection() {
     let mut p = tk::pod("z", 500, 512);
@@ -206,6 +209,7 @@ fn zone_selection() {
     }
 }
 
+/// Karpenter scheduling test: "should not assume pod will schedule to a tainted node".
 #[test]
 fn taints_and_tolerations() {
     let mut gpu_pool = tk::pool("tainted", &[]);
@@ -223,6 +227,7 @@ fn taints_and_tolerations() {
     }
 }
 
+/// Karpenter scheduling test: "should provision nodes with taints and schedule pods if the taint is only a startup taint".
 #[test]
 fn startup_taints_are_ignored() {
     let mut p = tk::pool("default", &[]);
@@ -236,6 +241,7 @@ fn startup_taints_are_ignored() {
     }
 }
 
+/// Karpenter scheduling test: "should not schedule if daemonset overhead is too large".
 #[test]
 fn daemonset_overhead_is_counted() {
     // A 3.5-core pod fits the usable CPU of a 4-core type only without overhead; a
@@ -255,6 +261,7 @@ fn daemonset_overhead_is_counted() {
     }
 }
 
+/// Karpenter scheduling test: "should balance pods across zones (match labels)".
 #[test]
 fn zone_spread_max_skew_one_over_three_zones() {
     let pods: Vec<Pod> = tk::pods("web", 9, 1000, 1024)
@@ -272,6 +279,7 @@ fn zone_spread_max_skew_one_over_three_zones() {
     }
 }
 
+/// Karpenter scheduling test: "should balance pods on the same hostname up to maxskew".
 #[test]
 fn hostname_spread() {
     let pods: Vec<Pod> = tk::pods("web", 6, 250, 256)
@@ -284,6 +292,7 @@ fn hostname_spread() {
     }
 }
 
+/// Karpenter scheduling test: "should separate nodes using simple pod anti-affinity on hostname".
 #[test]
 fn hostname_anti_affinity_forces_one_pod_per_node() {
     let pods: Vec<Pod> = tk::pods("db", 4, 250, 256)
@@ -300,6 +309,7 @@ fn hostname_anti_affinity_forces_one_pod_per_node() {
     }
 }
 
+/// Karpenter scheduling test: "should respect self pod affinity (zone)".
 #[test]
 fn zone_affinity_colocates() {
     let pods: Vec<Pod> = tk::pods("cache", 5, 2000, 4096)
@@ -311,6 +321,7 @@ fn zone_affinity_colocates() {
     }
 }
 
+/// Karpenter scheduling test: "should relax multiple terms"; "should relax to use lighter weights".
 #[test]
 fn preferences_are_relaxed_when_they_cannot_be_met() {
     let mut p = tk::pod("a", 500, 512);
@@ -346,6 +357,7 @@ fn launched_cores(plan: &nodepack_solver::Plan) -> u64 {
         .sum()
 }
 
+/// Karpenter scheduling test: "should not schedule when limits are exceeded"; "should partially schedule if limits would be exceeded".
 #[test]
 fn limits_stop_provisioning() {
     let mut p = tk::pool(
@@ -406,6 +418,7 @@ fn the_heavier_pool_wins() {
     }
 }
 
+/// Karpenter scheduling test: "should not schedule if limits would be exceeded (GPU) (the GPU request half)".
 #[test]
 fn gpu_pods_only_on_gpu_types() {
     let mut g = tk::pod("train", 2000, 8192);
@@ -426,6 +439,7 @@ fn gpu_pods_only_on_gpu_types() {
     }
 }
 
+/// Karpenter scheduling test: "should schedule on one of the cheapest instances (pod arch = arm64)".
 #[test]
 fn arm64_only_pods_on_graviton() {
     let mut p = tk::pod("arm", 1000, 2048);
@@ -440,6 +454,7 @@ fn arm64_only_pods_on_graviton() {
     }
 }
 
+/// Karpenter scheduling test: "should not schedule pods that exceed every instance type's capacity".
 #[test]
 fn pods_that_fit_nowhere_are_reported_with_the_reason() {
     let huge = tk::pod("huge", 512_000, 1024);
@@ -462,6 +477,7 @@ fn pods_that_fit_nowhere_are_reported_with_the_reason() {
     }
 }
 
+/// Karpenter scheduling test: "should schedule a pod to an existing node unowned by Karpenter"; "should launch a second node if a pod won't fit on the existingNodes node".
 #[test]
 fn existing_nodes_are_used_first() {
     let cat = tk::catalog();
