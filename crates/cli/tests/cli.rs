@@ -16,17 +16,16 @@ fn nodepack(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `nodepack catalog --requirements REQ --output json`, parsed.
+fn catalog_json(req: &str) -> serde_json::Value {
+    let (code, out, err) = nodepack(&["catalog", "--requirements", req, "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
 #[test]
 fn catalog_lists_m5_with_prices() {
-    let (code, out, _) = nodepack(&[
-        "catalog",
-        "--requirements",
-        "karpenter.k8s.aws/instance-family In m5",
-        "--output",
-        "json",
-    ]);
-    assert_eq!(code, 0);
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let v = catalog_json("karpenter.k8s.aws/instance-family In m5");
     assert_eq!(v["catalog"], "aws/us-east-1");
     assert!(v["data_date"].as_str().unwrap().contains("2026-08"));
     let rows = v["instance_types"].as_array().unwrap();
@@ -42,15 +41,7 @@ fn catalog_lists_m5_with_prices() {
 /// interruption bucket (a known one, or "unknown" where the feed has none).
 #[test]
 fn catalog_has_spot_offerings_with_buckets_for_new_families() {
-    let (code, out, err) = nodepack(&[
-        "catalog",
-        "--requirements",
-        "karpenter.k8s.aws/instance-family In r8i",
-        "--output",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let v = catalog_json("karpenter.k8s.aws/instance-family In r8i");
     let rows = v["instance_types"].as_array().unwrap();
     assert_eq!(rows.len(), 13, "every r8i size");
     for r in rows {

@@ -61,17 +61,7 @@ fn run_on(pods: Vec<Pod>, types: Vec<nodepack_model::InstanceType>) -> Vec<Plan>
     case.run()
 }
 
-/// A sorted catalog of `types`.
-fn catalog_of(types: Vec<nodepack_model::InstanceType>) -> Catalog {
-    let mut catalog = Catalog {
-        name: "case".into(),
-        region: None,
-        instance_types: types,
-        data_date: None,
-    };
-    catalog.sort();
-    catalog
-}
+use tk::catalog_of;
 
 fn node_of<'a>(plan: &'a Plan, pod: &str) -> &'a nodepack_solver::NewNode {
     plan.nodes

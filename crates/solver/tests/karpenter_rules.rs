@@ -12,16 +12,7 @@ use nodepack_solver::karpenter::{fleet_choice, PRICE_CAPACITY_BAND};
 use nodepack_solver::{solve, validate, Plan, Problem, STRATEGIES};
 use nodepack_testkit as tk;
 
-fn catalog_of(types: Vec<InstanceType>) -> Catalog {
-    let mut c = Catalog {
-        name: "case".into(),
-        region: None,
-        instance_types: types,
-        data_date: None,
-    };
-    c.sort();
-    c
-}
+use tk::catalog_of;
 
 fn plan(strategy: &str, pods: &[Pod], pools: &[NodePool], catalog: &Catalog) -> Plan {
     let problem = Problem {

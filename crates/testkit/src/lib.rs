@@ -96,9 +96,18 @@ pub fn catalog() -> Catalog {
     }
     types.push(instance_type("g4", "amd64", 8, 4, 1, 0.06));
     types.push(instance_type("g4", "amd64", 32, 4, 4, 0.06));
-    let mut c = Catalog {
+    Catalog {
         name: "testkit".into(),
         region: Some("test-1".into()),
+        ..catalog_of(types)
+    }
+}
+
+/// A sorted catalog of `types` (no region).
+pub fn catalog_of(types: Vec<InstanceType>) -> Catalog {
+    let mut c = Catalog {
+        name: "case".into(),
+        region: None,
         instance_types: types,
         data_date: None,
     };
