@@ -104,6 +104,7 @@ fn two_quarter_full(catalog: &Catalog, pools: &[NodePool]) -> Vec<ExistingNode> 
         .collect()
 }
 
+/// Karpenter disruption test: "can delete multiple empty nodes".
 #[test]
 fn empty_nodes_go_after_consolidate_after() {
     let (catalog, pools) = (tk::catalog(), pools());
@@ -144,6 +145,7 @@ fn empty_nodes_go_after_consolidate_after() {
     }
 }
 
+/// Karpenter disruption test: "can delete nodes"; "should choose delete when pods fit on existing nodes".
 #[test]
 fn underused_node_is_deleted_and_pods_move() {
     let (catalog, pools) = (tk::catalog(), pools());
@@ -282,6 +284,7 @@ fn nodepack_moves_no_pods_into_a_node_about_to_go_empty() {
     assert_eq!(moves[0].pods[0].to, "roomy");
 }
 
+/// Karpenter disruption test: "can delete nodes, considers karpenter.sh/do-not-disrupt set to true on pods"; "can delete nodes, considers PDB".
 #[test]
 fn do_not_disrupt_and_pod_budgets_are_honoured() {
     let (catalog, pools) = (tk::catalog(), pools());
@@ -310,6 +313,7 @@ fn do_not_disrupt_and_pod_budgets_are_honoured() {
     }
 }
 
+/// Karpenter disruption test: "should block disruption when budget is 0%".
 #[test]
 fn node_budgets_limit_and_schedule() {
     let (catalog, mut pools) = (tk::catalog(), pools());
@@ -361,6 +365,7 @@ fn node_budgets_limit_and_schedule() {
     }
 }
 
+/// Karpenter disruption test: "should fire an event for ConsolidationDisabled when the NodePool has consolidation set to WhenEmpty".
 #[test]
 fn when_empty_pools_only_lose_empty_nodes() {
     let (catalog, mut pools) = (tk::catalog(), pools());
@@ -372,6 +377,7 @@ fn when_empty_pools_only_lose_empty_nodes() {
     }
 }
 
+/// Karpenter disruption test: "should choose replace when pods need a new cheaper node".
 #[test]
 fn on_demand_is_replaced_by_pinned_spot() {
     let (catalog, pools) = (tk::catalog(), pools());
@@ -393,6 +399,7 @@ fn on_demand_is_replaced_by_pinned_spot() {
     }
 }
 
+/// Karpenter disruption test: "cannot replace spot with spot if the spotToSpotConsolidation is disabled"; "cannot replace spot with spot if less than minimum InstanceTypes flexibility"; "cannot replace spot with spot if it is part of the 15 cheapest instance types.".
 #[test]
 fn karpenter_spot_to_spot_needs_fifteen_cheaper_types() {
     // Twenty families of general-purpose types at slightly different prices.
@@ -454,6 +461,7 @@ fn karpenter_spot_to_spot_needs_fifteen_cheaper_types() {
     assert!(plan.moves.is_empty(), "{:?}", plan.moves);
 }
 
+/// Karpenter disruption test: "should REJECT a move when EstimatedSavings excludes spot offerings for an on-demand-only NodePool (its converse: a pool allowing spot pins the replacement to spot)".
 /// Karpenter's disruption controller (computeConsolidation): a replacement for
 /// on-demand nodes that may be spot or on-demand is pinned to spot, "if spot capacity is
 /// insufficient we don't replace the node with a more expensive on-demand node. Instead
@@ -539,6 +547,7 @@ fn karpenter_consolidation_places_pods_first_fit_by_node_name() {
     assert_eq!(target("nodepack"), "b-full");
 }
 
+/// Karpenter disruption test: "won't replace on-demand node if on-demand replacement is more expensive (a replacement is one node)".
 #[test]
 fn never_one_node_to_two() {
     let (catalog, pools) = (tk::catalog(), pools());
@@ -566,6 +575,7 @@ fn never_one_node_to_two() {
     }
 }
 
+/// Karpenter disruption test: "should delete drifted nodes".
 #[test]
 fn expired_and_drifted_nodes() {
     let (catalog, mut pools) = (tk::catalog(), pools());
@@ -632,6 +642,7 @@ fn nodepack_merges_many_small_nodes_and_waits_when_not_worth_it() {
         .is_empty());
 }
 
+/// Karpenter disruption test: "should not consolidate if the action becomes invalid during the node TTL wait".
 #[test]
 fn revalidation_drops_moves_the_cluster_outgrew() {
     let (catalog, pools) = (tk::catalog(), pools());
