@@ -98,8 +98,8 @@ fn charts(input: &ReportInput) -> Vec<Chart> {
     let mut latency = Chart::new(
         "latency",
         "Pending latency distribution",
-        "seconds from creation to binding (log scale)",
-        "% of scheduled pods bound within",
+        "seconds to binding, log scale (never bound: to deletion or horizon)",
+        "% of pods",
         0.0,
     );
     latency.log_x = true;
@@ -211,7 +211,7 @@ fn table(input: &ReportInput, out: &mut String) {
         "p90 s",
         "p99 s",
         "max s",
-        "never scheduled",
+        "never bound",
         "nodes launched",
         "spot interruptions",
         "evictions",
@@ -242,7 +242,7 @@ fn table(input: &ReportInput, out: &mut String) {
             format!("{:.1}", s.pending_seconds.p90),
             format!("{:.1}", s.pending_seconds.p99),
             format!("{:.1}", s.pending_seconds.max),
-            s.pods_unschedulable.to_string(),
+            (s.pods_unschedulable + s.deleted_before_binding).to_string(),
             s.nodes_launched.to_string(),
             s.spot_interruptions.to_string(),
             s.pods_evicted.to_string(),

@@ -35,8 +35,9 @@ pub struct SimResult {
     pub summary: Summary,
     /// Time series for charts.
     pub series: Vec<Sample>,
-    /// Every scheduled pod's pending latency (creation to first binding), milliseconds,
-    /// sorted: the distribution behind the percentiles, for charts.
+    /// Every pod's pending latency (creation to first binding; for a pod never bound, to
+    /// its deletion or the horizon), milliseconds, sorted: the distribution behind the
+    /// percentiles, for charts.
     pub pending_ms: Vec<u64>,
 }
 
