@@ -623,24 +623,33 @@ spec:
 /// Parse a requirement written on one line, `<key> <operator> [<v1>,<v2>,...]`, as the
 /// CLI's `--requirements` takes it (e.g. `karpenter.k8s.aws/instance-family In m5,c5`).
 pub fn requirement_expr(ctx: &Ctx, s: &str) -> Result<Requirements, FormatError> {
+    const FORM: &str = "expected '<key> <operator> <v1>,<v2>,...' (the list may be in brackets), e.g. 'kubernetes.io/arch In arm64' or 'kubernetes.io/arch NotIn [amd64,arm64]'";
     let parts: Vec<&str> = s.split_whitespace().collect();
-    let (key, op, values) =
-        match parts.as_slice() {
-            [k, o] => (*k, *o, Vec::new()),
-            [k, o, v @ ..] => (
+    let (key, op, values) = match parts.as_slice() {
+        [k, o] => (*k, *o, Vec::new()),
+        [k, o, v @ ..] => {
+            let list = v.join(" ");
+            // Brackets may enclose the whole list, as in a YAML flow sequence; a bracket
+            // anywhere else is not part of a label value.
+            let inner = list
+                .strip_prefix('[')
+                .and_then(|l| l.strip_suffix(']'))
+                .unwrap_or(&list);
+            if inner.contains(['[', ']']) {
+                return Err(ctx.error(Some(s), FORM));
+            }
+            (
                 *k,
                 *o,
-                v.join(" ")
+                inner
                     .split(',')
                     .map(|x| x.trim().to_string())
                     .filter(|x| !x.is_empty())
                     .collect(),
-            ),
-            _ => return Err(ctx.error(
-                Some(s),
-                "expected '<key> <operator> [<values,...>]', e.g. 'kubernetes.io/arch In arm64'",
-            )),
-        };
+            )
+        }
+        _ => return Err(ctx.error(Some(s), FORM)),
+    };
     let op: Operator = op.parse().map_err(|m: String| ctx.error(Some(s), m))?;
     let vs = ValueSet::from_operator(op, &values).map_err(|m| ctx.error(Some(s), m.to_string()))?;
     let mut r = Requirements::new();
@@ -661,6 +670,16 @@ mod expr_tests {
             ValueSet::in_values(["c5", "m5"])
         );
         assert!(requirement_expr(&c, "a Exists").is_ok());
+        // Regression: the usage line's bracket syntax was read as values "[m5" and "c5]",
+        // so 'NotIn [amd64,arm64]' matched every type and 'In [m5]' none.
+        for e in [
+            "karpenter.k8s.aws/instance-family In [m5,c5]",
+            "karpenter.k8s.aws/instance-family In [m5, c5]",
+        ] {
+            assert_eq!(requirement_expr(&c, e).unwrap(), r, "{e}");
+        }
+        assert!(requirement_expr(&c, "a In [x").is_err());
+        assert!(requirement_expr(&c, "a In x]").is_err());
         assert!(requirement_expr(&c, "a Gt x").is_err());
         assert!(requirement_expr(&c, "a").is_err());
         assert!(requirement_expr(&c, "a Like b")
