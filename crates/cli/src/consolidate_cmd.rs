@@ -94,12 +94,9 @@ pub fn run(a: Args) -> Result<(), Failure> {
         Output::Json => {
             let v: Vec<serde_json::Value> = plans
                 .iter()
-                .map(|(p, ms)| {
-                    let mut v = serde_json::to_value(p).unwrap_or_default();
-                    v["solve_ms"] = serde_json::json!(ms);
-                    v
-                })
-                .collect();
+                .map(|(p, ms)| serde_json::to_value(PlanOut::of(p, *ms)))
+                .collect::<Result<_, _>>()
+                .map_err(Failure::internal)?;
             let text = if v.len() == 1 {
                 serde_json::to_string_pretty(&v[0])
             } else {
@@ -118,6 +115,80 @@ pub fn run(a: Args) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// The JSON form of a consolidation plan: dollars per hour, as every other command.
+#[derive(serde::Serialize)]
+struct PlanOut<'a> {
+    strategy: &'a str,
+    moves: Vec<MoveOut<'a>>,
+    cost_before_per_hour: f64,
+    cost_after_per_hour: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repack_cost_per_hour: Option<f64>,
+    candidates: usize,
+    solve_ms: f64,
+}
+
+#[derive(serde::Serialize)]
+struct MoveOut<'a> {
+    reason: &'static str,
+    action: &'static str,
+    nodes: &'a [String],
+    replacements: Vec<crate::solve_cmd::NodeOut<'a>>,
+    spot_only: bool,
+    pods: Vec<PodOut<'a>>,
+    savings_per_hour: f64,
+    evictions: u32,
+    disruption_cost: f64,
+}
+
+#[derive(serde::Serialize)]
+struct PodOut<'a> {
+    pod: String,
+    from: &'a str,
+    to: &'a str,
+}
+
+impl<'a> PlanOut<'a> {
+    fn of(p: &'a ConsolidationPlan, ms: f64) -> Self {
+        PlanOut {
+            strategy: &p.strategy,
+            moves: p
+                .moves
+                .iter()
+                .map(|m| MoveOut {
+                    reason: m.reason.as_str(),
+                    action: m.kind(),
+                    nodes: &m.nodes,
+                    replacements: m
+                        .replacements
+                        .iter()
+                        .map(crate::solve_cmd::NodeOut::of)
+                        .collect(),
+                    spot_only: m.spot_only,
+                    pods: m
+                        .pods
+                        .iter()
+                        .map(|pm| PodOut {
+                            pod: pm.pod.to_string(),
+                            from: &pm.from,
+                            to: &pm.to,
+                        })
+                        .collect(),
+                    savings_per_hour: m.savings_per_hour.usd(),
+                    evictions: m.evictions,
+                    // A sum of no costs is -0.0 in floating point; print 0.
+                    disruption_cost: m.disruption_cost + 0.0,
+                })
+                .collect(),
+            cost_before_per_hour: p.cost_before.usd(),
+            cost_after_per_hour: p.cost_after.usd(),
+            repack_cost_per_hour: p.repack_cost.map(|r| r.usd()),
+            candidates: p.candidates,
+            solve_ms: ms,
+        }
+    }
 }
 
 /// Print one plan as a table, or add its moves to the CSV grid `csv`.

@@ -137,8 +137,9 @@ impl Loaded {
     }
 }
 
+/// The JSON form of a new node (prices in dollars).
 #[derive(Serialize)]
-struct NodeOut<'a> {
+pub struct NodeOut<'a> {
     name: &'a str,
     nodepool: &'a str,
     instance_type: &'a str,
@@ -178,26 +179,29 @@ pub struct PlanOut<'a> {
     explanation: Option<&'a Explanation>,
 }
 
+impl<'a> NodeOut<'a> {
+    /// The JSON form of `n`.
+    pub fn of(n: &'a nodepack_solver::NewNode) -> Self {
+        NodeOut {
+            name: &n.name,
+            nodepool: &n.nodepool,
+            instance_type: &n.instance_type,
+            zone: &n.zone,
+            capacity_type: n.capacity_type,
+            price_per_hour: n.price.usd(),
+            pods: n.pods.iter().map(|p| p.to_string()).collect(),
+            alternatives: &n.alternatives,
+        }
+    }
+}
+
 /// Render a plan as its JSON form.
 pub fn plan_out(solved: &Solved, pending: usize) -> PlanOut<'_> {
     let (plan, lb) = (&solved.plan, solved.lower_bound);
     let (solve_ms, lb_ms) = (solved.solve_ms, solved.lower_bound_ms);
     PlanOut {
         strategy: &plan.strategy,
-        nodes: plan
-            .nodes
-            .iter()
-            .map(|n| NodeOut {
-                name: &n.name,
-                nodepool: &n.nodepool,
-                instance_type: &n.instance_type,
-                zone: &n.zone,
-                capacity_type: n.capacity_type,
-                price_per_hour: n.price.usd(),
-                pods: n.pods.iter().map(|p| p.to_string()).collect(),
-                alternatives: &n.alternatives,
-            })
-            .collect(),
+        nodes: plan.nodes.iter().map(NodeOut::of).collect(),
         existing: plan
             .existing
             .iter()

@@ -354,7 +354,20 @@ fn consolidate_dry_run_on_the_example_cluster() {
                 assert_ne!(n, "ip-10-0-1-14", "PDB-held node moved");
             }
         }
-        assert!(p["cost_after"].as_i64() < p["cost_before"].as_i64(), "{p}");
+        // Dollars per hour, as every other command prints (they were micro-dollars).
+        let (before, after) = (
+            p["cost_before_per_hour"].as_f64().unwrap(),
+            p["cost_after_per_hour"].as_f64().unwrap(),
+        );
+        assert!(after < before && before < 100.0, "{p}");
+        for m in moves {
+            assert!(m["savings_per_hour"].as_f64().unwrap() < 100.0, "{m}");
+            // Never -0.0.
+            assert!(
+                !m["disruption_cost"].as_f64().unwrap().is_sign_negative(),
+                "{m}"
+            );
+        }
     }
     let (_, again, _) = nodepack(&args);
     let strip = |s: &str| {
