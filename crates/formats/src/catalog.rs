@@ -152,6 +152,38 @@ fn offering(
     })
 }
 
+/// An instance type name may appear once: names are identities.
+fn unique_type(
+    tctx: &Ctx,
+    name: &str,
+    i: usize,
+    seen: &mut BTreeMap<String, usize>,
+) -> Result<(), FormatError> {
+    if let Some(first) = seen.insert(name.to_string(), i) {
+        return Err(tctx.field("name").error(
+            Some(name),
+            format!("instance type {name} appears twice (first at instance_types[{first}])"),
+        ));
+    }
+    Ok(())
+}
+
+/// A type offers each (zone, capacity type) once.
+fn unique_offerings(tctx: &Ctx, offerings: &[Offering]) -> Result<(), FormatError> {
+    for (j, o) in offerings.iter().enumerate() {
+        if let Some(k) = offerings[..j]
+            .iter()
+            .position(|x| x.zone == o.zone && x.capacity_type == o.capacity_type)
+        {
+            return Err(tctx.field("offerings").index(j).error(
+                Some(&format!("{} {}", o.zone, o.capacity_type.as_str())),
+                format!("the same zone and capacity type as offerings[{k}]"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn base_labels(name: &str, mut l: BTreeMap<String, String>) -> BTreeMap<String, String> {
     l.insert(labels::INSTANCE_TYPE.into(), name.into());
     l.entry(labels::ARCH.into())
@@ -163,8 +195,10 @@ fn base_labels(name: &str, mut l: BTreeMap<String, String>) -> BTreeMap<String, 
 fn native(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> {
     let (doc, warnings): (NativeDoc, _) = typed(ctx, v)?;
     let mut types = Vec::with_capacity(doc.instance_types.len());
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (i, t) in doc.instance_types.into_iter().enumerate() {
         let tctx = ctx.field("instance_types").index(i);
+        unique_type(&tctx, &t.name, i, &mut seen)?;
         let mut offerings = Vec::new();
         for (j, o) in t.offerings.iter().enumerate() {
             offerings.push(offering(
@@ -176,6 +210,7 @@ fn native(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> 
                 o.interruption.as_ref(),
             )?);
         }
+        unique_offerings(&tctx, &offerings)?;
         let labels = base_labels(&t.name, t.labels);
         let arm64 = labels.get(labels::ARCH).map(String::as_str) == Some("arm64");
         let it = match (t.vcpu, t.memory_mib, &t.capacity) {
@@ -228,8 +263,10 @@ fn native(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> 
 fn kwok(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> {
     let (doc, warnings): (Vec<KwokType>, _) = typed(ctx, v)?;
     let mut types = Vec::with_capacity(doc.len());
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (i, t) in doc.into_iter().enumerate() {
         let tctx = ctx.index(i);
+        unique_type(&tctx, &t.name, i, &mut seen)?;
         let mut l = BTreeMap::new();
         if let Some(a) = &t.arch {
             l.insert(labels::ARCH.to_string(), a.clone());
@@ -248,6 +285,7 @@ fn kwok(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> {
                 None,
             )?);
         }
+        unique_offerings(&tctx, &offerings)?;
         types.push(InstanceType {
             name: t.name.clone(),
             labels: base_labels(&t.name, l),
@@ -402,6 +440,19 @@ mod tests {
                 Some(InterruptionBucket::Unknown)
             );
         }
+        // Regression: a type or an offering given twice ended as an internal failure
+        // (an invalid plan); both are refused naming the place.
+        let t = r#"{"name":"a","vcpu":2,"memory_mib":1024,"offerings":[{"zone":"a","capacity_type":"spot","price":1}]}"#;
+        let twice = format!(r#"{{"name":"x","instance_types":[{t},{t}]}}"#);
+        let e = read_catalog("c.json", &twice).unwrap_err();
+        assert_eq!(e.path, "instance_types[1].name");
+        assert!(e.message.contains("instance_types[0]"), "{e}");
+        let o = r#"{"zone":"a","capacity_type":"spot","price":1}"#;
+        let dup = format!(
+            r#"{{"name":"x","instance_types":[{{"name":"a","vcpu":2,"memory_mib":1024,"offerings":[{o},{o}]}}]}}"#
+        );
+        let e = read_catalog("c.json", &dup).unwrap_err();
+        assert_eq!(e.path, "instance_types[0].offerings[1]");
         let e = read_catalog("c.json", "[{").unwrap_err();
         assert!(e.message.contains("invalid JSON"));
     }

@@ -435,13 +435,22 @@ fn nodepool(
     Ok((pool, spec.template.spec.node_class_ref.map(|r| r.name)))
 }
 
+/// Where a document is, for messages: `FILE (document N)`, counted as errors count.
+fn place(ctx: &Ctx) -> String {
+    match ctx.document {
+        Some(d) => format!("{} (document {d})", ctx.file),
+        None => ctx.file.clone(),
+    }
+}
+
 /// Read NodePools (and the EC2NodeClasses they reference) from one file's text.
-/// Other kinds are reported as warnings.
+/// Other kinds are reported as warnings; a NodePool or EC2NodeClass name given twice is
+/// an error naming both places.
 pub fn read_nodepools(
     file: &str,
     text: &str,
 ) -> Result<(Vec<NodePool>, Vec<Warning>), FormatError> {
-    let mut pools = Vec::new();
+    let mut pools: Vec<(NodePool, Option<String>, Ctx)> = Vec::new();
     let mut classes: BTreeMap<String, KubeletConfig> = BTreeMap::new();
     let mut warnings = Vec::new();
     for doc in load_documents(file, text)? {
@@ -454,6 +463,15 @@ pub fn read_nodepools(
                     .metadata
                     .name
                     .ok_or_else(|| ctx.field("metadata.name").error(None, "missing name"))?;
+                if let Some((_, _, first)) = pools.iter().find(|(p, _, _)| p.name == name) {
+                    return Err(ctx.field("metadata.name").error(
+                        Some(&name),
+                        format!(
+                            "NodePool {name} is defined twice (first in {}); names are identities",
+                            place(first)
+                        ),
+                    ));
+                }
                 let (pool, class) = nodepool(ctx, name, d.spec)?;
                 pools.push((pool, class, ctx.clone()));
             }
@@ -468,6 +486,12 @@ pub fn read_nodepools(
                     Some(k) => kubelet(&ctx.field("spec.kubelet"), k)?,
                     None => KubeletConfig::default(),
                 };
+                if classes.contains_key(&name) {
+                    return Err(ctx.field("metadata.name").error(
+                        Some(&name),
+                        format!("EC2NodeClass {name} is defined twice in {}", ctx.file),
+                    ));
+                }
                 classes.insert(name, k);
             }
             Some(other) => warnings.push(ctx.field("kind").warning(format!(
@@ -533,6 +557,21 @@ spec:
     kubeReserved: {cpu: 200m}
     evictionHard: {memory.available: 5%}
 "#;
+
+    /// Regression: two NodePools of one name ended as an internal failure (an invalid
+    /// plan); names are identities, refused at the edge naming both places.
+    #[test]
+    fn a_nodepool_name_twice_is_refused_naming_both_places() {
+        let twice = format!("{POOL}\n---\n{POOL}");
+        let e = read_nodepools("p.yaml", &twice).unwrap_err();
+        assert_eq!(e.path, "metadata.name");
+        // POOL is a NodePool and its EC2NodeClass: the second NodePool is document 2.
+        assert_eq!(e.document, Some(2));
+        assert!(
+            e.message.contains("defined twice") && e.message.contains("p.yaml (document 0)"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn nodepool_with_nodeclass() {
