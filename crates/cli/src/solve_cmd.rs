@@ -62,9 +62,34 @@ pub fn load(
 ) -> Result<Loaded, Failure> {
     let catalog = catalog(cat)?;
     let mut wl = nodepack_formats::Workload::default();
+    // Names are identities: a pod (pending or bound) or a node named twice, in one file
+    // or across files, is refused naming both files.
+    let mut pod_at: std::collections::BTreeMap<nodepack_model::PodId, &str> = Default::default();
+    let mut node_at: std::collections::BTreeMap<String, &str> = Default::default();
     for f in pods.iter().map(String::as_str).chain(nodes) {
         let text = read_text(f)?;
-        wl.extend(read_workload(f, &text).map_err(Failure::input)?);
+        let w = read_workload(f, &text).map_err(Failure::input)?;
+        for id in w
+            .pending
+            .iter()
+            .chain(w.bound.iter().map(|(p, _)| p))
+            .map(|p| &p.id)
+        {
+            if let Some(first) = pod_at.insert(id.clone(), f) {
+                return Err(Failure::input(anyhow::anyhow!(
+                    "pod {id} appears twice (in {first} and in {f}): pod names are identities (a controller's pods are named NAME-0, NAME-1, ...)"
+                )));
+            }
+        }
+        for n in &w.nodes {
+            if let Some(first) = node_at.insert(n.name.clone(), f) {
+                return Err(Failure::input(anyhow::anyhow!(
+                    "node {} appears twice (in {first} and in {f}): node names are identities",
+                    n.name
+                )));
+            }
+        }
+        wl.extend(w);
     }
     warn(&wl.warnings);
     let mut pools = nodepools(pools)?;

@@ -382,7 +382,7 @@ fn consolidate_dry_run_on_the_example_cluster() {
     let (code, _, err) = nodepack(&[
         "consolidate",
         "--nodes",
-        "scenarios/examples/pods.yaml",
+        "scenarios/examples/nodepools.yaml",
         "--pods",
         "scenarios/examples/cluster-pods.yaml",
         "--nodepools",
@@ -697,6 +697,14 @@ fn rust_log_turns_on_logs_and_quiet_keeps_standard_error_empty() {
     let (code, _, err) = nodepack(&["replay", &sc, "--output", "json"]);
     assert_eq!(code, 0);
     assert!(!err.contains("replay done"), "{err}");
+    // A pending pod beside the snapshot makes consolidate warn (names distinct from the
+    // snapshot's: a name twice is an error).
+    let pending = temp_dir("quiet").join("pending.yaml");
+    std::fs::write(
+        &pending,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: waiting}\nspec: {containers: [{name: c, resources: {requests: {cpu: 100m}}}]}\n",
+    )
+    .unwrap();
     let (code, _, err) = nodepack(&[
         "consolidate",
         "--quiet",
@@ -704,7 +712,7 @@ fn rust_log_turns_on_logs_and_quiet_keeps_standard_error_empty() {
         "scenarios/examples/cluster-nodes.yaml",
         "--pods",
         "scenarios/examples/cluster-pods.yaml",
-        "scenarios/examples/pods.yaml",
+        pending.to_str().unwrap(),
         "--nodepools",
         "scenarios/examples/nodepools.yaml",
     ]);
@@ -777,5 +785,44 @@ fn compare_over_seeds_reports_intervals_and_takes_other_nodepools() {
     assert!(
         out.contains("paired differences") && out.contains("nodepack vs karpenter: cost"),
         "{out}"
+    );
+}
+
+/// Regression: the same pods passed twice, or a Deployment `web` beside a Pod `web-0`,
+/// ended as "internal failure: ... invalid plan" (exit 1); two nodes of one name let
+/// consolidate plan to delete the one holding a pod. Names are identities: exit 2
+/// naming both places.
+#[test]
+fn duplicate_pod_and_node_names_are_refused_naming_both_places() {
+    let pods = "scenarios/examples/pods.yaml";
+    let pools = "scenarios/examples/nodepools.yaml";
+    let (code, _, err) = nodepack(&["solve", "--pods", pods, pods, "--nodepools", pools]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("appears twice") && err.contains(pods), "{err}");
+    let dir = temp_dir("dup");
+    let f = dir.join("web.yaml");
+    std::fs::write(
+        &f,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: c, resources: {requests: {cpu: 100m}}}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web-0}\nspec: {containers: [{name: c, resources: {requests: {cpu: 100m}}}]}\n",
+    )
+    .unwrap();
+    let (code, _, err) = nodepack(&["solve", "--pods", f.to_str().unwrap(), "--nodepools", pools]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("default/web-0"), "{err}");
+    let nodes = "scenarios/examples/cluster-nodes.yaml";
+    let (code, _, err) = nodepack(&[
+        "consolidate",
+        "--nodes",
+        nodes,
+        "--pods",
+        "scenarios/examples/cluster-pods.yaml",
+        nodes,
+        "--nodepools",
+        pools,
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("node ") && err.contains("appears twice"),
+        "{err}"
     );
 }
