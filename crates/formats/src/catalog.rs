@@ -103,6 +103,43 @@ fn resources(ctx: &Ctx, m: &BTreeMap<String, Scalar>) -> Result<Resources, Forma
     crate::quantity::resources(ctx, m.iter().map(|(k, v)| (k.as_str(), v.0.as_str())))
 }
 
+/// Ceilings of catalog values, far above any instance type sold (the embedded catalog's
+/// largest: 896 vCPUs, 32 TiB, 1,514 pods, $361/h), so that no input makes the
+/// allocatable formulas loop for long or a sum of prices or resources overflow.
+pub const MAX_VCPU: u64 = 4_096;
+/// Memory ceiling, MiB (64 TiB).
+pub const MAX_MEMORY_MIB: u64 = 64 << 20;
+/// Pods per node ceiling.
+pub const MAX_PODS: u64 = 10_000;
+/// Ceiling of one extended resource (GPUs, ENIs) per node.
+pub const MAX_EXTENDED: u64 = 1_000_000;
+/// Price ceiling per offering, dollars per hour.
+pub const MAX_PRICE_USD: f64 = 10_000.0;
+
+/// `v` within `min..=max`, or an error naming the field and the ceiling.
+fn within(ctx: &Ctx, v: u64, min: u64, max: u64) -> Result<(), FormatError> {
+    if (min..=max).contains(&v) {
+        Ok(())
+    } else {
+        Err(ctx.error(
+            Some(&v.to_string()),
+            format!("must be between {min} and {max}"),
+        ))
+    }
+}
+
+/// A capacity given as quantities, within the same ceilings as `vcpu`/`memory_mib`.
+fn capacity(ctx: &Ctx, m: &BTreeMap<String, Scalar>) -> Result<Resources, FormatError> {
+    let r = resources(ctx, m)?;
+    within(&ctx.field("cpu"), r.cpu.0, 1, MAX_VCPU * 1000)?;
+    within(&ctx.field("memory"), r.memory.mib(), 1, MAX_MEMORY_MIB)?;
+    within(&ctx.field("pods"), r.pods, 0, MAX_PODS)?;
+    for (k, &v) in &r.extended {
+        within(&ctx.field(k), v, 0, MAX_EXTENDED)?;
+    }
+    Ok(r)
+}
+
 fn offering(
     ctx: &Ctx,
     zone: &str,
@@ -114,10 +151,11 @@ fn offering(
     let capacity_type: CapacityType = ct
         .parse()
         .map_err(|m: String| ctx.field("capacity_type").error(Some(ct), m))?;
-    if !(price.is_finite() && price >= 0.0) {
-        return Err(ctx
-            .field("price")
-            .error(Some(&price.to_string()), "must be a non-negative number"));
+    if !(price.is_finite() && (0.0..=MAX_PRICE_USD).contains(&price)) {
+        return Err(ctx.field("price").error(
+            Some(&price.to_string()),
+            format!("must be a number of dollars per hour between 0 and {MAX_PRICE_USD}"),
+        ));
     }
     let bad = |v: String| {
         ctx.field("interruption").error(
@@ -213,6 +251,20 @@ fn native(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> 
         unique_offerings(&tctx, &offerings)?;
         let labels = base_labels(&t.name, t.labels);
         let arm64 = labels.get(labels::ARCH).map(String::as_str) == Some("arm64");
+        // Ceilings first: the allocatable formulas walk the cores, and sums must not
+        // overflow.
+        for (field, v, max) in [
+            ("vcpu", t.vcpu, MAX_VCPU),
+            ("memory_mib", t.memory_mib, MAX_MEMORY_MIB),
+            ("max_pods", t.max_pods, MAX_PODS),
+        ] {
+            if let Some(v) = v {
+                within(&tctx.field(field), v, 1, max)?;
+            }
+        }
+        for (k, &v) in &t.extended {
+            within(&tctx.field("extended").field(k), v, 0, MAX_EXTENDED)?;
+        }
         let it = match (t.vcpu, t.memory_mib, &t.capacity) {
             (Some(vcpu), Some(memory_mib), None) => InstanceType::aws(
                 &t.name,
@@ -230,7 +282,7 @@ fn native(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> 
             (None, None, Some(cap)) => InstanceType {
                 name: t.name.clone(),
                 labels,
-                capacity: resources(&tctx.field("capacity"), cap)?,
+                capacity: capacity(&tctx.field("capacity"), cap)?,
                 overhead: Overhead {
                     kube_reserved: match &t.overhead {
                         Some(o) => resources(&tctx.field("overhead"), o)?,
@@ -289,7 +341,7 @@ fn kwok(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> {
         types.push(InstanceType {
             name: t.name.clone(),
             labels: base_labels(&t.name, l),
-            capacity: resources(&tctx.field("resources"), &t.resources)?,
+            capacity: capacity(&tctx.field("resources"), &t.resources)?,
             // The KWOK provider reserves nothing.
             overhead: Overhead::default(),
             offerings,
@@ -453,6 +505,25 @@ mod tests {
         );
         let e = read_catalog("c.json", &dup).unwrap_err();
         assert_eq!(e.path, "instance_types[0].offerings[1]");
+        // Regression: a price of 1e300 saturated and sums went negative; a vcpu of
+        // 18446744073709552 hung the allocatable formula; memory_mib 1e18 wrapped.
+        let typ = |fields: &str, price: &str| {
+            format!(
+                r#"{{"name":"x","instance_types":[{{"name":"a",{fields},"offerings":[{{"zone":"a","capacity_type":"spot","price":{price}}}]}}]}}"#
+            )
+        };
+        let ok = r#""vcpu":2,"memory_mib":1024"#;
+        for (text, path) in [
+            (typ(ok, "1e300"), "instance_types[0].offerings[0].price"),
+            (typ(ok, "5e12"), "instance_types[0].offerings[0].price"),
+            (typ(r#""vcpu":18446744073709552,"memory_mib":1024"#, "1"), "instance_types[0].vcpu"),
+            (typ(r#""vcpu":2,"memory_mib":1000000000000000000"#, "1"), "instance_types[0].memory_mib"),
+            (typ(r#""vcpu":0,"memory_mib":1024"#, "1"), "instance_types[0].vcpu"),
+            (typ(r#""capacity":{"cpu":"100000","memory":"1Gi"}"#, "1"), "instance_types[0].capacity.cpu"),
+        ] {
+            let e = read_catalog("c.json", &text).unwrap_err();
+            assert_eq!(e.path, path, "{text}");
+        }
         let e = read_catalog("c.json", "[{").unwrap_err();
         assert!(e.message.contains("invalid JSON"));
     }
