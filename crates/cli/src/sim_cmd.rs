@@ -125,6 +125,20 @@ pub fn load_scenario(
     })
 }
 
+/// The longest replay: a year, as for scenario files.
+const MAX_HORIZON: Millis = Millis(366 * 86_400_000);
+
+/// `--horizon`: a Go duration from a second to a year (`Never` is not a horizon).
+fn horizon_flag(h: &str) -> Result<Millis, Failure> {
+    let ctx = nodepack_formats::error::Ctx::file("--horizon");
+    match nodepack_formats::nodepool::duration(&ctx, h).map_err(Failure::input)? {
+        Some(d) if d >= Millis(1000) && d <= MAX_HORIZON => Ok(d),
+        _ => Err(Failure::input(anyhow::anyhow!(
+            "--horizon: {h:?} is not a duration from 1s to a year (366 days), e.g. 48h"
+        ))),
+    }
+}
+
 /// Load a bare trace with node pools (`replay --trace`).
 pub fn load_trace(
     trace: &str,
@@ -144,6 +158,17 @@ pub fn load_trace(
     // Default horizon: an hour after the last event.
     let last = trace_ev.last().map_or(Millis(0), |e| e.at);
     let horizon = horizon.unwrap_or(last + Millis::from_mins(60));
+    if horizon > MAX_HORIZON {
+        let s = last.0 / 1000;
+        let hint = if s > 1_000_000_000 {
+            " (it looks like a Unix timestamp: trace times are seconds from the trace's start)"
+        } else {
+            ""
+        };
+        return Err(Failure::input(anyhow::anyhow!(
+            "{trace}: the last event is at {s} s{hint}; a replay covers at most a year (366 days)"
+        )));
+    }
     Ok(SimLoaded {
         name: if trace == "-" {
             "standard input".into()
@@ -444,6 +469,24 @@ pub struct ReplayArgs {
     report: Option<String>,
 }
 
+/// Fail before any replay when the report file cannot be written (a probe that leaves
+/// no file behind).
+pub fn check_report_path(path: Option<&str>) -> Result<(), Failure> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let existed = std::path::Path::new(path).exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| Failure::input(anyhow::anyhow!("--report {path}: {e}")))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
 /// Write the HTML report of `runs` to `path`.
 pub fn write_report(l: &SimLoaded, runs: &[SimResult], path: &str) -> Result<(), Failure> {
     let input = nodepack_report::ReportInput {
@@ -490,15 +533,26 @@ fn finish(
 /// Run `nodepack replay`.
 pub fn replay(a: ReplayArgs) -> Result<(), Failure> {
     check_strategies(std::slice::from_ref(&a.strategy))?;
+    check_report_path(a.report.as_deref())?;
     let l = match (&a.scenario, &a.trace) {
-        (Some(s), _) => load_scenario(s, a.seed, a.nodepools.as_deref())?,
+        (Some(s), _) => {
+            // A scenario names its catalog and horizon: refuse the trace-only flags
+            // rather than ignore them.
+            for (flag, given) in [
+                ("--catalog", a.catalog.is_some()),
+                ("--horizon", a.horizon.is_some()),
+            ] {
+                if given {
+                    return Err(Failure::input(anyhow::anyhow!(
+                        "{flag} applies to --trace replays; {s} sets its own (edit the scenario, or replay its trace with --trace)"
+                    )));
+                }
+            }
+            load_scenario(s, a.seed, a.nodepools.as_deref())?
+        }
         (None, Some(t)) => {
             let horizon = match &a.horizon {
-                Some(h) => nodepack_formats::nodepool::duration(
-                    &nodepack_formats::error::Ctx::file("--horizon"),
-                    h,
-                )
-                .map_err(Failure::input)?,
+                Some(h) => Some(horizon_flag(h)?),
                 None => None,
             };
             load_trace(
@@ -530,11 +584,13 @@ pub fn compare(
     report: Option<&str>,
 ) -> Result<(), Failure> {
     check_strategies(strategies)?;
-    if seeds == 0 {
+    if !(1..=nodepack_sim::stats::MAX_SEEDS).contains(&seeds) {
         return Err(Failure::input(anyhow::anyhow!(
-            "--seeds: must be at least 1"
+            "--seeds: {seeds} is outside 1..={} (each seed replays every strategy)",
+            nodepack_sim::stats::MAX_SEEDS
         )));
     }
+    check_report_path(report)?;
     let l = load_scenario(path, None, pools_file)?;
     let base = l.settings.seed;
     let seeds: Vec<u64> = (0..seeds).map(|i| base + i).collect();

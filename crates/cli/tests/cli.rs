@@ -826,3 +826,69 @@ fn duplicate_pod_and_node_names_are_refused_naming_both_places() {
         "{err}"
     );
 }
+
+/// Regression: `replay SCENARIO --catalog X --horizon 1h` ignored both flags;
+/// `--horizon Never` meant the default; `--horizon 999999h`, `--seeds 4294967295` and a
+/// trace timed in Unix seconds ran for minutes; an unwritable `--report` was found only
+/// after the run. Each is now an error (exit 2) before any replay.
+#[test]
+fn unbounded_or_ignored_flags_are_refused_before_work_starts() {
+    let dir = temp_dir("flags");
+    let sc = small_scenario(&dir);
+    let trace = dir.join("unix.jsonl");
+    std::fs::write(
+        &trace,
+        "{\"at\": 1700000000, \"pod\": {\"metadata\": {\"name\": \"p\"}, \"spec\": {\"containers\": [{\"name\": \"c\", \"resources\": {\"requests\": {\"cpu\": \"100m\"}}}]}}}\n",
+    )
+    .unwrap();
+    let pools = "scenarios/sim/nodepools.yaml";
+    let t = trace.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["replay", &sc, "--horizon", "1h"],
+            "--horizon applies to --trace",
+        ),
+        (
+            vec!["replay", &sc, "--catalog", "aws/us-east-1"],
+            "--catalog applies to --trace",
+        ),
+        (
+            vec![
+                "replay",
+                "--trace",
+                t,
+                "--nodepools",
+                pools,
+                "--horizon",
+                "Never",
+            ],
+            "--horizon",
+        ),
+        (
+            vec![
+                "replay",
+                "--trace",
+                t,
+                "--nodepools",
+                pools,
+                "--horizon",
+                "999999h",
+            ],
+            "a year",
+        ),
+        (
+            vec!["replay", "--trace", t, "--nodepools", pools],
+            "Unix timestamp",
+        ),
+        (vec!["compare", &sc, "--seeds", "4294967295"], "--seeds"),
+        (
+            vec!["replay", &sc, "--report", "/no/such/dir/r.html"],
+            "--report",
+        ),
+    ];
+    for (args, says) in cases {
+        let (code, _, err) = nodepack(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

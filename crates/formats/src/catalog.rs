@@ -516,10 +516,22 @@ mod tests {
         for (text, path) in [
             (typ(ok, "1e300"), "instance_types[0].offerings[0].price"),
             (typ(ok, "5e12"), "instance_types[0].offerings[0].price"),
-            (typ(r#""vcpu":18446744073709552,"memory_mib":1024"#, "1"), "instance_types[0].vcpu"),
-            (typ(r#""vcpu":2,"memory_mib":1000000000000000000"#, "1"), "instance_types[0].memory_mib"),
-            (typ(r#""vcpu":0,"memory_mib":1024"#, "1"), "instance_types[0].vcpu"),
-            (typ(r#""capacity":{"cpu":"100000","memory":"1Gi"}"#, "1"), "instance_types[0].capacity.cpu"),
+            (
+                typ(r#""vcpu":18446744073709552,"memory_mib":1024"#, "1"),
+                "instance_types[0].vcpu",
+            ),
+            (
+                typ(r#""vcpu":2,"memory_mib":1000000000000000000"#, "1"),
+                "instance_types[0].memory_mib",
+            ),
+            (
+                typ(r#""vcpu":0,"memory_mib":1024"#, "1"),
+                "instance_types[0].vcpu",
+            ),
+            (
+                typ(r#""capacity":{"cpu":"100000","memory":"1Gi"}"#, "1"),
+                "instance_types[0].capacity.cpu",
+            ),
         ] {
             let e = read_catalog("c.json", &text).unwrap_err();
             assert_eq!(e.path, path, "{text}");

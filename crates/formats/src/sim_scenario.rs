@@ -19,7 +19,7 @@
 use crate::docs::{load_documents, typed};
 use crate::error::{Ctx, FormatError, Warning};
 use nodepack_model::Millis;
-use nodepack_sim::config::{CloudConfig, Generator, Settings};
+use nodepack_sim::config::{CloudConfig, Generator, Settings, MAX_LB_SAMPLES, MAX_REPLICAS};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -144,6 +144,89 @@ fn horizon(ctx: &Ctx, v: &Value) -> Result<Millis, FormatError> {
     }
 }
 
+/// A generator's counts and durations within their ceilings (`MAX_REPLICAS` pods per
+/// service or burst; times finite, non-negative and within a year; a diurnal period of
+/// more than zero hours and a trough no higher than the peak).
+fn check_generator(ctx: &Ctx, g: &Generator) -> Result<(), FormatError> {
+    const YEAR_S: f64 = 366.0 * 86_400.0;
+    let max = MAX_REPLICAS;
+    let time = |v: f64, lo: f64| v.is_finite() && (lo..=YEAR_S).contains(&v);
+    let count = |c: u32| c <= max;
+    let mut names = std::collections::BTreeMap::new();
+    for (i, s) in g.services.iter().enumerate() {
+        let sctx = ctx.field("services").index(i);
+        if let Some(first) = names.insert(s.name.as_str(), i) {
+            return Err(sctx.field("name").error(
+                Some(&s.name),
+                format!("the same name as services[{first}]: names are identities"),
+            ));
+        }
+        if s.replicas == 0 && s.diurnal.is_none() && s.steps.is_empty() {
+            return Err(sctx.error(Some(&s.name), "needs replicas, diurnal or steps"));
+        }
+        if !count(s.replicas) {
+            return Err(sctx
+                .field("replicas")
+                .error(Some(&s.replicas.to_string()), format!("at most {max}")));
+        }
+        if let Some(d) = &s.diurnal {
+            let dctx = sctx.field("diurnal");
+            if !(d.min <= d.max && count(d.max)) {
+                return Err(dctx.error(
+                    Some(&format!("min {} max {}", d.min, d.max)),
+                    format!("needs min <= max <= {max}"),
+                ));
+            }
+            if !(time(d.period_h * 3600.0, 0.0) && d.period_h > 0.0) {
+                return Err(dctx.field("period_h").error(
+                    Some(&d.period_h.to_string()),
+                    "needs 0 < period_h <= a year",
+                ));
+            }
+            if !(time(d.step_s, 0.0) && d.step_s >= 1.0) {
+                return Err(dctx
+                    .field("step_s")
+                    .error(Some(&d.step_s.to_string()), "needs 1 <= step_s <= a year"));
+            }
+        }
+        for (k, (at, n)) in s.steps.iter().enumerate() {
+            if !(time(*at, 0.0) && count(*n)) {
+                return Err(sctx.field("steps").index(k).error(
+                    Some(&format!("[{at}, {n}]")),
+                    format!("needs [seconds from 0 to a year, replicas up to {max}]"),
+                ));
+            }
+        }
+    }
+    let mut names = std::collections::BTreeMap::new();
+    for (i, j) in g.jobs.iter().enumerate() {
+        let jctx = ctx.field("jobs").index(i);
+        if let Some(first) = names.insert(j.name.as_str(), i) {
+            return Err(jctx.field("name").error(
+                Some(&j.name),
+                format!("the same name as jobs[{first}]: names are identities"),
+            ));
+        }
+        if !(time(j.run_s.0, 0.0) && time(j.run_s.1, j.run_s.0) && time(j.every_s, 1.0)) {
+            return Err(jctx.error(
+                Some(&j.name),
+                "needs 1 <= every_s and 0 <= run_s[0] <= run_s[1], each at most a year",
+            ));
+        }
+        if !time(j.start_s, 0.0) {
+            return Err(jctx
+                .field("start_s")
+                .error(Some(&j.start_s.to_string()), "needs 0 <= start_s <= a year"));
+        }
+        if !count(j.count) {
+            return Err(jctx
+                .field("count")
+                .error(Some(&j.count.to_string()), format!("at most {max}")));
+        }
+    }
+    Ok(())
+}
+
 /// Read a simulation scenario.
 pub fn read_sim_scenario(
     file: &str,
@@ -171,16 +254,22 @@ pub fn read_sim_scenario(
         settings.cloud = cloud;
     }
     if let Some(n) = raw.lb_samples {
+        if !(1..=MAX_LB_SAMPLES).contains(&n) {
+            return Err(ctx.field("lb_samples").error(
+                Some(&n.to_string()),
+                format!("must be between 1 and {MAX_LB_SAMPLES} (one LP each)"),
+            ));
+        }
         settings.lb_samples = n;
     }
     if let Some(g) = &raw.feature_gates {
         settings.spot_to_spot_consolidation = g.spot_to_spot_consolidation;
     }
     if let Some(n) = raw.series_points {
-        if n == 0 {
+        if !(1..=100_000).contains(&n) {
             return Err(ctx
                 .field("series_points")
-                .error(Some("0"), "must be at least 1"));
+                .error(Some(&n.to_string()), "must be between 1 and 100000"));
         }
         settings.series_points = n;
     }
@@ -197,22 +286,7 @@ pub fn read_sim_scenario(
         (None, Some(g)) => {
             let (g, w): (Generator, _) = typed(&wctx.field("generate"), &g)?;
             warnings.extend(w);
-            for (i, s) in g.services.iter().enumerate() {
-                if s.replicas == 0 && s.diurnal.is_none() && s.steps.is_empty() {
-                    return Err(wctx
-                        .field("generate.services")
-                        .index(i)
-                        .error(Some(&s.name), "needs replicas, diurnal or steps"));
-                }
-            }
-            for (i, j) in g.jobs.iter().enumerate() {
-                if !(j.run_s.0 >= 0.0 && j.run_s.1 >= j.run_s.0) || j.every_s <= 0.0 {
-                    return Err(wctx.field("generate.jobs").index(i).error(
-                        Some(&j.name),
-                        "needs every_s > 0 and 0 <= run_s[0] <= run_s[1]",
-                    ));
-                }
-            }
+            check_generator(&wctx.field("generate"), &g)?;
             WorkloadSource::Generate(g)
         }
         _ => {
@@ -238,6 +312,47 @@ mod tests {
     use super::*;
 
     const OK: &str = "name: a\npurpose: b\nnodepools: p.yaml\nhorizon: 2h\nseed: 3\ncloud: {ice_rate: 0.1}\nworkload:\n  generate:\n    services: [{name: web, cpu_m: 500, memory_mi: 512, replicas: 3}]\n";
+
+    /// Regression: out-of-range settings were accepted (a huge boot time wrapped so
+    /// nodes were ready at once; negative billing minimum or start times; a zero
+    /// diurnal period; min > max; counts in the billions ran for minutes or aborted).
+    fn refused(scenario: &str, path: &str) {
+        let e = read_sim_scenario("s.yaml", scenario).unwrap_err();
+        assert!(
+            e.path.starts_with(path) || e.message.contains(path),
+            "{scenario}: {e}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_settings_are_refused_naming_the_field() {
+        let base = |cloud: &str, generate: &str| {
+            format!("name: a\npurpose: b\nnodepools: p.yaml\nhorizon: 2h\n{cloud}workload:\n  generate: {generate}\n")
+        };
+        let svc = "{services: [{name: web, cpu_m: 500, memory_mi: 512, replicas: 3}]}";
+        for (cloud, field) in [
+            (
+                "cloud: {boot_max_s: 1e15, boot_tail_max_s: 1e15}\n",
+                "boot_max_s",
+            ),
+            ("cloud: {billing_minimum_s: -1}\n", "billing_minimum_s"),
+            ("cloud: {pod_start_s: -1}\n", "pod_start_s"),
+            ("cloud: {unavailable_for_s: -5}\n", "unavailable_for_s"),
+            ("lb_samples: 4294967295\n", "lb_samples"),
+        ] {
+            refused(&base(cloud, svc), field);
+        }
+        for (generate, field) in [
+            ("{services: [{name: w, cpu_m: 1, memory_mi: 1, replicas: 2147483647}]}", "workload.generate.services[0].replicas"),
+            ("{services: [{name: w, cpu_m: 1, memory_mi: 1, diurnal: {min: 1, max: 5, period_h: 0}}]}", "workload.generate.services[0].diurnal.period_h"),
+            ("{services: [{name: w, cpu_m: 1, memory_mi: 1, diurnal: {min: 9, max: 5}}]}", "workload.generate.services[0].diurnal"),
+            ("{services: [{name: w, cpu_m: 1, memory_mi: 1, replicas: 1}, {name: w, cpu_m: 1, memory_mi: 1, replicas: 1}]}", "workload.generate.services[1].name"),
+            ("{jobs: [{name: j, cpu_m: 1, memory_mi: 1, every_s: 60, count: 4000000000, run_s: [1, 2]}]}", "workload.generate.jobs[0]"),
+            ("{jobs: [{name: j, cpu_m: 1, memory_mi: 1, every_s: 60, start_s: -10, count: 1, run_s: [1, 2]}]}", "workload.generate.jobs[0].start_s"),
+        ] {
+            refused(&base("", generate), field);
+        }
+    }
 
     #[test]
     fn reads_settings_and_generator() {

@@ -69,6 +69,15 @@ fn d_unavail() -> f64 {
     180.0
 }
 
+/// The most pods a generated service or job burst may have at once.
+pub const MAX_REPLICAS: u32 = 100_000;
+
+/// The most lower-bound intervals a replay integrates (one LP each).
+pub const MAX_LB_SAMPLES: u32 = 10_000;
+
+/// The ceiling of every duration setting of the cloud model: a day, in seconds.
+pub const MAX_SETTING_S: f64 = 86_400.0;
+
 /// The cloud model.
 ///
 /// Launch-to-ready latency: with probability `1 - boot_tail_share` uniform in
@@ -147,48 +156,89 @@ impl Default for CloudConfig {
 impl CloudConfig {
     /// Check ranges; the error names the field and the value.
     pub fn validate(&self) -> Result<(), String> {
-        let checks: [(&str, f64, bool); 9] = [
-            ("boot_min_s", self.boot_min_s, self.boot_min_s >= 0.0),
+        // Every duration has a ceiling of a day (MAX_SETTING_S): a longer boot, notice,
+        // cache or billing minimum is a typo, and milliseconds must not wrap.
+        let day = MAX_SETTING_S;
+        let within = |v: f64, lo: f64, hi: f64| (lo..=hi).contains(&v);
+        let checks: [(&str, f64, bool, &str); 12] = [
+            (
+                "boot_min_s",
+                self.boot_min_s,
+                within(self.boot_min_s, 0.0, day),
+                "0 to 86400 s",
+            ),
             (
                 "boot_max_s",
                 self.boot_max_s,
-                self.boot_max_s >= self.boot_min_s,
+                within(self.boot_max_s, self.boot_min_s, day),
+                "boot_min_s to 86400 s",
             ),
             (
                 "boot_tail_share",
                 self.boot_tail_share,
-                (0.0..=1.0).contains(&self.boot_tail_share),
+                within(self.boot_tail_share, 0.0, 1.0),
+                "0 to 1",
             ),
             (
                 "boot_tail_max_s",
                 self.boot_tail_max_s,
-                self.boot_tail_max_s >= self.boot_max_s,
+                within(self.boot_tail_max_s, self.boot_max_s, day),
+                "boot_max_s to 86400 s",
             ),
             (
                 "register_share",
                 self.register_share,
-                (0.0..=1.0).contains(&self.register_share),
+                within(self.register_share, 0.0, 1.0),
+                "0 to 1",
             ),
             (
                 "ice_rate",
                 self.ice_rate,
-                (0.0..=1.0).contains(&self.ice_rate),
+                within(self.ice_rate, 0.0, 1.0),
+                "0 to 1",
+            ),
+            (
+                "unavailable_for_s",
+                self.unavailable_for_s,
+                within(self.unavailable_for_s, 0.0, day),
+                "0 to 86400 s",
             ),
             (
                 "interruption_scale",
                 self.interruption_scale,
-                self.interruption_scale >= 0.0,
+                within(self.interruption_scale, 0.0, 1000.0),
+                "0 to 1000",
             ),
             (
                 "spot_price_volatility",
                 self.spot_price_volatility,
                 (0.0..1.0).contains(&self.spot_price_volatility),
+                "0 to below 1",
             ),
-            ("notice_s", self.notice_s, self.notice_s >= 0.0),
+            (
+                "notice_s",
+                self.notice_s,
+                within(self.notice_s, 0.0, day),
+                "0 to 86400 s",
+            ),
+            (
+                "billing_minimum_s",
+                self.billing_minimum_s,
+                within(self.billing_minimum_s, 0.0, day),
+                "0 to 86400 s",
+            ),
+            (
+                "pod_start_s",
+                self.pod_start_s,
+                within(self.pod_start_s, 0.0, day),
+                "0 to 86400 s",
+            ),
         ];
-        for (name, v, ok) in checks {
+        for (name, v, ok, range) in checks {
             if !ok || !v.is_finite() {
-                return Err(format!("cloud.{name}: value {v} is out of range"));
+                return Err(format!(
+                    "cloud.{name}: {v} is out of range (expected {range})"
+                ));
             }
         }
         if let Some(b) = &self.interruption_bucket {
