@@ -565,11 +565,18 @@ impl Strategy for Nodepack {
         );
         let order = karpenter_order(problem.pending);
         let mut reasons: BTreeMap<usize, String> = BTreeMap::new();
-        // Which pods are plain.
+        // Which pods are plain. A pool with minValues takes its pods through the engine,
+        // whose claims keep the launch options minValues needs (the packer launches
+        // one chosen type).
+        let min_values = problem
+            .nodepools
+            .iter()
+            .any(|p| !p.requirements.min_values.is_empty());
         let plain: Vec<bool> = (0..problem.pending.len())
             .map(|pi| {
                 let pod = &problem.pending[pi];
-                eng.pod_is_free(pi)
+                !min_values
+                    && eng.pod_is_free(pi)
                     && !pod.has_preferences()
                     && !eng.topo.referenced_by_affinity(pod)
             })

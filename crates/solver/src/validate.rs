@@ -166,6 +166,24 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<String> {
                 n.name, pool.name, pool.requirements
             ));
         }
+        // Karpenter's minValues: the node's launch options (its type and alternatives)
+        // keep at least that many distinct values of each label key with a minimum.
+        for (k, &m) in &pool.requirements.min_values {
+            if k == labels::ZONE || k == labels::CAPACITY_TYPE {
+                continue;
+            }
+            let values: BTreeSet<&str> = std::iter::once(&n.instance_type)
+                .chain(n.alternatives.iter())
+                .filter_map(|t| problem.catalog.get(t)?.label(k))
+                .collect();
+            if values.len() < m as usize {
+                errs.push(format!(
+                    "node {}: minValues {m} of {k} not met by its launch options ({} value(s))",
+                    n.name,
+                    values.len()
+                ));
+            }
+        }
         let it = it.with_kubelet(&pool.kubelet);
         let mut used = pool.daemonset_overhead.clone();
         for id in &n.pods {

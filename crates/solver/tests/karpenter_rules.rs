@@ -179,3 +179,54 @@ fn preferred_anti_affinity_of_placed_pods_does_not_block() {
         assert_eq!(p.unschedulable[0].pod.name, "aff");
     }
 }
+
+/// Karpenter's minValues (NodePool requirements; scheduling test "should not schedule
+/// when zone minValues requirement is not met" and its instance-family cases): a
+/// NodeClaim's launch options keep at least minValues distinct values of the key, or the
+/// pods are not scheduled on that pool. Regression: the `nodepack` strategy's packer
+/// ignored minValues for plain pods (5 pods on one m5.xlarge with minValues 50) and the
+/// validator did not check it. Both strategies, checked by the validator.
+#[test]
+fn min_values_keep_enough_launch_options_or_the_pods_wait() {
+    let pods: Vec<Pod> = (0..5)
+        .map(|i| tk::pod(&format!("p-{i}"), 1000, 1024))
+        .collect();
+    let catalog = tk::catalog();
+    let pool = |min: u32| {
+        let mut p = tk::pool(
+            "default",
+            &[(
+                labels::INSTANCE_FAMILY,
+                Operator::In,
+                &["m6i", "c6i", "r6i"],
+            )],
+        );
+        p.requirements
+            .min_values
+            .insert(labels::INSTANCE_FAMILY.into(), min);
+        p
+    };
+    for s in STRATEGIES {
+        let p = plan(s, &pods, &[pool(2)], &catalog);
+        assert!(p.unschedulable.is_empty(), "{s}: {:?}", p.unschedulable);
+        for n in &p.nodes {
+            let fams: std::collections::BTreeSet<&str> = std::iter::once(&n.instance_type)
+                .chain(&n.alternatives)
+                .filter_map(|t| catalog.get(t)?.label(labels::INSTANCE_FAMILY))
+                .collect();
+            assert!(
+                fams.len() >= 2,
+                "{s}: {} {:?}",
+                n.instance_type,
+                n.alternatives
+            );
+        }
+        let p = plan(s, &pods, &[pool(50)], &catalog);
+        assert_eq!(p.unschedulable.len(), 5, "{s}: {:?}", p.nodes);
+        assert!(
+            p.unschedulable[0].reason.contains("minValues"),
+            "{s}: {:?}",
+            p.unschedulable
+        );
+    }
+}
