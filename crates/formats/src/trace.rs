@@ -14,7 +14,7 @@
 use crate::docs::Document;
 use crate::error::{Ctx, FormatError, Warning};
 use nodepack_model::{LabelMap, Millis, PodId};
-use nodepack_sim::config::{sort_trace, TraceEvent, TraceKind};
+use nodepack_sim::config::{TraceEvent, TraceKind};
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -28,6 +28,8 @@ fn seconds(ctx: &Ctx, v: &Value) -> Result<Millis, FormatError> {
 /// Read a trace. Returns the events sorted by time and the warnings.
 pub fn read_trace(file: &str, text: &str) -> Result<(Vec<TraceEvent>, Vec<Warning>), FormatError> {
     let mut out = Vec::new();
+    // The line of each event, for messages.
+    let mut lines: Vec<usize> = Vec::new();
     let mut warnings = Vec::new();
     // Pods of one workload share their label maps (a big trace holds each once).
     let mut maps: HashSet<LabelMap> = HashSet::new();
@@ -103,6 +105,7 @@ pub fn read_trace(file: &str, text: &str) -> Result<(Vec<TraceEvent>, Vec<Warnin
                         run_for,
                     },
                 });
+                lines.push(i + 1);
             }
             (None, Some(d)) => {
                 let s = d.as_str().filter(|s| !s.is_empty()).ok_or_else(|| {
@@ -122,6 +125,7 @@ pub fn read_trace(file: &str, text: &str) -> Result<(Vec<TraceEvent>, Vec<Warnin
                     at,
                     kind: TraceKind::Delete(id),
                 });
+                lines.push(i + 1);
             }
             (Some(_), Some(_)) => {
                 return Err(ctx.error(None, "a line has either \"pod\" or \"delete\", not both"))
@@ -129,8 +133,50 @@ pub fn read_trace(file: &str, text: &str) -> Result<(Vec<TraceEvent>, Vec<Warnin
             (None, None) => return Err(ctx.error(None, "a line needs \"pod\" or \"delete\"")),
         }
     }
-    sort_trace(&mut out);
+    // Time order, equal times in file order (as `sort_trace`), keeping each line number.
+    let mut order: Vec<usize> = (0..out.len()).collect();
+    order.sort_by_key(|&k| out[k].at);
+    let mut slots: Vec<Option<TraceEvent>> = out.into_iter().map(Some).collect();
+    let out: Vec<TraceEvent> = order.iter().filter_map(|&k| slots[k].take()).collect();
+    let lines: Vec<usize> = order.iter().map(|&k| lines[k]).collect();
+    unique_live_names(file, &out, &lines)?;
     Ok((out, warnings))
+}
+
+/// A pod name is one pod at a time: an arrival while a pod of the same name is surely
+/// still alive (not deleted before, and running until deleted or for longer than the gap)
+/// is refused naming both lines. A name may come back after a delete, or after the run
+/// time of its last pod (which may have completed by then).
+fn unique_live_names(
+    file: &str,
+    events: &[TraceEvent],
+    lines: &[usize],
+) -> Result<(), FormatError> {
+    let mut live: std::collections::HashMap<&PodId, (usize, Millis, Option<Millis>)> =
+        Default::default();
+    for (e, &line) in events.iter().zip(lines) {
+        match &e.kind {
+            TraceKind::Arrive { pod, run_for } => {
+                if let Some(&(first, at, run)) = live.get(&pod.id) {
+                    if run.is_none_or(|r| e.at < at + r) {
+                        let ctx = Ctx::file(file).field(&format!("line {line}"));
+                        return Err(ctx.field("pod.metadata.name").error(
+                            Some(&pod.id.to_string()),
+                            format!(
+                                "pod {} arrives again while the pod of line {first} may still run: a name is one pod at a time (delete it first, or name the new pod otherwise)",
+                                pod.id
+                            ),
+                        ));
+                    }
+                }
+                live.insert(&pod.id, (line, e.at, *run_for));
+            }
+            TraceKind::Delete(id) => {
+                live.remove(id);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Write a trace in the native format (the inverse of [`read_trace`] for what the model
@@ -154,6 +200,36 @@ mod tests {
     use super::*;
 
     const POD: &str = r#"{"metadata":{"name":"a","namespace":"ns"},"spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":"500m","memory":"1Gi"}}}]}}"#;
+
+    /// Regression: a repeated pod name silently replaced the live pod in a replay and
+    /// counted the old one as deleted. A name is one pod at a time.
+    #[test]
+    fn a_name_arriving_while_its_pod_lives_is_refused_naming_both_lines() {
+        let arrive = |at: u32, run: &str| format!(r#"{{"at":{at},"pod":{POD}{run}}}"#);
+        let text = [arrive(0, ""), arrive(60, "")].join("\n");
+        let e = read_trace("t.jsonl", &text).unwrap_err();
+        assert_eq!(e.path, "line 2.pod.metadata.name");
+        assert!(e.message.contains("line 1"), "{e}");
+        // In file order the second line comes first in time: still both lines named.
+        let text = [arrive(60, ""), arrive(0, "")].join("\n");
+        let e = read_trace("t.jsonl", &text).unwrap_err();
+        assert!(
+            e.path.starts_with("line 1") && e.message.contains("line 2"),
+            "{e}"
+        );
+        // After a delete, or after the earlier pod's run time, the name may come back.
+        let text = [
+            arrive(0, ""),
+            r#"{"at":30,"delete":"ns/a"}"#.into(),
+            arrive(60, ""),
+        ]
+        .join("\n");
+        assert!(read_trace("t.jsonl", &text).is_ok());
+        let text = [arrive(0, r#","runFor":30"#), arrive(60, "")].join("\n");
+        assert!(read_trace("t.jsonl", &text).is_ok());
+        let text = [arrive(0, r#","runFor":300"#), arrive(60, "")].join("\n");
+        assert!(read_trace("t.jsonl", &text).is_err());
+    }
 
     #[test]
     fn reads_arrivals_and_deletes_and_sorts_stably() {

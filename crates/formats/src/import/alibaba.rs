@@ -77,6 +77,8 @@ pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
     out.report.assumptions.push(
         "GPU shares (gpu_milli < 1000) ask for one whole GPU; the share is kept in the label alibaba.com/gpu-milli".into(),
     );
+    // A name is one pod: a second row of the same name is skipped and counted.
+    let mut names: std::collections::HashSet<String> = Default::default();
     for (i, rec) in rd.records().enumerate() {
         // Line numbers count the header as line 1.
         let line = i + 2;
@@ -99,6 +101,12 @@ pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
                 .ok_or_else(|| format!("{} = {v:?}", COLUMNS[k]))
         };
         let name = get(0);
+        if !name.is_empty() && !names.insert(name.to_string()) {
+            out.report.skip("duplicate name: a name is one pod", || {
+                format!("{}: name = {name:?}", rctx.path)
+            });
+            continue;
+        }
         let parsed = (|| -> Result<_, String> {
             if name.is_empty() {
                 return Err("name = \"\"".into());

@@ -34,6 +34,8 @@ pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
             }
         },
     };
+    // A name is one pod: a second item of the same namespace/name is skipped and counted.
+    let mut seen: std::collections::HashSet<(String, String)> = Default::default();
     for (ictx, item) in items {
         out.report.rows += 1;
         let kind = item.get("kind").and_then(Value::as_str).unwrap_or("Pod");
@@ -80,6 +82,20 @@ pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
         {
             out.report
                 .skip("mirror pod of a static pod: not scheduled", name);
+            continue;
+        }
+        let key = |p: &str, d: &str| {
+            item.pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or(d)
+                .to_string()
+        };
+        if !seen.insert((
+            key("/metadata/namespace", "default"),
+            key("/metadata/name", ""),
+        )) {
+            out.report
+                .skip("duplicate namespace/name: a name is one pod", name);
             continue;
         }
         let mut pod = item.clone();

@@ -210,3 +210,29 @@ fn input_in_the_wrong_format_is_an_error_naming_the_file() {
     let e = import("borg", "in.txt", "", &ImportOptions::default()).unwrap_err();
     assert!(e.to_string().contains("alibaba-gpu-2023"), "{e}");
 }
+
+/// Regression: a row or item given twice was written twice, and the replay then
+/// replaced the live pod with its twin. A name is one pod: the second is skipped and
+/// counted, and the trace reads back.
+#[test]
+fn duplicate_rows_and_items_are_skipped_and_counted() {
+    let mut lines: Vec<&str> = ALIBABA.lines().collect();
+    let first_row = lines[1];
+    lines.push(first_row);
+    let twice = lines.join("\n");
+    let (r, _) = run("alibaba-gpu-2023", &twice);
+    assert_eq!(
+        r.skipped["duplicate name: a name is one pod"].count, 1,
+        "{r:#?}"
+    );
+    let v: serde_json::Value = serde_json::from_str(KUBECTL).unwrap();
+    let mut items = v["items"].as_array().unwrap().clone();
+    items.push(items[0].clone());
+    let mut doubled = v.clone();
+    doubled["items"] = serde_json::Value::Array(items);
+    let (r, _) = run("kubectl", &doubled.to_string());
+    assert_eq!(
+        r.skipped["duplicate namespace/name: a name is one pod"].count, 1,
+        "{r:#?}"
+    );
+}
