@@ -14,6 +14,15 @@ pub struct Document {
     pub value: Value,
 }
 
+/// YAML limits of one file: room for a 100,000-pod `kubectl get pods -o yaml` list (about
+/// 200 nodes a pod) or 100,000 manifests, while serde-saphyr's alias and anchor limits
+/// keep refusing alias bombs.
+pub const YAML_MAX_DOCUMENTS: usize = 200_000;
+/// YAML nodes (sequences, maps and scalars) in one file.
+pub const YAML_MAX_NODES: usize = 40_000_000;
+/// Scalar text in one file, bytes.
+pub const YAML_MAX_SCALAR_BYTES: usize = 1 << 30;
+
 /// Split a file into documents: a JSON value, or a multi-document YAML stream. Empty
 /// documents are skipped. `kind: List` objects (as `kubectl get -o json` prints) are
 /// flattened into their items, each keeping the index of the document it came from and
@@ -32,8 +41,26 @@ pub fn load_documents(file: &str, text: &str) -> Result<Vec<Document>, FormatErr
             v => vec![v],
         }
     } else {
-        serde_saphyr::from_multiple::<Value>(text)
-            .map_err(|e| base.error(None, format!("invalid YAML: {e}")))?
+        let options = serde_saphyr::options! {
+            budget: serde_saphyr::budget! {
+                max_documents: YAML_MAX_DOCUMENTS,
+                max_nodes: YAML_MAX_NODES,
+                max_events: 2 * YAML_MAX_NODES,
+                max_total_scalar_bytes: YAML_MAX_SCALAR_BYTES,
+            },
+        };
+        serde_saphyr::from_multiple_with_options::<Value>(text, options).map_err(|e| {
+            let m = e.to_string();
+            let hint = if m.contains("budget") {
+                format!(
+                    " (one YAML file may hold at most {YAML_MAX_DOCUMENTS} documents, {YAML_MAX_NODES} YAML nodes and {} MiB of scalars, and anchors and aliases are limited against alias bombs; split the file, or give it as JSON, which has no such limits)",
+                    YAML_MAX_SCALAR_BYTES >> 20
+                )
+            } else {
+                String::new()
+            };
+            base.error(None, format!("invalid YAML: {m}{hint}"))
+        })?
     };
     let mut out = Vec::new();
     for (i, v) in values.into_iter().enumerate() {
@@ -172,5 +199,42 @@ mod tests {
         let (_, w) = typed::<Outer>(&Ctx::file("f").doc(0), &v).unwrap();
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].path, "items[0].extra");
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    /// Regression: more than 1,024 YAML documents or 250,000 YAML nodes (a 2,000-pod
+    /// `kubectl` YAML list) failed with "budget breached: Nodes { nodes: 250001 }". Real
+    /// cluster sizes now read; an alias bomb is still refused, saying which limit.
+    #[test]
+    fn large_yaml_reads_and_alias_bombs_are_refused_with_the_limit_named() {
+        let pod = "kind: Pod\nmetadata:\n  name: p{i}\n  labels: {a: b, c: d, e: f}\nspec:\n  containers:\n  - name: c\n    resources: {requests: {cpu: 100m, memory: 1Gi}, limits: {cpu: 100m, memory: 1Gi}}\n";
+        let many: String = (0..3_000)
+            .map(|i| format!("---\n{}", pod.replace("{i}", &i.to_string())))
+            .collect();
+        assert_eq!(load_documents("many.yaml", &many).unwrap().len(), 3_000);
+        let items: String = (0..20_000)
+            .map(|i| {
+                format!(
+                    "- kind: Pod\n  metadata: {{name: p{i}, labels: {{a: b, c: d}}}}\n  spec: {{containers: [{{name: c, resources: {{requests: {{cpu: 100m}}}}}}]}}\n"
+                )
+            })
+            .collect();
+        let list = format!("kind: List\nitems:\n{items}");
+        assert_eq!(load_documents("list.yaml", &list).unwrap().len(), 20_000);
+        // Billion laughs.
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for k in 1..12 {
+            let prev = (b'a' + k - 1) as char;
+            let this = (b'a' + k) as char;
+            bomb.push_str(&format!(
+                "{this}: &{this} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+        }
+        let e = load_documents("bomb.yaml", &bomb).unwrap_err();
+        assert!(e.message.contains("split the file"), "{e}");
     }
 }
