@@ -12,6 +12,12 @@ pub fn read_text(path: &str) -> Result<String, Failure> {
         std::io::stdin()
             .read_to_string(&mut s)
             .map_err(|e| Failure::input(anyhow::anyhow!("reading standard input: {e}")))?;
+        // A closed or empty standard input is a broken pipe upstream, not "no pods".
+        if s.trim().is_empty() {
+            return Err(Failure::input(anyhow::anyhow!(
+                "-: standard input is empty (nothing was piped in; did the command before the pipe fail?)"
+            )));
+        }
         return Ok(s);
     }
     std::fs::read_to_string(path).map_err(|e| Failure::input(anyhow::anyhow!("{path}: {e}")))

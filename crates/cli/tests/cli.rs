@@ -892,3 +892,18 @@ fn unbounded_or_ignored_flags_are_refused_before_work_starts() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+/// Regression: a closed standard input for `--pods -` was read as an empty input and the
+/// command succeeded with nothing to do.
+#[test]
+fn empty_standard_input_is_an_error() {
+    let (code, _, err) = nodepack(&[
+        "solve",
+        "--pods",
+        "-",
+        "--nodepools",
+        "scenarios/examples/nodepools.yaml",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("standard input is empty"), "{err}");
+}
