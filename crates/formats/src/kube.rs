@@ -63,6 +63,7 @@ pub fn read_workload(file: &str, text: &str) -> Result<Workload, FormatError> {
 
 pub(crate) fn read_document(doc: &Document, w: &mut Workload) -> Result<(), FormatError> {
     let ctx = &doc.ctx;
+    check_names(ctx, &doc.value)?;
     let kind = doc.value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
     match kind {
         "Pod" => {
@@ -141,9 +142,11 @@ pub(crate) fn read_document(doc: &Document, w: &mut Workload) -> Result<(), Form
             w.warnings.extend(warn);
             let spec = d.spec.as_ref().ok_or_else(|| ctx.field("spec").error(None, "missing spec"))?;
             // A Job runs `parallelism` pods at once, never more than `completions`.
-            let par = spec.parallelism.unwrap_or(1);
-            let n = spec.completions.map_or(par, |c| c.min(par));
-            let n = count(&ctx.field("spec.parallelism"), n)?;
+            let par = count(&ctx.field("spec.parallelism"), spec.parallelism.unwrap_or(1))?;
+            let n = match spec.completions {
+                Some(c) => count(&ctx.field("spec.completions"), c)?.min(par),
+                None => par,
+            };
             expand(ctx, &d.metadata, "Job", &spec.template, n, w)?;
         }
         "DaemonSet" => {
@@ -180,6 +183,44 @@ pub(crate) fn read_document(doc: &Document, w: &mut Workload) -> Result<(), Form
         other => w.warnings.push(ctx.field("kind").warning(format!(
             "kind {other} is not a workload (Pod, Deployment, ReplicaSet, StatefulSet, Job, DaemonSet, Node, PodDisruptionBudget): ignored"
         ))),
+    }
+    Ok(())
+}
+
+/// Names and labels as the API server validates them: `metadata.name` a DNS-1123
+/// subdomain, `metadata.namespace` a DNS-1123 label, label keys and values (of the
+/// object, its pod template and node selectors) in label syntax and lengths.
+fn check_names(ctx: &Ctx, v: &serde_json::Value) -> Result<(), FormatError> {
+    use crate::names;
+    let s = |p: &str| v.pointer(p).and_then(serde_json::Value::as_str);
+    if let Some(n) = s("/metadata/name") {
+        names::subdomain(n).map_err(|m| ctx.field("metadata.name").error(Some(n), m))?;
+    }
+    if let Some(n) = s("/metadata/namespace") {
+        names::label_name(n).map_err(|m| ctx.field("metadata.namespace").error(Some(n), m))?;
+    }
+    for (path, field) in [
+        ("/metadata/labels", "metadata.labels"),
+        (
+            "/spec/template/metadata/labels",
+            "spec.template.metadata.labels",
+        ),
+        ("/spec/nodeSelector", "spec.nodeSelector"),
+        (
+            "/spec/template/spec/nodeSelector",
+            "spec.template.spec.nodeSelector",
+        ),
+    ] {
+        let Some(map) = v.pointer(path).and_then(serde_json::Value::as_object) else {
+            continue;
+        };
+        for (k, val) in map {
+            let kctx = ctx.field(field).field(k);
+            names::label_key(k).map_err(|m| kctx.error(Some(k), m))?;
+            if let Some(val) = val.as_str() {
+                names::label_value(val).map_err(|m| kctx.error(Some(val), m))?;
+            }
+        }
     }
     Ok(())
 }
@@ -489,6 +530,10 @@ pub fn convert_pod(
             if let Some(req) = &na.required_during_scheduling_ignored_during_execution {
                 let c =
                     nctx.field("requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms");
+                // The API server rejects an empty list: it is not "no constraint".
+                if req.node_selector_terms.is_empty() {
+                    return Err(c.error(Some("[]"), "must have at least one term"));
+                }
                 for (i, t) in req.node_selector_terms.iter().enumerate() {
                     pod.node_affinity_required
                         .push(node_selector_term(&c.index(i), t)?);
@@ -755,6 +800,35 @@ pub fn pod_manifest(p: &Pod) -> serde_json::Value {
 mod tests {
     use super::*;
     use nodepack_model::{Bytes, Millicores};
+
+    /// Regression: names and label values were not validated (a NUL in a namespace,
+    /// 100,000-character values), `nodeSelectorTerms: []` counted as no constraint, and a
+    /// Job's `completions: -1` was reported as `spec.parallelism`. Each is refused as the
+    /// API server would, naming the field.
+    #[test]
+    fn names_labels_and_counts_are_validated_as_the_api_server_does() {
+        let pod = |meta: &str, spec_extra: &str| {
+            format!("kind: Pod\nmetadata: {meta}\nspec:\n  containers: [{{name: c, resources: {{requests: {{cpu: 100m}}}}}}]\n{spec_extra}")
+        };
+        let long = "v".repeat(100_000);
+        for (text, path) in [
+            (pod("{name: p, namespace: \"a\\0b\"}", ""), "metadata.namespace"),
+            (pod("{name: Bad_Name}", ""), "metadata.name"),
+            (pod(&format!("{{name: p, labels: {{app: {long}}}}}"), ""), "metadata.labels.app"),
+            (pod("{name: p, labels: {\"bad key\": x}}", ""), "metadata.labels.bad key"),
+            (
+                pod("{name: p}", "  affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: []}}}\n"),
+                "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms",
+            ),
+        ] {
+            let e = crate::read_workload("w.yaml", &text).unwrap_err();
+            assert_eq!(e.path, path, "{text}");
+        }
+        let job = "kind: Job\nmetadata: {name: j}\nspec:\n  completions: -1\n  template:\n    spec: {containers: [{name: c, resources: {requests: {cpu: 100m}}}]}\n";
+        let e = crate::read_workload("j.yaml", job).unwrap_err();
+        assert_eq!(e.path, "spec.completions");
+        assert!(e.value.as_deref().is_some_and(|v| v.contains("-1")), "{e}");
+    }
 
     const DEPLOY: &str = r#"
 apiVersion: apps/v1

@@ -18,6 +18,8 @@ pub mod error;
 pub mod import;
 #[cfg(feature = "kube")]
 pub mod kube;
+#[cfg(feature = "kube")]
+mod names;
 pub mod nodepool;
 pub mod quantity;
 pub mod scenario;
