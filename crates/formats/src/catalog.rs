@@ -20,7 +20,7 @@
 //! `kubernetes.io/arch` (default amd64) and `kubernetes.io/os` (default linux) are added.
 
 use crate::docs::typed;
-use crate::error::{Ctx, FormatError, Warning};
+use crate::error::{unique_name, Ctx, FormatError, Warning};
 use crate::nodepool::Scalar;
 use nodepack_model::aws::{AwsShape, KubeletConfig};
 use nodepack_model::{
@@ -190,22 +190,6 @@ fn offering(
     })
 }
 
-/// An instance type name may appear once: names are identities.
-fn unique_type(
-    tctx: &Ctx,
-    name: &str,
-    i: usize,
-    seen: &mut BTreeMap<String, usize>,
-) -> Result<(), FormatError> {
-    if let Some(first) = seen.insert(name.to_string(), i) {
-        return Err(tctx.field("name").error(
-            Some(name),
-            format!("instance type {name} appears twice (first at instance_types[{first}])"),
-        ));
-    }
-    Ok(())
-}
-
 /// A type offers each (zone, capacity type) once.
 fn unique_offerings(tctx: &Ctx, offerings: &[Offering]) -> Result<(), FormatError> {
     for (j, o) in offerings.iter().enumerate() {
@@ -236,7 +220,7 @@ fn native(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> 
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (i, t) in doc.instance_types.into_iter().enumerate() {
         let tctx = ctx.field("instance_types").index(i);
-        unique_type(&tctx, &t.name, i, &mut seen)?;
+        unique_name(&mut seen, &tctx, "instance_types", &t.name, i)?;
         let mut offerings = Vec::new();
         for (j, o) in t.offerings.iter().enumerate() {
             offerings.push(offering(
@@ -318,7 +302,7 @@ fn kwok(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (i, t) in doc.into_iter().enumerate() {
         let tctx = ctx.index(i);
-        unique_type(&tctx, &t.name, i, &mut seen)?;
+        unique_name(&mut seen, &tctx, "instance_types", &t.name, i)?;
         let mut l = BTreeMap::new();
         if let Some(a) = &t.arch {
             l.insert(labels::ARCH.to_string(), a.clone());

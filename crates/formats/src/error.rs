@@ -36,6 +36,24 @@ impl fmt::Display for FormatError {
 
 impl std::error::Error for FormatError {}
 
+/// Names are identities: record `name`, item `i` of the list `list` (whose context is
+/// `ctx`), or fail naming the item that had it first.
+pub(crate) fn unique_name(
+    seen: &mut std::collections::BTreeMap<String, usize>,
+    ctx: &Ctx,
+    list: &str,
+    name: &str,
+    i: usize,
+) -> Result<(), FormatError> {
+    match seen.insert(name.to_string(), i) {
+        Some(first) => Err(ctx.field("name").error(
+            Some(name),
+            format!("{name} appears twice (first at {list}[{first}]): names are identities"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Where in the input a value is being read: file, document and field path.
 #[derive(Clone, Debug)]
 pub struct Ctx {

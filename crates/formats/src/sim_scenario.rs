@@ -17,7 +17,7 @@
 //! Paths are relative to the scenario file.
 
 use crate::docs::{load_documents, typed};
-use crate::error::{Ctx, FormatError, Warning};
+use crate::error::{unique_name, Ctx, FormatError, Warning};
 use nodepack_model::Millis;
 use nodepack_sim::config::{CloudConfig, Generator, Settings, MAX_LB_SAMPLES, MAX_REPLICAS};
 use serde::Deserialize;
@@ -155,12 +155,7 @@ fn check_generator(ctx: &Ctx, g: &Generator) -> Result<(), FormatError> {
     let mut names = std::collections::BTreeMap::new();
     for (i, s) in g.services.iter().enumerate() {
         let sctx = ctx.field("services").index(i);
-        if let Some(first) = names.insert(s.name.as_str(), i) {
-            return Err(sctx.field("name").error(
-                Some(&s.name),
-                format!("the same name as services[{first}]: names are identities"),
-            ));
-        }
+        unique_name(&mut names, &sctx, "services", &s.name, i)?;
         if s.replicas == 0 && s.diurnal.is_none() && s.steps.is_empty() {
             return Err(sctx.error(Some(&s.name), "needs replicas, diurnal or steps"));
         }
@@ -201,12 +196,7 @@ fn check_generator(ctx: &Ctx, g: &Generator) -> Result<(), FormatError> {
     let mut names = std::collections::BTreeMap::new();
     for (i, j) in g.jobs.iter().enumerate() {
         let jctx = ctx.field("jobs").index(i);
-        if let Some(first) = names.insert(j.name.as_str(), i) {
-            return Err(jctx.field("name").error(
-                Some(&j.name),
-                format!("the same name as jobs[{first}]: names are identities"),
-            ));
-        }
+        unique_name(&mut names, &jctx, "jobs", &j.name, i)?;
         if !(time(j.run_s.0, 0.0) && time(j.run_s.1, j.run_s.0) && time(j.every_s, 1.0)) {
             return Err(jctx.error(
                 Some(&j.name),
