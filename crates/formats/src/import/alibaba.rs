@@ -15,7 +15,7 @@
 //! pods tolerate the `nvidia.com/gpu` taint, as Kubernetes' ExtendedResourceToleration
 //! admission plugin makes them.
 
-use super::{pod_object, secs, Imported};
+use super::{amount, pod_object, secs, Amount, Imported, MAX_TIME_S};
 use crate::error::{Ctx, FormatError};
 use nodepack_model::labels::INSTANCE_GPU_NAME;
 use serde_json::{json, Value};
@@ -93,37 +93,48 @@ pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
             }
         };
         let get = |k: usize| idx[k].and_then(|i| rec.get(i)).unwrap_or("").trim();
-        let num = |k: usize| -> Result<f64, String> {
+        // A column's value as a number, or (reason, detail) naming that column.
+        let num = |k: usize| -> Result<f64, (String, String)> {
             let v = get(k);
             v.parse::<f64>()
                 .ok()
                 .filter(|x| x.is_finite() && *x >= 0.0)
-                .ok_or_else(|| format!("{} = {v:?}", COLUMNS[k]))
+                .ok_or_else(|| {
+                    (
+                        format!("bad number in {}", COLUMNS[k]),
+                        format!("{} = {v:?}", COLUMNS[k]),
+                    )
+                })
         };
         let name = get(0);
-        if !name.is_empty() && !names.insert(name.to_string()) {
+        if name.is_empty() {
+            out.report
+                .skip("empty name", || format!("{}: name = \"\"", rctx.path));
+            continue;
+        }
+        if !names.insert(name.to_string()) {
             out.report.skip("duplicate name: a name is one pod", || {
                 format!("{}: name = {name:?}", rctx.path)
             });
             continue;
         }
-        let parsed = (|| -> Result<_, String> {
-            if name.is_empty() {
-                return Err("name = \"\"".into());
-            }
+        let parsed = (|| -> Result<_, (String, String)> {
             let (created, deleted) = if timed {
                 (num(8)?, Some(num(9)?))
             } else {
                 (0.0, None)
             };
-            Ok((num(1)?, num(2)?, num(3)?, num(4)?, created, deleted))
+            let cpu = amount(COLUMNS[1], num(1)?, Amount::Millicores)?;
+            let mem = amount(COLUMNS[2], num(2)?, Amount::Mib)?;
+            let gpus = amount(COLUMNS[3], num(3)?, Amount::Devices)?;
+            let gpu_milli = amount(COLUMNS[4], num(4)?, Amount::Devices)?;
+            Ok((cpu, mem, gpus, gpu_milli, created, deleted))
         })();
         let (cpu, mem, gpus, gpu_milli, created, deleted) = match parsed {
             Ok(v) => v,
-            Err(field) => {
-                let reason = format!("bad number in {}", field.split(" = ").next().unwrap_or(""));
+            Err((reason, detail)) => {
                 out.report
-                    .skip(reason, || format!("{}: {field}", rctx.path));
+                    .skip(reason, || format!("{}: {detail}", rctx.path));
                 continue;
             }
         };
@@ -132,35 +143,45 @@ pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
             Some(Some(e)) => Some(e),
             Some(None) => {
                 out.report.skip("time out of range", || {
-                    format!("{}: deletion_time", rctx.path)
+                    format!(
+                        "{}: deletion_time = {} (at most {MAX_TIME_S} s)",
+                        rctx.path,
+                        deleted.unwrap_or_default()
+                    )
                 });
                 continue;
             }
         };
         let Some(at) = secs(created) else {
             out.report.skip("time out of range", || {
-                format!("{}: creation_time = {created}", rctx.path)
+                format!(
+                    "{}: creation_time = {created} (at most {MAX_TIME_S} s)",
+                    rctx.path
+                )
             });
             continue;
         };
         if end.is_some_and(|e| e < at) {
             out.report.skip("deletion_time before creation_time", || {
-                format!("{}: {created} > {deleted:?}", rctx.path)
+                format!(
+                    "{}: creation_time = {created}, deletion_time = {}",
+                    rctx.path,
+                    deleted.unwrap_or_default()
+                )
             });
             continue;
         }
-        let gpus = gpus.round() as u64;
         let mut requests = json!({
-            "cpu": format!("{}m", cpu.round() as u64),
-            "memory": format!("{}Mi", mem.round() as u64),
+            "cpu": format!("{cpu}m"),
+            "memory": format!("{mem}Mi"),
         });
         let mut labels = json!({"app": "openb", "alibaba.com/qos": get(6)});
         if gpus > 0 {
             requests["nvidia.com/gpu"] = json!(gpus.to_string());
-            if gpus == 1 && gpu_milli > 0.0 && gpu_milli < 1000.0 {
+            if gpus == 1 && gpu_milli > 0 && gpu_milli < 1000 {
                 out.report
                     .adjust("GPU share below one GPU asks for a whole GPU");
-                labels["alibaba.com/gpu-milli"] = json!((gpu_milli.round() as u64).to_string());
+                labels["alibaba.com/gpu-milli"] = json!(gpu_milli.to_string());
             }
         }
         let mut affinity = None;

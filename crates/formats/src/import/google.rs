@@ -13,9 +13,8 @@
 //! size Google does not publish: the scale is an explicit, reported assumption
 //! ([`GoogleScale`]).
 
-use super::{pod_object, Imported};
+use super::{amount, pod_object, secs, Amount, Imported, MAX_TIME_S};
 use crate::error::{Ctx, FormatError};
-use nodepack_model::Millis;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -141,7 +140,15 @@ pub(super) fn import(ctx: &Ctx, text: &str, scale: &GoogleScale) -> Result<Impor
             out.report.converted += 1;
             continue;
         }
-        let at = Millis::from_secs_f64((time / 1e6).max(0.0));
+        let Some(at) = secs(time / 1e6) else {
+            out.report.skip("time out of range", || {
+                format!(
+                    "{}.time = {time} (microseconds: at least 0, at most {} s)",
+                    lctx.path, MAX_TIME_S
+                )
+            });
+            continue;
+        };
         let key = (coll.clone(), index.clone());
         match t {
             "SUBMIT" => {
@@ -157,12 +164,31 @@ pub(super) fn import(ctx: &Ctx, text: &str, scale: &GoogleScale) -> Result<Impor
                         .skip("SUBMIT without resource_request", || lctx.path.clone());
                     continue;
                 };
-                if !(cpus.is_finite() && mem.is_finite() && cpus >= 0.0 && mem >= 0.0) {
-                    out.report.skip("negative or bad resource_request", || {
-                        format!("{}.resource_request = {cpus}, {mem}", lctx.path)
-                    });
-                    continue;
-                }
+                let sized = amount(
+                    "resource_request.cpus",
+                    cpus * scale.cpu_millis,
+                    Amount::Millicores,
+                )
+                .and_then(|c| {
+                    amount(
+                        "resource_request.memory",
+                        mem * scale.memory_mib,
+                        Amount::Mib,
+                    )
+                    .map(|m| (c, m))
+                });
+                let (milli, mib) = match sized {
+                    Ok((c, m)) => (c.max(1), m.max(1)),
+                    Err((reason, detail)) => {
+                        out.report.skip(reason, || {
+                            format!(
+                                "{}: {detail} (cpus = {cpus}, memory = {mem} in normalized units)",
+                                lctx.path
+                            )
+                        });
+                        continue;
+                    }
+                };
                 let n = tries.entry(key.clone()).or_insert(0);
                 *n += 1;
                 let name = if *n == 1 {
@@ -170,8 +196,6 @@ pub(super) fn import(ctx: &Ctx, text: &str, scale: &GoogleScale) -> Result<Impor
                 } else {
                     format!("c{coll}-{index}-try{n}")
                 };
-                let milli = (cpus * scale.cpu_millis).round().max(1.0) as u64;
-                let mib = (mem * scale.memory_mib).round().max(1.0) as u64;
                 let priority = v.get("priority").and_then(number).unwrap_or(0.0);
                 let pod = pod_object(
                     "google",

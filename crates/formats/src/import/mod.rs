@@ -102,7 +102,7 @@ impl Imported {
     }
 
     /// Add a pod arrival after checking that the native reader accepts the pod. A pod
-    /// it rejects is counted as skipped with the reader's message.
+    /// it rejects is counted as skipped with the reader's message (one row, one skip).
     fn arrive(
         &mut self,
         ctx: &Ctx,
@@ -110,11 +110,22 @@ impl Imported {
         pod: Value,
         run_for: Option<Millis>,
     ) -> Result<(), ()> {
-        if let Err(e) = check_pod(ctx, &pod) {
+        self.try_arrive(ctx, at, pod, run_for).map_err(|e| {
             self.report
                 .skip(format!("pod rejected: {}", e.message), || e.to_string());
-            return Err(());
-        }
+        })
+    }
+
+    /// [`Imported::arrive`] without counting a rejection: the caller decides what the
+    /// row it came from counts as.
+    fn try_arrive(
+        &mut self,
+        ctx: &Ctx,
+        at: Millis,
+        pod: Value,
+        run_for: Option<Millis>,
+    ) -> Result<(), FormatError> {
+        check_pod(ctx, &pod)?;
         self.report.pods += 1;
         self.events.push((
             at,
@@ -189,9 +200,65 @@ pub fn import(
 }
 
 /// Seconds (a JSON number or numeric string) to milliseconds; `None` when not a
-/// finite number at least 0.
+/// finite number in `0..MAX_TIME_S`.
 fn secs(v: f64) -> Option<Millis> {
-    (v.is_finite() && (0.0..1e12).contains(&v)).then(|| Millis::from_secs_f64(v))
+    (v.is_finite() && (0.0..MAX_TIME_S).contains(&v)).then(|| Millis::from_secs_f64(v))
+}
+
+/// The latest time an importer writes, seconds from the trace start: the native trace
+/// reader's ceiling. A row beyond it is skipped as "time out of range", never moved.
+pub const MAX_TIME_S: f64 = 1e12;
+
+/// Ceilings of what one imported pod may ask for: what the largest node nodepack models
+/// can hold ([`crate::catalog::MAX_VCPU`], [`crate::catalog::MAX_MEMORY_MIB`],
+/// [`crate::catalog::MAX_EXTENDED`]). A row asking for more is skipped as
+/// "`column` out of range", never clamped.
+#[derive(Clone, Copy)]
+enum Amount {
+    Millicores,
+    Mib,
+    Devices,
+}
+
+impl Amount {
+    fn max(self) -> f64 {
+        use crate::catalog::{MAX_EXTENDED, MAX_MEMORY_MIB, MAX_VCPU};
+        match self {
+            Amount::Millicores => (MAX_VCPU * 1000) as f64,
+            Amount::Mib => MAX_MEMORY_MIB as f64,
+            Amount::Devices => MAX_EXTENDED as f64,
+        }
+    }
+    fn unit(self) -> &'static str {
+        match self {
+            Amount::Millicores => "millicores",
+            Amount::Mib => "MiB",
+            Amount::Devices => "devices",
+        }
+    }
+}
+
+/// `v` rounded to a whole amount, or why not: `(reason, detail)` naming the column.
+fn amount(column: &str, v: f64, kind: Amount) -> Result<u64, (String, String)> {
+    if !v.is_finite() || v < 0.0 {
+        return Err((
+            format!("bad number in {column}"),
+            format!("{column} = {v} (expected a number at least 0)"),
+        ));
+    }
+    let r = v.round();
+    if r > kind.max() {
+        return Err((
+            format!("{column} out of range"),
+            format!(
+                "{column} = {v} {} (above {} {}, the largest node nodepack models)",
+                kind.unit(),
+                kind.max(),
+                kind.unit()
+            ),
+        ));
+    }
+    Ok(r as u64)
 }
 
 /// A minimal pod object with one container and these requests.

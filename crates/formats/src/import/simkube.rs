@@ -11,9 +11,8 @@
 //! running for its recorded length (or until the end when still running); that is the
 //! only way a CronJob's pods appear. Other kinds are counted as skipped.
 
-use super::{secs, Imported};
+use super::{secs, Imported, MAX_TIME_S};
 use crate::error::{Ctx, FormatError};
-use nodepack_model::Millis;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 
@@ -85,6 +84,26 @@ fn from_template(template: &Value, namespace: &str, name: &str) -> Value {
         "spec": spec})
 }
 
+/// What the report counts when a pod's name was taken by another object's pod.
+pub(super) const RENAMED: &str =
+    "pod name taken by another object's live pod: renamed <name>-<kind>";
+
+/// `name` in `ns`, or `name-<kind>` (then `-2`, `-3`, ...) when a live pod of another
+/// object holds it; the id returned is marked taken.
+fn unique_id(taken: &mut HashSet<String>, ns: &str, name: &str, kind: &str) -> String {
+    let mut candidate = name.to_string();
+    let mut n = 1u64;
+    while !taken.insert(format!("{ns}/{candidate}")) {
+        n += 1;
+        candidate = if n == 2 {
+            format!("{name}-{}", kind.to_ascii_lowercase())
+        } else {
+            format!("{name}-{}-{n}", kind.to_ascii_lowercase())
+        };
+    }
+    candidate
+}
+
 pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
     let mut out = Imported::new("simkube");
     let root: Value =
@@ -96,29 +115,35 @@ pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
             ctx.field("events")
                 .error(None, "missing: a SimKube trace has an events list")
         })?;
-    match root.get("version").and_then(Value::as_u64) {
-        Some(2) => {}
-        v => out
+    match root.get("version") {
+        Some(v) if v.as_u64() == Some(2) => {}
+        Some(v) => out
             .report
             .assumptions
-            .push(format!("trace version {v:?} read as version 2")),
+            .push(format!("version = {v}: read as a version 2 trace")),
+        None => out
+            .report
+            .assumptions
+            .push("no version field: read as a version 2 trace".into()),
     }
     let runs = lifecycles(root.get("pod_lifecycles"));
     let t0 = events
         .iter()
         .filter_map(|e| e.get("ts").and_then(Value::as_f64))
         .fold(f64::INFINITY, f64::min);
-    let rel = |t: f64| secs((t - t0).max(0.0)).unwrap_or(Millis(0));
+    // Seconds from the first event; `None` beyond the trace reader's ceiling.
+    let rel = |t: f64| secs(t - t0);
     let mut owned: BTreeMap<(String, String), Owned> = BTreeMap::new();
-    let mut bare: HashSet<String> = HashSet::new();
+    // Bare pods by `namespace/name`: the id they were written under.
+    let mut bare: BTreeMap<String, String> = BTreeMap::new();
+    // Every pod id written that may still be live: a second object whose pods would take
+    // an id already used (a Deployment and a StatefulSet both named `web` both make
+    // `web-0`) gets its pods renamed and the renaming counted.
+    let mut taken: HashSet<String> = HashSet::new();
     for (i, ev) in events.iter().enumerate() {
         let ectx = ctx.field(&format!("events[{i}]"));
-        let Some(ts) = ev.get("ts").and_then(Value::as_f64) else {
-            out.report
-                .skip("event without a numeric ts", || ectx.path.clone());
-            continue;
-        };
-        let now = rel(ts);
+        let ts = ev.get("ts").and_then(Value::as_f64);
+        let now = ts.and_then(rel);
         for (list, deleted) in [("applied_objs", false), ("deleted_objs", true)] {
             for (j, obj) in ev
                 .get(list)
@@ -129,6 +154,25 @@ pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
             {
                 let octx = ectx.field(&format!("{list}[{j}]"));
                 out.report.rows += 1;
+                let Some(now) = now else {
+                    match ts {
+                        None => out.report.skip("event without a numeric ts", || {
+                            format!(
+                                "{}.ts = {}",
+                                ectx.path,
+                                ev.get("ts").unwrap_or(&Value::Null)
+                            )
+                        }),
+                        Some(ts) => out.report.skip("ts out of range", || {
+                            format!(
+                                "{}.ts = {ts} ({} s after the first event; at most {MAX_TIME_S} s)",
+                                ectx.path,
+                                ts - t0
+                            )
+                        }),
+                    }
+                    continue;
+                };
                 let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
                 let ns = obj
                     .pointer("/metadata/namespace")
@@ -173,15 +217,52 @@ pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
                         continue;
                     }
                     owned.insert(key.clone(), Owned::default());
-                    let mut ok = false;
+                    let (mut ok, mut first_err) = (0usize, None);
                     for (k, (s, e)) in runs.iter().enumerate() {
-                        let pname = format!("{name}-run-{k}");
+                        let pname = unique_id(&mut taken, ns, &format!("{name}-run-{k}"), kind);
                         let pod = from_template(template, ns, &pname);
-                        let run_for = e.map(|e| Millis::from_secs_f64((e - s).max(0.0)));
-                        ok |= out.arrive(&octx, rel(*s), pod, run_for).is_ok();
+                        let run_for = match e.map(|e| secs(e - s)) {
+                            Some(None) => {
+                                first_err.get_or_insert_with(|| {
+                                    (
+                                        "recorded run out of range".to_string(),
+                                        format!(
+                                            "{}: run {k} of {ns}/{name}: {s} to {e:?}",
+                                            octx.path
+                                        ),
+                                    )
+                                });
+                                continue;
+                            }
+                            Some(Some(r)) => Some(r),
+                            None => None,
+                        };
+                        let Some(start) = rel(*s) else {
+                            first_err.get_or_insert_with(|| {
+                                (
+                                    "recorded run out of range".to_string(),
+                                    format!("{}: run {k} of {ns}/{name} starts at {s}", octx.path),
+                                )
+                            });
+                            continue;
+                        };
+                        match out.try_arrive(&octx, start, pod, run_for) {
+                            Ok(()) => ok += 1,
+                            Err(e) => {
+                                first_err.get_or_insert_with(|| {
+                                    (format!("pod rejected: {}", e.message), e.to_string())
+                                });
+                            }
+                        }
                     }
-                    if ok {
-                        out.report.converted += 1;
+                    match (ok, first_err) {
+                        (_, None) => out.report.converted += 1,
+                        (0, Some((reason, example))) => out.report.skip(reason, || example),
+                        (_, Some(_)) => {
+                            out.report
+                                .adjust("recorded runs that could not be read dropped");
+                            out.report.converted += 1;
+                        }
                     }
                     continue;
                 }
@@ -193,28 +274,36 @@ pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
                             });
                     }
                     ("Pod", false) => {
-                        if !bare.insert(key.1.clone()) {
+                        if bare.contains_key(&key.1) {
                             out.report.adjust("update of a running pod ignored");
                             out.report.converted += 1;
                             continue;
                         }
-                        let pod = from_template(template, ns, name);
+                        let pname = unique_id(&mut taken, ns, name, kind);
+                        let pod = from_template(template, ns, &pname);
                         if out.arrive(&octx, now, pod, None).is_ok() {
                             out.report.converted += 1;
+                            if pname != name {
+                                out.report.adjust(RENAMED);
+                            }
+                            bare.insert(key.1.clone(), format!("{ns}/{pname}"));
                         } else {
-                            bare.remove(&key.1);
+                            taken.remove(&format!("{ns}/{pname}"));
                         }
                     }
                     ("Pod", true) => {
-                        if bare.remove(&key.1) {
-                            out.delete(now, &key.1);
+                        if let Some(id) = bare.remove(&key.1) {
+                            taken.remove(&id);
+                            out.delete(now, &id);
                         }
                         out.report.converted += 1;
                     }
                     (_, true) => {
                         if let Some(o) = owned.remove(&key) {
                             for p in o.pods {
-                                out.delete(now, &format!("{ns}/{p}"));
+                                let id = format!("{ns}/{p}");
+                                taken.remove(&id);
+                                out.delete(now, &id);
                             }
                         }
                         out.report.converted += 1;
@@ -243,23 +332,32 @@ pub(super) fn import(ctx: &Ctx, text: &str) -> Result<Imported, FormatError> {
                             out.report
                                 .adjust("template change replaces every pod at once");
                             for p in std::mem::take(&mut o.pods) {
-                                out.delete(now, &format!("{ns}/{p}"));
+                                let id = format!("{ns}/{p}");
+                                taken.remove(&id);
+                                out.delete(now, &id);
                             }
                         }
                         o.template = tstr;
                         let mut failed = false;
                         while o.pods.len() > want {
                             if let Some(p) = o.pods.pop() {
-                                out.delete(now, &format!("{ns}/{p}"));
+                                let id = format!("{ns}/{p}");
+                                taken.remove(&id);
+                                out.delete(now, &id);
                             }
                         }
                         while o.pods.len() < want && !failed {
-                            let pname = format!("{name}-{}", o.next);
+                            let plain = format!("{name}-{}", o.next);
                             o.next += 1;
+                            let pname = unique_id(&mut taken, ns, &plain, kind);
                             let pod = from_template(template, ns, &pname);
                             if out.arrive(&octx, now, pod, None).is_ok() {
+                                if pname != plain {
+                                    out.report.adjust(RENAMED);
+                                }
                                 o.pods.push(pname);
                             } else {
+                                taken.remove(&format!("{ns}/{pname}"));
                                 failed = true;
                             }
                         }

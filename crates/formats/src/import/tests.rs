@@ -236,3 +236,106 @@ fn duplicate_rows_and_items_are_skipped_and_counted() {
         "{r:#?}"
     );
 }
+
+/// Regression (issue 22 item 10): absurd numbers were clamped to the largest integer
+/// without a word, an empty name was "bad number in name", and an out-of-range time was
+/// moved. Each is now skipped under a reason naming its column.
+#[test]
+fn alibaba_absurd_numbers_and_empty_names_are_skipped_naming_the_column() {
+    let header = ALIBABA.lines().next().unwrap();
+    let text = format!(
+        "{header}\nbig,1e30,1024,0,0,,LS,Running,0,10,0\n,1000,1024,0,0,,LS,Running,0,10,0\n\
+         late,1000,1024,0,0,,LS,Running,1e300,1e301,0\nfine,1000,1024,0,0,,LS,Running,0,10,0\n"
+    );
+    let (r, t) = run("alibaba-gpu-2023", &text);
+    assert_eq!((r.rows, r.converted), (4, 1), "{r:#?}");
+    let big = &r.skipped["cpu_milli out of range"];
+    assert!(big.example.contains("line 2"), "{}", big.example);
+    assert!(big.example.contains("largest node"), "{}", big.example);
+    assert_eq!(r.skipped["empty name"].count, 1);
+    assert!(!r.skipped.keys().any(|k| k.contains("in name")), "{r:#?}");
+    assert!(r.skipped["time out of range"].example.contains("line 4"));
+    assert_eq!(arrivals(&t).len(), 1);
+}
+
+/// Regression (issue 22 item 10): Google's `cpus: 1e300` became the largest integer and
+/// a time beyond the ceiling was saturated.
+#[test]
+fn google_absurd_requests_and_times_are_skipped() {
+    let text = r#"{"time":1000000,"type":"SUBMIT","collection_id":1,"instance_index":0,"resource_request":{"cpus":1e300,"memory":0.01}}
+{"time":-5,"type":"SUBMIT","collection_id":1,"instance_index":1,"resource_request":{"cpus":0.01,"memory":0.01}}
+{"time":1000000,"type":"SUBMIT","collection_id":1,"instance_index":2,"resource_request":{"cpus":0.01,"memory":0.01}}
+"#;
+    let (r, t) = run("google-2019", text);
+    assert_eq!((r.rows, r.converted), (3, 1), "{r:#?}");
+    assert!(r.skipped["resource_request.cpus out of range"]
+        .example
+        .contains("line 1"));
+    assert!(r.skipped["time out of range"].example.contains("line 2"));
+    assert_eq!(arrivals(&t).len(), 1);
+}
+
+fn simkube_trace(events: serde_json::Value, version: serde_json::Value) -> String {
+    serde_json::json!({"version": version, "events": events}).to_string()
+}
+
+fn workload(kind: &str, name: &str, replicas: u64) -> serde_json::Value {
+    serde_json::json!({"kind": kind, "metadata": {"name": name, "namespace": "shop"},
+        "spec": {"replicas": replicas, "template": {"metadata": {"labels": {"app": name}},
+            "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "1"}}}]}}}})
+}
+
+/// Regression (issue 22 items 2 and 10): a Deployment and a StatefulSet both named `web`
+/// both wrote `web-0` (the replay then refused the trace); an event whose `ts` was out of
+/// range was placed at 0; the report said "trace version Some(7)".
+#[test]
+fn simkube_name_clashes_are_renamed_and_bad_times_skipped() {
+    let text = simkube_trace(
+        serde_json::json!([
+            {"ts": 1000, "applied_objs": [workload("Deployment", "web", 2), workload("StatefulSet", "web", 1)], "deleted_objs": []},
+            {"ts": 1e300, "applied_objs": [workload("Deployment", "api", 1)], "deleted_objs": []},
+            {"ts": 1060, "applied_objs": [], "deleted_objs": [workload("StatefulSet", "web", 0)]},
+        ]),
+        serde_json::json!(7),
+    );
+    let (r, t) = run("simkube", &text);
+    assert_eq!((r.rows, r.converted), (4, 3), "{r:#?}");
+    let ts = &r.skipped["ts out of range"];
+    assert!(ts.example.contains("events[1].ts"), "{}", ts.example);
+    assert!(
+        r.assumptions
+            .iter()
+            .any(|a| a == "version = 7: read as a version 2 trace"),
+        "{:?}",
+        r.assumptions
+    );
+    assert!(!r.assumptions.iter().any(|a| a.contains("Some(")));
+    let names: Vec<&str> = arrivals(&t)
+        .iter()
+        .map(|(_, p, _)| p.id.name.as_str())
+        .collect();
+    assert_eq!(names, ["web-0", "web-1", "web-0-statefulset"]);
+    assert_eq!(r.adjusted[super::simkube::RENAMED], 1);
+    // The StatefulSet's deletion deletes its own pod, not the Deployment's.
+    assert_eq!(deletes(&t), vec![(60.0, "shop/web-0-statefulset".into())]);
+}
+
+/// Regression (issue 22 item 10): a recorded pod lifecycle that could not be read made
+/// one skip per run, so skipped rows outnumbered rows.
+#[test]
+fn simkube_rows_add_up_when_recorded_runs_are_rejected() {
+    let mut pod = workload("Deployment", "bad", 1);
+    pod["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] =
+        serde_json::json!("-1");
+    let key = serde_json::to_string(&("apps/v1.Deployment", "shop/bad")).unwrap();
+    let text = serde_json::json!({"version": 2,
+        "events": [{"ts": 0, "applied_objs": [pod], "deleted_objs": []}],
+        "pod_lifecycles": {key: {"h": [{"Finished": [1, 2]}, {"Finished": [3, 4]}, {"Running": 5}]}}})
+    .to_string();
+    let (r, _) = run("simkube", &text);
+    assert_eq!(
+        (r.rows, r.converted, r.skipped_total()),
+        (1, 0, 1),
+        "{r:#?}"
+    );
+}
