@@ -32,7 +32,10 @@ pub fn load_documents(file: &str, text: &str) -> Result<Vec<Document>, FormatErr
     let trimmed = text.trim_start();
     let values: Vec<Value> = if trimmed.starts_with('{') || trimmed.starts_with('[') {
         let v: Value = serde_json::from_str(text).map_err(|e| {
-            let mut err = base.error(None, format!("invalid JSON: {e}"));
+            let mut err = base.error(
+                None,
+                format!("invalid JSON: {}", plain_words(&e.to_string())),
+            );
             err.path = format!("line {}, column {}", e.line(), e.column());
             err
         })?;
@@ -59,7 +62,7 @@ pub fn load_documents(file: &str, text: &str) -> Result<Vec<Document>, FormatErr
             } else {
                 String::new()
             };
-            base.error(None, format!("invalid YAML: {m}{hint}"))
+            base.error(None, format!("invalid YAML: {}{hint}", plain_words(&m)))
         })?
     };
     let mut out = Vec::new();
@@ -96,6 +99,57 @@ pub fn load_documents(file: &str, text: &str) -> Result<Vec<Document>, FormatErr
         }
     }
     Ok(out)
+}
+
+/// A parser's message in the words of the input's author rather than of the library that
+/// produced it: Rust type names become the range they allow, and advice about the
+/// parser's own options is replaced by what the input must do. The one place such
+/// messages are translated.
+pub fn plain_words(m: &str) -> String {
+    const TYPES: [(&str, &str); 10] = [
+        (
+            "expected i32",
+            "expected a whole number from -2147483648 to 2147483647",
+        ),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        (
+            "expected i64",
+            "expected a whole number from -9223372036854775808 to 9223372036854775807",
+        ),
+        (
+            "expected u64",
+            "expected a whole number from 0 to 18446744073709551615",
+        ),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected usize", "expected a whole number at least 0"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+        ("expected struct ", "expected a mapping "),
+    ];
+    let mut out = m.replace(
+        ", set DuplicateKeyPolicy in Options if acceptable",
+        " (a key may appear only once in a mapping)",
+    );
+    for (from, to) in TYPES {
+        // Whole words only: "expected u32" must not rewrite "expected u32x".
+        let mut done = String::new();
+        let mut rest = out.as_str();
+        while let Some(i) = rest.find(from) {
+            let after = &rest[i + from.len()..];
+            let boundary = from.ends_with(' ')
+                || !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+            done.push_str(&rest[..i]);
+            done.push_str(if boundary { to } else { from });
+            rest = after;
+        }
+        done.push_str(rest);
+        out = done;
+    }
+    out
 }
 
 /// Look a value up by the path segments serde_path_to_error reports.
@@ -146,7 +200,7 @@ pub fn typed<T: DeserializeOwned>(
             if p != "." {
                 c = c.field(&p);
             }
-            let mut err = c.error(None, e.inner().to_string());
+            let mut err = c.error(None, plain_words(&e.inner().to_string()));
             err.value = lookup(value, e.path()).map(|v| crate::error::truncate(&v.to_string()));
             Err(err)
         }
@@ -156,6 +210,25 @@ pub fn typed<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (issue 22 item 15): messages leaked the libraries' words ("set
+    /// DuplicateKeyPolicy in Options", "expected i32").
+    #[test]
+    fn library_words_are_translated() {
+        let e = load_documents("d.yaml", "metadata: {name: a, name: b}\n").unwrap_err();
+        assert!(!e.message.contains("DuplicateKeyPolicy"), "{e}");
+        assert!(e.message.contains("a key may appear only once"), "{e}");
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct P {
+            priority: i32,
+        }
+        let v: Value = serde_json::json!({"priority": 99_999_999_999u64});
+        let e = typed::<P>(&Ctx::file("p.yaml"), &v).unwrap_err();
+        assert!(!e.message.contains("i32"), "{e}");
+        assert!(e.message.contains("from -2147483648 to 2147483647"), "{e}");
+        assert_eq!(plain_words("expected u32x"), "expected u32x");
+    }
 
     #[test]
     fn yaml_multi_document_and_lists() {

@@ -8,7 +8,8 @@ use crate::quantity::Quantity;
 use nodepack_model::aws::{KubeletConfig, Threshold};
 use nodepack_model::nodepool::{Budget, BudgetNodes, ConsolidationPolicy, Disruption, Limits};
 use nodepack_model::{
-    Bytes, Effect, Millicores, Millis, NodePool, Operator, Requirements, Resources, Taint, ValueSet,
+    labels, Bytes, Effect, Millicores, Millis, NodePool, Operator, Requirements, Resources, Taint,
+    ValueSet,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -301,6 +302,7 @@ fn nodepool(
     ctx: &Ctx,
     name: String,
     spec: NodePoolSpec,
+    warnings: &mut Vec<Warning>,
 ) -> Result<(NodePool, Option<String>), FormatError> {
     let sctx = ctx.field("spec");
     let mut pool = NodePool::new(&name);
@@ -404,6 +406,33 @@ fn nodepool(
     let mut reqs = Requirements::new();
     for (i, r) in spec.template.spec.requirements.iter().enumerate() {
         let c = tsctx.field("requirements").index(i);
+        // Karpenter's NodePool validation: keys in its reserved domains must be ones it
+        // knows, and a key with known values needs one of them (IsRestrictedLabel,
+        // HasKnownValues in kubernetes-sigs/karpenter pkg/apis/v1/labels.go).
+        if let Some(why) = labels::restricted_requirement_key(&r.key) {
+            return Err(c.field("key").error(Some(&r.key), why));
+        }
+        if let Some(known) = known_values(&r.key) {
+            if r.operator == "In" && !r.values.iter().any(|v| known.contains(&v.0.as_str())) {
+                let vals: Vec<&str> = r.values.iter().map(|v| v.0.as_str()).collect();
+                return Err(c.field("values").error(
+                    Some(&format!("[{}]", vals.join(", "))),
+                    format!(
+                        "no known value of {} (expected one of {})",
+                        r.key,
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+        if !labels::KARPENTER_WELL_KNOWN.contains(&r.key.as_str()) {
+            if let Some(k) = labels::nearest_known_key(&r.key) {
+                warnings.push(c.field("key").warning(format!(
+                    "{} is not a well-known label: it is treated as a custom label of the pool's nodes; did you mean {k}?",
+                    r.key
+                )));
+            }
+        }
         let op: Operator = r
             .operator
             .parse()
@@ -433,6 +462,16 @@ fn nodepool(
         pool.expire_after = duration(&tsctx.field("expireAfter"), e)?;
     }
     Ok((pool, spec.template.spec.node_class_ref.map(|r| r.name)))
+}
+
+/// The values Karpenter knows for a key (`WellKnownValuesForRequirements`), if it has
+/// such a list: a requirement `In` none of them can never launch a node.
+fn known_values(key: &str) -> Option<&'static [&'static str]> {
+    match key {
+        labels::CAPACITY_TYPE => Some(&["on-demand", "spot", "reserved"]),
+        "karpenter.k8s.aws/instance-tenancy" => Some(&["default", "dedicated"]),
+        _ => None,
+    }
 }
 
 /// Where a document is, for messages: `FILE (document N)`, counted as errors count.
@@ -472,7 +511,7 @@ pub fn read_nodepools(
                         ),
                     ));
                 }
-                let (pool, class) = nodepool(ctx, name, d.spec)?;
+                let (pool, class) = nodepool(ctx, name, d.spec, &mut warnings)?;
                 pools.push((pool, class, ctx.clone()));
             }
             Some("EC2NodeClass") => {
@@ -635,6 +674,53 @@ spec:
         assert_eq!(e.path, "spec.disruption.budgets[1].schedule");
         assert_eq!(e.value.as_deref(), Some("\"0 9 * * funday\""));
         assert!(e.message.contains("day-of-week"), "{}", e.message);
+    }
+
+    fn one_requirement(key: &str, values: &str) -> String {
+        format!(
+            "apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {{name: p}}\nspec:\n  template:\n    spec:\n      requirements:\n      - {{key: {key}, operator: In, values: [{values}]}}\n"
+        )
+    }
+
+    /// Karpenter's NodePool validation (kubernetes-sigs/karpenter pkg/apis/v1/labels.go,
+    /// `IsRestrictedLabel` and `HasKnownValues`): a key in its reserved domains that it
+    /// does not know, and a capacity type with no known value, are refused. Regression
+    /// (issue 22 item 13): both were accepted and every pod then read "no instance type
+    /// of the catalog is allowed by its requirements".
+    #[test]
+    fn restricted_keys_and_unknown_capacity_types_are_refused() {
+        let e = read_nodepools(
+            "p.yaml",
+            &one_requirement("karpenter.k8s.aws/instance-famly", "m5"),
+        )
+        .unwrap_err();
+        assert_eq!(e.path, "spec.template.spec.requirements[0].key");
+        assert!(
+            e.message
+                .contains("did you mean karpenter.k8s.aws/instance-family?"),
+            "{e}"
+        );
+        let e = read_nodepools(
+            "p.yaml",
+            &one_requirement("karpenter.sh/capacity-type", "free"),
+        )
+        .unwrap_err();
+        assert_eq!(e.path, "spec.template.spec.requirements[0].values");
+        assert!(e.message.contains("on-demand, spot, reserved"), "{e}");
+        assert!(read_nodepools(
+            "p.yaml",
+            &one_requirement("karpenter.sh/capacity-type", "free, spot")
+        )
+        .is_ok());
+        let (_, w) =
+            read_nodepools("p.yaml", &one_requirement("kubernetes.io/archh", "amd64")).unwrap();
+        assert!(
+            w.iter()
+                .any(|w| w.to_string().contains("did you mean kubernetes.io/arch?")),
+            "{w:?}"
+        );
+        let (_, w) = read_nodepools("p.yaml", &one_requirement("example.com/team", "a")).unwrap();
+        assert!(w.is_empty(), "{w:?}");
     }
 
     #[test]

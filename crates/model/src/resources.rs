@@ -45,13 +45,48 @@ pub struct Shortfall {
 }
 
 impl fmt::Display for Shortfall {
+    /// With units: cores for cpu, bytes in the largest binary unit for memory and
+    /// ephemeral storage, counts for pods and extended resources.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let amount = |v: u64| match self.resource.as_str() {
+            "cpu" => cores_text(v),
+            "memory" | "ephemeral-storage" => bytes_text(v),
+            _ => v.to_string(),
+        };
         write!(
             f,
             "{} requested {} but only {} available",
-            self.resource, self.requested, self.available
+            self.resource,
+            amount(self.requested),
+            amount(self.available)
         )
     }
+}
+
+/// Millicores as cores with their unit: `0.5 cores`, `96 cores`.
+pub fn cores_text(m: u64) -> String {
+    let whole = m / 1000;
+    let frac = m % 1000;
+    if frac == 0 {
+        format!("{whole} cores")
+    } else {
+        let f = format!("{frac:03}");
+        format!("{whole}.{} cores", f.trim_end_matches('0'))
+    }
+}
+
+/// Bytes in the largest binary unit that keeps two decimals: `512 MiB`, `1.5 GiB`.
+pub fn bytes_text(b: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    let t = format!("{v:.2}");
+    let t = t.trim_end_matches('0').trim_end_matches('.');
+    format!("{t} {}", UNITS[u])
 }
 
 impl Resources {
@@ -274,6 +309,32 @@ impl fmt::Display for Resources {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Regression (issue 22 item 15): a shortfall printed bare numbers ("cpu requested
+    /// 9223372036854775807"); it now carries units.
+    #[test]
+    fn shortfalls_carry_units() {
+        let s = Shortfall {
+            resource: "cpu".into(),
+            requested: 9_223_372_036_854_775_000,
+            available: 382_970,
+        };
+        assert_eq!(
+            s.to_string(),
+            "cpu requested 9223372036854775 cores but only 382.97 cores available"
+        );
+        let m = Shortfall {
+            resource: "memory".into(),
+            requested: 3 << 29,
+            available: 512 << 20,
+        };
+        assert_eq!(
+            m.to_string(),
+            "memory requested 1.5 GiB but only 512 MiB available"
+        );
+        assert_eq!(bytes_text(0), "0 B");
+        assert_eq!(cores_text(500), "0.5 cores");
+    }
 
     fn r(cpu: u64, mem: u64, gpu: u64) -> Resources {
         Resources::new(Millicores(cpu), Bytes(mem))

@@ -78,6 +78,8 @@ pub struct PoolInfo {
     /// The element-wise largest capacity of its pairs: when the pool's limits allow a
     /// node this large, they allow a node of every pair.
     pub max_capacity: Resources,
+    /// When the pool has no pair: what rules every instance type out.
+    pub why_empty: Option<String>,
 }
 
 /// Everything precomputed from the node pools and the catalog alone: build it once with
@@ -181,7 +183,12 @@ pub fn term_conflict(term: &Requirements, node: &Requirements) -> Option<String>
             }
             None => {
                 if !vs.allow_absent {
-                    return Some(format!("requirement {k} {vs}: label not set on such nodes"));
+                    let near = labels::nearest_known_key(k)
+                        .map(|n| format!(" (did you mean {n}?)"))
+                        .unwrap_or_default();
+                    return Some(format!(
+                        "requirement {k} {vs}: label not set on such nodes{near}"
+                    ));
                 }
             }
         }
@@ -203,6 +210,100 @@ pub fn taint_blocking<'t>(
             None
         }
     })
+}
+
+/// Why `pool` has no instance type of `catalog` (called only when [`pool_type`] kept
+/// none): the first rule that leaves nothing, in the order [`pool_type`] applies them,
+/// naming the requirement, the zone or capacity type, or the daemonset overhead.
+fn why_no_type(catalog: &Catalog, pool: &NodePool) -> String {
+    if catalog.instance_types.is_empty() {
+        return "the catalog has no instance types".into();
+    }
+    let types = &catalog.instance_types;
+    let mut left: Vec<&InstanceType> = types.iter().collect();
+    for (k, vs) in &pool.requirements.keys {
+        let allowed = |t: &&InstanceType| -> bool {
+            match k.as_str() {
+                labels::ZONE => t.offerings.iter().any(|o| vs.has(&o.zone)),
+                labels::CAPACITY_TYPE => {
+                    t.offerings.iter().any(|o| vs.has(o.capacity_type.as_str()))
+                }
+                labels::NODEPOOL => true,
+                _ => {
+                    !(labels::is_well_known(k) || t.labels.contains_key(k))
+                        || vs.matches(t.labels.get(k).map(String::as_str))
+                }
+            }
+        };
+        if !types.iter().any(|t| allowed(&t)) {
+            let known: BTreeSet<&str> = match k.as_str() {
+                labels::ZONE => types
+                    .iter()
+                    .flat_map(|t| t.offerings.iter().map(|o| o.zone.as_str()))
+                    .collect(),
+                labels::CAPACITY_TYPE => types
+                    .iter()
+                    .flat_map(|t| t.offerings.iter().map(|o| o.capacity_type.as_str()))
+                    .collect(),
+                _ => types
+                    .iter()
+                    .filter_map(|t| t.labels.get(k).map(String::as_str))
+                    .collect(),
+            };
+            let hint = if known.is_empty() {
+                let near = labels::nearest_known_key(k)
+                    .map(|n| format!("; did you mean {n}?"))
+                    .unwrap_or_default();
+                format!("no instance type of the catalog has the label {k}{near}")
+            } else {
+                let some: Vec<&str> = known.iter().take(8).copied().collect();
+                let more = if known.len() > 8 {
+                    format!(", ... ({} values)", known.len())
+                } else {
+                    String::new()
+                };
+                format!("the catalog has {}{more}", some.join(", "))
+            };
+            return format!(
+                "its requirement {k} {vs} allows no instance type of the catalog ({hint})"
+            );
+        }
+        left.retain(allowed);
+    }
+    if left.is_empty() {
+        return "its requirements together allow no instance type of the catalog (each alone allows some)".into();
+    }
+    let zone = pool.requirements.get_ref(labels::ZONE);
+    let ct = pool.requirements.get_ref(labels::CAPACITY_TYPE);
+    left.retain(|t| {
+        t.offerings.iter().any(|o| {
+            o.available
+                && zone.is_none_or(|z| z.has(&o.zone))
+                && ct.is_none_or(|c| c.has(o.capacity_type.as_str()))
+        })
+    });
+    if left.is_empty() {
+        return "no instance type its requirements allow has an available offering in the zones and capacity types it allows".into();
+    }
+    let largest = left
+        .iter()
+        .map(|t| {
+            if pool.kubelet == Default::default() {
+                t.allocatable()
+            } else {
+                t.with_kubelet(&pool.kubelet).allocatable()
+            }
+        })
+        .max_by_key(|a| (a.cpu, a.memory));
+    let short = largest
+        .as_ref()
+        .and_then(|a| pool.daemonset_overhead.shortfall(a))
+        .map(|s| format!(": on the largest, {s}"))
+        .unwrap_or_default();
+    format!(
+        "its daemonsets' overhead ({}) does not fit the allocatable of any instance type its requirements allow{short}",
+        pool.daemonset_overhead
+    )
 }
 
 fn pool_type(
@@ -299,12 +400,14 @@ impl Pairs {
                     pts.push(pt);
                 }
             }
+            let why_empty = (start == pts.len()).then(|| why_no_type(catalog, pool));
             pools.push(PoolInfo {
                 index: pi,
                 start,
                 end: pts.len(),
                 reqs,
                 max_capacity: max_of(pts[start..].iter().map(|p| &p.capacity)),
+                why_empty,
             });
         }
         let mut pool_order: Vec<usize> = (0..nodepools.len()).collect();
@@ -839,7 +942,13 @@ impl CompatCache {
                 .collect();
             if v.is_empty() {
                 if info.start == info.end {
-                    Err(format!("node pool {}: no instance type of the catalog is allowed by its requirements", np.name))
+                    Err(format!(
+                        "node pool {}: {}",
+                        np.name,
+                        info.why_empty
+                            .as_deref()
+                            .unwrap_or("it has no instance type")
+                    ))
                 } else {
                     // Name the first key no instance type of the pool can satisfy.
                     let why = (info.start..info.end)

@@ -359,7 +359,11 @@ fn explain_pod(prep: &Prepared, pod: &Pod, reason: &str) -> PodExplanation {
             continue;
         }
         if info.start == info.end {
-            v.pool_reason = Some("no instance type of the catalog is allowed by the pool".into());
+            v.pool_reason = Some(
+                info.why_empty
+                    .clone()
+                    .unwrap_or_else(|| "the pool has no instance type".into()),
+            );
         }
         for i in info.start..info.end {
             let pt = &prep.pts[i];

@@ -1,0 +1,110 @@
+//! Unschedulable reasons say what rules the instance types out (issue 22 item 13: every
+//! one of these cases used to read "no instance type of the catalog is allowed by its
+//! requirements"), for both strategies and in `explain`.
+
+use nodepack_model::{labels, Catalog, Millicores, NodePool, Operator};
+use nodepack_solver::{solve, Problem, STRATEGIES};
+use nodepack_testkit as tk;
+
+/// The reason each strategy gives for the first of three plain pods.
+fn reasons(pool: &NodePool, catalog: &Catalog) -> Vec<String> {
+    let pods = tk::pods("web", 3, 500, 512);
+    let pools = vec![pool.clone()];
+    let problem = Problem {
+        pending: &pods,
+        nodes: &[],
+        nodepools: &pools,
+        catalog,
+    };
+    let mut out = Vec::new();
+    for s in STRATEGIES {
+        let plan = solve(s, &problem).unwrap();
+        assert_eq!(plan.unschedulable.len(), 3, "{s}");
+        out.push(plan.unschedulable[0].reason.clone());
+    }
+    let prep = nodepack_solver::prep::Prepared::new(problem);
+    let ex = nodepack_solver::explain::explain(&prep, &solve("nodepack", &problem).unwrap());
+    out.push(format!("{ex:?}"));
+    out
+}
+
+fn assert_all(pool: &NodePool, catalog: &Catalog, want: &str) {
+    for r in reasons(pool, catalog) {
+        assert!(r.contains(want), "want {want:?} in {r}");
+        assert!(!r.contains("is allowed by its requirements"), "{r}");
+    }
+}
+
+#[test]
+fn an_empty_catalog_is_named() {
+    assert_all(
+        &NodePool::new("p"),
+        &tk::catalog_of(vec![]),
+        "the catalog has no instance types",
+    );
+}
+
+#[test]
+fn a_zone_that_does_not_exist_is_named_with_the_zones_there_are() {
+    let p = tk::pool("p", &[(labels::ZONE, Operator::In, &["us-east-1z"])]);
+    assert_all(
+        &p,
+        &tk::catalog(),
+        "requirement topology.kubernetes.io/zone In [us-east-1z] allows no instance type",
+    );
+}
+
+#[test]
+fn a_value_no_type_has_is_named() {
+    let p = tk::pool("p", &[(labels::INSTANCE_FAMILY, Operator::In, &["zz9"])]);
+    assert_all(
+        &p,
+        &tk::catalog(),
+        "karpenter.k8s.aws/instance-family In [zz9]",
+    );
+}
+
+#[test]
+fn a_key_no_type_has_suggests_the_nearest_known_key() {
+    let p = tk::pool(
+        "p",
+        &[("karpenter.k8s.aws/instance-famly", Operator::In, &["m5"])],
+    );
+    assert_all(
+        &p,
+        &tk::catalog(),
+        "did you mean karpenter.k8s.aws/instance-family?",
+    );
+}
+
+#[test]
+fn daemonset_overhead_beyond_every_type_is_named_with_units() {
+    let mut p = NodePool::new("p");
+    p.daemonset_overhead.cpu = Millicores::from_cores(5000);
+    assert_all(&p, &tk::catalog(), "daemonsets' overhead");
+    assert_all(&p, &tk::catalog(), "cpu requested 5000 cores but only");
+}
+
+/// A pod selecting a key no node has, one edit from a well-known key, is told which
+/// key it probably meant.
+#[test]
+fn a_pod_key_typo_suggests_the_nearest_known_key() {
+    let pods = vec![tk::select(
+        tk::pod("a", 500, 512),
+        "kubernetes.io/archh",
+        "amd64",
+    )];
+    let pools = vec![NodePool::new("p")];
+    let catalog = tk::catalog();
+    let problem = Problem {
+        pending: &pods,
+        nodes: &[],
+        nodepools: &pools,
+        catalog: &catalog,
+    };
+    for s in STRATEGIES {
+        let plan = solve(s, &problem).unwrap();
+        let r = &plan.unschedulable[0].reason;
+        assert!(r.contains("did you mean kubernetes.io/arch?"), "{s}: {r}");
+    }
+}
