@@ -334,6 +334,33 @@ impl ValueSet {
         }
     }
 
+    /// The value a node's label gets from this requirement when nothing else sets it, or
+    /// `None` when an absent label satisfies it: the smallest listed value of `In`; for
+    /// `Exists`, `Gt` and `Lt`, the smallest integer within the bounds (or `0`) not
+    /// excluded, else a generated `value-N`. Deterministic, where Karpenter picks any
+    /// (`Requirement.Any`).
+    pub fn representative(&self) -> Option<String> {
+        if self.allow_absent {
+            return None;
+        }
+        if !self.complement {
+            return self.values.iter().next().cloned();
+        }
+        if self.gt.is_some() || self.lt.is_some() {
+            // Upwards from just above `gt`, or downwards from just below `lt`.
+            return (0..=self.values.len() as i64)
+                .filter_map(|i| match self.gt {
+                    Some(g) => g.checked_add(1 + i),
+                    None => self.lt.and_then(|l| l.checked_sub(1 + i)),
+                })
+                .map(|n| n.to_string())
+                .find(|v| self.has(v));
+        }
+        (0..=self.values.len())
+            .map(|i| format!("value-{i}"))
+            .find(|v| self.has(v))
+    }
+
     /// The operator that best describes the set, for display.
     pub fn operator(&self) -> Operator {
         match (self.complement, self.values.is_empty(), self.allow_absent) {
@@ -490,6 +517,33 @@ impl fmt::Display for Requirements {
 
 #[cfg(test)]
 mod tests {
+    /// The label a node gets from a requirement satisfies it, for every operator.
+    #[test]
+    fn representatives_satisfy_their_sets() {
+        let vs = |op, v: &[&str]| {
+            let v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+            super::ValueSet::from_operator(op, &v).unwrap()
+        };
+        use super::Operator::*;
+        assert_eq!(vs(In, &["b", "a"]).representative().as_deref(), Some("a"));
+        assert_eq!(vs(NotIn, &["a"]).representative(), None);
+        assert_eq!(vs(DoesNotExist, &[]).representative(), None);
+        assert_eq!(vs(Gt, &["5"]).representative().as_deref(), Some("6"));
+        assert_eq!(vs(Lt, &["-3"]).representative().as_deref(), Some("-4"));
+        for set in [
+            vs(Exists, &[]),
+            vs(Gt, &["5"]),
+            vs(Lt, &["0"]),
+            vs(In, &["x"]),
+        ] {
+            let r = set.representative().unwrap();
+            assert!(set.has(&r), "{set:?} {r}");
+        }
+        let mut ex = vs(Exists, &[]);
+        ex.values.insert("value-0".into());
+        assert_eq!(ex.representative().as_deref(), Some("value-1"));
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -371,6 +371,18 @@ fn pool_type(
     if let Some(r) = &catalog.region {
         node_labels.insert(labels::REGION.into(), r.clone());
     }
+    // A requirement on a key neither the type nor the pool's labels set (a custom key)
+    // labels the node with one value it allows, as Karpenter labels a NodeClaim from its
+    // requirements; the pair then offers exactly that value.
+    for (k, vs) in &pool.requirements.keys {
+        if k == labels::ZONE || k == labels::CAPACITY_TYPE || node_labels.contains_key(k) {
+            continue;
+        }
+        if let Some(v) = vs.representative() {
+            reqs.add(k, ValueSet::in_values([v.clone()]));
+            node_labels.insert(k.clone(), v);
+        }
+    }
     let min_price = offerings.iter().map(|o| o.price.0).min().unwrap_or(0);
     Some(PoolType {
         pool: pi,

@@ -230,3 +230,35 @@ fn min_values_keep_enough_launch_options_or_the_pods_wait() {
         );
     }
 }
+
+/// Karpenter labels a NodeClaim from its requirements (`Requirements.Labels()` in
+/// kubernetes-sigs/karpenter pkg/scheduling/requirements.go takes one value each): a pool
+/// requirement on a custom key gives its nodes that label. Regression (found by the
+/// fuzzing layer, `crates/cli/tests/fuzz_cli.rs`): a pool requiring a custom key `In`
+/// several values launched nodes without the label, and the plan failed validation
+/// ("internal failure", exit 1).
+#[test]
+fn custom_pool_requirements_label_the_nodes() {
+    let pool = tk::pool(
+        "p",
+        &[("example.com/tier", Operator::In, &["silver", "gold"])],
+    );
+    let catalog = tk::catalog();
+    let mut pods = tk::pods("web", 4, 500, 512);
+    pods.push(tk::select(
+        tk::pod("g", 500, 512),
+        "example.com/tier",
+        "gold",
+    ));
+    for s in STRATEGIES {
+        let p = plan(s, &pods, std::slice::from_ref(&pool), &catalog);
+        assert!(p.unschedulable.is_empty(), "{s}: {:?}", p.unschedulable);
+        for n in &p.nodes {
+            assert_eq!(
+                n.labels.get("example.com/tier").map(String::as_str),
+                Some("gold"),
+                "{s}"
+            );
+        }
+    }
+}

@@ -298,3 +298,35 @@ fn limits_for(requests: &Value) -> Value {
 
 #[cfg(test)]
 mod tests;
+
+/// Import `text` as `format` and check what every import promises, for the fuzz targets
+/// and the property tests: every row is converted or skipped (`rows = converted +
+/// skipped`), the trace written reads back with the native reader, and it holds exactly
+/// the arrivals and deletions the report counts. Input that is not in the format at all
+/// is fine (an error is an answer); a broken promise is returned as text.
+pub fn invariants(format: &str, text: &str) -> Result<(), String> {
+    let Ok(mut imp) = import(format, "fuzz", text, &ImportOptions::default()) else {
+        return Ok(());
+    };
+    let r = imp.report.clone();
+    if r.rows != r.converted + r.skipped_total() {
+        return Err(format!(
+            "{format}: rows {} != converted {} + skipped {}: {r:?}",
+            r.rows,
+            r.converted,
+            r.skipped_total()
+        ));
+    }
+    let jsonl = imp.to_jsonl();
+    let (events, _) = crate::read_trace("imported.jsonl", &jsonl)
+        .map_err(|e| format!("{format}: the imported trace does not read back: {e}"))?;
+    if events.len() as u64 != r.pods + r.deletes {
+        return Err(format!(
+            "{format}: {} events read back, report says {} pods + {} deletes",
+            events.len(),
+            r.pods,
+            r.deletes
+        ));
+    }
+    Ok(())
+}
