@@ -27,6 +27,11 @@ fn main() {
             karpenter_fake_catalog(),
             vec![benchmark_pool()],
         ),
+        w if w.starts_with("shapes:") => (
+            shaped_pods(n, w[7..].parse().unwrap_or(1000), 42),
+            nodepack_formats::aws_us_east_1(),
+            vec![real_pool()],
+        ),
         _ => (
             diverse_pods(n, 42),
             karpenter_fake_catalog(),

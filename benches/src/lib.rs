@@ -411,3 +411,35 @@ pub fn fragmented_cluster(
     }
     out
 }
+
+/// `n` plain pods of `shapes` distinct (cpu, memory) requests, shaped like a real
+/// cluster's: CPU in 100m steps (log-uniform from 100m to 16 cores), memory in 128 MiB
+/// steps at 0.5-8 GiB per core (log-uniform), each shape used by about `n / shapes` pods.
+pub fn shaped_pods(n: usize, shapes: usize, seed: u64) -> Vec<Pod> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut set = std::collections::BTreeSet::new();
+    let mut list = Vec::new();
+    let mut tries = 0;
+    while list.len() < shapes.max(1) && tries < shapes * 1000 + 1000 {
+        tries += 1;
+        let cpu = ((100f64.ln() + rng.random::<f64>() * (16_000f64 / 100.0).ln()).exp() / 100.0)
+            .round()
+            .max(1.0) as u64
+            * 100;
+        let per_core = (0.5f64.ln() + rng.random::<f64>() * 16f64.ln()).exp();
+        let mem = ((cpu as f64 / 1000.0 * per_core * 1024.0 / 128.0).round().max(1.0) as u64) * 128;
+        if set.insert((cpu, mem)) {
+            list.push((cpu, mem));
+        }
+    }
+    (0..n)
+        .map(|i| {
+            let (cpu, mem) = list[i % list.len()];
+            Pod::new(
+                "default",
+                &format!("shape-{i}"),
+                Resources::new(Millicores(cpu), Bytes::from_mib(mem)),
+            )
+        })
+        .collect()
+}
