@@ -1,0 +1,8 @@
+//! Fuzz target: catalog JSON (native and KWOK).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = nodepack_formats::read_catalog("fuzz.json", text);
+    }
+});

@@ -1,0 +1,8 @@
+//! Fuzz target: solve scenarios.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = nodepack_formats::read_scenario("fuzz.yaml", text);
+    }
+});
