@@ -427,7 +427,10 @@ pub fn shaped_pods(n: usize, shapes: usize, seed: u64) -> Vec<Pod> {
             .max(1.0) as u64
             * 100;
         let per_core = (0.5f64.ln() + rng.random::<f64>() * 16f64.ln()).exp();
-        let mem = ((cpu as f64 / 1000.0 * per_core * 1024.0 / 128.0).round().max(1.0) as u64) * 128;
+        let mem = ((cpu as f64 / 1000.0 * per_core * 1024.0 / 128.0)
+            .round()
+            .max(1.0) as u64)
+            * 128;
         if set.insert((cpu, mem)) {
             list.push((cpu, mem));
         }

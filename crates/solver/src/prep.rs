@@ -285,6 +285,29 @@ fn why_no_type(catalog: &Catalog, pool: &NodePool) -> String {
     if left.is_empty() {
         return "no instance type its requirements allow has an available offering in the zones and capacity types it allows".into();
     }
+    // The pool's own labels (and name) against each type's labels, as `pool_type` does.
+    let node_reqs = pool.node_requirements();
+    let mut conflict = None;
+    left.retain(|t| {
+        let mut reqs = node_reqs.clone();
+        for (k, v) in &t.labels {
+            reqs.add(k, ValueSet::in_values([v.clone()]));
+        }
+        match reqs.unsatisfiable_key() {
+            Some(k) => {
+                conflict.get_or_insert_with(|| k.to_string());
+                false
+            }
+            None => true,
+        }
+    });
+    if left.is_empty() {
+        let k = conflict.unwrap_or_default();
+        return format!(
+            "its node labels conflict with every instance type its requirements allow (on {k}: the pool sets {})",
+            pool.labels.get(&k).map_or("a requirement", String::as_str)
+        );
+    }
     let largest = left
         .iter()
         .map(|t| {

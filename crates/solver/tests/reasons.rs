@@ -108,3 +108,12 @@ fn a_pod_key_typo_suggests_the_nearest_known_key() {
         assert!(r.contains("did you mean kubernetes.io/arch?"), "{s}: {r}");
     }
 }
+
+/// A pool label that contradicts every type's labels is named, not blamed on overhead.
+#[test]
+fn a_pool_label_no_type_has_is_named() {
+    let mut p = NodePool::new("p");
+    p.labels.insert(labels::ARCH.into(), "s390x".into());
+    assert_all(&p, &tk::catalog(), "node labels conflict");
+    assert_all(&p, &tk::catalog(), "kubernetes.io/arch");
+}
