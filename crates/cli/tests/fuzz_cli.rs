@@ -322,7 +322,7 @@ proptest! {
             ("alibaba-gpu-2023", ALIBABA.to_string()),
             ("kubectl", format!(r#"{{"kind":"List","items":[{}]}}"#, pod_json("a", 500, 512, 0))),
             ("google-2019", "{\"time\":1000000,\"type\":\"SUBMIT\",\"collection_id\":1,\"instance_index\":0,\"resource_request\":{\"cpus\":0.01,\"memory\":0.01}}\n{\"time\":2000000,\"type\":\"FINISH\",\"collection_id\":1,\"instance_index\":0}\n".to_string()),
-            ("simkube", format!(r#"{{"version":2,"events":[{{"ts":0,"applied_objs":[{{"kind":"Pod","metadata":{{"name":"a","namespace":"d"}},"spec":{{"containers":[{{"name":"c","resources":{{"requests":{{"cpu":"1"}}}}}}]}}}}],"deleted_objs":[]}}]}}"#)),
+            ("simkube", r#"{"version":2,"events":[{"ts":0,"applied_objs":[{"kind":"Pod","metadata":{"name":"a","namespace":"d"},"spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":"1"}}}]}}],"deleted_objs":[]}]}"#.to_string()),
         ][format].clone();
         let input = mutate(&base, at, len, &with);
         let (code, _, err) = run(&["import", "--format", f, "-"], &input);
