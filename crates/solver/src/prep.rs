@@ -212,6 +212,22 @@ pub fn taint_blocking<'t>(
     })
 }
 
+/// Does instance type `t` meet a pool requirement `k vs`? Keys the type defines, and
+/// well-known keys, must match its label; other keys are custom labels of the node.
+fn type_label_allowed(t: &InstanceType, k: &str, vs: &ValueSet) -> bool {
+    !(labels::is_well_known(k) || t.labels.contains_key(k))
+        || vs.matches(t.labels.get(k).map(String::as_str))
+}
+
+/// Is offering `o` available in a zone and capacity type `reqs` allow?
+fn offering_allowed(reqs: &Requirements, o: &Offering) -> bool {
+    o.available
+        && reqs.get_ref(labels::ZONE).is_none_or(|z| z.has(&o.zone))
+        && reqs
+            .get_ref(labels::CAPACITY_TYPE)
+            .is_none_or(|c| c.has(o.capacity_type.as_str()))
+}
+
 /// Why `pool` has no instance type of `catalog` (called only when [`pool_type`] kept
 /// none): the first rule that leaves nothing, in the order [`pool_type`] applies them,
 /// naming the requirement, the zone or capacity type, or the daemonset overhead.
@@ -229,10 +245,7 @@ fn why_no_type(catalog: &Catalog, pool: &NodePool) -> String {
                     t.offerings.iter().any(|o| vs.has(o.capacity_type.as_str()))
                 }
                 labels::NODEPOOL => true,
-                _ => {
-                    !(labels::is_well_known(k) || t.labels.contains_key(k))
-                        || vs.matches(t.labels.get(k).map(String::as_str))
-                }
+                _ => type_label_allowed(t, k, vs),
             }
         };
         if !types.iter().any(|t| allowed(&t)) {
@@ -273,20 +286,12 @@ fn why_no_type(catalog: &Catalog, pool: &NodePool) -> String {
     if left.is_empty() {
         return "its requirements together allow no instance type of the catalog (each alone allows some)".into();
     }
-    let zone = pool.requirements.get_ref(labels::ZONE);
-    let ct = pool.requirements.get_ref(labels::CAPACITY_TYPE);
-    left.retain(|t| {
-        t.offerings.iter().any(|o| {
-            o.available
-                && zone.is_none_or(|z| z.has(&o.zone))
-                && ct.is_none_or(|c| c.has(o.capacity_type.as_str()))
-        })
-    });
+    let node_reqs = pool.node_requirements();
+    left.retain(|t| t.offerings.iter().any(|o| offering_allowed(&node_reqs, o)));
     if left.is_empty() {
         return "no instance type its requirements allow has an available offering in the zones and capacity types it allows".into();
     }
     // The pool's own labels (and name) against each type's labels, as `pool_type` does.
-    let node_reqs = pool.node_requirements();
     let mut conflict = None;
     left.retain(|t| {
         let mut reqs = node_reqs.clone();
@@ -343,9 +348,7 @@ fn pool_type(
         if k == labels::ZONE || k == labels::CAPACITY_TYPE || k == labels::NODEPOOL {
             continue;
         }
-        if (labels::is_well_known(k) || t.labels.contains_key(k))
-            && !vs.matches(t.labels.get(k).map(String::as_str))
-        {
+        if !type_label_allowed(t, k, vs) {
             return None;
         }
     }
@@ -359,16 +362,10 @@ fn pool_type(
     if reqs.unsatisfiable_key().is_some() {
         return None;
     }
-    let zone = pool_reqs.get_ref(labels::ZONE);
-    let ct = pool_reqs.get_ref(labels::CAPACITY_TYPE);
     let offerings: Vec<Offering> = t
         .offerings
         .iter()
-        .filter(|o| {
-            o.available
-                && zone.is_none_or(|z| z.has(&o.zone))
-                && ct.is_none_or(|c| c.has(o.capacity_type.as_str()))
-        })
+        .filter(|o| offering_allowed(pool_reqs, o))
         .cloned()
         .collect();
     if offerings.is_empty() {
