@@ -73,16 +73,7 @@ fn assert_answer(code: i32, err: &str, input: &str) {
     }
 }
 
-/// Replace `len` characters at `at` (modulo the length) with `with`.
-fn mutate(base: &str, at: usize, len: usize, with: &str) -> String {
-    let chars: Vec<char> = base.chars().collect();
-    let at = at % (chars.len() + 1);
-    let end = (at + len).min(chars.len());
-    let mut s: String = chars[..at].iter().collect();
-    s.push_str(with);
-    s.extend(&chars[end..]);
-    s
-}
+use nodepack_testkit::mutate;
 
 /// Fragments a mutation splices in: numbers at and past every ceiling, wrong types,
 /// YAML and JSON syntax, names that clash.

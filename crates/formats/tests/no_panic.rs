@@ -6,15 +6,7 @@ use proptest::prelude::*;
 const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: n}\nspec:\n  containers:\n  - name: c\n    resources: {requests: {cpu: 500m, memory: 1Gi}}\n  tolerations: [{key: a, operator: Exists}]\n  topologySpreadConstraints:\n  - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule}\n";
 const POOL: &str = "apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: d}\nspec:\n  limits: {cpu: 100}\n  template:\n    spec:\n      requirements:\n      - {key: karpenter.sh/capacity-type, operator: In, values: [spot]}\n";
 
-fn mutate(base: &str, at: usize, len: usize, with: &str) -> String {
-    let chars: Vec<char> = base.chars().collect();
-    let at = at % (chars.len() + 1);
-    let end = (at + len).min(chars.len());
-    let mut s: String = chars[..at].iter().collect();
-    s.push_str(with);
-    s.extend(&chars[end..]);
-    s
-}
+use nodepack_testkit::mutate;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]

@@ -282,3 +282,15 @@ pub fn arb_pools() -> impl Strategy<Value = Vec<NodePool>> {
         (one("a"), one("b")).prop_map(|(a, b)| vec![a, b]),
     ]
 }
+
+/// `base` with `len` characters at `at` (modulo its length plus one) replaced by
+/// `with`: the mutation the fuzzing property tests apply to valid documents.
+pub fn mutate(base: &str, at: usize, len: usize, with: &str) -> String {
+    let chars: Vec<char> = base.chars().collect();
+    let at = at % (chars.len() + 1);
+    let end = (at + len).min(chars.len());
+    let mut s: String = chars[..at].iter().collect();
+    s.push_str(with);
+    s.extend(&chars[end..]);
+    s
+}
