@@ -12,9 +12,11 @@
 //!    to a greedy packer: repeatedly open the (instance type, capacity type) whose best
 //!    first-fit-decreasing fill of the remaining pods buys the most "fair cost" per
 //!    dollar, where a pod's fair cost is the cheapest price of its dominant share on any
-//!    type it fits; a pattern that repeats opens all its copies at once. The greedy also
-//!    finishes the pattern plan without its single nodes, and the cheaper completion is
-//!    kept. Each node is right-sized to the cheapest type holding its pods, and the least
+//!    type it fits; a pattern that repeats opens all its copies at once. Columns are
+//!    scored lazily (a score from an earlier step bounds the score now, within `RISE`),
+//!    so a step re-scores a few columns, not all. The greedy also finishes the pattern
+//!    plan without its single nodes, and packs everything alone (the plan of a pattern
+//!    LP cut short by its work budget); the cheapest completion is kept. Each node is right-sized to the cheapest type holding its pods, and the least
 //!    utilized ones are merged where one node costs less.
 //! 4. Offerings are chosen by price plus an explicit spot risk model ([`RiskModel`]), and
 //!    spot nodes are spread over zones among offerings within a small price tolerance so
@@ -233,6 +235,44 @@ const CT_ORDER: [CapacityType; 3] = [
 /// (dominance is transitive), so only survivors are compared against. The packer
 /// scans columns cheapest first and stops early, so most buckets are walked only
 /// partly.
+/// A column in the greedy's lazy heap: its score when last computed (a bound on its
+/// score now) at `step` (`usize::MAX`: never computed). The greatest score comes first,
+/// then the lower price, then the lower column index.
+/// How much a column's score may rise as pods are placed, for the greedy's lazy
+/// evaluation (see [`Nodepack::greedy`]): scores are not monotone (a proportional slice
+/// grows when a scarce resource's hungriest pods are gone), so entries whose last score
+/// is within this factor of the best current one are scored again.
+const RISE: f64 = 0.3;
+struct Lazy {
+    score: f64,
+    price: f64,
+    col: usize,
+    step: usize,
+}
+
+impl Ord for Lazy {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.score
+            .total_cmp(&o.score)
+            .then(o.price.total_cmp(&self.price))
+            .then(o.col.cmp(&self.col))
+    }
+}
+
+impl PartialOrd for Lazy {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl PartialEq for Lazy {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o).is_eq()
+    }
+}
+
+impl Eq for Lazy {}
+
 struct Dominance {
     buckets: Vec<Vec<usize>>,
     bucket_of: Vec<usize>,
@@ -476,6 +516,42 @@ fn max_fit(free: &Resources, req: &Resources, limit: usize) -> usize {
 /// Whether the sum of `req * k` over `parts` fits in `cap`, without building the sum:
 /// the proportional fill's binary search asks this some thirty times per column, and
 /// building [`Resources`] with extended resources (GPUs) allocates each time.
+/// The largest `s` at most 1 such that `s` times the sum of `k` copies of each part fits
+/// `cap`, resource by resource (in floating point).
+fn slice_scale<'a>(parts: impl Iterator<Item = (&'a Resources, u64)>, cap: &Resources) -> f64 {
+    let (mut cpu, mut mem, mut eph, mut pods) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let mut ext: Vec<(&str, f64)> = Vec::new();
+    for (r, k) in parts {
+        let k = k as f64;
+        cpu += r.cpu.0 as f64 * k;
+        mem += r.memory.0 as f64 * k;
+        eph += r.ephemeral_storage.0 as f64 * k;
+        pods += r.pods as f64 * k;
+        for (name, v) in &r.extended {
+            match ext.iter_mut().find(|e| e.0 == name) {
+                Some(e) => e.1 += *v as f64 * k,
+                None => ext.push((name, *v as f64 * k)),
+            }
+        }
+    }
+    let room = |need: f64, have: u64| {
+        if need > 0.0 {
+            have as f64 / need
+        } else {
+            f64::INFINITY
+        }
+    };
+    let mut s = 1.0f64
+        .min(room(cpu, cap.cpu.0))
+        .min(room(mem, cap.memory.0))
+        .min(room(eph, cap.ephemeral_storage.0))
+        .min(room(pods, cap.pods));
+    for (name, v) in ext {
+        s = s.min(room(v, cap.extended(name)));
+    }
+    s
+}
+
 fn scaled_sum_fits(parts: &[(&Resources, u64)], cap: &Resources) -> bool {
     let sum = |f: &dyn Fn(&Resources) -> u64| {
         parts
@@ -1068,46 +1144,49 @@ impl Nodepack {
             by_price: &all_by_price,
             base: &base,
         };
-        let (nodes, whole, eligible) = self.pattern_plan(prep, &pc, &groups, &mut dominance);
-        let mut variants = vec![nodes.len()];
-        if whole < nodes.len() {
-            variants.push(whole);
-        }
         // (cost, pods left, nodes, limits after them)
         type Variant = (f64, Vec<usize>, Vec<Packed>, crate::prep::LimitTracker);
-        let mut best: Option<Variant> = None;
+        let complete =
+            |dominance: &mut Dominance, eligible: &[usize], nodes: &[patterns::Node]| -> Variant {
+                let mut gs = groups.clone();
+                let mut limits = eng.limits.clone();
+                let mut alive = alive.clone();
+                let mut mine = Vec::new();
+                self.open_patterns(prep, &pc, &mut limits, &mut gs, eligible, nodes, &mut mine);
+                let left = self.greedy(
+                    prep,
+                    &pc,
+                    &mut limits,
+                    &mut gs,
+                    dominance,
+                    &mut alive,
+                    &mut mine,
+                );
+                let cost: f64 = mine
+                    .iter()
+                    .map(|pk| self.price(prep, pk.pt, &pk.reqs, pk.pods.len()))
+                    .sum();
+                (cost, left, mine, limits)
+            };
+        // The greedy alone is a completion too: it is kept when a pattern plan cut short
+        // by its work budget is worse.
+        let alone = complete(&mut dominance, &[], &[]);
+        let (nodes, whole, eligible) = self.pattern_plan(prep, &pc, &groups, &mut dominance);
+        let mut variants = vec![nodes.len()];
+        if whole < nodes.len() && whole > 0 {
+            variants.push(whole);
+        }
+        let mut best: Option<Variant> = Some(alone);
         for count in variants {
-            let mut gs = groups.clone();
-            let mut limits = eng.limits.clone();
-            let mut alive = alive.clone();
-            let mut mine = Vec::new();
-            self.open_patterns(
-                prep,
-                &pc,
-                &mut limits,
-                &mut gs,
-                &eligible,
-                &nodes[..count],
-                &mut mine,
-            );
-            let left = self.greedy(
-                prep,
-                &pc,
-                &mut limits,
-                &mut gs,
-                &mut dominance,
-                &mut alive,
-                &mut mine,
-            );
-            let cost: f64 = mine
-                .iter()
-                .map(|pk| self.price(prep, pk.pt, &pk.reqs, pk.pods.len()))
-                .sum();
+            if count == 0 {
+                continue;
+            }
+            let v = complete(&mut dominance, &eligible, &nodes[..count]);
             if best
                 .as_ref()
-                .is_none_or(|b| (left.len(), cost) < (b.1.len(), b.0 * (1.0 - 1e-12)))
+                .is_none_or(|b| (v.1.len(), v.0) < (b.1.len(), b.0 * (1.0 - 1e-12)))
             {
-                best = Some((cost, left, mine, limits));
+                best = Some(v);
             }
         }
         let Some((_, left, mine, limits)) = best else {
@@ -1141,27 +1220,63 @@ impl Nodepack {
         } = *pc;
         let np = &prep.problem.nodepools[pool];
         let mut left = Vec::new();
+        // Lazy evaluation: a column's score (the fair cost its fill buys per dollar) only
+        // falls as pods are placed, so a score computed at an earlier step bounds it from
+        // above. The heap holds each live column under its last score (at first, the fair
+        // cost of every pod over its price); the top is re-scored until the top's score
+        // is current, and that column is the step's best.
+        let value_all: f64 = groups.iter().map(|g| g.fair * g.remaining() as f64).sum();
+        let mut heap: std::collections::BinaryHeap<Lazy> = all_by_price
+            .iter()
+            .map(|&c| Lazy {
+                score: value_all / cols[c].price.max(1.0),
+                price: cols[c].price,
+                col: c,
+                step: usize::MAX,
+            })
+            .collect();
+        let mut step = 0usize;
+        // The fills of the columns scored at this step.
+        let mut fresh: BTreeMap<usize, (Vec<(usize, usize)>, Requirements)> = BTreeMap::new();
         loop {
+            step += 1;
             let remaining: Vec<usize> = (0..groups.len())
                 .filter(|&g| groups[g].remaining() > 0)
                 .collect();
             if remaining.is_empty() {
                 break;
             }
-            let value_left: f64 = remaining
-                .iter()
-                .map(|&g| groups[g].fair * groups[g].remaining() as f64)
-                .sum();
-            // Evaluate the live columns.
-            let mut best: Option<(f64, f64, usize, Vec<(usize, usize)>, Requirements)> = None;
-            for &c in all_by_price {
-                if dominance.dominated(prep, cols, c) {
-                    continue;
-                }
-                if let Some((s, ..)) = &best {
-                    if value_left / cols[c].price.max(1.0) < *s * (1.0 - 1e-12) {
+            // The step's best: (score, price, column, fill, requirements).
+            let mut best: Option<(f64, f64, usize)> = None;
+            // Current entries popped below the best, to push back.
+            let mut passed: Vec<Lazy> = Vec::new();
+            while let Some(top) = heap.pop() {
+                let c = top.col;
+                if let Some(b) = &best {
+                    if top.score * (1.0 + RISE) <= b.0 {
+                        heap.push(top);
                         break;
                     }
+                }
+                if top.step == step {
+                    // (A column re-scored after the best may score more.)
+                    let better = best.is_none_or(|(s, p, bc)| {
+                        let b = Lazy {
+                            score: s,
+                            price: p,
+                            col: bc,
+                            step,
+                        };
+                        top > b
+                    });
+                    if better {
+                        best = Some((top.score, top.price, c));
+                    }
+                    passed.push(top);
+                    continue;
+                }
+                if dominance.dominated(prep, cols, c) {
+                    continue;
                 }
                 // (A column can die while packing: pool limits.)
                 if !alive[c] || !sig.of(c).iter().any(|&g| groups[g].remaining() > 0) {
@@ -1195,8 +1310,17 @@ impl Nodepack {
                             }
                             scaled_sum_fits(&parts, &pt.cap)
                         };
+                        // The largest scale the sums fit at, exact but for rounding
+                        // (the floors only take pods away); bisection if rounding broke it.
+                        let direct = slice_scale(
+                            prop.iter()
+                                .map(|&g| (&groups[g].req, groups[g].remaining() as u64)),
+                            &pt.cap,
+                        );
                         let (mut lo, mut hi) = (0.0f64, 1.0f64);
-                        if fits_at(hi) {
+                        if fits_at(direct) {
+                            lo = direct;
+                        } else if fits_at(hi) {
                             lo = hi;
                         } else {
                             for _ in 0..30 {
@@ -1274,21 +1398,30 @@ impl Nodepack {
                     }
                 };
                 if take.is_empty() {
+                    // Nothing left it can take now, nor later.
                     continue;
                 }
                 let price = self.price(prep, cols[c].pt, &reqs, take.iter().map(|t| t.1).sum());
-                let score = value / price.max(1.0);
-                let better = match &best {
-                    None => true,
-                    Some((s, p, ..)) => {
-                        score > *s * (1.0 + 1e-12) || (score >= *s * (1.0 - 1e-12) && price < *p)
-                    }
-                };
-                if better {
-                    best = Some((score, price, c, take, reqs));
-                }
+                fresh.insert(c, (take, reqs));
+                heap.push(Lazy {
+                    score: value / price.max(1.0),
+                    price,
+                    col: c,
+                    step,
+                });
             }
-            let Some((_, _, c, take, reqs)) = best else {
+            let best = best.map(|(score, price, c)| {
+                let (take, reqs) = fresh.remove(&c).expect("a current entry has its fill");
+                (score, price, c, take, reqs)
+            });
+            fresh.clear();
+            // (The chosen column's entry is pushed back below.)
+            heap.extend(
+                passed
+                    .into_iter()
+                    .filter(|l| best.as_ref().is_none_or(|b| b.2 != l.col)),
+            );
+            let Some((score, price, c, take, reqs)) = best else {
                 // No live column can take any remaining pod: pool limits.
                 for &g in &remaining {
                     left.extend(groups[g].pods[groups[g].next..].iter().copied());
@@ -1296,6 +1429,13 @@ impl Nodepack {
                 }
                 break;
             };
+            // The chosen column stays a candidate, its score now a bound.
+            heap.push(Lazy {
+                score,
+                price,
+                col: c,
+                step,
+            });
             // The node carries its pods' node requirements (the fill merged only zone
             // terms), so that launch alternatives and growth respect them.
             let reqs = with_terms(reqs, take.iter().map(|t| &groups[t.0]));
@@ -1419,7 +1559,7 @@ impl Nodepack {
                 items: its,
             });
         }
-        let (mut nodes, whole) = patterns::plan(&items, &bins);
+        let (mut nodes, whole) = patterns::plan(&items, &bins, patterns::BUDGET);
         // Bins back to columns.
         for n in nodes.iter_mut() {
             n.bin = bin_cols[n.bin];

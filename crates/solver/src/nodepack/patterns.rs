@@ -30,6 +30,13 @@
 //!    the rest is the caller's. The caller also tries its greedy packer in place of the
 //!    single nodes and keeps the cheaper plan.
 //!
+//! Every plan has a work budget ([`BUDGET`], counted in operations, never in time): when a
+//! generation runs out of it, the plan ends with the nodes opened before it (none if the
+//! first generation did not end), and the caller packs the rest with its greedy, which
+//! it also tries alone. Many pod shapes (hundreds of items) spend the budget before the
+//! first generation ends: the LP's rows grow with the items and its rounds with the
+//! catalog.
+//!
 //! The pricing is a heuristic (the exact one is a multi-dimensional knapsack), so the LP
 //! optimum is not proven; the plan is still valid, as every node is checked to hold its
 //! pods. Pure and deterministic: no clock, no randomness, ties broken by index.
@@ -38,6 +45,9 @@ use super::ratio;
 use microlp::{ComparisonOp, OptimizationDirection, Problem as Lp, Solution, Variable};
 use nodepack_model::Resources;
 
+/// The work budget of one plan (see [`Work`]): about a second on this project's machine.
+/// A generation it cuts short is dropped, and the caller's greedy plan stands.
+pub(super) const BUDGET: u64 = 40_000_000;
 /// Column-generation rounds per solve of the restricted LP.
 const MAX_ROUNDS: usize = 60;
 /// New patterns added per round (the most valuable per dollar).
@@ -86,7 +96,8 @@ pub(super) struct Node {
 /// patterns; the others are single nodes for the pods those leave. Pods of items no bin
 /// holds are not placed (the caller packs what is left its own way), nor are the last
 /// few (see [`TAIL_SHARE`]); an LP failure returns the nodes found so far.
-pub(super) fn plan(items: &[Item], bins: &[Bin]) -> (Vec<Node>, usize) {
+pub(super) fn plan(items: &[Item], bins: &[Bin], budget: u64) -> (Vec<Node>, usize) {
+    let mut work = Work { left: budget };
     let dense = Dense::new(items, bins);
     // Items no bin holds are left to the caller.
     let mut demand: Vec<usize> = (0..items.len())
@@ -111,11 +122,18 @@ pub(super) fn plan(items: &[Item], bins: &[Bin]) -> (Vec<Node>, usize) {
         if demand.iter().all(|&d| d == 0) {
             break;
         }
+        if work.spent() {
+            break;
+        }
         seed(&dense, bins, &demand, &mut patterns);
-        let Some(value) = generate(&dense, bins, &demand, &mut patterns) else {
+        let Some(value) = generate(&dense, bins, &demand, &mut patterns, &mut work) else {
             break;
         };
-        let Some(x) = primal(bins, &demand, &patterns) else {
+        if work.spent() {
+            // Patterns of a generation cut short are no plan.
+            break;
+        }
+        let Some(x) = primal(bins, &demand, &patterns, &mut work) else {
             break;
         };
         let trimmed = |p: usize, demand: &[usize]| -> Vec<(usize, usize)> {
@@ -145,6 +163,9 @@ pub(super) fn plan(items: &[Item], bins: &[Bin]) -> (Vec<Node>, usize) {
         if opened {
             fill_room(&dense, bins, &mut demand, &mut out);
             continue;
+        }
+        if work.spent() {
+            break;
         }
         // No whole copy left: one node of the used pattern whose pods (what is left of
         // them), on the cheapest bin that holds them, cost least over their value;
@@ -179,6 +200,7 @@ pub(super) fn plan(items: &[Item], bins: &[Bin]) -> (Vec<Node>, usize) {
         out.push(Node { bin, take });
     }
     let whole = whole.unwrap_or(out.len());
+
     (out, whole)
 }
 
@@ -241,8 +263,14 @@ fn smallest(dense: &Dense, bins: &[Bin], take: &[(usize, usize)]) -> Option<usiz
 /// Add, for every item with pods left that no known pattern covers, the bin holding the
 /// most of its pods per unit of price, filled with that item alone.
 fn seed(dense: &Dense, bins: &[Bin], demand: &[usize], patterns: &mut Vec<Node>) {
+    let mut covered = vec![false; demand.len()];
+    for p in patterns.iter() {
+        for t in &p.take {
+            covered[t.0] = true;
+        }
+    }
     for (g, &d) in demand.iter().enumerate() {
-        if d == 0 || patterns.iter().any(|p| p.take.iter().any(|t| t.0 == g)) {
+        if d == 0 || covered[g] {
             continue;
         }
         let best = bins
@@ -271,13 +299,17 @@ fn generate(
     bins: &[Bin],
     demand: &[usize],
     patterns: &mut Vec<Node>,
+    work: &mut Work,
 ) -> Option<Vec<f64>> {
     let n_items = dense.items.len();
     let mut lp = Lp::new(OptimizationDirection::Maximize);
     // Items no pattern covers get no variable's freedom: bounded above by zero.
-    let covered: Vec<bool> = (0..n_items)
-        .map(|g| patterns.iter().any(|p| p.take.iter().any(|t| t.0 == g)))
-        .collect();
+    let mut covered = vec![false; n_items];
+    for p in patterns.iter() {
+        for t in &p.take {
+            covered[t.0] = true;
+        }
+    }
     let u: Vec<Variable> = (0..n_items)
         .map(|g| {
             let hi = if covered[g] { f64::INFINITY } else { 0.0 };
@@ -288,12 +320,20 @@ fn generate(
         lp.add_constraint(row(&u, p), ComparisonOp::Le, bins[p.bin].price);
     }
     let mut sol: Solution = lp.solve().ok()?.into_solution().ok()?;
+    let mut pivots = sol.stats().lp_iterations;
+    work.charge(pivots, patterns.len() + n_items);
     let mut known: std::collections::BTreeSet<Node> = patterns.iter().cloned().collect();
     for _ in 0..MAX_ROUNDS {
+        if work.spent() {
+            break;
+        }
         let value: Vec<f64> = u.iter().map(|&v| sol.var_value(v).max(0.0)).collect();
         let mut found: Vec<(f64, Node)> = Vec::new();
         for (bi, b) in bins.iter().enumerate() {
-            if let Some((worth, node)) = best_fill(dense, b, bi, demand, &value) {
+            if work.spent() {
+                return None;
+            }
+            if let Some((worth, node)) = best_fill(dense, b, bi, demand, &value, work) {
                 if worth > b.price * (1.0 + 1e-6) && !known.contains(&node) {
                     found.push((worth / b.price.max(1e-12), node));
                 }
@@ -314,6 +354,9 @@ fn generate(
                 .ok()?
                 .into_solution()
                 .ok()?;
+            let now = sol.stats().lp_iterations;
+            work.charge(now.saturating_sub(pivots), patterns.len() + n_items);
+            pivots = now;
         }
     }
     Some(u.iter().map(|&v| sol.var_value(v).max(0.0)).collect())
@@ -325,7 +368,7 @@ fn row(u: &[Variable], p: &Node) -> Vec<(Variable, f64)> {
 }
 
 /// The primal of the restricted LP: how many copies of each pattern.
-fn primal(bins: &[Bin], demand: &[usize], patterns: &[Node]) -> Option<Vec<f64>> {
+fn primal(bins: &[Bin], demand: &[usize], patterns: &[Node], work: &mut Work) -> Option<Vec<f64>> {
     let mut lp = Lp::new(OptimizationDirection::Minimize);
     let x: Vec<Variable> = patterns
         .iter()
@@ -348,7 +391,25 @@ fn primal(bins: &[Bin], demand: &[usize], patterns: &[Node]) -> Option<Vec<f64>>
         lp.add_constraint(expr, ComparisonOp::Ge, d as f64);
     }
     let sol = lp.solve().ok()?.into_solution().ok()?;
+    work.charge(sol.stats().lp_iterations, patterns.len() + demand.len());
     Some(x.iter().map(|&v| sol.var_value(v).max(0.0)).collect())
+}
+
+/// The work budget of one plan, in operations: a simplex pivot counts the rows plus the
+/// columns of its LP, the pricing of a bin the items that may use it. Counted, never
+/// timed, so that a plan is the same on every machine.
+struct Work {
+    left: u64,
+}
+
+impl Work {
+    fn charge(&mut self, times: u64, size: usize) {
+        self.left = self.left.saturating_sub(times.saturating_mul(size as u64));
+    }
+
+    fn spent(&self) -> bool {
+        self.left == 0
+    }
 }
 
 /// Requests and capacities as dense vectors: CPU, memory, pod slots, ephemeral
@@ -423,8 +484,10 @@ fn best_fill(
     bi: usize,
     demand: &[usize],
     value: &[f64],
+    work: &mut Work,
 ) -> Option<(f64, Node)> {
     let cap = &dense.caps[bi];
+    work.charge(1, b.items.len());
     let live: Vec<(usize, Shares)> = b
         .items
         .iter()
@@ -453,6 +516,7 @@ fn best_fill(
     if bound <= b.price * (1.0 + 1e-6) {
         return None;
     }
+    work.charge(MIXES.len() as u64 + 1, live.len());
     let mut best: Option<(f64, Vec<(usize, usize)>, Vec<usize>)> = None;
     let mut order: Vec<(f64, usize)> = Vec::with_capacity(live.len());
     let mut free = cap.clone();
@@ -488,7 +552,7 @@ fn best_fill(
     if worth < b.price * CLOSE {
         return None;
     }
-    if let Some((w, t)) = lp_fill(dense, bi, demand, value, &order) {
+    if let Some((w, t)) = lp_fill(dense, bi, demand, value, &order, work) {
         if w > worth * (1.0 + 1e-12) {
             worth = w;
             take = t;
@@ -527,6 +591,7 @@ fn best_fill(
     };
     free.copy_from_slice(cap);
     search.dfs(0, &mut free, 0.0);
+    work.charge(search.steps as u64, cap.len());
     if let Some(t) = search.best_take {
         worth = search.best;
         take = t;
@@ -544,6 +609,7 @@ fn lp_fill(
     demand: &[usize],
     value: &[f64],
     order: &[usize],
+    work: &mut Work,
 ) -> Option<(f64, Vec<(usize, usize)>)> {
     let cap = &dense.caps[bi];
     let mut lp = Lp::new(OptimizationDirection::Maximize);
@@ -567,6 +633,7 @@ fn lp_fill(
         }
     }
     let sol = lp.solve().ok()?.into_solution().ok()?;
+    work.charge(sol.stats().lp_iterations.max(1), order.len() + cap.len());
     let mut free = cap.clone();
     let mut count = vec![0usize; dense.items.len()];
     for &(g, v) in &vars {
@@ -736,7 +803,7 @@ mod tests {
                 items: vec![0, 1],
             },
         ];
-        let (nodes, whole) = plan(&items, &bins);
+        let (nodes, whole) = plan(&items, &bins, BUDGET);
         let (cost, placed) = check(&items, &bins, &nodes);
         assert_eq!(placed, vec![40, 40]);
         assert_eq!(cost, 40.0 * 2.0, "{nodes:?}");
@@ -773,13 +840,16 @@ mod tests {
                 items: vec![0, 1],
             },
         ];
-        let (nodes, whole) = plan(&items, &bins);
+        let (nodes, whole) = plan(&items, &bins, BUDGET);
         let (cost, placed) = check(&items, &bins, &nodes);
         assert!(whole <= nodes.len());
         // The optimum: five 8-CPU nodes hold 40 CPUs (all 11 big pods and 36 small
         // ones), one 4-CPU node the last small pod ($17; six 8-CPU nodes cost $18).
         assert_eq!(placed, vec![37, 11], "{nodes:?}");
         assert_eq!(cost, 5.0 * 3.0 + 2.0, "{nodes:?}");
+        // A budget spent before the generation ends opens nothing (the caller's greedy
+        // plan stands).
+        assert_eq!(plan(&items, &bins, 10), (Vec::new(), 0));
     }
 
     #[test]
@@ -802,7 +872,7 @@ mod tests {
             price: 1.0,
             items: vec![0, 1],
         }];
-        let (nodes, _) = plan(&items, &bins);
+        let (nodes, _) = plan(&items, &bins, BUDGET);
         assert_eq!(
             nodes,
             vec![Node {
