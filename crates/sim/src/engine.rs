@@ -82,6 +82,12 @@ struct Sim<'a> {
     /// Replacements in flight: (nodes to remove, their replacements, reason).
     replacing: Vec<(Vec<usize>, Vec<usize>, &'static str)>,
     repack_gaps: Vec<f64>,
+    /// The autoscaler's tick interval (ticks fall on its multiples).
+    tick: Option<Millis>,
+    /// The tick scheduled next (other `Tick` events in the queue are stale), and the
+    /// last tick run.
+    next_tick: Option<Millis>,
+    last_tick: Option<Millis>,
 }
 
 /// Replay `input` with `autoscaler`.
@@ -140,6 +146,9 @@ fn run_inner(
         interrupted: 0,
         replacing: Vec::new(),
         repack_gaps: Vec::new(),
+        tick: autoscaler.interval().filter(|i| i.0 > 0),
+        next_tick: Some(Millis(0)),
+        last_tick: None,
     };
     sim.queue.push(Millis(0), Phase::Autoscaler, Ev::Tick);
     sim.queue.push(Millis(0), Phase::Sample, Ev::Sample);
@@ -160,10 +169,20 @@ fn run_inner(
             sim.schedule();
             sim.advance(at);
         }
-        sim.summary.events += 1;
         match next {
-            Next::Trace(_, i) => sim.trace_event(&input.trace[i]),
-            Next::Event(_, e) => sim.event(e, autoscaler),
+            Next::Trace(_, i) => {
+                sim.summary.events += 1;
+                sim.trace_event(&input.trace[i]);
+                sim.poke();
+            }
+            Next::Event(_, Ev::Tick) if sim.next_tick != Some(sim.now) => {}
+            Next::Event(_, e) => {
+                sim.summary.events += 1;
+                sim.event(e, autoscaler);
+                if !matches!(e, Ev::Tick | Ev::Sample | Ev::Bound) {
+                    sim.poke();
+                }
+            }
         }
     }
     sim.schedule();
@@ -172,6 +191,35 @@ fn run_inner(
 }
 
 impl Sim<'_> {
+    /// Something changed: tick at the first tick time from now on (after now if this
+    /// instant's tick has run), unless one comes sooner.
+    fn poke(&mut self) {
+        let Some(i) = self.tick else {
+            return;
+        };
+        let mut at = Millis(self.now.0.div_ceil(i.0) * i.0);
+        if self.last_tick == Some(at) {
+            at += i;
+        }
+        if self.next_tick.is_none_or(|n| n > at) {
+            self.next_tick = Some(at);
+            self.queue.push(at, Phase::Autoscaler, Ev::Tick);
+        }
+    }
+
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            now: self.now,
+            cluster: &self.cluster,
+            pools: self.input.nodepools,
+            catalog: self.input.catalog,
+            pairs: &self.pairs,
+            trace: self.input.trace,
+            cloud: &self.cloud,
+            spot_to_spot: self.input.settings.spot_to_spot_consolidation,
+        }
+    }
+
     fn lb_step(&self) -> Millis {
         let s = self.input.settings;
         Millis((s.horizon.0 / s.lb_samples.max(1) as u64).max(1))
@@ -200,19 +248,7 @@ impl Sim<'_> {
     }
 
     fn ctx_actions(&mut self, autoscaler: &mut dyn Autoscaler) {
-        let actions = {
-            let ctx = Ctx {
-                now: self.now,
-                cluster: &self.cluster,
-                pools: self.input.nodepools,
-                catalog: self.input.catalog,
-                pairs: &self.pairs,
-                trace: self.input.trace,
-                cloud: &self.cloud,
-                spot_to_spot: self.input.settings.spot_to_spot_consolidation,
-            };
-            autoscaler.reconcile(&ctx)
-        };
+        let actions = { autoscaler.reconcile(&self.ctx()) };
         let cache = autoscaler.uses_unavailable_cache();
         for a in actions {
             match a {
@@ -278,8 +314,16 @@ impl Sim<'_> {
                 // Let the scheduler act on this instant first.
                 self.schedule();
                 self.ctx_actions(autoscaler);
-                if let Some(i) = autoscaler.interval() {
-                    self.queue.push(self.now + i, Phase::Autoscaler, Ev::Tick);
+                self.last_tick = Some(self.now);
+                self.next_tick = None;
+                // The next tick: the first at or after the autoscaler's wake (at the
+                // earliest the next one); a change ticks sooner (see `poke`).
+                if let Some(i) = self.tick {
+                    if let Some(w) = autoscaler.wake(&self.ctx()) {
+                        let at = Millis(w.0.div_ceil(i.0) * i.0).max(self.now + i);
+                        self.next_tick = Some(at);
+                        self.queue.push(at, Phase::Autoscaler, Ev::Tick);
+                    }
                 }
             }
             Ev::Registered(n) => {

@@ -729,3 +729,57 @@ fn pods_deleted_before_binding_are_counted_with_their_wait() {
         assert_eq!(s.pending_seconds.max, 1800.0, "{name}");
     }
 }
+
+/// An autoscaler ticking every interval: `inner` without its `wake`.
+struct EveryTick(Box<dyn nodepack_sim::Autoscaler>);
+
+impl nodepack_sim::Autoscaler for EveryTick {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn interval(&self) -> Option<Millis> {
+        self.0.interval()
+    }
+    fn reconcile(
+        &mut self,
+        ctx: &nodepack_sim::autoscaler::Ctx,
+    ) -> Vec<nodepack_sim::autoscaler::Action> {
+        self.0.reconcile(ctx)
+    }
+    fn drains_on_notice(&self) -> bool {
+        self.0.drains_on_notice()
+    }
+    fn uses_unavailable_cache(&self) -> bool {
+        self.0.uses_unavailable_cache()
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// The engine skips the ticks an autoscaler's `wake` says cannot act: the replay is
+    /// the one that ticks every second, with fewer events (an idle hour is a few
+    /// passes, not 3,600 ticks).
+    #[test]
+    fn skipped_ticks_change_nothing_but_the_event_count(
+        g in arb_generator(),
+        seed in 0u64..1000,
+    ) {
+        let mut settings = Settings::new(Millis::from_mins(240), seed);
+        settings.lb_samples = 6;
+        settings.series_points = 30;
+        let trace = generate(&g, Millis::from_mins(90), seed);
+        for name in ["nodepack", "nodepack-lean", "karpenter"] {
+            let (mut fast, _) = replay(name, &settings, &trace);
+            let mut every = EveryTick(by_name(name).unwrap());
+            let (mut slow, _) = replay_with(&mut every, &settings, &trace, &[]);
+            prop_assert!(
+                fast.summary.events * 3 < slow.summary.events,
+                "{}: {} events, {} ticking every second", name, fast.summary.events, slow.summary.events
+            );
+            fast.summary.events = 0;
+            slow.summary.events = 0;
+            prop_assert_eq!(&fast, &slow, "{}", name);
+        }
+    }
+}

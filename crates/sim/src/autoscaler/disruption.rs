@@ -36,6 +36,8 @@ pub struct Disruptor {
     /// answer may change with time alone (a node settling or expiring), at the latest
     /// [`RECHECK`] later (budget schedules, Karpenter's consolidation-state TTL).
     quiet: Option<(u64, Millis)>,
+    /// [`Disruptor::wake`] let ticks be skipped over quiet passes.
+    skipping: bool,
 }
 
 /// A pass that found nothing is repeated on an unchanged cluster after this long.
@@ -64,6 +66,7 @@ impl Disruptor {
             next: Millis(0),
             pending: None,
             quiet: None,
+            skipping: false,
         }
     }
 
@@ -88,12 +91,41 @@ impl Disruptor {
             next: Millis(0),
             pending: None,
             quiet: None,
+            skipping: false,
         }
     }
 
     /// Whether its replacements launch through CreateFleet (Karpenter's).
     fn fleet(&self) -> bool {
         self.consolidator.name() == "karpenter"
+    }
+
+    /// When its next pass may act, the cluster unchanged (the engine ticks again at
+    /// once on any change): the next pass, or, when the last pass found nothing and the
+    /// cluster's signature is the same, the first pass at or after the time that answer
+    /// may change (the passes before it would find the same nothing).
+    pub fn wake(&mut self, ctx: &Ctx, reserved: &[(usize, Arc<Pod>)]) -> Millis {
+        self.skipping = false;
+        if self.pending.is_none() {
+            if let Some((s, w)) = self.quiet {
+                if w > self.next && signature(ctx, reserved) == s {
+                    let i = self.interval.0.max(1);
+                    self.skipping = true;
+                    return Millis(self.next.0 + (w.0 - self.next.0).div_ceil(i) * i);
+                }
+            }
+        }
+        self.next
+    }
+
+    /// At a tick after skipped ones (see [`Disruptor::wake`]): the quiet passes those
+    /// ticks would have run only moved the next pass on by the interval each.
+    pub fn catch_up(&mut self, now: Millis) {
+        if !std::mem::take(&mut self.skipping) || now <= self.next {
+            return;
+        }
+        let i = self.interval.0.max(1);
+        self.next = Millis(self.next.0 + (now.0 - self.next.0).div_ceil(i) * i);
     }
 
     /// Would a pass run at `now` (pods not waiting)?

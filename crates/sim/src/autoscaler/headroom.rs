@@ -73,6 +73,11 @@ impl Headroom {
             .all(|(&n, u)| u.fits_with(&Resources::default(), &c.nodes[n].node.allocatable))
     }
 
+    /// When the placeholders are next placed.
+    pub fn next(&self) -> Millis {
+        self.next
+    }
+
     /// One pass, if due (or `force`d): place the placeholders, launch nodes for those
     /// that do not fit.
     pub fn reconcile(&mut self, ctx: &Ctx, force: bool) -> Vec<Action> {

@@ -102,6 +102,14 @@ struct Booting {
     taken: bool,
 }
 
+/// Is a held spare unused (a pass of [`reconcile`] may act)?
+pub fn has_unused(c: &Cluster) -> bool {
+    c.alive.iter().any(|&n| {
+        let ns = &c.nodes[n];
+        ns.spare && ns.held && ns.live() && ns.pods.is_empty() && ns.nominated.is_empty()
+    })
+}
+
 /// One pass: ready held spares take over the plans of booting nodes they can stand in
 /// for; unused held spares no booting node needs are removed.
 pub fn reconcile(c: &Cluster) -> Vec<Action> {

@@ -39,9 +39,18 @@ impl Autoscaler for KarpenterAutoscaler {
         Some(Millis::from_secs(1))
     }
     fn reconcile(&mut self, ctx: &Ctx) -> Vec<Action> {
+        self.disruptor.catch_up(ctx.now);
         let mut out = self.provisioner.reconcile(ctx);
         out.extend(self.disruptor.reconcile(ctx, false, &[]));
         out
+    }
+    fn wake(&mut self, ctx: &Ctx) -> Option<Millis> {
+        let p = self.provisioner.wake(ctx);
+        if p == Some(ctx.now) {
+            return p;
+        }
+        let d = self.disruptor.wake(ctx, &[]);
+        Some(p.map_or(d, |p| p.min(d)))
     }
     fn drains_on_notice(&self) -> bool {
         true

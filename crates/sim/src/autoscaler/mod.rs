@@ -120,6 +120,13 @@ pub trait Autoscaler {
     fn interval(&self) -> Option<Millis>;
     /// One pass of its loop.
     fn reconcile(&mut self, ctx: &Ctx) -> Vec<Action>;
+    /// After a pass: the earliest time its loop may act if the cluster does not change
+    /// (`None`: not before a change). The engine ticks again at the first tick at or
+    /// after it, or at the first tick after any change, whichever comes first; ticks in
+    /// between are skipped. The default: the next tick.
+    fn wake(&mut self, ctx: &Ctx) -> Option<Millis> {
+        self.interval().map(|i| ctx.now + i)
+    }
     /// Whether it cordons and drains a spot node on the interruption notice (otherwise
     /// the pods die with the node two minutes later).
     fn drains_on_notice(&self) -> bool;
@@ -205,6 +212,29 @@ impl Provisioner {
                         || ctx.now.saturating_sub(ps.reason_at) >= self.retry_unschedulable)
             })
             .collect()
+    }
+
+    /// The earliest time a pass may provision, the cluster unchanged: now if pods wait
+    /// for capacity (a batch is open), else when the first pod found unschedulable may
+    /// be retried (`None`: no such pod).
+    pub fn wake(&self, ctx: &Ctx) -> Option<Millis> {
+        let c = ctx.cluster;
+        let mut at: Option<Millis> = None;
+        for &p in &c.pending {
+            let ps = &c.pods[p];
+            if ps.nominated.is_some() {
+                continue;
+            }
+            let t = match ps.reason {
+                None => ctx.now,
+                Some(_) => (ps.reason_at + self.retry_unschedulable).max(ctx.now),
+            };
+            if t <= ctx.now {
+                return Some(ctx.now);
+            }
+            at = Some(at.map_or(t, |a| a.min(t)));
+        }
+        at
     }
 
     /// Are pods waiting for capacity?

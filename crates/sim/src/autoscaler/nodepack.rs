@@ -68,6 +68,7 @@ impl Autoscaler for NodepackAutoscaler {
         Some(Millis::from_secs(1))
     }
     fn reconcile(&mut self, ctx: &Ctx) -> Vec<Action> {
+        self.disruptor.catch_up(ctx.now);
         let waiting = self.provisioner.has_waiting(ctx);
         let mut out = Vec::new();
         if self.provisioner.hedge_share > 0.0 {
@@ -85,6 +86,22 @@ impl Autoscaler for NodepackAutoscaler {
         }
         out.extend(self.disruptor.reconcile(ctx, waiting, reserved));
         out
+    }
+    fn wake(&mut self, ctx: &Ctx) -> Option<Millis> {
+        let p = self.provisioner.wake(ctx);
+        if p == Some(ctx.now)
+            || (self.provisioner.hedge_share > 0.0 && super::hedge::has_unused(ctx.cluster))
+        {
+            return Some(ctx.now);
+        }
+        let mut at = self.disruptor.wake(
+            ctx,
+            self.headroom.as_ref().map_or(&[][..], |h| &h.placed[..]),
+        );
+        if let Some(h) = &self.headroom {
+            at = at.min(h.next());
+        }
+        Some(p.map_or(at, |p| p.min(at)))
     }
     fn drains_on_notice(&self) -> bool {
         true
