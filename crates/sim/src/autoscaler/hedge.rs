@@ -40,12 +40,92 @@ use nodepack_model::{Pod, Resources};
 /// its zones' nodes, not their own.
 pub const SPREAD_EXTRA: u32 = 1;
 
-/// Give a round's launches that carry pods their spares, `share` per launch:
+/// What a spare must pay for: the value of an hour of one pod's pending time, in
+/// dollars, when nothing else is said ([`Pricing::pending_value`]). At $2 a pod-hour a
+/// spare of a $0.20/h node beside five pods pays for itself, one of a $1/h GPU node
+/// beside one pod does not.
+pub const PENDING_VALUE: f64 = 2.0;
+
+/// How spares are priced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pricing {
+    /// Dollars an hour of one pod's pending time is worth.
+    pub pending_value: f64,
+    /// Seconds a spare is billed: the billing minimum, or its expected boot if longer
+    /// (a spare is removed once ready with nothing to take over, and a slow node it
+    /// took over from is removed once that is ready).
+    pub billed_s: f64,
+    /// `wait[m]`: the expected first boot, seconds, of `m + 1` nodes launched together.
+    pub wait: Vec<f64>,
+}
+
+impl Pricing {
+    /// Pricing for the cloud's boot times (see [`crate::config::CloudConfig`]), up to
+    /// `most` spares.
+    pub fn new(cloud: &crate::config::CloudConfig, pending_value: f64, most: u32) -> Self {
+        // Boot time: uniform in [min, max], or with the tail's share in [max, tail].
+        let (lo, hi) = (cloud.boot_min_s.max(0.0), cloud.boot_max_s.max(0.0));
+        let tail_hi = cloud.boot_tail_max_s.max(hi);
+        let tail = cloud.boot_tail_share.clamp(0.0, 1.0);
+        let cdf = |t: f64| -> f64 {
+            let span = |a: f64, b: f64| {
+                if b <= a {
+                    f64::from(u8::from(t >= a))
+                } else {
+                    ((t - a) / (b - a)).clamp(0.0, 1.0)
+                }
+            };
+            (1.0 - tail) * span(lo, hi) + tail * span(hi, tail_hi)
+        };
+        // E[min of m] = integral of (1 - F)^m, in steps of a tenth of a second.
+        let steps = ((tail_hi * 10.0).ceil() as usize).clamp(1, 100_000);
+        let dt = tail_hi / steps as f64;
+        let wait = (1..=most as usize + 1)
+            .map(|m| {
+                (0..steps)
+                    .map(|k| (1.0 - cdf((k as f64 + 0.5) * dt)).powi(m as i32) * dt)
+                    .sum()
+            })
+            .collect();
+        let mean_boot = (1.0 - tail) * (lo + hi) / 2.0 + tail * (hi + tail_hi) / 2.0;
+        Pricing {
+            pending_value: pending_value.max(0.0),
+            billed_s: cloud.billing_minimum_s.max(mean_boot),
+            wait,
+        }
+    }
+
+    /// Spares worth launching beside a node of this price carrying `pods` pods, at most
+    /// `most`: while the pending time the next spare saves (the drop in the expected
+    /// first boot, times the pods, at [`Pricing::pending_value`]) exceeds what it is
+    /// billed.
+    pub fn spares(&self, price_per_hour: f64, pods: usize, most: u32) -> u32 {
+        let cost = price_per_hour * self.billed_s / 3600.0;
+        let mut n = 0;
+        while n < most && (n as usize + 1) < self.wait.len() {
+            let saved_s = self.wait[n as usize] - self.wait[n as usize + 1];
+            if saved_s / 3600.0 * pods as f64 * self.pending_value <= cost {
+                break;
+            }
+            n += 1;
+        }
+        n
+    }
+}
+
+/// Give a round's launches that carry pods their spares. At most `share` per launch:
 /// `floor(share)` each, and one more to the `ceil(frac(share) * n)` carrying the most
 /// pods (ties: first planned first); with any share, [`SPREAD_EXTRA`] more to a launch
-/// carrying a pod under a hard zone spread. The engine launches them on the offering
-/// each launch gets.
-pub fn assign(actions: &mut [Action], share: f64, c: &Cluster) {
+/// carrying a pod under a hard zone spread. Of those, each launch gets as many as pay
+/// for themselves ([`Pricing::spares`], at its offering's price). The engine launches
+/// them on the offering each launch gets.
+pub fn assign(
+    actions: &mut [Action],
+    share: f64,
+    c: &Cluster,
+    pricing: &Pricing,
+    price_of: impl Fn(&LaunchReq) -> Option<f64>,
+) {
     let share = share.max(0.0);
     let mut launches: Vec<&mut LaunchReq> = actions
         .iter_mut()
@@ -58,10 +138,15 @@ pub fn assign(actions: &mut [Action], share: f64, c: &Cluster) {
     let whole = share.floor();
     let extra = ((share - whole) * launches.len() as f64).ceil() as usize;
     for (i, l) in launches.into_iter().enumerate() {
-        l.spares = whole as u32 + u32::from(i < extra);
+        let mut most = whole as u32 + u32::from(i < extra);
         if share > 0.0 && l.pods.iter().any(|&p| zone_spread(&c.pods[p].pod)) {
-            l.spares += SPREAD_EXTRA;
+            most += SPREAD_EXTRA;
         }
+        // (An offering of unknown price: no spare.)
+        l.spares = match price_of(l) {
+            Some(p) => pricing.spares(p, l.pods.len(), most),
+            None => 0,
+        };
     }
 }
 
@@ -207,6 +292,31 @@ mod tests {
         })
     }
 
+    /// The default pricing (a spare of a free node always pays).
+    fn free() -> Pricing {
+        Pricing::new(&crate::config::CloudConfig::default(), PENDING_VALUE, 4)
+    }
+
+    /// Spares are priced: the default cloud's boot tail saves a pod about ten seconds
+    /// with one spare and less with each more, so a cheap node beside many pods gets
+    /// them all, a GPU node beside one pod none; no pending value, no spare.
+    #[test]
+    fn spares_pay_for_themselves_or_are_not_launched() {
+        let p = free();
+        // E[first of m boots] falls with m, by less each time.
+        assert!((p.wait[0] - 47.25).abs() < 0.1, "{:?}", p.wait);
+        for w in p.wait.windows(3) {
+            assert!(w[0] > w[1] && w[0] - w[1] > w[1] - w[2], "{:?}", p.wait);
+        }
+        assert_eq!(p.billed_s, 60.0);
+        assert_eq!(p.spares(0.2, 10, 3), 3);
+        assert_eq!(p.spares(0.2, 10, 1), 1);
+        assert_eq!(p.spares(1.0, 1, 3), 0);
+        assert_eq!(p.spares(32.77, 8, 3), 0);
+        let none = Pricing::new(&crate::config::CloudConfig::default(), 0.0, 4);
+        assert_eq!(none.spares(0.01, 100, 3), 0);
+    }
+
     fn spare_counts(actions: &[Action]) -> Vec<(String, u32)> {
         actions
             .iter()
@@ -236,7 +346,7 @@ mod tests {
         let c = pods(&[]);
         let with = |share: f64| {
             let mut r = round();
-            assign(&mut r, share, &c);
+            assign(&mut r, share, &c, &free(), |_| Some(0.0));
             spare_counts(&r)
         };
         let names = |v: [u32; 4]| {
@@ -285,7 +395,7 @@ mod tests {
             ]
         };
         let mut r = round();
-        assign(&mut r, 2.0, &c);
+        assign(&mut r, 2.0, &c, &free(), |_| Some(0.0));
         let want = |v: [u32; 3]| {
             ["spread", "plain", "host"]
                 .into_iter()
@@ -295,7 +405,7 @@ mod tests {
         };
         assert_eq!(spare_counts(&r), want([3, 2, 2]));
         let mut r = round();
-        assign(&mut r, 0.0, &c);
+        assign(&mut r, 0.0, &c, &free(), |_| Some(0.0));
         assert_eq!(spare_counts(&r), want([0, 0, 0]));
     }
 

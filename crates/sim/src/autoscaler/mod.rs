@@ -177,6 +177,10 @@ pub struct Provisioner {
     /// nodepack only: spare nodes launched beside a round's nodes, as a share of them
     /// (see [`hedge`]); 0: none.
     pub hedge_share: f64,
+    /// nodepack only: dollars an hour of one pod's pending time is worth, against which
+    /// each spare of the hedge is priced (see [`hedge::Pricing`]; default
+    /// [`hedge::PENDING_VALUE`]).
+    pub pending_value: f64,
     opened: Option<Millis>,
     last_change: Millis,
     last_count: usize,
@@ -192,6 +196,7 @@ impl Provisioner {
             retry_unschedulable: Millis::from_mins(5),
             growth_window: None,
             hedge_share: 0.0,
+            pending_value: hedge::PENDING_VALUE,
             opened: None,
             last_change: Millis(0),
             last_count: 0,
@@ -277,7 +282,19 @@ impl Provisioner {
             },
         };
         let mut out = provision_with(strategy.as_ref(), ctx, waiting);
-        hedge::assign(&mut out, self.hedge_share, ctx.cluster);
+        if self.hedge_share > 0.0 {
+            let most = self.hedge_share.ceil() as u32 + hedge::SPREAD_EXTRA;
+            let pricing = hedge::Pricing::new(&ctx.cloud.config, self.pending_value, most);
+            let price_of = |l: &LaunchReq| {
+                let t = ctx.catalog.get(&l.instance_type)?;
+                let o = t
+                    .offerings
+                    .iter()
+                    .find(|o| o.zone == l.zone && o.capacity_type == l.capacity_type)?;
+                Some(o.price.usd())
+            };
+            hedge::assign(&mut out, self.hedge_share, ctx.cluster, &pricing, price_of);
+        }
         out
     }
 }
