@@ -73,5 +73,32 @@ fn real(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, diverse, real);
+/// Many distinct pod shapes (`shaped_pods`: 5 pods of each of 1,000 shapes, 2 of each
+/// of 10,000), the AWS catalog, one pool allowing every type.
+fn shapes(c: &mut Criterion) {
+    let catalog = nodepack_formats::aws_us_east_1();
+    let pools = vec![real_pool()];
+    let mut g = c.benchmark_group("aws-shapes");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    for (n, k) in [(5000usize, 1000usize), (20_000, 10_000)] {
+        let pods = shaped_pods(n, k, 42);
+        let problem = Problem {
+            pending: &pods,
+            nodes: &[],
+            nodepools: &pools,
+            catalog: &catalog,
+        };
+        g.throughput(Throughput::Elements(n as u64));
+        for s in ["nodepack", "karpenter"] {
+            g.bench_with_input(
+                BenchmarkId::new(s, format!("{k} shapes")),
+                &problem,
+                |b, p| b.iter(|| solve(s, p)),
+            );
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, diverse, real, shapes);
 criterion_main!(benches);

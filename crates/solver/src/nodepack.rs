@@ -1168,19 +1168,18 @@ impl Nodepack {
                     .sum();
                 (cost, left, mine, limits)
             };
-        // The greedy alone is a completion too: it is kept when a pattern plan cut short
-        // by its work budget is worse.
-        let alone = complete(&mut dominance, &[], &[]);
-        let (nodes, whole, eligible) = self.pattern_plan(prep, &pc, &groups, &mut dominance);
+        let (nodes, whole, cut, eligible) = self.pattern_plan(prep, &pc, &groups, &mut dominance);
         let mut variants = vec![nodes.len()];
-        if whole < nodes.len() && whole > 0 {
+        if whole < nodes.len() {
             variants.push(whole);
         }
-        let mut best: Option<Variant> = Some(alone);
+        // The greedy alone is a completion too when the work budget cut the pattern plan
+        // short (its nodes may then be worse than none).
+        if cut && whole > 0 {
+            variants.push(0);
+        }
+        let mut best: Option<Variant> = None;
         for count in variants {
-            if count == 0 {
-                continue;
-            }
             let v = complete(&mut dominance, &eligible, &nodes[..count]);
             if best
                 .as_ref()
@@ -1518,7 +1517,7 @@ impl Nodepack {
         pc: &PoolCols,
         groups: &[Group],
         dominance: &mut Dominance,
-    ) -> (Vec<patterns::Node>, usize, Vec<usize>) {
+    ) -> (Vec<patterns::Node>, usize, bool, Vec<usize>) {
         let (cols, all_by_price) = (pc.cols, pc.by_price);
         let eligible: Vec<usize> = (0..groups.len())
             .filter(|&g| {
@@ -1526,7 +1525,7 @@ impl Nodepack {
             })
             .collect();
         if eligible.is_empty() {
-            return (Vec::new(), 0, eligible);
+            return (Vec::new(), 0, false, eligible);
         }
         let items: Vec<patterns::Item> = eligible
             .iter()
@@ -1559,12 +1558,12 @@ impl Nodepack {
                 items: its,
             });
         }
-        let (mut nodes, whole) = patterns::plan(&items, &bins, patterns::BUDGET);
+        let (mut nodes, whole, cut) = patterns::plan(&items, &bins, patterns::BUDGET);
         // Bins back to columns.
         for n in nodes.iter_mut() {
             n.bin = bin_cols[n.bin];
         }
-        (nodes, whole, eligible)
+        (nodes, whole, cut, eligible)
     }
 
     /// Open `nodes` of a pattern plan (bins are columns), each right-sized like the

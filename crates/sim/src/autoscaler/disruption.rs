@@ -104,8 +104,18 @@ impl Disruptor {
     /// once on any change): the next pass, or, when the last pass found nothing and the
     /// cluster's signature is the same, the first pass at or after the time that answer
     /// may change (the passes before it would find the same nothing).
-    pub fn wake(&mut self, ctx: &Ctx, reserved: &[(usize, Arc<Pod>)]) -> Millis {
+    /// `sooner`: the autoscaler's other loops wake by then, so no later wake of this
+    /// one matters (and the cluster's signature is not computed).
+    pub fn wake(
+        &mut self,
+        ctx: &Ctx,
+        reserved: &[(usize, Arc<Pod>)],
+        sooner: Option<Millis>,
+    ) -> Millis {
         self.skipping = false;
+        if sooner.is_some_and(|t| t <= self.next) {
+            return self.next;
+        }
         if self.pending.is_none() {
             if let Some((s, w)) = self.quiet {
                 if w > self.next && signature(ctx, reserved) == s {

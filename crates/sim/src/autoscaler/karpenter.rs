@@ -49,7 +49,7 @@ impl Autoscaler for KarpenterAutoscaler {
         if p == Some(ctx.now) {
             return p;
         }
-        let d = self.disruptor.wake(ctx, &[]);
+        let d = self.disruptor.wake(ctx, &[], p);
         Some(p.map_or(d, |p| p.min(d)))
     }
     fn drains_on_notice(&self) -> bool {

@@ -94,14 +94,16 @@ impl Autoscaler for NodepackAutoscaler {
         {
             return Some(ctx.now);
         }
-        let mut at = self.disruptor.wake(
+        let others = match (p, self.headroom.as_ref().map(|h| h.next())) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let at = self.disruptor.wake(
             ctx,
             self.headroom.as_ref().map_or(&[][..], |h| &h.placed[..]),
+            others,
         );
-        if let Some(h) = &self.headroom {
-            at = at.min(h.next());
-        }
-        Some(p.map_or(at, |p| p.min(at)))
+        Some(others.map_or(at, |o| o.min(at)))
     }
     fn drains_on_notice(&self) -> bool {
         true

@@ -92,11 +92,12 @@ pub(super) struct Node {
     pub take: Vec<(usize, usize)>,
 }
 
-/// The nodes for the items' pods, and how many of them (first) are whole copies of LP
-/// patterns; the others are single nodes for the pods those leave. Pods of items no bin
+/// The nodes for the items' pods, how many of them (first) are whole copies of LP
+/// patterns (the others are single nodes for the pods those leave), and whether the
+/// work budget ran out. Pods of items no bin
 /// holds are not placed (the caller packs what is left its own way), nor are the last
 /// few (see [`TAIL_SHARE`]); an LP failure returns the nodes found so far.
-pub(super) fn plan(items: &[Item], bins: &[Bin], budget: u64) -> (Vec<Node>, usize) {
+pub(super) fn plan(items: &[Item], bins: &[Bin], budget: u64) -> (Vec<Node>, usize, bool) {
     let mut work = Work { left: budget };
     let dense = Dense::new(items, bins);
     // Items no bin holds are left to the caller.
@@ -201,7 +202,7 @@ pub(super) fn plan(items: &[Item], bins: &[Bin], budget: u64) -> (Vec<Node>, usi
     }
     let whole = whole.unwrap_or(out.len());
 
-    (out, whole)
+    (out, whole, work.spent())
 }
 
 /// Put pods left over into the room the open nodes have (largest pods first, each on
@@ -803,7 +804,7 @@ mod tests {
                 items: vec![0, 1],
             },
         ];
-        let (nodes, whole) = plan(&items, &bins, BUDGET);
+        let (nodes, whole, _) = plan(&items, &bins, BUDGET);
         let (cost, placed) = check(&items, &bins, &nodes);
         assert_eq!(placed, vec![40, 40]);
         assert_eq!(cost, 40.0 * 2.0, "{nodes:?}");
@@ -840,7 +841,7 @@ mod tests {
                 items: vec![0, 1],
             },
         ];
-        let (nodes, whole) = plan(&items, &bins, BUDGET);
+        let (nodes, whole, _) = plan(&items, &bins, BUDGET);
         let (cost, placed) = check(&items, &bins, &nodes);
         assert!(whole <= nodes.len());
         // The optimum: five 8-CPU nodes hold 40 CPUs (all 11 big pods and 36 small
@@ -849,7 +850,7 @@ mod tests {
         assert_eq!(cost, 5.0 * 3.0 + 2.0, "{nodes:?}");
         // A budget spent before the generation ends opens nothing (the caller's greedy
         // plan stands).
-        assert_eq!(plan(&items, &bins, 10), (Vec::new(), 0));
+        assert_eq!(plan(&items, &bins, 10), (Vec::new(), 0, true));
     }
 
     #[test]
@@ -872,7 +873,7 @@ mod tests {
             price: 1.0,
             items: vec![0, 1],
         }];
-        let (nodes, _) = plan(&items, &bins, BUDGET);
+        let (nodes, _, _) = plan(&items, &bins, BUDGET);
         assert_eq!(
             nodes,
             vec![Node {
