@@ -16,8 +16,9 @@
 //!    scored lazily (a score from an earlier step bounds the score now, within `RISE`),
 //!    so a step re-scores a few columns, not all. The greedy also finishes the pattern
 //!    plan without its single nodes, and packs everything alone (the plan of a pattern
-//!    LP cut short by its work budget); the cheapest completion is kept. Each node is right-sized to the cheapest type holding its pods, and the least
-//!    utilized ones are merged where one node costs less.
+//!    LP cut short by its work budget); the cheapest completion is kept. Each node is
+//!    right-sized to the cheapest type holding its pods, and the least utilized ones are
+//!    merged where one node costs less.
 //! 4. Offerings are chosen by price plus an explicit spot risk model ([`RiskModel`]), and
 //!    spot nodes are spread over zones among offerings within a small price tolerance so
 //!    that one reclaim hits few pods.
@@ -227,22 +228,15 @@ const CT_ORDER: [CapacityType; 3] = [
     CapacityType::OnDemand,
 ];
 
-/// Columns dominated outright (another column with the same groups and capacity type,
-/// no more expensive, at least as large everywhere), decided lazily: each bucket of
-/// columns with the same groups and capacity type is walked cheapest first (at equal
-/// price the larger, then the lower index), so every column that dominates another
-/// comes before it; a column dominated by anything is dominated by a survivor
-/// (dominance is transitive), so only survivors are compared against. The packer
-/// scans columns cheapest first and stops early, so most buckets are walked only
-/// partly.
-/// A column in the greedy's lazy heap: its score when last computed (a bound on its
-/// score now) at `step` (`usize::MAX`: never computed). The greatest score comes first,
-/// then the lower price, then the lower column index.
 /// How much a column's score may rise as pods are placed, for the greedy's lazy
 /// evaluation (see [`Nodepack::greedy`]): scores are not monotone (a proportional slice
 /// grows when a scarce resource's hungriest pods are gone), so entries whose last score
 /// is within this factor of the best current one are scored again.
 const RISE: f64 = 0.3;
+
+/// A column in the greedy's lazy heap: its score when last computed (a bound on its
+/// score now) at `step` (`usize::MAX`: never computed). The greatest score comes first,
+/// then the lower price, then the lower column index.
 struct Lazy {
     score: f64,
     price: f64,
@@ -273,6 +267,13 @@ impl PartialEq for Lazy {
 
 impl Eq for Lazy {}
 
+/// Columns dominated outright (another column with the same groups and capacity type,
+/// no more expensive, at least as large everywhere), decided lazily: each bucket of
+/// columns with the same groups and capacity type is walked cheapest first (at equal
+/// price the larger, then the lower index), so every column that dominates another
+/// comes before it; a column dominated by anything is dominated by a survivor
+/// (dominance is transitive), so only survivors are compared against. Buckets are
+/// walked only as far as the columns asked about.
 struct Dominance {
     buckets: Vec<Vec<usize>>,
     bucket_of: Vec<usize>,

@@ -6,9 +6,11 @@
 //! 2 minutes). A round of N nodes waits for all N, so its slowest pods almost surely
 //! wait for a tail boot, and those pods set the pending-latency p99.
 //!
-//! - [`assign`]: a round's launches that carry pods get `share` spares each, and one
-//!   more ([`SPREAD_EXTRA`]) when they carry pods under a hard zone spread (the spread
-//!   holds a zone's pods until the slowest zone has room). The engine launches them in
+//! - [`assign`]: a round's launches that carry pods get up to `share` spares each, and
+//!   one more ([`SPREAD_EXTRA`]) when they carry pods under a hard zone spread (the
+//!   spread holds a zone's pods until the slowest zone has room); of those, only the
+//!   spares that pay for themselves ([`Pricing`]: the pending time a spare saves, at a
+//!   value per pod-hour, against what it is billed). The engine launches them in
 //!   their launch's request, on the offering it got: they do not fail on capacity apart
 //!   from it, and their boot times and interruptions come from streams of their own
 //!   (`Concern::SpareLaunch`), so the number of spares never moves another node's
