@@ -2,10 +2,22 @@
 //! fake catalog, 4,000 preference pods) and mixed workloads on the real AWS catalog.
 //! One `Strategy::solve` call per iteration, on one core.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
+};
 use nodepack_benches::*;
 use nodepack_solver::{lower_bound, solve, Problem};
 use std::time::Duration;
+
+/// Both strategies on `problem`, as `nodepack/{param}` and `karpenter/{param}`.
+fn both(g: &mut BenchmarkGroup<'_, WallTime>, param: impl std::fmt::Display, problem: &Problem) {
+    for s in ["nodepack", "karpenter"] {
+        g.bench_with_input(BenchmarkId::new(s, &param), problem, |b, p| {
+            b.iter(|| solve(s, p))
+        });
+    }
+}
 
 fn diverse(c: &mut Criterion) {
     let catalog = karpenter_fake_catalog();
@@ -21,11 +33,7 @@ fn diverse(c: &mut Criterion) {
             catalog: &catalog,
         };
         g.throughput(Throughput::Elements(n as u64));
-        for s in ["nodepack", "karpenter"] {
-            g.bench_with_input(BenchmarkId::new(s, n), &problem, |b, p| {
-                b.iter(|| solve(s, p))
-            });
-        }
+        both(&mut g, n, &problem);
     }
     g.finish();
     let mut g = c.benchmark_group("karpenter-preference");
@@ -38,11 +46,7 @@ fn diverse(c: &mut Criterion) {
         catalog: &catalog,
     };
     g.throughput(Throughput::Elements(4000));
-    for s in ["nodepack", "karpenter"] {
-        g.bench_with_input(BenchmarkId::new(s, 4000), &problem, |b, p| {
-            b.iter(|| solve(s, p))
-        });
-    }
+    both(&mut g, 4000, &problem);
     g.finish();
 }
 
@@ -60,11 +64,7 @@ fn real(c: &mut Criterion) {
             catalog: &catalog,
         };
         g.throughput(Throughput::Elements(n as u64));
-        for s in ["nodepack", "karpenter"] {
-            g.bench_with_input(BenchmarkId::new(s, n), &problem, |b, p| {
-                b.iter(|| solve(s, p))
-            });
-        }
+        both(&mut g, n, &problem);
         let plan = solve("nodepack", &problem).expect("strategy");
         g.bench_with_input(BenchmarkId::new("lower-bound", n), &problem, |b, p| {
             b.iter(|| lower_bound(p, &plan))
@@ -89,13 +89,7 @@ fn shapes(c: &mut Criterion) {
             catalog: &catalog,
         };
         g.throughput(Throughput::Elements(n as u64));
-        for s in ["nodepack", "karpenter"] {
-            g.bench_with_input(
-                BenchmarkId::new(s, format!("{k} shapes")),
-                &problem,
-                |b, p| b.iter(|| solve(s, p)),
-            );
-        }
+        both(&mut g, format!("{k} shapes"), &problem);
     }
     g.finish();
 }

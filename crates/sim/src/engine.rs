@@ -5,7 +5,7 @@ use crate::cloud::{Cloud, Launched};
 use crate::cluster::{Cluster, NodeLife, NodeSt, PodPhase, PodSt};
 use crate::config::{Settings, TraceEvent, TraceKind};
 use crate::metrics::{Percentiles, Sample, Summary, Unscheduled};
-use crate::queue::{Next, Phase, Queue};
+use crate::queue::{first_tick, Next, Phase, Queue};
 use nodepack_model::{
     labels, CapacityType, Catalog, Millis, Money, Node, NodePool, NodeState, PodDisruptionBudget,
 };
@@ -197,7 +197,7 @@ impl Sim<'_> {
         let Some(i) = self.tick else {
             return;
         };
-        let mut at = Millis(self.now.0.div_ceil(i.0) * i.0);
+        let mut at = first_tick(Millis(0), i, self.now);
         if self.last_tick == Some(at) {
             at += i;
         }
@@ -248,7 +248,7 @@ impl Sim<'_> {
     }
 
     fn ctx_actions(&mut self, autoscaler: &mut dyn Autoscaler) {
-        let actions = { autoscaler.reconcile(&self.ctx()) };
+        let actions = autoscaler.reconcile(&self.ctx());
         let cache = autoscaler.uses_unavailable_cache();
         for a in actions {
             match a {
@@ -320,7 +320,7 @@ impl Sim<'_> {
                 // earliest the next one); a change ticks sooner (see `poke`).
                 if let Some(i) = self.tick {
                     if let Some(w) = autoscaler.wake(&self.ctx()) {
-                        let at = Millis(w.0.div_ceil(i.0) * i.0).max(self.now + i);
+                        let at = first_tick(Millis(0), i, w).max(self.now + i);
                         self.next_tick = Some(at);
                         self.queue.push(at, Phase::Autoscaler, Ev::Tick);
                     }

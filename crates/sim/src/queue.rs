@@ -117,6 +117,13 @@ impl<E> Queue<E> {
     }
 }
 
+/// The first time of the grid `start, start + step, start + 2 step, ...` at or after `t`
+/// (`start` when `t` is earlier): when a loop running every `step` from `start` next runs.
+pub fn first_tick(start: Millis, step: Millis, t: Millis) -> Millis {
+    let i = step.0.max(1);
+    Millis(start.0 + t.0.saturating_sub(start.0).div_ceil(i) * i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -237,6 +237,7 @@ const RISE: f64 = 0.3;
 /// A column in the greedy's lazy heap: its score when last computed (a bound on its
 /// score now) at `step` (`usize::MAX`: never computed). The greatest score comes first,
 /// then the lower price, then the lower column index.
+#[derive(Clone, Copy)]
 struct Lazy {
     score: f64,
     price: f64,
@@ -1220,11 +1221,12 @@ impl Nodepack {
         } = *pc;
         let np = &prep.problem.nodepools[pool];
         let mut left = Vec::new();
-        // Lazy evaluation: a column's score (the fair cost its fill buys per dollar) only
-        // falls as pods are placed, so a score computed at an earlier step bounds it from
-        // above. The heap holds each live column under its last score (at first, the fair
-        // cost of every pod over its price); the top is re-scored until the top's score
-        // is current, and that column is the step's best.
+        // Lazy evaluation: a column's score (the fair cost its fill buys per dollar)
+        // mostly falls as pods are placed, so a score computed at an earlier step bounds
+        // it from above within `RISE`. The heap holds each live column under its last
+        // score (at first, the fair cost of every pod over its price); the top is
+        // re-scored until the best current score beats every stale one by `RISE`, and
+        // that column is the step's best.
         let value_all: f64 = groups.iter().map(|g| g.fair * g.remaining() as f64).sum();
         let mut heap: std::collections::BinaryHeap<Lazy> = all_by_price
             .iter()
@@ -1246,31 +1248,22 @@ impl Nodepack {
             if remaining.is_empty() {
                 break;
             }
-            // The step's best: (score, price, column, fill, requirements).
-            let mut best: Option<(f64, f64, usize)> = None;
+            // The step's best current entry.
+            let mut best: Option<Lazy> = None;
             // Current entries popped below the best, to push back.
             let mut passed: Vec<Lazy> = Vec::new();
             while let Some(top) = heap.pop() {
                 let c = top.col;
                 if let Some(b) = &best {
-                    if top.score * (1.0 + RISE) <= b.0 {
+                    if top.score * (1.0 + RISE) <= b.score {
                         heap.push(top);
                         break;
                     }
                 }
                 if top.step == step {
                     // (A column re-scored after the best may score more.)
-                    let better = best.is_none_or(|(s, p, bc)| {
-                        let b = Lazy {
-                            score: s,
-                            price: p,
-                            col: bc,
-                            step,
-                        };
-                        top > b
-                    });
-                    if better {
-                        best = Some((top.score, top.price, c));
+                    if best.is_none_or(|b| top > b) {
+                        best = Some(top);
                     }
                     passed.push(top);
                     continue;
@@ -1410,18 +1403,18 @@ impl Nodepack {
                     step,
                 });
             }
-            let best = best.map(|(score, price, c)| {
-                let (take, reqs) = fresh.remove(&c).expect("a current entry has its fill");
-                (score, price, c, take, reqs)
-            });
-            fresh.clear();
-            // (The chosen column's entry is pushed back below.)
+            // Every current entry but the chosen column's (pushed back below) goes back.
             heap.extend(
                 passed
                     .into_iter()
-                    .filter(|l| best.as_ref().is_none_or(|b| b.2 != l.col)),
+                    .filter(|l| best.is_none_or(|b| b.col != l.col)),
             );
-            let Some((score, price, c, take, reqs)) = best else {
+            let best = best.map(|b| {
+                let fill = fresh.remove(&b.col).expect("a current entry has its fill");
+                (b, fill)
+            });
+            fresh.clear();
+            let Some((chosen, (take, reqs))) = best else {
                 // No live column can take any remaining pod: pool limits.
                 for &g in &remaining {
                     left.extend(groups[g].pods[groups[g].next..].iter().copied());
@@ -1430,12 +1423,8 @@ impl Nodepack {
                 break;
             };
             // The chosen column stays a candidate, its score now a bound.
-            heap.push(Lazy {
-                score,
-                price,
-                col: c,
-                step,
-            });
+            heap.push(chosen);
+            let c = chosen.col;
             // The node carries its pods' node requirements (the fill merged only zone
             // terms), so that launch alternatives and growth respect them.
             let reqs = with_terms(reqs, take.iter().map(|t| &groups[t.0]));

@@ -5,6 +5,7 @@
 
 use super::{Action, Ctx, LaunchReq};
 use crate::cluster::{NodeLife, NodeSt};
+use crate::queue::first_tick;
 use nodepack_model::{Millis, NodeState, Pod};
 use nodepack_solver::consolidate::nodepack::NodepackConsolidation;
 use nodepack_solver::consolidate::{
@@ -119,9 +120,8 @@ impl Disruptor {
         if self.pending.is_none() {
             if let Some((s, w)) = self.quiet {
                 if w > self.next && signature(ctx, reserved) == s {
-                    let i = self.interval.0.max(1);
                     self.skipping = true;
-                    return Millis(self.next.0 + (w.0 - self.next.0).div_ceil(i) * i);
+                    return first_tick(self.next, self.interval, w);
                 }
             }
         }
@@ -134,8 +134,7 @@ impl Disruptor {
         if !std::mem::take(&mut self.skipping) || now <= self.next {
             return;
         }
-        let i = self.interval.0.max(1);
-        self.next = Millis(self.next.0 + (now.0 - self.next.0).div_ceil(i) * i);
+        self.next = first_tick(self.next, self.interval, now);
     }
 
     /// Would a pass run at `now` (pods not waiting)?

@@ -191,10 +191,12 @@ struct Booting {
 
 /// Is a held spare unused (a pass of [`reconcile`] may act)?
 pub fn has_unused(c: &Cluster) -> bool {
-    c.alive.iter().any(|&n| {
-        let ns = &c.nodes[n];
-        ns.spare && ns.held && ns.live() && ns.pods.is_empty() && ns.nominated.is_empty()
-    })
+    c.alive.iter().any(|&n| unused(&c.nodes[n]))
+}
+
+/// A held spare that is live, with no pod bound or nominated to it.
+fn unused(ns: &NodeSt) -> bool {
+    ns.spare && ns.held && ns.live() && ns.pods.is_empty() && ns.nominated.is_empty()
 }
 
 /// One pass: ready held spares take over the plans of booting nodes they can stand in
@@ -203,9 +205,6 @@ pub fn reconcile(c: &Cluster) -> Vec<Action> {
     // Held spares only: a node `bind` marked spare (its pods bound elsewhere while it
     // booted) is an ordinary node, seen by the scheduler and consolidation, and serves the
     // next pods that need room until consolidation finds it empty.
-    let unused = |ns: &NodeSt| {
-        ns.spare && ns.held && ns.live() && ns.pods.is_empty() && ns.nominated.is_empty()
-    };
     let spares: Vec<usize> = c
         .alive
         .iter()

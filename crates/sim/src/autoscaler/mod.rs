@@ -210,13 +210,20 @@ impl Provisioner {
         c.pending
             .iter()
             .copied()
-            .filter(|&p| {
-                let ps = &c.pods[p];
-                ps.nominated.is_none()
-                    && (ps.reason.is_none()
-                        || ctx.now.saturating_sub(ps.reason_at) >= self.retry_unschedulable)
-            })
+            .filter(|&p| self.waits_from(&c.pods[p]).is_some_and(|t| t <= ctx.now))
             .collect()
+    }
+
+    /// From when a pending pod waits for capacity: at once, or, once found
+    /// unschedulable, when it may be retried; `None` while it is nominated to a node.
+    fn waits_from(&self, ps: &crate::cluster::PodSt) -> Option<Millis> {
+        if ps.nominated.is_some() {
+            return None;
+        }
+        Some(match ps.reason {
+            None => Millis(0),
+            Some(_) => ps.reason_at + self.retry_unschedulable,
+        })
     }
 
     /// The earliest time a pass may provision, the cluster unchanged: now if pods wait
@@ -224,22 +231,11 @@ impl Provisioner {
     /// be retried (`None`: no such pod).
     pub fn wake(&self, ctx: &Ctx) -> Option<Millis> {
         let c = ctx.cluster;
-        let mut at: Option<Millis> = None;
-        for &p in &c.pending {
-            let ps = &c.pods[p];
-            if ps.nominated.is_some() {
-                continue;
-            }
-            let t = match ps.reason {
-                None => ctx.now,
-                Some(_) => (ps.reason_at + self.retry_unschedulable).max(ctx.now),
-            };
-            if t <= ctx.now {
-                return Some(ctx.now);
-            }
-            at = Some(at.map_or(t, |a| a.min(t)));
-        }
-        at
+        c.pending
+            .iter()
+            .filter_map(|&p| self.waits_from(&c.pods[p]))
+            .min()
+            .map(|t| t.max(ctx.now))
     }
 
     /// Are pods waiting for capacity?

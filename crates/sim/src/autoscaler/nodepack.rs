@@ -94,10 +94,10 @@ impl Autoscaler for NodepackAutoscaler {
         {
             return Some(ctx.now);
         }
-        let others = match (p, self.headroom.as_ref().map(|h| h.next())) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let others = p
+            .into_iter()
+            .chain(self.headroom.as_ref().map(|h| h.next()))
+            .min();
         let at = self.disruptor.wake(
             ctx,
             self.headroom.as_ref().map_or(&[][..], |h| &h.placed[..]),

@@ -201,7 +201,6 @@ pub(super) fn plan(items: &[Item], bins: &[Bin], budget: u64) -> (Vec<Node>, usi
         out.push(Node { bin, take });
     }
     let whole = whole.unwrap_or(out.len());
-
     (out, whole, work.spent())
 }
 
@@ -264,12 +263,7 @@ fn smallest(dense: &Dense, bins: &[Bin], take: &[(usize, usize)]) -> Option<usiz
 /// Add, for every item with pods left that no known pattern covers, the bin holding the
 /// most of its pods per unit of price, filled with that item alone.
 fn seed(dense: &Dense, bins: &[Bin], demand: &[usize], patterns: &mut Vec<Node>) {
-    let mut covered = vec![false; demand.len()];
-    for p in patterns.iter() {
-        for t in &p.take {
-            covered[t.0] = true;
-        }
-    }
+    let covered = covered(demand.len(), patterns);
     for (g, &d) in demand.iter().enumerate() {
         if d == 0 || covered[g] {
             continue;
@@ -305,12 +299,7 @@ fn generate(
     let n_items = dense.items.len();
     let mut lp = Lp::new(OptimizationDirection::Maximize);
     // Items no pattern covers get no variable's freedom: bounded above by zero.
-    let mut covered = vec![false; n_items];
-    for p in patterns.iter() {
-        for t in &p.take {
-            covered[t.0] = true;
-        }
-    }
+    let covered = covered(n_items, patterns);
     let u: Vec<Variable> = (0..n_items)
         .map(|g| {
             let hi = if covered[g] { f64::INFINITY } else { 0.0 };
@@ -361,6 +350,15 @@ fn generate(
         }
     }
     Some(u.iter().map(|&v| sol.var_value(v).max(0.0)).collect())
+}
+
+/// Which of the `n` items some pattern holds.
+fn covered(n: usize, patterns: &[Node]) -> Vec<bool> {
+    let mut covered = vec![false; n];
+    for t in patterns.iter().flat_map(|p| &p.take) {
+        covered[t.0] = true;
+    }
+    covered
 }
 
 /// The dual row of a pattern.
