@@ -446,3 +446,103 @@ pub fn shaped_pods(n: usize, shapes: usize, seed: u64) -> Vec<Pod> {
         })
         .collect()
 }
+
+/// A GPU training cluster's month (or any horizon): 36 job shapes drawn once from `seed`,
+/// 8-96 CPU and 16-480 GiB per pod, a third with 1, 2, 4 or 8 GPUs (8-12 CPU and
+/// 30-60 GiB per GPU), each shape arriving in bursts every 30 minutes to 4 hours and
+/// running 1-8 hours, about 800 pods a day in all (about 25,000 over 31 days).
+pub fn gpu_training_generator(seed: u64) -> nodepack_sim::config::Generator {
+    use nodepack_sim::config::{Generator, JobGen};
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let per_shape_per_day = 800.0 / 36.0;
+    let jobs = (0..36)
+        .map(|k| {
+            let (cpu, mem_gib, gpu) = if k % 3 == 0 {
+                let gpu = *[1u64, 2, 4, 8].choose(&mut rng).unwrap_or(&1);
+                let cpu = (gpu * rng.random_range(8..=12)).clamp(8, 96);
+                let mem = (gpu * rng.random_range(30..=60)).clamp(16, 480);
+                (cpu, mem, gpu)
+            } else {
+                let cpu = *[8u64, 16, 24, 32, 48, 64, 96]
+                    .choose(&mut rng)
+                    .unwrap_or(&8);
+                let per_core = *[2u64, 4, 5, 8].choose(&mut rng).unwrap_or(&4);
+                (cpu, (cpu * per_core).clamp(16, 480), 0)
+            };
+            let every_s = rng.random_range(1800.0..14_400.0f64).round();
+            let count = ((per_shape_per_day * every_s / 86_400.0).round() as u32).max(1);
+            JobGen {
+                name: format!("train-{k}"),
+                cpu_m: cpu * 1000,
+                memory_mi: mem_gib * 1024,
+                gpu,
+                every_s,
+                start_s: rng.random_range(0.0..every_s).round(),
+                count,
+                run_s: (3600.0, 8.0 * 3600.0),
+                capacity_type: None,
+                arch: None,
+            }
+        })
+        .collect();
+    Generator {
+        services: vec![],
+        jobs,
+    }
+}
+
+/// The tainted GPU pool of the trace replays (g and p families, spot or on-demand).
+pub fn gpu_pool() -> NodePool {
+    let mut p = real_pool();
+    p.name = "gpu".into();
+    p.weight = 5;
+    p.requirements = nodepack_model::Requirements::new()
+        .with(labels::CAPACITY_TYPE, Operator::In, &["spot", "on-demand"])
+        .and_then(|r| r.with(labels::INSTANCE_CATEGORY, Operator::In, &["g", "p"]))
+        .unwrap_or_default();
+    p.taints.push(nodepack_model::Taint::new(
+        NVIDIA_GPU,
+        "true",
+        nodepack_model::Effect::NoSchedule,
+    ));
+    p
+}
+
+/// This process's peak resident memory in MiB (VmHWM of /proc/self/status; Linux only).
+pub fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = s
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Replay `trace` with the autoscaler named `strategy` (`None`: unknown name): the
+/// result, the trace's pod arrivals and the replay's wall time in seconds.
+pub fn timed_replay(
+    settings: &nodepack_sim::config::Settings,
+    nodepools: &[NodePool],
+    catalog: &Catalog,
+    trace: &[nodepack_sim::config::TraceEvent],
+    strategy: &str,
+) -> Option<(nodepack_sim::SimResult, usize, f64)> {
+    let pods = trace
+        .iter()
+        .filter(|e| matches!(e.kind, nodepack_sim::config::TraceKind::Arrive { .. }))
+        .count();
+    let input = nodepack_sim::SimInput {
+        settings,
+        nodepools,
+        catalog,
+        trace,
+        pdbs: &[],
+    };
+    let mut a = nodepack_sim::by_name(strategy)?;
+    let t = std::time::Instant::now();
+    let r = nodepack_sim::run(input, a.as_mut());
+    Some((r, pods, t.elapsed().as_secs_f64()))
+}

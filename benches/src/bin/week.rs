@@ -2,22 +2,10 @@
 //! catalog and print the summary with wall time and peak memory. Usage:
 //! `cargo run --release -p nodepack-benches --bin week -- [PODS_PER_MINUTE] [STRATEGY]`.
 //! Peak memory is read from /proc/self/status (VmHWM) on Linux.
-use nodepack_benches::{sim_pool, week_generator};
+use nodepack_benches::{peak_rss_mib, sim_pool, timed_replay, week_generator};
 use nodepack_model::Millis;
-use nodepack_sim::config::{Settings, TraceKind};
+use nodepack_sim::config::Settings;
 use std::time::Instant;
-
-fn peak_rss_mib() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = s
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -29,22 +17,9 @@ fn main() {
     let pools = vec![sim_pool()];
     let t = Instant::now();
     let trace = nodepack_sim::generate::generate(&week_generator(per_minute), settings.horizon, 1);
-    let pods = trace
-        .iter()
-        .filter(|e| matches!(e.kind, TraceKind::Arrive { .. }))
-        .count();
     let gen = t.elapsed();
-    let input = nodepack_sim::SimInput {
-        settings: &settings,
-        nodepools: &pools,
-        catalog: &catalog,
-        trace: &trace,
-        pdbs: &[],
-    };
-    let mut a = nodepack_sim::by_name(&strategy).expect("strategy");
-    let t = Instant::now();
-    let r = nodepack_sim::run(input, a.as_mut());
-    let wall = t.elapsed().as_secs_f64();
+    let (r, pods, wall) =
+        timed_replay(&settings, &pools, &catalog, &trace, &strategy).expect("strategy");
     let s = &r.summary;
     println!(
         "{strategy}: {pods} pods over 7 days, generated in {:.2} s, replayed in {wall:.2} s ({} events, {:.0} events/s), cost ${:.2}, lower bound ${:.2}, pending p99 {:.1} s, unschedulable {}, peak RSS {:.0} MiB",

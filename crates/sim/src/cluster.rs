@@ -450,6 +450,16 @@ impl Cluster {
         }
     }
 
+    /// Does the solver see node `i` as existing capacity ([`Cluster::existing`])? Live,
+    /// not cordoned, not held (but warm ones for the provisioner), and ready unless
+    /// launching nodes are included.
+    pub fn solver_sees(&self, i: usize, include_launching: bool) -> bool {
+        let n = &self.nodes[i];
+        // Held nodes: only warm ones, and only for the provisioner.
+        let held = n.held && !(include_launching && n.warm);
+        n.live() && !n.cordoned && !held && (include_launching || n.life == NodeLife::Ready)
+    }
+
     /// The cluster as the solver sees it: live nodes and their pods. For provisioning
     /// (`include_launching`), nodes still launching count too, and pods nominated to a
     /// node count as on it; for the scheduler only ready nodes and bound pods count (the
@@ -460,10 +470,7 @@ impl Cluster {
         let mut idx = Vec::new();
         for &i in &self.alive {
             let n = &self.nodes[i];
-            // Held nodes: only warm ones, and only for the provisioner.
-            let held = n.held && !(include_launching && n.warm);
-            if !n.live() || n.cordoned || held || (!include_launching && n.life != NodeLife::Ready)
-            {
+            if !self.solver_sees(i, include_launching) {
                 continue;
             }
             let mut node = n.node.clone();

@@ -314,6 +314,9 @@ impl Sim<'_> {
                 // Let the scheduler act on this instant first.
                 self.schedule();
                 self.ctx_actions(autoscaler);
+                // And on the pass's nominations before the autoscaler says when it wakes:
+                // a pod its nominated node cannot take waits again, which must wake it.
+                self.schedule();
                 self.last_tick = Some(self.now);
                 self.next_tick = None;
                 // The next tick: the first at or after the autoscaler's wake (at the

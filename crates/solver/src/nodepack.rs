@@ -1275,6 +1275,13 @@ impl Nodepack {
                 if !alive[c] || !sig.of(c).iter().any(|&g| groups[g].remaining() > 0) {
                     continue;
                 }
+                // A column whose own type the pool's limits no longer admit is dead for
+                // the rest of the solve (usage only grows), as Karpenter drops the
+                // instance types a pool's remaining limits exclude.
+                if !limits.allows(&np.limits, pool, &prep.pts[cols[c].pt as usize].capacity) {
+                    alive[c] = false;
+                    continue;
+                }
                 let pt = &prep.pts[cols[c].pt as usize];
                 let base_reqs = &base[capacity_rank(cols[c].ct) as usize];
                 let fill = |proportional: bool| -> (Vec<(usize, usize)>, f64, Requirements) {
@@ -1464,6 +1471,13 @@ impl Nodepack {
                     node_pods.len(),
                 )
                 .map_or(cols[c].pt, |(_, pt)| pt);
+                // The column's own type holds the pods too; keep it when the limits
+                // admit it and not the right-sized pick.
+                let pick = if limits.allows(&np.limits, pool, &prep.pts[pick as usize].capacity) {
+                    pick
+                } else {
+                    cols[c].pt
+                };
                 let cap = prep.pts[pick as usize].capacity.clone();
                 if limits.exceeded(&np.limits, pool, &cap).is_some() {
                     // Put the pods back and stop using this column.

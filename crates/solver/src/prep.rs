@@ -544,6 +544,13 @@ impl Pairs {
 }
 
 impl Pairs {
+    /// Is the pair compatible with the requirements, including an offering in an allowed
+    /// zone with an allowed capacity type?
+    pub fn pt_compatible(&self, reqs: &Requirements, pt: usize) -> bool {
+        let p = &self.pts[pt];
+        term_compatible(reqs, &p.reqs) && p.offerings_for(reqs).next().is_some()
+    }
+
     /// Does `r` fit in pair `pt`'s usable capacity? (Same answer as `r.fits(&cap)`.)
     pub fn fits_pt(&self, r: &Resources, pt: usize) -> bool {
         fits_caps(r, &self.caps[pt]) && (r.extended.is_empty() || r.fits(&self.pts[pt].cap))
@@ -711,13 +718,6 @@ impl<'a> Prepared<'a> {
             .offer_bits
             .iter()
             .any(|&(z, c)| z & masks.0 != 0 && c & masks.1 != 0)
-    }
-
-    /// Is the pair compatible with the requirements, including an offering in an allowed
-    /// zone with an allowed capacity type?
-    pub fn pt_compatible(&self, reqs: &Requirements, pt: usize) -> bool {
-        let p = &self.pts[pt];
-        term_compatible(reqs, &p.reqs) && p.offerings_for(reqs).next().is_some()
     }
 
     /// Like [`Prepared::pt_compatible`], but only the keys of `changed` are checked

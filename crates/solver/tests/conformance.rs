@@ -663,3 +663,23 @@ fn launch_alternatives_respect_the_pods_node_selector() {
         );
     }
 }
+
+/// When the pool's limits no longer admit a column's own type, the packer retires the
+/// column at once and keeps filling the room left with types the limits admit: 40 1-core
+/// pods under a 12-core limit are placed on at most 12 cores, at least 9 of them (three
+/// 4-core nodes hold 3 each).
+#[test]
+fn limits_leave_room_to_smaller_types() {
+    let mut p = tk::pool("default", &[]);
+    p.limits.cpu = Some(Millicores::from_cores(12));
+    let pods = tk::pods("plain", 40, 1000, 1024);
+    for plan in Case::new(pods, vec![p]).run() {
+        let cpus = launched_cores(&plan);
+        let placed: usize = plan.nodes.iter().map(|n| n.pods.len()).sum();
+        assert!(cpus <= 12, "{}: {cpus} cores", plan.strategy);
+        assert_eq!(placed + plan.unschedulable.len(), 40);
+        if plan.strategy == "nodepack" {
+            assert!(placed >= 9, "{}: {placed} placed", plan.strategy);
+        }
+    }
+}

@@ -13,7 +13,8 @@ pub mod static_fleet;
 
 use crate::cluster::Cluster;
 use crate::config::TraceEvent;
-use nodepack_model::{CapacityType, Catalog, Millis, NodePool, Pod};
+use nodepack_model::taints::first_untolerated;
+use nodepack_model::{CapacityType, Catalog, Millis, NodePool, Pod, Requirements, Toleration};
 use nodepack_solver::nodepack::Growth;
 use nodepack_solver::prep::{Pairs, Prepared};
 use nodepack_solver::{Plan, Problem, Strategy};
@@ -181,9 +182,16 @@ pub struct Provisioner {
     /// each spare of the hedge is priced (see [`hedge::Pricing`]; default
     /// [`hedge::PENDING_VALUE`]).
     pub pending_value: f64,
+    /// Keep out of a round the pods found unschedulable that nothing could place by
+    /// resources, taints, node requirements and pool limits (until their next retry);
+    /// off: every retry is solved, as Karpenter solves every pending pod.
+    pub park: bool,
     opened: Option<Millis>,
     last_change: Millis,
     last_count: usize,
+    /// Pods found unschedulable that nothing could place at their retry, and when they
+    /// are looked at again.
+    parked: BTreeMap<usize, Millis>,
 }
 
 impl Provisioner {
@@ -197,9 +205,11 @@ impl Provisioner {
             growth_window: None,
             hedge_share: 0.0,
             pending_value: hedge::PENDING_VALUE,
+            park: true,
             opened: None,
             last_change: Millis(0),
             last_count: 0,
+            parked: BTreeMap::new(),
         }
     }
 
@@ -210,20 +220,67 @@ impl Provisioner {
         c.pending
             .iter()
             .copied()
-            .filter(|&p| self.waits_from(&c.pods[p]).is_some_and(|t| t <= ctx.now))
+            .filter(|&p| self.waits_from(c, p).is_some_and(|t| t <= ctx.now))
             .collect()
     }
 
-    /// From when a pending pod waits for capacity: at once, or, once found
-    /// unschedulable, when it may be retried; `None` while it is nominated to a node.
-    fn waits_from(&self, ps: &crate::cluster::PodSt) -> Option<Millis> {
+    /// From when pending pod `p` waits for capacity: at once, or, once found
+    /// unschedulable, when it may be retried (and, if parked, looked at again); `None`
+    /// while it is nominated to a node.
+    fn waits_from(&self, c: &Cluster, p: usize) -> Option<Millis> {
+        let ps = &c.pods[p];
         if ps.nominated.is_some() {
             return None;
         }
         Some(match ps.reason {
             None => Millis(0),
-            Some(_) => ps.reason_at + self.retry_unschedulable,
+            Some(_) => (ps.reason_at + self.retry_unschedulable)
+                .max(self.parked.get(&p).copied().unwrap_or(Millis(0))),
         })
+    }
+
+    /// Keep out of the coming round the pods found unschedulable whose retry is due but
+    /// that nothing could place (`Room::could_place`): no live node admits them with
+    /// their requests free, and no pair of a pool that admits them holds them within
+    /// that pool's limits. The solver could only find them unschedulable again (it places a
+    /// pod on a live node or a new node of a pool within its limits), so they keep their
+    /// reason and are looked at again after `retry_unschedulable`; a standing backlog
+    /// behind a pool limit is then not re-solved every retry while the limit binds.
+    fn park(&mut self, ctx: &Ctx) {
+        let c = ctx.cluster;
+        let now = ctx.now;
+        self.parked.retain(|p, _| c.pending.contains(p));
+        if !self.park {
+            return;
+        }
+        let due: Vec<usize> = c
+            .pending
+            .iter()
+            .copied()
+            .filter(|&p| c.pods[p].reason.is_some())
+            .filter(|&p| self.waits_from(c, p).is_some_and(|t| t <= now))
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        let room = Room::new(ctx);
+        // Pods of one workload share their requests, terms and tolerations.
+        type Key<'k> = (
+            &'k nodepack_model::Resources,
+            &'k [Requirements],
+            &'k [Toleration],
+        );
+        let mut verdict: std::collections::HashMap<Key, bool> = std::collections::HashMap::new();
+        for p in due {
+            let ps = &c.pods[p];
+            let key: Key = (&ps.pod.requests, &ps.terms, &ps.pod.tolerations);
+            let could = *verdict
+                .entry(key)
+                .or_insert_with(|| room.could_place(&ps.pod, &ps.terms));
+            if !could {
+                self.parked.insert(p, now + self.retry_unschedulable);
+            }
+        }
     }
 
     /// The earliest time a pass may provision, the cluster unchanged: now if pods wait
@@ -233,7 +290,7 @@ impl Provisioner {
         let c = ctx.cluster;
         c.pending
             .iter()
-            .filter_map(|&p| self.waits_from(&c.pods[p]))
+            .filter_map(|&p| self.waits_from(c, p))
             .min()
             .map(|t| t.max(ctx.now))
     }
@@ -246,9 +303,13 @@ impl Provisioner {
     /// One pass: provisioning (when a batch closes).
     pub fn reconcile(&mut self, ctx: &Ctx) -> Vec<Action> {
         let mut out = Vec::new();
+        self.park(ctx);
         let waiting = self.waiting(ctx);
         if waiting.is_empty() {
+            // The batch is over (its pods placed some other way): the next one starts
+            // afresh, its idle window from its first pod.
             self.opened = None;
+            self.last_count = 0;
         } else {
             let opened = *self.opened.get_or_insert(ctx.now);
             if waiting.len() != self.last_count {
@@ -292,6 +353,73 @@ impl Provisioner {
             hedge::assign(&mut out, self.hedge_share, ctx.cluster, &pricing, price_of);
         }
         out
+    }
+}
+
+/// Where a pending pod could go, ignoring the rules between pods: each live node's free
+/// room (its bound and nominated pods' requests taken off), and each pool's usage as the
+/// solver counts it against its limits (the capacity of the nodes it sees).
+struct Room<'c> {
+    ctx: &'c Ctx<'c>,
+    /// Live nodes and their free room.
+    free: Vec<(usize, nodepack_model::Resources)>,
+    used: Vec<(nodepack_model::Resources, u64)>,
+}
+
+impl<'c> Room<'c> {
+    fn new(ctx: &'c Ctx<'c>) -> Self {
+        let c = ctx.cluster;
+        let mut free = Vec::new();
+        let mut used = vec![(nodepack_model::Resources::default(), 0u64); ctx.pools.len()];
+        for &i in &c.alive {
+            let n = &c.nodes[i];
+            if !n.live() {
+                continue;
+            }
+            let taken = n.nominated.iter().fold(n.requested.clone(), |a, &q| {
+                a.saturating_add(&c.pods[q].pod.requests)
+            });
+            free.push((i, n.node.allocatable.saturating_sub(&taken)));
+            if c.solver_sees(i, true) {
+                if let Some(u) = used.get_mut(n.pool) {
+                    let cap = ctx
+                        .catalog
+                        .get(&n.node.instance_type)
+                        .map_or(&n.node.allocatable, |t| &t.capacity);
+                    u.0 = u.0.saturating_add(cap);
+                    u.1 += 1;
+                }
+            }
+        }
+        Room { ctx, free, used }
+    }
+
+    /// Could `pod` (node requirement alternatives `terms`) go on a live node whose
+    /// labels and taints (but those lifted at startup) admit it and that has its
+    /// requests free, or on a new node of a pair whose pool's taints and requirements
+    /// admit it, whose allocatable holds it and that its pool's limits admit? The
+    /// solver's own tests, but for the rules between pods and offering availability.
+    fn could_place(&self, pod: &Pod, terms: &[Requirements]) -> bool {
+        let c = self.ctx.cluster;
+        let req = &pod.requests;
+        let on_node = |&(i, ref f): &(usize, nodepack_model::Resources)| {
+            let n = &c.nodes[i];
+            let taints = &n.node.taints[..n.node.taints.len().saturating_sub(n.startup_taints)];
+            req.fits(f)
+                && pod.node_labels_ok(&n.node.labels)
+                && first_untolerated(taints, &pod.tolerations).is_none()
+        };
+        let pairs = &self.ctx.pairs;
+        let on_new = |(k, pt): (usize, &nodepack_solver::prep::PoolType)| {
+            req.fits(&pt.cap)
+                && self.ctx.pools.get(pt.pool).is_some_and(|pool| {
+                    let (u, n) = &self.used[pt.pool];
+                    !pool.limits.exceeded_by_sum(u, &pt.capacity, n + 1)
+                        && first_untolerated(&pool.taints, &pod.tolerations).is_none()
+                })
+                && terms.iter().any(|t| pairs.pt_compatible(t, k))
+        };
+        self.free.iter().any(on_node) || pairs.pts.iter().enumerate().any(on_new)
     }
 }
 
