@@ -3,6 +3,7 @@
 
 use crate::error::{Ctx, FormatError, Warning};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// One document of an input file with its context.
@@ -28,77 +29,254 @@ pub const YAML_MAX_SCALAR_BYTES: usize = 1 << 30;
 /// flattened into their items, each keeping the index of the document it came from and
 /// the path `items[i]`.
 pub fn load_documents(file: &str, text: &str) -> Result<Vec<Document>, FormatError> {
+    let mut out = Vec::new();
+    for_each_document(file, text, |d| {
+        out.push(d);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// [`load_documents`], one document at a time: `f` gets each document as it is read.
+/// A JSON file is read as a stream: the items of a top-level List reach `f` one by one
+/// and are dropped after it, so a list of 300,000 pods never exists as one JSON tree
+/// (only the text and the current item do). `f`'s first error stops the reading.
+pub fn for_each_document(
+    file: &str,
+    text: &str,
+    mut f: impl FnMut(Document) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
     let base = Ctx::file(file);
     let trimmed = text.trim_start();
-    let values: Vec<Value> = if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        let v: Value = serde_json::from_str(text).map_err(|e| {
-            let mut err = base.error(
-                None,
-                format!("invalid JSON: {}", plain_words(&e.to_string())),
-            );
-            err.path = format!("line {}, column {}", e.line(), e.column());
-            err
-        })?;
-        match v {
-            Value::Array(items) => items,
-            v => vec![v],
-        }
-    } else {
-        let options = serde_saphyr::options! {
-            budget: serde_saphyr::budget! {
-                max_documents: YAML_MAX_DOCUMENTS,
-                max_nodes: YAML_MAX_NODES,
-                max_events: 2 * YAML_MAX_NODES,
-                max_total_scalar_bytes: YAML_MAX_SCALAR_BYTES,
-            },
-        };
-        serde_saphyr::from_multiple_with_options::<Value>(text, options).map_err(|e| {
-            let m = e.to_string();
-            let hint = if m.contains("budget") {
-                format!(
-                    " (one YAML file may hold at most {YAML_MAX_DOCUMENTS} documents, {YAML_MAX_NODES} YAML nodes and {} MiB of scalars, and anchors and aliases are limited against alias bombs; split the file, or give it as JSON, which has no such limits)",
-                    YAML_MAX_SCALAR_BYTES >> 20
-                )
-            } else {
-                String::new()
-            };
-            base.error(None, format!("invalid YAML: {}{hint}", plain_words(&m)))
-        })?
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        return json_documents(&base, text, &mut f);
+    }
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_documents: YAML_MAX_DOCUMENTS,
+            max_nodes: YAML_MAX_NODES,
+            max_events: 2 * YAML_MAX_NODES,
+            max_total_scalar_bytes: YAML_MAX_SCALAR_BYTES,
+        },
     };
-    let mut out = Vec::new();
-    for (i, v) in values.into_iter().enumerate() {
-        if v.is_null() {
-            continue;
-        }
-        let ctx = base.doc(i);
-        if v.get("kind").and_then(Value::as_str) == Some("List")
-            || v.get("kind")
-                .and_then(Value::as_str)
-                .is_some_and(|k| k.ends_with("List"))
-                && v.get("items").is_some_and(Value::is_array)
-        {
-            let items = match v.get("items") {
-                Some(Value::Array(items)) => items.clone(),
-                _ => {
-                    return Err(ctx
-                        .field("items")
-                        .error(None, "a List needs an items array"))
-                }
-            };
-            for (j, item) in items.into_iter().enumerate() {
-                out.push(Document {
-                    ctx: Ctx {
-                        path: format!("items[{j}]"),
-                        ..ctx.clone()
-                    },
-                    value: item,
-                });
-            }
+    let values = serde_saphyr::from_multiple_with_options::<Value>(text, options).map_err(|e| {
+        let m = e.to_string();
+        let hint = if m.contains("budget") {
+            format!(
+                " (one YAML file may hold at most {YAML_MAX_DOCUMENTS} documents, {YAML_MAX_NODES} YAML nodes and {} MiB of scalars, and anchors and aliases are limited against alias bombs; split the file, or give it as JSON, which has no such limits)",
+                YAML_MAX_SCALAR_BYTES >> 20
+            )
         } else {
-            out.push(Document { ctx, value: v });
+            String::new()
+        };
+        base.error(None, format!("invalid YAML: {}{hint}", plain_words(&m)))
+    })?;
+    for (i, v) in values.into_iter().enumerate() {
+        emit(base.doc(i), v, &mut f)?;
+    }
+    Ok(())
+}
+
+/// Is this a List kind (`List`, or `...List` with an items array)?
+fn is_list(kind: Option<&str>, has_items: bool) -> bool {
+    kind == Some("List") || kind.is_some_and(|k| k.ends_with("List")) && has_items
+}
+
+/// Hand one document to `f`, a List's items one by one.
+fn emit(
+    ctx: Ctx,
+    v: Value,
+    f: &mut impl FnMut(Document) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    if v.is_null() {
+        return Ok(());
+    }
+    let kind = v.get("kind").and_then(Value::as_str);
+    if !is_list(kind, v.get("items").is_some_and(Value::is_array)) {
+        return f(Document { ctx, value: v });
+    }
+    let Value::Object(mut m) = v else {
+        return Err(ctx.error(None, "a List must be an object"));
+    };
+    let Some(Value::Array(items)) = m.remove("items") else {
+        return Err(ctx
+            .field("items")
+            .error(None, "a List needs an items array"));
+    };
+    for (j, item) in items.into_iter().enumerate() {
+        f(Document {
+            ctx: item_ctx(&ctx, j),
+            value: item,
+        })?;
+    }
+    Ok(())
+}
+
+fn item_ctx(ctx: &Ctx, j: usize) -> Ctx {
+    Ctx {
+        path: format!("items[{j}]"),
+        ..ctx.clone()
+    }
+}
+
+/// A JSON file as a stream of documents: a top-level array's elements, or one object
+/// whose `items` array (a List's) is handed over item by item while it is parsed.
+fn json_documents(
+    base: &Ctx,
+    text: &str,
+    f: &mut impl FnMut(Document) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    /// The visitors' state: the callback and the first error it returned (a serde error
+    /// stops the parser; this one is reported instead of it).
+    struct Sink<'s, F> {
+        base: &'s Ctx,
+        f: &'s mut F,
+        failed: Option<FormatError>,
+    }
+
+    impl<F: FnMut(Document) -> Result<(), FormatError>> Sink<'_, F> {
+        fn give<E: serde::de::Error>(&mut self, r: Result<(), FormatError>) -> Result<(), E> {
+            r.map_err(|e| {
+                self.failed = Some(e);
+                E::custom("stopped")
+            })
         }
     }
-    Ok(out)
+
+    struct Top<'a, 's, F>(&'a mut Sink<'s, F>);
+
+    impl<'de, F: FnMut(Document) -> Result<(), FormatError>> Visitor<'de> for Top<'_, '_, F> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object or array")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0;
+            while let Some(v) = seq.next_element::<Value>()? {
+                let r = emit(self.0.base.doc(i), v, self.0.f);
+                self.0.give(r)?;
+                i += 1;
+            }
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let ctx = self.0.base.doc(0);
+            let mut rest = serde_json::Map::new();
+            // Items handed over before the kind was read (kubectl prints `items`
+            // before `kind`).
+            let mut streamed: Option<usize> = None;
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "items" && streamed.is_none() {
+                    let seed = Items {
+                        sink: &mut *self.0,
+                        ctx: &ctx,
+                        given: 0,
+                    };
+                    match map.next_value_seed(seed)? {
+                        Ok(n) => streamed = Some(n),
+                        Err(v) => {
+                            rest.insert(key, v);
+                        }
+                    }
+                } else {
+                    let v: Value = map.next_value()?;
+                    rest.insert(key, v);
+                }
+            }
+            let kind = rest.get("kind").and_then(Value::as_str);
+            let r = match streamed {
+                Some(_) if is_list(kind, true) => Ok(()),
+                Some(_) => Err(ctx.field("items").error(
+                    None,
+                    "only a List (kind: List, or a kind ending in List) may have a top-level items array",
+                )),
+                None => emit(ctx, Value::Object(rest), self.0.f),
+            };
+            self.0.give(r)
+        }
+    }
+
+    /// A top-level `items` value: an array is handed over element by element (the
+    /// count given); anything else is kept as a value.
+    struct Items<'a, 's, 'c, F> {
+        sink: &'a mut Sink<'s, F>,
+        ctx: &'c Ctx,
+        given: usize,
+    }
+
+    impl<'de, F: FnMut(Document) -> Result<(), FormatError>> DeserializeSeed<'de>
+        for Items<'_, '_, '_, F>
+    {
+        type Value = Result<usize, Value>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de, F: FnMut(Document) -> Result<(), FormatError>> Visitor<'de> for Items<'_, '_, '_, F> {
+        type Value = Result<usize, Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while let Some(v) = seq.next_element::<Value>()? {
+                let doc = Document {
+                    ctx: item_ctx(self.ctx, self.given),
+                    value: v,
+                };
+                let r = (self.sink.f)(doc);
+                self.sink.give(r)?;
+                self.given += 1;
+            }
+            Ok(Ok(self.given))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            let v = Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+            Ok(Err(v))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Err(Value::String(v.into())))
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Err(Value::String(v)))
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Err(Value::Bool(v)))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Err(Value::from(v)))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Err(Value::from(v)))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Err(Value::from(v)))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Err(Value::Null))
+        }
+    }
+
+    let mut sink = Sink {
+        base,
+        f,
+        failed: None,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = de.deserialize_any(Top(&mut sink)).and_then(|()| de.end());
+    if let Some(e) = sink.failed {
+        return Err(e);
+    }
+    parsed.map_err(|e| {
+        let mut err = base.error(
+            None,
+            format!("invalid JSON: {}", plain_words(&e.to_string())),
+        );
+        err.path = format!("line {}, column {}", e.line(), e.column());
+        err
+    })
 }
 
 /// A parser's message in the words of the input's author rather than of the library that
@@ -228,6 +406,75 @@ mod tests {
         assert!(!e.message.contains("i32"), "{e}");
         assert!(e.message.contains("from -2147483648 to 2147483647"), "{e}");
         assert_eq!(plain_words("expected u32x"), "expected u32x");
+    }
+
+    /// JSON is read as a stream: a List's items reach the reader one by one, whether
+    /// `items` comes before or after `kind`; a top-level array's Lists are flattened
+    /// too; an item the reader refuses stops the reading with the reader's error, and
+    /// broken JSON after good items is still a JSON error with its line and column.
+    #[test]
+    fn json_lists_stream_item_by_item() {
+        let names = |text: &str| -> Result<Vec<(String, String)>, FormatError> {
+            let mut out = Vec::new();
+            for_each_document("l.json", text, |d| {
+                let n = d.value["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                out.push((d.ctx.path.clone(), n));
+                Ok(())
+            })?;
+            Ok(out)
+        };
+        let pod = |n: &str| format!(r#"{{"kind":"Pod","metadata":{{"name":"{n}"}}}}"#);
+        let kubectl = format!(
+            r#"{{"apiVersion":"v1","items":[{},{}],"kind":"List","metadata":{{}}}}"#,
+            pod("a"),
+            pod("b")
+        );
+        let got = names(&kubectl).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                ("items[0]".to_string(), "a".to_string()),
+                ("items[1]".to_string(), "b".to_string())
+            ]
+        );
+        let kind_first = format!(r#"{{"kind":"PodList","items":[{}]}}"#, pod("c"));
+        assert_eq!(names(&kind_first).unwrap()[0].1, "c");
+        let array = format!("[{}, {kubectl}]", pod("d"));
+        let got = names(&array).unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], (String::new(), "d".to_string()));
+        // A plain object is one document, with its own items field.
+        let plain = r#"{"kind":"Pod","metadata":{"name":"e"},"items":{"x":1}}"#;
+        let mut seen = Vec::new();
+        for_each_document("p.json", plain, |d| {
+            seen.push(d.value);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen[0]["items"]["x"], 1);
+        // Errors: a non-List with an items array, a List without one, the reader's own.
+        let e = names(&format!(r#"{{"items":[{}],"kind":"Pod"}}"#, pod("f"))).unwrap_err();
+        assert!(e.message.contains("only a List"), "{e}");
+        assert_eq!(e.path, "items");
+        let e = names(r#"{"kind":"List","items":5}"#).unwrap_err();
+        assert!(e.message.contains("items array"), "{e}");
+        let mut n = 0;
+        let e = for_each_document("l.json", &kubectl, |d| {
+            n += 1;
+            Err(d.ctx.field("spec").error(None, "refused"))
+        })
+        .unwrap_err();
+        assert_eq!(
+            (n, e.path.as_str(), e.message.as_str()),
+            (1, "items[0].spec", "refused")
+        );
+        let broken = format!(r#"{{"items":[{}, {{"kind": }}]}}"#, pod("g"));
+        let e = names(&broken).unwrap_err();
+        assert!(e.message.starts_with("invalid JSON"), "{e}");
+        assert!(e.path.starts_with("line 1, column"), "{e}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! Node objects, single or in `List`s, as YAML or JSON (so `kubectl get pods -A -o json`
 //! works), converted to the model through k8s-openapi types.
 
-use crate::docs::{load_documents, typed, Document};
+use crate::docs::{for_each_document, typed, Document};
 use crate::error::{Ctx, FormatError, Warning};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
@@ -55,9 +55,7 @@ impl Workload {
 /// Read workload manifests from one file's text.
 pub fn read_workload(file: &str, text: &str) -> Result<Workload, FormatError> {
     let mut w = Workload::default();
-    for doc in load_documents(file, text)? {
-        read_document(&doc, &mut w)?;
-    }
+    for_each_document(file, text, |doc| read_document(&doc, &mut w))?;
     Ok(w)
 }
 

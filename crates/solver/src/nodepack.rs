@@ -852,26 +852,29 @@ impl Strategy for Nodepack {
             }
         }
         let placed: BTreeSet<usize> = order_out.iter().copied().collect();
+        // Pods already listed unschedulable (by id: a reason may name a pod twice).
+        let mut listed: std::collections::HashSet<&nodepack_model::PodId> =
+            unschedulable.iter().map(|u| &u.pod).collect();
+        let mut more = Vec::new();
         for (pi, r) in reasons {
             if !placed.contains(&pi) {
-                unschedulable.push(Unschedulable {
+                listed.insert(&problem.pending[pi].id);
+                more.push(Unschedulable {
                     pod: problem.pending[pi].id.clone(),
                     reason: r,
                 });
             }
         }
         for pi in 0..problem.pending.len() {
-            if !placed.contains(&pi)
-                && !unschedulable
-                    .iter()
-                    .any(|u| u.pod == problem.pending[pi].id)
-            {
-                unschedulable.push(Unschedulable {
+            if !placed.contains(&pi) && listed.insert(&problem.pending[pi].id) {
+                more.push(Unschedulable {
                     pod: problem.pending[pi].id.clone(),
                     reason: "not placed".into(),
                 });
             }
         }
+        drop(listed);
+        unschedulable.extend(more);
         unschedulable.sort_by(|a, b| a.pod.cmp(&b.pod));
         Plan {
             strategy: self.name().into(),
@@ -912,7 +915,11 @@ impl Nodepack {
             alts.truncate(keep);
         }
         alts.sort_unstable();
-        alts.into_iter().map(|(_, n, _)| n.to_string()).collect()
+        // A new vector of the list's length: collecting in place would keep the buffer
+        // of every candidate type (tens of kilobytes per node of a large plan).
+        let mut out = Vec::with_capacity(alts.len());
+        out.extend(alts.iter().map(|&(_, n, _)| n.to_string()));
+        out
     }
 
     /// Pack plain pods onto new nodes, pool by pool in weight order.

@@ -260,7 +260,8 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<String> {
 
 /// Placed pods with their node labels, in order, and counts per selector and domain.
 struct Replay<'a> {
-    pods: Vec<(&'a Pod, BTreeMap<String, String>)>,
+    /// Placed pods and their node's labels (borrowed: a node's map is shared by its pods).
+    pods: Vec<(&'a Pod, &'a BTreeMap<String, String>)>,
     /// Placed pods that carry required anti-affinity terms, by (term key, domain).
     owners: HashMap<(String, String), Vec<usize>>,
     /// The topology keys of those terms.
@@ -295,7 +296,7 @@ impl<'a> Replay<'a> {
         let mut pods = Vec::new();
         for n in problem.nodes {
             for p in &n.pods {
-                pods.push((p, n.node.labels.clone()));
+                pods.push((&**p, &n.node.labels));
             }
         }
         let mut r = Replay {
@@ -306,12 +307,12 @@ impl<'a> Replay<'a> {
             universes: HashMap::new(),
         };
         for (p, l) in pods {
-            r.add(p, &l);
+            r.add(p, l);
         }
         r
     }
 
-    fn add(&mut self, pod: &'a Pod, labels: &BTreeMap<String, String>) {
+    fn add(&mut self, pod: &'a Pod, labels: &'a BTreeMap<String, String>) {
         for ((key, ns, sel), m) in self.counts.iter_mut() {
             if ns.contains(&pod.id.namespace) && sel.satisfied_by(&pod.labels) {
                 if let Some(d) = labels.get(key) {
@@ -328,7 +329,7 @@ impl<'a> Replay<'a> {
                     .push(self.pods.len());
             }
         }
-        self.pods.push((pod, labels.clone()));
+        self.pods.push((pod, labels));
     }
 
     /// Counts per domain of pods selected by (namespaces, selector) on `key`.
