@@ -52,11 +52,21 @@ fn replay_with(
     trace: &[TraceEvent],
     pdbs: &[PodDisruptionBudget],
 ) -> (nodepack_sim::SimResult, Cluster) {
+    replay_on(autoscaler, settings, trace, pdbs, &[pool()])
+}
+
+/// A replay with `autoscaler` on the test catalog and `pools`.
+fn replay_on(
+    autoscaler: &mut dyn nodepack_sim::Autoscaler,
+    settings: &Settings,
+    trace: &[TraceEvent],
+    pdbs: &[PodDisruptionBudget],
+    pools: &[NodePool],
+) -> (nodepack_sim::SimResult, Cluster) {
     let catalog = tk::catalog();
-    let pools = vec![pool()];
     let input = SimInput {
         settings,
-        nodepools: &pools,
+        nodepools: pools,
         catalog: &catalog,
         trace,
         pdbs,
@@ -808,7 +818,6 @@ fn parking_a_limit_backlog_changes_no_outcome() {
     let mut settings = Settings::new(Millis::from_mins(6 * 60), 3);
     settings.lb_samples = 2;
     let trace = generate(&g, Millis::from_mins(4 * 60), 3);
-    let catalog = tk::catalog();
     let mut limited = pool();
     limited.limits.cpu = Some(nodepack_model::Millicores::from_cores(16));
     let pools = vec![limited];
@@ -826,14 +835,7 @@ fn parking_a_limit_backlog_changes_no_outcome() {
                     Box::new(a)
                 }
             };
-            let input = SimInput {
-                settings: &settings,
-                nodepools: &pools,
-                catalog: &catalog,
-                trace: &trace,
-                pdbs: &[],
-            };
-            run_debug(input, a.as_mut())
+            replay_on(a.as_mut(), &settings, &trace, &[], &pools)
         };
         let (on, c_on) = run(true);
         let (off, c_off) = run(false);
