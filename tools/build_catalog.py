@@ -2,8 +2,8 @@
 """Build nodepack's embedded AWS us-east-1 catalog from ../shared/data.
 
 Run from the repository root:  python3 tools/build_catalog.py ../shared/data
-Writes data/aws-us-east-1.json (the catalog, in nodepack's native catalog format) and
-data/aws-allocatable-golden.json (Karpenter's documented allocatable, for golden tests).
+Writes crates/formats/data/aws-us-east-1.json (the catalog, in nodepack's native catalog format) and
+crates/formats/data/aws-allocatable-golden.json (Karpenter's documented allocatable, for golden tests).
 Only the standard library is used; the output is deterministic (sorted keys and rows).
 """
 import csv
@@ -132,11 +132,11 @@ catalog = {
     "data_date": "on-demand 2026-07-20; spot prices 2026-08-06; interruption buckets 2026-08 (Spot Advisor)",
     "instance_types": out,
 }
-with open("data/aws-us-east-1.json", "w") as f:
+with open("crates/formats/data/aws-us-east-1.json", "w") as f:
     json.dump(catalog, f, sort_keys=True, separators=(",", ":"))
     f.write("\n")
 golden = {t["name"]: t["karpenter_allocatable_al2023"] for t in sorted(types, key=lambda x: x["name"])}
-with open("data/aws-allocatable-golden.json", "w") as f:
+with open("crates/formats/data/aws-allocatable-golden.json", "w") as f:
     json.dump(golden, f, sort_keys=True, indent=0)
     f.write("\n")
 print(f"types: {len(out)} (skipped without on-demand price: {len(skipped_no_price)}: {', '.join(skipped_no_price)})")

@@ -22,7 +22,7 @@ took=$(( $(date +%s) - started ))
   echo "$(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD), on $(nproc) cores ($cpu),"
   echo "$(free -g | awk '/Mem:/{print $2}') GiB, in ${took} s. Release build. Every replay uses the embedded AWS"
   echo "us-east-1 catalog (on-demand prices 2026-07-20, spot prices 2026-08-06, interruption"
-  echo "buckets 2026-08; see data/PROVENANCE.md). How to read the tables, and what the"
+  echo "buckets 2026-08; see crates/formats/data/PROVENANCE.md). How to read the tables, and what the"
   echo "simulator does and does not model: [methodology.md](methodology.md)."
   echo
   echo "$body"

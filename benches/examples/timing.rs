@@ -9,7 +9,7 @@ fn main() {
     let (pods, catalog, pools) = match which.as_str() {
         "mixed" => (
             mixed_pods(n, 7),
-            nodepack_formats::aws_us_east_1(),
+            nodepack_formats::aws_us_east_1().clone(),
             vec![real_pool()],
         ),
         "pref" => (
@@ -19,7 +19,7 @@ fn main() {
         ),
         "plain" => (
             mixed_plain_pods(n, 7),
-            nodepack_formats::aws_us_east_1(),
+            nodepack_formats::aws_us_east_1().clone(),
             vec![real_pool()],
         ),
         "generic" => (
@@ -29,7 +29,7 @@ fn main() {
         ),
         w if w.starts_with("shapes:") => (
             shaped_pods(n, w[7..].parse().unwrap_or(1000), 42),
-            nodepack_formats::aws_us_east_1(),
+            nodepack_formats::aws_us_east_1().clone(),
             vec![real_pool()],
         ),
         _ => (

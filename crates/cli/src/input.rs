@@ -36,13 +36,7 @@ pub fn warn(ws: &[Warning]) {
 /// The catalog named by `--catalog`: the embedded `aws/us-east-1` or a file.
 pub fn catalog(name: Option<&str>) -> Result<Catalog, Failure> {
     match name {
-        None | Some(DEFAULT_CATALOG) => {
-            let c = aws_us_east_1();
-            if c.instance_types.is_empty() {
-                return Err(Failure::internal(anyhow::anyhow!("{}", c.name)));
-            }
-            Ok(c)
-        }
+        None | Some(DEFAULT_CATALOG) => Ok(aws_us_east_1().clone()),
         Some(path) => {
             let text = read_text(path)?;
             let (c, w) = read_catalog(path, &text).map_err(Failure::input)?;

@@ -32,7 +32,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The embedded catalog's JSON text (see data/PROVENANCE.md).
-pub const AWS_US_EAST_1_JSON: &str = include_str!("../../../data/aws-us-east-1.json");
+pub const AWS_US_EAST_1_JSON: &str = include_str!("../data/aws-us-east-1.json");
 
 /// The name of the embedded default catalog.
 pub const DEFAULT_CATALOG: &str = "aws/us-east-1";
@@ -358,19 +358,24 @@ pub fn read_catalog(file: &str, text: &str) -> Result<(Catalog, Vec<Warning>), F
     }
 }
 
-/// The embedded AWS us-east-1 catalog.
-pub fn aws_us_east_1() -> Catalog {
-    match read_catalog("<embedded aws/us-east-1>", AWS_US_EAST_1_JSON) {
-        Ok((c, _)) => c,
-        // The embedded file is checked by tests; an empty catalog here would only hide
-        // a build defect, so say so loudly in the name instead of panicking.
-        Err(e) => Catalog {
-            name: format!("invalid embedded catalog: {e}"),
-            region: None,
-            instance_types: vec![],
-            data_date: None,
-        },
-    }
+/// The embedded AWS us-east-1 catalog, parsed once per process and shared.
+///
+/// ```
+/// let catalog = nodepack_formats::aws_us_east_1();
+/// assert_eq!(catalog.name, "aws/us-east-1");
+/// assert!(catalog.get("m5.large").is_some());
+/// ```
+pub fn aws_us_east_1() -> &'static Catalog {
+    static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+    CATALOG.get_or_init(|| {
+        // The embedded text is part of this crate's build and checked by its tests
+        // (`embedded_catalog_loads`): a failure here is a defect of the build, never
+        // of anything a user supplied.
+        match read_catalog("<embedded aws/us-east-1>", AWS_US_EAST_1_JSON) {
+            Ok((c, _)) => c,
+            Err(e) => panic!("the embedded catalog does not parse: {e}"),
+        }
+    })
 }
 
 #[cfg(test)]

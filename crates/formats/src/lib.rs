@@ -14,26 +14,28 @@
 pub mod catalog;
 pub mod docs;
 pub mod error;
-#[cfg(feature = "kube")]
+#[cfg(feature = "sim")]
 pub mod import;
-#[cfg(feature = "kube")]
+#[cfg(feature = "kube-any-version")]
 pub mod kube;
-#[cfg(feature = "kube")]
+#[cfg(feature = "kube-any-version")]
 mod names;
 pub mod nodepool;
 pub mod quantity;
 pub mod scenario;
+#[cfg(feature = "sim")]
 pub mod sim_scenario;
-#[cfg(feature = "kube")]
+#[cfg(feature = "sim")]
 pub mod trace;
 
 pub use catalog::{aws_us_east_1, read_catalog, DEFAULT_CATALOG};
 pub use error::{FormatError, Warning};
-#[cfg(feature = "kube")]
+#[cfg(feature = "kube-any-version")]
 pub use kube::{read_workload, Workload};
 pub use nodepool::read_nodepools;
 pub use quantity::Quantity;
 pub use scenario::{read_scenario, Scenario};
+#[cfg(feature = "sim")]
 pub use sim_scenario::{read_sim_scenario, SimScenario, WorkloadSource};
-#[cfg(feature = "kube")]
+#[cfg(feature = "sim")]
 pub use trace::{read_trace, write_trace_line};

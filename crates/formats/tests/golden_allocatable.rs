@@ -1,12 +1,12 @@
 //! Golden tests: allocatable computed with Karpenter's AWS formulas against the values
-//! Karpenter documents (`data/aws-allocatable-golden.json`, copied from the shared data
+//! Karpenter documents (`crates/formats/data/aws-allocatable-golden.json`, copied from the shared data
 //! with `tools/build_catalog.py`).
 
 use nodepack_formats::aws_us_east_1;
 use nodepack_model::{Bytes, Catalog, Millicores};
 use serde_json::Value;
 
-const GOLDEN: &str = include_str!("../../../data/aws-allocatable-golden.json");
+const GOLDEN: &str = include_str!("../data/aws-allocatable-golden.json");
 
 fn golden() -> serde_json::Map<String, Value> {
     match serde_json::from_str(GOLDEN).unwrap() {
