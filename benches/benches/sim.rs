@@ -58,7 +58,7 @@ fn day(c: &mut Criterion) {
             let input = nodepack_sim::SimInput {
                 settings: &settings,
                 nodepools: &pools,
-                catalog: &catalog,
+                catalog,
                 trace: &trace,
                 pdbs: &[],
             };

@@ -61,13 +61,13 @@ fn real(c: &mut Criterion) {
             pending: &pods,
             nodes: &[],
             nodepools: &pools,
-            catalog: &catalog,
+            catalog,
         };
         g.throughput(Throughput::Elements(n as u64));
         both(&mut g, n, &problem);
         let plan = solve("nodepack", &problem).expect("strategy");
         g.bench_with_input(BenchmarkId::new("lower-bound", n), &problem, |b, p| {
-            b.iter(|| lower_bound(p, &plan))
+            b.iter(|| lower_bound(p, &plan).unwrap())
         });
     }
     g.finish();
@@ -86,7 +86,7 @@ fn shapes(c: &mut Criterion) {
             pending: &pods,
             nodes: &[],
             nodepools: &pools,
-            catalog: &catalog,
+            catalog,
         };
         g.throughput(Throughput::Elements(n as u64));
         both(&mut g, format!("{k} shapes"), &problem);

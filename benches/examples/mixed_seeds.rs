@@ -27,10 +27,10 @@ fn main() {
             pending: &pods,
             nodes: &[],
             nodepools: &pools,
-            catalog: &aws,
+            catalog: aws,
         };
         let plan = solve("nodepack", &problem).expect("known strategy");
-        let lb = lower_bound(&problem, &plan);
+        let lb = lower_bound(&problem, &plan).unwrap();
         println!(
             "| {n} | {seed} | {:.2} | {:.2} | {:.4} | {} |",
             plan.cost_per_hour.usd(),

@@ -9,7 +9,7 @@ fn main() {
         pending: &[],
         nodes: &[],
         nodepools: &pools,
-        catalog: &catalog,
+        catalog,
     };
     let t = Instant::now();
     let base = Prepared::new(empty);
@@ -19,13 +19,13 @@ fn main() {
         pending: &pods,
         nodes: &[],
         nodepools: &pools,
-        catalog: &catalog,
+        catalog,
     };
     for s in ["karpenter", "nodepack"] {
         let t = Instant::now();
         for _ in 0..20 {
             let p = Prepared::with_pairs(base.pairs(), problem);
-            std::hint::black_box(nodepack_solver::solve_prepared(s, &p));
+            let _ = std::hint::black_box(nodepack_solver::solve_prepared(s, &p));
         }
         println!("{s} 5 pods {:?}", t.elapsed() / 20);
     }

@@ -57,7 +57,7 @@ fn main() {
         let lb = if std::env::var("NO_LB").is_ok() {
             nodepack_model::Money(0)
         } else {
-            lower_bound(&problem, &plan)
+            lower_bound(&problem, &plan).unwrap()
         };
         let tl = t.elapsed();
         let t = Instant::now();

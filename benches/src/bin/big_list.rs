@@ -55,12 +55,15 @@ fn main() {
         pending: &w.pending,
         nodes: &[],
         nodepools: &pools,
-        catalog: &catalog,
+        catalog,
     };
     let t = Instant::now();
-    let Some(plan) = nodepack_solver::solve(&strategy, &problem) else {
-        eprintln!("unknown strategy {strategy}");
-        std::process::exit(2);
+    let plan = match nodepack_solver::solve(&strategy, &problem) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
     };
     let solve = t.elapsed().as_secs_f64();
     let t = Instant::now();

@@ -29,7 +29,7 @@ fn main() {
     let trace =
         nodepack_sim::generate::generate(&gpu_training_generator(seed), settings.horizon, seed);
     let gen = t.elapsed();
-    let Some((r, pods, wall)) = timed_replay(&settings, &pools, &catalog, &trace, &strategy) else {
+    let Some((r, pods, wall)) = timed_replay(&settings, &pools, catalog, &trace, &strategy) else {
         eprintln!("unknown strategy {strategy}");
         std::process::exit(2);
     };

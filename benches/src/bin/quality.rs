@@ -19,7 +19,7 @@ fn row(name: &str, pods: &[Pod], pools: &[NodePool], catalog: &Catalog) {
     let mut costs = Vec::new();
     for s in STRATEGIES {
         let plan = solve(s, &problem).expect("known strategy");
-        let lb = lower_bound(&problem, &plan);
+        let lb = lower_bound(&problem, &plan).unwrap();
         let errs = validate(&problem, &plan);
         costs.push(plan.cost_per_hour.usd());
         println!(
@@ -70,12 +70,12 @@ fn main() {
     let aws = nodepack_formats::aws_us_east_1();
     let real = vec![real_pool()];
     for n in [5000, 50_000] {
-        row("mixed, aws us-east-1", &mixed_pods(n, 7), &real, &aws);
+        row("mixed, aws us-east-1", &mixed_pods(n, 7), &real, aws);
     }
     row(
         "mixed without topology, aws",
         &mixed_plain_pods(5000, 7),
         &real,
-        &aws,
+        aws,
     );
 }

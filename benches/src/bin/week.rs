@@ -19,7 +19,7 @@ fn main() {
     let trace = nodepack_sim::generate::generate(&week_generator(per_minute), settings.horizon, 1);
     let gen = t.elapsed();
     let (r, pods, wall) =
-        timed_replay(&settings, &pools, &catalog, &trace, &strategy).expect("strategy");
+        timed_replay(&settings, &pools, catalog, &trace, &strategy).expect("strategy");
     let s = &r.summary;
     println!(
         "{strategy}: {pods} pods over 7 days, generated in {:.2} s, replayed in {wall:.2} s ({} events, {:.0} events/s), cost ${:.2}, lower bound ${:.2}, pending p99 {:.1} s, unschedulable {}, peak RSS {:.0} MiB",

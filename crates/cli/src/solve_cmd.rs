@@ -342,11 +342,16 @@ pub struct Solved {
 /// plan is an internal failure, never printed).
 pub fn run_strategy(problem: &Problem, name: &str) -> Result<Solved, Failure> {
     let t0 = Instant::now();
-    let plan = nodepack_solver::solve(name, problem)
-        .ok_or_else(|| Failure::internal(anyhow::anyhow!("strategy {name} missing")))?;
+    let plan = nodepack_solver::solve(name, problem).map_err(|e| match e {
+        nodepack_solver::SolveError::UnknownStrategy(_) => Failure::internal(e),
+        _ => Failure::input(e),
+    })?;
     let solve_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let t1 = Instant::now();
-    let lb = lower_bound(problem, &plan);
+    // The bound covers the pods the plan placed, so each has an option: a failure is
+    // internal.
+    let lb = lower_bound(problem, &plan)
+        .map_err(|e| Failure::internal(anyhow::anyhow!("lower bound for {name}: {e}")))?;
     let lower_bound_ms = t1.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         strategy = name,
@@ -361,7 +366,11 @@ pub fn run_strategy(problem: &Problem, name: &str) -> Result<Solved, Failure> {
     if !problems.is_empty() {
         return Err(Failure::internal(anyhow::anyhow!(
             "strategy {name} produced an invalid plan:\n  {}",
-            problems.join("\n  ")
+            problems
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join("\n  ")
         )));
     }
     Ok(Solved {

@@ -235,7 +235,7 @@ pub fn duration(ctx: &Ctx, s: &str) -> Result<Option<Millis>, FormatError> {
 }
 
 fn quantity(ctx: &Ctx, v: &Scalar) -> Result<Quantity, FormatError> {
-    let q = Quantity::parse(&v.0).map_err(|e| ctx.error(Some(&v.0), e.0))?;
+    let q = Quantity::parse(&v.0).map_err(|e| ctx.error(Some(&v.0), e.to_string()))?;
     if q.is_negative() {
         return Err(ctx.error(Some(&v.0), "must not be negative"));
     }

@@ -61,7 +61,7 @@ fn representative_types_match_exactly() {
         "inf2.xlarge",
         "x2idn.32xlarge",
     ] {
-        check(&c, &g, t).unwrap();
+        check(c, &g, t).unwrap();
     }
 }
 
@@ -71,7 +71,7 @@ fn match_rate_over_the_whole_catalog() {
     let mut ok = 0;
     let mut bad = Vec::new();
     for t in &c.instance_types {
-        match check(&c, &g, &t.name) {
+        match check(c, &g, &t.name) {
             Ok(()) => ok += 1,
             Err(e) => bad.push(e),
         }

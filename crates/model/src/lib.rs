@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod aws;
+pub mod builder;
 pub mod cron;
 pub mod instance_type;
 pub mod labels;
@@ -15,11 +16,13 @@ pub mod node;
 pub mod nodepool;
 pub mod pdb;
 pub mod pod;
+pub mod quantity;
 pub mod requirements;
 pub mod resources;
 pub mod taints;
 pub mod units;
 
+pub use builder::{BuildError, NodePoolBuilder, PodBuilder};
 pub use instance_type::{
     CapacityType, Catalog, InstanceType, InterruptionBucket, Offering, Overhead,
 };
@@ -27,6 +30,7 @@ pub use node::{Node, NodeState};
 pub use nodepool::{Disruption, Limits, NodePool};
 pub use pdb::{IntOrPercent, PodDisruptionBudget};
 pub use pod::{LabelMap, Pod, PodId};
+pub use quantity::{Quantity, QuantityError};
 pub use requirements::{Operator, Requirements, ValueSet};
 pub use resources::Resources;
 pub use taints::{Effect, Taint, Toleration};

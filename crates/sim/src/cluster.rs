@@ -595,9 +595,8 @@ impl Cluster {
             catalog,
         };
         let prep = Prepared::new(problem);
-        let Some(plan) = nodepack_solver::solve_prepared("karpenter", &prep) else {
-            return vec![];
-        };
+        let plan =
+            nodepack_solver::Strategy::solve_prepared(&nodepack_solver::Builtin::Karpenter, &prep);
         let mut bound = Vec::new();
         for b in &plan.existing {
             let Some(&p) = self.by_id.get(&b.pod) else {

@@ -46,6 +46,7 @@ pub mod karpenter;
 pub mod lower_bound;
 pub mod nodepack;
 pub mod prep;
+mod solver;
 pub mod topology;
 pub mod validate;
 
@@ -53,8 +54,17 @@ use nodepack_model::{CapacityType, Catalog, Money, Node, NodePool, Pod, PodId, R
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-pub use lower_bound::lower_bound;
-pub use validate::validate;
+pub use lower_bound::{lower_bound, lower_bound_pending, Bound, BoundError};
+pub use solver::{Builtin, SolveError, Solver, UnknownStrategy, MAX_PENDING};
+pub use validate::{validate, Rule, Violation};
+
+/// The names most programs need: `use nodepack_solver::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Bound, BoundError, Builtin, ExistingNode, Plan, Problem, Rule, SolveError, Solver,
+        Strategy, Violation,
+    };
+}
 
 /// An existing node with the pods already running on it.
 #[derive(Clone, Debug)]
@@ -149,8 +159,9 @@ impl Plan {
     }
 }
 
-/// A provisioning strategy: a pure function of the problem.
-pub trait Strategy {
+/// A provisioning strategy: a pure function of the problem. Implement it for a strategy
+/// of your own and pass it to [`Solver::solve`]; strategies are shared across threads.
+pub trait Strategy: Send + Sync {
     /// Its name (`karpenter`, `nodepack`).
     fn name(&self) -> &'static str;
     /// Compute a plan.
@@ -165,23 +176,24 @@ pub trait Strategy {
 /// The strategies by name.
 pub const STRATEGIES: &[&str] = &["nodepack", "karpenter"];
 
-/// Look a strategy up by name.
-pub fn strategy(name: &str) -> Option<Box<dyn Strategy>> {
-    match name {
-        "nodepack" => Some(Box::new(nodepack::Nodepack::default())),
-        "karpenter" => Some(Box::new(karpenter::Karpenter)),
-        _ => None,
-    }
+/// Look a built-in strategy up by name.
+pub fn strategy(name: &str) -> Result<Builtin, UnknownStrategy> {
+    name.parse()
 }
 
-/// Solve a prepared problem with the named strategy; `None` for an unknown name.
-pub fn solve_prepared(name: &str, prep: &prep::Prepared) -> Option<Plan> {
-    strategy(name).map(|s| s.solve_prepared(prep))
+/// Solve a prepared problem with the named built-in strategy.
+pub fn solve_prepared(name: &str, prep: &prep::Prepared) -> Result<Plan, SolveError> {
+    let s = strategy(name)?;
+    solver::check(&prep.problem)?;
+    Ok(s.solve_prepared(prep))
 }
 
-/// Solve with the named strategy; `None` for an unknown name.
-pub fn solve(name: &str, problem: &Problem) -> Option<Plan> {
-    strategy(name).map(|s| s.solve(problem))
+/// Solve with the named built-in strategy (for many problems with the same pools and
+/// catalog, build a [`Solver`] once instead).
+pub fn solve(name: &str, problem: &Problem) -> Result<Plan, SolveError> {
+    let s = strategy(name)?;
+    solver::check(problem)?;
+    Ok(s.solve(problem))
 }
 
 /// The per-node overhead of the daemonsets whose pods would run on the pool's nodes

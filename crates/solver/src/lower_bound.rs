@@ -36,9 +36,55 @@ fn dims(r: &Resources, ext: &[String]) -> Vec<f64> {
     v
 }
 
+/// Why no lower bound could be computed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BoundError {
+    /// A pod to bound has no launch option and no existing node it could use, so no
+    /// plan places it and no bound on placing it exists.
+    #[error("pod {pod} has no launch option and no existing node it could use")]
+    NoOption {
+        /// The pod.
+        pod: PodId,
+    },
+    /// The LP solver failed.
+    #[error("the LP solver failed: {0}")]
+    Lp(String),
+}
+
+/// A lower bound on the cost of placing the pending pods of a problem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Bound {
+    /// No plan that places the bounded pods on new nodes costs less per hour.
+    pub cost_per_hour: Money,
+    /// Pods bounded.
+    pub pods: usize,
+    /// Pending pods left out: no launch option and no existing node could take them.
+    pub left_out: usize,
+}
+
+/// The lower bound on the cost per hour of placing every pending pod of the problem that
+/// some launch option or existing node could take (the others are counted in
+/// [`Bound::left_out`]).
+pub fn lower_bound_pending(problem: &Problem) -> Result<Bound, BoundError> {
+    lower_bound_prepared(&Prepared::new(*problem))
+}
+
+/// [`lower_bound_pending`] with prepared pairs.
+pub(crate) fn lower_bound_prepared(prep: &Prepared) -> Result<Bound, BoundError> {
+    let all: Vec<usize> = (0..prep.problem.pending.len()).collect();
+    let (cost, left_out) = solve_bound(prep, &all, true)?;
+    Ok(Bound {
+        cost_per_hour: cost,
+        pods: all.len() - left_out,
+        left_out,
+    })
+}
+
 /// The lower bound on the cost per hour of the new nodes needed by the pods `plan`
-/// placed. Zero when the plan places no pod on a new node or the LP cannot be solved.
-pub fn lower_bound(problem: &Problem, plan: &Plan) -> Money {
+/// placed ($0 when it launches no node).
+pub fn lower_bound(problem: &Problem, plan: &Plan) -> Result<Money, BoundError> {
     let placed: BTreeSet<&PodId> = plan
         .existing
         .iter()
@@ -46,7 +92,7 @@ pub fn lower_bound(problem: &Problem, plan: &Plan) -> Money {
         .chain(plan.nodes.iter().flat_map(|n| n.pods.iter()))
         .collect();
     if plan.nodes.is_empty() {
-        return Money::ZERO;
+        return Ok(Money::ZERO);
     }
     let pods: Vec<usize> = (0..problem.pending.len())
         .filter(|&i| placed.contains(&problem.pending[i].id))
@@ -55,12 +101,18 @@ pub fn lower_bound(problem: &Problem, plan: &Plan) -> Money {
 }
 
 /// The lower bound for a subset of the pending pods (indices).
-pub fn bound_for(problem: &Problem, pods: &[usize]) -> Money {
+pub fn bound_for(problem: &Problem, pods: &[usize]) -> Result<Money, BoundError> {
     bound_for_prepared(&Prepared::new(*problem), pods)
 }
 
 /// [`bound_for`] with prepared pairs.
-pub fn bound_for_prepared(prep: &Prepared, pods: &[usize]) -> Money {
+pub fn bound_for_prepared(prep: &Prepared, pods: &[usize]) -> Result<Money, BoundError> {
+    solve_bound(prep, pods, false).map(|(m, _)| m)
+}
+
+/// The bound over `pods`; with `skip`, pods no option takes are left out and counted,
+/// otherwise the first is an error.
+fn solve_bound(prep: &Prepared, pods: &[usize], skip: bool) -> Result<(Money, usize), BoundError> {
     let problem = &prep.problem;
     let mut ext: BTreeSet<String> = BTreeSet::new();
     for &i in pods {
@@ -103,6 +155,7 @@ pub fn bound_for_prepared(prep: &Prepared, pods: &[usize]) -> Money {
         ),
         (Vec<usize>, Vec<usize>),
     > = HashMap::new();
+    let mut left_out = 0;
     for &i in pods {
         let pod = &problem.pending[i];
         let terms = pod.node_requirement_terms();
@@ -143,6 +196,18 @@ pub fn bound_for_prepared(prep: &Prepared, pods: &[usize]) -> Money {
         let mut rk = vec![r.cpu.0, r.memory.0, r.ephemeral_storage.0, r.pods];
         rk.extend(ext.iter().map(|k| r.extended(k)));
         let d = dims(r, &ext);
+        let fits = |cap: &Vec<f64>| d.iter().zip(cap).all(|(r, c)| *r <= *c + 1e-12);
+        let usable =
+            cc.iter().any(|&c| fits(&cols[c].cap)) || ec.iter().any(|&e| fits(&existing[e]));
+        if !usable {
+            if skip {
+                left_out += 1;
+                continue;
+            }
+            return Err(BoundError::NoOption {
+                pod: pod.id.clone(),
+            });
+        }
         groups.entry((rk, cc, ec)).or_insert_with(|| (d, 0.0)).1 += 1.0;
     }
     // Drop columns dominated per dollar within the same set of groups that are compatible
@@ -254,8 +319,11 @@ pub fn bound_for_prepared(prep: &Prepared, pods: &[usize]) -> Money {
                 .map(|(c, var)| cols[*c].price * sol.value(*var))
                 .sum();
             // Round down, with a margin for floating-point error, to stay a lower bound.
-            Money(((v * 1e6) * (1.0 - 1e-7)).floor().max(0.0) as i64)
+            Ok((
+                Money(((v * 1e6) * (1.0 - 1e-7)).floor().max(0.0) as i64),
+                left_out,
+            ))
         }
-        Err(_) => Money::ZERO,
+        Err(e) => Err(BoundError::Lp(e.to_string())),
     }
 }

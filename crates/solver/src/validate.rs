@@ -18,12 +18,87 @@ struct Placed<'a> {
     labels: &'a BTreeMap<String, String>,
 }
 
+/// Which rule a plan breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Rule {
+    /// Two pending pods share a namespace/name.
+    DuplicatePending,
+    /// The plan places or reports a pod that is not pending.
+    NotPending,
+    /// A pending pod is neither placed nor reported unschedulable.
+    Unaccounted,
+    /// A pod appears more than once in the plan.
+    CountedTwice,
+    /// An unschedulable pod has no reason.
+    NoReason,
+    /// A pod is bound to a node the cluster does not have.
+    UnknownNode,
+    /// A pod is bound to a cordoned or deleting node.
+    UnschedulableNode,
+    /// A pod does not tolerate a taint of its node or pool.
+    Taint,
+    /// A pod's node selector or required node affinity does not hold on its node.
+    NodeAffinity,
+    /// A node's pods (with daemonset overhead) exceed its allocatable resources.
+    Capacity,
+    /// A new node's name is not unique.
+    NodeName,
+    /// A new node names a pool the problem does not have.
+    UnknownPool,
+    /// A new node names an instance type the catalog does not have.
+    UnknownInstanceType,
+    /// A new node's offering does not exist or is not available.
+    Offering,
+    /// A new node's price differs from its offering's.
+    Price,
+    /// A new node's labels are not the ones it would get.
+    Labels,
+    /// A new node's labels do not satisfy its pool's requirements.
+    PoolRequirements,
+    /// A new node's launch options do not keep a requirement's `minValues`.
+    MinValues,
+    /// A pool's limits are exceeded.
+    PoolLimits,
+    /// The plan's placement order does not list exactly the placed pods.
+    PlacementOrder,
+    /// A hard topology spread, pod affinity or anti-affinity rule broke when a pod was
+    /// placed.
+    Topology,
+}
+
+/// One way a plan breaks the rules.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Violation {
+    /// The rule.
+    pub rule: Rule,
+    /// What broke it, naming the pod, node or pool.
+    pub message: String,
+}
+
+impl Violation {
+    fn new(rule: Rule, message: String) -> Self {
+        Violation { rule, message }
+    }
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Validate a plan; returns the violations found (empty when valid).
-pub fn validate(problem: &Problem, plan: &Plan) -> Vec<String> {
+pub fn validate(problem: &Problem, plan: &Plan) -> Vec<Violation> {
     let mut errs = Vec::new();
     let pending: HashMap<&PodId, &Pod> = problem.pending.iter().map(|p| (&p.id, p)).collect();
     if pending.len() != problem.pending.len() {
-        errs.push("pending pods have duplicate namespace/name".into());
+        errs.push(Violation::new(
+            Rule::DuplicatePending,
+            "pending pods have duplicate namespace/name".into(),
+        ));
     }
     // 1. Every pending pod exactly once.
     let mut seen: BTreeMap<&PodId, usize> = BTreeMap::new();
@@ -36,22 +111,31 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<String> {
     for id in all {
         *seen.entry(id).or_insert(0) += 1;
         if !pending.contains_key(id) {
-            errs.push(format!("pod {id} is in the plan but not pending"));
+            errs.push(Violation::new(
+                Rule::NotPending,
+                format!("pod {id} is in the plan but not pending"),
+            ));
         }
     }
     for p in problem.pending {
         match seen.get(&p.id) {
-            None => errs.push(format!(
-                "pod {} is neither placed nor reported unschedulable",
-                p.id
+            None => errs.push(Violation::new(
+                Rule::Unaccounted,
+                format!("pod {} is neither placed nor reported unschedulable", p.id),
             )),
-            Some(n) if *n > 1 => errs.push(format!("pod {} appears {n} times in the plan", p.id)),
+            Some(n) if *n > 1 => errs.push(Violation::new(
+                Rule::CountedTwice,
+                format!("pod {} appears {n} times in the plan", p.id),
+            )),
             _ => {}
         }
     }
     for u in &plan.unschedulable {
         if u.reason.trim().is_empty() {
-            errs.push(format!("pod {} is unschedulable without a reason", u.pod));
+            errs.push(Violation::new(
+                Rule::NoReason,
+                format!("pod {} is unschedulable without a reason", u.pod),
+            ));
         }
     }
     let mut where_: HashMap<&PodId, Placed> = HashMap::new();
@@ -62,25 +146,34 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<String> {
             continue;
         };
         let Some(n) = problem.nodes.iter().find(|n| n.node.name == b.node) else {
-            errs.push(format!("pod {} bound to unknown node {}", b.pod, b.node));
+            errs.push(Violation::new(
+                Rule::UnknownNode,
+                format!("pod {} bound to unknown node {}", b.pod, b.node),
+            ));
             continue;
         };
         if !n.node.schedulable() {
-            errs.push(format!(
-                "pod {} bound to unschedulable node {}",
-                b.pod, b.node
+            errs.push(Violation::new(
+                Rule::UnschedulableNode,
+                format!("pod {} bound to unschedulable node {}", b.pod, b.node),
             ));
         }
         if let Some(t) = first_untolerated(&n.node.taints, &pod.tolerations) {
-            errs.push(format!(
-                "pod {} does not tolerate taint {t} of node {}",
-                b.pod, b.node
+            errs.push(Violation::new(
+                Rule::Taint,
+                format!(
+                    "pod {} does not tolerate taint {t} of node {}",
+                    b.pod, b.node
+                ),
             ));
         }
         if !pod.node_labels_ok(&n.node.labels) {
-            errs.push(format!(
-                "pod {} node selector/affinity not satisfied by node {}",
-                b.pod, b.node
+            errs.push(Violation::new(
+                Rule::NodeAffinity,
+                format!(
+                    "pod {} node selector/affinity not satisfied by node {}",
+                    b.pod, b.node
+                ),
             ));
         }
         let e = extra.entry(n.node.name.as_str()).or_default();
@@ -101,7 +194,10 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<String> {
             .iter()
             .fold(add.clone(), |acc, p| acc.saturating_add(&p.requests));
         if let Some(s) = used.shortfall(&n.node.allocatable) {
-            errs.push(format!("node {} over capacity: {s}", n.node.name));
+            errs.push(Violation::new(
+                Rule::Capacity,
+                format!("node {} over capacity: {s}", n.node.name),
+            ));
         }
     }
     // 3. New nodes.
@@ -109,16 +205,25 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<String> {
     let mut pool_use: BTreeMap<&str, (Resources, u64)> = BTreeMap::new();
     for n in &plan.nodes {
         if !names.insert(n.name.as_str()) || problem.nodes.iter().any(|e| e.node.name == n.name) {
-            errs.push(format!("node name {} is not unique", n.name));
+            errs.push(Violation::new(
+                Rule::NodeName,
+                format!("node name {} is not unique", n.name),
+            ));
         }
         let Some(pool) = problem.nodepools.iter().find(|p| p.name == n.nodepool) else {
-            errs.push(format!("node {} uses unknown pool {}", n.name, n.nodepool));
+            errs.push(Violation::new(
+                Rule::UnknownPool,
+                format!("node {} uses unknown pool {}", n.name, n.nodepool),
+            ));
             continue;
         };
         let Some(it) = problem.catalog.get(&n.instance_type) else {
-            errs.push(format!(
-                "node {} uses unknown instance type {}",
-                n.name, n.instance_type
+            errs.push(Violation::new(
+                Rule::UnknownInstanceType,
+                format!(
+                    "node {} uses unknown instance type {}",
+                    n.name, n.instance_type
+                ),
             ));
             continue;
         };
@@ -127,16 +232,23 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<String> {
             .iter()
             .find(|o| o.zone == n.zone && o.capacity_type == n.capacity_type)
         {
-            None => errs.push(format!(
-                "node {}: {} has no {} offering in {}",
-                n.name, n.instance_type, n.capacity_type, n.zone
+            None => errs.push(Violation::new(
+                Rule::Offering,
+                format!(
+                    "node {}: {} has no {} offering in {}",
+                    n.name, n.instance_type, n.capacity_type, n.zone
+                ),
             )),
-            Some(o) if !o.available => {
-                errs.push(format!("node {}: offering not available", n.name))
-            }
-            Some(o) if o.price != n.price => errs.push(format!(
-                "node {}: price {} differs from the offering's {}",
-                n.name, n.price, o.price
+            Some(o) if !o.available => errs.push(Violation::new(
+                Rule::Offering,
+                format!("node {}: offering not available", n.name),
+            )),
+            Some(o) if o.price != n.price => errs.push(Violation::new(
+                Rule::Price,
+                format!(
+                    "node {}: price {} differs from the offering's {}",
+                    n.name, n.price, o.price
+                ),
             )),
             _ => {}
         }
@@ -151,19 +263,25 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<String> {
         expect.insert(labels::NODEPOOL.into(), pool.name.clone());
         for (k, v) in &expect {
             if n.labels.get(k) != Some(v) {
-                errs.push(format!("node {}: label {k} should be {v}", n.name));
+                errs.push(Violation::new(
+                    Rule::Labels,
+                    format!("node {}: label {k} should be {v}", n.name),
+                ));
             }
         }
         if n.labels.get(labels::HOSTNAME) != Some(&n.name) {
-            errs.push(format!(
-                "node {}: hostname label should be its name",
-                n.name
+            errs.push(Violation::new(
+                Rule::Labels,
+                format!("node {}: hostname label should be its name", n.name),
             ));
         }
         if !pool.requirements.satisfied_by(&n.labels) {
-            errs.push(format!(
-                "node {}: labels do not satisfy pool {} requirements ({})",
-                n.name, pool.name, pool.requirements
+            errs.push(Violation::new(
+                Rule::PoolRequirements,
+                format!(
+                    "node {}: labels do not satisfy pool {} requirements ({})",
+                    n.name, pool.name, pool.requirements
+                ),
             ));
         }
         // Karpenter's minValues: the node's launch options (its type and alternatives)
@@ -177,10 +295,13 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<String> {
                 .filter_map(|t| problem.catalog.get(t)?.label(k))
                 .collect();
             if values.len() < m as usize {
-                errs.push(format!(
-                    "node {}: minValues {m} of {k} not met by its launch options ({} value(s))",
-                    n.name,
-                    values.len()
+                errs.push(Violation::new(
+                    Rule::MinValues,
+                    format!(
+                        "node {}: minValues {m} of {k} not met by its launch options ({} value(s))",
+                        n.name,
+                        values.len()
+                    ),
                 ));
             }
         }
@@ -190,23 +311,26 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<String> {
             let Some(pod) = pending.get(id) else { continue };
             used = used.saturating_add(&pod.requests);
             if let Some(t) = first_untolerated(&pool.taints, &pod.tolerations) {
-                errs.push(format!(
-                    "pod {id} does not tolerate taint {t} of pool {}",
-                    pool.name
+                errs.push(Violation::new(
+                    Rule::Taint,
+                    format!("pod {id} does not tolerate taint {t} of pool {}", pool.name),
                 ));
             }
             if !pod.node_labels_ok(&n.labels) {
-                errs.push(format!(
-                    "pod {id}: node selector/affinity not satisfied by node {}",
-                    n.name
+                errs.push(Violation::new(
+                    Rule::NodeAffinity,
+                    format!(
+                        "pod {id}: node selector/affinity not satisfied by node {}",
+                        n.name
+                    ),
                 ));
             }
             where_.insert(&pod.id, Placed { labels: &n.labels });
         }
         if let Some(s) = used.shortfall(&it.allocatable()) {
-            errs.push(format!(
-                "node {} ({}) over capacity: {s}",
-                n.name, n.instance_type
+            errs.push(Violation::new(
+                Rule::Capacity,
+                format!("node {} ({}) over capacity: {s}", n.name, n.instance_type),
             ));
         }
         let e = pool_use.entry(pool.name.as_str()).or_default();
@@ -234,15 +358,21 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<String> {
             nodes += 1;
         }
         if let Some(why) = pool.limits.exceeded_by(&cap, nodes) {
-            errs.push(format!("pool {name}: {why}"));
+            errs.push(Violation::new(
+                Rule::PoolLimits,
+                format!("pool {name}: {why}"),
+            ));
         }
     }
     // 5. Topology, replayed in placement order.
     let placed_count = where_.len();
     if plan.order.len() != placed_count || plan.order.iter().any(|id| !where_.contains_key(id)) {
-        errs.push(format!(
-            "placement order lists {} pods but {placed_count} are placed",
-            plan.order.len()
+        errs.push(Violation::new(
+            Rule::PlacementOrder,
+            format!(
+                "placement order lists {} pods but {placed_count} are placed",
+                plan.order.len()
+            ),
         ));
         return errs;
     }
@@ -251,7 +381,7 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<String> {
         let pod = pending[id];
         let node_labels = where_[id].labels;
         if let Err(e) = replay.check(problem, pod, node_labels) {
-            errs.push(format!("pod {id}: {e}"));
+            errs.push(Violation::new(Rule::Topology, format!("pod {id}: {e}")));
         }
         replay.add(pod, node_labels);
     }

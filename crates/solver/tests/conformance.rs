@@ -42,7 +42,7 @@ impl Case {
                 let plan = solve(s, &problem).unwrap();
                 let errs = validate(&problem, &plan);
                 assert!(errs.is_empty(), "{s}: invalid plan: {errs:#?}");
-                let lb = lower_bound(&problem, &plan);
+                let lb = lower_bound(&problem, &plan).unwrap();
                 assert!(
                     plan.cost_per_hour >= lb,
                     "{s}: cost {} < lower bound {lb}",
@@ -623,7 +623,7 @@ fn cpu_and_memory_heavy_pods_are_mixed_close_to_the_lp_bound() {
         nodepools: &pools,
         catalog: &catalog,
     };
-    let lb = lower_bound(&problem, plan);
+    let lb = lower_bound(&problem, plan).unwrap();
     let ratio = plan.cost_per_hour.0 as f64 / lb.0 as f64;
     assert!(
         ratio <= 1.03,

@@ -49,7 +49,7 @@ proptest! {
             prop_assert!(errs.is_empty(), "{}: {:#?}", s, errs);
             let placed = plan.existing.len() + plan.nodes.iter().map(|n| n.pods.len()).sum::<usize>();
             prop_assert_eq!(placed + plan.unschedulable.len(), pods.len());
-            let lb = lower_bound(&problem, &plan);
+            let lb = lower_bound(&problem, &plan).unwrap();
             prop_assert!(plan.cost_per_hour >= lb, "{}: cost {} < lower bound {}", s, plan.cost_per_hour, lb);
             let again = solve(s, &problem).unwrap();
             prop_assert_eq!(&plan, &again);
@@ -86,7 +86,7 @@ proptest! {
         // Growth never leaves a pod unscheduled that the plain plan places.
         let plain = solve("nodepack", &problem).unwrap();
         prop_assert_eq!(plan.unschedulable.len(), plain.unschedulable.len());
-        prop_assert!(plan.cost_per_hour >= lower_bound(&problem, &plan));
+        prop_assert!(plan.cost_per_hour >= lower_bound(&problem, &plan).unwrap());
         prop_assert_eq!(&plan, &np.solve(&problem));
     }
 }

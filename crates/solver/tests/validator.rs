@@ -28,7 +28,11 @@ fn errors(pods: &[Pod], pools: &[NodePool], cat: &Catalog, plan: &Plan) -> Strin
         nodepools: pools,
         catalog: cat,
     };
-    validate(&p, plan).join("\n")
+    validate(&p, plan)
+        .iter()
+        .map(|v| format!("{:?}: {v}", v.rule))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
@@ -37,6 +41,7 @@ fn dropped_and_duplicated_pods() {
     let mut plan = plan_for(&pods, &pools, &cat);
     let gone = plan.nodes[0].pods.pop().unwrap();
     plan.order.retain(|p| *p != gone);
+    assert!(errors(&pods, &pools, &cat, &plan).contains("Unaccounted: pod"));
     assert!(errors(&pods, &pools, &cat, &plan).contains("neither placed nor reported"));
     plan.unschedulable.push(Unschedulable {
         pod: gone.clone(),

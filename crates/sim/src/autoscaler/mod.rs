@@ -333,9 +333,10 @@ impl Provisioner {
                 growth: growth_forecast(ctx.cluster, ctx.now, waiting, w),
                 ..Default::default()
             }),
+            // Names are checked when the autoscaler is built (`by_name`).
             (name, _) => match nodepack_solver::strategy(name) {
-                Some(s) => s,
-                None => return vec![],
+                Ok(s) => Box::new(s),
+                Err(_) => return vec![],
             },
         };
         let mut out = provision_with(strategy.as_ref(), ctx, waiting);

@@ -753,7 +753,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
             catalog: self.p.catalog,
         };
         let prep = Prepared::with_pairs(self.pairs.clone(), problem);
-        let plan = crate::solve_prepared(solver, &prep)?;
+        let plan = crate::Strategy::solve_prepared(&crate::strategy(solver).ok()?, &prep);
         plan.unschedulable.is_empty().then_some(plan)
     }
 
@@ -1057,7 +1057,7 @@ pub fn scratch_cost(
         };
         crate::Strategy::solve_prepared(&np, &prep)
     } else {
-        crate::solve_prepared(solver, &prep)?
+        crate::Strategy::solve_prepared(&crate::strategy(solver).ok()?, &prep)
     };
     Some(plan.cost_per_hour)
 }
