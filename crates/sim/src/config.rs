@@ -368,6 +368,33 @@ pub struct JobGen {
     pub arch: Option<String>,
 }
 
+impl JobGen {
+    /// Bursts of `count` pods every `every` from time zero, each running a time uniform
+    /// in `run` (min, max), with these requests and no pinning.
+    pub fn new(
+        name: &str,
+        cpu_m: u64,
+        memory_mi: u64,
+        every: Millis,
+        count: u32,
+        run: (Millis, Millis),
+    ) -> Self {
+        let s = |m: Millis| m.0 as f64 / 1000.0;
+        JobGen {
+            name: name.into(),
+            cpu_m,
+            memory_mi,
+            gpu: 0,
+            every_s: s(every),
+            start_s: 0.0,
+            count,
+            run_s: (s(run.0), s(run.1)),
+            capacity_type: None,
+            arch: None,
+        }
+    }
+}
+
 /// A workload generator: services and jobs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -14,23 +14,24 @@
 //! No I/O, no clock, no thread-local randomness: the same input and seed give the same
 //! result, byte for byte.
 //!
-//! ```
-//! use nodepack_model::{Millis, NodePool};
-//! use nodepack_sim::{config::*, engine::{run, SimInput}, generate::generate};
+//! Getting started: a [`Replay`] of a generated workload under an autoscaler.
 //!
-//! let catalog = nodepack_testkit::catalog();
-//! let pools = vec![NodePool::new("default")];
-//! let settings = Settings::new(Millis::from_mins(30), 7);
-//! let g = Generator {
-//!     services: vec![ServiceGen::new("web", 500, 512, 6)],
-//!     jobs: vec![],
-//! };
-//! let trace = generate(&g, settings.horizon, settings.seed);
-//! let input = SimInput { settings: &settings, nodepools: &pools, catalog: &catalog, trace: &trace, pdbs: &[] };
-//! let mut a = nodepack_sim::autoscaler::by_name("nodepack").unwrap();
-//! let r = run(input, a.as_mut());
-//! assert_eq!(r.summary.pods_scheduled, 6);
-//! assert!(r.summary.cost_usd >= r.summary.lower_bound_usd);
+//! ```
+//! use nodepack_model::*;
+//! use nodepack_sim::config::{Generator, ServiceGen};
+//! use nodepack_sim::Replay;
+//!
+//! let m5 = InstanceType::new("m.large", Resources::new(Millicores(2000), Bytes::from_gib(8)).with_pods(29))
+//!     .with_offering(Offering::new("z1", CapacityType::OnDemand, Money::from_usd(0.096)));
+//! let result = Replay::new(vec![NodePool::new("default")], Catalog::new("demo", vec![m5]))
+//!     .generator(Generator { services: vec![ServiceGen::new("web", 500, 512, 6)], jobs: vec![] })
+//!     .autoscaler("nodepack")
+//!     .horizon(Millis::from_mins(30))
+//!     .seed(7)
+//!     .run()
+//!     .unwrap();
+//! assert_eq!(result.summary.pods_scheduled, 6);
+//! assert!(result.summary.cost_usd >= result.summary.lower_bound_usd);
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -43,8 +44,11 @@ pub mod engine;
 pub mod generate;
 pub mod metrics;
 pub mod queue;
+mod replay;
 pub mod rng;
 pub mod stats;
+
+pub use replay::{Replay, ReplayError, MAX_HORIZON};
 
 pub use autoscaler::{by_name, Autoscaler, AUTOSCALERS};
 pub use engine::{run, run_with_pairs, SimInput, SimResult};

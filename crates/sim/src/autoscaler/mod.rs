@@ -114,7 +114,7 @@ pub enum Action {
 }
 
 /// An autoscaler.
-pub trait Autoscaler {
+pub trait Autoscaler: Send {
     /// Its name.
     fn name(&self) -> &'static str;
     /// How often its loop runs (`None`: only at time zero).

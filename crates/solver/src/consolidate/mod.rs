@@ -155,7 +155,7 @@ pub struct ConsolidationPlan {
 }
 
 /// A consolidation strategy: a pure function of the problem.
-pub trait Consolidator {
+pub trait Consolidator: Send {
     /// Its name.
     fn name(&self) -> &'static str;
     /// One pass.
