@@ -5,7 +5,7 @@ use crate::{Failure, Output};
 use nodepack_formats::read_workload;
 use nodepack_model::{CapacityType, Catalog, NodePool, Pod};
 use nodepack_solver::explain::Explanation;
-use nodepack_solver::{daemonset_overhead, lower_bound, ExistingNode, Plan, Problem, STRATEGIES};
+use nodepack_solver::{lower_bound, ExistingNode, Plan, Problem, STRATEGIES};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -92,64 +92,25 @@ pub fn load(
         wl.extend(w);
     }
     warn(&wl.warnings);
-    let mut pools = nodepools(pools)?;
-    for p in &mut pools {
-        p.daemonset_overhead = daemonset_overhead(p, &wl.daemonsets);
-    }
-    let mut nodes: Vec<ExistingNode> = wl
-        .nodes
-        .into_iter()
-        .map(|mut n| {
-            match catalog.get(&n.instance_type) {
-                Some(t) => {
-                    let same_ct = || t.offerings.iter().filter(|o| o.capacity_type == n.capacity_type);
-                    if let Some(o) = same_ct().find(|o| o.zone == n.zone) {
-                        n.price = o.price;
-                    } else if let Some(o) = same_ct().min_by_key(|o| o.price) {
-                        say!(
-                            "warning: node {}: the catalog has no {} {} offering in zone {:?}; priced as the cheapest {} one (${:.4}/h, {})",
-                            n.name, n.instance_type, n.capacity_type.as_str(), n.zone, n.capacity_type.as_str(), o.price.usd(), o.zone
-                        );
-                        n.price = o.price;
-                    } else {
-                        say!(
-                            "warning: node {}: the catalog has no {} {} offering; priced at $0",
-                            n.name, n.instance_type, n.capacity_type.as_str()
-                        );
-                    }
-                }
-                None => say!(
-                    "warning: node {}: instance type {:?} is not in the catalog; priced at $0",
-                    n.name, n.instance_type
-                ),
-            }
-            ExistingNode {
-                node: n,
-                pods: vec![],
-            }
-        })
-        .collect();
-    for (p, node) in wl.bound {
-        match nodes.iter_mut().find(|n| n.node.name == node) {
-            Some(n) => {
-                n.node.pods.push(p.id.clone());
-                n.pods.push(std::sync::Arc::new(p));
-            }
-            None => say!(
-                "warning: pod {} runs on node {node}, which is not in --nodes: it is not part of this plan",
-                p.id
-            ),
-        }
+    let a = nodepack_solver::assemble(
+        wl.pending,
+        wl.bound,
+        &wl.daemonsets,
+        wl.nodes,
+        nodepools(pools)?,
+        &catalog,
+    );
+    for n in &a.notes {
+        say!("warning: {n}");
     }
     Ok(Loaded {
-        pending: wl.pending,
-        nodes,
-        pools,
+        pending: a.pending,
+        nodes: a.nodes,
+        pools: a.nodepools,
         catalog,
         pdbs: wl.pdbs,
     })
 }
-
 impl Loaded {
     /// The solver's view of the loaded inputs.
     pub fn problem(&self) -> Problem<'_> {

@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod assemble;
 pub mod consolidate;
 pub mod engine;
 pub mod explain;
@@ -54,6 +55,7 @@ use nodepack_model::{CapacityType, Catalog, Money, Node, NodePool, Pod, PodId, R
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub use assemble::{assemble, Assembled, Note};
 pub use lower_bound::{lower_bound, lower_bound_pending, Bound, BoundError};
 pub use solver::{Builtin, SolveError, Solver, UnknownStrategy, MAX_PENDING};
 pub use validate::{validate, Rule, Violation};
