@@ -546,3 +546,9 @@ pub fn timed_replay(
     let r = nodepack_sim::run(input, a.as_mut());
     Some((r, pods, t.elapsed().as_secs_f64()))
 }
+
+/// The README's library example, compiled and run as a doc test (its other code blocks
+/// are shell, JSON and text).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExample;

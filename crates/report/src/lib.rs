@@ -2,6 +2,31 @@
 //! SVG charts (cost over time, nodes by capacity type, pending pods, pending-latency
 //! distribution, CPU and memory utilization), one line per strategy.
 //!
+//! Getting started: replay a generated service and draw its report.
+//!
+//! ```
+//! use nodepack_model::*;
+//! use nodepack_sim::{config::{Generator, ServiceGen}, Replay};
+//!
+//! let m5 = InstanceType::new("m.large", Resources::new(Millicores(2000), Bytes::from_gib(8)).with_pods(29))
+//!     .with_offering(Offering::new("z1", CapacityType::OnDemand, Money::from_usd(0.096)));
+//! let r = Replay::new(vec![NodePool::new("default")], Catalog::new("demo", vec![m5]))
+//!     .generator(Generator { services: vec![ServiceGen::new("web", 500, 512, 4)], jobs: vec![] })
+//!     .autoscaler("karpenter")
+//!     .horizon(Millis::from_mins(20))
+//!     .run()?;
+//! let page = nodepack_report::html(&nodepack_report::ReportInput {
+//!     scenario: "demo".into(),
+//!     purpose: "four web pods".into(),
+//!     horizon_seconds: 1200.0,
+//!     catalog: "demo (1 type)".into(),
+//!     command: "cargo test".into(),
+//!     runs: vec![nodepack_report::Run { summary: &r.summary, series: &r.series, pending_ms: &r.pending_ms }],
+//! })?;
+//! assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<svg"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Pure: [`html`] returns the document as a string (the CLI writes it). The page has no
 //! scripts and loads nothing: the charts are inline SVG drawn with plotters' SVG
 //! backend, text included, so it opens offline in any browser.

@@ -6,35 +6,29 @@
 //! be scheduled with the reason, and the cost per hour. Everything here is a pure,
 //! deterministic function of its input: no I/O, no clock, no randomness.
 //!
+//! Getting started: build a [`Solver`] once from node pools and a catalog, then solve,
+//! validate and bound as often as needed (it is `Send + Sync`: share it across threads).
+//!
 //! ```
 //! use nodepack_model::*;
-//! use nodepack_solver::{solve, Problem};
+//! use nodepack_solver::prelude::*;
 //!
-//! let mut it = InstanceType {
-//!     name: "m.large".into(),
-//!     labels: [(labels::INSTANCE_TYPE.to_string(), "m.large".to_string())].into(),
-//!     capacity: Resources::new(Millicores(2000), Bytes::from_gib(8)).with_pods(29),
-//!     overhead: Overhead::default(),
-//!     offerings: vec![Offering {
-//!         zone: "z1".into(),
-//!         capacity_type: CapacityType::OnDemand,
-//!         price: Money::from_usd(0.096),
-//!         available: true,
-//!         interruption: None,
-//!     }],
-//!     aws_shape: None,
-//! };
-//! let catalog = Catalog { name: "demo".into(), region: None, instance_types: vec![it], data_date: None };
-//! let pods: Vec<Pod> = (0..3)
-//!     .map(|i| Pod::new("default", &format!("web-{i}"), Resources::new(Millicores(500), Bytes::from_mib(512))))
-//!     .collect();
-//! let pools = vec![NodePool::new("default")];
-//! let problem = Problem { pending: &pods, nodes: &[], nodepools: &pools, catalog: &catalog };
-//! let plan = solve("nodepack", &problem).unwrap();
-//! assert_eq!(plan.nodes.len(), 1);
-//! assert!(plan.unschedulable.is_empty());
-//! assert_eq!(plan.cost_per_hour, Money::from_usd(0.096));
-//! assert!(nodepack_solver::validate(&problem, &plan).is_empty());
+//! let m5 = InstanceType::new("m.large", Resources::new(Millicores(2000), Bytes::from_gib(8)).with_pods(29))
+//!     .with_offering(Offering::new("z1", CapacityType::OnDemand, Money::from_usd(0.096)));
+//! let solver = Solver::new(vec![NodePool::new("default")], Catalog::new("demo", vec![m5]));
+//! let pods = (0..3)
+//!     .map(|i| Pod::builder("default", &format!("web-{i}")).requests("500m", "512Mi").build())
+//!     .collect::<Result<Vec<_>, _>>()?;
+//! for strategy in Builtin::ALL {
+//!     let plan = solver.solve(&strategy, &pods, &[])?;
+//!     assert_eq!(plan.nodes.len(), 1);
+//!     assert!(plan.unschedulable.is_empty());
+//!     assert_eq!(plan.cost_per_hour, Money::from_usd(0.096));
+//!     assert!(solver.validate(&pods, &[], &plan).is_empty());
+//! }
+//! let bound = solver.lower_bound(&pods, &[])?;
+//! assert!(bound.cost_per_hour <= Money::from_usd(0.096));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -489,7 +489,7 @@ impl Pairs {
         }
     }
 
-    /// The pairs of pool `pool` compatible with `reqs` ([`Prepared::pt_compatible`]), as
+    /// The pairs of pool `pool` compatible with `reqs` ([`Pairs::pt_compatible`]), as
     /// a bit set over the pool's pairs (bit `i - start` for pair `i`), memoized and
     /// shared by every problem built on these pairs: a pure memo.
     pub fn compatible_set(&self, pool: usize, reqs: &Requirements) -> std::sync::Arc<Vec<u64>> {
@@ -720,7 +720,7 @@ impl<'a> Prepared<'a> {
             .any(|&(z, c)| z & masks.0 != 0 && c & masks.1 != 0)
     }
 
-    /// Like [`Prepared::pt_compatible`], but only the keys of `changed` are checked
+    /// Like [`Pairs::pt_compatible`], but only the keys of `changed` are checked
     /// against the pair (the pair is known to satisfy the rest of `reqs`); offerings are
     /// checked against all of `reqs`.
     pub fn pt_compatible_delta(

@@ -179,7 +179,7 @@ impl Solver {
     }
 
     /// The problem of placing `pending` with these pools and catalog, for the free
-    /// functions ([`crate::solve`], [`crate::validate`]...).
+    /// functions ([`crate::solve`], [`crate::validate()`]...).
     pub fn problem<'a>(&'a self, pending: &'a [Pod], nodes: &'a [ExistingNode]) -> Problem<'a> {
         Problem {
             pending,
