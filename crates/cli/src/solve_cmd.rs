@@ -143,9 +143,9 @@ struct Bind {
 }
 
 #[derive(Serialize)]
-struct Unsched<'a> {
+struct Unsched {
     pod: String,
-    reason: &'a str,
+    reason: String,
 }
 
 /// The JSON form of a plan.
@@ -154,7 +154,7 @@ pub struct PlanOut<'a> {
     strategy: &'a str,
     nodes: Vec<NodeOut<'a>>,
     existing: Vec<Bind>,
-    unschedulable: Vec<Unsched<'a>>,
+    unschedulable: Vec<Unsched>,
     pods_pending: usize,
     cost_per_hour: f64,
     lower_bound_per_hour: f64,
@@ -201,7 +201,7 @@ pub fn plan_out(solved: &Solved, pending: usize) -> PlanOut<'_> {
             .iter()
             .map(|u| Unsched {
                 pod: u.pod.to_string(),
-                reason: &u.reason,
+                reason: u.reason.to_string(),
             })
             .collect(),
         pods_pending: pending,

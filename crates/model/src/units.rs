@@ -207,3 +207,26 @@ mod tests {
         assert_eq!(Bytes::from_mib(100).to_string(), "100Mi");
     }
 }
+
+/// Serde of [`Money`] as a number of dollars, for JSON fields whose name ends in `_usd`
+/// (`#[serde(with = "nodepack_model::units::usd")]`): micro-dollars round-trip exactly.
+pub mod usd {
+    use super::Money;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Write dollars.
+    pub fn serialize<S: Serializer>(m: &Money, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(m.usd())
+    }
+
+    /// Read dollars (finite, within the range of micro-dollars).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Money, D::Error> {
+        let v = f64::deserialize(d)?;
+        if !v.is_finite() || v.abs() > 9.0e12 {
+            return Err(serde::de::Error::custom(format!(
+                "{v} is not an amount of dollars (finite, at most 9e12)"
+            )));
+        }
+        Ok(Money::from_usd(v))
+    }
+}

@@ -1,10 +1,10 @@
 //! What a replay measures: dollars, pod latency, disruption and utilization, and the
 //! time series behind the charts.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Percentiles of a latency distribution, seconds.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Median.
     pub p50: f64,
@@ -37,7 +37,7 @@ impl Percentiles {
 }
 
 /// A pod that never ran, with the reason.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unscheduled {
     /// namespace/name.
     pub pod: String,
@@ -46,7 +46,7 @@ pub struct Unscheduled {
 }
 
 /// One point of the time series.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     /// Seconds since the start.
     pub t: f64,
@@ -72,7 +72,7 @@ pub struct Sample {
 }
 
 /// The summary of one replay (the `--output json` object of `replay` and `compare`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Autoscaler.
     pub strategy: String,

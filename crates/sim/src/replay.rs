@@ -148,6 +148,40 @@ mod tests {
         assert_send::<Box<dyn Autoscaler>>();
     }
 
+    /// A replay's summary reads back from its JSON (the `--output json` object).
+    #[test]
+    fn summaries_round_trip_through_json() {
+        use nodepack_model::{
+            Bytes, CapacityType, InstanceType, Millicores, Money, Offering, Resources,
+        };
+        let cap = Resources::new(Millicores(4000), Bytes::from_gib(16)).with_pods(58);
+        let t = InstanceType::new("m.xlarge", cap)
+            .with_offering(Offering::new(
+                "z1",
+                CapacityType::OnDemand,
+                Money::from_usd(0.192),
+            ))
+            .with_offering(Offering::new(
+                "z1",
+                CapacityType::Spot,
+                Money::from_usd(0.071),
+            ));
+        let g = Generator {
+            services: vec![crate::config::ServiceGen::new("web", 700, 900, 9)],
+            jobs: vec![],
+        };
+        let r = Replay::new(vec![NodePool::new("default")], Catalog::new("t", vec![t]))
+            .generator(g)
+            .autoscaler("nodepack")
+            .horizon(Millis::from_mins(45))
+            .run()
+            .unwrap();
+        assert!(r.summary.cost_usd > 0.0);
+        let json = serde_json::to_string(&r.summary).unwrap();
+        let back: crate::metrics::Summary = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r.summary);
+    }
+
     #[test]
     fn bad_choices_are_errors() {
         let r = || Replay::new(vec![], Catalog::new("empty", vec![]));

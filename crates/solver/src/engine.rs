@@ -5,6 +5,7 @@
 
 use crate::prep::{max_capacity, taint_blocking, CompatCache, LimitTracker, Prepared};
 use crate::topology::{HostCounts, Kind, PodGroups, Topology};
+use crate::Reason;
 use nodepack_model::pod::{PodAffinityTerm, TopologySpread, WhenUnsatisfiable, HOSTNAME_KEY};
 use nodepack_model::taints::TolerationOperator;
 use nodepack_model::{labels, Effect, Pod, Requirements, Resources, Toleration, ValueSet};
@@ -194,7 +195,7 @@ pub struct Claim {
 }
 
 /// A memoized fresh-claim answer: its key in full, and the options or the refusal.
-type FreshMemo = (Requirements, Resources, Vec<u32>, Result<Vec<u32>, String>);
+type FreshMemo = (Requirements, Resources, Vec<u32>, Result<Vec<u32>, Reason>);
 
 /// `Engine::claim_zone` of a claim not pinned to one of the first 64 zones.
 const NO_ZONE: u8 = u8::MAX;
@@ -462,7 +463,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         view: &View,
         relaxed: bool,
         new_claims: bool,
-    ) -> Result<Placement, String> {
+    ) -> Result<Placement, Reason> {
         let mut pg = self.groups(pi, view, relaxed);
         let pod = &self.prep.problem.pending[pi];
         let mut universes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -471,7 +472,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             universes.insert(k.clone(), u);
         }
         self.topo.prepare_mins(pod, &mut pg, &universes);
-        let mut last: Option<String> = None;
+        let mut last: Option<Reason> = None;
         // 1. Existing nodes.
         match self.try_existing(pod, view, &pg) {
             Ok(n) => {
@@ -495,7 +496,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             Err(e) => last = e.or(last),
         }
         if !new_claims {
-            return Err(last.unwrap_or_else(|| "no existing node has room".into()));
+            return Err(last.unwrap_or(Reason::NoRoomOnExisting));
         }
         // 3. A new claim, from the pools in weight order.
         let mut reasons = Vec::new();
@@ -538,15 +539,12 @@ impl<'p, 'a> Engine<'p, 'a> {
             }
         }
         if self.prep.pool_order.is_empty() {
-            reasons.push("no node pool".into());
+            return Err(last.unwrap_or(Reason::NoNodePool));
         }
-        let mut msg = reasons.join("; ");
-        if let Some(l) = last {
-            if msg.is_empty() {
-                msg = l;
-            }
-        }
-        Err(msg)
+        Err(match reasons.len() {
+            1 => reasons.remove(0),
+            _ => Reason::Pools(reasons),
+        })
     }
 
     fn try_existing(
@@ -554,7 +552,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         pod: &Pod,
         view: &View,
         pg: &PodGroups,
-    ) -> Result<usize, Option<String>> {
+    ) -> Result<usize, Option<Reason>> {
         let mut best: Option<(f64, usize)> = None;
         let mut last = None;
         for &n in &self.node_order {
@@ -570,7 +568,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                 continue;
             }
             if let Err(r) = self.topo.host_ok(pod, pg, &st.host) {
-                last = Some(r.to_string());
+                last = Some(Reason::Topology(r.to_string()));
                 continue;
             }
             let mut ok = true;
@@ -580,7 +578,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                     break;
                 };
                 if let Err(r) = self.topo.allows_one(pod, pg, k, d) {
-                    last = Some(format!("{k}: {r}"));
+                    last = Some(Reason::Topology(format!("{k}: {r}")));
                     ok = false;
                     break;
                 }
@@ -628,7 +626,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         requested: &Resources,
         fresh: bool,
         min_cap: &[u64; 4],
-    ) -> Result<(Requirements, Option<Vec<u32>>), String> {
+    ) -> Result<(Requirements, Option<Vec<u32>>), Reason> {
         // Keys whose requirement changes: the pod's terms that narrow the claim's, and
         // topology pins. Options already satisfy the claim's requirements, so only these
         // keys (and the offerings) need checking again.
@@ -639,9 +637,9 @@ impl<'p, 'a> Engine<'p, 'a> {
             let merged = cur.intersect(vs);
             if merged != cur {
                 if merged.is_empty() {
-                    return Err(format!(
+                    return Err(Reason::Requirements(format!(
                         "requirement {k} {vs} conflicts with the node's {cur}"
-                    ));
+                    )));
                 }
                 changed.add(k, vs.clone());
                 new_reqs.add(k, vs.clone());
@@ -658,18 +656,18 @@ impl<'p, 'a> Engine<'p, 'a> {
                 if pg.keys.contains(k) {
                     self.topo
                         .allows_one(pod, pg, k, d)
-                        .map_err(|r| format!("{k} {d}: {r}"))?;
+                        .map_err(|r| Reason::Topology(format!("{k} {d}: {r}")))?;
                 }
                 continue;
             }
             let cand = self.candidate_domains(options, &new_reqs, &total, k);
             if cand.is_empty() {
-                return Err(format!("no domain of {k} available"));
+                return Err(Reason::Topology(format!("no domain of {k} available")));
             }
             let allowed = if pg.keys.contains(k) {
                 self.topo
                     .allowed(pod, pg, k, &cand, &universes[k])
-                    .map_err(|r| r.0)?
+                    .map_err(|r| Reason::Topology(r.0))?
             } else {
                 cand
             };
@@ -715,7 +713,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         options: &[u32],
         fresh: bool,
         min_cap: &[u64; 4],
-    ) -> Result<Vec<u32>, String> {
+    ) -> Result<Vec<u32>, Reason> {
         let recheck = fresh || !changed.is_empty();
         // `Prepared::pt_compatible_delta` in two parts: the labels only when a changed key is
         // not zone or capacity type, the offerings from the per-masks price table (a pair
@@ -759,12 +757,16 @@ impl<'p, 'a> Engine<'p, 'a> {
         }
         if new_options.is_empty() {
             if !fresh {
-                return Err("no instance type has room for the claim's pods and this one".into());
+                return Err(Reason::Resources(
+                    "no instance type has room for the claim's pods and this one".into(),
+                ));
             }
             let biggest = max_capacity_usable(self.prep, options);
             return Err(match total.shortfall(&biggest) {
-                Some(s) => format!("no instance type has room: {s}"),
-                None => "no instance type is compatible with the combined requirements".into(),
+                Some(s) => Reason::Resources(format!("no instance type has room: {s}")),
+                None => Reason::Requirements(
+                    "no instance type is compatible with the combined requirements".into(),
+                ),
             });
         }
         if let Some(factor) = growth {
@@ -780,12 +782,12 @@ impl<'p, 'a> Engine<'p, 'a> {
                     })
                     .fold(f64::INFINITY, f64::min);
                 if rise > factor * fair + 1.0 {
-                    return Err(GROWTH_REFUSED.into());
+                    return Err(Reason::Resources(GROWTH_REFUSED.into()));
                 }
             }
         }
         if let Some(m) = self.prep.min_values_ok(new_reqs, &new_options) {
-            return Err(m);
+            return Err(Reason::Requirements(m));
         }
         Ok(new_options)
     }
@@ -906,7 +908,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         view: &View,
         pg: &PodGroups,
         universes: &BTreeMap<String, BTreeSet<String>>,
-    ) -> Result<(usize, Requirements, Option<Vec<u32>>), Option<String>> {
+    ) -> Result<(usize, Requirements, Option<Vec<u32>>), Option<Reason>> {
         let mut last = None;
         let blockers = self.topo.host_blockers(pg);
         let mut scan = ScanMemo::default();
@@ -967,11 +969,14 @@ impl<'p, 'a> Engine<'p, 'a> {
                     {
                         return Ok((c, r, o));
                     }
-                    last = Some(format!("node pool {}: limits reached", np.name));
+                    last = Some(Reason::Limits(format!(
+                        "node pool {}: limits reached",
+                        np.name
+                    )));
                 }
                 Ok((r, o)) => return Ok((c, r, o)),
                 Err(e) => {
-                    if e == GROWTH_REFUSED {
+                    if matches!(&e, Reason::Resources(m) if m == GROWTH_REFUSED) {
                         cl.growth_refusals.set(cl.growth_refusals.get() + 1);
                         if cl.growth_refusals.get() == MAX_GROWTH_REFUSALS {
                             self.closing.borrow_mut().push(c);
@@ -991,7 +996,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         pg: &PodGroups,
         universes: &BTreeMap<String, BTreeSet<String>>,
         pool: usize,
-    ) -> Result<(Requirements, Option<Vec<u32>>), String> {
+    ) -> Result<(Requirements, Option<Vec<u32>>), Reason> {
         let np = &self.prep.problem.nodepools[pool];
         let compat = self
             .cache
@@ -1006,7 +1011,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         let host = HostCounts::default();
         self.topo
             .host_ok(pod, pg, &host)
-            .map_err(|r| format!("node pool {}: {r}", np.name))?;
+            .map_err(|r| Reason::Topology(format!("node pool {}: {r}", np.name)))?;
         // Karpenter drops instance types whose capacity would exceed the pool's
         // remaining limits.
         // (Limits only bound sums from above: room for the pool's largest pair in every
@@ -1034,7 +1039,10 @@ impl<'p, 'a> Engine<'p, 'a> {
                         .exceeded(&np.limits, pool, &self.prep.pts[o as usize].capacity)
                 })
                 .unwrap_or_default();
-            return Err(format!("node pool {}: limits reached ({why})", np.name));
+            return Err(Reason::Limits(format!(
+                "node pool {}: limits reached ({why})",
+                np.name
+            )));
         }
         self.fit_claim(
             pod,
@@ -1047,7 +1055,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             true,
             &[0; 4],
         )
-        .map_err(|e| format!("node pool {}: {e}", np.name))
+        .map_err(|e| e.map_text(|m| format!("node pool {}: {m}", np.name)))
     }
 
     fn commit_claim(
@@ -1150,10 +1158,10 @@ impl<'p, 'a> Engine<'p, 'a> {
     /// Schedule pods in the given order with Karpenter's queue: a pod that fails is
     /// relaxed one step and queued again; the round ends when a full pass over the queue
     /// makes no progress. Returns the failures with their last reason.
-    pub fn run_queue(&mut self, pods: &[usize], new_claims: bool) -> Vec<(usize, String)> {
+    pub fn run_queue(&mut self, pods: &[usize], new_claims: bool) -> Vec<(usize, Reason)> {
         let mut queue: std::collections::VecDeque<(usize, Relax)> =
             pods.iter().map(|&p| (p, Relax::default())).collect();
-        let mut reasons: BTreeMap<usize, String> = BTreeMap::new();
+        let mut reasons: BTreeMap<usize, Reason> = BTreeMap::new();
         let mut stalled = 0usize;
         while let Some((pi, mut r)) = queue.pop_front() {
             let pod = &self.prep.problem.pending[pi];
@@ -1182,9 +1190,9 @@ impl<'p, 'a> Engine<'p, 'a> {
                 }
             }
         }
-        let mut failed: Vec<(usize, String)> = queue
+        let mut failed: Vec<(usize, Reason)> = queue
             .into_iter()
-            .map(|(pi, _)| (pi, reasons.remove(&pi).unwrap_or_default()))
+            .map(|(pi, _)| (pi, reasons.remove(&pi).unwrap_or(Reason::NotPlaced)))
             .collect();
         failed.sort_by_key(|f| f.0);
         failed

@@ -233,10 +233,10 @@ impl Strategy for Karpenter {
                     for &p in &cl.pods {
                         unschedulable.push(Unschedulable {
                             pod: problem.pending[p].id.clone(),
-                            reason: format!(
+                            reason: crate::Reason::Offerings(format!(
                                 "no offering left for the claim's requirements ({})",
                                 cl.reqs.get(labels::ZONE)
-                            ),
+                            )),
                         });
                     }
                 }

@@ -41,23 +41,25 @@ pub mod karpenter;
 pub mod lower_bound;
 pub mod nodepack;
 pub mod prep;
+mod reason;
 mod solver;
 pub mod topology;
 pub mod validate;
 
 use nodepack_model::{CapacityType, Catalog, Money, Node, NodePool, Pod, PodId, Resources};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub use assemble::{assemble, Assembled, Note};
 pub use lower_bound::{lower_bound, lower_bound_pending, Bound, BoundError};
+pub use reason::Reason;
 pub use solver::{Builtin, SolveError, Solver, UnknownStrategy, MAX_PENDING};
 pub use validate::{validate, Rule, Violation};
 
 /// The names most programs need: `use nodepack_solver::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Bound, BoundError, Builtin, ExistingNode, Plan, Problem, Rule, SolveError, Solver,
+        Bound, BoundError, Builtin, ExistingNode, Plan, Problem, Reason, Rule, SolveError, Solver,
         Strategy, Violation,
     };
 }
@@ -85,7 +87,7 @@ pub struct Problem<'a> {
 }
 
 /// A pod bound to an existing node.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Binding {
     /// The pod.
     pub pod: PodId,
@@ -94,16 +96,17 @@ pub struct Binding {
 }
 
 /// A pod that cannot be scheduled, with the reason.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unschedulable {
     /// The pod.
     pub pod: PodId,
     /// Why (the last failure, e.g. which requirement, taint, topology rule or limit).
-    pub reason: String,
+    pub reason: Reason,
 }
 
-/// A node to launch.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A node to launch. In JSON, prices are dollars per hour (`price_per_hour_usd`);
+/// resources are millicores, bytes and counts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewNode {
     /// A placeholder name, unique in the plan.
     pub name: String,
@@ -116,6 +119,7 @@ pub struct NewNode {
     /// The chosen capacity type.
     pub capacity_type: CapacityType,
     /// Price per hour of the chosen offering.
+    #[serde(rename = "price_per_hour_usd", with = "nodepack_model::units::usd")]
     pub price: Money,
     /// Pods to run on it.
     pub pods: Vec<PodId>,
@@ -130,8 +134,8 @@ pub struct NewNode {
     pub expected_replicas: u32,
 }
 
-/// The result of a strategy.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// The result of a strategy (JSON: see [`NewNode`] for units).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     /// Strategy name.
     pub strategy: String,
@@ -142,6 +146,7 @@ pub struct Plan {
     /// Pods that could not be scheduled.
     pub unschedulable: Vec<Unschedulable>,
     /// Cost per hour of the new nodes.
+    #[serde(rename = "cost_per_hour_usd", with = "nodepack_model::units::usd")]
     pub cost_per_hour: Money,
     /// The order in which pods were placed (topology rules are checked in this order).
     pub order: Vec<PodId>,

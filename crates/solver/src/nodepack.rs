@@ -34,6 +34,7 @@ pub use growth::{Growth, OwnerKey};
 
 use crate::engine::{karpenter_order, max_capacity_usable, node_for, Engine, Policy};
 use crate::prep::{capacity_rank, Prepared};
+use crate::Reason;
 use crate::{NewNode, Plan, Strategy, Unschedulable};
 use nodepack_model::{labels, CapacityType, Money, Offering, Pod, Requirements, Resources};
 use std::collections::{BTreeMap, BTreeSet};
@@ -642,7 +643,7 @@ impl Strategy for Nodepack {
             },
         );
         let order = karpenter_order(problem.pending);
-        let mut reasons: BTreeMap<usize, String> = BTreeMap::new();
+        let mut reasons: BTreeMap<usize, Reason> = BTreeMap::new();
         // Which pods are plain. A pool with minValues takes its pods through the engine,
         // whose claims keep the launch options minValues needs (the packer launches
         // one chosen type).
@@ -796,10 +797,10 @@ impl Strategy for Nodepack {
                     for &p in &cl.pods {
                         reasons.insert(
                             p,
-                            format!(
+                            Reason::Offerings(format!(
                                 "no offering left for the claim's requirements ({})",
                                 cl.reqs.get(labels::ZONE)
-                            ),
+                            )),
                         );
                     }
                 }
@@ -846,7 +847,10 @@ impl Strategy for Nodepack {
                 }
                 None => {
                     for &p in &pk.pods {
-                        reasons.insert(p, "no offering in a zone all its pods allow".into());
+                        reasons.insert(
+                            p,
+                            Reason::Offerings("no offering in a zone all its pods allow".into()),
+                        );
                     }
                 }
             }
@@ -869,7 +873,7 @@ impl Strategy for Nodepack {
             if !placed.contains(&pi) && listed.insert(&problem.pending[pi].id) {
                 more.push(Unschedulable {
                     pod: problem.pending[pi].id.clone(),
-                    reason: "not placed".into(),
+                    reason: Reason::NotPlaced,
                 });
             }
         }
@@ -928,9 +932,9 @@ impl Nodepack {
         prep: &Prepared,
         eng: &mut Engine,
         pods: &[usize],
-    ) -> (Vec<Packed>, BTreeMap<usize, String>) {
+    ) -> (Vec<Packed>, BTreeMap<usize, Reason>) {
         let problem = prep.problem;
-        let mut failed: BTreeMap<usize, String> = BTreeMap::new();
+        let mut failed: BTreeMap<usize, Reason> = BTreeMap::new();
         let mut out = Vec::new();
         // Candidate pools per pod, in weight order; strict PreferNoSchedule first.
         let mut todo: Vec<(usize, Vec<usize>)> = Vec::new();
@@ -956,14 +960,14 @@ impl Nodepack {
                         Ok(list) => {
                             if strict {
                                 let big = max_capacity_usable(prep, list);
-                                why.push(format!(
+                                why.push(Reason::Resources(format!(
                                     "node pool {}: no instance type has room: {}",
                                     problem.nodepools[pool].name,
                                     pod.requests
                                         .shortfall(&big)
                                         .map(|s| s.to_string())
                                         .unwrap_or_default()
-                                ));
+                                )));
                             }
                         }
                         Err(e) => {
@@ -975,10 +979,12 @@ impl Nodepack {
                 }
             }
             if pools.is_empty() {
-                if why.is_empty() {
-                    why.push("no node pool".into());
-                }
-                failed.insert(pi, why.join("; "));
+                let reason = match why.len() {
+                    0 => Reason::NoNodePool,
+                    1 => why.remove(0),
+                    _ => Reason::Pools(why),
+                };
+                failed.insert(pi, reason);
             } else {
                 todo.push((pi, pools));
             }
@@ -1000,7 +1006,10 @@ impl Nodepack {
                     if left.contains(pi) && ps.is_empty() {
                         failed.insert(
                             *pi,
-                            format!("node pool {}: limits reached", problem.nodepools[pool].name),
+                            Reason::Limits(format!(
+                                "node pool {}: limits reached",
+                                problem.nodepools[pool].name
+                            )),
                         );
                     }
                     if !left.contains(pi) {

@@ -2,6 +2,7 @@
 //! pairs with their node requirements and usable capacity, and pod-to-pool compatibility.
 
 use crate::Problem;
+use crate::Reason;
 use nodepack_model::taints::{first_untolerated, untolerated_preferred};
 use nodepack_model::{
     labels, CapacityType, Catalog, InstanceType, Limits, NodePool, Offering, Requirements,
@@ -140,7 +141,7 @@ type PriceMemo = Vec<((u64, i64), std::sync::Arc<Vec<[f64; 3]>>)>;
 const PRICE_MEMO_MAX: usize = 8;
 
 type CompatKey = (usize, Requirements, Vec<Toleration>, bool);
-type CompatMap = HashMap<CompatKey, Result<Vec<u32>, String>>;
+type CompatMap = HashMap<CompatKey, Result<Vec<u32>, Reason>>;
 
 /// Shared compatibility answers kept at most (the memo starts over beyond).
 const COMPAT_MEMO_MAX: usize = 4096;
@@ -911,7 +912,7 @@ pub fn max_capacity(prep: &Prepared, options: &[u32]) -> Resources {
 /// Cache of the pairs of a pool compatible with a pod requirement term and tolerations.
 #[derive(Default, Debug)]
 pub struct CompatCache {
-    map: HashMap<(usize, Requirements, Vec<Toleration>, bool), Result<Vec<u32>, String>>,
+    map: HashMap<(usize, Requirements, Vec<Toleration>, bool), Result<Vec<u32>, Reason>>,
 }
 
 impl CompatCache {
@@ -924,7 +925,7 @@ impl CompatCache {
         term: &Requirements,
         tolerations: &[Toleration],
         strict_prefer: bool,
-    ) -> &Result<Vec<u32>, String> {
+    ) -> &Result<Vec<u32>, Reason> {
         let key = (pool, term.clone(), tolerations.to_vec(), strict_prefer);
         let memo = &prep.compat_memo;
         self.map.entry(key).or_insert_with_key(|key| {
@@ -948,25 +949,25 @@ impl CompatCache {
         term: &Requirements,
         tolerations: &[Toleration],
         strict_prefer: bool,
-    ) -> Result<Vec<u32>, String> {
+    ) -> Result<Vec<u32>, Reason> {
         {
             let info = &prep.pools[pool];
             let np = &prep.problem.nodepools[pool];
             if let Some(t) = taint_blocking(&np.taints, tolerations, strict_prefer) {
-                return Err(format!(
+                return Err(Reason::Taint(format!(
                     "node pool {} has taint {t} that the pod does not tolerate",
                     np.name
-                ));
+                )));
             }
             // Keys the pool itself constrains must agree; the others are checked against
             // each instance type (which defines the well-known labels).
             if let Some(k) = term.conflict(&info.reqs) {
-                return Err(format!(
+                return Err(Reason::Requirements(format!(
                     "node pool {}: requirement {k} {} conflicts with the pool's {}",
                     np.name,
                     term.get(k),
                     info.reqs.get(k)
-                ));
+                )));
             }
             let v: Vec<u32> = (info.start..info.end)
                 .filter(|&i| prep.pt_compatible(term, i))
@@ -974,23 +975,23 @@ impl CompatCache {
                 .collect();
             if v.is_empty() {
                 if info.start == info.end {
-                    Err(format!(
+                    Err(Reason::Requirements(format!(
                         "node pool {}: {}",
                         np.name,
                         info.why_empty
                             .as_deref()
                             .unwrap_or("it has no instance type")
-                    ))
+                    )))
                 } else {
                     // Name the first key no instance type of the pool can satisfy.
                     let why = (info.start..info.end)
                         .filter_map(|i| term_conflict(term, &prep.pts[i].reqs))
                         .next()
                         .unwrap_or_else(|| format!("no offering matches ({term})"));
-                    Err(format!(
+                    Err(Reason::Requirements(format!(
                         "node pool {}: no instance type satisfies the pod's node requirements: {why}",
                         np.name
-                    ))
+                    )))
                 }
             } else {
                 Ok(v)

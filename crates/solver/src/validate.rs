@@ -131,7 +131,7 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<Violation> {
         }
     }
     for u in &plan.unschedulable {
-        if u.reason.trim().is_empty() {
+        if u.reason.to_string().trim().is_empty() {
             errs.push(Violation::new(
                 Rule::NoReason,
                 format!("pod {} is unschedulable without a reason", u.pod),

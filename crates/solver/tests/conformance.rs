@@ -192,7 +192,10 @@ fn zone_selection() {
         assert_eq!(plan.unschedulable.len(), 1);
         assert_eq!(plan.unschedulable[0].pod.name, "outside");
         assert!(
-            plan.unschedulable[0].reason.contains(labels::ZONE),
+            plan.unschedulable[0]
+                .reason
+                .to_string()
+                .contains(labels::ZONE),
             "{}",
             plan.unschedulable[0].reason
         );
@@ -210,7 +213,7 @@ fn taints_and_tolerations() {
         assert_eq!(node_of(&plan, "tolerant").nodepool, "tainted");
         assert_eq!(plan.unschedulable.len(), 1);
         assert!(
-            plan.unschedulable[0].reason.contains("taint"),
+            plan.unschedulable[0].reason.to_string().contains("taint"),
             "{}",
             plan.unschedulable[0].reason
         );
@@ -366,7 +369,7 @@ fn limits_stop_provisioning() {
         assert!(
             plan.unschedulable
                 .iter()
-                .all(|u| u.reason.contains("limit")),
+                .all(|u| u.reason.to_string().contains("limit")),
             "{:?}",
             plan.unschedulable
         );
@@ -457,10 +460,10 @@ fn pods_that_fit_nowhere_are_reported_with_the_reason() {
     .run()
     {
         assert_eq!(plan.unschedulable.len(), 2, "{}", plan.strategy);
-        let r: BTreeMap<&str, &str> = plan
+        let r: BTreeMap<&str, String> = plan
             .unschedulable
             .iter()
-            .map(|u| (u.pod.name.as_str(), u.reason.as_str()))
+            .map(|u| (u.pod.name.as_str(), u.reason.to_string()))
             .collect();
         assert!(r["huge"].contains("cpu"), "{}", r["huge"]);
         assert!(r["nowhere"].contains("team"), "{}", r["nowhere"]);

@@ -224,7 +224,7 @@ fn min_values_keep_enough_launch_options_or_the_pods_wait() {
         let p = plan(s, &pods, &[pool(50)], &catalog);
         assert_eq!(p.unschedulable.len(), 5, "{s}: {:?}", p.nodes);
         assert!(
-            p.unschedulable[0].reason.contains("minValues"),
+            p.unschedulable[0].reason.to_string().contains("minValues"),
             "{s}: {:?}",
             p.unschedulable
         );

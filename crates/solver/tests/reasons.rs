@@ -3,7 +3,7 @@
 //! requirements"), for both strategies and in `explain`.
 
 use nodepack_model::{labels, Catalog, Millicores, NodePool, Operator};
-use nodepack_solver::{solve, Problem, STRATEGIES};
+use nodepack_solver::{solve, Problem, Reason, STRATEGIES};
 use nodepack_testkit as tk;
 
 /// The reason each strategy gives for the first of three plain pods.
@@ -20,7 +20,7 @@ fn reasons(pool: &NodePool, catalog: &Catalog) -> Vec<String> {
     for s in STRATEGIES {
         let plan = solve(s, &problem).unwrap();
         assert_eq!(plan.unschedulable.len(), 3, "{s}");
-        out.push(plan.unschedulable[0].reason.clone());
+        out.push(plan.unschedulable[0].reason.to_string());
     }
     let prep = nodepack_solver::prep::Prepared::new(problem);
     let ex = nodepack_solver::explain::explain(&prep, &solve("nodepack", &problem).unwrap());
@@ -105,7 +105,11 @@ fn a_pod_key_typo_suggests_the_nearest_known_key() {
     for s in STRATEGIES {
         let plan = solve(s, &problem).unwrap();
         let r = &plan.unschedulable[0].reason;
-        assert!(r.contains("did you mean kubernetes.io/arch?"), "{s}: {r}");
+        assert!(matches!(r, Reason::Requirements(_)), "{s}: {r:?}");
+        assert!(
+            r.to_string().contains("did you mean kubernetes.io/arch?"),
+            "{s}: {r}"
+        );
     }
 }
 
@@ -116,4 +120,57 @@ fn a_pool_label_no_type_has_is_named() {
     p.labels.insert(labels::ARCH.into(), "s390x".into());
     assert_all(&p, &tk::catalog(), "node labels conflict");
     assert_all(&p, &tk::catalog(), "kubernetes.io/arch");
+}
+
+/// Each kind of refusal comes back as its own kind of reason, with the same text.
+#[test]
+fn reasons_say_their_kind() {
+    let catalog = tk::catalog();
+    let mut tainted = NodePool::new("gpu");
+    tainted.taints.push(tk::taint("gpu", "true"));
+    let mut capped = NodePool::new("capped");
+    capped.limits.cpu = Some(Millicores(1000));
+    let mut spread = tk::pods("web", 3, 500, 512);
+    for p in &mut spread {
+        p.labels.insert("app".into(), "web".into());
+        p.node_selector
+            .insert(labels::ZONE.into(), "test-1a".into());
+    }
+    let spread: Vec<_> = spread
+        .into_iter()
+        .map(|p| tk::anti(p, nodepack_model::pod::ZONE_KEY))
+        .collect();
+    let cases: Vec<(Vec<NodePool>, Vec<nodepack_model::Pod>, fn(&Reason) -> bool)> = vec![
+        (vec![tainted], tk::pods("a", 1, 500, 512), |r| {
+            matches!(r, Reason::Taint(_))
+        }),
+        (vec![capped], tk::pods("b", 1, 4000, 512), |r| {
+            matches!(r, Reason::Limits(_))
+        }),
+        (
+            vec![NodePool::new("p")],
+            tk::pods("c", 1, 900_000, 512),
+            |r| matches!(r, Reason::Resources(_)),
+        ),
+        (vec![NodePool::new("p")], spread, |r| {
+            matches!(r, Reason::Topology(_))
+        }),
+        (vec![], tk::pods("d", 1, 500, 512), |r| {
+            matches!(r, Reason::NoNodePool)
+        }),
+    ];
+    for (pools, pods, kind) in cases {
+        let problem = Problem {
+            pending: &pods,
+            nodes: &[],
+            nodepools: &pools,
+            catalog: &catalog,
+        };
+        for s in STRATEGIES {
+            let plan = solve(s, &problem).unwrap();
+            let u = plan.unschedulable.last().expect("a pod left unschedulable");
+            assert!(kind(&u.reason), "{s}: {:?}", u.reason);
+            assert!(!u.reason.to_string().is_empty());
+        }
+    }
 }

@@ -45,11 +45,11 @@ fn dropped_and_duplicated_pods() {
     assert!(errors(&pods, &pools, &cat, &plan).contains("neither placed nor reported"));
     plan.unschedulable.push(Unschedulable {
         pod: gone.clone(),
-        reason: "x".into(),
+        reason: nodepack_solver::Reason::NotPlaced,
     });
     plan.unschedulable.push(Unschedulable {
         pod: gone,
-        reason: "x".into(),
+        reason: nodepack_solver::Reason::NotPlaced,
     });
     assert!(errors(&pods, &pools, &cat, &plan).contains("appears 2 times"));
 }

@@ -574,7 +574,7 @@ pub fn provision_with(strategy: &dyn Strategy, ctx: &Ctx, waiting: &[usize]) -> 
         if let Some(p) = pod_of(&u.pod) {
             out.push(Action::Unschedulable {
                 pod: p,
-                reason: u.reason.clone(),
+                reason: u.reason.to_string(),
             });
         }
     }

@@ -428,7 +428,11 @@ pub fn explain(prep: &Prepared, plan: &Plan) -> Explanation {
     let unschedulable = plan
         .unschedulable
         .iter()
-        .filter_map(|u| by_id.get(&u.pod).map(|p| explain_pod(prep, p, &u.reason)))
+        .filter_map(|u| {
+            by_id
+                .get(&u.pod)
+                .map(|p| explain_pod(prep, p, &u.reason.to_string()))
+        })
         .collect();
     Explanation {
         strategy: plan.strategy.clone(),

@@ -46,7 +46,7 @@ fn every_new_node_is_explained_against_real_alternatives() {
             // Every cheaper offering has a reason, and "too small" ones really are.
             for p in &x.cheaper {
                 assert!(p.offering.price < n.price);
-                if p.reason.starts_with("too small: cpu") {
+                if p.reason.to_string().starts_with("too small: cpu") {
                     let it = catalog
                         .instance_types
                         .iter()
