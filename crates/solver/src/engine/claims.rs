@@ -1,0 +1,724 @@
+//! Claims: nodes planned this round. Whether a pod fits a claim (requirements,
+//! topology domains, instance types that still hold it), opening a new claim from a
+//! pool within its limits, and committing a pod to a claim.
+
+use super::*;
+use crate::prep::{taint_blocking, Prepared};
+use crate::topology::{HostCounts, PodGroups};
+use crate::Reason;
+use nodepack_model::pod::HOSTNAME_KEY;
+use nodepack_model::{labels, Pod, Requirements, Resources, ValueSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A node planned in this round.
+#[derive(Clone, Debug)]
+pub struct Claim {
+    /// Pool index.
+    pub pool: usize,
+    /// Accumulated node requirements.
+    pub reqs: Requirements,
+    /// Pairs (pool, instance type) it may still launch: compatible with its requirements
+    /// and with room for all its pods, as indices into `Prepared::pts`.
+    pub options: Vec<u32>,
+    /// Element-wise maximum of the options' usable capacity (a quick rejection test).
+    pub max_cap: Resources,
+    /// Element-wise minimum of the options' usable (cpu, memory, storage, pods): requests
+    /// within it fit every option (a quick acceptance test).
+    pub min_cap: [u64; 4],
+    /// Sum of its pods' requests.
+    pub requested: Resources,
+    /// Pending pods placed on it (indices).
+    pub pods: Vec<usize>,
+    /// Placeholder hostname.
+    pub hostname: String,
+    /// Hostname counts.
+    pub host: HostCounts,
+    /// The zone, once pinned to one.
+    pub zone: Option<String>,
+    /// Usable capacity of its cheapest option: room here costs nothing more.
+    pub target_cap: Resources,
+    /// How often growing it was refused (growth policy): after a few, only free room
+    /// is offered, which bounds the work spent on full claims.
+    pub growth_refusals: std::cell::Cell<u32>,
+    /// Capacity counted against its pool's limits.
+    pub reserved: Resources,
+}
+
+/// A memoized fresh-claim answer: its key in full, and the options or the refusal.
+pub(super) type FreshMemo = (Requirements, Resources, Vec<u32>, Result<Vec<u32>, Reason>);
+
+/// `Engine::claim_zone` of a claim not pinned to one of the first 64 zones.
+pub(super) const NO_ZONE: u8 = u8::MAX;
+
+/// Options tried per group when [`Engine::merge_claims`] re-packs claims.
+pub const MERGE_CANDIDATES: usize = 16;
+
+/// Refused growths after which a claim leaves the first-fit order.
+const MAX_GROWTH_REFUSALS: u32 = 3;
+
+/// The refusal of [`Policy::growth_factor`].
+const GROWTH_REFUSED: &str = "growing the claim costs more than a node of its own";
+
+/// Bitsets over claims: for each hostname-keyed group, which claims have reached the
+/// group's limit by count (`by_count`) or by owners (`by_owner`). Lets a pod skip claims
+/// its hostname anti-affinity or spread rules out with one bit test.
+#[derive(Clone, Debug, Default)]
+pub(super) struct HostBlocks {
+    pub(super) by_count: Vec<Vec<u64>>,
+    pub(super) by_owner: Vec<Vec<u64>>,
+}
+
+impl HostBlocks {
+    pub(super) fn set(v: &mut Vec<Vec<u64>>, g: usize, c: usize, on: bool) {
+        if v.len() <= g {
+            v.resize(g + 1, Vec::new());
+        }
+        let w = &mut v[g];
+        if w.len() <= c / 64 {
+            w.resize(c / 64 + 1, 0);
+        }
+        if on {
+            w[c / 64] |= 1 << (c % 64);
+        } else {
+            w[c / 64] &= !(1 << (c % 64));
+        }
+    }
+    /// The claims any of `blockers` (group, by owners) blocks.
+    pub(super) fn union(&self, blockers: &[(usize, bool)]) -> Vec<u64> {
+        let mut out: Vec<u64> = Vec::new();
+        for &(g, by_owner) in blockers {
+            let v = if by_owner {
+                &self.by_owner
+            } else {
+                &self.by_count
+            };
+            let Some(w) = v.get(g) else { continue };
+            if out.len() < w.len() {
+                out.resize(w.len(), 0);
+            }
+            for (o, x) in out.iter_mut().zip(w) {
+                *o |= x;
+            }
+        }
+        out
+    }
+}
+
+impl<'p, 'a> Engine<'p, 'a> {
+    /// Check a claim (or a fresh claim's requirements and options) for the pod. Returns
+    /// the new requirements and options.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn fit_claim(
+        &self,
+        pod: &Pod,
+        view: &View,
+        pg: &PodGroups,
+        universes: &BTreeMap<String, BTreeSet<String>>,
+        reqs: &Requirements,
+        options: &[u32],
+        requested: &Resources,
+        fresh: bool,
+        min_cap: &[u64; 4],
+    ) -> Result<(Requirements, Option<Vec<u32>>), Reason> {
+        // Keys whose requirement changes: the pod's terms that narrow the claim's, and
+        // topology pins. Options already satisfy the claim's requirements, so only these
+        // keys (and the offerings) need checking again.
+        let mut changed = Requirements::new();
+        let mut new_reqs = reqs.clone();
+        for (k, vs) in &view.term.keys {
+            let cur = reqs.get(k);
+            let merged = cur.intersect(vs);
+            if merged != cur {
+                if merged.is_empty() {
+                    return Err(Reason::Requirements(format!(
+                        "requirement {k} {vs} conflicts with the node's {cur}"
+                    )));
+                }
+                changed.add(k, vs.clone());
+                new_reqs.add(k, vs.clone());
+            }
+        }
+        let total = requested.saturating_add(&pod.requests);
+        // Non-hostname topology keys: choose (and pin) a domain.
+        for k in pg.keys.iter().chain(pg.counted_keys.iter()) {
+            let pinned = new_reqs
+                .get_ref(k)
+                .filter(|v| v.len() == Some(1))
+                .and_then(|v| v.any_value().map(str::to_string));
+            if let Some(d) = &pinned {
+                if pg.keys.contains(k) {
+                    self.topo
+                        .allows_one(pod, pg, k, d)
+                        .map_err(|r| Reason::Topology(format!("{k} {d}: {r}")))?;
+                }
+                continue;
+            }
+            let cand = self.candidate_domains(options, &new_reqs, &total, k);
+            if cand.is_empty() {
+                return Err(Reason::Topology(format!("no domain of {k} available")));
+            }
+            let allowed = if pg.keys.contains(k) {
+                self.topo
+                    .allowed(pod, pg, k, &cand, &universes[k])
+                    .map_err(|r| Reason::Topology(r.0))?
+            } else {
+                cand
+            };
+            let d = self.topo.best(pg, k, &allowed).unwrap_or_default();
+            changed.add(k, ValueSet::in_values([d.clone()]));
+            new_reqs.add(k, ValueSet::in_values([d]));
+        }
+        if fresh {
+            // New claims of the same requirements, requests and options (most pods of a
+            // workload) get the same options: computed once.
+            let key = {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                (&new_reqs, &total, options).hash(&mut h);
+                h.finish()
+            };
+            if let Some((r, t, o, out)) = self.fresh_memo.borrow().get(&key) {
+                if *r == new_reqs && *t == total && o[..] == *options {
+                    return out.clone().map(|x| (new_reqs, Some(x)));
+                }
+            }
+            let out = self.narrow_options(pod, &new_reqs, &changed, &total, options, true, min_cap);
+            self.fresh_memo.borrow_mut().insert(
+                key,
+                (new_reqs.clone(), total, options.to_vec(), out.clone()),
+            );
+            return out.map(|x| (new_reqs, Some(x)));
+        }
+        self.narrow_options(pod, &new_reqs, &changed, &total, options, false, min_cap)
+            .map(|o| (new_reqs, Some(o)))
+    }
+
+    /// The options that keep room for `total` and stay compatible with `new_reqs` (only
+    /// the `changed` keys are checked again, unless `fresh`), with the growth policy and
+    /// minValues applied.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn narrow_options(
+        &self,
+        pod: &Pod,
+        new_reqs: &Requirements,
+        changed: &Requirements,
+        total: &Resources,
+        options: &[u32],
+        fresh: bool,
+        min_cap: &[u64; 4],
+    ) -> Result<Vec<u32>, Reason> {
+        let recheck = fresh || !changed.is_empty();
+        // `Prepared::pt_compatible_delta` in two parts: the labels only when a changed key is
+        // not zone or capacity type, the offerings from the per-masks price table (a pair
+        // has a price there exactly when it has an offering within the masks).
+        let labels = changed
+            .keys
+            .keys()
+            .any(|k| k != labels::ZONE && k != labels::CAPACITY_TYPE);
+        let offered = recheck.then(|| self.prep.min_prices(self.prep.offer_masks(new_reqs)));
+        let keep = |o: u32| {
+            self.prep.fits_pt(total, o as usize)
+                && offered.as_ref().is_none_or(|m| {
+                    m[o as usize].is_some()
+                        && (!labels || self.prep.pt_labels_ok(new_reqs, changed, o as usize))
+                })
+        };
+        // One pass: the options kept (the vector allocates only once one is kept: most
+        // attempts on existing claims keep none), and the growth policy's prices.
+        let growth = self.policy.growth_factor.filter(|_| !fresh);
+        let (mut before, mut after) = (i64::MAX, i64::MAX);
+        let mut new_options: Vec<u32> = Vec::new();
+        // Nothing to re-check and room in every option (`min_cap`, the smallest of the
+        // options' capacities): all options stay, so the cheapest price does not rise.
+        let all_fit =
+            !recheck && total.extended.is_empty() && crate::prep::fits_caps(total, min_cap);
+        if all_fit {
+            new_options = options.to_vec();
+        } else {
+            for &o in options {
+                let price = self.prep.min_price_of(o as usize);
+                if growth.is_some() {
+                    before = before.min(price);
+                }
+                if keep(o) {
+                    new_options.push(o);
+                    if growth.is_some() {
+                        after = after.min(price);
+                    }
+                }
+            }
+        }
+        if new_options.is_empty() {
+            if !fresh {
+                return Err(Reason::Resources(
+                    "no instance type has room for the claim's pods and this one".into(),
+                ));
+            }
+            let biggest = max_capacity_usable(self.prep, options);
+            return Err(match total.shortfall(&biggest) {
+                Some(s) => Reason::Resources(format!("no instance type has room: {s}")),
+                None => Reason::Requirements(
+                    "no instance type is compatible with the combined requirements".into(),
+                ),
+            });
+        }
+        if let Some(factor) = growth {
+            // The fair price is needed only when the cheapest price rose by more than
+            // the 1 micro-dollar slack (it is never negative).
+            let rise = (after - before) as f64;
+            if rise > 1.0 || factor < 0.0 {
+                let fair = new_options
+                    .iter()
+                    .map(|&o| {
+                        let p = &self.prep.pts[o as usize];
+                        p.min_price as f64 * dominant_share(&pod.requests, &p.cap)
+                    })
+                    .fold(f64::INFINITY, f64::min);
+                if rise > factor * fair + 1.0 {
+                    return Err(Reason::Resources(GROWTH_REFUSED.into()));
+                }
+            }
+        }
+        if let Some(m) = self.prep.min_values_ok(new_reqs, &new_options) {
+            return Err(Reason::Requirements(m));
+        }
+        Ok(new_options)
+    }
+
+    /// The values of `key` the options that can hold `total` could give the node.
+    pub(super) fn candidate_domains(
+        &self,
+        options: &[u32],
+        reqs: &Requirements,
+        total: &Resources,
+        key: &str,
+    ) -> BTreeSet<String> {
+        if key == labels::ZONE && self.prep.zones.len() <= 64 {
+            // Zones as bits: an allowed zone where some option with room has an
+            // offering of an allowed capacity type.
+            let (zm, cm) = self.prep.offer_masks(reqs);
+            let mut found = 0u64;
+            for &o in options {
+                let pt = &self.prep.pts[o as usize];
+                if found == zm || !self.prep.fits_pt(total, o as usize) {
+                    continue;
+                }
+                for &(z, c) in &pt.offer_bits {
+                    if c & cm != 0 {
+                        found |= z & zm;
+                    }
+                }
+            }
+            return self
+                .prep
+                .zones
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| found & (1u64 << i) != 0)
+                .map(|(_, z)| z.clone())
+                .collect();
+        }
+        options
+            .iter()
+            .filter(|&&o| self.prep.fits_pt(total, o as usize))
+            .flat_map(|&o| option_values(self.prep, o, reqs, key))
+            .collect()
+    }
+
+    /// Cheap checks of a claim for a pod, without allocating: room in its largest
+    /// option, pool taints, hostname topology, pinned domains and pinned requirements.
+    ///
+    /// `scan` memoizes, for one pod, the per-pool and per-domain answers that do not
+    /// depend on the claim (topology counts do not change while claims are scanned).
+    pub(super) fn claim_plausible<'s>(
+        &self,
+        pod: &Pod,
+        view: &View,
+        pg: &'s PodGroups,
+        cl: &'s Claim,
+        scan: &mut ScanMemo<'s>,
+    ) -> bool {
+        if !pod.requests.fits_with(&cl.requested, &cl.max_cap) {
+            return false;
+        }
+        if self.policy.growth_factor.is_some()
+            && cl.growth_refusals.get() >= 3
+            && !pod.requests.fits_with(&cl.requested, &cl.target_cap)
+        {
+            return false;
+        }
+        let tainted = *scan.pool_tainted.entry(cl.pool).or_insert_with(|| {
+            let np = &self.prep.problem.nodepools[cl.pool];
+            taint_blocking(&np.taints, &view.tolerations, view.strict_prefer).is_some()
+        });
+        if tainted {
+            return false;
+        }
+        if self.topo.host_ok(pod, pg, &cl.host).is_err() {
+            return false;
+        }
+        for (k, vs) in &view.term.keys {
+            if let Some(v) = cl
+                .reqs
+                .get_ref(k)
+                .filter(|v| v.len() == Some(1))
+                .and_then(|v| v.any_value())
+            {
+                if !vs.has(v) {
+                    return false;
+                }
+            }
+        }
+        for k in &pg.keys {
+            let pinned = if k == labels::ZONE {
+                cl.zone.as_deref()
+            } else {
+                cl.reqs
+                    .get_ref(k)
+                    .filter(|v| v.len() == Some(1))
+                    .and_then(|v| v.any_value())
+            };
+            if let Some(d) = pinned {
+                let ok = match scan.domains.iter().find(|(mk, md, _)| *mk == k && *md == d) {
+                    Some(&(_, _, ok)) => ok,
+                    None => {
+                        let ok = self.topo.allows_one(pod, pg, k, d).is_ok();
+                        scan.domains.push((k, d, ok));
+                        ok
+                    }
+                };
+                if !ok {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    pub(super) fn try_claims(
+        &self,
+        pod: &Pod,
+        view: &View,
+        pg: &PodGroups,
+        universes: &BTreeMap<String, BTreeSet<String>>,
+    ) -> Result<(usize, Requirements, Option<Vec<u32>>), Option<Reason>> {
+        let mut last = None;
+        let blockers = self.topo.host_blockers(pg);
+        let mut scan = ScanMemo::default();
+        // Zones the pod's zone topology rules out: claims pinned there are skipped
+        // without being read (topology counts do not change during the scan).
+        let mut zone_ok = u64::MAX;
+        if pg.keys.iter().any(|k| k == labels::ZONE) {
+            for (i, z) in self.prep.zones.iter().enumerate().take(64) {
+                if self.topo.allows_one(pod, pg, labels::ZONE, z).is_err() {
+                    zone_ok &= !(1u64 << i);
+                }
+            }
+        }
+        // The claims the pod's hostname rules block, as one bit set.
+        let blocked = self.blocks.union(&blockers);
+        // Karpenter: the first claim that takes the pod, fewest pods first.
+        for &c in &self.claim_order {
+            let z = self.claim_zone[c];
+            if z != NO_ZONE && zone_ok & (1u64 << z) == 0 {
+                continue;
+            }
+            if blocked
+                .get(c / 64)
+                .is_some_and(|w| w & (1 << (c % 64)) != 0)
+            {
+                continue;
+            }
+            let cl = &self.claims[c];
+            if !self.claim_plausible(pod, view, pg, cl, &mut scan) {
+                continue;
+            }
+            match self.fit_claim(
+                pod,
+                view,
+                pg,
+                universes,
+                &cl.reqs,
+                &cl.options,
+                &cl.requested,
+                false,
+                &cl.min_cap,
+            ) {
+                Ok((r, o)) if self.policy.growth_factor.is_some() => {
+                    // The option the claim would launch after growing must keep the pool
+                    // within its limits.
+                    let np = &self.prep.problem.nodepools[cl.pool];
+                    let grown = self
+                        .prep
+                        .cheapest_option(&r, o.as_deref().unwrap_or(&cl.options))
+                        .map(|x| {
+                            self.prep.pts[x as usize]
+                                .capacity
+                                .saturating_sub(&cl.reserved)
+                        })
+                        .unwrap_or_default();
+                    if grown.is_zero()
+                        || self.limits.exceeded(&np.limits, cl.pool, &grown).is_none()
+                    {
+                        return Ok((c, r, o));
+                    }
+                    last = Some(Reason::Limits(format!(
+                        "node pool {}: limits reached",
+                        np.name
+                    )));
+                }
+                Ok((r, o)) => return Ok((c, r, o)),
+                Err(e) => {
+                    if matches!(&e, Reason::Resources(m) if m == GROWTH_REFUSED) {
+                        cl.growth_refusals.set(cl.growth_refusals.get() + 1);
+                        if cl.growth_refusals.get() == MAX_GROWTH_REFUSALS {
+                            self.closing.borrow_mut().push(c);
+                        }
+                    }
+                    last = Some(e)
+                }
+            }
+        }
+        Err(last)
+    }
+
+    pub(super) fn new_claim(
+        &mut self,
+        pod: &Pod,
+        view: &View,
+        pg: &PodGroups,
+        universes: &BTreeMap<String, BTreeSet<String>>,
+        pool: usize,
+    ) -> Result<(Requirements, Option<Vec<u32>>), Reason> {
+        let np = &self.prep.problem.nodepools[pool];
+        let compat = self
+            .cache
+            .get(
+                self.prep,
+                pool,
+                &view.term,
+                &view.tolerations,
+                view.strict_prefer,
+            )
+            .clone()?;
+        let host = HostCounts::default();
+        self.topo
+            .host_ok(pod, pg, &host)
+            .map_err(|r| Reason::Topology(format!("node pool {}: {r}", np.name)))?;
+        // Karpenter drops instance types whose capacity would exceed the pool's
+        // remaining limits.
+        // (Limits only bound sums from above: room for the pool's largest pair in every
+        // dimension is room for any of them.)
+        let first = compat.first().copied();
+        let within: Vec<u32> =
+            if self
+                .limits
+                .allows(&np.limits, pool, &self.prep.pools[pool].max_capacity)
+            {
+                compat
+            } else {
+                compat
+                    .into_iter()
+                    .filter(|&o| {
+                        self.limits
+                            .allows(&np.limits, pool, &self.prep.pts[o as usize].capacity)
+                    })
+                    .collect()
+            };
+        if within.is_empty() {
+            let why = first
+                .and_then(|o| {
+                    self.limits
+                        .exceeded(&np.limits, pool, &self.prep.pts[o as usize].capacity)
+                })
+                .unwrap_or_default();
+            return Err(Reason::Limits(format!(
+                "node pool {}: limits reached ({why})",
+                np.name
+            )));
+        }
+        self.fit_claim(
+            pod,
+            view,
+            pg,
+            universes,
+            &self.prep.pools[pool].reqs,
+            &within,
+            &Resources::default(),
+            true,
+            &[0; 4],
+        )
+        .map_err(|e| e.map_text(|m| format!("node pool {}: {m}", np.name)))
+    }
+
+    pub(super) fn commit_claim(
+        &mut self,
+        pi: usize,
+        c: usize,
+        reqs: Requirements,
+        options: Option<Vec<u32>>,
+        pg: &PodGroups,
+    ) {
+        let pod = &self.prep.problem.pending[pi];
+        // Unchanged options under the same offering masks keep the same largest
+        // capacity and cheapest option: nothing to recompute.
+        let options = options.filter(|o| {
+            let cl = &self.claims[c];
+            *o != cl.options
+                || cl.pods.is_empty()
+                || self.prep.offer_masks(&reqs) != self.prep.offer_masks(&cl.reqs)
+        });
+        if let Some(options) = options {
+            let (max_cap, min_cap) = cap_bounds(self.prep, &options);
+            let cheapest = self
+                .prep
+                .cheapest_option(&reqs, &options)
+                .map(|o| &self.prep.pts[o as usize]);
+            let target = cheapest.map(|p| p.cap.clone()).unwrap_or_default();
+            if self.policy.growth_factor.is_some() {
+                let cap = cheapest.map(|p| p.capacity.clone()).unwrap_or_default();
+                let cl = &mut self.claims[c];
+                self.limits.remove(cl.pool, &cl.reserved);
+                self.limits.add(cl.pool, &cap);
+
+                cl.reserved = cap;
+            }
+            let cl = &mut self.claims[c];
+            cl.min_cap = min_cap;
+            cl.options = options;
+            cl.max_cap = max_cap;
+            cl.target_cap = target;
+        }
+        let cl = &mut self.claims[c];
+        cl.zone = reqs
+            .get_ref(labels::ZONE)
+            .filter(|v| v.len() == Some(1))
+            .and_then(|v| v.any_value().map(str::to_string));
+        self.claim_zone[c] = cl
+            .zone
+            .as_ref()
+            .and_then(|z| self.prep.zones.binary_search(z).ok())
+            .filter(|&i| i < 64)
+            .map_or(NO_ZONE, |i| i as u8);
+        cl.reqs = reqs;
+        cl.requested = cl.requested.saturating_add(&pod.requests);
+        cl.pods.push(pi);
+        let hostname = cl.hostname.clone();
+        let creqs = &cl.reqs;
+        self.topo
+            .record(pi, pod, required_anti(pod, pg), &mut cl.host, &|k| {
+                if k == HOSTNAME_KEY {
+                    return Some(hostname.clone());
+                }
+                creqs
+                    .get_ref(k)
+                    .filter(|v| v.len() == Some(1))
+                    .and_then(|v| v.any_value().map(str::to_string))
+            });
+        for &(g, count, owners) in cl.host.entries() {
+            if let Some(limit) = self.topo.host_limit(g as usize) {
+                HostBlocks::set(&mut self.blocks.by_count, g as usize, c, count >= limit);
+                HostBlocks::set(&mut self.blocks.by_owner, g as usize, c, owners > 0);
+            }
+        }
+        // Keep the first-fit order: fewest pods first, then creation order. The claim
+        // gained a pod, so it moves right, past the claims now ordered before it (a
+        // rotation of that stretch only: the order can hold thousands of claims).
+        let n = cl.pods.len();
+        let claims = &self.claims;
+        let key = |x: usize| {
+            if x == c {
+                (n - 1, x)
+            } else {
+                (claims[x].pods.len(), x)
+            }
+        };
+        let found = self.claim_order.partition_point(|&x| key(x) < (n - 1, c));
+        let pos = if self.claim_order.get(found) == Some(&c) {
+            Some(found)
+        } else {
+            self.claim_order.iter().position(|&x| x == c)
+        };
+        if let Some(pos) = pos {
+            let k = self.claim_order[pos + 1..]
+                .partition_point(|&x| (claims[x].pods.len(), x) < (n, c));
+            self.claim_order[pos..=pos + k].rotate_left(1);
+        }
+        self.placed[pi] = Some(Placement::Claim(c));
+        self.order.push(pi);
+    }
+}
+
+/// The values of `key` a pair could give a node under the requirements: zones and
+/// capacity types from its offerings, other keys from its requirements.
+pub fn option_values(prep: &Prepared, o: u32, reqs: &Requirements, key: &str) -> Vec<String> {
+    let pt = &prep.pts[o as usize];
+    if key == labels::ZONE {
+        let mut v: Vec<String> = pt.offerings_for(reqs).map(|o| o.zone.clone()).collect();
+        v.dedup();
+        v
+    } else if key == labels::CAPACITY_TYPE {
+        let mut v: Vec<String> = pt
+            .offerings_for(reqs)
+            .map(|o| o.capacity_type.as_str().to_string())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    } else {
+        let own = pt.reqs.get(key).intersect(&reqs.get(key));
+        if own.complement {
+            vec![]
+        } else {
+            own.values.into_iter().collect()
+        }
+    }
+}
+
+/// Element-wise maximum of the usable capacity of a set of pairs.
+pub fn max_capacity_usable(prep: &Prepared, options: &[u32]) -> Resources {
+    cap_bounds(prep, options).0
+}
+
+/// In one pass over the options: [`max_capacity_usable`], and the element-wise minimum
+/// of their usable (cpu, memory, storage, pods) (all zeros for none: no quick
+/// acceptance).
+pub(super) fn cap_bounds(prep: &Prepared, options: &[u32]) -> (Resources, [u64; 4]) {
+    if options.is_empty() {
+        return (Resources::default(), [0; 4]);
+    }
+    let (mut hi, mut lo) = ([0u64; 4], [u64::MAX; 4]);
+    let mut extended = false;
+    for &o in options {
+        extended |= prep.has_extended(o as usize);
+        for ((h, l), b) in hi
+            .iter_mut()
+            .zip(lo.iter_mut())
+            .zip(prep.caps_of(o as usize))
+        {
+            *h = (*h).max(*b);
+            *l = (*l).min(*b);
+        }
+    }
+    let mut max = crate::prep::from_plain_dims(hi);
+    if extended {
+        // Extended resources (GPUs...) from the few options that have any.
+        max.extended = crate::prep::max_of(
+            options
+                .iter()
+                .filter(|&&o| prep.has_extended(o as usize))
+                .map(|&o| &prep.pts[o as usize].cap),
+        )
+        .extended;
+    }
+    (max, lo)
+}
+
+/// Answers memoized while one pod scans the claims (see `Engine::claim_plausible`).
+#[derive(Default)]
+pub(super) struct ScanMemo<'a> {
+    /// Pool -> whether its taints block the pod.
+    pool_tainted: BTreeMap<usize, bool>,
+    /// (topology key, pinned domain, allowed).
+    domains: Vec<(&'a str, &'a str, bool)>,
+}
