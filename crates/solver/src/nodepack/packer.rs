@@ -1,249 +1,27 @@
-//! Strategy `nodepack` (the default): cost-driven packing that respects every constraint
-//! the Karpenter baseline respects.
-//!
-//! 1. Existing nodes first, best fit (the node left fullest), without relaxing anything.
-//! 2. Pods with topology constraints or preferences go through the shared engine (same
-//!    topology, relaxation and limit rules as the baseline), with best-fit claims.
-//! 3. Plain pods (no topology, no preferences, not referenced by anyone's affinity) first
-//!    fill the room left in those claims without making them launch a bigger type, then
-//!    are packed by pool, in weight order. Those without zone terms first get the nodes
-//!    of the pattern LP (column generation over packing patterns, in `nodepack/patterns.rs`):
-//!    whole copies of its patterns, then single nodes for what they leave. The rest go
-//!    to a greedy packer: repeatedly open the (instance type, capacity type) whose best
-//!    first-fit-decreasing fill of the remaining pods buys the most "fair cost" per
-//!    dollar, where a pod's fair cost is the cheapest price of its dominant share on any
-//!    type it fits; a pattern that repeats opens all its copies at once. Columns are
-//!    scored lazily (a score from an earlier step bounds the score now, within `RISE`),
-//!    so a step re-scores a few columns, not all. The greedy also finishes the pattern
-//!    plan without its single nodes, and packs everything alone (the plan of a pattern
-//!    LP cut short by its work budget); the cheapest completion is kept. Each node is
-//!    right-sized to the cheapest type holding its pods, and the least utilized ones are
-//!    merged where one node costs less.
-//! 4. Offerings are chosen by price plus an explicit spot risk model ([`RiskModel`]), and
-//!    spot nodes are spread over zones among offerings within a small price tolerance so
-//!    that one reclaim hits few pods.
-//! 5. Given a forecast of the replicas controllers are adding ([`Growth`]), a new node
-//!    for pods of a growing controller may be a larger type with room for the next
-//!    replicas, when that lowers the expected price per pod and consolidation would
-//!    not take the saving by itself (see [`growth`]).
+//! The cost-driven packer for plain pods: columns of (instance type, capacity type),
+//! pod groups, the pattern plan's nodes and the greedy fill, each node right-sized.
 
-pub mod growth;
-mod patterns;
-
-pub use growth::{Growth, OwnerKey};
-
-use crate::engine::{karpenter_order, max_capacity_usable, node_for, Engine, Policy};
+use super::*;
+use crate::engine::Engine;
 use crate::prep::{capacity_rank, Prepared};
-use crate::Reason;
-use crate::{NewNode, Plan, Strategy, Unschedulable};
-use nodepack_model::{labels, CapacityType, Money, Offering, Pod, Requirements, Resources};
+use nodepack_model::{labels, CapacityType, Pod, Requirements, Resources};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The spot risk model: the expected cost of interruptions, per hour, added to a spot
-/// offering's price when choosing between offerings.
-///
-/// An interruption bucket's monthly reclaim rate (the middle of the Spot Advisor bucket)
-/// gives an hourly hazard `rate / 730`. Each interruption costs `replacement_hours` of the
-/// node's price (the 2-minute notice, the replacement's launch and the pods' restart, paid
-/// twice over) plus `pod_restart_cost` per pod on the node (lost work).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RiskModel {
-    /// Node-hours lost per interruption.
-    pub replacement_hours: f64,
-    /// Cost of restarting one pod.
-    pub pod_restart_cost: Money,
-    /// Spot offerings within this share of the cheapest count as equal, so that nodes
-    /// can be spread over zones (0.01 = 1%).
-    pub spread_tolerance: f64,
-}
-
-impl Default for RiskModel {
-    fn default() -> Self {
-        RiskModel {
-            replacement_hours: 0.1,
-            pod_restart_cost: Money(10_000),
-            spread_tolerance: 0.01,
-        }
-    }
-}
-
-impl RiskModel {
-    /// The settings [`RiskModel::effective`] depends on, as a memo key.
-    fn key(&self) -> (u64, i64) {
-        (self.replacement_hours.to_bits(), self.pod_restart_cost.0)
-    }
-
-    /// Price plus expected interruption cost per hour, in micro-dollars (as f64).
-    pub fn effective(&self, o: &Offering, pods: usize) -> f64 {
-        let base = o.price.0 as f64;
-        match o.spot_bucket() {
-            Some(b) => {
-                let hazard = b.monthly_rate_permille() as f64 / 1000.0 / 730.0;
-                base + hazard
-                    * (base * self.replacement_hours + pods as f64 * self.pod_restart_cost.0 as f64)
-            }
-            _ => base,
-        }
-    }
-}
-
-/// nodepack's strategy.
-#[derive(Clone, Debug, Default)]
-pub struct Nodepack {
-    /// The spot risk model.
-    pub risk: RiskModel,
-    /// Replicas expected soon, for sizing new nodes (see [`Growth`]; empty: none).
-    pub growth: Growth,
-    /// Leave new nodes' launch alternatives empty, for callers that need only the
-    /// plan's nodes and cost (consolidation's repacking target): ranking them is a
-    /// large share of a big solve.
-    pub cost_only: bool,
-}
-
-/// Spot pools already used in this plan, for spreading: (type, zone) -> nodes.
-type Spread = BTreeMap<(String, String), u32>;
-
-impl Nodepack {
-    /// Choose the offering for a node of pair `pt` with the given requirements.
-    fn choose(
-        &self,
-        prep: &Prepared,
-        pt: u32,
-        reqs: &Requirements,
-        pods: usize,
-        spread: &Spread,
-    ) -> Option<Offering> {
-        let p = &prep.pts[pt as usize];
-        let offs: Vec<&Offering> = p.offerings_for(reqs).collect();
-        let best = offs
-            .iter()
-            .map(|o| self.risk.effective(o, pods))
-            .fold(f64::INFINITY, f64::min);
-        offs.into_iter()
-            .filter(|o| {
-                self.risk.effective(o, pods) <= best * (1.0 + self.risk.spread_tolerance) + 1e-9
-            })
-            .min_by(|a, b| {
-                let used = |o: &Offering| {
-                    spread
-                        .get(&(p.name.clone(), o.zone.clone()))
-                        .copied()
-                        .unwrap_or(0)
-                };
-                used(a)
-                    .cmp(&used(b))
-                    .then(a.price.cmp(&b.price))
-                    .then_with(|| a.zone.cmp(&b.zone))
-            })
-            .cloned()
-    }
-
-    /// Launch a claim: the option with the lowest effective price, with its offering
-    /// chosen by [`Nodepack::choose`] (spreading spot nodes over zones).
-    fn launch(
-        &self,
-        prep: &Prepared,
-        reqs: &Requirements,
-        options: &[u32],
-        pods: usize,
-        spread: &Spread,
-    ) -> Option<(u32, Offering, Vec<String>)> {
-        let ranked = self.rank(prep, reqs, options, crate::karpenter::MAX_INSTANCE_TYPES);
-        let &o = ranked.first()?;
-        let off = self.choose(prep, o, reqs, pods, spread)?;
-        let alternatives = ranked
-            .iter()
-            .skip(1)
-            .take(crate::karpenter::MAX_INSTANCE_TYPES - 1)
-            .map(|o| prep.pts[*o as usize].name.clone())
-            .collect();
-        Some((o, off, alternatives))
-    }
-
-    /// The `limit` options (0: all) with the cheapest offering prices, cheapest first
-    /// (ties by index).
-    fn rank(
-        &self,
-        prep: &Prepared,
-        reqs: &Requirements,
-        options: &[u32],
-        limit: usize,
-    ) -> Vec<u32> {
-        // Types are ranked by their cheapest offering's price (the rule the engine plans
-        // limits with); the risk model then chooses the offering of the chosen type.
-        let masks = prep.offer_masks(reqs);
-        if options.len() > RANK_WALK {
-            rank_by_walk(prep, masks, options, limit)
-        } else {
-            rank_by_sort(prep, masks, options, limit)
-        }
-    }
-}
-
-/// [`Nodepack::rank`] for many options: walk every pair in price order and keep the
-/// options, until `limit` are found.
-fn rank_by_walk(prep: &Prepared, masks: (u64, u8), options: &[u32], limit: usize) -> Vec<u32> {
-    let mut member = vec![0u64; prep.pts.len().div_ceil(64)];
-    for &o in options {
-        member[o as usize / 64] |= 1 << (o % 64);
-    }
-    let mut out = Vec::with_capacity(if limit > 0 { limit } else { options.len() });
-    for &o in prep.by_price(masks).iter() {
-        if member[o as usize / 64] & (1 << (o % 64)) != 0 {
-            out.push(o);
-            if out.len() == limit {
-                break;
-            }
-        }
-    }
-    out
-}
-
-/// [`Nodepack::rank`] for few options: sort them by (price, index).
-fn rank_by_sort(prep: &Prepared, masks: (u64, u8), options: &[u32], limit: usize) -> Vec<u32> {
-    let prices = prep.min_prices(masks);
-    // (price, index): distinct keys, so the unstable sorts give one order.
-    let mut ranked: Vec<(i64, u32)> = options
-        .iter()
-        .filter_map(|&o| prices[o as usize].map(|p| (p, o)))
-        .collect();
-    // Only the first `limit` are used (launch flexibility is capped): select them
-    // before sorting.
-    if limit > 0 && ranked.len() > limit {
-        ranked.select_nth_unstable(limit - 1);
-        ranked.truncate(limit);
-    }
-    ranked.sort_unstable();
-    ranked.into_iter().map(|(_, o)| o).collect()
-}
-
-/// [`Nodepack::rank`] walks the pairs in price order instead of sorting the options
-/// when there are more options than this.
-const RANK_WALK: usize = 64;
-
-/// Capacity types in their order (the order a set of them iterates in, and their
-/// [`capacity_rank`]).
-const CT_ORDER: [CapacityType; 3] = [
-    CapacityType::Reserved,
-    CapacityType::Spot,
-    CapacityType::OnDemand,
-];
 
 /// How much a column's score may rise as pods are placed, for the greedy's lazy
 /// evaluation (see [`Nodepack::greedy`]): scores are not monotone (a proportional slice
 /// grows when a scarce resource's hungriest pods are gone), so entries whose last score
 /// is within this factor of the best current one are scored again.
-const RISE: f64 = 0.3;
+pub(super) const RISE: f64 = 0.3;
 
 /// A column in the greedy's lazy heap: its score when last computed (a bound on its
 /// score now) at `step` (`usize::MAX`: never computed). The greatest score comes first,
 /// then the lower price, then the lower column index.
 #[derive(Clone, Copy)]
-struct Lazy {
-    score: f64,
-    price: f64,
-    col: usize,
-    step: usize,
+pub(super) struct Lazy {
+    pub(super) score: f64,
+    pub(super) price: f64,
+    pub(super) col: usize,
+    pub(super) step: usize,
 }
 
 impl Ord for Lazy {
@@ -276,18 +54,18 @@ impl Eq for Lazy {}
 /// comes before it; a column dominated by anything is dominated by a survivor
 /// (dominance is transitive), so only survivors are compared against. Buckets are
 /// walked only as far as the columns asked about.
-struct Dominance {
-    buckets: Vec<Vec<usize>>,
-    bucket_of: Vec<usize>,
+pub(super) struct Dominance {
+    pub(super) buckets: Vec<Vec<usize>>,
+    pub(super) bucket_of: Vec<usize>,
     /// Next position to decide in each bucket.
-    pos: Vec<usize>,
-    kept: Vec<Vec<usize>>,
+    pub(super) pos: Vec<usize>,
+    pub(super) kept: Vec<Vec<usize>>,
     /// 0: undecided, 1: kept, 2: dominated.
-    state: Vec<u8>,
+    pub(super) state: Vec<u8>,
 }
 
 impl Dominance {
-    fn new(prep: &Prepared, cols: &[Col], sig: &Sigs) -> Self {
+    pub(super) fn new(prep: &Prepared, cols: &[Col], sig: &Sigs) -> Self {
         let mut by_sig: BTreeMap<(&[usize], CapacityType), Vec<usize>> = BTreeMap::new();
         for (c, col) in cols.iter().enumerate() {
             by_sig.entry((sig.of(c), col.ct)).or_default().push(c);
@@ -325,7 +103,7 @@ impl Dominance {
     }
 
     /// Is column `c` dominated?
-    fn dominated(&mut self, prep: &Prepared, cols: &[Col], c: usize) -> bool {
+    pub(super) fn dominated(&mut self, prep: &Prepared, cols: &[Col], c: usize) -> bool {
         let b = self.bucket_of[c];
         while self.state[c] == 0 {
             let x = self.buckets[b][self.pos[b]];
@@ -352,14 +130,14 @@ impl Dominance {
 }
 
 /// The groups that may use each column, ascending, in one flat array.
-struct Sigs {
+pub(super) struct Sigs {
     /// Column `c`'s groups are `flat[start[c]..start[c + 1]]`.
-    start: Vec<usize>,
-    flat: Vec<usize>,
+    pub(super) start: Vec<usize>,
+    pub(super) flat: Vec<usize>,
 }
 
 impl Sigs {
-    fn new(cols: usize, groups: &[Group]) -> Self {
+    pub(super) fn new(cols: usize, groups: &[Group]) -> Self {
         let mut start = vec![0usize; cols + 1];
         for g in groups {
             for &c in &g.cols {
@@ -381,14 +159,14 @@ impl Sigs {
     }
 
     /// The groups that may use column `c`.
-    fn of(&self, c: usize) -> &[usize] {
+    pub(super) fn of(&self, c: usize) -> &[usize] {
         &self.flat[self.start[c]..self.start[c + 1]]
     }
 }
 
 /// Same requests and node rules (node selector, required and preferred node affinity):
 /// the packer's group key (requests and node term) is the same.
-fn same_node_rules(a: &Pod, b: &Pod) -> bool {
+pub(super) fn same_node_rules(a: &Pod, b: &Pod) -> bool {
     a.requests == b.requests
         && a.node_selector == b.node_selector
         && a.node_affinity_required == b.node_affinity_required
@@ -397,59 +175,62 @@ fn same_node_rules(a: &Pod, b: &Pod) -> bool {
 
 /// `reqs` narrowed by the node terms of `groups` (each group's pods may use every
 /// column the node could launch, so the terms are compatible with it).
-fn with_terms<'g>(reqs: Requirements, groups: impl Iterator<Item = &'g Group>) -> Requirements {
+pub(super) fn with_terms<'g>(
+    reqs: Requirements,
+    groups: impl Iterator<Item = &'g Group>,
+) -> Requirements {
     groups.fold(reqs, |r, g| r.intersect(&g.term))
 }
 
 /// An integer that orders prices as `f64::total_cmp` does.
-fn price_key(p: f64) -> i64 {
+pub(super) fn price_key(p: f64) -> i64 {
     let b = p.to_bits() as i64;
     b ^ ((((b >> 63) as u64) >> 1) as i64)
 }
 
 /// The packer's columns of one pool, fixed while it packs the pool.
 #[derive(Clone, Copy)]
-struct PoolCols<'a> {
-    pool: usize,
-    cols: &'a [Col],
+pub(super) struct PoolCols<'a> {
+    pub(super) pool: usize,
+    pub(super) cols: &'a [Col],
     /// The groups that may use each column.
-    sig: &'a Sigs,
+    pub(super) sig: &'a Sigs,
     /// Every column, cheapest first.
-    by_price: &'a [usize],
+    pub(super) by_price: &'a [usize],
     /// The pool's requirements with each capacity type (by capacity rank).
-    base: &'a [Requirements],
+    pub(super) base: &'a [Requirements],
 }
 
 /// A launch option of the packer: a pair and a capacity type.
-struct Col {
-    pt: u32,
-    ct: CapacityType,
+pub(super) struct Col {
+    pub(super) pt: u32,
+    pub(super) ct: CapacityType,
     /// Cheapest effective price of that capacity type (any zone), micro-dollars.
-    price: f64,
+    pub(super) price: f64,
 }
 
 /// Plain pods of one pool with identical requests and node requirements.
 #[derive(Clone)]
-struct Group {
-    pods: Vec<usize>,
-    next: usize,
-    req: Resources,
-    term: Requirements,
-    cols: Vec<usize>,
+pub(super) struct Group {
+    pub(super) pods: Vec<usize>,
+    pub(super) next: usize,
+    pub(super) req: Resources,
+    pub(super) term: Requirements,
+    pub(super) cols: Vec<usize>,
     /// `cols` as a bit set, for the hot membership tests.
-    bits: Vec<u64>,
-    fair: f64,
+    pub(super) bits: Vec<u64>,
+    pub(super) fair: f64,
 }
 
 impl Group {
     /// Can the group's pods use column `c`?
-    fn has(&self, c: usize) -> bool {
+    pub(super) fn has(&self, c: usize) -> bool {
         self.bits
             .get(c / 64)
             .is_some_and(|w| w & (1u64 << (c % 64)) != 0)
     }
 
-    fn remaining(&self) -> usize {
+    pub(super) fn remaining(&self) -> usize {
         self.pods.len() - self.next
     }
 }
@@ -457,21 +238,21 @@ impl Group {
 /// The free room (cpu, memory, pod slots) of a list of claims, with the largest of each
 /// per block of [`Room::BLOCK`] claims, so that a pod looking for the first claim with
 /// room skips whole blocks where no claim has enough of some resource.
-struct Room {
-    free: Vec<[u64; 3]>,
-    most: Vec<[u64; 3]>,
+pub(super) struct Room {
+    pub(super) free: Vec<[u64; 3]>,
+    pub(super) most: Vec<[u64; 3]>,
 }
 
 impl Room {
     const BLOCK: usize = 32;
 
-    fn new(free: Vec<[u64; 3]>) -> Self {
+    pub(super) fn new(free: Vec<[u64; 3]>) -> Self {
         let most = free.chunks(Self::BLOCK).map(Self::most_of).collect();
         Room { free, most }
     }
 
     /// The element-wise largest free room of a block.
-    fn most_of(block: &[[u64; 3]]) -> [u64; 3] {
+    pub(super) fn most_of(block: &[[u64; 3]]) -> [u64; 3] {
         block.iter().fold([0; 3], |m, f| {
             [m[0].max(f[0]), m[1].max(f[1]), m[2].max(f[2])]
         })
@@ -479,7 +260,7 @@ impl Room {
 
     /// The claims, in order, that may have `need` free: every claim of a block whose
     /// largest free room holds `need` in each resource (a necessary condition only).
-    fn candidates(&self, need: [u64; 3]) -> impl Iterator<Item = usize> + '_ {
+    pub(super) fn candidates(&self, need: [u64; 3]) -> impl Iterator<Item = usize> + '_ {
         let n = self.free.len();
         self.most
             .iter()
@@ -490,7 +271,7 @@ impl Room {
     }
 
     /// Claim `c` now has `free` room.
-    fn set(&mut self, c: usize, free: [u64; 3]) {
+    pub(super) fn set(&mut self, c: usize, free: [u64; 3]) {
         self.free[c] = free;
         let b = c / Self::BLOCK;
         let end = ((b + 1) * Self::BLOCK).min(self.free.len());
@@ -499,7 +280,7 @@ impl Room {
 }
 
 /// How many more pods of `req` fit in `free` (at most `limit`).
-fn max_fit(free: &Resources, req: &Resources, limit: usize) -> usize {
+pub(super) fn max_fit(free: &Resources, req: &Resources, limit: usize) -> usize {
     let mut k = limit as u64;
     let mut dim = |f: u64, r: u64| {
         if let Some(q) = f.checked_div(r) {
@@ -521,7 +302,10 @@ fn max_fit(free: &Resources, req: &Resources, limit: usize) -> usize {
 /// building [`Resources`] with extended resources (GPUs) allocates each time.
 /// The largest `s` at most 1 such that `s` times the sum of `k` copies of each part fits
 /// `cap`, resource by resource (in floating point).
-fn slice_scale<'a>(parts: impl Iterator<Item = (&'a Resources, u64)>, cap: &Resources) -> f64 {
+pub(super) fn slice_scale<'a>(
+    parts: impl Iterator<Item = (&'a Resources, u64)>,
+    cap: &Resources,
+) -> f64 {
     let (mut cpu, mut mem, mut eph, mut pods) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     let mut ext: Vec<(&str, f64)> = Vec::new();
     for (r, k) in parts {
@@ -555,7 +339,7 @@ fn slice_scale<'a>(parts: impl Iterator<Item = (&'a Resources, u64)>, cap: &Reso
     s
 }
 
-fn scaled_sum_fits(parts: &[(&Resources, u64)], cap: &Resources) -> bool {
+pub(super) fn scaled_sum_fits(parts: &[(&Resources, u64)], cap: &Resources) -> bool {
     let sum = |f: &dyn Fn(&Resources) -> u64| {
         parts
             .iter()
@@ -581,7 +365,7 @@ fn scaled_sum_fits(parts: &[(&Resources, u64)], cap: &Resources) -> bool {
         }
 }
 
-fn scaled(r: &Resources, k: usize) -> Resources {
+pub(super) fn scaled(r: &Resources, k: usize) -> Resources {
     let k64 = k as u64;
     Resources {
         cpu: nodepack_model::Millicores(r.cpu.0 * k64),
@@ -597,7 +381,7 @@ fn scaled(r: &Resources, k: usize) -> Resources {
 }
 
 /// A request's share of a capacity: 0 for no request, infinite for none available.
-fn ratio(a: u64, b: u64) -> f64 {
+pub(super) fn ratio(a: u64, b: u64) -> f64 {
     if a == 0 {
         0.0
     } else if b == 0 {
@@ -607,7 +391,7 @@ fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
-fn share(req: &Resources, cap: &Resources) -> f64 {
+pub(super) fn share(req: &Resources, cap: &Resources) -> f64 {
     let mut s = ratio(req.cpu.0, cap.cpu.0)
         .max(ratio(req.memory.0, cap.memory.0))
         .max(ratio(req.ephemeral_storage.0, cap.ephemeral_storage.0))
@@ -618,411 +402,9 @@ fn share(req: &Resources, cap: &Resources) -> f64 {
     s
 }
 
-#[derive(Clone)]
-struct Packed {
-    pool: usize,
-    pt: u32,
-    reqs: Requirements,
-    pods: Vec<usize>,
-    requested: Resources,
-}
-
-impl Strategy for Nodepack {
-    fn name(&self) -> &'static str {
-        "nodepack"
-    }
-
-    fn solve_prepared(&self, prep: &Prepared) -> Plan {
-        let problem = &prep.problem;
-        let prep = prep.clone();
-        let mut eng = Engine::new(
-            &prep,
-            Policy {
-                existing_best_fit: true,
-                growth_factor: Some(4.0),
-            },
-        );
-        let order = karpenter_order(problem.pending);
-        let mut reasons: BTreeMap<usize, Reason> = BTreeMap::new();
-        // Which pods are plain. A pool with minValues takes its pods through the engine,
-        // whose claims keep the launch options minValues needs (the packer launches
-        // one chosen type).
-        let min_values = problem
-            .nodepools
-            .iter()
-            .any(|p| !p.requirements.min_values.is_empty());
-        let plain: Vec<bool> = (0..problem.pending.len())
-            .map(|pi| {
-                let pod = &problem.pending[pi];
-                !min_values
-                    && eng.pod_is_free(pi)
-                    && !pod.has_preferences()
-                    && !eng.topo.referenced_by_affinity(pod)
-            })
-            .collect();
-        // 1. Existing nodes, best fit, nothing relaxed.
-        if !problem.nodes.is_empty() {
-            for &pi in &order {
-                let view = eng.base_view(pi);
-                // A pod that fits no existing node goes on to the next phases.
-                let _ = eng.place(pi, &view, false, false);
-            }
-        }
-        // 2. Constrained pods through the engine.
-        let constrained: Vec<usize> = order
-            .iter()
-            .copied()
-            .filter(|&pi| !plain[pi] && eng.placed[pi].is_none())
-            .collect();
-        for (pi, r) in eng.run_queue(&constrained, true) {
-            reasons.insert(pi, r);
-        }
-        // 3a. Plain pods into the room left in claims, without outgrowing their cheapest
-        // type.
-        // The type each claim launches: its cheapest option.
-        let cheapest_of = |eng: &Engine| -> Vec<Option<u32>> {
-            (0..eng.claims.len())
-                .map(|c| prep.cheapest_option(&eng.claims[c].reqs, eng.fitting_options(c)))
-                .collect()
-        };
-        let mut cheapest = cheapest_of(&eng);
-        let targets: Vec<Option<Resources>> = cheapest
-            .iter()
-            .map(|o| o.map(|o| prep.pts[o as usize].cap.clone()))
-            .collect();
-        let mut rest = Vec::new();
-        let candidates: Vec<usize> = order
-            .iter()
-            .copied()
-            .filter(|&pi| plain[pi] && eng.placed[pi].is_none())
-            .collect();
-        let free_of = |eng: &Engine, c: usize| -> [u64; 3] {
-            targets[c].as_ref().map_or([0; 3], |t| {
-                let r = &eng.claims[c].requested;
-                [
-                    t.cpu.0.saturating_sub(r.cpu.0),
-                    t.memory.0.saturating_sub(r.memory.0),
-                    t.pods.saturating_sub(r.pods),
-                ]
-            })
-        };
-        let mut room = Room::new((0..targets.len()).map(|c| free_of(&eng, c)).collect());
-        for pi in candidates {
-            let pod = &problem.pending[pi];
-            let req = &pod.requests;
-            let term = eng.base_view(pi).term.clone();
-            let need = [req.cpu.0, req.memory.0, req.pods];
-            let mut done = false;
-            let mut hit = None;
-            for c in room.candidates(need) {
-                let Some(t) = &targets[c] else { continue };
-                if !req.fits_with(&eng.claims[c].requested, t) {
-                    continue;
-                }
-                // Only where the pod narrows nothing (an on-demand-only pod would turn
-                // a spot claim on-demand).
-                let narrows = term.keys.iter().any(|(k, vs)| {
-                    eng.claims[c].reqs.get(k).intersect(vs) != eng.claims[c].reqs.get(k)
-                });
-                if !narrows && eng.try_claim(pi, c) {
-                    done = true;
-                    hit = Some(c);
-                    break;
-                }
-            }
-            if let Some(c) = hit {
-                room.set(c, free_of(&eng, c));
-            }
-            if !done {
-                rest.push(pi);
-            }
-        }
-        // Claims the growth policy kept small are merged where one node costs less.
-        if eng.merge_claims() > 0 {
-            cheapest = cheapest_of(&eng);
-        }
-        // Count the claims' real capacity against pool limits (the engine reserved the
-        // largest option of each claim, as Karpenter does; nodepack launches the
-        // cheapest option, so it reserves only that).
-        eng.limits = crate::prep::LimitTracker::new(&prep);
-        for (c, o) in cheapest.iter().enumerate() {
-            // Filling room never changes a claim's cheapest type.
-            if let (Some(o), false) = (o, eng.claims[c].pods.is_empty()) {
-                eng.limits
-                    .add(eng.claims[c].pool, &prep.pts[*o as usize].capacity);
-            }
-        }
-        // 3b. Pack the rest.
-        let (packed, failed) = self.pack(&prep, &mut eng, &rest);
-        reasons.extend(failed);
-        // Assemble.
-        let mut spread = Spread::new();
-        let mut nodes: Vec<NewNode> = Vec::new();
-        let mut unschedulable: Vec<Unschedulable> = Vec::new();
-        for c in 0..eng.claims.len() {
-            let cl = &eng.claims[c];
-            if cl.pods.is_empty() {
-                continue;
-            }
-            match self.launch(
-                &prep,
-                &cl.reqs,
-                eng.fitting_options(c),
-                cl.pods.len(),
-                &spread,
-            ) {
-                Some((o, off, alts)) => {
-                    let draft = growth::Draft {
-                        pool: cl.pool,
-                        reqs: &cl.reqs,
-                        pods: &cl.pods,
-                        requested: &cl.requested,
-                        pt: o,
-                        offering: &off,
-                    };
-                    let (o, off, alts, expected) = self
-                        .grow(&prep, &mut eng.limits, &draft)
-                        .unwrap_or((o, off, alts, 0));
-                    if off.capacity_type == CapacityType::Spot {
-                        *spread
-                            .entry((prep.pts[o as usize].name.clone(), off.zone.clone()))
-                            .or_insert(0) += 1;
-                    }
-                    nodes.push(NewNode {
-                        expected_replicas: expected,
-                        ..eng.claim_node(c, o, &off, alts)
-                    });
-                }
-                None => {
-                    for &p in &cl.pods {
-                        reasons.insert(
-                            p,
-                            Reason::Offerings(format!(
-                                "no offering left for the claim's requirements ({})",
-                                cl.reqs.get(labels::ZONE)
-                            )),
-                        );
-                    }
-                }
-            }
-        }
-        let mut order_out: Vec<usize> = eng.order.clone();
-        for (i, pk) in packed.into_iter().enumerate() {
-            let name = format!("{}-p{i}", problem.nodepools[pk.pool].name);
-            match self.launch(&prep, &pk.reqs, &[pk.pt], pk.pods.len(), &spread) {
-                Some((o, off, _)) => {
-                    let draft = growth::Draft {
-                        pool: pk.pool,
-                        reqs: &pk.reqs,
-                        pods: &pk.pods,
-                        requested: &pk.requested,
-                        pt: o,
-                        offering: &off,
-                    };
-                    let (o, off, alts, expected) = match self.grow(&prep, &mut eng.limits, &draft) {
-                        Some(g) => g,
-                        None => (o, off, self.alternatives(&prep, &pk), 0),
-                    };
-                    if off.capacity_type == CapacityType::Spot {
-                        *spread
-                            .entry((prep.pts[o as usize].name.clone(), off.zone.clone()))
-                            .or_insert(0) += 1;
-                    }
-                    order_out.extend(pk.pods.iter().copied());
-                    nodes.push(node_for(
-                        &prep,
-                        &name,
-                        o,
-                        &off,
-                        alts,
-                        pk.pods
-                            .iter()
-                            .map(|&p| problem.pending[p].id.clone())
-                            .collect(),
-                        &pk.requested,
-                    ));
-                    if let Some(n) = nodes.last_mut() {
-                        n.expected_replicas = expected;
-                    }
-                }
-                None => {
-                    for &p in &pk.pods {
-                        reasons.insert(
-                            p,
-                            Reason::Offerings("no offering in a zone all its pods allow".into()),
-                        );
-                    }
-                }
-            }
-        }
-        let placed: BTreeSet<usize> = order_out.iter().copied().collect();
-        // Pods already listed unschedulable (by id: a reason may name a pod twice).
-        let mut listed: std::collections::HashSet<&nodepack_model::PodId> =
-            unschedulable.iter().map(|u| &u.pod).collect();
-        let mut more = Vec::new();
-        for (pi, r) in reasons {
-            if !placed.contains(&pi) {
-                listed.insert(&problem.pending[pi].id);
-                more.push(Unschedulable {
-                    pod: problem.pending[pi].id.clone(),
-                    reason: r,
-                });
-            }
-        }
-        for pi in 0..problem.pending.len() {
-            if !placed.contains(&pi) && listed.insert(&problem.pending[pi].id) {
-                more.push(Unschedulable {
-                    pod: problem.pending[pi].id.clone(),
-                    reason: Reason::NotPlaced,
-                });
-            }
-        }
-        drop(listed);
-        unschedulable.extend(more);
-        unschedulable.sort_by(|a, b| a.pod.cmp(&b.pod));
-        Plan {
-            strategy: self.name().into(),
-            existing: eng.bindings(),
-            nodes,
-            unschedulable,
-            cost_per_hour: Money::ZERO,
-            order: order_out
-                .iter()
-                .map(|&p| problem.pending[p].id.clone())
-                .collect(),
-        }
-        .finish()
-    }
-}
-
 impl Nodepack {
-    /// Other types of the pool that hold the node's pods, cheapest first.
-    fn alternatives(&self, prep: &Prepared, pk: &Packed) -> Vec<String> {
-        if self.cost_only {
-            return Vec::new();
-        }
-        let info = &prep.pools[pk.pool];
-        let prices = prep.min_prices(prep.offer_masks(&pk.reqs));
-        let compatible = prep.compatible_set(pk.pool, &pk.reqs);
-        let ok = |i: usize| {
-            let k = i - info.start;
-            compatible[k / 64] & (1u64 << (k % 64)) != 0
-        };
-        let mut alts: Vec<(i64, &str, usize)> = (info.start..info.end)
-            .filter(|&i| i as u32 != pk.pt && prep.fits_pt(&pk.requested, i) && ok(i))
-            .filter_map(|i| prices[i].map(|pr| (pr, prep.pts[i].name.as_str(), i)))
-            .collect();
-        // The cheapest (keys are distinct: the index is last), in order.
-        let keep = crate::karpenter::MAX_INSTANCE_TYPES - 1;
-        if alts.len() > keep {
-            alts.select_nth_unstable(keep);
-            alts.truncate(keep);
-        }
-        alts.sort_unstable();
-        // A new vector of the list's length: collecting in place would keep the buffer
-        // of every candidate type (tens of kilobytes per node of a large plan).
-        let mut out = Vec::with_capacity(alts.len());
-        out.extend(alts.iter().map(|&(_, n, _)| n.to_string()));
-        out
-    }
-
-    /// Pack plain pods onto new nodes, pool by pool in weight order.
-    fn pack(
-        &self,
-        prep: &Prepared,
-        eng: &mut Engine,
-        pods: &[usize],
-    ) -> (Vec<Packed>, BTreeMap<usize, Reason>) {
-        let problem = prep.problem;
-        let mut failed: BTreeMap<usize, Reason> = BTreeMap::new();
-        let mut out = Vec::new();
-        // Candidate pools per pod, in weight order; strict PreferNoSchedule first.
-        let mut todo: Vec<(usize, Vec<usize>)> = Vec::new();
-        for &pi in pods {
-            let pod = &problem.pending[pi];
-            let term = eng.base_view(pi).term.clone();
-            let mut pools = Vec::new();
-            let mut why = Vec::new();
-            for strict in [true, false] {
-                for &pool in &prep.pool_order {
-                    if pools.contains(&pool) {
-                        continue;
-                    }
-                    match eng.cache.get(prep, pool, &term, &pod.tolerations, strict) {
-                        Ok(list)
-                            if list
-                                .iter()
-                                .rev()
-                                .any(|&o| prep.fits_pt(&pod.requests, o as usize)) =>
-                        {
-                            pools.push(pool)
-                        }
-                        Ok(list) => {
-                            if strict {
-                                let big = max_capacity_usable(prep, list);
-                                why.push(Reason::Resources(format!(
-                                    "node pool {}: no instance type has room: {}",
-                                    problem.nodepools[pool].name,
-                                    pod.requests
-                                        .shortfall(&big)
-                                        .map(|s| s.to_string())
-                                        .unwrap_or_default()
-                                )));
-                            }
-                        }
-                        Err(e) => {
-                            if strict {
-                                why.push(e.clone())
-                            }
-                        }
-                    }
-                }
-            }
-            if pools.is_empty() {
-                let reason = match why.len() {
-                    0 => Reason::NoNodePool,
-                    1 => why.remove(0),
-                    _ => Reason::Pools(why),
-                };
-                failed.insert(pi, reason);
-            } else {
-                todo.push((pi, pools));
-            }
-        }
-        for &pool in &prep.pool_order {
-            let mine: Vec<usize> = todo
-                .iter()
-                .filter(|(_, ps)| ps.first() == Some(&pool))
-                .map(|(pi, _)| *pi)
-                .collect();
-            if mine.is_empty() {
-                continue;
-            }
-            let left = self.pack_pool(prep, eng, pool, &mine, &mut out);
-            let left: BTreeSet<usize> = left.into_iter().collect();
-            for (pi, ps) in todo.iter_mut() {
-                if ps.first() == Some(&pool) {
-                    ps.remove(0);
-                    if left.contains(pi) && ps.is_empty() {
-                        failed.insert(
-                            *pi,
-                            Reason::Limits(format!(
-                                "node pool {}: limits reached",
-                                problem.nodepools[pool].name
-                            )),
-                        );
-                    }
-                    if !left.contains(pi) {
-                        ps.clear();
-                    }
-                }
-            }
-        }
-        (out, failed)
-    }
-
     /// Pack the pods of one pool; returns the pods left over (limits).
-    fn pack_pool(
+    pub(super) fn pack_pool(
         &self,
         prep: &Prepared,
         eng: &mut Engine,
@@ -1218,7 +600,7 @@ impl Nodepack {
     /// buys the most fair cost per dollar (see the module documentation), then merges
     /// the least utilized nodes of `out` (this pool's nodes, those opened before
     /// included; [`Nodepack::merge_tail`]). Returns the pods pool limits left over.
-    fn greedy(
+    pub(super) fn greedy(
         &self,
         prep: &Prepared,
         pc: &PoolCols,
@@ -1531,7 +913,7 @@ impl Nodepack {
     /// The pattern plan ([`patterns::plan`]) of the groups without zone terms: its
     /// nodes, how many of them are whole copies of LP patterns (the rest are single
     /// nodes for what those leave), and the groups, by the plan's item index.
-    fn pattern_plan(
+    pub(super) fn pattern_plan(
         &self,
         prep: &Prepared,
         pc: &PoolCols,
@@ -1588,7 +970,7 @@ impl Nodepack {
 
     /// Open `nodes` of a pattern plan (bins are columns), each right-sized like the
     /// greedy's; stops at the first node pool limits refuse.
-    fn open_patterns(
+    pub(super) fn open_patterns(
         &self,
         prep: &Prepared,
         pc: &PoolCols,
@@ -1651,128 +1033,17 @@ impl Nodepack {
             });
         }
     }
-
-    /// The greedy fill leaves its least utilized nodes last (the few pods no efficient
-    /// fill could take): merge the `k` least utilized nodes of a capacity type into the
-    /// one cheapest type of the pool that holds all their pods whenever that costs less,
-    /// `k` from 2 to [`TAIL`], best saving first, until no merge saves anything. (Twelve
-    /// 1-CPU pods: 7 + 3 + 1 + 1 on four types, $0.580/h, become one $0.544/h node.)
-    /// `out` holds the pool's nodes only.
-    fn merge_tail(
-        &self,
-        prep: &Prepared,
-        limits: &mut crate::prep::LimitTracker,
-        pool: usize,
-        cheapest: &Cheapest,
-        out: &mut Vec<Packed>,
-    ) {
-        let groups = cheapest.groups;
-        let np = &prep.problem.nodepools[pool];
-        let mut group_of: std::collections::HashMap<usize, usize> =
-            std::collections::HashMap::new();
-        for (g, gr) in groups.iter().enumerate() {
-            for &p in &gr.pods {
-                group_of.insert(p, g);
-            }
-        }
-        for _ in 0..TAIL_ROUNDS {
-            // (saving, nodes merged, merged node)
-            let mut best: Option<(f64, Vec<usize>, Packed)> = None;
-            for ct in [CapacityType::Spot, CapacityType::OnDemand] {
-                let mut idx: Vec<(f64, usize)> = (0..out.len())
-                    .filter(|&i| out[i].reqs.get(labels::CAPACITY_TYPE).has(ct.as_str()))
-                    .map(|i| {
-                        let cap = &prep.pts[out[i].pt as usize].cap;
-                        (share(&out[i].requested, cap), i)
-                    })
-                    .collect();
-                if idx.len() < 2 {
-                    continue;
-                }
-                idx.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                let mut reqs = out[idx[0].1].reqs.clone();
-                let mut requested = out[idx[0].1].requested.clone();
-                let mut gs: BTreeSet<usize> = BTreeSet::new();
-                let mut pods = out[idx[0].1].pods.clone();
-                let mut before =
-                    self.price(prep, out[idx[0].1].pt, &out[idx[0].1].reqs, pods.len());
-                for &p in &out[idx[0].1].pods {
-                    gs.extend(group_of.get(&p).copied());
-                }
-                for k in 1..idx.len().min(TAIL) {
-                    let pk = &out[idx[k].1];
-                    reqs = reqs.intersect(&pk.reqs);
-                    requested = requested.saturating_add(&pk.requested);
-                    before += self.price(prep, pk.pt, &pk.reqs, pk.pods.len());
-                    pods.extend(pk.pods.iter().copied());
-                    for &p in &pk.pods {
-                        gs.extend(group_of.get(&p).copied());
-                    }
-                    let Some((after, pt)) =
-                        cheapest.column(self, prep, &gs, ct, &requested, &reqs, pods.len())
-                    else {
-                        continue;
-                    };
-                    let saving = before - after;
-                    if saving > before * 1e-9 && best.as_ref().is_none_or(|b| saving > b.0) {
-                        let nodes: Vec<usize> = idx[..=k].iter().map(|x| x.1).collect();
-                        best = Some((
-                            saving,
-                            nodes,
-                            Packed {
-                                pool,
-                                pt,
-                                reqs: reqs.clone(),
-                                pods: pods.clone(),
-                                requested: requested.clone(),
-                            },
-                        ));
-                    }
-                }
-            }
-            let Some((_, mut nodes, merged)) = best else {
-                break;
-            };
-            for &i in &nodes {
-                limits.remove(pool, &prep.pts[out[i].pt as usize].capacity);
-            }
-            let cap = &prep.pts[merged.pt as usize].capacity;
-            if limits.exceeded(&np.limits, pool, cap).is_some() {
-                for &i in &nodes {
-                    limits.add(pool, &prep.pts[out[i].pt as usize].capacity);
-                }
-                break;
-            }
-            limits.add(pool, cap);
-            nodes.sort_unstable();
-            for &i in nodes.iter().rev() {
-                out.remove(i);
-            }
-            out.push(merged);
-        }
-    }
-}
-
-impl Nodepack {
-    /// The lowest effective price of pair `pt` under `reqs` for a node of `pods` pods
-    /// (infinite when no offering is allowed).
-    fn price(&self, prep: &Prepared, pt: u32, reqs: &Requirements, pods: usize) -> f64 {
-        prep.pts[pt as usize]
-            .offerings_for(reqs)
-            .map(|o| self.risk.effective(o, pods))
-            .fold(f64::INFINITY, f64::min)
-    }
 }
 
 /// The packer's columns in price order, for finding the cheapest one that holds a
 /// node's pods.
-struct Cheapest<'c> {
-    cols: &'c [Col],
+pub(super) struct Cheapest<'c> {
+    pub(super) cols: &'c [Col],
     /// Every column, by its price (cheapest effective price of its capacity type in any
     /// zone for one pod: a lower bound of its price under any requirements for any
     /// number of pods), then index.
-    order: &'c [usize],
-    groups: &'c [Group],
+    pub(super) order: &'c [usize],
+    pub(super) groups: &'c [Group],
 }
 
 impl Cheapest<'_> {
@@ -1780,7 +1051,7 @@ impl Cheapest<'_> {
     /// whose pair holds `requested`, priced under `reqs` for `pods` pods: (price, pair);
     /// ties go to the lower pair index.
     #[allow(clippy::too_many_arguments)]
-    fn column(
+    pub(super) fn column(
         &self,
         np: &Nodepack,
         prep: &Prepared,
@@ -1808,152 +1079,5 @@ impl Cheapest<'_> {
             }
         }
         pick
-    }
-}
-
-/// At most this many nodes merged into one by [`Nodepack::merge_tail`].
-const TAIL: usize = 8;
-/// At most this many tail merges per pool.
-const TAIL_ROUNDS: usize = 4;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use nodepack_model::{Bytes, Millicores};
-    use proptest::{prop_assert, prop_assert_eq, proptest};
-
-    proptest! {
-        /// Both ways of ranking options give the same list: any subset of the pairs,
-        /// any limit, any offer masks (zone and capacity-type subsets).
-        #[test]
-        fn rank_by_walk_and_by_sort_agree(
-            pick in proptest::collection::vec(proptest::bool::ANY, 64),
-            limit in 0usize..12,
-            zones in 0u64..16,
-            cts in 0u8..8,
-        ) {
-            let (walk, sort) = crate::prep::tests::with_testkit_prep(|prep| {
-                let options: Vec<u32> = (0..prep.pts.len() as u32)
-                    .filter(|&o| pick[o as usize % 64])
-                    .collect();
-                let masks = (zones, cts);
-                (
-                    rank_by_walk(prep, masks, &options, limit),
-                    rank_by_sort(prep, masks, &options, limit),
-                )
-            });
-            prop_assert_eq!(&walk, &sort);
-            if limit > 0 {
-                prop_assert!(walk.len() <= limit);
-            }
-        }
-
-        /// The blocks a pod skips hold no claim with room for it: the candidates are
-        /// exactly the claims with enough of each resource free, in order, before and
-        /// after a claim's room changes.
-        #[test]
-        fn room_candidates_are_the_claims_with_room(
-            free in proptest::collection::vec(proptest::array::uniform3(0u64..8), 0..150),
-            need in proptest::array::uniform3(0u64..8),
-            change in (0usize..150, proptest::array::uniform3(0u64..8)),
-        ) {
-            let mut free = free;
-            let mut room = Room::new(free.clone());
-            let fits = |f: &[[u64; 3]]| -> Vec<usize> {
-                (0..f.len()).filter(|&c| (0..3).all(|k| f[c][k] >= need[k])).collect()
-            };
-            prop_assert_eq!(room.candidates(need).collect::<Vec<_>>(), fits(&free));
-            if !free.is_empty() {
-                let c = change.0 % free.len();
-                free[c] = change.1;
-                room.set(c, change.1);
-                prop_assert_eq!(room.candidates(need).collect::<Vec<_>>(), fits(&free));
-            }
-        }
-    }
-
-    #[test]
-    fn price_key_orders_as_total_cmp() {
-        let xs = [
-            -f64::INFINITY,
-            -2.5,
-            -0.0,
-            0.0,
-            1e-300,
-            0.5,
-            3.0,
-            1e12,
-            f64::INFINITY,
-        ];
-        let mut checked = 0;
-        for a in xs {
-            for b in xs {
-                assert_eq!(
-                    price_key(a).cmp(&price_key(b)),
-                    a.total_cmp(&b),
-                    "{a} vs {b}"
-                );
-                checked += 1;
-            }
-        }
-        assert_eq!(checked, 81);
-    }
-
-    #[test]
-    fn scaled_sum_fits_agrees_with_building_the_sum() {
-        let a = Resources::new(Millicores(1500), Bytes::from_gib(3))
-            .with_pods(1)
-            .with_extended("nvidia.com/gpu", 1);
-        let b = Resources::new(Millicores(500), Bytes::from_gib(1)).with_pods(1);
-        let cap = Resources::new(Millicores(8000), Bytes::from_gib(16))
-            .with_pods(10)
-            .with_extended("nvidia.com/gpu", 4);
-        let mut both = 0;
-        for ka in 0..8u64 {
-            for kb in 0..8u64 {
-                let built = scaled(&a, ka as usize).saturating_add(&scaled(&b, kb as usize));
-                let fast = scaled_sum_fits(&[(&a, ka), (&b, kb)], &cap);
-                assert_eq!(fast, built.fits(&cap), "{ka} x a + {kb} x b");
-                both += fast as u32;
-            }
-        }
-        // Some sums fit and some do not (GPUs, pods and cpu each bind somewhere).
-        assert!(both > 0 && both < 64);
-    }
-
-    /// `cost_only` plans the same nodes at the same cost, without ranking alternatives.
-    #[test]
-    fn cost_only_keeps_the_plan_and_drops_alternatives() {
-        use nodepack_testkit as tk;
-        let catalog = tk::catalog();
-        let mut pending = tk::pods("web", 30, 700, 1500);
-        pending.extend(tk::pods("db", 7, 3100, 12_000));
-        let pools = [nodepack_model::NodePool::new("default")];
-        let problem = crate::Problem {
-            pending: &pending,
-            nodes: &[],
-            nodepools: &pools,
-            catalog: &catalog,
-        };
-        let full = Nodepack::default().solve(&problem);
-        let quick = Nodepack {
-            cost_only: true,
-            ..Nodepack::default()
-        }
-        .solve(&problem);
-        assert!(full.nodes.iter().any(|n| !n.alternatives.is_empty()));
-        assert!(quick.nodes.iter().all(|n| n.alternatives.is_empty()));
-        assert_eq!(full.cost_per_hour, quick.cost_per_hour);
-        let shape = |p: &crate::Plan| -> Vec<(String, String, Vec<String>)> {
-            p.nodes
-                .iter()
-                .map(|n| {
-                    let pods = n.pods.iter().map(|id| id.to_string()).collect();
-                    (n.instance_type.clone(), n.zone.clone(), pods)
-                })
-                .collect()
-        };
-        assert_eq!(shape(&full), shape(&quick));
-        assert!(full.unschedulable.is_empty() && quick.unschedulable.is_empty());
     }
 }

@@ -1,0 +1,609 @@
+//! Strategy `nodepack` (the default): cost-driven packing that respects every constraint
+//! the Karpenter baseline respects.
+//!
+//! 1. Existing nodes first, best fit (the node left fullest), without relaxing anything.
+//! 2. Pods with topology constraints or preferences go through the shared engine (same
+//!    topology, relaxation and limit rules as the baseline), with best-fit claims.
+//! 3. Plain pods (no topology, no preferences, not referenced by anyone's affinity) first
+//!    fill the room left in those claims without making them launch a bigger type, then
+//!    are packed by pool, in weight order. Those without zone terms first get the nodes
+//!    of the pattern LP (column generation over packing patterns, in `nodepack/patterns.rs`):
+//!    whole copies of its patterns, then single nodes for what they leave. The rest go
+//!    to a greedy packer: repeatedly open the (instance type, capacity type) whose best
+//!    first-fit-decreasing fill of the remaining pods buys the most "fair cost" per
+//!    dollar, where a pod's fair cost is the cheapest price of its dominant share on any
+//!    type it fits; a pattern that repeats opens all its copies at once. Columns are
+//!    scored lazily (a score from an earlier step bounds the score now, within `RISE`),
+//!    so a step re-scores a few columns, not all. The greedy also finishes the pattern
+//!    plan without its single nodes, and packs everything alone (the plan of a pattern
+//!    LP cut short by its work budget); the cheapest completion is kept. Each node is
+//!    right-sized to the cheapest type holding its pods, and the least utilized ones are
+//!    merged where one node costs less.
+//! 4. Offerings are chosen by price plus an explicit spot risk model ([`RiskModel`]), and
+//!    spot nodes are spread over zones among offerings within a small price tolerance so
+//!    that one reclaim hits few pods.
+//! 5. Given a forecast of the replicas controllers are adding ([`Growth`]), a new node
+//!    for pods of a growing controller may be a larger type with room for the next
+//!    replicas, when that lowers the expected price per pod and consolidation would
+//!    not take the saving by itself (see [`growth`]).
+
+pub mod growth;
+mod patterns;
+pub use growth::{Growth, OwnerKey};
+mod launch;
+mod packer;
+mod risk;
+mod tail;
+
+use launch::*;
+use packer::*;
+pub use risk::RiskModel;
+
+use crate::engine::{karpenter_order, max_capacity_usable, node_for, Engine, Policy};
+use crate::prep::Prepared;
+use crate::Reason;
+use crate::{NewNode, Plan, Strategy, Unschedulable};
+use nodepack_model::{labels, CapacityType, Money, Requirements, Resources};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// nodepack's strategy.
+#[derive(Clone, Debug, Default)]
+pub struct Nodepack {
+    /// The spot risk model.
+    pub risk: RiskModel,
+    /// Replicas expected soon, for sizing new nodes (see [`Growth`]; empty: none).
+    pub growth: Growth,
+    /// Leave new nodes' launch alternatives empty, for callers that need only the
+    /// plan's nodes and cost (consolidation's repacking target): ranking them is a
+    /// large share of a big solve.
+    pub cost_only: bool,
+}
+
+/// Spot pools already used in this plan, for spreading: (type, zone) -> nodes.
+type Spread = BTreeMap<(String, String), u32>;
+
+#[derive(Clone)]
+struct Packed {
+    pool: usize,
+    pt: u32,
+    reqs: Requirements,
+    pods: Vec<usize>,
+    requested: Resources,
+}
+
+impl Strategy for Nodepack {
+    fn name(&self) -> &'static str {
+        "nodepack"
+    }
+
+    fn solve_prepared(&self, prep: &Prepared) -> Plan {
+        let problem = &prep.problem;
+        let prep = prep.clone();
+        let mut eng = Engine::new(
+            &prep,
+            Policy {
+                existing_best_fit: true,
+                growth_factor: Some(4.0),
+            },
+        );
+        let order = karpenter_order(problem.pending);
+        let mut reasons: BTreeMap<usize, Reason> = BTreeMap::new();
+        // Which pods are plain. A pool with minValues takes its pods through the engine,
+        // whose claims keep the launch options minValues needs (the packer launches
+        // one chosen type).
+        let min_values = problem
+            .nodepools
+            .iter()
+            .any(|p| !p.requirements.min_values.is_empty());
+        let plain: Vec<bool> = (0..problem.pending.len())
+            .map(|pi| {
+                let pod = &problem.pending[pi];
+                !min_values
+                    && eng.pod_is_free(pi)
+                    && !pod.has_preferences()
+                    && !eng.topo.referenced_by_affinity(pod)
+            })
+            .collect();
+        // 1. Existing nodes, best fit, nothing relaxed.
+        if !problem.nodes.is_empty() {
+            for &pi in &order {
+                let view = eng.base_view(pi);
+                // A pod that fits no existing node goes on to the next phases.
+                let _ = eng.place(pi, &view, false, false);
+            }
+        }
+        // 2. Constrained pods through the engine.
+        let constrained: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&pi| !plain[pi] && eng.placed[pi].is_none())
+            .collect();
+        for (pi, r) in eng.run_queue(&constrained, true) {
+            reasons.insert(pi, r);
+        }
+        // 3a. Plain pods into the room left in claims, without outgrowing their cheapest
+        // type.
+        // The type each claim launches: its cheapest option.
+        let cheapest_of = |eng: &Engine| -> Vec<Option<u32>> {
+            (0..eng.claims.len())
+                .map(|c| prep.cheapest_option(&eng.claims[c].reqs, eng.fitting_options(c)))
+                .collect()
+        };
+        let mut cheapest = cheapest_of(&eng);
+        let targets: Vec<Option<Resources>> = cheapest
+            .iter()
+            .map(|o| o.map(|o| prep.pts[o as usize].cap.clone()))
+            .collect();
+        let mut rest = Vec::new();
+        let candidates: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&pi| plain[pi] && eng.placed[pi].is_none())
+            .collect();
+        let free_of = |eng: &Engine, c: usize| -> [u64; 3] {
+            targets[c].as_ref().map_or([0; 3], |t| {
+                let r = &eng.claims[c].requested;
+                [
+                    t.cpu.0.saturating_sub(r.cpu.0),
+                    t.memory.0.saturating_sub(r.memory.0),
+                    t.pods.saturating_sub(r.pods),
+                ]
+            })
+        };
+        let mut room = Room::new((0..targets.len()).map(|c| free_of(&eng, c)).collect());
+        for pi in candidates {
+            let pod = &problem.pending[pi];
+            let req = &pod.requests;
+            let term = eng.base_view(pi).term.clone();
+            let need = [req.cpu.0, req.memory.0, req.pods];
+            let mut done = false;
+            let mut hit = None;
+            for c in room.candidates(need) {
+                let Some(t) = &targets[c] else { continue };
+                if !req.fits_with(&eng.claims[c].requested, t) {
+                    continue;
+                }
+                // Only where the pod narrows nothing (an on-demand-only pod would turn
+                // a spot claim on-demand).
+                let narrows = term.keys.iter().any(|(k, vs)| {
+                    eng.claims[c].reqs.get(k).intersect(vs) != eng.claims[c].reqs.get(k)
+                });
+                if !narrows && eng.try_claim(pi, c) {
+                    done = true;
+                    hit = Some(c);
+                    break;
+                }
+            }
+            if let Some(c) = hit {
+                room.set(c, free_of(&eng, c));
+            }
+            if !done {
+                rest.push(pi);
+            }
+        }
+        // Claims the growth policy kept small are merged where one node costs less.
+        if eng.merge_claims() > 0 {
+            cheapest = cheapest_of(&eng);
+        }
+        // Count the claims' real capacity against pool limits (the engine reserved the
+        // largest option of each claim, as Karpenter does; nodepack launches the
+        // cheapest option, so it reserves only that).
+        eng.limits = crate::prep::LimitTracker::new(&prep);
+        for (c, o) in cheapest.iter().enumerate() {
+            // Filling room never changes a claim's cheapest type.
+            if let (Some(o), false) = (o, eng.claims[c].pods.is_empty()) {
+                eng.limits
+                    .add(eng.claims[c].pool, &prep.pts[*o as usize].capacity);
+            }
+        }
+        // 3b. Pack the rest.
+        let (packed, failed) = self.pack(&prep, &mut eng, &rest);
+        reasons.extend(failed);
+        // Assemble.
+        let mut spread = Spread::new();
+        let mut nodes: Vec<NewNode> = Vec::new();
+        let mut unschedulable: Vec<Unschedulable> = Vec::new();
+        for c in 0..eng.claims.len() {
+            let cl = &eng.claims[c];
+            if cl.pods.is_empty() {
+                continue;
+            }
+            match self.launch(
+                &prep,
+                &cl.reqs,
+                eng.fitting_options(c),
+                cl.pods.len(),
+                &spread,
+            ) {
+                Some((o, off, alts)) => {
+                    let draft = growth::Draft {
+                        pool: cl.pool,
+                        reqs: &cl.reqs,
+                        pods: &cl.pods,
+                        requested: &cl.requested,
+                        pt: o,
+                        offering: &off,
+                    };
+                    let (o, off, alts, expected) = self
+                        .grow(&prep, &mut eng.limits, &draft)
+                        .unwrap_or((o, off, alts, 0));
+                    if off.capacity_type == CapacityType::Spot {
+                        *spread
+                            .entry((prep.pts[o as usize].name.clone(), off.zone.clone()))
+                            .or_insert(0) += 1;
+                    }
+                    nodes.push(NewNode {
+                        expected_replicas: expected,
+                        ..eng.claim_node(c, o, &off, alts)
+                    });
+                }
+                None => {
+                    for &p in &cl.pods {
+                        reasons.insert(
+                            p,
+                            Reason::Offerings(format!(
+                                "no offering left for the claim's requirements ({})",
+                                cl.reqs.get(labels::ZONE)
+                            )),
+                        );
+                    }
+                }
+            }
+        }
+        let mut order_out: Vec<usize> = eng.order.clone();
+        for (i, pk) in packed.into_iter().enumerate() {
+            let name = format!("{}-p{i}", problem.nodepools[pk.pool].name);
+            match self.launch(&prep, &pk.reqs, &[pk.pt], pk.pods.len(), &spread) {
+                Some((o, off, _)) => {
+                    let draft = growth::Draft {
+                        pool: pk.pool,
+                        reqs: &pk.reqs,
+                        pods: &pk.pods,
+                        requested: &pk.requested,
+                        pt: o,
+                        offering: &off,
+                    };
+                    let (o, off, alts, expected) = match self.grow(&prep, &mut eng.limits, &draft) {
+                        Some(g) => g,
+                        None => (o, off, self.alternatives(&prep, &pk), 0),
+                    };
+                    if off.capacity_type == CapacityType::Spot {
+                        *spread
+                            .entry((prep.pts[o as usize].name.clone(), off.zone.clone()))
+                            .or_insert(0) += 1;
+                    }
+                    order_out.extend(pk.pods.iter().copied());
+                    nodes.push(node_for(
+                        &prep,
+                        &name,
+                        o,
+                        &off,
+                        alts,
+                        pk.pods
+                            .iter()
+                            .map(|&p| problem.pending[p].id.clone())
+                            .collect(),
+                        &pk.requested,
+                    ));
+                    if let Some(n) = nodes.last_mut() {
+                        n.expected_replicas = expected;
+                    }
+                }
+                None => {
+                    for &p in &pk.pods {
+                        reasons.insert(
+                            p,
+                            Reason::Offerings("no offering in a zone all its pods allow".into()),
+                        );
+                    }
+                }
+            }
+        }
+        let placed: BTreeSet<usize> = order_out.iter().copied().collect();
+        // Pods already listed unschedulable (by id: a reason may name a pod twice).
+        let mut listed: std::collections::HashSet<&nodepack_model::PodId> =
+            unschedulable.iter().map(|u| &u.pod).collect();
+        let mut more = Vec::new();
+        for (pi, r) in reasons {
+            if !placed.contains(&pi) {
+                listed.insert(&problem.pending[pi].id);
+                more.push(Unschedulable {
+                    pod: problem.pending[pi].id.clone(),
+                    reason: r,
+                });
+            }
+        }
+        for pi in 0..problem.pending.len() {
+            if !placed.contains(&pi) && listed.insert(&problem.pending[pi].id) {
+                more.push(Unschedulable {
+                    pod: problem.pending[pi].id.clone(),
+                    reason: Reason::NotPlaced,
+                });
+            }
+        }
+        drop(listed);
+        unschedulable.extend(more);
+        unschedulable.sort_by(|a, b| a.pod.cmp(&b.pod));
+        Plan {
+            strategy: self.name().into(),
+            existing: eng.bindings(),
+            nodes,
+            unschedulable,
+            cost_per_hour: Money::ZERO,
+            order: order_out
+                .iter()
+                .map(|&p| problem.pending[p].id.clone())
+                .collect(),
+        }
+        .finish()
+    }
+}
+
+impl Nodepack {
+    /// Other types of the pool that hold the node's pods, cheapest first.
+    fn alternatives(&self, prep: &Prepared, pk: &Packed) -> Vec<String> {
+        if self.cost_only {
+            return Vec::new();
+        }
+        let info = &prep.pools[pk.pool];
+        let prices = prep.min_prices(prep.offer_masks(&pk.reqs));
+        let compatible = prep.compatible_set(pk.pool, &pk.reqs);
+        let ok = |i: usize| {
+            let k = i - info.start;
+            compatible[k / 64] & (1u64 << (k % 64)) != 0
+        };
+        let mut alts: Vec<(i64, &str, usize)> = (info.start..info.end)
+            .filter(|&i| i as u32 != pk.pt && prep.fits_pt(&pk.requested, i) && ok(i))
+            .filter_map(|i| prices[i].map(|pr| (pr, prep.pts[i].name.as_str(), i)))
+            .collect();
+        // The cheapest (keys are distinct: the index is last), in order.
+        let keep = crate::karpenter::MAX_INSTANCE_TYPES - 1;
+        if alts.len() > keep {
+            alts.select_nth_unstable(keep);
+            alts.truncate(keep);
+        }
+        alts.sort_unstable();
+        // A new vector of the list's length: collecting in place would keep the buffer
+        // of every candidate type (tens of kilobytes per node of a large plan).
+        let mut out = Vec::with_capacity(alts.len());
+        out.extend(alts.iter().map(|&(_, n, _)| n.to_string()));
+        out
+    }
+
+    /// Pack plain pods onto new nodes, pool by pool in weight order.
+    fn pack(
+        &self,
+        prep: &Prepared,
+        eng: &mut Engine,
+        pods: &[usize],
+    ) -> (Vec<Packed>, BTreeMap<usize, Reason>) {
+        let problem = prep.problem;
+        let mut failed: BTreeMap<usize, Reason> = BTreeMap::new();
+        let mut out = Vec::new();
+        // Candidate pools per pod, in weight order; strict PreferNoSchedule first.
+        let mut todo: Vec<(usize, Vec<usize>)> = Vec::new();
+        for &pi in pods {
+            let pod = &problem.pending[pi];
+            let term = eng.base_view(pi).term.clone();
+            let mut pools = Vec::new();
+            let mut why = Vec::new();
+            for strict in [true, false] {
+                for &pool in &prep.pool_order {
+                    if pools.contains(&pool) {
+                        continue;
+                    }
+                    match eng.cache.get(prep, pool, &term, &pod.tolerations, strict) {
+                        Ok(list)
+                            if list
+                                .iter()
+                                .rev()
+                                .any(|&o| prep.fits_pt(&pod.requests, o as usize)) =>
+                        {
+                            pools.push(pool)
+                        }
+                        Ok(list) => {
+                            if strict {
+                                let big = max_capacity_usable(prep, list);
+                                why.push(Reason::Resources(format!(
+                                    "node pool {}: no instance type has room: {}",
+                                    problem.nodepools[pool].name,
+                                    pod.requests
+                                        .shortfall(&big)
+                                        .map(|s| s.to_string())
+                                        .unwrap_or_default()
+                                )));
+                            }
+                        }
+                        Err(e) => {
+                            if strict {
+                                why.push(e.clone())
+                            }
+                        }
+                    }
+                }
+            }
+            if pools.is_empty() {
+                let reason = match why.len() {
+                    0 => Reason::NoNodePool,
+                    1 => why.remove(0),
+                    _ => Reason::Pools(why),
+                };
+                failed.insert(pi, reason);
+            } else {
+                todo.push((pi, pools));
+            }
+        }
+        for &pool in &prep.pool_order {
+            let mine: Vec<usize> = todo
+                .iter()
+                .filter(|(_, ps)| ps.first() == Some(&pool))
+                .map(|(pi, _)| *pi)
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let left = self.pack_pool(prep, eng, pool, &mine, &mut out);
+            let left: BTreeSet<usize> = left.into_iter().collect();
+            for (pi, ps) in todo.iter_mut() {
+                if ps.first() == Some(&pool) {
+                    ps.remove(0);
+                    if left.contains(pi) && ps.is_empty() {
+                        failed.insert(
+                            *pi,
+                            Reason::Limits(format!(
+                                "node pool {}: limits reached",
+                                problem.nodepools[pool].name
+                            )),
+                        );
+                    }
+                    if !left.contains(pi) {
+                        ps.clear();
+                    }
+                }
+            }
+        }
+        (out, failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nodepack_model::{Bytes, Millicores};
+    use proptest::{prop_assert, prop_assert_eq, proptest};
+
+    proptest! {
+        /// Both ways of ranking options give the same list: any subset of the pairs,
+        /// any limit, any offer masks (zone and capacity-type subsets).
+        #[test]
+        fn rank_by_walk_and_by_sort_agree(
+            pick in proptest::collection::vec(proptest::bool::ANY, 64),
+            limit in 0usize..12,
+            zones in 0u64..16,
+            cts in 0u8..8,
+        ) {
+            let (walk, sort) = crate::prep::tests::with_testkit_prep(|prep| {
+                let options: Vec<u32> = (0..prep.pts.len() as u32)
+                    .filter(|&o| pick[o as usize % 64])
+                    .collect();
+                let masks = (zones, cts);
+                (
+                    rank_by_walk(prep, masks, &options, limit),
+                    rank_by_sort(prep, masks, &options, limit),
+                )
+            });
+            prop_assert_eq!(&walk, &sort);
+            if limit > 0 {
+                prop_assert!(walk.len() <= limit);
+            }
+        }
+
+        /// The blocks a pod skips hold no claim with room for it: the candidates are
+        /// exactly the claims with enough of each resource free, in order, before and
+        /// after a claim's room changes.
+        #[test]
+        fn room_candidates_are_the_claims_with_room(
+            free in proptest::collection::vec(proptest::array::uniform3(0u64..8), 0..150),
+            need in proptest::array::uniform3(0u64..8),
+            change in (0usize..150, proptest::array::uniform3(0u64..8)),
+        ) {
+            let mut free = free;
+            let mut room = Room::new(free.clone());
+            let fits = |f: &[[u64; 3]]| -> Vec<usize> {
+                (0..f.len()).filter(|&c| (0..3).all(|k| f[c][k] >= need[k])).collect()
+            };
+            prop_assert_eq!(room.candidates(need).collect::<Vec<_>>(), fits(&free));
+            if !free.is_empty() {
+                let c = change.0 % free.len();
+                free[c] = change.1;
+                room.set(c, change.1);
+                prop_assert_eq!(room.candidates(need).collect::<Vec<_>>(), fits(&free));
+            }
+        }
+    }
+
+    #[test]
+    fn price_key_orders_as_total_cmp() {
+        let xs = [
+            -f64::INFINITY,
+            -2.5,
+            -0.0,
+            0.0,
+            1e-300,
+            0.5,
+            3.0,
+            1e12,
+            f64::INFINITY,
+        ];
+        let mut checked = 0;
+        for a in xs {
+            for b in xs {
+                assert_eq!(
+                    price_key(a).cmp(&price_key(b)),
+                    a.total_cmp(&b),
+                    "{a} vs {b}"
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 81);
+    }
+
+    #[test]
+    fn scaled_sum_fits_agrees_with_building_the_sum() {
+        let a = Resources::new(Millicores(1500), Bytes::from_gib(3))
+            .with_pods(1)
+            .with_extended("nvidia.com/gpu", 1);
+        let b = Resources::new(Millicores(500), Bytes::from_gib(1)).with_pods(1);
+        let cap = Resources::new(Millicores(8000), Bytes::from_gib(16))
+            .with_pods(10)
+            .with_extended("nvidia.com/gpu", 4);
+        let mut both = 0;
+        for ka in 0..8u64 {
+            for kb in 0..8u64 {
+                let built = scaled(&a, ka as usize).saturating_add(&scaled(&b, kb as usize));
+                let fast = scaled_sum_fits(&[(&a, ka), (&b, kb)], &cap);
+                assert_eq!(fast, built.fits(&cap), "{ka} x a + {kb} x b");
+                both += fast as u32;
+            }
+        }
+        // Some sums fit and some do not (GPUs, pods and cpu each bind somewhere).
+        assert!(both > 0 && both < 64);
+    }
+
+    /// `cost_only` plans the same nodes at the same cost, without ranking alternatives.
+    #[test]
+    fn cost_only_keeps_the_plan_and_drops_alternatives() {
+        use nodepack_testkit as tk;
+        let catalog = tk::catalog();
+        let mut pending = tk::pods("web", 30, 700, 1500);
+        pending.extend(tk::pods("db", 7, 3100, 12_000));
+        let pools = [nodepack_model::NodePool::new("default")];
+        let problem = crate::Problem {
+            pending: &pending,
+            nodes: &[],
+            nodepools: &pools,
+            catalog: &catalog,
+        };
+        let full = Nodepack::default().solve(&problem);
+        let quick = Nodepack {
+            cost_only: true,
+            ..Nodepack::default()
+        }
+        .solve(&problem);
+        assert!(full.nodes.iter().any(|n| !n.alternatives.is_empty()));
+        assert!(quick.nodes.iter().all(|n| n.alternatives.is_empty()));
+        assert_eq!(full.cost_per_hour, quick.cost_per_hour);
+        let shape = |p: &crate::Plan| -> Vec<(String, String, Vec<String>)> {
+            p.nodes
+                .iter()
+                .map(|n| {
+                    let pods = n.pods.iter().map(|id| id.to_string()).collect();
+                    (n.instance_type.clone(), n.zone.clone(), pods)
+                })
+                .collect()
+        };
+        assert_eq!(shape(&full), shape(&quick));
+        assert!(full.unschedulable.is_empty() && quick.unschedulable.is_empty());
+    }
+}
