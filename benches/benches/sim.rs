@@ -4,7 +4,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nodepack_benches::{sim_pool, week_generator};
 use nodepack_model::Millis;
 use nodepack_sim::config::Settings;
-use nodepack_sim::queue::{Next, Phase, Queue};
+use nodepack_sim::internals::{Next, Phase, Queue};
 use std::hint::black_box;
 
 fn queue(c: &mut Criterion) {

@@ -1,6 +1,6 @@
 //! Cost of a small solve with prepared pairs reused (what the simulator does per round).
 use nodepack_benches::*;
-use nodepack_solver::{prep::Prepared, Problem};
+use nodepack_solver::{internals::Prepared, Problem};
 use std::time::Instant;
 fn main() {
     let catalog = nodepack_formats::aws_us_east_1();

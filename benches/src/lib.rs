@@ -341,7 +341,7 @@ pub fn fragmented_cluster(
 ) -> Vec<nodepack_solver::ExistingNode> {
     use nodepack_model::{Node, NodeState};
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let pairs = nodepack_solver::prep::Pairs::new(std::slice::from_ref(pool), catalog);
+    let pairs = nodepack_solver::internals::Pairs::new(std::slice::from_ref(pool), catalog);
     let types = [
         "m5.2xlarge",
         "c5.2xlarge",
@@ -398,7 +398,7 @@ pub fn fragmented_cluster(
                 zone: o.zone.clone(),
                 capacity_type: ct,
                 price: o.price,
-                labels: nodepack_solver::engine::node_labels(pt, pool, o, &name).into(),
+                labels: nodepack_solver::internals::node_labels(pt, pool, o, &name).into(),
                 taints: vec![],
                 allocatable,
                 pods: vec![],

@@ -2,7 +2,7 @@
 
 use crate::input::catalog;
 use crate::{Failure, Output};
-use nodepack_formats::error::Ctx;
+use nodepack_formats::internals::Ctx;
 use nodepack_formats::nodepool::requirement_expr;
 use nodepack_model::{labels, CapacityType, InstanceType, Requirements};
 use serde::Serialize;

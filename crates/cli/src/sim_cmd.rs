@@ -10,7 +10,7 @@ use nodepack_sim::config::{Settings, TraceEvent};
 use nodepack_sim::metrics::Summary;
 use nodepack_sim::stats::{Interval, Statistics};
 use nodepack_sim::{SimInput, SimResult, AUTOSCALERS};
-use nodepack_solver::prep::Pairs;
+use nodepack_solver::internals::Pairs;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -130,7 +130,7 @@ const MAX_HORIZON: Millis = Millis(366 * 86_400_000);
 
 /// `--horizon`: a Go duration from a second to a year (`Never` is not a horizon).
 fn horizon_flag(h: &str) -> Result<Millis, Failure> {
-    let ctx = nodepack_formats::error::Ctx::file("--horizon");
+    let ctx = nodepack_formats::internals::Ctx::file("--horizon");
     match nodepack_formats::nodepool::duration(&ctx, h).map_err(Failure::input)? {
         Some(d) if d >= Millis(1000) && d <= MAX_HORIZON => Ok(d),
         _ => Err(Failure::input(anyhow::anyhow!(

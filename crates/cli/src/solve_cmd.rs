@@ -367,7 +367,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     for name in names {
         let mut s = run_strategy(&problem, name)?;
         if a.explain {
-            let prep = nodepack_solver::prep::Prepared::new(problem);
+            let prep = nodepack_solver::internals::Prepared::new(problem);
             s.explanation = Some(nodepack_solver::explain::explain(&prep, &s.plan));
         }
         plans.push(s);

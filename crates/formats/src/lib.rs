@@ -55,7 +55,7 @@
 
 pub mod catalog;
 pub mod docs;
-pub mod error;
+mod error;
 #[cfg(feature = "sim")]
 pub mod import;
 #[cfg(feature = "kube-any-version")]
@@ -72,6 +72,13 @@ pub mod trace;
 
 pub use catalog::{aws_us_east_1, read_catalog, DEFAULT_CATALOG};
 pub use error::{FormatError, Warning};
+
+/// Helpers for programs that read values outside files (command-line flags) with the
+/// same errors as the file formats: [`internals::Ctx`] names where a value came from.
+/// They change with the formats: not part of the stable API.
+pub mod internals {
+    pub use crate::error::Ctx;
+}
 #[cfg(feature = "kube-any-version")]
 pub use kube::{read_workload, Workload};
 pub use nodepool::read_nodepools;
@@ -81,3 +88,10 @@ pub use scenario::{read_scenario, Scenario};
 pub use sim_scenario::{read_sim_scenario, SimScenario, WorkloadSource};
 #[cfg(feature = "sim")]
 pub use trace::{read_trace, write_trace_line};
+
+/// The names most programs need: `use nodepack_formats::prelude::*;`.
+pub mod prelude {
+    pub use crate::{aws_us_east_1, read_catalog, read_nodepools, FormatError, Warning};
+    #[cfg(feature = "kube-any-version")]
+    pub use crate::{read_workload, Workload};
+}

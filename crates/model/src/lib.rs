@@ -60,3 +60,11 @@ pub use requirements::{Operator, Requirements, ValueSet};
 pub use resources::Resources;
 pub use taints::{Effect, Taint, Toleration};
 pub use units::{Bytes, Millicores, Millis, Money};
+
+/// The names most programs need: `use nodepack_model::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        labels, BuildError, Bytes, CapacityType, Catalog, InstanceType, Millicores, Millis, Money,
+        Node, NodePool, Offering, Pod, PodId, Requirements, Resources, Taint, Toleration,
+    };
+}

@@ -1,5 +1,5 @@
 //! The cloud: launch latency, insufficient capacity, spot interruptions, spot prices and
-//! billing. Every draw comes from its own named stream ([`crate::rng`]).
+//! billing. Every draw comes from its own named stream (the private `rng` module).
 
 use crate::config::CloudConfig;
 use crate::rng::{counter_unit, fnv, Concern, Stream};

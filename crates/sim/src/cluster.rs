@@ -6,7 +6,7 @@ use nodepack_model::{
     Catalog, LabelMap, Millis, Node, NodePool, NodeState, Offering, Pod, PodDisruptionBudget,
     PodId, Requirements, Resources,
 };
-use nodepack_solver::prep::{Pairs, Prepared};
+use nodepack_solver::internals::{Pairs, Prepared};
 use nodepack_solver::{ExistingNode, Problem};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -28,7 +28,7 @@ pub enum PodPhase {
 
 /// A pod and its history.
 #[derive(Clone, Debug)]
-pub struct PodSt {
+pub struct SimPod {
     /// The pod (shared with the trace).
     pub pod: Arc<Pod>,
     /// Its node requirement alternatives (computed once, shared by pods with the same
@@ -83,7 +83,7 @@ pub enum NodeLife {
 
 /// A node and its history.
 #[derive(Clone, Debug)]
-pub struct NodeSt {
+pub struct SimNode {
     /// The node (labels, taints, allocatable minus daemonset overhead; the labels are
     /// dropped once it is terminated, to save memory).
     pub node: Node,
@@ -131,7 +131,7 @@ pub struct NodeSt {
     pub warm: bool,
 }
 
-impl NodeSt {
+impl SimNode {
     /// Not terminated and not draining.
     pub fn live(&self) -> bool {
         self.life < NodeLife::Draining
@@ -148,9 +148,9 @@ impl NodeSt {
 #[derive(Clone, Debug, Default)]
 pub struct Cluster {
     /// Every pod ever created, by arrival.
-    pub pods: Vec<PodSt>,
+    pub pods: Vec<SimPod>,
     /// Every node ever launched (add with [`Cluster::add_node`]).
-    pub nodes: Vec<NodeSt>,
+    pub nodes: Vec<SimNode>,
     /// Indices of the nodes not terminated, ascending (kept by [`Cluster::add_node`] and
     /// [`Cluster::terminated`]): the loops over the fleet skip the thousands of
     /// terminated nodes a long replay accumulates.
@@ -199,7 +199,7 @@ pub fn is_plain(p: &Pod) -> bool {
 
 impl Cluster {
     /// Add a node; its index.
-    pub fn add_node(&mut self, n: NodeSt) -> usize {
+    pub fn add_node(&mut self, n: SimNode) -> usize {
         let i = self.nodes.len();
         if n.life != NodeLife::Terminated {
             self.alive.push(i);
@@ -249,7 +249,7 @@ impl Cluster {
                 budgets.push(b as u32);
             }
         }
-        self.pods.push(PodSt {
+        self.pods.push(SimPod {
             terms,
             plain: is_plain(&pod),
             pod,
@@ -634,9 +634,9 @@ pub fn share_permille(req: &Resources, alloc: &Resources) -> u64 {
 
 /// A ready node with `cpu` millicores, 8 GiB and 10 pods (tests).
 #[cfg(test)]
-pub(crate) fn test_node(cpu: u64) -> NodeSt {
+pub(crate) fn test_node(cpu: u64) -> SimNode {
     use nodepack_model::{Bytes, CapacityType, Millicores, Money};
-    NodeSt {
+    SimNode {
         node: Node {
             name: "n".into(),
             nodepool: None,
@@ -682,7 +682,7 @@ pub(crate) fn test_node(cpu: u64) -> NodeSt {
 /// A held node of [`test_node`]'s shape: a hedge's spare, or headroom's warm node
 /// (tests).
 #[cfg(test)]
-pub(crate) fn held_node(cpu: u64, warm: bool) -> NodeSt {
+pub(crate) fn held_node(cpu: u64, warm: bool) -> SimNode {
     let mut n = test_node(cpu);
     (n.spare, n.held, n.warm) = (!warm, true, warm);
     n

@@ -2,14 +2,14 @@
 
 use crate::autoscaler::{Action, Autoscaler, Ctx, LaunchReq};
 use crate::cloud::{Cloud, Launched};
-use crate::cluster::{Cluster, NodeLife, NodeSt, PodPhase, PodSt};
+use crate::cluster::{Cluster, NodeLife, PodPhase, SimNode, SimPod};
 use crate::config::{Settings, TraceEvent, TraceKind};
 use crate::metrics::{Percentiles, Sample, Summary, Unscheduled};
 use crate::queue::{first_tick, Next, Phase, Queue};
 use nodepack_model::{
     labels, CapacityType, Catalog, Millis, Money, Node, NodePool, NodeState, PodDisruptionBudget,
 };
-use nodepack_solver::prep::{Pairs, Prepared};
+use nodepack_solver::internals::{Pairs, Prepared};
 use nodepack_solver::Problem;
 use std::sync::Arc;
 
@@ -674,7 +674,7 @@ impl Sim<'_> {
         let name = format!("{}-{n}", pool.name);
         // The solver's labels for this (pool, type) pair: what the autoscaler planned is
         // what the node gets.
-        let l = nodepack_solver::engine::node_labels(&self.pairs.pts[pt], pool, &o, &name);
+        let l = nodepack_solver::internals::node_labels(&self.pairs.pts[pt], pool, &o, &name);
         let typed = if pool.kubelet == Default::default() {
             it.allocatable()
         } else {
@@ -686,7 +686,7 @@ impl Sim<'_> {
         let mut taints = pool.taints.clone();
         taints.extend(pool.startup_taints.iter().cloned());
         let times = self.cloud.launch_times(&o, self.now, who);
-        self.cluster.add_node(NodeSt {
+        self.cluster.add_node(SimNode {
             node: Node {
                 name,
                 nodepool: Some(pool.name.clone()),
@@ -910,7 +910,7 @@ impl Sim<'_> {
         let all: Vec<usize> = (0..pods.len()).collect();
         // Running pods all have a node, so the LP has a solution; if the solver still
         // fails, the interval adds nothing, which keeps the total a valid (weaker) bound.
-        let lb = nodepack_solver::lower_bound::bound_for_prepared(&prep, &all)
+        let lb = nodepack_solver::internals::bound_for_prepared(&prep, &all)
             .unwrap_or(nodepack_model::Money::ZERO);
         let hours = (self.now.0 - from.0) as f64 / 3_600_000.0;
         // Spot prices may dip by the volatility; the bound must hold at the lowest.
@@ -1065,7 +1065,7 @@ fn ratio(a: u128, b: u128) -> f64 {
 fn launch_zones<'c>(
     req: &'c LaunchReq,
     pool: &'c NodePool,
-    pods: &'c [PodSt],
+    pods: &'c [SimPod],
 ) -> impl Fn(&str) -> bool + 'c {
     let free = !req.pods.is_empty() && req.pods.iter().all(|&p| pods[p].plain);
     move |z: &str| {
@@ -1086,7 +1086,7 @@ fn fleet_overrides<'c>(
     req: &'c LaunchReq,
     pool: &'c NodePool,
     catalog: &'c Catalog,
-    pods: &'c [PodSt],
+    pods: &'c [SimPod],
 ) -> Vec<(&'c str, &'c nodepack_model::Offering)> {
     let zone_ok = launch_zones(req, pool, pods);
     std::iter::once(&req.instance_type)
@@ -1107,7 +1107,7 @@ fn launch_tries(
     req: &LaunchReq,
     pool: &NodePool,
     catalog: &Catalog,
-    pods: &[PodSt],
+    pods: &[SimPod],
 ) -> Vec<(String, CapacityType, String)> {
     let allowed_ct = |ct: CapacityType| {
         pool.requirements

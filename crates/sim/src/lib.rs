@@ -4,11 +4,11 @@
 //!
 //! - [`engine`]: the event loop (integer milliseconds; a heap ordered by time, phase and
 //!   sequence number; the sorted trace merged in lazily).
-//! - [`cluster`]: pods and nodes with their lifecycles, and the kube-scheduler model.
+//! - `cluster` (its types in [`internals`]): pods and nodes with their lifecycles, and the kube-scheduler model.
 //! - [`cloud`]: launch latency, insufficient capacity, spot interruptions and prices,
 //!   billing.
 //! - [`autoscaler`]: `karpenter`, `nodepack`, `cluster-autoscaler`, `static`.
-//! - [`rng`]: one named, portable random stream per concern.
+//! - `rng` (private): one named, portable random stream per concern.
 //! - [`generate`]: workload generators; [`metrics`]: what a replay reports.
 //!
 //! No I/O, no clock, no thread-local randomness: the same input and seed give the same
@@ -38,17 +38,33 @@
 
 pub mod autoscaler;
 pub mod cloud;
-pub mod cluster;
+mod cluster;
 pub mod config;
 pub mod engine;
 pub mod generate;
 pub mod metrics;
-pub mod queue;
+mod queue;
 mod replay;
-pub mod rng;
+mod rng;
 pub mod stats;
 
 pub use replay::{Replay, ReplayError, MAX_HORIZON};
+
+/// The simulator's parts, for custom autoscalers, tests and benchmarks: the cluster
+/// state an autoscaler reads, the event queue, a replay that also returns the final
+/// cluster. They change with the simulator: not part of the stable API.
+pub mod internals {
+    pub use crate::cluster::{Cluster, NodeLife, PodPhase, SimNode, SimPod};
+    pub use crate::engine::run_debug;
+    pub use crate::queue::{Next, Phase, Queue};
+}
+
+/// The names most programs need: `use nodepack_sim::prelude::*;`.
+pub mod prelude {
+    pub use crate::config::{Generator, JobGen, ServiceGen, Settings, TraceEvent};
+    pub use crate::metrics::Summary;
+    pub use crate::{Autoscaler, Replay, ReplayError, SimResult};
+}
 
 pub use autoscaler::{by_name, Autoscaler, AUTOSCALERS};
 pub use engine::{run, run_with_pairs, SimInput, SimResult};

@@ -6,13 +6,13 @@ use nodepack_model::{
     labels, IntOrPercent, Millis, NodePool, Operator, PodDisruptionBudget, Requirements,
 };
 use nodepack_sim::autoscaler::nodepack::NodepackAutoscaler;
-use nodepack_sim::cluster::{Cluster, NodeLife, PodPhase};
 use nodepack_sim::config::{
     Diurnal, Generator, JobGen, ServiceGen, Settings, TraceEvent, TraceKind,
 };
-use nodepack_sim::engine::{run_debug, SimInput};
 use nodepack_sim::generate::{budgets, generate};
+use nodepack_sim::internals::{Cluster, NodeLife, PodPhase};
 use nodepack_sim::{by_name, AUTOSCALERS};
+use nodepack_sim::{internals::run_debug, SimInput};
 use nodepack_testkit as tk;
 use proptest::prelude::*;
 

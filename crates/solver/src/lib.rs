@@ -35,15 +35,15 @@
 
 mod assemble;
 pub mod consolidate;
-pub mod engine;
+mod engine;
 pub mod explain;
 pub mod karpenter;
 pub mod lower_bound;
 pub mod nodepack;
-pub mod prep;
+mod prep;
 mod reason;
 mod solver;
-pub mod topology;
+mod topology;
 pub mod validate;
 
 use nodepack_model::{CapacityType, Catalog, Money, Node, NodePool, Pod, PodId, Resources};
@@ -55,6 +55,17 @@ pub use lower_bound::{lower_bound, lower_bound_pending, Bound, BoundError};
 pub use reason::Reason;
 pub use solver::{Builtin, SolveError, Solver, UnknownStrategy, MAX_PENDING};
 pub use validate::{validate, Rule, Violation};
+
+/// Building blocks for a [`Strategy`] of your own and for the simulator: the prepared
+/// problem ([`internals::Prepared`]: the launchable pool and instance type pairs with
+/// their capacities, offerings and memos, shared across problems through
+/// [`internals::Pairs`]), node labels, and the bound over a subset of pods. They change
+/// with the strategies: not part of the stable API.
+pub mod internals {
+    pub use crate::engine::node_labels;
+    pub use crate::lower_bound::bound_for_prepared;
+    pub use crate::prep::{Pairs, PoolType, Prepared};
+}
 
 /// The names most programs need: `use nodepack_solver::prelude::*;`.
 pub mod prelude {
@@ -154,7 +165,7 @@ pub struct Plan {
 
 impl Plan {
     /// Sum the prices of the new nodes into `cost_per_hour`.
-    pub fn finish(mut self) -> Plan {
+    pub(crate) fn finish(mut self) -> Plan {
         self.cost_per_hour = self.nodes.iter().map(|n| n.price).sum();
         self
     }

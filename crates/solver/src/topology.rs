@@ -137,6 +137,7 @@ pub struct PodGroups {
 
 impl PodGroups {
     /// True when the pod has no constraint and no one constrains it.
+    #[cfg(test)]
     pub fn is_free(&self) -> bool {
         self.spread.is_empty()
             && self.affinity.is_empty()

@@ -22,7 +22,7 @@ fn reasons(pool: &NodePool, catalog: &Catalog) -> Vec<String> {
         assert_eq!(plan.unschedulable.len(), 3, "{s}");
         out.push(plan.unschedulable[0].reason.to_string());
     }
-    let prep = nodepack_solver::prep::Prepared::new(problem);
+    let prep = nodepack_solver::internals::Prepared::new(problem);
     let ex = nodepack_solver::explain::explain(&prep, &solve("nodepack", &problem).unwrap());
     out.push(format!("{ex:?}"));
     out

@@ -4,7 +4,7 @@
 //! and re-check them (Karpenter's 15 s), and turn them into removals and replacements.
 
 use super::{Action, Ctx, LaunchReq};
-use crate::cluster::{NodeLife, NodeSt};
+use crate::cluster::{NodeLife, SimNode};
 use crate::queue::first_tick;
 use nodepack_model::{Millis, NodeState, Pod};
 use nodepack_solver::consolidate::nodepack::NodepackConsolidation;
@@ -253,7 +253,7 @@ fn view(
 
 /// A node's state as consolidation sees it (`None`: terminated or a held spare, not
 /// seen).
-fn seen_state(n: &NodeSt) -> Option<NodeState> {
+fn seen_state(n: &SimNode) -> Option<NodeState> {
     if n.held {
         return None;
     }
@@ -268,7 +268,7 @@ fn seen_state(n: &NodeSt) -> Option<NodeState> {
 }
 
 /// A node's last change and deletion as consolidation sees them.
-fn seen_status(ctx: &Ctx, n: &NodeSt) -> NodeStatus {
+fn seen_status(ctx: &Ctx, n: &SimNode) -> NodeStatus {
     NodeStatus {
         last_change: if n.nominated.is_empty() {
             n.last_change

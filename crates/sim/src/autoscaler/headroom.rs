@@ -11,7 +11,7 @@
 //! solved against the live nodes (launching ones included, with their nominated pods,
 //! and the warm nodes below): those that fit are recorded where they fit, so
 //! consolidation keeps that room; for the others *warm* nodes are launched: held
-//! (`NodeSt::held`, `NodeSt::warm`), so neither the scheduler nor consolidation sees
+//! (`SimNode::held`, `SimNode::warm`), so neither the scheduler nor consolidation sees
 //! them, but the provisioner does, and plans the next replicas onto them as on any
 //! existing node (a nomination makes a warm node an ordinary one). Warm nodes no
 //! placeholder is placed on any more are removed. Placeholders never enter the cluster:

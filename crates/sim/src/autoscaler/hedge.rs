@@ -32,7 +32,7 @@
 //! removed (at least the billing minimum).
 
 use super::{Action, LaunchReq};
-use crate::cluster::{Cluster, NodeLife, NodeSt};
+use crate::cluster::{Cluster, NodeLife, SimNode};
 use nodepack_model::labels::HOSTNAME;
 use nodepack_model::{Pod, Resources};
 
@@ -195,7 +195,7 @@ pub fn has_unused(c: &Cluster) -> bool {
 }
 
 /// A held spare that is live, with no pod bound or nominated to it.
-fn unused(ns: &NodeSt) -> bool {
+fn unused(ns: &SimNode) -> bool {
     ns.spare && ns.held && ns.live() && ns.pods.is_empty() && ns.nominated.is_empty()
 }
 

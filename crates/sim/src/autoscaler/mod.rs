@@ -15,8 +15,8 @@ use crate::cluster::Cluster;
 use crate::config::TraceEvent;
 use nodepack_model::taints::first_untolerated;
 use nodepack_model::{CapacityType, Catalog, Millis, NodePool, Pod, Requirements, Toleration};
+use nodepack_solver::internals::{Pairs, Prepared};
 use nodepack_solver::nodepack::Growth;
-use nodepack_solver::prep::{Pairs, Prepared};
 use nodepack_solver::{Plan, Problem, Strategy};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -411,7 +411,7 @@ impl<'c> Room<'c> {
                 && first_untolerated(taints, &pod.tolerations).is_none()
         };
         let pairs = &self.ctx.pairs;
-        let on_new = |(k, pt): (usize, &nodepack_solver::prep::PoolType)| {
+        let on_new = |(k, pt): (usize, &nodepack_solver::internals::PoolType)| {
             req.fits(&pt.cap)
                 && self.ctx.pools.get(pt.pool).is_some_and(|pool| {
                     let (u, n) = &self.used[pt.pool];

@@ -445,7 +445,9 @@ impl<'a> Engine<'_, 'a> {
             && !self.topo.has_inverse(pi, &self.prep.problem.pending[pi])
     }
 
-    /// The constraint groups of a pending pod at relaxation level 0, completed.
+    /// The constraint groups of a pending pod at relaxation level 0, completed (tests
+    /// check `pod_is_free` against them).
+    #[cfg(test)]
     pub fn pod_groups(&mut self, pi: usize) -> PodGroups {
         let view = self.base_views[pi].clone();
         self.groups(pi, &view, false)
