@@ -2,22 +2,21 @@ use super::*;
 use nodepack_sim::metrics::{Percentiles, Sample, Summary};
 
 fn summary(strategy: &str, cost: f64) -> Summary {
-    Summary {
-        strategy: strategy.into(),
-        seed: 7,
-        pods_total: 4,
-        cost_usd: cost,
-        cost_spot_usd: cost / 2.0,
-        cost_on_demand_usd: cost / 2.0,
-        lower_bound_usd: 1.0,
-        pending_seconds: Percentiles {
-            p50: 30.0,
-            p90: 45.0,
-            p99: 60.0,
-            max: 61.0,
-        },
-        ..Default::default()
-    }
+    let mut s = Summary::default();
+    s.strategy = strategy.into();
+    s.seed = 7;
+    s.pods_total = 4;
+    s.cost_usd = cost;
+    s.cost_spot_usd = cost / 2.0;
+    s.cost_on_demand_usd = cost / 2.0;
+    s.lower_bound_usd = 1.0;
+    s.pending_seconds = Percentiles {
+        p50: 30.0,
+        p90: 45.0,
+        p99: 60.0,
+        max: 61.0,
+    };
+    s
 }
 
 fn series(scale: f64) -> Vec<Sample> {

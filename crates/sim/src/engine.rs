@@ -30,6 +30,7 @@ pub struct SimInput<'a> {
 
 /// The result of a replay.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct SimResult {
     /// The summary.
     pub summary: Summary,

@@ -73,6 +73,7 @@ pub struct Sample {
 
 /// The summary of one replay (the `--output json` object of `replay` and `compare`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Summary {
     /// Autoscaler.
     pub strategy: String,

@@ -99,6 +99,7 @@ pub struct Problem<'a> {
 
 /// A pod bound to an existing node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Binding {
     /// The pod.
     pub pod: PodId,
@@ -108,6 +109,7 @@ pub struct Binding {
 
 /// A pod that cannot be scheduled, with the reason.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Unschedulable {
     /// The pod.
     pub pod: PodId,
@@ -118,6 +120,7 @@ pub struct Unschedulable {
 /// A node to launch. In JSON, prices are dollars per hour (`price_per_hour_usd`);
 /// resources are millicores, bytes and counts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct NewNode {
     /// A placeholder name, unique in the plan.
     pub name: String,
@@ -147,6 +150,7 @@ pub struct NewNode {
 
 /// The result of a strategy (JSON: see [`NewNode`] for units).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Plan {
     /// Strategy name.
     pub strategy: String,
@@ -163,7 +167,37 @@ pub struct Plan {
     pub order: Vec<PodId>,
 }
 
+impl Binding {
+    /// A pod bound to an existing node.
+    pub fn new(pod: PodId, node: &str) -> Self {
+        Binding {
+            pod,
+            node: node.to_string(),
+        }
+    }
+}
+
+impl Unschedulable {
+    /// A pod that cannot be scheduled, with the reason.
+    pub fn new(pod: PodId, reason: Reason) -> Self {
+        Unschedulable { pod, reason }
+    }
+}
+
 impl Plan {
+    /// An empty plan (no binding, node or unschedulable pod) named after its strategy:
+    /// to build a plan by hand, e.g. to validate moves.
+    pub fn new(strategy: &str) -> Self {
+        Plan {
+            strategy: strategy.to_string(),
+            existing: vec![],
+            nodes: vec![],
+            unschedulable: vec![],
+            cost_per_hour: Money::ZERO,
+            order: vec![],
+        }
+    }
+
     /// Sum the prices of the new nodes into `cost_per_hour`.
     pub(crate) fn finish(mut self) -> Plan {
         self.cost_per_hour = self.nodes.iter().map(|n| n.price).sum();

@@ -103,29 +103,22 @@ fn apply(
         .filter(|e| !m.nodes.contains(&e.node.name))
         .cloned()
         .collect();
-    let mut plan = Plan {
-        strategy: "moves".into(),
-        existing: vec![],
-        nodes: m
-            .replacements
-            .iter()
-            .map(|r| NewNode {
-                expected_replicas: 0,
-                pods: vec![],
-                ..r.clone()
-            })
-            .collect(),
-        unschedulable: vec![],
-        cost_per_hour: Money::ZERO,
-        order: m.pods.iter().map(|pm| pm.pod.clone()).collect(),
-    };
+    let mut plan = Plan::new("moves");
+    plan.nodes = m
+        .replacements
+        .iter()
+        .map(|r| {
+            let mut n = r.clone();
+            n.expected_replicas = 0;
+            n.pods.clear();
+            n
+        })
+        .collect();
+    plan.order = m.pods.iter().map(|pm| pm.pod.clone()).collect();
     for pm in &m.pods {
         match plan.nodes.iter_mut().find(|n| n.name == pm.to) {
             Some(n) => n.pods.push(pm.pod.clone()),
-            None => plan.existing.push(Binding {
-                pod: pm.pod.clone(),
-                node: pm.to.clone(),
-            }),
+            None => plan.existing.push(Binding::new(pm.pod.clone(), &pm.to)),
         }
     }
     let problem = Problem {

@@ -43,14 +43,11 @@ fn dropped_and_duplicated_pods() {
     plan.order.retain(|p| *p != gone);
     assert!(errors(&pods, &pools, &cat, &plan).contains("Unaccounted: pod"));
     assert!(errors(&pods, &pools, &cat, &plan).contains("neither placed nor reported"));
-    plan.unschedulable.push(Unschedulable {
-        pod: gone.clone(),
-        reason: nodepack_solver::Reason::NotPlaced,
-    });
-    plan.unschedulable.push(Unschedulable {
-        pod: gone,
-        reason: nodepack_solver::Reason::NotPlaced,
-    });
+    let not_placed = nodepack_solver::Reason::NotPlaced;
+    plan.unschedulable
+        .push(Unschedulable::new(gone.clone(), not_placed.clone()));
+    plan.unschedulable
+        .push(Unschedulable::new(gone, not_placed));
     assert!(errors(&pods, &pools, &cat, &plan).contains("appears 2 times"));
 }
 

@@ -101,6 +101,7 @@ pub struct PodExplanation {
 
 /// A plan explained.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Explanation {
     /// Strategy.
     pub strategy: String,
