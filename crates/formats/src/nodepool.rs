@@ -377,7 +377,7 @@ fn nodepool(
                 }
                 if let Some(s) = &b.schedule {
                     nodepack_model::cron::Cron::parse(s)
-                        .map_err(|e| bctx.field("schedule").error(Some(s), e))?;
+                        .map_err(|e| bctx.field("schedule").error(Some(s), e.to_string()))?;
                 }
                 for (j, r) in b.reasons.iter().enumerate() {
                     if !matches!(r.as_str(), "Empty" | "Drifted" | "Underutilized") {

@@ -240,7 +240,7 @@ pub fn read_sim_scenario(
         warnings.extend(w);
         cloud
             .validate()
-            .map_err(|m| ctx.field("cloud").error(None, m))?;
+            .map_err(|m| ctx.field("cloud").error(None, m.to_string()))?;
         settings.cloud = cloud;
     }
     if let Some(n) = raw.lb_samples {

@@ -77,9 +77,31 @@ fn field(s: &str, lo: u32, hi: u32, names: &[&str], name_base: u32) -> Result<u6
     Ok(bits)
 }
 
+/// Why a cron schedule does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CronError {
+    /// Not five fields (after expanding `@daily` and the like).
+    #[error("expected 5 fields (minute hour day-of-month month day-of-week), found {found}")]
+    FieldCount {
+        /// Fields found.
+        found: usize,
+    },
+    /// One field is not valid.
+    #[error("{field} field `{text}`: {why}")]
+    Field {
+        /// Which field (`minute`, `hour`, `day-of-month`, `month`, `day-of-week`).
+        field: &'static str,
+        /// Its text.
+        text: String,
+        /// What is wrong with it.
+        why: String,
+    },
+}
+
 impl Cron {
     /// Parse a schedule; the error says what is wrong.
-    pub fn parse(s: &str) -> Result<Cron, String> {
+    pub fn parse(s: &str) -> Result<Cron, CronError> {
         let s = s.trim();
         let expanded = match s {
             "@yearly" | "@annually" => "0 0 1 1 *",
@@ -91,13 +113,14 @@ impl Cron {
         };
         let f: Vec<&str> = expanded.split_whitespace().collect();
         if f.len() != 5 {
-            return Err(format!(
-                "expected 5 fields (minute hour day-of-month month day-of-week), found {}",
-                f.len()
-            ));
+            return Err(CronError::FieldCount { found: f.len() });
         }
-        let named = |i: usize, what: &str, r: Result<u64, String>| {
-            r.map_err(|e| format!("{what} field `{}`: {e}", f[i]))
+        let named = |i: usize, field: &'static str, r: Result<u64, String>| {
+            r.map_err(|why| CronError::Field {
+                field,
+                text: f[i].to_string(),
+                why,
+            })
         };
         Ok(Cron {
             minute: named(0, "minute", field(f[0], 0, 59, &[], 0))?,
@@ -220,11 +243,22 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let e = Cron::parse("0 25 * * *").unwrap_err();
-        assert!(e.contains("hour field `25`"), "{e}");
-        assert!(Cron::parse("0 9 * *").unwrap_err().contains("5 fields"));
-        assert!(Cron::parse("0 9 * * funday")
-            .unwrap_err()
-            .contains("day-of-week"));
+        assert!(e.to_string().contains("hour field `25`"), "{e}");
+        assert!(matches!(e, CronError::Field { field: "hour", .. }));
+        let e = Cron::parse("0 9 * *").unwrap_err();
+        assert_eq!(e, CronError::FieldCount { found: 4 });
+        assert!(e.to_string().contains("5 fields"));
+        let e = Cron::parse("0 9 * * funday").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CronError::Field {
+                    field: "day-of-week",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(Cron::parse("*/0 * * * *").is_err());
     }
 }

@@ -153,14 +153,33 @@ impl Default for CloudConfig {
     }
 }
 
+/// A cloud model setting that is not valid.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingError {
+    /// A number outside its range.
+    #[error("cloud.{field}: {value} is out of range (expected {expected})")]
+    OutOfRange {
+        /// The setting.
+        field: &'static str,
+        /// Its value.
+        value: f64,
+        /// Its range, in words.
+        expected: &'static str,
+    },
+    /// An interruption bucket that is not a Spot Advisor bucket.
+    #[error("cloud.interruption_bucket: {0:?} is not one of <5%, 5-10%, 10-15%, 15-20%, >20%")]
+    UnknownBucket(String),
+}
+
 impl CloudConfig {
     /// Check ranges; the error names the field and the value.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SettingError> {
         // Every duration has a ceiling of a day (MAX_SETTING_S): a longer boot, notice,
         // cache or billing minimum is a typo, and milliseconds must not wrap.
         let day = MAX_SETTING_S;
         let within = |v: f64, lo: f64, hi: f64| (lo..=hi).contains(&v);
-        let checks: [(&str, f64, bool, &str); 12] = [
+        let checks: [(&'static str, f64, bool, &'static str); 12] = [
             (
                 "boot_min_s",
                 self.boot_min_s,
@@ -236,16 +255,16 @@ impl CloudConfig {
         ];
         for (name, v, ok, range) in checks {
             if !ok || !v.is_finite() {
-                return Err(format!(
-                    "cloud.{name}: {v} is out of range (expected {range})"
-                ));
+                return Err(SettingError::OutOfRange {
+                    field: name,
+                    value: v,
+                    expected: range,
+                });
             }
         }
         if let Some(b) = &self.interruption_bucket {
             if crate::cloud::bucket_by_label(b).is_none() {
-                return Err(format!(
-                    "cloud.interruption_bucket: {b:?} is not one of <5%, 5-10%, 10-15%, 15-20%, >20%"
-                ));
+                return Err(SettingError::UnknownBucket(b.clone()));
             }
         }
         Ok(())
