@@ -1,7 +1,7 @@
 //! Embedding nodepack: the AWS catalog, pods by builder, both strategies, validation,
 //! the lower bound, Kubernetes YAML, a one-hour replay, eight solves on eight threads.
 use nodepack_formats::{aws_us_east_1, read_nodepools, read_workload};
-use nodepack_model::{Millis, NodePool, Pod};
+use nodepack_model::{Bytes, Millicores, Millis, NodePool, Pod};
 use nodepack_sim::{config::Generator, config::ServiceGen, Replay};
 use nodepack_solver::{assemble, prelude::*};
 use std::{error::Error, sync::Arc};
@@ -44,10 +44,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
 
     // A one-hour replay of a generated service.
-    let services = vec![ServiceGen::new("web", 500, 1024, 12)];
+    let web = ServiceGen::new("web", Millicores(500), Bytes::from_gib(1), 12);
     let replay = Replay::new(vec![pool], catalog.clone())
         .generator(Generator {
-            services,
+            services: vec![web],
             jobs: vec![],
         })
         .autoscaler("nodepack")

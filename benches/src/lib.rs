@@ -298,7 +298,7 @@ pub fn week_generator(per_minute: u32) -> nodepack_sim::config::Generator {
                 period_h: 24.0,
                 step_s: 300.0,
             }),
-            ..ServiceGen::new("web", 500, 1024, 0)
+            ..ServiceGen::new("web", Millicores(500), Bytes::from_mib(1024), 0)
         }],
         jobs: vec![JobGen {
             name: "batch".into(),

@@ -11,7 +11,7 @@
 //! let m5 = InstanceType::new("m.large", Resources::new(Millicores(2000), Bytes::from_gib(8)).with_pods(29))
 //!     .with_offering(Offering::new("z1", CapacityType::OnDemand, Money::from_usd(0.096)));
 //! let r = Replay::new(vec![NodePool::new("default")], Catalog::new("demo", vec![m5]))
-//!     .generator(Generator { services: vec![ServiceGen::new("web", 500, 512, 4)], jobs: vec![] })
+//!     .generator(Generator { services: vec![ServiceGen::new("web", Millicores(500), Bytes::from_mib(512), 4)], jobs: vec![] })
 //!     .autoscaler("karpenter")
 //!     .horizon(Millis::from_mins(20))
 //!     .run()?;

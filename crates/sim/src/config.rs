@@ -1,7 +1,8 @@
 //! Simulation settings: the cloud model, the workload generator, the horizon and seed.
 //! Every field has a documented default, so a scenario names only what it changes.
 
-use nodepack_model::{IntOrPercent, Millis, Pod, PodId};
+use nodepack_model::units::MIB;
+use nodepack_model::{Bytes, IntOrPercent, Millicores, Millis, Pod, PodId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -322,12 +323,13 @@ pub struct ServiceGen {
 }
 
 impl ServiceGen {
-    /// A service of `replicas` pods with these requests and every option off.
-    pub fn new(name: &str, cpu_m: u64, memory_mi: u64, replicas: u32) -> Self {
+    /// A service of `replicas` pods with these requests (memory in whole MiB, rounded
+    /// up) and every option off.
+    pub fn new(name: &str, cpu: Millicores, memory: Bytes, replicas: u32) -> Self {
         ServiceGen {
             name: name.into(),
-            cpu_m,
-            memory_mi,
+            cpu_m: cpu.0,
+            memory_mi: memory.0.div_ceil(MIB),
             gpu: 0,
             replicas,
             diurnal: None,
@@ -389,11 +391,12 @@ pub struct JobGen {
 
 impl JobGen {
     /// Bursts of `count` pods every `every` from time zero, each running a time uniform
-    /// in `run` (min, max), with these requests and no pinning.
+    /// in `run` (min, max), with these requests (memory in whole MiB, rounded up) and no
+    /// pinning.
     pub fn new(
         name: &str,
-        cpu_m: u64,
-        memory_mi: u64,
+        cpu: Millicores,
+        memory: Bytes,
         every: Millis,
         count: u32,
         run: (Millis, Millis),
@@ -401,8 +404,8 @@ impl JobGen {
         let s = |m: Millis| m.0 as f64 / 1000.0;
         JobGen {
             name: name.into(),
-            cpu_m,
-            memory_mi,
+            cpu_m: cpu.0,
+            memory_mi: memory.0.div_ceil(MIB),
             gpu: 0,
             every_s: s(every),
             start_s: 0.0,

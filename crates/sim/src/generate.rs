@@ -216,7 +216,7 @@ mod tests {
     use crate::config::Diurnal;
 
     fn svc() -> ServiceGen {
-        ServiceGen::new("web", 500, 512, 3)
+        ServiceGen::new("web", Millicores(500), Bytes::from_mib(512), 3)
     }
 
     /// A million-pod trace fits in memory because pods of one workload share their

@@ -24,7 +24,7 @@
 //! let m5 = InstanceType::new("m.large", Resources::new(Millicores(2000), Bytes::from_gib(8)).with_pods(29))
 //!     .with_offering(Offering::new("z1", CapacityType::OnDemand, Money::from_usd(0.096)));
 //! let result = Replay::new(vec![NodePool::new("default")], Catalog::new("demo", vec![m5]))
-//!     .generator(Generator { services: vec![ServiceGen::new("web", 500, 512, 6)], jobs: vec![] })
+//!     .generator(Generator { services: vec![ServiceGen::new("web", Millicores(500), Bytes::from_mib(512), 6)], jobs: vec![] })
 //!     .autoscaler("nodepack")
 //!     .horizon(Millis::from_mins(30))
 //!     .seed(7)

@@ -167,7 +167,12 @@ mod tests {
                 Money::from_usd(0.071),
             ));
         let g = Generator {
-            services: vec![crate::config::ServiceGen::new("web", 700, 900, 9)],
+            services: vec![crate::config::ServiceGen::new(
+                "web",
+                Millicores(700),
+                Bytes::from_mib(900),
+                9,
+            )],
             jobs: vec![],
         };
         let r = Replay::new(vec![NodePool::new("default")], Catalog::new("t", vec![t]))

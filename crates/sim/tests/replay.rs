@@ -17,7 +17,12 @@ use nodepack_testkit as tk;
 use proptest::prelude::*;
 
 fn service(name: &str, cpu: u64, mem: u64, replicas: u32) -> ServiceGen {
-    ServiceGen::new(name, cpu, mem, replicas)
+    ServiceGen::new(
+        name,
+        nodepack_model::Millicores(cpu),
+        nodepack_model::Bytes::from_mib(mem),
+        replicas,
+    )
 }
 
 fn pool() -> NodePool {
