@@ -10,7 +10,9 @@ fn pass(c: &mut Criterion) {
     let catalog = nodepack_formats::aws_us_east_1();
     let pools = vec![sim_pool()];
     let nodes = fragmented_cluster(catalog, &pools[0], 1000, 30_000, 7);
-    let pairs = std::sync::Arc::new(nodepack_solver::internals::Pairs::new(&pools, catalog));
+    let pairs = std::sync::Arc::new(nodepack_solver::internals::PoolCatalog::new(
+        &pools, catalog,
+    ));
     let problem = ConsolidationProblem {
         now: nodepack_model::Millis::from_mins(60),
         nodes: &nodes,

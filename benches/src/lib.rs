@@ -341,7 +341,7 @@ pub fn fragmented_cluster(
 ) -> Vec<nodepack_solver::ExistingNode> {
     use nodepack_model::{Node, NodeState};
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let pairs = nodepack_solver::internals::Pairs::new(std::slice::from_ref(pool), catalog);
+    let pairs = nodepack_solver::internals::PoolCatalog::new(std::slice::from_ref(pool), catalog);
     let types = [
         "m5.2xlarge",
         "c5.2xlarge",

@@ -10,7 +10,7 @@ use nodepack_sim::config::{Settings, TraceEvent};
 use nodepack_sim::metrics::Summary;
 use nodepack_sim::stats::{Interval, Statistics};
 use nodepack_sim::{SimInput, SimResult, AUTOSCALERS};
-use nodepack_solver::internals::Pairs;
+use nodepack_solver::internals::PoolCatalog;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -200,7 +200,7 @@ pub fn check_strategies(names: &[String]) -> Result<(), Failure> {
 /// Replay with each (strategy, seed), two at a time on separate threads; results in the
 /// order asked.
 pub fn replay_all(l: &SimLoaded, strategies: &[String], seeds: &[u64]) -> Vec<SimResult> {
-    let pairs = Arc::new(Pairs::new(&l.pools, &l.catalog));
+    let pairs = Arc::new(PoolCatalog::new(&l.pools, &l.catalog));
     let jobs: Vec<(String, u64)> = seeds
         .iter()
         .flat_map(|&s| strategies.iter().map(move |n| (n.clone(), s)))

@@ -6,7 +6,7 @@ use nodepack_model::{
     Catalog, LabelMap, Millis, Node, NodePool, NodeState, Offering, Pod, PodDisruptionBudget,
     PodId, Requirements, Resources,
 };
-use nodepack_solver::internals::{Pairs, Prepared};
+use nodepack_solver::internals::{PoolCatalog, Prepared};
 use nodepack_solver::{ExistingNode, Problem};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -507,7 +507,7 @@ impl Cluster {
         only: Option<&[usize]>,
         pools: &[NodePool],
         catalog: &Catalog,
-        pairs: &Arc<Pairs>,
+        pairs: &Arc<PoolCatalog>,
     ) -> Vec<usize> {
         let mut order: Vec<usize> = match only {
             Some(ps) => ps
@@ -581,7 +581,7 @@ impl Cluster {
         pods: &[usize],
         pools: &[NodePool],
         catalog: &Catalog,
-        pairs: &Arc<Pairs>,
+        pairs: &Arc<PoolCatalog>,
     ) -> Vec<usize> {
         let (nodes, idx) = self.existing(false);
         let pending: Vec<Pod> = pods.iter().map(|&p| (*self.pods[p].pod).clone()).collect();
@@ -750,7 +750,7 @@ mod tests {
         c.nodes[0].nominated.push(a);
         Arc::make_mut(&mut c.pods[b].pod).priority = 10;
         let catalog = Catalog::default();
-        let pairs = Arc::new(Pairs::new(&[], &catalog));
+        let pairs = Arc::new(PoolCatalog::new(&[], &catalog));
         let bound = c.schedule(Millis(1), None, &[], &catalog, &pairs);
         assert_eq!(bound, vec![a]);
         assert_eq!(c.pods[a].node, Some(0));

@@ -9,7 +9,7 @@ use crate::queue::{first_tick, Next, Phase, Queue};
 use nodepack_model::{
     labels, CapacityType, Catalog, Millis, Money, Node, NodePool, NodeState, PodDisruptionBudget,
 };
-use nodepack_solver::internals::{Pairs, Prepared};
+use nodepack_solver::internals::{PoolCatalog, Prepared};
 use nodepack_solver::Problem;
 use std::sync::Arc;
 
@@ -59,7 +59,7 @@ enum Ev {
 
 struct Sim<'a> {
     input: SimInput<'a>,
-    pairs: Arc<Pairs>,
+    pairs: Arc<PoolCatalog>,
     cluster: Cluster,
     cloud: Cloud,
     queue: Queue<Ev>,
@@ -93,13 +93,13 @@ struct Sim<'a> {
 
 /// Replay `input` with `autoscaler`.
 pub fn run(input: SimInput, autoscaler: &mut dyn Autoscaler) -> SimResult {
-    let pairs = Arc::new(Pairs::new(input.nodepools, input.catalog));
+    let pairs = Arc::new(PoolCatalog::new(input.nodepools, input.catalog));
     run_with_pairs(input, autoscaler, pairs)
 }
 
 /// [`run`], also returning the final cluster state (for tests and debugging).
 pub fn run_debug(input: SimInput, autoscaler: &mut dyn Autoscaler) -> (SimResult, Cluster) {
-    let pairs = Arc::new(Pairs::new(input.nodepools, input.catalog));
+    let pairs = Arc::new(PoolCatalog::new(input.nodepools, input.catalog));
     run_inner(input, autoscaler, pairs)
 }
 
@@ -108,7 +108,7 @@ pub fn run_debug(input: SimInput, autoscaler: &mut dyn Autoscaler) -> (SimResult
 pub fn run_with_pairs(
     input: SimInput,
     autoscaler: &mut dyn Autoscaler,
-    pairs: Arc<Pairs>,
+    pairs: Arc<PoolCatalog>,
 ) -> SimResult {
     run_inner(input, autoscaler, pairs).0
 }
@@ -116,7 +116,7 @@ pub fn run_with_pairs(
 fn run_inner(
     input: SimInput,
     autoscaler: &mut dyn Autoscaler,
-    pairs: Arc<Pairs>,
+    pairs: Arc<PoolCatalog>,
 ) -> (SimResult, Cluster) {
     let s = input.settings;
     let mut sim = Sim {

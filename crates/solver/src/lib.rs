@@ -59,12 +59,12 @@ pub use validate::{validate, Rule, Violation};
 /// Building blocks for a [`Strategy`] of your own and for the simulator: the prepared
 /// problem ([`internals::Prepared`]: the launchable pool and instance type pairs with
 /// their capacities, offerings and memos, shared across problems through
-/// [`internals::Pairs`]), node labels, and the bound over a subset of pods. They change
+/// [`internals::PoolCatalog`]), node labels, and the bound over a subset of pods. They change
 /// with the strategies: not part of the stable API.
 pub mod internals {
     pub use crate::engine::node_labels;
     pub use crate::lower_bound::bound_for_prepared;
-    pub use crate::prep::{Pairs, PoolType, Prepared};
+    pub use crate::prep::{PoolCatalog, PoolType, Prepared};
 }
 
 /// The names most programs need: `use nodepack_solver::prelude::*;`.
@@ -215,8 +215,8 @@ pub trait Strategy: Send + Sync {
         self.solve_prepared(&prep::Prepared::new(*problem))
     }
     /// Compute a plan for a prepared problem (pairs shared across calls, see
-    /// [`prep::Pairs`]).
-    fn solve_prepared(&self, prep: &prep::Prepared) -> Plan;
+    /// [`internals::PoolCatalog`]).
+    fn solve_prepared(&self, prep: &internals::Prepared) -> Plan;
 }
 
 /// The strategies by name.

@@ -127,7 +127,7 @@ fn solve_bound(prep: &Prepared, pods: &[usize], skip: bool) -> Result<(Money, us
             let e = col_of.entry((i, o.capacity_type)).or_insert_with(|| {
                 cols.push(Column {
                     price: f64::INFINITY,
-                    cap: dims(&pt.cap, &ext),
+                    cap: dims(&pt.usable, &ext),
                 });
                 cols.len() - 1
             });

@@ -22,7 +22,7 @@ pub struct PoolType {
     /// Capacity (for pool limits).
     pub capacity: Resources,
     /// Allocatable minus the pool's daemonset overhead: what pods can use.
-    pub cap: Resources,
+    pub usable: Resources,
     /// The node requirements a node of this pair would satisfy: pool requirements and
     /// labels, the type's labels, and the zones and capacity types of its offerings.
     pub reqs: Requirements,
@@ -36,7 +36,7 @@ pub struct PoolType {
     /// Its cheapest offering's price, micro-dollars (a proxy for claim growth decisions).
     pub min_price: i64,
     /// Each offering as (zone bit, capacity type bit), for mask checks
-    /// ([`Prepared::offer_masks`]); filled by [`Pairs::new`].
+    /// ([`Prepared::offer_masks`]); filled by [`PoolCatalog::new`].
     pub offer_bits: Vec<(u64, u8)>,
 }
 
@@ -84,10 +84,10 @@ pub struct PoolInfo {
 }
 
 /// Everything precomputed from the node pools and the catalog alone: build it once with
-/// [`Pairs::new`] and share it (via [`Prepared::with_pairs`]) across many problems with
+/// [`PoolCatalog::new`] and share it (via [`Prepared::with_pairs`]) across many problems with
 /// the same pools and catalog, as the simulator does.
 #[derive(Clone, Debug)]
-pub struct Pairs {
+pub struct PoolCatalog {
     /// All pairs, grouped by pool.
     pub pts: Vec<PoolType>,
     /// Pools, in the problem's order.
@@ -115,9 +115,9 @@ pub struct Pairs {
     /// depend on the pools and catalog only): a pure memo, so the simulator's and
     /// consolidation's many small solves do not recompute them.
     compat_memo: std::sync::Arc<std::sync::Mutex<CompatMap>>,
-    /// [`Pairs::shared_prices`] answers, by key.
+    /// [`PoolCatalog::shared_prices`] answers, by key.
     price_memo: std::sync::Arc<std::sync::Mutex<PriceMemo>>,
-    /// [`Pairs::compatible_set`] answers, by pool and requirements.
+    /// [`PoolCatalog::compatible_set`] answers, by pool and requirements.
     set_memo: std::sync::Arc<std::sync::Mutex<SetMemo>>,
     /// [`Prepared::min_prices`] tables, by offer masks (each problem keeps its own
     /// copies of the handles it used; this shares them across problems).
@@ -146,13 +146,13 @@ type CompatMap = HashMap<CompatKey, Result<Vec<u32>, Reason>>;
 /// Shared compatibility answers kept at most (the memo starts over beyond).
 const COMPAT_MEMO_MAX: usize = 4096;
 
-/// A problem with its [`Pairs`] and per-problem memos.
+/// A problem with its [`PoolCatalog`] and per-problem memos.
 #[derive(Clone, Debug)]
 pub struct Prepared<'a> {
     /// The problem.
     pub problem: Problem<'a>,
     /// The pairs of the problem's pools and catalog.
-    pairs: std::sync::Arc<Pairs>,
+    pairs: std::sync::Arc<PoolCatalog>,
     /// Cheapest offering price of every pair within given offer masks, computed once
     /// per distinct masks (there are few: zones x capacity types a claim can pin).
     min_prices: std::cell::RefCell<HashMap<(u64, u8), std::sync::Arc<Vec<Option<i64>>>>>,
@@ -161,8 +161,8 @@ pub struct Prepared<'a> {
 }
 
 impl std::ops::Deref for Prepared<'_> {
-    type Target = Pairs;
-    fn deref(&self) -> &Pairs {
+    type Target = PoolCatalog;
+    fn deref(&self) -> &PoolCatalog {
         &self.pairs
     }
 }
@@ -410,7 +410,7 @@ fn pool_type(
         ty: ti,
         name: t.name.clone(),
         capacity: it_ref.capacity.clone(),
-        cap,
+        usable: cap,
         reqs,
         offerings,
         labels: node_labels,
@@ -420,7 +420,7 @@ fn pool_type(
     })
 }
 
-impl Pairs {
+impl PoolCatalog {
     /// Build the pairs of every pool with the catalog.
     pub fn new(nodepools: &[NodePool], catalog: &Catalog) -> Self {
         let mut pts = Vec::new();
@@ -468,19 +468,19 @@ impl Pairs {
         }
         let mut by_min_price: Vec<u32> = (0..pts.len() as u32).collect();
         by_min_price.sort_by_key(|&i| (pts[i as usize].min_price, i));
-        Pairs {
+        PoolCatalog {
             by_min_price,
             pools,
             pool_order,
             zones,
-            caps: pts.iter().map(|p| plain_dims(&p.cap)).collect(),
+            caps: pts.iter().map(|p| plain_dims(&p.usable)).collect(),
             capacities: pts.iter().map(|p| plain_dims(&p.capacity)).collect(),
             capacity_extended: pts
                 .iter()
                 .map(|p| !p.capacity.extended.is_empty())
                 .collect(),
             min_price: pts.iter().map(|p| p.min_price).collect(),
-            extended: pts.iter().map(|p| !p.cap.extended.is_empty()).collect(),
+            extended: pts.iter().map(|p| !p.usable.extended.is_empty()).collect(),
             pts,
             pool_names: nodepools.iter().map(|p| p.name.clone()).collect(),
             compat_memo: Default::default(),
@@ -490,7 +490,7 @@ impl Pairs {
         }
     }
 
-    /// The pairs of pool `pool` compatible with `reqs` ([`Pairs::pt_compatible`]), as
+    /// The pairs of pool `pool` compatible with `reqs` ([`PoolCatalog::pt_compatible`]), as
     /// a bit set over the pool's pairs (bit `i - start` for pair `i`), memoized and
     /// shared by every problem built on these pairs: a pure memo.
     pub fn compatible_set(&self, pool: usize, reqs: &Requirements) -> std::sync::Arc<Vec<u64>> {
@@ -523,7 +523,7 @@ impl Pairs {
     pub(crate) fn shared_prices(
         &self,
         key: (u64, i64),
-        compute: impl FnOnce(&Pairs) -> Vec<[f64; 3]>,
+        compute: impl FnOnce(&PoolCatalog) -> Vec<[f64; 3]>,
     ) -> std::sync::Arc<Vec<[f64; 3]>> {
         let hit = self
             .price_memo
@@ -544,7 +544,7 @@ impl Pairs {
     }
 }
 
-impl Pairs {
+impl PoolCatalog {
     /// Is the pair compatible with the requirements, including an offering in an allowed
     /// zone with an allowed capacity type?
     pub fn pt_compatible(&self, reqs: &Requirements, pt: usize) -> bool {
@@ -554,7 +554,7 @@ impl Pairs {
 
     /// Does `r` fit in pair `pt`'s usable capacity? (Same answer as `r.fits(&cap)`.)
     pub fn fits_pt(&self, r: &Resources, pt: usize) -> bool {
-        fits_caps(r, &self.caps[pt]) && (r.extended.is_empty() || r.fits(&self.pts[pt].cap))
+        fits_caps(r, &self.caps[pt]) && (r.extended.is_empty() || r.fits(&self.pts[pt].usable))
     }
 
     /// Does pair `pt`'s usable capacity have extended resources?
@@ -587,14 +587,14 @@ impl<'a> Prepared<'a> {
     /// Build the pairs of every pool.
     pub fn new(problem: Problem<'a>) -> Self {
         Self::with_pairs(
-            std::sync::Arc::new(Pairs::new(problem.nodepools, problem.catalog)),
+            std::sync::Arc::new(PoolCatalog::new(problem.nodepools, problem.catalog)),
             problem,
         )
     }
 
     /// Reuse pairs built for the same pools and catalog. The pools must be the ones the
     /// pairs were built from (checked by name; a mismatch rebuilds them).
-    pub fn with_pairs(pairs: std::sync::Arc<Pairs>, problem: Problem<'a>) -> Self {
+    pub fn with_pairs(pairs: std::sync::Arc<PoolCatalog>, problem: Problem<'a>) -> Self {
         let same = pairs.pool_names.len() == problem.nodepools.len()
             && pairs
                 .pool_names
@@ -604,7 +604,7 @@ impl<'a> Prepared<'a> {
         let pairs = if same {
             pairs
         } else {
-            std::sync::Arc::new(Pairs::new(problem.nodepools, problem.catalog))
+            std::sync::Arc::new(PoolCatalog::new(problem.nodepools, problem.catalog))
         };
         Prepared {
             problem,
@@ -615,7 +615,7 @@ impl<'a> Prepared<'a> {
     }
 
     /// The shared pairs (to build further problems with [`Prepared::with_pairs`]).
-    pub fn pairs(&self) -> std::sync::Arc<Pairs> {
+    pub fn pairs(&self) -> std::sync::Arc<PoolCatalog> {
         self.pairs.clone()
     }
 
@@ -721,7 +721,7 @@ impl<'a> Prepared<'a> {
             .any(|&(z, c)| z & masks.0 != 0 && c & masks.1 != 0)
     }
 
-    /// Like [`Pairs::pt_compatible`], but only the keys of `changed` are checked
+    /// Like [`PoolCatalog::pt_compatible`], but only the keys of `changed` are checked
     /// against the pair (the pair is known to satisfy the rest of `reqs`); offerings are
     /// checked against all of `reqs`.
     pub fn pt_compatible_delta(
@@ -845,7 +845,7 @@ impl LimitTracker {
 }
 
 /// (cpu, memory, ephemeral storage, pods) of a resource list, as the flat arrays of
-/// [`Pairs`] hold them.
+/// [`PoolCatalog`] hold them.
 pub fn plain_dims(r: &Resources) -> [u64; 4] {
     [r.cpu.0, r.memory.0, r.ephemeral_storage.0, r.pods]
 }
@@ -1060,7 +1060,7 @@ pub(crate) mod tests {
     fn price_tables_are_shared_across_problems_on_the_same_pairs() {
         let catalog = tk::catalog();
         let pools = vec![nodepack_model::NodePool::new("p")];
-        let pairs = std::sync::Arc::new(Pairs::new(&pools, &catalog));
+        let pairs = std::sync::Arc::new(PoolCatalog::new(&pools, &catalog));
         let problem = crate::Problem {
             pending: &[],
             nodes: &[],
@@ -1143,7 +1143,7 @@ pub(crate) mod tests {
             tk::pool("a", &[]),
             tk::pool("b", &[(labels::ARCH, Operator::In, &["arm64"])]),
         ];
-        let pairs = Pairs::new(&pools, &tk::catalog());
+        let pairs = PoolCatalog::new(&pools, &tk::catalog());
         let mut found = 0;
         for cpu in [100, 1_000, 4_000, 15_000, 60_000, 500_000] {
             for gib in [1, 8, 64, 2_000] {
@@ -1151,7 +1151,7 @@ pub(crate) mod tests {
                 let scan = pairs
                     .pts
                     .iter()
-                    .filter(|pt| r.fits(&pt.cap))
+                    .filter(|pt| r.fits(&pt.usable))
                     .map(|pt| pt.min_price)
                     .min();
                 assert_eq!(pairs.cheapest_fitting(&r), scan, "{cpu}m {gib}Gi");

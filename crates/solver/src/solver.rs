@@ -4,7 +4,7 @@
 
 use crate::explain::{explain, Explanation};
 use crate::lower_bound::{lower_bound_prepared, Bound, BoundError};
-use crate::prep::{Pairs, Prepared};
+use crate::prep::{PoolCatalog, Prepared};
 use crate::validate::{validate, Violation};
 use crate::{ExistingNode, Plan, Problem, Strategy};
 use nodepack_model::{Catalog, NodePool, Pod, PodId};
@@ -153,14 +153,14 @@ pub(crate) fn check(problem: &Problem) -> Result<(), SolveError> {
 pub struct Solver {
     nodepools: Arc<Vec<NodePool>>,
     catalog: Arc<Catalog>,
-    pairs: Arc<Pairs>,
+    pairs: Arc<PoolCatalog>,
 }
 
 impl Solver {
     /// Derive everything the strategies need from the pools and the catalog.
     pub fn new(nodepools: Vec<NodePool>, catalog: impl Into<Arc<Catalog>>) -> Self {
         let catalog = catalog.into();
-        let pairs = Arc::new(Pairs::new(&nodepools, &catalog));
+        let pairs = Arc::new(PoolCatalog::new(&nodepools, &catalog));
         Solver {
             nodepools: Arc::new(nodepools),
             catalog,

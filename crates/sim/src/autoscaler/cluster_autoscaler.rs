@@ -74,8 +74,8 @@ fn groups(ctx: &Ctx) -> Vec<Group> {
         let mut types: Vec<(f64, usize)> = (info.start..info.end)
             .map(|pt| {
                 let p = &ctx.pairs.pts[pt];
-                let units = p.cap.cpu.0 as f64 / 1000.0
-                    + p.cap.memory.0 as f64 / (4.0 * (1u64 << 30) as f64);
+                let units = p.usable.cpu.0 as f64 / 1000.0
+                    + p.usable.memory.0 as f64 / (4.0 * (1u64 << 30) as f64);
                 (p.min_price as f64 / units.max(1e-9), pt)
             })
             .collect();
@@ -224,7 +224,7 @@ impl ClusterAutoscaler {
                 continue;
             }
             let mut bins = Vec::new();
-            let helped = ffd(&reqs, &pt.cap, &mut bins);
+            let helped = ffd(&reqs, &pt.usable, &mut bins);
             if helped.is_empty() {
                 continue;
             }
@@ -239,7 +239,8 @@ impl ClusterAutoscaler {
                     1.0 - u as f64 / (cap as f64 * n as f64)
                 }
             };
-            let w = ((waste(used.cpu.0, pt.cap.cpu.0) + waste(used.memory.0, pt.cap.memory.0))
+            let w = ((waste(used.cpu.0, pt.usable.cpu.0)
+                + waste(used.memory.0, pt.usable.memory.0))
                 / 2.0
                 * 1e6) as i64;
             let cost_per_pod = g.offering.price.0 * n / helped.len() as i64;

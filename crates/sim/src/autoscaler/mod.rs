@@ -15,7 +15,7 @@ use crate::cluster::Cluster;
 use crate::config::TraceEvent;
 use nodepack_model::taints::first_untolerated;
 use nodepack_model::{CapacityType, Catalog, Millis, NodePool, Pod, Requirements, Toleration};
-use nodepack_solver::internals::{Pairs, Prepared};
+use nodepack_solver::internals::{PoolCatalog, Prepared};
 use nodepack_solver::nodepack::Growth;
 use nodepack_solver::{Plan, Problem, Strategy};
 use std::collections::BTreeMap;
@@ -32,7 +32,7 @@ pub struct Ctx<'a> {
     /// The catalog.
     pub catalog: &'a Catalog,
     /// Prepared pairs of the pools and catalog.
-    pub pairs: &'a Arc<Pairs>,
+    pub pairs: &'a Arc<PoolCatalog>,
     /// The whole trace (only the static fleet looks ahead, to size itself for the peak).
     pub trace: &'a [TraceEvent],
     /// The cloud (for its unavailable-offerings cache).
@@ -412,7 +412,7 @@ impl<'c> Room<'c> {
         };
         let pairs = &self.ctx.pairs;
         let on_new = |(k, pt): (usize, &nodepack_solver::internals::PoolType)| {
-            req.fits(&pt.cap)
+            req.fits(&pt.usable)
                 && self.ctx.pools.get(pt.pool).is_some_and(|pool| {
                     let (u, n) = &self.used[pt.pool];
                     !pool.limits.exceeded_by_sum(u, &pt.capacity, n + 1)

@@ -15,7 +15,7 @@
 pub mod karpenter;
 pub mod nodepack;
 
-use crate::prep::{Pairs, Prepared};
+use crate::prep::{PoolCatalog, Prepared};
 use crate::{ExistingNode, NewNode, Problem};
 use nodepack_model::taints::first_untolerated;
 use nodepack_model::{
@@ -52,8 +52,8 @@ pub struct ConsolidationProblem<'a> {
     pub catalog: &'a Catalog,
     /// Pod disruption budgets.
     pub pdbs: &'a [PodDisruptionBudget],
-    /// Pairs prepared for these pools and catalog, if the caller has them.
-    pub pairs: Option<&'a Arc<Pairs>>,
+    /// PoolCatalog prepared for these pools and catalog, if the caller has them.
+    pub pairs: Option<&'a Arc<PoolCatalog>>,
     /// Evictions each pod disruption budget allows now, when the caller knows better
     /// than counting the pods on the nodes as healthy (pods pending or starting count
     /// against a budget).
@@ -231,7 +231,7 @@ pub struct Fleet<'p, 'a> {
     /// Some pod has required anti-affinity (moves must go through the full solver).
     anti_any: bool,
     by_name: HashMap<&'a str, usize>,
-    pairs: Arc<Pairs>,
+    pairs: Arc<PoolCatalog>,
     /// Replacement names handed out so far (unique within the pass).
     named: std::cell::Cell<usize>,
     /// Pods moved onto replacements by committed moves, with the replacement's zone
@@ -249,7 +249,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
     pub fn new(p: &'p ConsolidationProblem<'a>) -> Self {
         let pairs = match p.pairs {
             Some(x) => x.clone(),
-            None => Arc::new(Pairs::new(p.nodepools, p.catalog)),
+            None => Arc::new(PoolCatalog::new(p.nodepools, p.catalog)),
         };
         let n = p.nodes.len();
         let pool: Vec<Option<usize>> = p
@@ -328,7 +328,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
     }
 
     /// The pairs of the pools and catalog.
-    pub fn pairs(&self) -> &Pairs {
+    pub fn pairs(&self) -> &PoolCatalog {
         &self.pairs
     }
 
@@ -1040,7 +1040,7 @@ pub fn scratch_cost(
     pods: &[Pod],
     nodepools: &[NodePool],
     catalog: &Catalog,
-    pairs: &Arc<Pairs>,
+    pairs: &Arc<PoolCatalog>,
     solver: &str,
 ) -> Option<Money> {
     let problem = Problem {

@@ -13,7 +13,7 @@ pub(crate) fn node(
     ty: &str,
     ct: CapacityType,
 ) -> Node {
-    let pairs = Pairs::new(pools, catalog);
+    let pairs = PoolCatalog::new(pools, catalog);
     let pt = pairs
         .pts
         .iter()

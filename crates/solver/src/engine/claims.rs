@@ -17,7 +17,7 @@ pub struct Claim {
     pub pool: usize,
     /// Accumulated node requirements.
     pub reqs: Requirements,
-    /// Pairs (pool, instance type) it may still launch: compatible with its requirements
+    /// PoolCatalog (pool, instance type) it may still launch: compatible with its requirements
     /// and with room for all its pods, as indices into `Prepared::pts`.
     pub options: Vec<u32>,
     /// Element-wise maximum of the options' usable capacity (a quick rejection test).
@@ -271,7 +271,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                     .iter()
                     .map(|&o| {
                         let p = &self.prep.pts[o as usize];
-                        p.min_price as f64 * dominant_share(&pod.requests, &p.cap)
+                        p.min_price as f64 * dominant_share(&pod.requests, &p.usable)
                     })
                     .fold(f64::INFINITY, f64::min);
                 if rise > factor * fair + 1.0 {
@@ -574,7 +574,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                 .prep
                 .cheapest_option(&reqs, &options)
                 .map(|o| &self.prep.pts[o as usize]);
-            let target = cheapest.map(|p| p.cap.clone()).unwrap_or_default();
+            let target = cheapest.map(|p| p.usable.clone()).unwrap_or_default();
             if self.policy.growth_factor.is_some() {
                 let cap = cheapest.map(|p| p.capacity.clone()).unwrap_or_default();
                 let cl = &mut self.claims[c];
@@ -707,7 +707,7 @@ pub(super) fn cap_bounds(prep: &Prepared, options: &[u32]) -> (Resources, [u64; 
             options
                 .iter()
                 .filter(|&&o| prep.has_extended(o as usize))
-                .map(|&o| &prep.pts[o as usize].cap),
+                .map(|&o| &prep.pts[o as usize].usable),
         )
         .extended;
     }

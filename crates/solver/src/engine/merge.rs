@@ -180,13 +180,13 @@ impl<'a> Engine<'_, 'a> {
                 .filter(|&&o| self.prep.fits_pt(&biggest, o as usize))
                 .filter_map(|&o| {
                     let p = prices[o as usize]?;
-                    let share = dominant_share(&total, &self.prep.pts[o as usize].cap);
+                    let share = dominant_share(&total, &self.prep.pts[o as usize].usable);
                     Some((p as f64 * share, o))
                 })
                 .collect();
             cands.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             for &(_, o) in cands.iter().take(MERGE_CANDIDATES) {
-                let cap = &self.prep.pts[o as usize].cap;
+                let cap = &self.prep.pts[o as usize].usable;
                 let mut used: Vec<Resources> = Vec::new();
                 let mut bins: Vec<Vec<usize>> = Vec::new();
                 for (req, ps) in &items {
@@ -267,7 +267,7 @@ impl<'a> Engine<'_, 'a> {
                     cl.requested = total.clone();
                     (cl.max_cap, cl.min_cap) = cap_bounds(self.prep, &kept);
                     cl.options = kept;
-                    cl.target_cap = self.prep.pts[*o as usize].cap.clone();
+                    cl.target_cap = self.prep.pts[*o as usize].usable.clone();
                     cl.reserved = self.prep.pts[*o as usize].capacity.clone();
                     for &pi in bin {
                         self.placed[pi] = Some(Placement::Claim(c));

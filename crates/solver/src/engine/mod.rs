@@ -602,7 +602,7 @@ mod tests {
     fn cap_bounds_are_the_largest_and_smallest_capacities() {
         crate::prep::tests::with_testkit_prep(|prep| {
             let all: Vec<u32> = (0..prep.pts.len() as u32).collect();
-            let cap = |o: &u32| &prep.pts[*o as usize].cap;
+            let cap = |o: &u32| &prep.pts[*o as usize].usable;
             assert!(all.iter().any(|o| !cap(o).extended.is_empty()));
             let plain: Vec<u32> = all
                 .iter()

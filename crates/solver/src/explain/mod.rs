@@ -209,7 +209,7 @@ fn explain_node(
         let type_reason = requirement_conflict(&needs, &pt.reqs)
             .map(|c| format!("requirement: {c}"))
             .or_else(|| {
-                need.shortfall(&pt.cap)
+                need.shortfall(&pt.usable)
                     .map(|s| format!("too small: {}", s.resource))
             });
         for o in &pt.offerings {
@@ -380,7 +380,7 @@ fn explain_pod(prep: &Prepared, pod: &Pod, reason: &str) -> PodExplanation {
                 })
                 .or_else(|| {
                     pod.requests
-                        .shortfall(&pt.cap)
+                        .shortfall(&pt.usable)
                         .map(|s| format!("too small: {}", s.resource))
                 })
                 .or_else(|| {

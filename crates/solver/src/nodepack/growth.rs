@@ -139,7 +139,7 @@ impl Nodepack {
         limits.remove(d.pool, &prep.pts[d.pt as usize].capacity);
         let mut pick: Option<(f64, u32, usize)> = None;
         for pt in info.start..info.end {
-            let cap = &prep.pts[pt].cap;
+            let cap = &prep.pts[pt].usable;
             if pt as u32 == d.pt || !d.requested.fits(cap) {
                 continue;
             }
@@ -174,7 +174,7 @@ impl Nodepack {
         // Alternatives: the pool's other types that hold the expected pods.
         let want = d.requested.saturating_add(&super::scaled(tmpl, k));
         let options: Vec<u32> = (info.start..info.end)
-            .filter(|&i| i as u32 != pt && want.fits(&prep.pts[i].cap))
+            .filter(|&i| i as u32 != pt && want.fits(&prep.pts[i].usable))
             .filter(|&i| prep.pt_compatible(d.reqs, i))
             .map(|i| i as u32)
             .collect();

@@ -132,7 +132,7 @@ impl Strategy for Nodepack {
         let mut cheapest = cheapest_of(&eng);
         let targets: Vec<Option<Resources>> = cheapest
             .iter()
-            .map(|o| o.map(|o| prep.pts[o as usize].cap.clone()))
+            .map(|o| o.map(|o| prep.pts[o as usize].usable.clone()))
             .collect();
         let mut rest = Vec::new();
         let candidates: Vec<usize> = order

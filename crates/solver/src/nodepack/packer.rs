@@ -71,7 +71,7 @@ impl Dominance {
             by_sig.entry((sig.of(c), col.ct)).or_default().push(c);
         }
         let size = |c: usize| -> u128 {
-            let r = &prep.pts[cols[c].pt as usize].cap;
+            let r = &prep.pts[cols[c].pt as usize].usable;
             r.cpu.0 as u128
                 + r.memory.0 as u128
                 + r.ephemeral_storage.0 as u128
@@ -108,13 +108,13 @@ impl Dominance {
         while self.state[c] == 0 {
             let x = self.buckets[b][self.pos[b]];
             self.pos[b] += 1;
-            let a = &prep.pts[cols[x].pt as usize].cap;
+            let a = &prep.pts[cols[x].pt as usize].usable;
             // (cpu, memory, storage, pods) first: a quick test before the full one.
             let qa = prep.caps_of(cols[x].pt as usize);
             let dominated = self.kept[b].iter().any(|&d| {
                 let qb = prep.caps_of(cols[d].pt as usize);
                 qa.iter().zip(qb).all(|(p, q)| p <= q) && {
-                    let bd = &prep.pts[cols[d].pt as usize].cap;
+                    let bd = &prep.pts[cols[d].pt as usize].usable;
                     a.fits(bd)
                         && cols[d].price <= cols[x].price
                         && (cols[d].price < cols[x].price || a != bd || d < x)
@@ -462,7 +462,7 @@ impl Nodepack {
             let (zones, cts) = prep.offer_masks(&term);
             for &o in list {
                 let pt = &prep.pts[o as usize];
-                if !pod.requests.fits(&pt.cap) {
+                if !pod.requests.fits(&pt.usable) {
                     continue;
                 }
                 // The capacity types of its offerings the term allows.
@@ -488,7 +488,9 @@ impl Nodepack {
             }
             let fair = gc
                 .iter()
-                .map(|&c| cols[c].price * share(&pod.requests, &prep.pts[cols[c].pt as usize].cap))
+                .map(|&c| {
+                    cols[c].price * share(&pod.requests, &prep.pts[cols[c].pt as usize].usable)
+                })
                 .fold(f64::INFINITY, f64::min);
             group_of.insert(key, groups.len());
             groups.push(Group {
@@ -683,7 +685,7 @@ impl Nodepack {
                 let pt = &prep.pts[cols[c].pt as usize];
                 let base_reqs = &base[capacity_rank(cols[c].ct) as usize];
                 let fill = |proportional: bool| -> (Vec<(usize, usize)>, f64, Requirements) {
-                    let mut free = pt.cap.clone();
+                    let mut free = pt.usable.clone();
                     let mut reqs = base_reqs.clone();
                     let mut take: Vec<(usize, usize)> = Vec::new();
                     let mut value = 0.0;
@@ -706,14 +708,14 @@ impl Nodepack {
                                 let k = (s * groups[g].remaining() as f64).floor() as u64;
                                 parts.push((&groups[g].req, k));
                             }
-                            scaled_sum_fits(&parts, &pt.cap)
+                            scaled_sum_fits(&parts, &pt.usable)
                         };
                         // The largest scale the sums fit at, exact but for rounding
                         // (the floors only take pods away); bisection if rounding broke it.
                         let direct = slice_scale(
                             prop.iter()
                                 .map(|&g| (&groups[g].req, groups[g].remaining() as u64)),
-                            &pt.cap,
+                            &pt.usable,
                         );
                         let (mut lo, mut hi) = (0.0f64, 1.0f64);
                         if fits_at(direct) {
@@ -942,7 +944,7 @@ impl Nodepack {
             if dominance.dominated(prep, cols, c) || !cols[c].price.is_finite() {
                 continue;
             }
-            let cap = &prep.pts[cols[c].pt as usize].cap;
+            let cap = &prep.pts[cols[c].pt as usize].usable;
             let its: Vec<usize> = eligible
                 .iter()
                 .enumerate()
@@ -1069,7 +1071,7 @@ impl Cheapest<'_> {
             }
             if col.ct != ct
                 || !gs.iter().all(|&g| self.groups[g].has(d))
-                || !requested.fits(&prep.pts[col.pt as usize].cap)
+                || !requested.fits(&prep.pts[col.pt as usize].usable)
             {
                 continue;
             }

@@ -37,7 +37,7 @@ impl Nodepack {
                 let mut idx: Vec<(f64, usize)> = (0..out.len())
                     .filter(|&i| out[i].reqs.get(labels::CAPACITY_TYPE).has(ct.as_str()))
                     .map(|i| {
-                        let cap = &prep.pts[out[i].pt as usize].cap;
+                        let cap = &prep.pts[out[i].pt as usize].usable;
                         (share(&out[i].requested, cap), i)
                     })
                     .collect();
