@@ -15,8 +15,8 @@ use nodepack_model::pod::{
 };
 use nodepack_model::resources::NVIDIA_GPU;
 use nodepack_model::{
-    labels, Bytes, CapacityType, Catalog, InstanceType, Millicores, Money, NodePool, Offering,
-    Operator, Overhead, Pod, Requirements, Resources,
+    labels, Bytes, CapacityType, Catalog, InstanceType, Millicores, Millis, Money, NodePool,
+    Offering, Operator, Overhead, Pod, Requirements, Resources,
 };
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -291,27 +291,24 @@ pub fn generic_pods(n: usize, seed: u64) -> Vec<Pod> {
 pub fn week_generator(per_minute: u32) -> nodepack_sim::config::Generator {
     use nodepack_sim::config::{Diurnal, Generator, JobGen, ServiceGen};
     Generator {
-        services: vec![ServiceGen {
-            diurnal: Some(Diurnal {
+        services: vec![{
+            let mut web = ServiceGen::new("web", Millicores(500), Bytes::from_mib(1024), 0);
+            web.diurnal = Some(Diurnal {
                 min: 40,
                 max: 200,
                 period_h: 24.0,
                 step_s: 300.0,
-            }),
-            ..ServiceGen::new("web", Millicores(500), Bytes::from_mib(1024), 0)
+            });
+            web
         }],
-        jobs: vec![JobGen {
-            name: "batch".into(),
-            cpu_m: 1000,
-            memory_mi: 2048,
-            gpu: 0,
-            every_s: 60.0,
-            start_s: 0.0,
-            count: per_minute,
-            run_s: (300.0, 1800.0),
-            capacity_type: None,
-            arch: None,
-        }],
+        jobs: vec![JobGen::new(
+            "batch",
+            Millicores(1000),
+            Bytes::from_mib(2048),
+            Millis::from_mins(1),
+            per_minute,
+            (Millis::from_mins(5), Millis::from_mins(30)),
+        )],
     }
 }
 
@@ -471,18 +468,18 @@ pub fn gpu_training_generator(seed: u64) -> nodepack_sim::config::Generator {
             };
             let every_s = rng.random_range(1800.0..14_400.0f64).round();
             let count = ((per_shape_per_day * every_s / 86_400.0).round() as u32).max(1);
-            JobGen {
-                name: format!("train-{k}"),
-                cpu_m: cpu * 1000,
-                memory_mi: mem_gib * 1024,
-                gpu,
-                every_s,
-                start_s: rng.random_range(0.0..every_s).round(),
+            let mut job = JobGen::new(
+                &format!("train-{k}"),
+                Millicores(cpu * 1000),
+                Bytes::from_gib(mem_gib),
+                Millis::from_mins(60),
                 count,
-                run_s: (3600.0, 8.0 * 3600.0),
-                capacity_type: None,
-                arch: None,
-            }
+                (Millis::from_mins(60), Millis::from_mins(8 * 60)),
+            );
+            job.gpu = gpu;
+            job.every_s = every_s;
+            job.start_s = rng.random_range(0.0..every_s).round();
+            job
         })
         .collect();
     Generator {

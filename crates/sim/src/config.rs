@@ -88,6 +88,7 @@ pub const MAX_SETTING_S: f64 = 86_400.0;
 /// taints removed) at its end.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct CloudConfig {
     /// Fastest launch-to-ready time, seconds.
     #[serde(default = "d_boot_min")]
@@ -285,6 +286,7 @@ fn d_step() -> f64 {
 /// A replicated service: its replica count over time.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ServiceGen {
     /// Name (pods are `NAME-<n>`, label `app: NAME`).
     pub name: String,
@@ -362,6 +364,7 @@ pub struct Diurnal {
 /// Batch jobs arriving in bursts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct JobGen {
     /// Name prefix.
     pub name: String,
@@ -435,6 +438,7 @@ fn d_lb_samples() -> u32 {
 
 /// Run settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Settings {
     /// Simulated time.
     pub horizon: Millis,

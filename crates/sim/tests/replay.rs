@@ -157,17 +157,18 @@ fn arb_generator() -> impl Strategy<Value = Generator> {
             api.capacity_type = Some("on-demand".into());
             Generator {
                 services: vec![web, api],
-                jobs: vec![JobGen {
-                    name: "batch".into(),
-                    cpu_m: 1000,
-                    memory_mi: 2048,
-                    gpu: 0,
-                    every_s: 900.0,
-                    start_s: 60.0,
-                    count: jobs,
-                    run_s: (run / 2.0, run),
-                    capacity_type: None,
-                    arch: None,
+                jobs: vec![{
+                    let mut batch = JobGen::new(
+                        "batch",
+                        nodepack_model::Millicores(1000),
+                        nodepack_model::Bytes::from_mib(2048),
+                        Millis::from_mins(15),
+                        jobs,
+                        (Millis(0), Millis(0)),
+                    );
+                    batch.start_s = 60.0;
+                    batch.run_s = (run / 2.0, run);
+                    batch
                 }],
             }
         })
@@ -807,18 +808,14 @@ proptest! {
 fn parking_a_limit_backlog_changes_no_outcome() {
     let g = Generator {
         services: vec![],
-        jobs: vec![JobGen {
-            name: "train".into(),
-            cpu_m: 3_500,
-            memory_mi: 4096,
-            gpu: 0,
-            every_s: 1800.0,
-            start_s: 0.0,
-            count: 6,
-            run_s: (1200.0, 2400.0),
-            capacity_type: None,
-            arch: None,
-        }],
+        jobs: vec![JobGen::new(
+            "train",
+            nodepack_model::Millicores(3_500),
+            nodepack_model::Bytes::from_mib(4096),
+            Millis::from_mins(30),
+            6,
+            (Millis::from_mins(20), Millis::from_mins(40)),
+        )],
     };
     let mut settings = Settings::new(Millis::from_mins(6 * 60), 3);
     settings.lb_samples = 2;
