@@ -69,17 +69,15 @@ pub fn karpenter_fake_catalog() -> Catalog {
             interruption: None,
         })
         .collect();
-        types.push(InstanceType {
-            name,
-            labels: l,
-            capacity: Resources::new(Millicores::from_cores(cpu), mem).with_pods(10 * cpu),
-            overhead: Overhead {
-                kube_reserved: Resources::new(Millicores(100), Bytes::from_mib(10)),
-                ..Default::default()
-            },
-            offerings,
-            aws_shape: None,
-        });
+        let capacity = Resources::new(Millicores::from_cores(cpu), mem).with_pods(10 * cpu);
+        let mut it = InstanceType::new(&name, capacity);
+        it.labels = l;
+        it.overhead = Overhead {
+            kube_reserved: Resources::new(Millicores(100), Bytes::from_mib(10)),
+            ..Default::default()
+        };
+        it.offerings = offerings;
+        types.push(it);
     }
     let mut c = Catalog {
         name: "karpenter-fake-400".into(),

@@ -263,20 +263,19 @@ fn native(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> 
                 &KubeletConfig::default(),
                 offerings,
             ),
-            (None, None, Some(cap)) => InstanceType {
-                name: t.name.clone(),
-                labels,
-                capacity: capacity(&tctx.field("capacity"), cap)?,
-                overhead: Overhead {
+            (None, None, Some(cap)) => {
+                let mut it = InstanceType::new(&t.name, capacity(&tctx.field("capacity"), cap)?);
+                it.labels = labels;
+                it.overhead = Overhead {
                     kube_reserved: match &t.overhead {
                         Some(o) => resources(&tctx.field("overhead"), o)?,
                         None => Resources::default(),
                     },
                     ..Default::default()
-                },
-                offerings,
-                aws_shape: None,
-            },
+                };
+                it.offerings = offerings;
+                it
+            }
             _ => {
                 return Err(tctx.error(
                     Some(&t.name),
@@ -322,15 +321,11 @@ fn kwok(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> {
             )?);
         }
         unique_offerings(&tctx, &offerings)?;
-        types.push(InstanceType {
-            name: t.name.clone(),
-            labels: base_labels(&t.name, l),
-            capacity: capacity(&tctx.field("resources"), &t.resources)?,
-            // The KWOK provider reserves nothing.
-            overhead: Overhead::default(),
-            offerings,
-            aws_shape: None,
-        });
+        // The KWOK provider reserves nothing (the constructor's default overhead).
+        let mut it = InstanceType::new(&t.name, capacity(&tctx.field("resources"), &t.resources)?);
+        it.labels = base_labels(&t.name, l);
+        it.offerings = offerings;
+        types.push(it);
     }
     let mut c = Catalog {
         name: ctx.file.clone(),

@@ -182,6 +182,7 @@ impl Overhead {
 
 /// An instance type: labels, capacity, overhead and offerings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct InstanceType {
     /// Name, e.g. `m5.large`.
     pub name: String,

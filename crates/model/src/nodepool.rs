@@ -195,6 +195,7 @@ impl Default for Disruption {
 /// A Karpenter NodePool, with the kubelet settings of its node class and the daemonset
 /// overhead every node of it carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct NodePool {
     /// Name.
     pub name: String,

@@ -155,6 +155,7 @@ pub struct Owner {
 
 /// A pod as the scheduler sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Pod {
     /// Namespace and name.
     pub id: PodId,

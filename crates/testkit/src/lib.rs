@@ -66,21 +66,18 @@ pub fn instance_type(
     )
     .with_pods(8 * cpu + 10)
     .with_extended(NVIDIA_GPU, gpus);
-    InstanceType {
-        name,
-        labels: l,
-        capacity,
-        overhead: Overhead {
-            kube_reserved: Resources::new(
-                Millicores(60 + 10 * cpu),
-                Bytes::from_mib(255 + 11 * (8 * cpu + 10)),
-            ),
-            system_reserved: Resources::default(),
-            eviction_threshold: Resources::new(Millicores(0), Bytes::from_mib(100)),
-        },
-        offerings,
-        aws_shape: None,
-    }
+    let mut it = InstanceType::new(&name, capacity);
+    it.labels = l;
+    it.overhead = Overhead {
+        kube_reserved: Resources::new(
+            Millicores(60 + 10 * cpu),
+            Bytes::from_mib(255 + 11 * (8 * cpu + 10)),
+        ),
+        system_reserved: Resources::default(),
+        eviction_threshold: Resources::new(Millicores(0), Bytes::from_mib(100)),
+    };
+    it.offerings = offerings;
+    it
 }
 
 /// The synthetic catalog: families c (2 GiB/core), m (4), r (8) in amd64 and Graviton-like
