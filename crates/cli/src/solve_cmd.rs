@@ -101,7 +101,12 @@ pub fn load(
         &catalog,
     );
     for n in &a.notes {
-        say!("warning: {n}");
+        match n {
+            nodepack_solver::Note::PodOnMissingNode { pod, node } => say!(
+                "warning: pod {pod} runs on node {node}, which is not in --nodes: it is not part of this plan"
+            ),
+            n => say!("warning: {n}"),
+        }
     }
     Ok(Loaded {
         pending: a.pending,

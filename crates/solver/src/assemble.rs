@@ -100,7 +100,7 @@ impl std::fmt::Display for Note {
             ),
             Note::PodOnMissingNode { pod, node } => write!(
                 f,
-                "pod {pod} runs on node {node}, which is not in --nodes: it is not part of this plan"
+                "pod {pod} runs on node {node}, which is not among the nodes given: it is not part of this plan"
             ),
         }
     }
@@ -183,5 +183,69 @@ pub fn assemble(
         nodes,
         nodepools,
         notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nodepack_model::{Bytes, Millicores, NodeState, Resources};
+
+    fn node(name: &str, ty: &str, zone: &str) -> Node {
+        Node {
+            name: name.into(),
+            nodepool: None,
+            instance_type: ty.into(),
+            zone: zone.into(),
+            capacity_type: CapacityType::OnDemand,
+            price: Money::ZERO,
+            labels: Default::default(),
+            taints: vec![],
+            allocatable: Resources::new(Millicores(4000), Bytes::from_gib(16)),
+            pods: vec![],
+            state: NodeState::Ready,
+            created: Default::default(),
+            do_not_disrupt: false,
+        }
+    }
+
+    /// Overhead per pool, prices from the catalog with each fallback noted, bound pods on
+    /// their nodes, and a pod on a missing node noted, not dropped silently.
+    #[test]
+    fn parts_become_a_problem_with_every_gap_noted() {
+        let catalog = nodepack_testkit::catalog();
+        let ty = &catalog.instance_types[0];
+        let on_demand = |z: &str| {
+            ty.offerings
+                .iter()
+                .find(|o| o.zone == z && o.capacity_type == CapacityType::OnDemand)
+                .map(|o| o.price)
+        };
+        let zone = ty.offerings[0].zone.clone();
+        let daemon = nodepack_testkit::pod("logs", 100, 128);
+        let nodes = vec![
+            node("a", &ty.name, &zone),
+            node("b", &ty.name, "elsewhere-1z"),
+            node("c", "no-such-type", &zone),
+        ];
+        let bound = vec![
+            (nodepack_testkit::pod("on-a", 500, 512), "a".to_string()),
+            (nodepack_testkit::pod("lost", 500, 512), "gone".to_string()),
+        ];
+        let pending = nodepack_testkit::pods("p", 2, 500, 512);
+        let pools = vec![NodePool::new("default")];
+        let a = assemble(pending, bound, &[daemon.clone()], nodes, pools, &catalog);
+        assert_eq!(a.pending.len(), 2);
+        assert_eq!(a.nodepools[0].daemonset_overhead, daemon.requests);
+        assert_eq!(Some(a.nodes[0].node.price), on_demand(&zone));
+        assert_eq!(a.nodes[0].pods.len(), 1);
+        assert_eq!(a.nodes[0].node.pods, vec![PodId::new("default", "on-a")]);
+        assert!(a.nodes[1].node.price > Money::ZERO);
+        assert_eq!(a.nodes[2].node.price, Money::ZERO);
+        assert_eq!(a.notes.len(), 3, "{:?}", a.notes);
+        assert!(matches!(&a.notes[0], Note::PricedFromZone { node, .. } if node == "b"));
+        assert!(matches!(&a.notes[1], Note::UnknownType { node, .. } if node == "c"));
+        assert!(matches!(&a.notes[2], Note::PodOnMissingNode { node, .. } if node == "gone"));
+        assert!(a.notes[2].to_string().contains("lost"));
     }
 }

@@ -133,7 +133,7 @@ pub(crate) fn check(problem: &Problem) -> Result<(), SolveError> {
 /// use nodepack_model::{Bytes, Millicores, NodePool, Pod, Resources};
 /// use nodepack_solver::{Builtin, Solver};
 ///
-/// let solver = Solver::new(vec![NodePool::new("default")], nodepack_testkit_free_catalog());
+/// let solver = Solver::new(vec![NodePool::new("default")], demo_catalog());
 /// let pods: Vec<Pod> = (0..4)
 ///     .map(|i| Pod::builder("default", &format!("web-{i}")).requests("500m", "1Gi").build().unwrap())
 ///     .collect();
@@ -142,7 +142,7 @@ pub(crate) fn check(problem: &Problem) -> Result<(), SolveError> {
 /// assert!(solver.validate(&pods, &[], &plan).is_empty());
 /// let bound = solver.lower_bound(&pods, &[]).unwrap();
 /// assert!(plan.cost_per_hour >= bound.cost_per_hour);
-/// # fn nodepack_testkit_free_catalog() -> nodepack_model::Catalog {
+/// # fn demo_catalog() -> nodepack_model::Catalog {
 /// #     use nodepack_model::*;
 /// #     let it = InstanceType::new("m.large", Resources::new(Millicores(2000), Bytes::from_gib(8)).with_pods(29))
 /// #         .with_offering(Offering::new("z1", CapacityType::OnDemand, Money::from_usd(0.096)));
