@@ -234,7 +234,14 @@ mod tests {
         ];
         let pending = nodepack_testkit::pods("p", 2, 500, 512);
         let pools = vec![NodePool::new("default")];
-        let a = assemble(pending, bound, &[daemon.clone()], nodes, pools, &catalog);
+        let a = assemble(
+            pending,
+            bound,
+            std::slice::from_ref(&daemon),
+            nodes,
+            pools,
+            &catalog,
+        );
         assert_eq!(a.pending.len(), 2);
         assert_eq!(a.nodepools[0].daemonset_overhead, daemon.requests);
         assert_eq!(Some(a.nodes[0].node.price), on_demand(&zone));
