@@ -15,7 +15,7 @@ pub const MAX_HORIZON: Millis = Millis(10 * 366 * 24 * 3_600_000);
 #[non_exhaustive]
 pub enum ReplayError {
     /// The autoscaler name is not known.
-    #[error("unknown autoscaler {0:?} (known: nodepack, nodepack-lean, karpenter, cluster-autoscaler, static)")]
+    #[error("unknown autoscaler {0:?} (known: {known})", known = crate::AUTOSCALERS.join(", "))]
     UnknownAutoscaler(String),
     /// No autoscaler was chosen.
     #[error("no autoscaler chosen")]
@@ -194,6 +194,11 @@ mod tests {
         assert_eq!(
             r().autoscaler("karpentr").run().err(),
             Some(ReplayError::UnknownAutoscaler("karpentr".into()))
+        );
+        let e = ReplayError::UnknownAutoscaler("karpentr".into()).to_string();
+        assert!(
+            e.ends_with("(known: nodepack, nodepack-lean, karpenter, cluster-autoscaler, static)"),
+            "{e}"
         );
         assert_eq!(
             r().autoscaler("static").horizon(Millis(0)).run().err(),

@@ -220,7 +220,7 @@ pub trait Strategy: Send + Sync {
 }
 
 /// The strategies by name.
-pub const STRATEGIES: &[&str] = &["nodepack", "karpenter"];
+pub const STRATEGIES: &[&str] = &[Builtin::Nodepack.as_str(), Builtin::Karpenter.as_str()];
 
 /// Look a built-in strategy up by name.
 pub fn strategy(name: &str) -> Result<Builtin, UnknownStrategy> {

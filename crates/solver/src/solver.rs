@@ -31,7 +31,7 @@ impl Builtin {
     pub const ALL: [Builtin; 2] = [Builtin::Nodepack, Builtin::Karpenter];
 
     /// Its name (`nodepack`, `karpenter`).
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Builtin::Nodepack => "nodepack",
             Builtin::Karpenter => "karpenter",
@@ -71,7 +71,7 @@ impl Strategy for Builtin {
 
 /// A strategy name that is not one of the built-in strategies.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown strategy {name:?} (known: nodepack, karpenter)")]
+#[error("unknown strategy {name:?} (known: {})", crate::STRATEGIES.join(", "))]
 pub struct UnknownStrategy {
     /// The name asked for.
     pub name: String,
