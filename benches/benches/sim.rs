@@ -52,7 +52,7 @@ fn day(c: &mut Criterion) {
     };
     let catalog = nodepack_formats::aws_us_east_1();
     let pools = vec![sim_pool()];
-    let trace = nodepack_sim::generate::generate(&week_generator(10), settings.horizon, 1);
+    let trace = nodepack_sim::generate(&week_generator(10), settings.horizon, 1);
     g.bench_function("day of week workload, nodepack", |b| {
         b.iter(|| {
             let input = nodepack_sim::SimInput {

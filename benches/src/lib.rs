@@ -350,7 +350,7 @@ pub fn fragmented_cluster(
     for k in 0..nodes {
         let ty = *types.choose(&mut rng).expect("types");
         let pt = pairs
-            .pts
+            .pool_types
             .iter()
             .find(|p| p.name == ty)
             .expect("type in pool");

@@ -26,8 +26,7 @@ fn main() {
     };
     let pools = vec![general, gpu_pool()];
     let t = Instant::now();
-    let trace =
-        nodepack_sim::generate::generate(&gpu_training_generator(seed), settings.horizon, seed);
+    let trace = nodepack_sim::generate(&gpu_training_generator(seed), settings.horizon, seed);
     let gen = t.elapsed();
     let Some((r, pods, wall)) = timed_replay(&settings, &pools, catalog, &trace, &strategy) else {
         eprintln!("unknown strategy {strategy}");

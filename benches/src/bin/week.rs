@@ -16,7 +16,7 @@ fn main() {
     let catalog = nodepack_formats::aws_us_east_1();
     let pools = vec![sim_pool()];
     let t = Instant::now();
-    let trace = nodepack_sim::generate::generate(&week_generator(per_minute), settings.horizon, 1);
+    let trace = nodepack_sim::generate(&week_generator(per_minute), settings.horizon, 1);
     let gen = t.elapsed();
     let (r, pods, wall) =
         timed_replay(&settings, &pools, catalog, &trace, &strategy).expect("strategy");

@@ -95,7 +95,7 @@ pub fn load_scenario(
         None => Vec::new(),
     };
     if let WorkloadSource::Generate(g) = &sc.workload {
-        pdbs.extend(nodepack_sim::generate::budgets(g));
+        pdbs.extend(nodepack_sim::budgets(g));
     }
     let mut settings = sc.settings;
     if let Some(s) = seed {
@@ -103,9 +103,7 @@ pub fn load_scenario(
     }
     let trace = match &sc.workload {
         WorkloadSource::Trace(p) => read_trace_file(&rel(p))?,
-        WorkloadSource::Generate(g) => {
-            nodepack_sim::generate::generate(g, settings.horizon, settings.seed)
-        }
+        WorkloadSource::Generate(g) => nodepack_sim::generate(g, settings.horizon, settings.seed),
     };
     tracing::info!(
         scenario = %sc.name,

@@ -4,7 +4,7 @@ use crate::input::{catalog, nodepools, read_text, warn};
 use crate::{Failure, Output};
 use nodepack_formats::read_workload;
 use nodepack_model::{CapacityType, Catalog, NodePool, Pod};
-use nodepack_solver::explain::Explanation;
+use nodepack_solver::Explanation;
 use nodepack_solver::{lower_bound, ExistingNode, Plan, Problem, STRATEGIES};
 use serde::Serialize;
 use std::time::Instant;
@@ -373,7 +373,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         let mut s = run_strategy(&problem, name)?;
         if a.explain {
             let prep = nodepack_solver::internals::Prepared::new(problem);
-            s.explanation = Some(nodepack_solver::explain::explain(&prep, &s.plan));
+            s.explanation = Some(nodepack_solver::internals::explain(&prep, &s.plan));
         }
         plans.push(s);
     }

@@ -404,7 +404,7 @@ mod tests {
         let WorkloadSource::Generate(g) = s.workload else {
             panic!()
         };
-        let b = nodepack_sim::generate::budgets(&g);
+        let b = nodepack_sim::budgets(&g);
         assert_eq!(
             b[0].max_unavailable,
             Some(nodepack_model::IntOrPercent::Percent(25))

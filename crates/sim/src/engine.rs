@@ -613,7 +613,7 @@ impl Sim<'_> {
             .into_iter()
             .filter(|(t, o)| !(cache && self.cloud.cached_unavailable(t, o, self.now)))
             .collect();
-        let k = nodepack_solver::karpenter::fleet_choice(&open)?;
+        let k = nodepack_solver::internals::fleet_choice(&open)?;
         let pick = (
             open[k].0.to_string(),
             open[k].1.capacity_type,
@@ -634,7 +634,7 @@ impl Sim<'_> {
         let it = self.input.catalog.get(&ty)?;
         // Only types the pool allows.
         let info = &self.pairs.pools[req.pool];
-        let pt = (info.start..info.end).find(|&i| self.pairs.pts[i].name == ty)?;
+        let pt = (info.start..info.end).find(|&i| self.pairs.pool_types[i].name == ty)?;
         let o = it
             .offerings
             .iter()
@@ -675,7 +675,8 @@ impl Sim<'_> {
         let name = format!("{}-{n}", pool.name);
         // The solver's labels for this (pool, type) pair: what the autoscaler planned is
         // what the node gets.
-        let l = nodepack_solver::internals::node_labels(&self.pairs.pts[pt], pool, &o, &name);
+        let l =
+            nodepack_solver::internals::node_labels(&self.pairs.pool_types[pt], pool, &o, &name);
         let typed = if pool.kubelet == Default::default() {
             it.allocatable()
         } else {

@@ -2,14 +2,17 @@
 //! autoscaler: replay a trace (or a generated workload) and measure dollars, pod latency,
 //! spot interruptions and churn, for several autoscalers driven by the same environment.
 //!
-//! - [`engine`]: the event loop (integer milliseconds; a heap ordered by time, phase and
-//!   sequence number; the sorted trace merged in lazily).
-//! - `cluster` (its types in [`internals`]): pods and nodes with their lifecycles, and the kube-scheduler model.
-//! - [`cloud`]: launch latency, insufficient capacity, spot interruptions and prices,
-//!   billing.
+//! - [`Replay`] (or [`run`] with a [`SimInput`]): the event loop (integer milliseconds;
+//!   a heap ordered by time, phase and sequence number; the sorted trace merged in
+//!   lazily).
+//! - The cluster (its types in [`internals`]): pods and nodes with their lifecycles, and
+//!   the kube-scheduler model.
+//! - The cloud ([`config::CloudConfig`]): launch latency, insufficient capacity, spot
+//!   interruptions and prices, billing.
 //! - [`autoscaler`]: `karpenter`, `nodepack`, `cluster-autoscaler`, `static`.
-//! - `rng` (private): one named, portable random stream per concern.
-//! - [`generate`]: workload generators; [`metrics`]: what a replay reports.
+//! - One named, portable random stream per concern (private).
+//! - [`generate`]: workload generators; [`metrics`]: what a replay reports;
+//!   [`stats`]: paired comparisons over seeds.
 //!
 //! No I/O, no clock, no thread-local randomness: the same input and seed give the same
 //! result, byte for byte.
@@ -37,11 +40,11 @@
 #![deny(missing_docs)]
 
 pub mod autoscaler;
-pub mod cloud;
+mod cloud;
 mod cluster;
 pub mod config;
-pub mod engine;
-pub mod generate;
+mod engine;
+mod generate;
 pub mod metrics;
 mod queue;
 mod replay;
@@ -68,3 +71,4 @@ pub mod prelude {
 
 pub use autoscaler::{by_name, Autoscaler, AUTOSCALERS};
 pub use engine::{run, run_with_pairs, SimInput, SimResult};
+pub use generate::{budgets, generate, replicas_at};

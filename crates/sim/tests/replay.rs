@@ -9,8 +9,8 @@ use nodepack_sim::autoscaler::nodepack::NodepackAutoscaler;
 use nodepack_sim::config::{
     Diurnal, Generator, JobGen, ServiceGen, Settings, TraceEvent, TraceKind,
 };
-use nodepack_sim::generate::{budgets, generate};
 use nodepack_sim::internals::{Cluster, NodeLife, PodPhase};
+use nodepack_sim::{budgets, generate};
 use nodepack_sim::{by_name, AUTOSCALERS};
 use nodepack_sim::{internals::run_debug, SimInput};
 use nodepack_testkit as tk;

@@ -11,7 +11,7 @@ pub const MAX_INSTANCE_TYPES: usize = 60;
 
 /// The Karpenter-style baseline.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Karpenter;
+pub struct KarpenterStrategy;
 
 /// The spot allocation model's price band: offerings priced within this share of the
 /// cheapest spot offering count as equally cheap (see [`fleet_choice`]).
@@ -29,7 +29,7 @@ const EXOTIC_RESOURCES: &[&str] = &[
 
 /// Is this pair's instance type exotic: a metal size, or one with GPUs or accelerators?
 fn exotic(prep: &Prepared, o: u32) -> bool {
-    let pt = &prep.pts[o as usize];
+    let pt = &prep.pool_types[o as usize];
     pt.labels
         .get(labels::INSTANCE_SIZE)
         .is_some_and(|s| s.contains("metal"))
@@ -113,7 +113,7 @@ pub fn launch(
     };
     // 2. The cheapest on-demand offering, when spot and on-demand are both allowed and
     //    both offered: spot offerings above it are dropped.
-    let offers = |o: u32| prep.pts[o as usize].offerings_in(zone, cts);
+    let offers = |o: u32| prep.pool_types[o as usize].offerings_in(zone, cts);
     let allowed = |ct: CapacityType| cts.is_none_or(|c| c.has(ct.as_str()));
     let any_spot = || {
         options
@@ -148,7 +148,7 @@ pub fn launch(
                 .map(|p| (p, o))
         })
         .collect();
-    let name = |o: u32| prep.pts[o as usize].name.as_str();
+    let name = |o: u32| prep.pool_types[o as usize].name.as_str();
     let order =
         |a: &(Money, u32), b: &(Money, u32)| a.0.cmp(&b.0).then_with(|| name(a.1).cmp(name(b.1)));
     if ranked.len() > MAX_INSTANCE_TYPES {
@@ -194,7 +194,7 @@ pub fn launch(
     Some((o, off.clone(), alternatives))
 }
 
-impl Strategy for Karpenter {
+impl Strategy for KarpenterStrategy {
     fn name(&self) -> &'static str {
         "karpenter"
     }
@@ -276,7 +276,7 @@ mod tests {
             reqs.get_ref(labels::CAPACITY_TYPE),
         );
         let offers = |o: u32| -> Vec<Offering> {
-            prep.pts[o as usize]
+            prep.pool_types[o as usize]
                 .offerings_in(zone, cts)
                 .cloned()
                 .collect()
@@ -311,7 +311,7 @@ mod tests {
                     .filter(|x| keep(x))
                     .map(|x| x.price)
                     .min()?;
-                Some((p, prep.pts[o as usize].name.clone(), o))
+                Some((p, prep.pool_types[o as usize].name.clone(), o))
             })
             .collect();
         ranked.sort();

@@ -36,22 +36,25 @@
 mod assemble;
 pub mod consolidate;
 mod engine;
-pub mod explain;
-pub mod karpenter;
-pub mod lower_bound;
-pub mod nodepack;
+mod explain;
+mod karpenter;
+mod lower_bound;
+mod nodepack;
 mod prep;
 mod reason;
 mod solver;
 mod topology;
-pub mod validate;
+mod validate;
 
 use nodepack_model::{CapacityType, Catalog, Money, Node, NodePool, Pod, PodId, Resources};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub use assemble::{assemble, Assembled, Note};
+pub use explain::{Choice, Explanation, NodeExplanation, Passed, PodExplanation, PoolVerdict};
+pub use karpenter::KarpenterStrategy;
 pub use lower_bound::{lower_bound, lower_bound_pending, Bound, BoundError};
+pub use nodepack::{Growth, NodepackStrategy, OwnerKey, RiskModel};
 pub use reason::Reason;
 pub use solver::{Builtin, SolveError, Solver, UnknownStrategy, MAX_PENDING};
 pub use validate::{validate, Rule, Violation};
@@ -63,7 +66,9 @@ pub use validate::{validate, Rule, Violation};
 /// with the strategies: not part of the stable API.
 pub mod internals {
     pub use crate::engine::node_labels;
-    pub use crate::lower_bound::bound_for_prepared;
+    pub use crate::explain::explain;
+    pub use crate::karpenter::{fleet_choice, MAX_INSTANCE_TYPES, PRICE_CAPACITY_BAND};
+    pub use crate::lower_bound::{bound_for, bound_for_prepared};
     pub use crate::prep::{PoolCatalog, PoolType, Prepared};
 }
 
@@ -144,7 +149,7 @@ pub struct NewNode {
     /// The requests of its pods plus daemonset overhead.
     pub requested: Resources,
     /// Replicas of a growing controller it was sized for beyond its pods (see
-    /// [`nodepack::Growth`]; 0: sized for its pods alone).
+    /// [`Growth`]; 0: sized for its pods alone).
     pub expected_replicas: u32,
 }
 

@@ -122,7 +122,7 @@ fn solve_bound(prep: &Prepared, pods: &[usize], skip: bool) -> Result<(Money, us
     // Columns: (pair, capacity type) with the cheapest offering of that type.
     let mut cols: Vec<Column> = Vec::new();
     let mut col_of: BTreeMap<(usize, CapacityType), usize> = BTreeMap::new();
-    for (i, pt) in prep.pts.iter().enumerate() {
+    for (i, pt) in prep.pool_types.iter().enumerate() {
         for o in &pt.offerings {
             let e = col_of.entry((i, o.capacity_type)).or_insert_with(|| {
                 cols.push(Column {
@@ -165,13 +165,13 @@ fn solve_bound(prep: &Prepared, pods: &[usize], skip: bool) -> Result<(Money, us
             .or_insert_with(|| {
                 let mut cc = BTreeSet::new();
                 for (&(pti, ct), &c) in &col_of {
-                    let pt = &prep.pts[pti];
+                    let pt = &prep.pool_types[pti];
                     let np = &problem.nodepools[pt.pool];
                     if taint_blocking(&np.taints, &pod.tolerations, false).is_some() {
                         continue;
                     }
                     let ok = terms.iter().any(|t| {
-                        prep.pt_compatible(t, pti)
+                        prep.pool_type_compatible(t, pti)
                             && pt.offerings_for(t).any(|o| o.capacity_type == ct)
                     });
                     if ok {

@@ -70,7 +70,7 @@ impl PoolType {
 pub struct PoolInfo {
     /// Index in the problem.
     pub index: usize,
-    /// The pairs of this pool: `pts[start..end]`.
+    /// The pairs of this pool: `pool_types[start..end]`.
     pub start: usize,
     /// End of the range.
     pub end: usize,
@@ -89,7 +89,7 @@ pub struct PoolInfo {
 #[derive(Clone, Debug)]
 pub struct PoolCatalog {
     /// All pairs, grouped by pool.
-    pub pts: Vec<PoolType>,
+    pub pool_types: Vec<PoolType>,
     /// Pools, in the problem's order.
     pub pools: Vec<PoolInfo>,
     /// Pool indices in Karpenter's order: weight descending, then name.
@@ -423,23 +423,23 @@ fn pool_type(
 impl PoolCatalog {
     /// Build the pairs of every pool with the catalog.
     pub fn new(nodepools: &[NodePool], catalog: &Catalog) -> Self {
-        let mut pts = Vec::new();
+        let mut pool_types = Vec::new();
         let mut pools = Vec::new();
         for (pi, pool) in nodepools.iter().enumerate() {
-            let start = pts.len();
+            let start = pool_types.len();
             let reqs = pool.node_requirements();
             for (ti, t) in catalog.instance_types.iter().enumerate() {
                 if let Some(pt) = pool_type(catalog, pi, pool, &reqs, ti, t) {
-                    pts.push(pt);
+                    pool_types.push(pt);
                 }
             }
-            let why_empty = (start == pts.len()).then(|| why_no_type(catalog, pool));
+            let why_empty = (start == pool_types.len()).then(|| why_no_type(catalog, pool));
             pools.push(PoolInfo {
                 index: pi,
                 start,
-                end: pts.len(),
+                end: pool_types.len(),
                 reqs,
-                max_capacity: max_of(pts[start..].iter().map(|p| &p.capacity)),
+                max_capacity: max_of(pool_types[start..].iter().map(|p| &p.capacity)),
                 why_empty,
             });
         }
@@ -450,13 +450,13 @@ impl PoolCatalog {
                 .cmp(&pa.weight)
                 .then_with(|| pa.name.cmp(&pb.name))
         });
-        let zones: Vec<String> = pts
+        let zones: Vec<String> = pool_types
             .iter()
             .flat_map(|p| p.zones.iter().cloned())
             .collect::<BTreeSet<String>>()
             .into_iter()
             .collect();
-        for p in pts.iter_mut() {
+        for p in pool_types.iter_mut() {
             p.offer_bits = p
                 .offerings
                 .iter()
@@ -466,22 +466,25 @@ impl PoolCatalog {
                 })
                 .collect();
         }
-        let mut by_min_price: Vec<u32> = (0..pts.len() as u32).collect();
-        by_min_price.sort_by_key(|&i| (pts[i as usize].min_price, i));
+        let mut by_min_price: Vec<u32> = (0..pool_types.len() as u32).collect();
+        by_min_price.sort_by_key(|&i| (pool_types[i as usize].min_price, i));
         PoolCatalog {
             by_min_price,
             pools,
             pool_order,
             zones,
-            caps: pts.iter().map(|p| plain_dims(&p.usable)).collect(),
-            capacities: pts.iter().map(|p| plain_dims(&p.capacity)).collect(),
-            capacity_extended: pts
+            caps: pool_types.iter().map(|p| plain_dims(&p.usable)).collect(),
+            capacities: pool_types.iter().map(|p| plain_dims(&p.capacity)).collect(),
+            capacity_extended: pool_types
                 .iter()
                 .map(|p| !p.capacity.extended.is_empty())
                 .collect(),
-            min_price: pts.iter().map(|p| p.min_price).collect(),
-            extended: pts.iter().map(|p| !p.usable.extended.is_empty()).collect(),
-            pts,
+            min_price: pool_types.iter().map(|p| p.min_price).collect(),
+            extended: pool_types
+                .iter()
+                .map(|p| !p.usable.extended.is_empty())
+                .collect(),
+            pool_types,
             pool_names: nodepools.iter().map(|p| p.name.clone()).collect(),
             compat_memo: Default::default(),
             price_memo: Default::default(),
@@ -490,7 +493,7 @@ impl PoolCatalog {
         }
     }
 
-    /// The pairs of pool `pool` compatible with `reqs` ([`PoolCatalog::pt_compatible`]), as
+    /// The pairs of pool `pool` compatible with `reqs` ([`PoolCatalog::pool_type_compatible`]), as
     /// a bit set over the pool's pairs (bit `i - start` for pair `i`), memoized and
     /// shared by every problem built on these pairs: a pure memo.
     pub fn compatible_set(&self, pool: usize, reqs: &Requirements) -> std::sync::Arc<Vec<u64>> {
@@ -501,7 +504,7 @@ impl PoolCatalog {
         let info = &self.pools[pool];
         let mut bits = vec![0u64; (info.end - info.start).div_ceil(64)];
         for i in info.start..info.end {
-            let p = &self.pts[i];
+            let p = &self.pool_types[i];
             if term_compatible(reqs, &p.reqs) && p.offerings_for(reqs).next().is_some() {
                 let k = i - info.start;
                 bits[k / 64] |= 1u64 << (k % 64);
@@ -547,14 +550,15 @@ impl PoolCatalog {
 impl PoolCatalog {
     /// Is the pair compatible with the requirements, including an offering in an allowed
     /// zone with an allowed capacity type?
-    pub fn pt_compatible(&self, reqs: &Requirements, pt: usize) -> bool {
-        let p = &self.pts[pt];
+    pub fn pool_type_compatible(&self, reqs: &Requirements, pt: usize) -> bool {
+        let p = &self.pool_types[pt];
         term_compatible(reqs, &p.reqs) && p.offerings_for(reqs).next().is_some()
     }
 
     /// Does `r` fit in pair `pt`'s usable capacity? (Same answer as `r.fits(&cap)`.)
-    pub fn fits_pt(&self, r: &Resources, pt: usize) -> bool {
-        fits_caps(r, &self.caps[pt]) && (r.extended.is_empty() || r.fits(&self.pts[pt].usable))
+    pub fn fits_pool_type(&self, r: &Resources, pt: usize) -> bool {
+        fits_caps(r, &self.caps[pt])
+            && (r.extended.is_empty() || r.fits(&self.pool_types[pt].usable))
     }
 
     /// Does pair `pt`'s usable capacity have extended resources?
@@ -578,8 +582,8 @@ impl PoolCatalog {
         self.by_min_price
             .iter()
             .map(|&i| i as usize)
-            .find(|&i| self.fits_pt(r, i))
-            .map(|i| self.pts[i].min_price)
+            .find(|&i| self.fits_pool_type(r, i))
+            .map(|i| self.pool_types[i].min_price)
     }
 }
 
@@ -646,7 +650,7 @@ impl<'a> Prepared<'a> {
 
     /// The cheapest price of the pair's offerings within the masks.
     pub fn min_price_in(&self, pt: usize, masks: (u64, u8)) -> Option<i64> {
-        let p = &self.pts[pt];
+        let p = &self.pool_types[pt];
         p.offer_bits
             .iter()
             .zip(&p.offerings)
@@ -679,7 +683,7 @@ impl<'a> Prepared<'a> {
             .and_then(|m| m.get(&masks).cloned());
         let v = shared.unwrap_or_else(|| {
             let v = std::sync::Arc::new(
-                (0..self.pts.len())
+                (0..self.pool_types.len())
                     .map(|pt| self.min_price_in(pt, masks))
                     .collect::<Vec<_>>(),
             );
@@ -715,13 +719,13 @@ impl<'a> Prepared<'a> {
 
     /// Does the pair have an offering within the masks?
     pub fn has_offering(&self, pt: usize, masks: (u64, u8)) -> bool {
-        self.pts[pt]
+        self.pool_types[pt]
             .offer_bits
             .iter()
             .any(|&(z, c)| z & masks.0 != 0 && c & masks.1 != 0)
     }
 
-    /// Like [`PoolCatalog::pt_compatible`], but only the keys of `changed` are checked
+    /// Like [`PoolCatalog::pool_type_compatible`], but only the keys of `changed` are checked
     /// against the pair (the pair is known to satisfy the rest of `reqs`); offerings are
     /// checked against all of `reqs`.
     pub fn pt_compatible_delta(
@@ -737,7 +741,7 @@ impl<'a> Prepared<'a> {
     /// `reqs` on each key of `changed` (zone and capacity type are left to the
     /// offerings).
     pub fn pt_labels_ok(&self, reqs: &Requirements, changed: &Requirements, pt: usize) -> bool {
-        let p = &self.pts[pt];
+        let p = &self.pool_types[pt];
         changed.keys.iter().all(|(k, _)| {
             // Zone and capacity type are checked through the offerings.
             if k == labels::ZONE || k == labels::CAPACITY_TYPE {
@@ -759,7 +763,7 @@ impl<'a> Prepared<'a> {
         for (k, m) in &reqs.min_values {
             let mut vals: BTreeSet<&str> = BTreeSet::new();
             for &o in options {
-                let pt = &self.pts[o as usize];
+                let pt = &self.pool_types[o as usize];
                 if k == labels::ZONE {
                     vals.extend(pt.offerings_for(reqs).map(|o| o.zone.as_str()));
                 } else if k == labels::CAPACITY_TYPE {
@@ -903,7 +907,7 @@ pub fn max_capacity(prep: &Prepared, options: &[u32]) -> Resources {
         options
             .iter()
             .filter(|&&o| prep.capacity_extended[o as usize])
-            .map(|&o| &prep.pts[o as usize].capacity),
+            .map(|&o| &prep.pool_types[o as usize].capacity),
     )
     .extended;
     r
@@ -970,7 +974,7 @@ impl CompatCache {
                 )));
             }
             let v: Vec<u32> = (info.start..info.end)
-                .filter(|&i| prep.pt_compatible(term, i))
+                .filter(|&i| prep.pool_type_compatible(term, i))
                 .map(|i| i as u32)
                 .collect();
             if v.is_empty() {
@@ -985,7 +989,7 @@ impl CompatCache {
                 } else {
                     // Name the first key no instance type of the pool can satisfy.
                     let why = (info.start..info.end)
-                        .filter_map(|i| term_conflict(term, &prep.pts[i].reqs))
+                        .filter_map(|i| term_conflict(term, &prep.pool_types[i].reqs))
                         .next()
                         .unwrap_or_else(|| format!("no offering matches ({term})"));
                     Err(Reason::Requirements(format!(
@@ -1040,14 +1044,14 @@ pub(crate) mod tests {
     #[test]
     fn max_capacity_is_the_element_wise_maximum() {
         with_testkit_prep(|prep| {
-            let all: Vec<u32> = (0..prep.pts.len() as u32).collect();
+            let all: Vec<u32> = (0..prep.pool_types.len() as u32).collect();
             for opts in [
                 all.clone(),
                 all[..3].to_vec(),
                 all[all.len() - 3..].to_vec(),
                 vec![],
             ] {
-                let want = max_of(opts.iter().map(|&o| &prep.pts[o as usize].capacity));
+                let want = max_of(opts.iter().map(|&o| &prep.pool_types[o as usize].capacity));
                 assert_eq!(max_capacity(prep, &opts), want);
             }
             assert!(!max_capacity(prep, &all).extended.is_empty());
@@ -1072,7 +1076,7 @@ pub(crate) mod tests {
         let masks = (u64::MAX, u8::MAX);
         let (ta, tb) = (a.min_prices(masks), b.min_prices(masks));
         assert!(std::sync::Arc::ptr_eq(&ta, &tb));
-        let fresh: Vec<Option<i64>> = (0..a.pts.len())
+        let fresh: Vec<Option<i64>> = (0..a.pool_types.len())
             .map(|pt| a.min_price_in(pt, masks))
             .collect();
         assert_eq!(*ta, fresh);
@@ -1100,7 +1104,7 @@ pub(crate) mod tests {
             let limits = LimitTracker::new(&prep);
             let info = &prep.pools[0];
             let each: Vec<bool> = (info.start..info.end)
-                .map(|i| limits.allows(&pools[0].limits, 0, &prep.pts[i].capacity))
+                .map(|i| limits.allows(&pools[0].limits, 0, &prep.pool_types[i].capacity))
                 .collect();
             if limits.allows(&pools[0].limits, 0, &info.max_capacity) {
                 assert!(each.iter().all(|&a| a), "{cores} cores");
@@ -1121,7 +1125,7 @@ pub(crate) mod tests {
             for zones in 0u64..8 {
                 for cts in 0u8..8 {
                     let prices = prep.min_prices((zones, cts));
-                    for pt in 0..prep.pts.len() {
+                    for pt in 0..prep.pool_types.len() {
                         let has = prep.has_offering(pt, (zones, cts));
                         assert_eq!(prices[pt].is_some(), has);
                         if has {
@@ -1149,7 +1153,7 @@ pub(crate) mod tests {
             for gib in [1, 8, 64, 2_000] {
                 let r = Resources::new(Millicores(cpu), Bytes::from_gib(gib)).with_pods(1);
                 let scan = pairs
-                    .pts
+                    .pool_types
                     .iter()
                     .filter(|pt| r.fits(&pt.usable))
                     .map(|pt| pt.min_price)

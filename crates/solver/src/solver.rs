@@ -63,8 +63,8 @@ impl Strategy for Builtin {
     }
     fn solve_prepared(&self, prep: &Prepared) -> Plan {
         match self {
-            Builtin::Nodepack => crate::nodepack::Nodepack::default().solve_prepared(prep),
-            Builtin::Karpenter => crate::karpenter::Karpenter.solve_prepared(prep),
+            Builtin::Nodepack => crate::NodepackStrategy::default().solve_prepared(prep),
+            Builtin::Karpenter => crate::KarpenterStrategy.solve_prepared(prep),
         }
     }
 }

@@ -8,7 +8,7 @@ use nodepack_model::{
     labels, CapacityType, Catalog, InstanceType, InterruptionBucket, Money, NodePool, Offering,
     Operator, Pod, Requirements,
 };
-use nodepack_solver::karpenter::{fleet_choice, PRICE_CAPACITY_BAND};
+use nodepack_solver::internals::{fleet_choice, PRICE_CAPACITY_BAND};
 use nodepack_solver::{solve, validate, Plan, Problem, STRATEGIES};
 use nodepack_testkit as tk;
 

@@ -5,8 +5,8 @@
 
 use nodepack_model::pod::Owner;
 use nodepack_model::Money;
-use nodepack_solver::nodepack::{Growth, Nodepack};
 use nodepack_solver::{lower_bound, solve, validate, Problem, Strategy, STRATEGIES};
+use nodepack_solver::{Growth, NodepackStrategy};
 use nodepack_testkit as tk;
 use proptest::prelude::*;
 use std::sync::Arc;
@@ -76,7 +76,8 @@ proptest! {
         for (i, e) in expected.iter().enumerate() {
             growth.expected.insert(("default".into(), "ReplicaSet".into(), format!("rs{i}")), *e);
         }
-        let np = Nodepack { growth, ..Nodepack::default() };
+        let mut np = NodepackStrategy::default();
+        np.growth = growth;
         let problem = Problem { pending: &pods, nodes: &[], nodepools: &pools, catalog: &catalog };
         let plan = np.solve(&problem);
         let errs = validate(&problem, &plan);

@@ -23,7 +23,7 @@ fn reasons(pool: &NodePool, catalog: &Catalog) -> Vec<String> {
         out.push(plan.unschedulable[0].reason.to_string());
     }
     let prep = nodepack_solver::internals::Prepared::new(problem);
-    let ex = nodepack_solver::explain::explain(&prep, &solve("nodepack", &problem).unwrap());
+    let ex = nodepack_solver::internals::explain(&prep, &solve("nodepack", &problem).unwrap());
     out.push(format!("{ex:?}"));
     out
 }

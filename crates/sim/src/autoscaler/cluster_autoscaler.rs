@@ -73,7 +73,7 @@ fn groups(ctx: &Ctx) -> Vec<Group> {
     for (pool, info) in ctx.pairs.pools.iter().enumerate() {
         let mut types: Vec<(f64, usize)> = (info.start..info.end)
             .map(|pt| {
-                let p = &ctx.pairs.pts[pt];
+                let p = &ctx.pairs.pool_types[pt];
                 let units = p.usable.cpu.0 as f64 / 1000.0
                     + p.usable.memory.0 as f64 / (4.0 * (1u64 << 30) as f64);
                 (p.min_price as f64 / units.max(1e-9), pt)
@@ -81,7 +81,7 @@ fn groups(ctx: &Ctx) -> Vec<Group> {
             .collect();
         types.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         for &(_, pt) in types.iter().take(GROUP_TYPES) {
-            let p = &ctx.pairs.pts[pt];
+            let p = &ctx.pairs.pool_types[pt];
             for o in &p.offerings {
                 let mut l = p.labels.clone();
                 l.insert(labels::ZONE.into(), o.zone.clone());
@@ -189,7 +189,7 @@ impl ClusterAutoscaler {
         // Estimate every group.
         let mut best: Option<((i64, i64, i64), usize, usize, Vec<usize>)> = None;
         for (gi, g) in groups.iter().enumerate() {
-            let pt = &ctx.pairs.pts[g.pt];
+            let pt = &ctx.pairs.pool_types[g.pt];
             if ctx.cloud.cached_unavailable(&pt.name, &g.offering, ctx.now) {
                 continue;
             }
@@ -263,7 +263,7 @@ impl ClusterAutoscaler {
                 .collect();
         };
         let g = &groups[gi];
-        let name = &ctx.pairs.pts[g.pt].name;
+        let name = &ctx.pairs.pool_types[g.pt].name;
         let _ = helped;
         (0..n.min(100))
             .map(|_| {

@@ -21,7 +21,7 @@ use super::{Action, Ctx, LaunchReq};
 use crate::cluster::Cluster;
 use nodepack_model::pod::LabelMap;
 use nodepack_model::{labels, Millis, Node, Pod, PodId, Resources};
-use nodepack_solver::nodepack::{Growth, Nodepack};
+use nodepack_solver::{Growth, NodepackStrategy};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -96,10 +96,8 @@ impl Headroom {
         if pods.is_empty() {
             return unneeded_warm(ctx.cluster, &self.placed);
         }
-        let strategy = Nodepack {
-            growth,
-            ..Nodepack::default()
-        };
+        let mut strategy = NodepackStrategy::default();
+        strategy.growth = growth;
         let (plan, at) = super::solve_live(&strategy, ctx, &pods);
         for (b, node) in plan.existing.iter().zip(at) {
             let pod = pods.iter().find(|p| p.id == b.pod);

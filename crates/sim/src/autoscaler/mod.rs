@@ -16,7 +16,7 @@ use crate::config::TraceEvent;
 use nodepack_model::taints::first_untolerated;
 use nodepack_model::{CapacityType, Catalog, Millis, NodePool, Pod, Requirements, Toleration};
 use nodepack_solver::internals::{PoolCatalog, Prepared};
-use nodepack_solver::nodepack::Growth;
+use nodepack_solver::Growth;
 use nodepack_solver::{Plan, Problem, Strategy};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -67,7 +67,7 @@ pub struct LaunchReq {
     pub warm: bool,
     /// Karpenter's CreateFleet semantics: one request over the overrides (the type and
     /// its alternatives, in every zone the pods allow), the offering picked by
-    /// `nodepack_solver::karpenter::fleet_choice` among those not in the
+    /// `nodepack_solver::internals::fleet_choice` among those not in the
     /// unavailable-offerings cache; an insufficient-capacity error fails the whole
     /// launch (the offering is cached unavailable, the pods wait for the next batch).
     /// Otherwise the chosen offering is tried first, then the others in order.
@@ -329,10 +329,11 @@ impl Provisioner {
 
     fn provision(&self, ctx: &Ctx, waiting: &[usize]) -> Vec<Action> {
         let strategy: Box<dyn Strategy> = match (self.solver, self.growth_window) {
-            ("nodepack", Some(w)) => Box::new(nodepack_solver::nodepack::Nodepack {
-                growth: growth_forecast(ctx.cluster, ctx.now, waiting, w),
-                ..Default::default()
-            }),
+            ("nodepack", Some(w)) => {
+                let mut s = nodepack_solver::NodepackStrategy::default();
+                s.growth = growth_forecast(ctx.cluster, ctx.now, waiting, w);
+                Box::new(s)
+            }
             // Names are checked when the autoscaler is built (`by_name`).
             (name, _) => match nodepack_solver::strategy(name) {
                 Ok(s) => Box::new(s),
@@ -418,9 +419,9 @@ impl<'c> Room<'c> {
                     !pool.limits.exceeded_by_sum(u, &pt.capacity, n + 1)
                         && first_untolerated(&pool.taints, &pod.tolerations).is_none()
                 })
-                && terms.iter().any(|t| pairs.pt_compatible(t, k))
+                && terms.iter().any(|t| pairs.pool_type_compatible(t, k))
         };
-        self.free.iter().any(on_node) || pairs.pts.iter().enumerate().any(on_new)
+        self.free.iter().any(on_node) || pairs.pool_types.iter().enumerate().any(on_new)
     }
 }
 

@@ -92,7 +92,7 @@ impl Autoscaler for StaticFleet {
             nodepools: &pools,
             catalog: ctx.catalog,
         };
-        let plan = nodepack_solver::nodepack::Nodepack::default().solve(&problem);
+        let plan = nodepack_solver::NodepackStrategy::default().solve(&problem);
         plan.nodes
             .iter()
             .filter_map(|n| {

@@ -429,7 +429,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
             .any(|(key, allowed)| n.labels.get(key).is_some_and(|v| !allowed.has(v.as_str())));
         let info = &self.pairs.pools[k];
         let type_gone = !n.instance_type.is_empty()
-            && !(info.start..info.end).any(|pt| self.pairs.pts[pt].name == n.instance_type);
+            && !(info.start..info.end).any(|pt| self.pairs.pool_types[pt].name == n.instance_type);
         label_drift || type_gone
     }
 
@@ -1051,7 +1051,7 @@ pub fn scratch_cost(
     };
     let prep = Prepared::with_pairs(pairs.clone(), problem);
     let plan = if solver == "nodepack" {
-        let np = crate::nodepack::Nodepack {
+        let np = crate::nodepack::NodepackStrategy {
             cost_only: true,
             ..Default::default()
         };

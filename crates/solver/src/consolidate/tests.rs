@@ -15,7 +15,7 @@ pub(crate) fn node(
 ) -> Node {
     let pairs = PoolCatalog::new(pools, catalog);
     let pt = pairs
-        .pts
+        .pool_types
         .iter()
         .find(|p| p.name == ty)
         .expect("type in pool");

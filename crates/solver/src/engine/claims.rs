@@ -18,7 +18,7 @@ pub struct Claim {
     /// Accumulated node requirements.
     pub reqs: Requirements,
     /// PoolCatalog (pool, instance type) it may still launch: compatible with its requirements
-    /// and with room for all its pods, as indices into `Prepared::pts`.
+    /// and with room for all its pods, as indices into `Prepared::pool_types`.
     pub options: Vec<u32>,
     /// Element-wise maximum of the options' usable capacity (a quick rejection test).
     pub max_cap: Resources,
@@ -217,7 +217,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             .any(|k| k != labels::ZONE && k != labels::CAPACITY_TYPE);
         let offered = recheck.then(|| self.prep.min_prices(self.prep.offer_masks(new_reqs)));
         let keep = |o: u32| {
-            self.prep.fits_pt(total, o as usize)
+            self.prep.fits_pool_type(total, o as usize)
                 && offered.as_ref().is_none_or(|m| {
                     m[o as usize].is_some()
                         && (!labels || self.prep.pt_labels_ok(new_reqs, changed, o as usize))
@@ -270,7 +270,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                 let fair = new_options
                     .iter()
                     .map(|&o| {
-                        let p = &self.prep.pts[o as usize];
+                        let p = &self.prep.pool_types[o as usize];
                         p.min_price as f64 * dominant_share(&pod.requests, &p.usable)
                     })
                     .fold(f64::INFINITY, f64::min);
@@ -299,8 +299,8 @@ impl<'p, 'a> Engine<'p, 'a> {
             let (zm, cm) = self.prep.offer_masks(reqs);
             let mut found = 0u64;
             for &o in options {
-                let pt = &self.prep.pts[o as usize];
-                if found == zm || !self.prep.fits_pt(total, o as usize) {
+                let pt = &self.prep.pool_types[o as usize];
+                if found == zm || !self.prep.fits_pool_type(total, o as usize) {
                     continue;
                 }
                 for &(z, c) in &pt.offer_bits {
@@ -320,7 +320,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         }
         options
             .iter()
-            .filter(|&&o| self.prep.fits_pt(total, o as usize))
+            .filter(|&&o| self.prep.fits_pool_type(total, o as usize))
             .flat_map(|&o| option_values(self.prep, o, reqs, key))
             .collect()
     }
@@ -452,7 +452,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                         .prep
                         .cheapest_option(&r, o.as_deref().unwrap_or(&cl.options))
                         .map(|x| {
-                            self.prep.pts[x as usize]
+                            self.prep.pool_types[x as usize]
                                 .capacity
                                 .saturating_sub(&cl.reserved)
                         })
@@ -520,16 +520,22 @@ impl<'p, 'a> Engine<'p, 'a> {
                 compat
                     .into_iter()
                     .filter(|&o| {
-                        self.limits
-                            .allows(&np.limits, pool, &self.prep.pts[o as usize].capacity)
+                        self.limits.allows(
+                            &np.limits,
+                            pool,
+                            &self.prep.pool_types[o as usize].capacity,
+                        )
                     })
                     .collect()
             };
         if within.is_empty() {
             let why = first
                 .and_then(|o| {
-                    self.limits
-                        .exceeded(&np.limits, pool, &self.prep.pts[o as usize].capacity)
+                    self.limits.exceeded(
+                        &np.limits,
+                        pool,
+                        &self.prep.pool_types[o as usize].capacity,
+                    )
                 })
                 .unwrap_or_default();
             return Err(Reason::Limits(format!(
@@ -573,7 +579,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             let cheapest = self
                 .prep
                 .cheapest_option(&reqs, &options)
-                .map(|o| &self.prep.pts[o as usize]);
+                .map(|o| &self.prep.pool_types[o as usize]);
             let target = cheapest.map(|p| p.usable.clone()).unwrap_or_default();
             if self.policy.growth_factor.is_some() {
                 let cap = cheapest.map(|p| p.capacity.clone()).unwrap_or_default();
@@ -652,7 +658,7 @@ impl<'p, 'a> Engine<'p, 'a> {
 /// The values of `key` a pair could give a node under the requirements: zones and
 /// capacity types from its offerings, other keys from its requirements.
 pub fn option_values(prep: &Prepared, o: u32, reqs: &Requirements, key: &str) -> Vec<String> {
-    let pt = &prep.pts[o as usize];
+    let pt = &prep.pool_types[o as usize];
     if key == labels::ZONE {
         let mut v: Vec<String> = pt.offerings_for(reqs).map(|o| o.zone.clone()).collect();
         v.dedup();
@@ -707,7 +713,7 @@ pub(super) fn cap_bounds(prep: &Prepared, options: &[u32]) -> (Resources, [u64; 
             options
                 .iter()
                 .filter(|&&o| prep.has_extended(o as usize))
-                .map(|&o| &prep.pts[o as usize].usable),
+                .map(|&o| &prep.pool_types[o as usize].usable),
         )
         .extended;
     }

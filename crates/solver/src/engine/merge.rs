@@ -56,7 +56,7 @@ impl<'a> Engine<'_, 'a> {
         let prices = self.prep.min_prices(self.prep.offer_masks(reqs));
         options
             .iter()
-            .filter(|&&o| self.prep.fits_pt(total, o as usize))
+            .filter(|&&o| self.prep.fits_pool_type(total, o as usize))
             .filter_map(|&o| prices[o as usize].map(|p| (p, o)))
             .min()
             .map(|(p, o)| (o, p))
@@ -177,16 +177,16 @@ impl<'a> Engine<'_, 'a> {
             // Options that hold the largest item, by price per share of the demand.
             let mut cands: Vec<(f64, u32)> = options
                 .iter()
-                .filter(|&&o| self.prep.fits_pt(&biggest, o as usize))
+                .filter(|&&o| self.prep.fits_pool_type(&biggest, o as usize))
                 .filter_map(|&o| {
                     let p = prices[o as usize]?;
-                    let share = dominant_share(&total, &self.prep.pts[o as usize].usable);
+                    let share = dominant_share(&total, &self.prep.pool_types[o as usize].usable);
                     Some((p as f64 * share, o))
                 })
                 .collect();
             cands.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             for &(_, o) in cands.iter().take(MERGE_CANDIDATES) {
-                let cap = &self.prep.pts[o as usize].usable;
+                let cap = &self.prep.pool_types[o as usize].usable;
                 let mut used: Vec<Resources> = Vec::new();
                 let mut bins: Vec<Vec<usize>> = Vec::new();
                 for (req, ps) in &items {
@@ -246,7 +246,7 @@ impl<'a> Engine<'_, 'a> {
             let Some((o, _)) = self.cheapest_holding(&reqs, &options, &total) else {
                 return 0;
             };
-            let cap = &self.prep.pts[o as usize].capacity;
+            let cap = &self.prep.pool_types[o as usize].capacity;
             if limits.exceeded(&np.limits, pool, cap).is_some() {
                 return 0;
             }
@@ -261,14 +261,14 @@ impl<'a> Engine<'_, 'a> {
                     let kept: Vec<u32> = options
                         .iter()
                         .copied()
-                        .filter(|&x| self.prep.fits_pt(total, x as usize))
+                        .filter(|&x| self.prep.fits_pool_type(total, x as usize))
                         .collect();
                     cl.pods = bin.clone();
                     cl.requested = total.clone();
                     (cl.max_cap, cl.min_cap) = cap_bounds(self.prep, &kept);
                     cl.options = kept;
-                    cl.target_cap = self.prep.pts[*o as usize].usable.clone();
-                    cl.reserved = self.prep.pts[*o as usize].capacity.clone();
+                    cl.target_cap = self.prep.pool_types[*o as usize].usable.clone();
+                    cl.reserved = self.prep.pool_types[*o as usize].capacity.clone();
                     for &pi in bin {
                         self.placed[pi] = Some(Placement::Claim(c));
                     }

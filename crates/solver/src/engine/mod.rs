@@ -532,7 +532,7 @@ pub fn node_for(
     pods: Vec<nodepack_model::PodId>,
     requested: &Resources,
 ) -> crate::NewNode {
-    let p = &prep.pts[pt as usize];
+    let p = &prep.pool_types[pt as usize];
     let np = &prep.problem.nodepools[p.pool];
     let labels = node_labels(p, np, offering, hostname);
     crate::NewNode {
@@ -601,8 +601,8 @@ mod tests {
     #[test]
     fn cap_bounds_are_the_largest_and_smallest_capacities() {
         crate::prep::tests::with_testkit_prep(|prep| {
-            let all: Vec<u32> = (0..prep.pts.len() as u32).collect();
-            let cap = |o: &u32| &prep.pts[*o as usize].usable;
+            let all: Vec<u32> = (0..prep.pool_types.len() as u32).collect();
+            let cap = |o: &u32| &prep.pool_types[*o as usize].usable;
             assert!(all.iter().any(|o| !cap(o).extended.is_empty()));
             let plain: Vec<u32> = all
                 .iter()

@@ -192,8 +192,8 @@ fn explain_node(
     let need = pods
         .iter()
         .fold(Resources::default(), |a, p| a.saturating_add(&p.requests));
-    let chosen_pt = (info.start..info.end).find(|&i| prep.pts[i].name == n.instance_type)?;
-    let chosen_o = prep.pts[chosen_pt]
+    let chosen_pt = (info.start..info.end).find(|&i| prep.pool_types[i].name == n.instance_type)?;
+    let chosen_o = prep.pool_types[chosen_pt]
         .offerings
         .iter()
         .find(|o| o.zone == n.zone && o.capacity_type == n.capacity_type)?;
@@ -205,7 +205,7 @@ fn explain_node(
         .collect();
     let mut all: Vec<(Choice, Option<String>)> = Vec::new();
     for i in info.start..info.end {
-        let pt = &prep.pts[i];
+        let pt = &prep.pool_types[i];
         let type_reason = requirement_conflict(&needs, &pt.reqs)
             .map(|c| format!("requirement: {c}"))
             .or_else(|| {
@@ -367,7 +367,7 @@ fn explain_pod(prep: &Prepared, pod: &Pod, reason: &str) -> PodExplanation {
             );
         }
         for i in info.start..info.end {
-            let pt = &prep.pts[i];
+            let pt = &prep.pool_types[i];
             let why = requirement_conflict(&needs, &pt.reqs)
                 .map(|c| {
                     // Group by the requirement key: "requirement <key>".

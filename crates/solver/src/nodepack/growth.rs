@@ -12,7 +12,7 @@
 //! are divided among the zones, and pods with hostname rules never grow a node (their
 //! replicas cannot share it). Pool limits hold.
 
-use super::{max_fit, Nodepack};
+use super::{max_fit, NodepackStrategy};
 use crate::prep::{LimitTracker, Prepared};
 use nodepack_model::requirements::ValueSet;
 use nodepack_model::{labels, Offering, Pod, Requirements, Resources};
@@ -96,7 +96,7 @@ pub(crate) struct Draft<'a> {
     pub offering: &'a Offering,
 }
 
-impl Nodepack {
+impl NodepackStrategy {
     /// The larger type to launch instead of the draft's, with its offering in the same
     /// zone and capacity type, its alternatives (types holding the same expected pods,
     /// cheapest first) and the number of expected replicas it holds, when the draft's
@@ -136,15 +136,15 @@ impl Nodepack {
         let base = self.risk.effective(d.offering, n0) / n0 as f64;
         let info = &prep.pools[d.pool];
         let np = &prep.problem.nodepools[d.pool];
-        limits.remove(d.pool, &prep.pts[d.pt as usize].capacity);
+        limits.remove(d.pool, &prep.pool_types[d.pt as usize].capacity);
         let mut pick: Option<(f64, u32, usize)> = None;
         for pt in info.start..info.end {
-            let cap = &prep.pts[pt].usable;
+            let cap = &prep.pool_types[pt].usable;
             if pt as u32 == d.pt || !d.requested.fits(cap) {
                 continue;
             }
             let k = max_fit(&cap.saturating_sub(d.requested), tmpl, extra as usize);
-            if k == 0 || !prep.pt_compatible(&at, pt) {
+            if k == 0 || !prep.pool_type_compatible(&at, pt) {
                 continue;
             }
             let price = self.price(prep, pt as u32, &at, n0 + k);
@@ -159,23 +159,24 @@ impl Nodepack {
                 && !merge_pays
                 && score < base * (1.0 - g.min_gain)
                 && pick.is_none_or(|(s, q, _)| score < s || (score == s && (pt as u32) < q))
-                && limits.allows(&np.limits, d.pool, &prep.pts[pt].capacity)
+                && limits.allows(&np.limits, d.pool, &prep.pool_types[pt].capacity)
             {
                 pick = Some((score, pt as u32, k));
             }
         }
         // One zone and one capacity type: at most one offering.
-        let offering = pick.and_then(|(_, pt, _)| prep.pts[pt as usize].offerings_for(&at).next());
+        let offering =
+            pick.and_then(|(_, pt, _)| prep.pool_types[pt as usize].offerings_for(&at).next());
         let (Some((_, pt, k)), Some(offering)) = (pick, offering.cloned()) else {
-            limits.add(d.pool, &prep.pts[d.pt as usize].capacity);
+            limits.add(d.pool, &prep.pool_types[d.pt as usize].capacity);
             return None;
         };
-        limits.add(d.pool, &prep.pts[pt as usize].capacity);
+        limits.add(d.pool, &prep.pool_types[pt as usize].capacity);
         // Alternatives: the pool's other types that hold the expected pods.
         let want = d.requested.saturating_add(&super::scaled(tmpl, k));
         let options: Vec<u32> = (info.start..info.end)
-            .filter(|&i| i as u32 != pt && want.fits(&prep.pts[i].usable))
-            .filter(|&i| prep.pt_compatible(d.reqs, i))
+            .filter(|&i| i as u32 != pt && want.fits(&prep.pool_types[i].usable))
+            .filter(|&i| prep.pool_type_compatible(d.reqs, i))
             .map(|i| i as u32)
             .collect();
         let alternatives = self
@@ -186,7 +187,7 @@ impl Nodepack {
                 crate::karpenter::MAX_INSTANCE_TYPES - 1,
             )
             .into_iter()
-            .map(|o| prep.pts[o as usize].name.clone())
+            .map(|o| prep.pool_types[o as usize].name.clone())
             .collect();
         Some((pt, offering, alternatives, k as u32))
     }
@@ -226,9 +227,9 @@ mod tests {
             nodepools: &pools,
             catalog: &catalog,
         };
-        Nodepack {
+        NodepackStrategy {
             growth,
-            ..Nodepack::default()
+            ..NodepackStrategy::default()
         }
         .solve(&problem)
     }

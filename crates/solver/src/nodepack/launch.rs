@@ -5,7 +5,7 @@ use super::*;
 use crate::prep::Prepared;
 use nodepack_model::{CapacityType, Offering, Requirements};
 
-impl Nodepack {
+impl NodepackStrategy {
     /// Choose the offering for a node of pair `pt` with the given requirements.
     pub(super) fn choose(
         &self,
@@ -15,7 +15,7 @@ impl Nodepack {
         pods: usize,
         spread: &Spread,
     ) -> Option<Offering> {
-        let p = &prep.pts[pt as usize];
+        let p = &prep.pool_types[pt as usize];
         let offs: Vec<&Offering> = p.offerings_for(reqs).collect();
         let best = offs
             .iter()
@@ -41,7 +41,7 @@ impl Nodepack {
     }
 
     /// Launch a claim: the option with the lowest effective price, with its offering
-    /// chosen by [`Nodepack::choose`] (spreading spot nodes over zones).
+    /// chosen by [`NodepackStrategy::choose`] (spreading spot nodes over zones).
     pub(super) fn launch(
         &self,
         prep: &Prepared,
@@ -57,7 +57,7 @@ impl Nodepack {
             .iter()
             .skip(1)
             .take(crate::karpenter::MAX_INSTANCE_TYPES - 1)
-            .map(|o| prep.pts[*o as usize].name.clone())
+            .map(|o| prep.pool_types[*o as usize].name.clone())
             .collect();
         Some((o, off, alternatives))
     }
@@ -82,7 +82,7 @@ impl Nodepack {
     }
 }
 
-/// [`Nodepack::rank`] for many options: walk every pair in price order and keep the
+/// [`NodepackStrategy::rank`] for many options: walk every pair in price order and keep the
 /// options, until `limit` are found.
 pub(super) fn rank_by_walk(
     prep: &Prepared,
@@ -90,7 +90,7 @@ pub(super) fn rank_by_walk(
     options: &[u32],
     limit: usize,
 ) -> Vec<u32> {
-    let mut member = vec![0u64; prep.pts.len().div_ceil(64)];
+    let mut member = vec![0u64; prep.pool_types.len().div_ceil(64)];
     for &o in options {
         member[o as usize / 64] |= 1 << (o % 64);
     }
@@ -106,7 +106,7 @@ pub(super) fn rank_by_walk(
     out
 }
 
-/// [`Nodepack::rank`] for few options: sort them by (price, index).
+/// [`NodepackStrategy::rank`] for few options: sort them by (price, index).
 pub(super) fn rank_by_sort(
     prep: &Prepared,
     masks: (u64, u8),
@@ -129,7 +129,7 @@ pub(super) fn rank_by_sort(
     ranked.into_iter().map(|(_, o)| o).collect()
 }
 
-/// [`Nodepack::rank`] walks the pairs in price order instead of sorting the options
+/// [`NodepackStrategy::rank`] walks the pairs in price order instead of sorting the options
 /// when there are more options than this.
 pub(super) const RANK_WALK: usize = 64;
 

@@ -27,7 +27,7 @@
 //!    replicas, when that lowers the expected price per pod and consolidation would
 //!    not take the saving by itself (see [`growth`]).
 
-pub mod growth;
+mod growth;
 mod patterns;
 pub use growth::{Growth, OwnerKey};
 mod launch;
@@ -46,9 +46,11 @@ use crate::{NewNode, Plan, Strategy, Unschedulable};
 use nodepack_model::{labels, CapacityType, Money, Requirements, Resources};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// nodepack's strategy.
+/// nodepack's strategy (the [`Builtin::Nodepack`](crate::Builtin) one is its default;
+/// set `growth` for replicas expected soon).
 #[derive(Clone, Debug, Default)]
-pub struct Nodepack {
+#[non_exhaustive]
+pub struct NodepackStrategy {
     /// The spot risk model.
     pub risk: RiskModel,
     /// Replicas expected soon, for sizing new nodes (see [`Growth`]; empty: none).
@@ -71,7 +73,7 @@ struct Packed {
     requested: Resources,
 }
 
-impl Strategy for Nodepack {
+impl Strategy for NodepackStrategy {
     fn name(&self) -> &'static str {
         "nodepack"
     }
@@ -132,7 +134,7 @@ impl Strategy for Nodepack {
         let mut cheapest = cheapest_of(&eng);
         let targets: Vec<Option<Resources>> = cheapest
             .iter()
-            .map(|o| o.map(|o| prep.pts[o as usize].usable.clone()))
+            .map(|o| o.map(|o| prep.pool_types[o as usize].usable.clone()))
             .collect();
         let mut rest = Vec::new();
         let candidates: Vec<usize> = order
@@ -193,7 +195,7 @@ impl Strategy for Nodepack {
             // Filling room never changes a claim's cheapest type.
             if let (Some(o), false) = (o, eng.claims[c].pods.is_empty()) {
                 eng.limits
-                    .add(eng.claims[c].pool, &prep.pts[*o as usize].capacity);
+                    .add(eng.claims[c].pool, &prep.pool_types[*o as usize].capacity);
             }
         }
         // 3b. Pack the rest.
@@ -229,7 +231,7 @@ impl Strategy for Nodepack {
                         .unwrap_or((o, off, alts, 0));
                     if off.capacity_type == CapacityType::Spot {
                         *spread
-                            .entry((prep.pts[o as usize].name.clone(), off.zone.clone()))
+                            .entry((prep.pool_types[o as usize].name.clone(), off.zone.clone()))
                             .or_insert(0) += 1;
                     }
                     nodes.push(NewNode {
@@ -269,7 +271,7 @@ impl Strategy for Nodepack {
                     };
                     if off.capacity_type == CapacityType::Spot {
                         *spread
-                            .entry((prep.pts[o as usize].name.clone(), off.zone.clone()))
+                            .entry((prep.pool_types[o as usize].name.clone(), off.zone.clone()))
                             .or_insert(0) += 1;
                     }
                     order_out.extend(pk.pods.iter().copied());
@@ -339,7 +341,7 @@ impl Strategy for Nodepack {
     }
 }
 
-impl Nodepack {
+impl NodepackStrategy {
     /// Other types of the pool that hold the node's pods, cheapest first.
     fn alternatives(&self, prep: &Prepared, pk: &Packed) -> Vec<String> {
         if self.cost_only {
@@ -353,8 +355,8 @@ impl Nodepack {
             compatible[k / 64] & (1u64 << (k % 64)) != 0
         };
         let mut alts: Vec<(i64, &str, usize)> = (info.start..info.end)
-            .filter(|&i| i as u32 != pk.pt && prep.fits_pt(&pk.requested, i) && ok(i))
-            .filter_map(|i| prices[i].map(|pr| (pr, prep.pts[i].name.as_str(), i)))
+            .filter(|&i| i as u32 != pk.pt && prep.fits_pool_type(&pk.requested, i) && ok(i))
+            .filter_map(|i| prices[i].map(|pr| (pr, prep.pool_types[i].name.as_str(), i)))
             .collect();
         // The cheapest (keys are distinct: the index is last), in order.
         let keep = crate::karpenter::MAX_INSTANCE_TYPES - 1;
@@ -397,7 +399,7 @@ impl Nodepack {
                             if list
                                 .iter()
                                 .rev()
-                                .any(|&o| prep.fits_pt(&pod.requests, o as usize)) =>
+                                .any(|&o| prep.fits_pool_type(&pod.requests, o as usize)) =>
                         {
                             pools.push(pool)
                         }
@@ -483,7 +485,7 @@ mod tests {
             cts in 0u8..8,
         ) {
             let (walk, sort) = crate::prep::tests::with_testkit_prep(|prep| {
-                let options: Vec<u32> = (0..prep.pts.len() as u32)
+                let options: Vec<u32> = (0..prep.pool_types.len() as u32)
                     .filter(|&o| pick[o as usize % 64])
                     .collect();
                 let masks = (zones, cts);
@@ -585,10 +587,10 @@ mod tests {
             nodepools: &pools,
             catalog: &catalog,
         };
-        let full = Nodepack::default().solve(&problem);
-        let quick = Nodepack {
+        let full = NodepackStrategy::default().solve(&problem);
+        let quick = NodepackStrategy {
             cost_only: true,
-            ..Nodepack::default()
+            ..NodepackStrategy::default()
         }
         .solve(&problem);
         assert!(full.nodes.iter().any(|n| !n.alternatives.is_empty()));

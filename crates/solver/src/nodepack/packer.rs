@@ -8,7 +8,7 @@ use nodepack_model::{labels, CapacityType, Pod, Requirements, Resources};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How much a column's score may rise as pods are placed, for the greedy's lazy
-/// evaluation (see [`Nodepack::greedy`]): scores are not monotone (a proportional slice
+/// evaluation (see [`NodepackStrategy::greedy`]): scores are not monotone (a proportional slice
 /// grows when a scarce resource's hungriest pods are gone), so entries whose last score
 /// is within this factor of the best current one are scored again.
 pub(super) const RISE: f64 = 0.3;
@@ -71,7 +71,7 @@ impl Dominance {
             by_sig.entry((sig.of(c), col.ct)).or_default().push(c);
         }
         let size = |c: usize| -> u128 {
-            let r = &prep.pts[cols[c].pt as usize].usable;
+            let r = &prep.pool_types[cols[c].pt as usize].usable;
             r.cpu.0 as u128
                 + r.memory.0 as u128
                 + r.ephemeral_storage.0 as u128
@@ -108,13 +108,13 @@ impl Dominance {
         while self.state[c] == 0 {
             let x = self.buckets[b][self.pos[b]];
             self.pos[b] += 1;
-            let a = &prep.pts[cols[x].pt as usize].usable;
+            let a = &prep.pool_types[cols[x].pt as usize].usable;
             // (cpu, memory, storage, pods) first: a quick test before the full one.
             let qa = prep.caps_of(cols[x].pt as usize);
             let dominated = self.kept[b].iter().any(|&d| {
                 let qb = prep.caps_of(cols[d].pt as usize);
                 qa.iter().zip(qb).all(|(p, q)| p <= q) && {
-                    let bd = &prep.pts[cols[d].pt as usize].usable;
+                    let bd = &prep.pool_types[cols[d].pt as usize].usable;
                     a.fits(bd)
                         && cols[d].price <= cols[x].price
                         && (cols[d].price < cols[x].price || a != bd || d < x)
@@ -402,7 +402,7 @@ pub(super) fn share(req: &Resources, cap: &Resources) -> f64 {
     s
 }
 
-impl Nodepack {
+impl NodepackStrategy {
     /// Pack the pods of one pool; returns the pods left over (limits).
     pub(super) fn pack_pool(
         &self,
@@ -415,11 +415,11 @@ impl Nodepack {
         let problem = prep.problem;
         let mut cols: Vec<Col> = Vec::new();
         // The column of each (pair, capacity type), by pair index and capacity rank.
-        let mut col_of: Vec<[u32; 3]> = vec![[u32::MAX; 3]; prep.pts.len()];
+        let mut col_of: Vec<[u32; 3]> = vec![[u32::MAX; 3]; prep.pool_types.len()];
         // Each pair's cheapest effective price per capacity type (any zone, one pod).
         let col_prices = prep.shared_prices(self.risk.key(), |pairs| {
             pairs
-                .pts
+                .pool_types
                 .iter()
                 .map(|pt| {
                     let mut best = [f64::INFINITY; 3];
@@ -461,7 +461,7 @@ impl Nodepack {
             let mut gc = Vec::new();
             let (zones, cts) = prep.offer_masks(&term);
             for &o in list {
-                let pt = &prep.pts[o as usize];
+                let pt = &prep.pool_types[o as usize];
                 if !pod.requests.fits(&pt.usable) {
                     continue;
                 }
@@ -489,7 +489,8 @@ impl Nodepack {
             let fair = gc
                 .iter()
                 .map(|&c| {
-                    cols[c].price * share(&pod.requests, &prep.pts[cols[c].pt as usize].usable)
+                    cols[c].price
+                        * share(&pod.requests, &prep.pool_types[cols[c].pt as usize].usable)
                 })
                 .fold(f64::INFINITY, f64::min);
             group_of.insert(key, groups.len());
@@ -601,7 +602,7 @@ impl Nodepack {
     /// The greedy packer: repeatedly opens the column whose fill of the remaining pods
     /// buys the most fair cost per dollar (see the module documentation), then merges
     /// the least utilized nodes of `out` (this pool's nodes, those opened before
-    /// included; [`Nodepack::merge_tail`]). Returns the pods pool limits left over.
+    /// included; [`NodepackStrategy::merge_tail`]). Returns the pods pool limits left over.
     pub(super) fn greedy(
         &self,
         prep: &Prepared,
@@ -678,11 +679,15 @@ impl Nodepack {
                 // A column whose own type the pool's limits no longer admit is dead for
                 // the rest of the solve (usage only grows), as Karpenter drops the
                 // instance types a pool's remaining limits exclude.
-                if !limits.allows(&np.limits, pool, &prep.pts[cols[c].pt as usize].capacity) {
+                if !limits.allows(
+                    &np.limits,
+                    pool,
+                    &prep.pool_types[cols[c].pt as usize].capacity,
+                ) {
                     alive[c] = false;
                     continue;
                 }
-                let pt = &prep.pts[cols[c].pt as usize];
+                let pt = &prep.pool_types[cols[c].pt as usize];
                 let base_reqs = &base[capacity_rank(cols[c].ct) as usize];
                 let fill = |proportional: bool| -> (Vec<(usize, usize)>, f64, Requirements) {
                     let mut free = pt.usable.clone();
@@ -873,12 +878,13 @@ impl Nodepack {
                 .map_or(cols[c].pt, |(_, pt)| pt);
                 // The column's own type holds the pods too; keep it when the limits
                 // admit it and not the right-sized pick.
-                let pick = if limits.allows(&np.limits, pool, &prep.pts[pick as usize].capacity) {
-                    pick
-                } else {
-                    cols[c].pt
-                };
-                let cap = prep.pts[pick as usize].capacity.clone();
+                let pick =
+                    if limits.allows(&np.limits, pool, &prep.pool_types[pick as usize].capacity) {
+                        pick
+                    } else {
+                        cols[c].pt
+                    };
+                let cap = prep.pool_types[pick as usize].capacity.clone();
                 if limits.exceeded(&np.limits, pool, &cap).is_some() {
                     // Put the pods back and stop using this column.
                     for &(g, k) in take.iter().rev() {
@@ -944,7 +950,7 @@ impl Nodepack {
             if dominance.dominated(prep, cols, c) || !cols[c].price.is_finite() {
                 continue;
             }
-            let cap = &prep.pts[cols[c].pt as usize].usable;
+            let cap = &prep.pool_types[cols[c].pt as usize].usable;
             let its: Vec<usize> = eligible
                 .iter()
                 .enumerate()
@@ -1017,7 +1023,7 @@ impl Nodepack {
             }
             .column(self, prep, &gs, ct, &requested, reqs, node_pods.len())
             .map_or(cols[c].pt, |(_, pt)| pt);
-            let cap = &prep.pts[pick as usize].capacity;
+            let cap = &prep.pool_types[pick as usize].capacity;
             if limits.exceeded(&np.limits, pool, cap).is_some() {
                 return;
             }
@@ -1055,7 +1061,7 @@ impl Cheapest<'_> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn column(
         &self,
-        np: &Nodepack,
+        np: &NodepackStrategy,
         prep: &Prepared,
         gs: &BTreeSet<usize>,
         ct: CapacityType,
@@ -1071,7 +1077,7 @@ impl Cheapest<'_> {
             }
             if col.ct != ct
                 || !gs.iter().all(|&g| self.groups[g].has(d))
-                || !requested.fits(&prep.pts[col.pt as usize].usable)
+                || !requested.fits(&prep.pool_types[col.pt as usize].usable)
             {
                 continue;
             }

@@ -1,6 +1,6 @@
 //! Column generation over packing patterns, for the plain pods of one pool.
 //!
-//! The greedy packer of [`super::Nodepack`] opens one node type at a time; on a catalog
+//! The greedy packer of [`super::NodepackStrategy`] opens one node type at a time; on a catalog
 //! of hundreds of types and a mix of pod shapes its choices add up to several percent
 //! over the LP bound. Here the pods are split into items (pods with the same requests
 //! and the same launch options) and the nodes into bins (a pair and a capacity type, at

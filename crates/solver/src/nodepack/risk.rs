@@ -53,11 +53,11 @@ impl RiskModel {
     }
 }
 
-impl Nodepack {
+impl NodepackStrategy {
     /// The lowest effective price of pair `pt` under `reqs` for a node of `pods` pods
     /// (infinite when no offering is allowed).
     pub(super) fn price(&self, prep: &Prepared, pt: u32, reqs: &Requirements, pods: usize) -> f64 {
-        prep.pts[pt as usize]
+        prep.pool_types[pt as usize]
             .offerings_for(reqs)
             .map(|o| self.risk.effective(o, pods))
             .fold(f64::INFINITY, f64::min)

@@ -6,7 +6,7 @@ use crate::prep::Prepared;
 use nodepack_model::{labels, CapacityType};
 use std::collections::BTreeSet;
 
-impl Nodepack {
+impl NodepackStrategy {
     /// The greedy fill leaves its least utilized nodes last (the few pods no efficient
     /// fill could take): merge the `k` least utilized nodes of a capacity type into the
     /// one cheapest type of the pool that holds all their pods whenever that costs less,
@@ -37,7 +37,7 @@ impl Nodepack {
                 let mut idx: Vec<(f64, usize)> = (0..out.len())
                     .filter(|&i| out[i].reqs.get(labels::CAPACITY_TYPE).has(ct.as_str()))
                     .map(|i| {
-                        let cap = &prep.pts[out[i].pt as usize].usable;
+                        let cap = &prep.pool_types[out[i].pt as usize].usable;
                         (share(&out[i].requested, cap), i)
                     })
                     .collect();
@@ -89,12 +89,12 @@ impl Nodepack {
                 break;
             };
             for &i in &nodes {
-                limits.remove(pool, &prep.pts[out[i].pt as usize].capacity);
+                limits.remove(pool, &prep.pool_types[out[i].pt as usize].capacity);
             }
-            let cap = &prep.pts[merged.pt as usize].capacity;
+            let cap = &prep.pool_types[merged.pt as usize].capacity;
             if limits.exceeded(&np.limits, pool, cap).is_some() {
                 for &i in &nodes {
-                    limits.add(pool, &prep.pts[out[i].pt as usize].capacity);
+                    limits.add(pool, &prep.pool_types[out[i].pt as usize].capacity);
                 }
                 break;
             }
@@ -108,7 +108,7 @@ impl Nodepack {
     }
 }
 
-/// At most this many nodes merged into one by [`Nodepack::merge_tail`].
+/// At most this many nodes merged into one by [`NodepackStrategy::merge_tail`].
 pub(super) const TAIL: usize = 8;
 /// At most this many tail merges per pool.
 pub(super) const TAIL_ROUNDS: usize = 4;
