@@ -26,12 +26,7 @@ fn diverse(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     for n in [1000usize, 5000, 10_000, 20_000] {
         let pods = diverse_pods(n, 42);
-        let problem = Problem {
-            pending: &pods,
-            nodes: &[],
-            nodepools: &pools,
-            catalog: &catalog,
-        };
+        let problem = Problem::new(&pods, &[], &pools, &catalog);
         g.throughput(Throughput::Elements(n as u64));
         both(&mut g, n, &problem);
     }
@@ -39,12 +34,7 @@ fn diverse(c: &mut Criterion) {
     let mut g = c.benchmark_group("karpenter-preference");
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     let pods = preference_pods(4000, 42);
-    let problem = Problem {
-        pending: &pods,
-        nodes: &[],
-        nodepools: &pools,
-        catalog: &catalog,
-    };
+    let problem = Problem::new(&pods, &[], &pools, &catalog);
     g.throughput(Throughput::Elements(4000));
     both(&mut g, 4000, &problem);
     g.finish();
@@ -57,12 +47,7 @@ fn real(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     for n in [5000usize, 50_000] {
         let pods = mixed_pods(n, 7);
-        let problem = Problem {
-            pending: &pods,
-            nodes: &[],
-            nodepools: &pools,
-            catalog,
-        };
+        let problem = Problem::new(&pods, &[], &pools, catalog);
         g.throughput(Throughput::Elements(n as u64));
         both(&mut g, n, &problem);
         let plan = solve("nodepack", &problem).expect("strategy");
@@ -82,12 +67,7 @@ fn shapes(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     for (n, k) in [(5000usize, 1000usize), (20_000, 10_000)] {
         let pods = shaped_pods(n, k, 42);
-        let problem = Problem {
-            pending: &pods,
-            nodes: &[],
-            nodepools: &pools,
-            catalog,
-        };
+        let problem = Problem::new(&pods, &[], &pools, catalog);
         g.throughput(Throughput::Elements(n as u64));
         both(&mut g, format!("{k} shapes"), &problem);
     }

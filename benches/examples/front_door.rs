@@ -29,12 +29,7 @@ fn main() {
     for s in Builtin::ALL {
         let t = Instant::now();
         for pods in &problems {
-            let p = Problem {
-                pending: pods,
-                nodes: &[],
-                nodepools: &pools,
-                catalog,
-            };
+            let p = Problem::new(pods, &[], &pools, catalog);
             std::hint::black_box(nodepack_solver::solve(s.as_str(), &p).unwrap());
         }
         let free = t.elapsed() / 8;

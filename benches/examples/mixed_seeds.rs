@@ -23,12 +23,7 @@ fn main() {
         (20_000, 6),
     ] {
         let pods = mixed_plain_pods(n, seed);
-        let problem = Problem {
-            pending: &pods,
-            nodes: &[],
-            nodepools: &pools,
-            catalog: aws,
-        };
+        let problem = Problem::new(&pods, &[], &pools, aws);
         let plan = solve("nodepack", &problem).expect("known strategy");
         let lb = lower_bound(&problem, &plan).unwrap();
         println!(

@@ -5,22 +5,12 @@ use std::time::Instant;
 fn main() {
     let catalog = nodepack_formats::aws_us_east_1();
     let pools = vec![real_pool()];
-    let empty = Problem {
-        pending: &[],
-        nodes: &[],
-        nodepools: &pools,
-        catalog,
-    };
+    let empty = Problem::new(&[], &[], &pools, catalog);
     let t = Instant::now();
     let base = Prepared::new(empty);
     println!("pairs {:?}", t.elapsed());
     let pods = mixed_plain_pods(5, 7);
-    let problem = Problem {
-        pending: &pods,
-        nodes: &[],
-        nodepools: &pools,
-        catalog,
-    };
+    let problem = Problem::new(&pods, &[], &pools, catalog);
     for s in ["karpenter", "nodepack"] {
         let t = Instant::now();
         for _ in 0..20 {

@@ -9,12 +9,7 @@ fn main() {
     let catalog = karpenter_fake_catalog();
     let pools = vec![benchmark_pool()];
     let pods = diverse_pods(20_000, 42);
-    let problem = Problem {
-        pending: &pods,
-        nodes: &[],
-        nodepools: &pools,
-        catalog: &catalog,
-    };
+    let problem = Problem::new(&pods, &[], &pools, &catalog);
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|v| v.parse().ok())

@@ -38,12 +38,7 @@ fn main() {
             vec![benchmark_pool()],
         ),
     };
-    let problem = Problem {
-        pending: &pods,
-        nodes: &[],
-        nodepools: &pools,
-        catalog: &catalog,
-    };
+    let problem = Problem::new(&pods, &[], &pools, &catalog);
     let only = std::env::var("STRAT").ok();
     for s in ["nodepack", "karpenter"] {
         if only.as_deref().is_some_and(|o| o != s) {

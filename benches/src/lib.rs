@@ -61,13 +61,7 @@ pub fn karpenter_fake_catalog() -> Catalog {
             (CapacityType::OnDemand, "test-zone-3"),
         ]
         .into_iter()
-        .map(|(ct, z)| Offering {
-            zone: z.into(),
-            capacity_type: ct,
-            price,
-            available: true,
-            interruption: None,
-        })
+        .map(|(ct, z)| Offering::new(z, ct, price))
         .collect();
         let capacity = Resources::new(Millicores::from_cores(cpu), mem).with_pods(10 * cpu);
         let mut it = InstanceType::new(&name, capacity);
@@ -79,12 +73,7 @@ pub fn karpenter_fake_catalog() -> Catalog {
         it.offerings = offerings;
         types.push(it);
     }
-    let mut c = Catalog {
-        name: "karpenter-fake-400".into(),
-        region: None,
-        instance_types: types,
-        data_date: None,
-    };
+    let mut c = Catalog::new("karpenter-fake-400", types);
     c.sort();
     c
 }
@@ -291,12 +280,12 @@ pub fn week_generator(per_minute: u32) -> nodepack_sim::config::Generator {
     Generator {
         services: vec![{
             let mut web = ServiceGen::new("web", Millicores(500), Bytes::from_mib(1024), 0);
-            web.diurnal = Some(Diurnal {
-                min: 40,
-                max: 200,
-                period_h: 24.0,
-                step_s: 300.0,
-            });
+            web.diurnal = Some(Diurnal::new(
+                40,
+                200,
+                Millis::from_mins(24 * 60),
+                Millis::from_secs(300),
+            ));
             web
         }],
         jobs: vec![JobGen::new(
@@ -385,8 +374,8 @@ pub fn fragmented_cluster(
             })
             .collect();
         made += list.len();
-        out.push(nodepack_solver::ExistingNode {
-            node: Node {
+        out.push(nodepack_solver::ExistingNode::new(
+            Node {
                 name: name.clone(),
                 nodepool: Some(pool.name.clone()),
                 instance_type: ty.into(),
@@ -401,8 +390,8 @@ pub fn fragmented_cluster(
                 created: nodepack_model::Millis(0),
                 do_not_disrupt: false,
             },
-            pods: list,
-        });
+            list,
+        ));
     }
     out
 }
@@ -475,8 +464,8 @@ pub fn gpu_training_generator(seed: u64) -> nodepack_sim::config::Generator {
                 (Millis::from_mins(60), Millis::from_mins(8 * 60)),
             );
             job.gpu = gpu;
-            job.every_s = every_s;
-            job.start_s = rng.random_range(0.0..every_s).round();
+            job.every = Millis::from_secs_f64(every_s);
+            job.start = Millis::from_secs_f64(rng.random_range(0.0..every_s).round());
             job
         })
         .collect();

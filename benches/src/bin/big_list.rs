@@ -51,12 +51,7 @@ fn main() {
     let read = t.elapsed().as_secs_f64();
     let catalog = nodepack_formats::aws_us_east_1();
     let pools = vec![sim_pool()];
-    let problem = nodepack_solver::Problem {
-        pending: &w.pending,
-        nodes: &[],
-        nodepools: &pools,
-        catalog,
-    };
+    let problem = nodepack_solver::Problem::new(&w.pending, &[], &pools, catalog);
     let t = Instant::now();
     let plan = match nodepack_solver::solve(&strategy, &problem) {
         Ok(plan) => plan,

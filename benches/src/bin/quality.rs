@@ -10,12 +10,7 @@ use nodepack_model::{Catalog, NodePool, Pod};
 use nodepack_solver::{lower_bound, solve, validate, Problem, STRATEGIES};
 
 fn row(name: &str, pods: &[Pod], pools: &[NodePool], catalog: &Catalog) {
-    let problem = Problem {
-        pending: pods,
-        nodes: &[],
-        nodepools: pools,
-        catalog,
-    };
+    let problem = Problem::new(pods, &[], pools, catalog);
     let mut costs = Vec::new();
     for s in STRATEGIES {
         let plan = solve(s, &problem).expect("known strategy");

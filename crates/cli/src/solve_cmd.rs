@@ -119,12 +119,7 @@ pub fn load(
 impl Loaded {
     /// The solver's view of the loaded inputs.
     pub fn problem(&self) -> Problem<'_> {
-        Problem {
-            pending: &self.pending,
-            nodes: &self.nodes,
-            nodepools: &self.pools,
-            catalog: &self.catalog,
-        }
+        Problem::new(&self.pending, &self.nodes, &self.pools, &self.catalog)
     }
 }
 

@@ -181,13 +181,10 @@ fn offering(
             .field("interruption")
             .error(Some(ct), "only spot offerings have an interruption bucket"));
     }
-    Ok(Offering {
-        zone: zone.to_string(),
-        capacity_type,
-        price: Money::from_usd(price),
-        available: available.unwrap_or(true),
-        interruption,
-    })
+    let mut o =
+        Offering::new(zone, capacity_type, Money::from_usd(price)).with_interruption(interruption);
+    o.available = available.unwrap_or(true);
+    Ok(o)
 }
 
 /// A type offers each (zone, capacity type) once.
@@ -285,12 +282,7 @@ fn native(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> 
         };
         types.push(it);
     }
-    let mut c = Catalog {
-        name: doc.name,
-        region: doc.region,
-        instance_types: types,
-        data_date: doc.data_date,
-    };
+    let mut c = Catalog::new(&doc.name, types).with_source(doc.region, doc.data_date);
     c.sort();
     Ok((c, warnings))
 }
@@ -327,12 +319,7 @@ fn kwok(ctx: &Ctx, v: &Value) -> Result<(Catalog, Vec<Warning>), FormatError> {
         it.offerings = offerings;
         types.push(it);
     }
-    let mut c = Catalog {
-        name: ctx.file.clone(),
-        region: None,
-        instance_types: types,
-        data_date: None,
-    };
+    let mut c = Catalog::new(&ctx.file, types);
     c.sort();
     Ok((c, warnings))
 }

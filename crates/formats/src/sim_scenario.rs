@@ -148,9 +148,10 @@ fn horizon(ctx: &Ctx, v: &Value) -> Result<Millis, FormatError> {
 /// service or burst; times finite, non-negative and within a year; a diurnal period of
 /// more than zero hours and a trough no higher than the peak).
 fn check_generator(ctx: &Ctx, g: &Generator) -> Result<(), FormatError> {
-    const YEAR_S: f64 = 366.0 * 86_400.0;
+    const YEAR: Millis = Millis(366 * 86_400_000);
     let max = MAX_REPLICAS;
-    let time = |v: f64, lo: f64| v.is_finite() && (lo..=YEAR_S).contains(&v);
+    let time = |v: Millis, lo: Millis| (lo..=YEAR).contains(&v);
+    let secs = |v: Millis| v.secs_f64().to_string();
     let count = |c: u32| c <= max;
     let mut names = std::collections::BTreeMap::new();
     for (i, s) in g.services.iter().enumerate() {
@@ -172,22 +173,22 @@ fn check_generator(ctx: &Ctx, g: &Generator) -> Result<(), FormatError> {
                     format!("needs min <= max <= {max}"),
                 ));
             }
-            if !(time(d.period_h * 3600.0, 0.0) && d.period_h > 0.0) {
+            if !time(d.period, Millis(1)) {
                 return Err(dctx.field("period_h").error(
-                    Some(&d.period_h.to_string()),
+                    Some(&(d.period.0 as f64 / 3_600_000.0).to_string()),
                     "needs 0 < period_h <= a year",
                 ));
             }
-            if !(time(d.step_s, 0.0) && d.step_s >= 1.0) {
+            if !time(d.step, Millis::from_secs(1)) {
                 return Err(dctx
                     .field("step_s")
-                    .error(Some(&d.step_s.to_string()), "needs 1 <= step_s <= a year"));
+                    .error(Some(&secs(d.step)), "needs 1 <= step_s <= a year"));
             }
         }
         for (k, (at, n)) in s.steps.iter().enumerate() {
-            if !(time(*at, 0.0) && count(*n)) {
+            if !(time(*at, Millis(0)) && count(*n)) {
                 return Err(sctx.field("steps").index(k).error(
-                    Some(&format!("[{at}, {n}]")),
+                    Some(&format!("[{}, {n}]", secs(*at))),
                     format!("needs [seconds from 0 to a year, replicas up to {max}]"),
                 ));
             }
@@ -197,16 +198,17 @@ fn check_generator(ctx: &Ctx, g: &Generator) -> Result<(), FormatError> {
     for (i, j) in g.jobs.iter().enumerate() {
         let jctx = ctx.field("jobs").index(i);
         unique_name(&mut names, &jctx, "jobs", &j.name, i)?;
-        if !(time(j.run_s.0, 0.0) && time(j.run_s.1, j.run_s.0) && time(j.every_s, 1.0)) {
+        let (lo, hi) = j.run;
+        if !(time(lo, Millis(0)) && time(hi, lo) && time(j.every, Millis::from_secs(1))) {
             return Err(jctx.error(
                 Some(&j.name),
                 "needs 1 <= every_s and 0 <= run_s[0] <= run_s[1], each at most a year",
             ));
         }
-        if !time(j.start_s, 0.0) {
+        if !time(j.start, Millis(0)) {
             return Err(jctx
                 .field("start_s")
-                .error(Some(&j.start_s.to_string()), "needs 0 <= start_s <= a year"));
+                .error(Some(&secs(j.start)), "needs 0 <= start_s <= a year"));
         }
         if !count(j.count) {
             return Err(jctx
@@ -323,11 +325,18 @@ mod tests {
         for (cloud, field) in [
             (
                 "cloud: {boot_max_s: 1e15, boot_tail_max_s: 1e15}\n",
-                "boot_max_s",
+                "cloud.boot_max_s",
             ),
-            ("cloud: {billing_minimum_s: -1}\n", "billing_minimum_s"),
-            ("cloud: {pod_start_s: -1}\n", "pod_start_s"),
-            ("cloud: {unavailable_for_s: -5}\n", "unavailable_for_s"),
+            (
+                "cloud: {billing_minimum_s: -1}\n",
+                "cloud.billing_minimum_s",
+            ),
+            ("cloud: {pod_start_s: -1}\n", "cloud.pod_start_s"),
+            (
+                "cloud: {unavailable_for_s: -5}\n",
+                "cloud.unavailable_for_s",
+            ),
+            ("cloud: {notice_s: 100000}\n", "cloud.notice_s"),
             ("lb_samples: 4294967295\n", "lb_samples"),
         ] {
             refused(&base(cloud, svc), field);

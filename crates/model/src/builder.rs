@@ -387,6 +387,12 @@ impl Offering {
             interruption: None,
         }
     }
+
+    /// The same offering with this spot interruption bucket (`None`: unknown).
+    pub fn with_interruption(mut self, bucket: Option<crate::InterruptionBucket>) -> Self {
+        self.interruption = bucket;
+        self
+    }
 }
 
 impl Catalog {
@@ -399,6 +405,13 @@ impl Catalog {
             instance_types,
             data_date: None,
         }
+    }
+
+    /// The same catalog with a region label value and a data date.
+    pub fn with_source(mut self, region: Option<String>, data_date: Option<String>) -> Self {
+        self.region = region;
+        self.data_date = data_date;
+        self
     }
 }
 

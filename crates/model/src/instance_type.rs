@@ -120,6 +120,7 @@ impl InterruptionBucket {
 
 /// A way to buy an instance type: a zone, a capacity type and a price.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Offering {
     /// Zone name, e.g. `us-east-1a`.
     pub zone: String,
@@ -291,6 +292,7 @@ impl InstanceType {
 
 /// A catalog: the instance types of a region (or a synthetic set).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Catalog {
     /// Name, e.g. `aws/us-east-1`.
     pub name: String,

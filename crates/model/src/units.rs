@@ -230,3 +230,151 @@ pub mod usd {
         Ok(Money::from_usd(v))
     }
 }
+
+/// The longest duration a `_s`, `_h` or `_ms` field reads: 1e9 seconds (about 31
+/// years), so that milliseconds never wrap; callers set tighter ceilings of their own.
+pub const MAX_DURATION_SECS: f64 = 1.0e9;
+
+fn duration_from<E: serde::de::Error>(v: f64, per_unit_ms: f64, unit: &str) -> Result<Millis, E> {
+    let ms = v * per_unit_ms;
+    if !v.is_finite() || v < 0.0 || ms > MAX_DURATION_SECS * 1000.0 {
+        // Huge values in exponent form (`1e300`), others as written (`-1`, `2.5`).
+        let shown = if v.abs() >= 1e15 {
+            format!("{v:e}")
+        } else {
+            v.to_string()
+        };
+        return Err(E::custom(format!(
+            "{shown} is not a duration in {unit} (0 to {} {unit})",
+            MAX_DURATION_SECS * 1000.0 / per_unit_ms
+        )));
+    }
+    Ok(Millis(ms.round() as u64))
+}
+
+/// Serde of [`Millis`] as a number of seconds, for fields whose name ends in `_s`
+/// (`#[serde(with = "nodepack_model::units::secs")]`): reads a finite, non-negative
+/// number up to [`MAX_DURATION_SECS`], rounded to the millisecond.
+pub mod secs {
+    use super::Millis;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Write seconds.
+    pub fn serialize<S: Serializer>(m: &Millis, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(m.secs_f64())
+    }
+
+    /// Read seconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
+        super::duration_from(f64::deserialize(d)?, 1000.0, "seconds")
+    }
+}
+
+/// Serde of a `(min, max)` pair of [`Millis`] as `[seconds, seconds]` (see [`secs`]).
+pub mod secs_pair {
+    use super::Millis;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Write `[seconds, seconds]`.
+    pub fn serialize<S: Serializer>(m: &(Millis, Millis), s: S) -> Result<S::Ok, S::Error> {
+        (m.0.secs_f64(), m.1.secs_f64()).serialize(s)
+    }
+
+    /// Read `[seconds, seconds]`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<(Millis, Millis), D::Error> {
+        let (a, b) = <(f64, f64)>::deserialize(d)?;
+        Ok((
+            super::duration_from(a, 1000.0, "seconds")?,
+            super::duration_from(b, 1000.0, "seconds")?,
+        ))
+    }
+}
+
+/// Serde of [`Millis`] as a number of hours, for fields whose name ends in `_h`.
+pub mod hours {
+    use super::Millis;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Write hours.
+    pub fn serialize<S: Serializer>(m: &Millis, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(m.0 as f64 / 3_600_000.0)
+    }
+
+    /// Read hours.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
+        super::duration_from(f64::deserialize(d)?, 3_600_000.0, "hours")
+    }
+}
+
+/// Serde of [`Bytes`] as a whole number of MiB, for fields whose name ends in `_mi`.
+pub mod mib {
+    use super::{Bytes, MIB};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Write MiB (rounded up).
+    pub fn serialize<S: Serializer>(b: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(b.0.div_ceil(MIB))
+    }
+
+    /// Read MiB (at most 2^44, 16 EiB in bytes).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+        let v = u64::deserialize(d)?;
+        v.checked_mul(MIB)
+            .map(Bytes)
+            .ok_or_else(|| serde::de::Error::custom(format!("{v} MiB is more memory than 16 EiB")))
+    }
+}
+
+#[cfg(test)]
+mod serde_tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct T {
+        #[serde(with = "secs")]
+        a_s: Millis,
+        #[serde(with = "secs_pair")]
+        r_s: (Millis, Millis),
+        #[serde(with = "hours")]
+        p_h: Millis,
+        #[serde(with = "mib")]
+        m_mi: Bytes,
+    }
+
+    #[test]
+    fn unit_keyed_fields_round_trip() {
+        let t: T =
+            serde_json::from_str(r#"{"a_s":2.5,"r_s":[60,600],"p_h":24,"m_mi":512}"#).unwrap();
+        assert_eq!(
+            t,
+            T {
+                a_s: Millis(2500),
+                r_s: (Millis(60_000), Millis(600_000)),
+                p_h: Millis(86_400_000),
+                m_mi: Bytes::from_mib(512),
+            }
+        );
+        let back: T = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
+    }
+
+    #[test]
+    fn bad_durations_and_sizes_name_the_value() {
+        for (json, value) in [
+            (r#"{"a_s":-1,"r_s":[1,2],"p_h":1,"m_mi":1}"#, "-1"),
+            (r#"{"a_s":1e300,"r_s":[1,2],"p_h":1,"m_mi":1}"#, "1e300"),
+            (r#"{"a_s":1,"r_s":[1,-2],"p_h":1,"m_mi":1}"#, "-2"),
+            (
+                r#"{"a_s":1,"r_s":[1,2],"p_h":1e12,"m_mi":1}"#,
+                "1000000000000 is not",
+            ),
+            (
+                r#"{"a_s":1,"r_s":[1,2],"p_h":1,"m_mi":18446744073709551615}"#,
+                "18446744073709551615",
+            ),
+        ] {
+            let e = serde_json::from_str::<T>(json).unwrap_err().to_string();
+            assert!(e.contains(value), "{json}: {e}");
+        }
+    }
+}

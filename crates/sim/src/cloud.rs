@@ -103,7 +103,7 @@ impl Cloud {
     pub fn try_launch(&mut self, ty: &str, o: &Offering, now: Millis, use_cache: bool) -> bool {
         if self.capacity.chance(self.config.ice_rate) {
             if use_cache {
-                let until = now + Millis((self.config.unavailable_for_s * 1000.0) as u64);
+                let until = now + self.config.unavailable_for;
                 self.unavailable
                     .insert((ty.to_string(), o.zone.clone(), o.capacity_type), until);
             }
@@ -129,9 +129,11 @@ impl Cloud {
             }
         };
         let boot = if d.launch.chance(c.boot_tail_share) {
-            d.launch.uniform(c.boot_max_s, c.boot_tail_max_s)
+            d.launch
+                .uniform(c.boot_max.secs_f64(), c.boot_tail_max.secs_f64())
         } else {
-            d.launch.uniform(c.boot_min_s, c.boot_max_s)
+            d.launch
+                .uniform(c.boot_min.secs_f64(), c.boot_max.secs_f64())
         };
         let ready = now + Millis((boot * 1000.0) as u64);
         let registered = now + Millis((boot * c.register_share * 1000.0) as u64);
@@ -178,7 +180,7 @@ impl Cloud {
     /// What a node costs from `start` to `end`: per-second billing with a minimum, spot
     /// prices changing by the hour.
     pub fn bill(&self, ty: &str, o: &Offering, start: Millis, end: Millis) -> Money {
-        let min = Millis((self.config.billing_minimum_s * 1000.0) as u64);
+        let min = self.config.billing_minimum;
         let end = end.max(start + min);
         let mut total = 0.0f64;
         let mut t = start.0;
@@ -198,13 +200,8 @@ mod tests {
     use super::*;
 
     fn spot(bucket: u8) -> Offering {
-        Offering {
-            zone: "z1".into(),
-            capacity_type: CapacityType::Spot,
-            price: Money::from_usd(0.1),
-            available: true,
-            interruption: InterruptionBucket::from_index(bucket),
-        }
+        Offering::new("z1", CapacityType::Spot, Money::from_usd(0.1))
+            .with_interruption(InterruptionBucket::from_index(bucket))
     }
 
     #[test]

@@ -490,7 +490,7 @@ impl Cluster {
                 .chain(nominated.iter())
                 .map(|&p| self.pods[p].pod.clone())
                 .collect();
-            out.push(ExistingNode { node, pods });
+            out.push(ExistingNode::new(node, pods));
             idx.push(i);
         }
         (out, idx)
@@ -588,12 +588,7 @@ impl Cluster {
         // No node pools: kube-scheduler counts topology domains among the nodes that
         // exist, not among the zones a pool could launch into.
         let _ = (pools, pairs);
-        let problem = Problem {
-            pending: &pending,
-            nodes: &nodes,
-            nodepools: &[],
-            catalog,
-        };
+        let problem = Problem::new(&pending, &nodes, &[], catalog);
         let prep = Prepared::new(problem);
         let plan =
             nodepack_solver::Strategy::solve_prepared(&nodepack_solver::Builtin::Karpenter, &prep);
@@ -653,13 +648,7 @@ pub(crate) fn test_node(cpu: u64) -> SimNode {
             do_not_disrupt: false,
         },
         pool: 0,
-        offering: Offering {
-            zone: "z".into(),
-            capacity_type: CapacityType::OnDemand,
-            price: Money(1),
-            available: true,
-            interruption: None,
-        },
+        offering: Offering::new("z", CapacityType::OnDemand, Money(1)),
         launched: Millis(0),
         ended: None,
         pods: vec![],

@@ -1,7 +1,7 @@
 //! Simulation settings: the cloud model, the workload generator, the horizon and seed.
 //! Every field has a documented default, so a scenario names only what it changes.
 
-use nodepack_model::units::MIB;
+use nodepack_model::units::{hours, mib, secs, secs_pair, MIB};
 use nodepack_model::{Bytes, IntOrPercent, Millicores, Millis, Pod, PodId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -36,17 +36,17 @@ pub fn sort_trace(trace: &mut [TraceEvent]) {
     trace.sort_by_key(|e| e.at);
 }
 
-fn d_boot_min() -> f64 {
-    25.0
+fn d_boot_min() -> Millis {
+    Millis::from_secs(25)
 }
-fn d_boot_max() -> f64 {
-    60.0
+fn d_boot_max() -> Millis {
+    Millis::from_secs(60)
 }
 fn d_tail_share() -> f64 {
     0.1
 }
-fn d_tail_max() -> f64 {
-    120.0
+fn d_tail_max() -> Millis {
+    Millis::from_secs(120)
 }
 fn d_register() -> f64 {
     0.6
@@ -57,17 +57,17 @@ fn d_ice() -> f64 {
 fn d_one() -> f64 {
     1.0
 }
-fn d_notice() -> f64 {
-    120.0
+fn d_notice() -> Millis {
+    Millis::from_secs(120)
 }
-fn d_billing_min() -> f64 {
-    60.0
+fn d_billing_min() -> Millis {
+    Millis::from_secs(60)
 }
-fn d_start() -> f64 {
-    2.0
+fn d_start() -> Millis {
+    Millis::from_secs(2)
 }
-fn d_unavail() -> f64 {
-    180.0
+fn d_unavail() -> Millis {
+    Millis::from_secs(180)
 }
 
 /// The most pods a generated service or job burst may have at once.
@@ -91,17 +91,17 @@ pub const MAX_SETTING_S: f64 = 86_400.0;
 #[non_exhaustive]
 pub struct CloudConfig {
     /// Fastest launch-to-ready time, seconds.
-    #[serde(default = "d_boot_min")]
-    pub boot_min_s: f64,
+    #[serde(rename = "boot_min_s", default = "d_boot_min", with = "secs")]
+    pub boot_min: Millis,
     /// End of the common range, seconds.
-    #[serde(default = "d_boot_max")]
-    pub boot_max_s: f64,
+    #[serde(rename = "boot_max_s", default = "d_boot_max", with = "secs")]
+    pub boot_max: Millis,
     /// Share of launches in the heavy tail.
     #[serde(default = "d_tail_share")]
     pub boot_tail_share: f64,
     /// Slowest launch, seconds.
-    #[serde(default = "d_tail_max")]
-    pub boot_tail_max_s: f64,
+    #[serde(rename = "boot_tail_max_s", default = "d_tail_max", with = "secs")]
+    pub boot_tail_max: Millis,
     /// Registration happens at this share of the launch-to-ready time.
     #[serde(default = "d_register")]
     pub register_share: f64,
@@ -111,8 +111,8 @@ pub struct CloudConfig {
     pub ice_rate: f64,
     /// How long an offering that failed stays out of use (Karpenter's unavailable
     /// offerings cache: 3 minutes), seconds.
-    #[serde(default = "d_unavail")]
-    pub unavailable_for_s: f64,
+    #[serde(rename = "unavailable_for_s", default = "d_unavail", with = "secs")]
+    pub unavailable_for: Millis,
     /// Multiplier of every spot interruption hazard.
     #[serde(default = "d_one")]
     pub interruption_scale: f64,
@@ -121,36 +121,36 @@ pub struct CloudConfig {
     #[serde(default)]
     pub interruption_bucket: Option<String>,
     /// Spot interruption notice, seconds (AWS: 2 minutes).
-    #[serde(default = "d_notice")]
-    pub notice_s: f64,
+    #[serde(rename = "notice_s", default = "d_notice", with = "secs")]
+    pub notice: Millis,
     /// Hourly spot price change: each offering's price is multiplied, each hour, by a
     /// factor uniform in [1 - v, 1 + v].
     #[serde(default)]
     pub spot_price_volatility: f64,
     /// Minimum billed time per node, seconds (per-second billing after it).
-    #[serde(default = "d_billing_min")]
-    pub billing_minimum_s: f64,
+    #[serde(rename = "billing_minimum_s", default = "d_billing_min", with = "secs")]
+    pub billing_minimum: Millis,
     /// Time from binding to running (image pull and container start), seconds.
-    #[serde(default = "d_start")]
-    pub pod_start_s: f64,
+    #[serde(rename = "pod_start_s", default = "d_start", with = "secs")]
+    pub pod_start: Millis,
 }
 
 impl Default for CloudConfig {
     fn default() -> Self {
         CloudConfig {
-            boot_min_s: d_boot_min(),
-            boot_max_s: d_boot_max(),
+            boot_min: d_boot_min(),
+            boot_max: d_boot_max(),
             boot_tail_share: d_tail_share(),
-            boot_tail_max_s: d_tail_max(),
+            boot_tail_max: d_tail_max(),
             register_share: d_register(),
             ice_rate: d_ice(),
-            unavailable_for_s: d_unavail(),
+            unavailable_for: d_unavail(),
             interruption_scale: d_one(),
             interruption_bucket: None,
-            notice_s: d_notice(),
+            notice: d_notice(),
             spot_price_volatility: 0.0,
-            billing_minimum_s: d_billing_min(),
-            pod_start_s: d_start(),
+            billing_minimum: d_billing_min(),
+            pod_start: d_start(),
         }
     }
 }
@@ -178,20 +178,18 @@ impl CloudConfig {
     /// Check ranges; the error names the field and the value.
     pub fn validate(&self) -> Result<(), SettingError> {
         // Every duration has a ceiling of a day (MAX_SETTING_S): a longer boot, notice,
-        // cache or billing minimum is a typo, and milliseconds must not wrap.
-        let day = MAX_SETTING_S;
+        // cache or billing minimum is a typo.
+        let day = Millis((MAX_SETTING_S * 1000.0) as u64);
         let within = |v: f64, lo: f64, hi: f64| (lo..=hi).contains(&v);
+        let dur = |name: &'static str, v: Millis, lo: Millis, range: &'static str| {
+            (name, v.secs_f64(), (lo..=day).contains(&v), range)
+        };
         let checks: [(&'static str, f64, bool, &'static str); 12] = [
-            (
-                "boot_min_s",
-                self.boot_min_s,
-                within(self.boot_min_s, 0.0, day),
-                "0 to 86400 s",
-            ),
-            (
+            dur("boot_min_s", self.boot_min, Millis(0), "0 to 86400 s"),
+            dur(
                 "boot_max_s",
-                self.boot_max_s,
-                within(self.boot_max_s, self.boot_min_s, day),
+                self.boot_max,
+                self.boot_min,
                 "boot_min_s to 86400 s",
             ),
             (
@@ -200,10 +198,10 @@ impl CloudConfig {
                 within(self.boot_tail_share, 0.0, 1.0),
                 "0 to 1",
             ),
-            (
+            dur(
                 "boot_tail_max_s",
-                self.boot_tail_max_s,
-                within(self.boot_tail_max_s, self.boot_max_s, day),
+                self.boot_tail_max,
+                self.boot_max,
                 "boot_max_s to 86400 s",
             ),
             (
@@ -218,10 +216,10 @@ impl CloudConfig {
                 within(self.ice_rate, 0.0, 1.0),
                 "0 to 1",
             ),
-            (
+            dur(
                 "unavailable_for_s",
-                self.unavailable_for_s,
-                within(self.unavailable_for_s, 0.0, day),
+                self.unavailable_for,
+                Millis(0),
                 "0 to 86400 s",
             ),
             (
@@ -236,24 +234,14 @@ impl CloudConfig {
                 (0.0..1.0).contains(&self.spot_price_volatility),
                 "0 to below 1",
             ),
-            (
-                "notice_s",
-                self.notice_s,
-                within(self.notice_s, 0.0, day),
-                "0 to 86400 s",
-            ),
-            (
+            dur("notice_s", self.notice, Millis(0), "0 to 86400 s"),
+            dur(
                 "billing_minimum_s",
-                self.billing_minimum_s,
-                within(self.billing_minimum_s, 0.0, day),
+                self.billing_minimum,
+                Millis(0),
                 "0 to 86400 s",
             ),
-            (
-                "pod_start_s",
-                self.pod_start_s,
-                within(self.pod_start_s, 0.0, day),
-                "0 to 86400 s",
-            ),
+            dur("pod_start_s", self.pod_start, Millis(0), "0 to 86400 s"),
         ];
         for (name, v, ok, range) in checks {
             if !ok || !v.is_finite() {
@@ -273,14 +261,36 @@ impl CloudConfig {
     }
 }
 
-fn d_zero() -> f64 {
-    0.0
+fn d_period() -> Millis {
+    Millis::from_mins(24 * 60)
 }
-fn d_period() -> f64 {
-    24.0
+fn d_step() -> Millis {
+    Millis::from_secs(300)
 }
-fn d_step() -> f64 {
-    300.0
+
+/// Memory as generators hold it: whole MiB (the scenario field is `memory_mi`).
+fn round_up_to_mib(b: Bytes) -> Bytes {
+    Bytes(b.0.div_ceil(MIB).saturating_mul(MIB))
+}
+
+/// Serde of `[[seconds, replicas], ...]` as `(Millis, u32)` pairs.
+mod secs_steps {
+    use super::secs;
+    use nodepack_model::Millis;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Step(#[serde(with = "secs")] Millis, u32);
+
+    pub fn serialize<S: Serializer>(v: &[(Millis, u32)], s: S) -> Result<S::Ok, S::Error> {
+        let steps: Vec<Step> = v.iter().map(|&(t, n)| Step(t, n)).collect();
+        steps.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(Millis, u32)>, D::Error> {
+        let steps = Vec::<Step>::deserialize(d)?;
+        Ok(steps.into_iter().map(|Step(t, n)| (t, n)).collect())
+    }
 }
 
 /// A replicated service: its replica count over time.
@@ -290,10 +300,12 @@ fn d_step() -> f64 {
 pub struct ServiceGen {
     /// Name (pods are `NAME-<n>`, label `app: NAME`).
     pub name: String,
-    /// CPU request per pod, millicores.
-    pub cpu_m: u64,
-    /// Memory request per pod, MiB.
-    pub memory_mi: u64,
+    /// CPU request per pod (`cpu_m`: millicores).
+    #[serde(rename = "cpu_m")]
+    pub cpu: Millicores,
+    /// Memory request per pod (`memory_mi`: MiB).
+    #[serde(rename = "memory_mi", with = "mib")]
+    pub memory: Bytes,
     /// GPUs per pod (`nvidia.com/gpu`).
     #[serde(default)]
     pub gpu: u64,
@@ -303,9 +315,9 @@ pub struct ServiceGen {
     /// A daily cycle between `min` and `max` replicas.
     #[serde(default)]
     pub diurnal: Option<Diurnal>,
-    /// Replica count from each time on: `[[seconds, replicas], ...]`.
-    #[serde(default)]
-    pub steps: Vec<(f64, u32)>,
+    /// Replica count from each time on (`[[seconds, replicas], ...]`).
+    #[serde(default, with = "secs_steps")]
+    pub steps: Vec<(Millis, u32)>,
     /// `spot` or `on-demand` to pin the capacity type (node selector); any otherwise.
     #[serde(default)]
     pub capacity_type: Option<String>,
@@ -330,8 +342,8 @@ impl ServiceGen {
     pub fn new(name: &str, cpu: Millicores, memory: Bytes, replicas: u32) -> Self {
         ServiceGen {
             name: name.into(),
-            cpu_m: cpu.0,
-            memory_mi: memory.0.div_ceil(MIB),
+            cpu,
+            memory: round_up_to_mib(memory),
             gpu: 0,
             replicas,
             diurnal: None,
@@ -348,17 +360,31 @@ impl ServiceGen {
 /// A daily replica cycle.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Diurnal {
     /// Replicas at the trough.
     pub min: u32,
     /// Replicas at the peak.
     pub max: u32,
-    /// Period, hours.
-    #[serde(default = "d_period")]
-    pub period_h: f64,
-    /// How often the replica count is updated, seconds.
-    #[serde(default = "d_step")]
-    pub step_s: f64,
+    /// Period (`period_h`: hours).
+    #[serde(rename = "period_h", default = "d_period", with = "hours")]
+    pub period: Millis,
+    /// How often the replica count is updated (`step_s`: seconds).
+    #[serde(rename = "step_s", default = "d_step", with = "secs")]
+    pub step: Millis,
+}
+
+impl Diurnal {
+    /// A cycle from `min` replicas (at time zero) to `max` and back every `period`,
+    /// updated every `step`.
+    pub fn new(min: u32, max: u32, period: Millis, step: Millis) -> Self {
+        Diurnal {
+            min,
+            max,
+            period,
+            step,
+        }
+    }
 }
 
 /// Batch jobs arriving in bursts.
@@ -368,22 +394,26 @@ pub struct Diurnal {
 pub struct JobGen {
     /// Name prefix.
     pub name: String,
-    /// CPU request per pod, millicores.
-    pub cpu_m: u64,
-    /// Memory request per pod, MiB.
-    pub memory_mi: u64,
+    /// CPU request per pod (`cpu_m`: millicores).
+    #[serde(rename = "cpu_m")]
+    pub cpu: Millicores,
+    /// Memory request per pod (`memory_mi`: MiB).
+    #[serde(rename = "memory_mi", with = "mib")]
+    pub memory: Bytes,
     /// GPUs per pod.
     #[serde(default)]
     pub gpu: u64,
-    /// A burst every this many seconds.
-    pub every_s: f64,
-    /// First burst, seconds.
-    #[serde(default = "d_zero")]
-    pub start_s: f64,
+    /// A burst every this long (`every_s`: seconds).
+    #[serde(rename = "every_s", with = "secs")]
+    pub every: Millis,
+    /// First burst (`start_s`: seconds).
+    #[serde(rename = "start_s", default, with = "secs")]
+    pub start: Millis,
     /// Pods per burst.
     pub count: u32,
-    /// Running time per pod, uniform in [min, max] seconds.
-    pub run_s: (f64, f64),
+    /// Running time per pod, uniform in [min, max] (`run_s`: `[seconds, seconds]`).
+    #[serde(rename = "run_s", with = "secs_pair")]
+    pub run: (Millis, Millis),
     /// `spot` or `on-demand`.
     #[serde(default)]
     pub capacity_type: Option<String>,
@@ -404,16 +434,15 @@ impl JobGen {
         count: u32,
         run: (Millis, Millis),
     ) -> Self {
-        let s = |m: Millis| m.0 as f64 / 1000.0;
         JobGen {
             name: name.into(),
-            cpu_m: cpu.0,
-            memory_mi: memory.0.div_ceil(MIB),
+            cpu,
+            memory: round_up_to_mib(memory),
             gpu: 0,
-            every_s: s(every),
-            start_s: 0.0,
+            every,
+            start: Millis(0),
             count,
-            run_s: (s(run.0), s(run.1)),
+            run,
             capacity_type: None,
             arch: None,
         }

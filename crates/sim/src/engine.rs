@@ -362,7 +362,7 @@ impl Sim<'_> {
                 if autoscaler.drains_on_notice() {
                     self.drain(n, true);
                 }
-                let notice = Millis::from_secs_f64(self.input.settings.cloud.notice_s);
+                let notice = self.input.settings.cloud.notice;
                 self.queue
                     .push(self.now + notice, Phase::Cloud, Ev::Terminate(n));
             }
@@ -464,7 +464,7 @@ impl Sim<'_> {
             self.input.catalog,
             &self.pairs,
         );
-        let start = Millis::from_secs_f64(self.input.settings.cloud.pod_start_s);
+        let start = self.input.settings.cloud.pod_start;
         for p in bound {
             let epoch = self.cluster.pods[p].epoch;
             self.queue
@@ -902,12 +902,7 @@ impl Sim<'_> {
         if pods.is_empty() || self.now <= from {
             return;
         }
-        let problem = Problem {
-            pending: &pods,
-            nodes: &[],
-            nodepools: self.input.nodepools,
-            catalog: self.input.catalog,
-        };
+        let problem = Problem::new(&pods, &[], self.input.nodepools, self.input.catalog);
         let prep = Prepared::with_pairs(self.pairs.clone(), problem);
         let all: Vec<usize> = (0..pods.len()).collect();
         // Running pods all have a node, so the LP has a solution; if the solver still

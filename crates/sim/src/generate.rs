@@ -17,13 +17,13 @@ use std::sync::Arc;
 fn base_pod(
     name: &str,
     owner: &str,
-    cpu_m: u64,
-    memory_mi: u64,
+    cpu: Millicores,
+    memory: Bytes,
     gpu: u64,
     capacity_type: Option<&str>,
     arch: Option<&str>,
 ) -> Pod {
-    let mut r = Resources::new(Millicores(cpu_m), Bytes::from_mib(memory_mi));
+    let mut r = Resources::new(cpu, memory);
     if gpu > 0 {
         r = r.with_extended(NVIDIA_GPU, gpu);
     }
@@ -65,8 +65,8 @@ fn service_template(s: &ServiceGen) -> Pod {
     let mut p = base_pod(
         &s.name,
         "ReplicaSet",
-        s.cpu_m,
-        s.memory_mi,
+        s.cpu,
+        s.memory,
         s.gpu,
         s.capacity_type.as_deref(),
         s.arch.as_deref(),
@@ -104,10 +104,10 @@ pub fn budgets(g: &Generator) -> Vec<PodDisruptionBudget> {
         .collect()
 }
 
-/// Replica count of a service at time `t` (seconds).
-pub fn replicas_at(s: &ServiceGen, t: f64) -> u32 {
+/// Replica count of a service at time `at` from the start.
+pub fn replicas_at(s: &ServiceGen, at: Millis) -> u32 {
     if let Some(d) = &s.diurnal {
-        let phase = 2.0 * std::f64::consts::PI * t / (d.period_h * 3600.0);
+        let phase = 2.0 * std::f64::consts::PI * at.secs_f64() / d.period.secs_f64();
         let x = (1.0 - phase.cos()) / 2.0;
         return d.min + ((d.max.saturating_sub(d.min)) as f64 * x).round() as u32;
     }
@@ -116,7 +116,7 @@ pub fn replicas_at(s: &ServiceGen, t: f64) -> u32 {
             .steps
             .iter()
             .rev()
-            .find(|(at, _)| *at <= t)
+            .find(|(t, _)| *t <= at)
             .map_or(0, |(_, n)| *n);
     }
     s.replicas
@@ -126,14 +126,19 @@ fn service_events(s: &ServiceGen, horizon_s: f64, out: &mut Vec<TraceEvent>) {
     // Change points: every step of a diurnal cycle, or the step times.
     let mut times: Vec<f64> = vec![0.0];
     if let Some(d) = &s.diurnal {
-        let step = d.step_s.max(1.0);
+        let step = d.step.secs_f64().max(1.0);
         let mut t = step;
         while t < horizon_s {
             times.push(t);
             t += step;
         }
     } else {
-        times.extend(s.steps.iter().map(|(t, _)| *t).filter(|t| *t > 0.0));
+        times.extend(
+            s.steps
+                .iter()
+                .map(|(t, _)| t.secs_f64())
+                .filter(|t| *t > 0.0),
+        );
     }
     // Live replicas as a stack: scale-in removes the newest (ReplicaSet's default picks
     // the youngest pods first).
@@ -142,7 +147,7 @@ fn service_events(s: &ServiceGen, horizon_s: f64, out: &mut Vec<TraceEvent>) {
     let template = service_template(s);
     for t in times {
         let at = Millis((t * 1000.0) as u64);
-        let want = replicas_at(s, t) as usize;
+        let want = replicas_at(s, at) as usize;
         while live.len() < want {
             out.push(TraceEvent {
                 at,
@@ -165,14 +170,14 @@ fn service_events(s: &ServiceGen, horizon_s: f64, out: &mut Vec<TraceEvent>) {
 }
 
 fn job_events(j: &JobGen, horizon_s: f64, rng: &mut Stream, out: &mut Vec<TraceEvent>) {
-    let mut t = j.start_s;
+    let mut t = j.start.secs_f64();
     let mut n = 0u64;
-    let every = j.every_s.max(1.0);
+    let every = j.every.secs_f64().max(1.0);
     let template = base_pod(
         &j.name,
         "Job",
-        j.cpu_m,
-        j.memory_mi,
+        j.cpu,
+        j.memory,
         j.gpu,
         j.capacity_type.as_deref(),
         j.arch.as_deref(),
@@ -181,7 +186,8 @@ fn job_events(j: &JobGen, horizon_s: f64, rng: &mut Stream, out: &mut Vec<TraceE
         let at = Millis((t * 1000.0) as u64);
         for _ in 0..j.count {
             let p = instance(&template, n, at);
-            let run = rng.uniform(j.run_s.0, j.run_s.1.max(j.run_s.0));
+            let (lo, hi) = (j.run.0.secs_f64(), j.run.1.secs_f64());
+            let run = rng.uniform(lo, hi.max(lo));
             out.push(TraceEvent {
                 at,
                 kind: TraceKind::Arrive {
@@ -252,7 +258,7 @@ mod tests {
     #[test]
     fn steps_scale_out_then_in() {
         let mut s = svc();
-        s.steps = vec![(0.0, 10), (600.0, 7)];
+        s.steps = vec![(Millis(0), 10), (Millis::from_secs(600), 7)];
         let g = Generator {
             services: vec![s],
             jobs: vec![],
@@ -274,14 +280,14 @@ mod tests {
     #[test]
     fn diurnal_follows_the_cycle() {
         let mut s = svc();
-        s.diurnal = Some(Diurnal {
-            min: 2,
-            max: 12,
-            period_h: 24.0,
-            step_s: 300.0,
-        });
-        assert_eq!(replicas_at(&s, 0.0), 2);
-        assert_eq!(replicas_at(&s, 12.0 * 3600.0), 12);
+        s.diurnal = Some(Diurnal::new(
+            2,
+            12,
+            Millis::from_mins(24 * 60),
+            Millis::from_secs(300),
+        ));
+        assert_eq!(replicas_at(&s, Millis(0)), 2);
+        assert_eq!(replicas_at(&s, Millis::from_mins(12 * 60)), 12);
         let g = Generator {
             services: vec![s],
             jobs: vec![],
@@ -304,13 +310,13 @@ mod tests {
     fn jobs_are_deterministic_per_seed() {
         let j = JobGen {
             name: "batch".into(),
-            cpu_m: 1000,
-            memory_mi: 1024,
+            cpu: Millicores(1000),
+            memory: Bytes::from_mib(1024),
             gpu: 0,
-            every_s: 600.0,
-            start_s: 0.0,
+            every: Millis::from_secs(600),
+            start: Millis(0),
             count: 5,
-            run_s: (60.0, 600.0),
+            run: (Millis::from_secs(60), Millis::from_secs(600)),
             capacity_type: None,
             arch: None,
         };

@@ -146,12 +146,12 @@ fn arb_generator() -> impl Strategy<Value = Generator> {
             let mut web = service("web", cpu, mem, n);
             web.zone_spread = spread;
             if let Some((lo, hi)) = diurnal {
-                web.diurnal = Some(Diurnal {
-                    min: lo,
-                    max: hi,
-                    period_h: 2.0,
-                    step_s: 300.0,
-                });
+                web.diurnal = Some(Diurnal::new(
+                    lo,
+                    hi,
+                    Millis::from_mins(120),
+                    Millis::from_secs(300),
+                ));
             }
             let mut api = service("api", 500, 1024, 4);
             api.capacity_type = Some("on-demand".into());
@@ -166,8 +166,8 @@ fn arb_generator() -> impl Strategy<Value = Generator> {
                         jobs,
                         (Millis(0), Millis(0)),
                     );
-                    batch.start_s = 60.0;
-                    batch.run_s = (run / 2.0, run);
+                    batch.start = Millis::from_secs(60);
+                    batch.run = (Millis::from_secs_f64(run / 2.0), Millis::from_secs_f64(run));
                     batch
                 }],
             }
@@ -398,7 +398,7 @@ fn interruption_drains_respect_budgets() {
 /// used (arrivals interleaved web-0, batch-0, web-1, ...).
 fn half_used_after_scale_in(settings: &Settings) -> (Generator, Vec<TraceEvent>) {
     let mut batch = service("batch", 900, 1024, 0);
-    batch.steps = vec![(0.0, 24), (600.0, 0)];
+    batch.steps = vec![(Millis(0), 24), (Millis::from_secs(600), 0)];
     let g = Generator {
         services: vec![service("web", 900, 1024, 24), batch],
         jobs: vec![],
@@ -505,12 +505,12 @@ fn diurnal_web(
 ) -> Vec<TraceEvent> {
     let mut web = service("web", 500, 1024, 0);
     web.zone_spread = zone_spread;
-    web.diurnal = Some(Diurnal {
+    web.diurnal = Some(Diurnal::new(
         min,
         max,
-        period_h,
-        step_s,
-    });
+        Millis::from_secs_f64(period_h * 3600.0),
+        Millis::from_secs_f64(step_s),
+    ));
     generate(
         &Generator {
             services: vec![web],

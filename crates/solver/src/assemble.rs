@@ -157,10 +157,7 @@ pub fn assemble(
                     instance_type: n.instance_type.clone(),
                 }),
             }
-            ExistingNode {
-                node: n,
-                pods: vec![],
-            }
+            ExistingNode::new(n, vec![])
         })
         .collect();
     let index: std::collections::HashMap<String, usize> = nodes

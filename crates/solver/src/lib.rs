@@ -82,6 +82,7 @@ pub mod prelude {
 
 /// An existing node with the pods already running on it.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ExistingNode {
     /// The node.
     pub node: Node,
@@ -91,6 +92,7 @@ pub struct ExistingNode {
 
 /// The input of a provisioning decision.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct Problem<'a> {
     /// Pods waiting for a node.
     pub pending: &'a [Pod],
@@ -170,6 +172,31 @@ pub struct Plan {
     pub cost_per_hour: Money,
     /// The order in which pods were placed (topology rules are checked in this order).
     pub order: Vec<PodId>,
+}
+
+impl ExistingNode {
+    /// A node with the pods running on it.
+    pub fn new(node: Node, pods: Vec<std::sync::Arc<Pod>>) -> Self {
+        ExistingNode { node, pods }
+    }
+}
+
+impl<'a> Problem<'a> {
+    /// Pending pods, existing nodes, node pools (daemonset overhead and kubelet settings
+    /// filled in, as [`assemble`] does) and the catalog.
+    pub fn new(
+        pending: &'a [Pod],
+        nodes: &'a [ExistingNode],
+        nodepools: &'a [NodePool],
+        catalog: &'a Catalog,
+    ) -> Self {
+        Problem {
+            pending,
+            nodes,
+            nodepools,
+            catalog,
+        }
+    }
 }
 
 impl Binding {

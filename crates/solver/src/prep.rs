@@ -1030,12 +1030,7 @@ pub(crate) mod tests {
         f: impl FnOnce(&Prepared) -> R,
     ) -> R {
         let pools = vec![nodepack_model::NodePool::new("p")];
-        let problem = crate::Problem {
-            pending: &[],
-            nodes: &[],
-            nodepools: &pools,
-            catalog,
-        };
+        let problem = crate::Problem::new(&[], &[], &pools, catalog);
         f(&Prepared::new(problem))
     }
 
@@ -1065,12 +1060,7 @@ pub(crate) mod tests {
         let catalog = tk::catalog();
         let pools = vec![nodepack_model::NodePool::new("p")];
         let pairs = std::sync::Arc::new(PoolCatalog::new(&pools, &catalog));
-        let problem = crate::Problem {
-            pending: &[],
-            nodes: &[],
-            nodepools: &pools,
-            catalog: &catalog,
-        };
+        let problem = crate::Problem::new(&[], &[], &pools, &catalog);
         let a = Prepared::with_pairs(pairs.clone(), problem);
         let b = Prepared::with_pairs(pairs, problem);
         let masks = (u64::MAX, u8::MAX);
@@ -1094,12 +1084,7 @@ pub(crate) mod tests {
             pool.limits.cpu = Some(Millicores::from_cores(cores));
             pool.limits.memory = Some(Bytes::from_gib(4 * cores));
             let pools = vec![pool];
-            let problem = crate::Problem {
-                pending: &[],
-                nodes: &[],
-                nodepools: &pools,
-                catalog: &catalog,
-            };
+            let problem = crate::Problem::new(&[], &[], &pools, &catalog);
             let prep = Prepared::new(problem);
             let limits = LimitTracker::new(&prep);
             let info = &prep.pools[0];

@@ -181,12 +181,7 @@ impl Solver {
     /// The problem of placing `pending` with these pools and catalog, for the free
     /// functions ([`crate::solve`], [`crate::validate()`]...).
     pub fn problem<'a>(&'a self, pending: &'a [Pod], nodes: &'a [ExistingNode]) -> Problem<'a> {
-        Problem {
-            pending,
-            nodes,
-            nodepools: &self.nodepools,
-            catalog: &self.catalog,
-        }
+        Problem::new(pending, nodes, &self.nodepools, &self.catalog)
     }
 
     fn prepared<'a>(&'a self, pending: &'a [Pod], nodes: &'a [ExistingNode]) -> Prepared<'a> {

@@ -30,12 +30,7 @@ impl Case {
 
     /// Run every strategy; validate; check cost >= lower bound; return the plans.
     fn run(&self) -> Vec<Plan> {
-        let problem = Problem {
-            pending: &self.pods,
-            nodes: &self.nodes,
-            nodepools: &self.pools,
-            catalog: &self.catalog,
-        };
+        let problem = Problem::new(&self.pods, &self.nodes, &self.pools, &self.catalog);
         STRATEGIES
             .iter()
             .map(|s| {
@@ -495,10 +490,10 @@ fn existing_nodes_are_used_first() {
         do_not_disrupt: false,
     };
     let mut case = Case::new(tk::pods("a", 3, 1000, 1024), vec![tk::pool("default", &[])]);
-    case.nodes.push(ExistingNode {
+    case.nodes.push(ExistingNode::new(
         node,
-        pods: vec![std::sync::Arc::new(tk::pod("running", 1000, 1024))],
-    });
+        vec![std::sync::Arc::new(tk::pod("running", 1000, 1024))],
+    ));
     for plan in case.run() {
         assert_eq!(plan.existing.len(), 3, "{}", plan.strategy);
         assert!(plan.nodes.is_empty());
@@ -620,12 +615,7 @@ fn cpu_and_memory_heavy_pods_are_mixed_close_to_the_lp_bound() {
     assert!(plan.unschedulable.is_empty(), "{:?}", plan.unschedulable);
     let catalog = catalog_of(types);
     let pools = vec![tk::pool("default", &[])];
-    let problem = Problem {
-        pending: &pods,
-        nodes: &[],
-        nodepools: &pools,
-        catalog: &catalog,
-    };
+    let problem = Problem::new(&pods, &[], &pools, &catalog);
     let lb = lower_bound(&problem, plan).unwrap();
     let ratio = plan.cost_per_hour.0 as f64 / lb.0 as f64;
     assert!(

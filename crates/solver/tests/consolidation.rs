@@ -49,25 +49,20 @@ fn cluster(
     catalog: &Catalog,
     keep: &[bool],
 ) -> Vec<ExistingNode> {
-    let problem = Problem {
-        pending: pods,
-        nodes: &[],
-        nodepools: pools,
-        catalog,
-    };
+    let problem = Problem::new(pods, &[], pools, catalog);
     let plan = solve("karpenter", &problem).unwrap();
     let by_id: BTreeMap<_, _> = pods.iter().enumerate().map(|(i, p)| (&p.id, i)).collect();
     plan.nodes
         .iter()
-        .map(|n| ExistingNode {
-            node: node_of(n, pools, catalog),
-            pods: n
+        .map(|n| {
+            let kept = n
                 .pods
                 .iter()
                 .map(|id| by_id[id])
                 .filter(|&i| keep[i % keep.len()])
                 .map(|i| Arc::new(pods[i].clone()))
-                .collect(),
+                .collect();
+            ExistingNode::new(node_of(n, pools, catalog), kept)
         })
         .collect()
 }
@@ -121,22 +116,14 @@ fn apply(
             None => plan.existing.push(Binding::new(pm.pod.clone(), &pm.to)),
         }
     }
-    let problem = Problem {
-        pending: &pending,
-        nodes: &stay,
-        nodepools: pools,
-        catalog,
-    };
+    let problem = Problem::new(&pending, &stay, pools, catalog);
     let errs = validate(&problem, &plan);
     if !errs.is_empty() {
         return Err(format!("{:?}", errs));
     }
     let mut after = stay;
     for r in &m.replacements {
-        after.push(ExistingNode {
-            node: node_of(r, pools, catalog),
-            pods: vec![],
-        });
+        after.push(ExistingNode::new(node_of(r, pools, catalog), vec![]));
     }
     for pm in &m.pods {
         let pod = pending.iter().find(|p| p.id == pm.pod).unwrap().clone();

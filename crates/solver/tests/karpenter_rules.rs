@@ -15,12 +15,7 @@ use nodepack_testkit as tk;
 use tk::catalog_of;
 
 fn plan(strategy: &str, pods: &[Pod], pools: &[NodePool], catalog: &Catalog) -> Plan {
-    let problem = Problem {
-        pending: pods,
-        nodes: &[],
-        nodepools: pools,
-        catalog,
-    };
+    let problem = Problem::new(pods, &[], pools, catalog);
     let plan = solve(strategy, &problem).unwrap();
     let errs = validate(&problem, &plan);
     assert!(errs.is_empty(), "{strategy}: invalid plan: {errs:#?}");
@@ -38,13 +33,7 @@ fn sized(family: &str, size: &str, cpu: u64, per_cpu: f64) -> InstanceType {
 }
 
 fn spot(zone: &str, usd: f64, bucket: Option<InterruptionBucket>) -> Offering {
-    Offering {
-        zone: zone.into(),
-        capacity_type: CapacityType::Spot,
-        price: Money::from_usd(usd),
-        available: true,
-        interruption: bucket,
-    }
+    Offering::new(zone, CapacityType::Spot, Money::from_usd(usd)).with_interruption(bucket)
 }
 
 /// AWS provider, `ExoticInstanceTypeFilter`: "remove instances with GPUs and
@@ -104,11 +93,7 @@ fn spot_launches_follow_the_price_capacity_model() {
     assert_eq!(fleet_choice(&c(&[0, 3])), Some(1));
     assert_eq!(fleet_choice(&c(&[1, 3])), Some(0));
     // On-demand: the cheapest.
-    let od = |usd| Offering {
-        capacity_type: CapacityType::OnDemand,
-        interruption: None,
-        ..spot("z", usd, None)
-    };
+    let od = |usd| Offering::new("z", CapacityType::OnDemand, Money::from_usd(usd));
     let ods = [od(2.0), od(1.5)];
     let v: Vec<(&str, &Offering)> = ods.iter().map(|o| ("t", o)).collect();
     assert_eq!(fleet_choice(&v), Some(1));

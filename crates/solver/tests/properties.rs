@@ -42,7 +42,7 @@ proptest! {
                 p.tolerations.push(tk::toleration("dedicated", "a"));
             }
         }
-        let problem = Problem { pending: &pods, nodes: &[], nodepools: &pools, catalog: &catalog };
+        let problem = Problem::new(&pods, &[], &pools, &catalog);
         for s in STRATEGIES {
             let plan = solve(s, &problem).unwrap();
             let errs = validate(&problem, &plan);
@@ -78,7 +78,7 @@ proptest! {
         }
         let mut np = NodepackStrategy::default();
         np.growth = growth;
-        let problem = Problem { pending: &pods, nodes: &[], nodepools: &pools, catalog: &catalog };
+        let problem = Problem::new(&pods, &[], &pools, &catalog);
         let plan = np.solve(&problem);
         let errs = validate(&problem, &plan);
         prop_assert!(errs.is_empty(), "{:#?}", errs);

@@ -10,12 +10,7 @@ use nodepack_testkit as tk;
 fn reasons(pool: &NodePool, catalog: &Catalog) -> Vec<String> {
     let pods = tk::pods("web", 3, 500, 512);
     let pools = vec![pool.clone()];
-    let problem = Problem {
-        pending: &pods,
-        nodes: &[],
-        nodepools: &pools,
-        catalog,
-    };
+    let problem = Problem::new(&pods, &[], &pools, catalog);
     let mut out = Vec::new();
     for s in STRATEGIES {
         let plan = solve(s, &problem).unwrap();
@@ -96,12 +91,7 @@ fn a_pod_key_typo_suggests_the_nearest_known_key() {
     )];
     let pools = vec![NodePool::new("p")];
     let catalog = tk::catalog();
-    let problem = Problem {
-        pending: &pods,
-        nodes: &[],
-        nodepools: &pools,
-        catalog: &catalog,
-    };
+    let problem = Problem::new(&pods, &[], &pools, &catalog);
     for s in STRATEGIES {
         let plan = solve(s, &problem).unwrap();
         let r = &plan.unschedulable[0].reason;
@@ -160,12 +150,7 @@ fn reasons_say_their_kind() {
         }),
     ];
     for (pools, pods, kind) in cases {
-        let problem = Problem {
-            pending: &pods,
-            nodes: &[],
-            nodepools: &pools,
-            catalog: &catalog,
-        };
+        let problem = Problem::new(&pods, &[], &pools, &catalog);
         for s in STRATEGIES {
             let plan = solve(s, &problem).unwrap();
             let u = plan.unschedulable.last().expect("a pod left unschedulable");

@@ -10,24 +10,14 @@ fn setup(pods: Vec<Pod>) -> (Vec<Pod>, Vec<NodePool>, Catalog) {
 }
 
 fn plan_for(pods: &[Pod], pools: &[NodePool], cat: &Catalog) -> Plan {
-    let p = Problem {
-        pending: pods,
-        nodes: &[],
-        nodepools: pools,
-        catalog: cat,
-    };
+    let p = Problem::new(pods, &[], pools, cat);
     let plan = solve("karpenter", &p).unwrap();
     assert!(validate(&p, &plan).is_empty());
     plan
 }
 
 fn errors(pods: &[Pod], pools: &[NodePool], cat: &Catalog, plan: &Plan) -> String {
-    let p = Problem {
-        pending: pods,
-        nodes: &[],
-        nodepools: pools,
-        catalog: cat,
-    };
+    let p = Problem::new(pods, &[], pools, cat);
     validate(&p, plan)
         .iter()
         .map(|v| format!("{:?}: {v}", v.rule))

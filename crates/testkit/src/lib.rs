@@ -45,20 +45,19 @@ pub fn instance_type(
     let od = price_per_cpu * cpu as f64 + 0.9 * gpus as f64;
     let mut offerings = Vec::new();
     for (i, z) in ZONES.iter().enumerate() {
-        offerings.push(Offering {
-            zone: z.to_string(),
-            capacity_type: CapacityType::OnDemand,
-            price: Money::from_usd(od),
-            available: true,
-            interruption: None,
-        });
-        offerings.push(Offering {
-            zone: z.to_string(),
-            capacity_type: CapacityType::Spot,
-            price: Money::from_usd(od * (0.35 + 0.02 * i as f64)),
-            available: true,
-            interruption: InterruptionBucket::from_index((cpu % 5) as u8),
-        });
+        offerings.push(Offering::new(
+            z,
+            CapacityType::OnDemand,
+            Money::from_usd(od),
+        ));
+        offerings.push(
+            Offering::new(
+                z,
+                CapacityType::Spot,
+                Money::from_usd(od * (0.35 + 0.02 * i as f64)),
+            )
+            .with_interruption(InterruptionBucket::from_index((cpu % 5) as u8)),
+        );
     }
     let capacity = Resources::new(
         Millicores::from_cores(cpu),
@@ -93,21 +92,14 @@ pub fn catalog() -> Catalog {
     }
     types.push(instance_type("g4", "amd64", 8, 4, 1, 0.06));
     types.push(instance_type("g4", "amd64", 32, 4, 4, 0.06));
-    Catalog {
-        name: "testkit".into(),
-        region: Some("test-1".into()),
-        ..catalog_of(types)
-    }
+    let mut c = Catalog::new("testkit", types).with_source(Some("test-1".into()), None);
+    c.sort();
+    c
 }
 
 /// A sorted catalog of `types` (no region).
 pub fn catalog_of(types: Vec<InstanceType>) -> Catalog {
-    let mut c = Catalog {
-        name: "case".into(),
-        region: None,
-        instance_types: types,
-        data_date: None,
-    };
+    let mut c = Catalog::new("case", types);
     c.sort();
     c
 }

@@ -244,7 +244,7 @@ fn view(
                 .filter(|(at, _)| *at == i)
                 .map(|(_, p)| p.clone()),
         );
-        nodes.push(ExistingNode { node, pods });
+        nodes.push(ExistingNode::new(node, pods));
         status.push(seen_status(ctx, n));
         idx.push(i);
     }

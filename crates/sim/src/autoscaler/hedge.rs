@@ -66,8 +66,8 @@ impl Pricing {
     /// `most` spares.
     pub fn new(cloud: &crate::config::CloudConfig, pending_value: f64, most: u32) -> Self {
         // Boot time: uniform in [min, max], or with the tail's share in [max, tail].
-        let (lo, hi) = (cloud.boot_min_s.max(0.0), cloud.boot_max_s.max(0.0));
-        let tail_hi = cloud.boot_tail_max_s.max(hi);
+        let (lo, hi) = (cloud.boot_min.secs_f64(), cloud.boot_max.secs_f64());
+        let tail_hi = cloud.boot_tail_max.secs_f64().max(hi);
         let tail = cloud.boot_tail_share.clamp(0.0, 1.0);
         let cdf = |t: f64| -> f64 {
             let span = |a: f64, b: f64| {
@@ -92,7 +92,7 @@ impl Pricing {
         let mean_boot = (1.0 - tail) * (lo + hi) / 2.0 + tail * (hi + tail_hi) / 2.0;
         Pricing {
             pending_value: pending_value.max(0.0),
-            billed_s: cloud.billing_minimum_s.max(mean_boot),
+            billed_s: cloud.billing_minimum.secs_f64().max(mean_boot),
             wait,
         }
     }

@@ -531,12 +531,7 @@ pub(crate) fn solve_live(
     pending: &[Pod],
 ) -> (Plan, Vec<Option<usize>>) {
     let (nodes, idx) = ctx.cluster.existing(true);
-    let problem = Problem {
-        pending,
-        nodes: &nodes,
-        nodepools: ctx.pools,
-        catalog: ctx.catalog,
-    };
+    let problem = Problem::new(pending, &nodes, ctx.pools, ctx.catalog);
     let prep = Prepared::with_pairs(ctx.pairs.clone(), problem);
     let plan = strategy.solve_prepared(&prep);
     let at = plan

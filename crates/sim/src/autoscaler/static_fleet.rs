@@ -86,12 +86,7 @@ impl Autoscaler for StaticFleet {
                 p
             })
             .collect();
-        let problem = Problem {
-            pending: &pods,
-            nodes: &[],
-            nodepools: &pools,
-            catalog: ctx.catalog,
-        };
+        let problem = Problem::new(&pods, &[], &pools, ctx.catalog);
         let plan = nodepack_solver::NodepackStrategy::default().solve(&problem);
         plan.nodes
             .iter()

@@ -717,10 +717,10 @@ impl<'p, 'a> Fleet<'p, 'a> {
             .filter(|&j| self.usable(j, removed))
             .map(|j| {
                 idx.push(j);
-                ExistingNode {
-                    node: self.p.nodes[j].node.clone(),
-                    pods: self.pods_of(j).cloned().collect(),
-                }
+                ExistingNode::new(
+                    self.p.nodes[j].node.clone(),
+                    self.pods_of(j).cloned().collect(),
+                )
             })
             .collect();
         let pending: Vec<Pod> = pods.iter().map(|(q, _)| (**q).clone()).collect();
@@ -746,12 +746,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
     }
 
     fn solve(&self, pending: &[Pod], nodes: &[ExistingNode], solver: &str) -> Option<crate::Plan> {
-        let problem = Problem {
-            pending,
-            nodes,
-            nodepools: self.p.nodepools,
-            catalog: self.p.catalog,
-        };
+        let problem = Problem::new(pending, nodes, self.p.nodepools, self.p.catalog);
         let prep = Prepared::with_pairs(self.pairs.clone(), problem);
         let plan = crate::Strategy::solve_prepared(&crate::strategy(solver).ok()?, &prep);
         plan.unschedulable.is_empty().then_some(plan)
@@ -1043,12 +1038,7 @@ pub fn scratch_cost(
     pairs: &Arc<PoolCatalog>,
     solver: &str,
 ) -> Option<Money> {
-    let problem = Problem {
-        pending: pods,
-        nodes: &[],
-        nodepools,
-        catalog,
-    };
+    let problem = Problem::new(pods, &[], nodepools, catalog);
     let prep = Prepared::with_pairs(pairs.clone(), problem);
     let plan = if solver == "nodepack" {
         let np = crate::nodepack::NodepackStrategy {

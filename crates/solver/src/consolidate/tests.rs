@@ -47,10 +47,7 @@ pub(crate) fn node(
 }
 
 pub(crate) fn existing(node: Node, pods: Vec<Pod>) -> ExistingNode {
-    ExistingNode {
-        node,
-        pods: pods.into_iter().map(Arc::new).collect(),
-    }
+    ExistingNode::new(node, pods.into_iter().map(Arc::new).collect())
 }
 
 fn pools() -> Vec<NodePool> {
@@ -403,11 +400,9 @@ fn on_demand_is_replaced_by_pinned_spot() {
 #[test]
 fn karpenter_spot_to_spot_needs_fifteen_cheaper_types() {
     // Twenty families of general-purpose types at slightly different prices.
-    let mut catalog = Catalog {
-        name: "wide".into(),
-        region: None,
-        data_date: None,
-        instance_types: (0..20)
+    let mut catalog = Catalog::new(
+        "wide",
+        (0..20)
             .flat_map(|f| {
                 [2, 4, 8, 16, 32].map(|cpu| {
                     tk::instance_type(
@@ -421,7 +416,7 @@ fn karpenter_spot_to_spot_needs_fifteen_cheaper_types() {
                 })
             })
             .collect(),
-    };
+    );
     catalog.sort();
     let pools = self::pools();
     // A big spot node with a few small pods: plenty of cheaper types.

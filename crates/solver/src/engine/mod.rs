@@ -567,12 +567,7 @@ mod tests {
         let pending: Vec<Pod> = web.into_iter().chain(api).collect();
         let catalog = tk::catalog();
         let pools = vec![nodepack_model::NodePool::new("p")];
-        let problem = crate::Problem {
-            pending: &pending,
-            nodes: &[],
-            nodepools: &pools,
-            catalog: &catalog,
-        };
+        let problem = crate::Problem::new(&pending, &[], &pools, &catalog);
         let prep = Prepared::new(problem);
         let mut eng = Engine::new(
             &prep,

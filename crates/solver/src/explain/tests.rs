@@ -4,12 +4,7 @@ use nodepack_model::{labels, Catalog, NodePool, Operator, Pod};
 use nodepack_testkit as tk;
 
 fn run(pods: &[Pod], pools: &[NodePool], catalog: &Catalog, strategy: &str) -> (Plan, Explanation) {
-    let problem = Problem {
-        pending: pods,
-        nodes: &[],
-        nodepools: pools,
-        catalog,
-    };
+    let problem = Problem::new(pods, &[], pools, catalog);
     let plan = solve(strategy, &problem).unwrap();
     let prep = Prepared::new(problem);
     let e = explain(&prep, &plan);

@@ -209,24 +209,17 @@ mod tests {
     }
 
     fn solve_in(pool: NodePool, growth: Growth, per_core: f64, pod: Pod) -> Plan {
-        let mut catalog = Catalog {
-            name: "growth".into(),
-            region: None,
-            instance_types: vec![
+        let mut catalog = Catalog::new(
+            "growth",
+            vec![
                 tk::instance_type("c7g", "arm64", 2, 2, 0, per_core),
                 tk::instance_type("c6g", "arm64", 8, 2, 0, per_core / 2.0),
             ],
-            data_date: None,
-        };
+        );
         catalog.sort();
         let pools = [pool];
         let pending = [pod];
-        let problem = Problem {
-            pending: &pending,
-            nodes: &[],
-            nodepools: &pools,
-            catalog: &catalog,
-        };
+        let problem = Problem::new(&pending, &[], &pools, &catalog);
         NodepackStrategy {
             growth,
             ..NodepackStrategy::default()

@@ -581,12 +581,7 @@ mod tests {
         let mut pending = tk::pods("web", 30, 700, 1500);
         pending.extend(tk::pods("db", 7, 3100, 12_000));
         let pools = [nodepack_model::NodePool::new("default")];
-        let problem = crate::Problem {
-            pending: &pending,
-            nodes: &[],
-            nodepools: &pools,
-            catalog: &catalog,
-        };
+        let problem = crate::Problem::new(&pending, &[], &pools, &catalog);
         let full = NodepackStrategy::default().solve(&problem);
         let quick = NodepackStrategy {
             cost_only: true,
