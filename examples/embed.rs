@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .autoscaler("nodepack")
         .horizon(Millis::from_mins(60))
         .run()?;
-    println!("replay: ${:.4}", replay.summary.cost_usd);
+    println!("replay: ${:.4}", replay.summary.cost.usd());
 
     // Eight solves on eight threads, sharing one prepared solver.
     let nodes = std::thread::scope(|scope| {

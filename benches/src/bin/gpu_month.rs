@@ -37,11 +37,11 @@ fn main() {
         "{strategy} limit={limit} seed={seed}: {pods} pods over {days} days, generated in {:.2} s, replayed in {wall:.2} s ({} events), cost ${:.2}, lower bound ${:.2}, nodes {}, pending p50 {:.0} s p99 {:.0} s, unschedulable {}, peak RSS {:.0} MiB",
         gen.as_secs_f64(),
         s.events,
-        s.cost_usd,
-        s.lower_bound_usd,
+        s.cost.usd(),
+        s.lower_bound.usd(),
         s.nodes_launched,
-        s.pending_seconds.p50,
-        s.pending_seconds.p99,
+        s.pending.p50.secs_f64(),
+        s.pending.p99.secs_f64(),
         s.pods_unschedulable,
         peak_rss_mib().unwrap_or(f64::NAN)
     );

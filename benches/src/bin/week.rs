@@ -26,9 +26,9 @@ fn main() {
         gen.as_secs_f64(),
         s.events,
         s.events as f64 / wall,
-        s.cost_usd,
-        s.lower_bound_usd,
-        s.pending_seconds.p99,
+        s.cost.usd(),
+        s.lower_bound.usd(),
+        s.pending.p99.secs_f64(),
         s.pods_unschedulable,
         peak_rss_mib().unwrap_or(f64::NAN)
     );

@@ -241,7 +241,7 @@ pub fn replay_all(l: &SimLoaded, strategies: &[String], seeds: &[u64]) -> Vec<Si
                 tracing::info!(
                     strategy = %name,
                     seed,
-                    cost_usd = r.summary.cost_usd,
+                    cost_usd = r.summary.cost.usd(),
                     events = r.summary.events,
                     wall_seconds = r.summary.wall_seconds,
                     "replay done"
@@ -377,12 +377,12 @@ pub fn print(l: &SimLoaded, runs: &[Summary], output: Output) -> Result<(), Fail
                 t.row([
                     r.strategy.clone(),
                     r.seed.to_string(),
-                    format!("{:.2}", r.cost_usd),
-                    format!("{:.2}", r.cost_spot_usd),
-                    format!("{:.2}", r.cost_on_demand_usd),
-                    format!("{:.2}", r.lower_bound_usd),
-                    format!("{:.1}", r.pending_seconds.p50),
-                    format!("{:.1}", r.pending_seconds.p99),
+                    format!("{:.2}", r.cost.usd()),
+                    format!("{:.2}", r.cost_spot.usd()),
+                    format!("{:.2}", r.cost_on_demand.usd()),
+                    format!("{:.2}", r.lower_bound.usd()),
+                    format!("{:.1}", r.pending.p50.secs_f64()),
+                    format!("{:.1}", r.pending.p99.secs_f64()),
                     r.pods_unschedulable.to_string(),
                     r.deleted_before_binding.to_string(),
                     r.nodes_launched.to_string(),
@@ -409,10 +409,10 @@ pub fn print(l: &SimLoaded, runs: &[Summary], output: Output) -> Result<(), Fail
                     crate::emit(format!(
                         "seed {}: nodepack costs {} vs {} (p99 pending {:.1} s vs {:.1} s)",
                         r.seed,
-                        pct(r.cost_usd, o.cost_usd),
+                        pct(r.cost.usd(), o.cost.usd()),
                         o.strategy,
-                        r.pending_seconds.p99,
-                        o.pending_seconds.p99
+                        r.pending.p99.secs_f64(),
+                        o.pending.p99.secs_f64()
                     ));
                 }
             }

@@ -107,7 +107,7 @@ fn label(run: &Run, many_seeds: bool) -> String {
 }
 
 fn hours(s: &Sample) -> f64 {
-    s.t / 3600.0
+    s.t.secs_f64() / 3600.0
 }
 
 /// Build the charts' lines from the runs.
@@ -149,7 +149,7 @@ fn charts(input: &ReportInput) -> Vec<Chart> {
             s.iter().map(|x| (hours(x), f(x))).collect()
         };
         cost.lines
-            .push(Line::new(&name, i, false, pts(&|x| x.cost_so_far)));
+            .push(Line::new(&name, i, false, pts(&|x| x.cost_so_far.usd())));
         nodes.lines.push(Line::new(
             &format!("{name} spot"),
             i,
@@ -254,19 +254,19 @@ fn table(input: &ReportInput, out: &mut String) {
         let s = run.summary;
         let cells = [
             label(run, many_seeds),
-            money(s.cost_usd),
-            money(s.cost_spot_usd),
-            money(s.cost_on_demand_usd),
-            money(s.lower_bound_usd),
-            if s.lower_bound_usd > 0.0 {
-                format!("{:.2}", s.cost_usd / s.lower_bound_usd)
+            money(s.cost.usd()),
+            money(s.cost_spot.usd()),
+            money(s.cost_on_demand.usd()),
+            money(s.lower_bound.usd()),
+            if s.lower_bound.usd() > 0.0 {
+                format!("{:.2}", s.cost.usd() / s.lower_bound.usd())
             } else {
                 "-".into()
             },
-            format!("{:.1}", s.pending_seconds.p50),
-            format!("{:.1}", s.pending_seconds.p90),
-            format!("{:.1}", s.pending_seconds.p99),
-            format!("{:.1}", s.pending_seconds.max),
+            format!("{:.1}", s.pending.p50.secs_f64()),
+            format!("{:.1}", s.pending.p90.secs_f64()),
+            format!("{:.1}", s.pending.p99.secs_f64()),
+            format!("{:.1}", s.pending.max.secs_f64()),
             (s.pods_unschedulable + s.deleted_before_binding).to_string(),
             s.nodes_launched.to_string(),
             s.spot_interruptions.to_string(),
@@ -274,7 +274,7 @@ fn table(input: &ReportInput, out: &mut String) {
             format!("{:.3}", s.evictions_per_node_hour),
             format!("{:.0}%", s.cpu_utilization * 100.0),
             format!("{:.0}%", s.memory_utilization * 100.0),
-            format!("{:.1}", s.node_hours),
+            format!("{:.1}", s.node_time.secs_f64() / 3600.0),
         ];
         out.push_str("<tr>");
         for c in cells {

@@ -1,4 +1,5 @@
 use super::*;
+use nodepack_model::{Millis, Money};
 use nodepack_sim::metrics::{Percentiles, Sample, Summary};
 
 fn summary(strategy: &str, cost: f64) -> Summary {
@@ -6,33 +7,35 @@ fn summary(strategy: &str, cost: f64) -> Summary {
     s.strategy = strategy.into();
     s.seed = 7;
     s.pods_total = 4;
-    s.cost_usd = cost;
-    s.cost_spot_usd = cost / 2.0;
-    s.cost_on_demand_usd = cost / 2.0;
-    s.lower_bound_usd = 1.0;
-    s.pending_seconds = Percentiles {
-        p50: 30.0,
-        p90: 45.0,
-        p99: 60.0,
-        max: 61.0,
+    s.cost = Money::from_usd(cost);
+    s.cost_spot = Money::from_usd(cost / 2.0);
+    s.cost_on_demand = Money::from_usd(cost / 2.0);
+    s.lower_bound = Money::from_usd(1.0);
+    s.pending = Percentiles {
+        p50: Millis::from_secs(30),
+        p90: Millis::from_secs(45),
+        p99: Millis::from_secs(60),
+        max: Millis::from_secs(61),
     };
     s
 }
 
 fn series(scale: f64) -> Vec<Sample> {
     (0..=60)
-        .map(|i| Sample {
-            t: i as f64 * 60.0,
-            cost_per_hour: scale,
-            cost_so_far: scale * i as f64 / 60.0,
-            nodes_spot: 2,
-            nodes_on_demand: 1,
+        .map(|i| {
+            let mut s = Sample::default();
+            s.t = Millis::from_mins(i);
+            s.cost_per_hour = Money::from_usd(scale);
+            s.cost_so_far = Money::from_usd(scale * i as f64 / 60.0);
+            s.nodes_spot = 2;
+            s.nodes_on_demand = 1;
             // Held spares at the start of the cheaper run only.
-            nodes_held: if scale < 3.0 && i < 2 { 3 } else { 0 },
-            pending: (i % 5) as u32,
-            running: 4,
-            cpu_utilization: 0.5,
-            memory_utilization: 0.25,
+            s.nodes_held = if scale < 3.0 && i < 2 { 3 } else { 0 };
+            s.pending = (i % 5) as u32;
+            s.running = 4;
+            s.cpu_utilization = 0.5;
+            s.memory_utilization = 0.25;
+            s
         })
         .collect()
 }

@@ -77,6 +77,8 @@ struct Sim<'a> {
     last_t: Millis,
     lb_prev: Millis,
     lb_total: f64,
+    /// Consolidation's estimated saving so far, dollars.
+    savings_usd: f64,
     capacity_changed: bool,
     new_pods: Vec<usize>,
     interrupted: u64,
@@ -142,6 +144,7 @@ fn run_inner(
         last_t: Millis(0),
         lb_prev: Millis(0),
         lb_total: 0.0,
+        savings_usd: 0.0,
         capacity_changed: false,
         new_pods: Vec::new(),
         interrupted: 0,
@@ -544,7 +547,7 @@ impl Sim<'_> {
             let saved: Money =
                 olds.iter().map(price).sum::<Money>() - news.iter().map(price).sum::<Money>();
             let left = self.input.settings.horizon.saturating_sub(self.now);
-            self.summary.consolidation_savings_usd += saved.usd() * left.0 as f64 / 3_600_000.0;
+            self.savings_usd += saved.usd() * left.0 as f64 / 3_600_000.0;
         }
     }
 
@@ -848,15 +851,16 @@ impl Sim<'_> {
     fn sample(&mut self) {
         let c = &self.cluster;
         let hour = self.now.0 / 3_600_000;
+        let mut cost_per_hour = 0.0;
         let mut s = Sample {
-            t: self.now.secs_f64(),
+            t: self.now,
             pending: c.pending.len() as u32,
             ..Sample::default()
         };
         let (mut uc, mut ac, mut um, mut am) = (0u64, 0u64, 0u64, 0u64);
         let mut so_far = self.cost;
         for n in c.alive.iter().map(|&i| &c.nodes[i]) {
-            s.cost_per_hour += n.offering.price.usd()
+            cost_per_hour += n.offering.price.usd()
                 * self
                     .cloud
                     .price_factor(&n.node.instance_type, &n.offering, hour);
@@ -875,7 +879,8 @@ impl Sim<'_> {
                 am += n.node.allocatable.memory.0;
             }
         }
-        s.cost_so_far = so_far.usd();
+        s.cost_so_far = so_far;
+        s.cost_per_hour = Money::from_usd(cost_per_hour);
         s.running = c
             .pods
             .iter()
@@ -1008,24 +1013,27 @@ impl Sim<'_> {
             s.pods_scheduled + s.pods_unschedulable + s.deleted_before_binding,
             "every pod is scheduled, unschedulable or deleted before binding"
         );
-        s.pending_seconds = Percentiles::of(&mut pending_ms);
+        s.pending = Percentiles::of(&mut pending_ms);
         let sorted_pending = pending_ms;
-        s.running_seconds = Percentiles::of(&mut running_ms);
-        s.cost_usd = self.cost.usd();
-        s.cost_spot_usd = self.cost_spot.usd();
-        s.cost_on_demand_usd = (self.cost - self.cost_spot).usd();
-        s.lower_bound_usd = self.lb_total;
-        s.node_hours = self.node_ms as f64 / 3_600_000.0;
+        s.running = Percentiles::of(&mut running_ms);
+        s.cost = self.cost;
+        s.cost_spot = self.cost_spot;
+        s.cost_on_demand = self.cost - self.cost_spot;
+        // Rounded down, so that rounding never lifts the bound above the cost.
+        s.lower_bound = Money((self.lb_total * 1e6).floor() as i64);
+        s.consolidation_savings = Money::from_usd(self.savings_usd);
+        s.node_time = Millis(self.node_ms);
         s.interruption_restarts = self.interrupted;
         s.cpu_utilization = ratio(self.used_cpu, self.alloc_cpu);
         s.memory_utilization = ratio(self.used_mem, self.alloc_mem);
-        s.sim_seconds = horizon.secs_f64();
+        s.sim_time = horizon;
         let hours = horizon.0 as f64 / 3_600_000.0;
         if hours > 0.0 {
             s.nodes_launched_per_hour = s.nodes_launched as f64 / hours;
         }
-        if s.node_hours > 0.0 {
-            s.evictions_per_node_hour = s.evictions_disruption as f64 / s.node_hours;
+        let node_hours = self.node_ms as f64 / 3_600_000.0;
+        if node_hours > 0.0 {
+            s.evictions_per_node_hour = s.evictions_disruption as f64 / node_hours;
         }
         // The fleet at the horizon against packing its pods from scratch.
         if let Some(end) = self.repack_sample() {

@@ -34,7 +34,7 @@
 //!     .run()
 //!     .unwrap();
 //! assert_eq!(result.summary.pods_scheduled, 6);
-//! assert!(result.summary.cost_usd >= result.summary.lower_bound_usd);
+//! assert!(result.summary.cost.usd() >= result.summary.lower_bound.usd());
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

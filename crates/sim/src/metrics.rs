@@ -1,23 +1,29 @@
 //! What a replay measures: dollars, pod latency, disruption and utilization, and the
 //! time series behind the charts.
 
+use nodepack_model::units::{hours, secs, usd};
+use nodepack_model::{Millis, Money};
 use serde::{Deserialize, Serialize};
 
-/// Percentiles of a latency distribution, seconds.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Percentiles of a latency distribution (JSON: seconds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Median.
-    pub p50: f64,
+    #[serde(with = "secs")]
+    pub p50: Millis,
     /// 90th percentile.
-    pub p90: f64,
+    #[serde(with = "secs")]
+    pub p90: Millis,
     /// 99th percentile.
-    pub p99: f64,
+    #[serde(with = "secs")]
+    pub p99: Millis,
     /// Maximum.
-    pub max: f64,
+    #[serde(with = "secs")]
+    pub max: Millis,
 }
 
 impl Percentiles {
-    /// Nearest-rank percentiles of `v` (milliseconds), in seconds.
+    /// Nearest-rank percentiles of `v` (milliseconds).
     pub fn of(v: &mut [u64]) -> Self {
         if v.is_empty() {
             return Percentiles::default();
@@ -25,13 +31,13 @@ impl Percentiles {
         v.sort_unstable();
         let at = |q: f64| {
             let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
-            v[rank - 1] as f64 / 1000.0
+            Millis(v[rank - 1])
         };
         Percentiles {
             p50: at(0.5),
             p90: at(0.9),
             p99: at(0.99),
-            max: v[v.len() - 1] as f64 / 1000.0,
+            max: Millis(v[v.len() - 1]),
         }
     }
 }
@@ -47,13 +53,18 @@ pub struct Unscheduled {
 
 /// One point of the time series.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Sample {
-    /// Seconds since the start.
-    pub t: f64,
-    /// Cost rate of the live nodes, dollars per hour.
-    pub cost_per_hour: f64,
-    /// Cumulative cost billed so far (nodes still running count up to `t`), dollars.
-    pub cost_so_far: f64,
+    /// Time since the start (JSON: seconds).
+    #[serde(with = "secs")]
+    pub t: Millis,
+    /// Cost rate of the live nodes per hour (JSON: dollars).
+    #[serde(with = "usd")]
+    pub cost_per_hour: Money,
+    /// Cumulative cost billed so far (nodes still running count up to `t`; JSON:
+    /// dollars).
+    #[serde(with = "usd")]
+    pub cost_so_far: Money,
     /// Live spot nodes, held ones apart.
     pub nodes_spot: u32,
     /// Live on-demand nodes, held ones apart.
@@ -95,20 +106,28 @@ pub struct Summary {
     pub pods_deleted: u64,
     /// Pods running (or bound) at the horizon.
     pub pods_running_at_end: u64,
-    /// Total cost, dollars.
-    pub cost_usd: f64,
-    /// Spot part.
-    pub cost_spot_usd: f64,
-    /// On-demand part.
-    pub cost_on_demand_usd: f64,
-    /// Integrated fractional-LP lower bound of the pods kept running, dollars.
-    pub lower_bound_usd: f64,
-    /// Pod creation to first binding, seconds.
-    pub pending_seconds: Percentiles,
-    /// Pod creation to first running, seconds.
-    pub running_seconds: Percentiles,
-    /// Node-hours billed.
-    pub node_hours: f64,
+    /// Total cost (`cost_usd`).
+    #[serde(rename = "cost_usd", with = "usd")]
+    pub cost: Money,
+    /// Spot part (`cost_spot_usd`).
+    #[serde(rename = "cost_spot_usd", with = "usd")]
+    pub cost_spot: Money,
+    /// On-demand part (`cost_on_demand_usd`).
+    #[serde(rename = "cost_on_demand_usd", with = "usd")]
+    pub cost_on_demand: Money,
+    /// Integrated fractional-LP lower bound of the pods kept running, rounded down to
+    /// the micro-dollar (`lower_bound_usd`).
+    #[serde(rename = "lower_bound_usd", with = "usd")]
+    pub lower_bound: Money,
+    /// Pod creation to first binding (`pending_seconds`).
+    #[serde(rename = "pending_seconds")]
+    pub pending: Percentiles,
+    /// Pod creation to first running (`running_seconds`).
+    #[serde(rename = "running_seconds")]
+    pub running: Percentiles,
+    /// Node time billed (`node_hours`).
+    #[serde(rename = "node_hours", with = "hours")]
+    pub node_time: Millis,
     /// Nodes launched.
     pub nodes_launched: u64,
     /// Nodes terminated before the horizon.
@@ -130,9 +149,10 @@ pub struct Summary {
     pub evictions_disruption: u64,
     /// Voluntary evictions per node-hour billed.
     pub evictions_per_node_hour: f64,
-    /// Estimated dollars saved by consolidation: each executed move's drop in price
-    /// per hour times the time left until the horizon.
-    pub consolidation_savings_usd: f64,
+    /// Estimated saving of consolidation: each executed move's drop in price per hour
+    /// times the time left until the horizon (`consolidation_savings_usd`).
+    #[serde(rename = "consolidation_savings_usd", with = "usd")]
+    pub consolidation_savings: Money,
     /// Replacements that could not launch (the nodes they were to replace stayed).
     pub replacements_failed: u64,
     /// Churn: nodes launched per simulated hour.
@@ -147,8 +167,9 @@ pub struct Summary {
     pub cpu_utilization: f64,
     /// Time-weighted requested / allocatable memory on ready nodes.
     pub memory_utilization: f64,
-    /// Simulated seconds.
-    pub sim_seconds: f64,
+    /// Simulated time (`sim_seconds`).
+    #[serde(rename = "sim_seconds", with = "secs")]
+    pub sim_time: Millis,
     /// Wall-clock seconds (filled in by the caller; the simulator reads no clock).
     pub wall_seconds: f64,
     /// Events processed.
@@ -165,7 +186,15 @@ mod tests {
     fn nearest_rank_percentiles() {
         let mut v: Vec<u64> = (1..=100).map(|x| x * 1000).collect();
         let p = Percentiles::of(&mut v);
-        assert_eq!((p.p50, p.p90, p.p99, p.max), (50.0, 90.0, 99.0, 100.0));
+        assert_eq!(
+            (p.p50, p.p90, p.p99, p.max),
+            (
+                Millis::from_secs(50),
+                Millis::from_secs(90),
+                Millis::from_secs(99),
+                Millis::from_secs(100)
+            )
+        );
         assert_eq!(Percentiles::of(&mut []), Percentiles::default());
     }
 }

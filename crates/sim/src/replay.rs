@@ -181,7 +181,7 @@ mod tests {
             .horizon(Millis::from_mins(45))
             .run()
             .unwrap();
-        assert!(r.summary.cost_usd > 0.0);
+        assert!(r.summary.cost > nodepack_model::Money::ZERO);
         let json = serde_json::to_string(&r.summary).unwrap();
         let back: crate::metrics::Summary = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r.summary);

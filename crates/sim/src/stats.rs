@@ -69,10 +69,10 @@ impl Interval {
 
 /// The metrics the statistics cover, with how each is read off a summary.
 pub const METRICS: &[(&str, fn(&Summary) -> f64)] = &[
-    ("cost_usd", |s| s.cost_usd),
-    ("cost_on_demand_usd", |s| s.cost_on_demand_usd),
-    ("pending_p50_s", |s| s.pending_seconds.p50),
-    ("pending_p99_s", |s| s.pending_seconds.p99),
+    ("cost_usd", |s| s.cost.usd()),
+    ("cost_on_demand_usd", |s| s.cost_on_demand.usd()),
+    ("pending_p50_s", |s| s.pending.p50.secs_f64()),
+    ("pending_p99_s", |s| s.pending.p99.secs_f64()),
     ("evictions_per_node_hour", |s| s.evictions_per_node_hour),
     ("nodes_launched", |s| s.nodes_launched as f64),
     ("pods_unschedulable", |s| s.pods_unschedulable as f64),
@@ -204,7 +204,7 @@ mod tests {
         Summary {
             strategy: strategy.into(),
             seed,
-            cost_usd: cost,
+            cost: nodepack_model::Money::from_usd(cost),
             ..Summary::default()
         }
     }

@@ -123,12 +123,12 @@ fn check(name: &str, r: &nodepack_sim::SimResult, c: &Cluster) -> Result<(), Tes
         }
     }
     prop_assert!(
-        s.cost_usd + 1e-6 >= s.lower_bound_usd,
+        s.cost.usd() + 1e-6 >= s.lower_bound.usd(),
         "{name}: cost {} < lower bound {}",
-        s.cost_usd,
-        s.lower_bound_usd
+        s.cost.usd(),
+        s.lower_bound.usd()
     );
-    prop_assert!((s.cost_spot_usd + s.cost_on_demand_usd - s.cost_usd).abs() < 1e-6);
+    prop_assert!((s.cost_spot.usd() + s.cost_on_demand.usd() - s.cost.usd()).abs() < 1e-6);
     Ok(())
 }
 
@@ -257,9 +257,9 @@ fn zone_spread_replicas_start_within_launch_time() {
         let (r, c) = replay(name, &settings, &trace);
         assert_eq!(r.summary.pods_scheduled, 24, "{name}");
         assert!(
-            r.summary.pending_seconds.max <= 135.0,
+            r.summary.pending.max.secs_f64() <= 135.0,
             "{name}: {:?}",
-            r.summary.pending_seconds
+            r.summary.pending
         );
         check(name, &r, &c).unwrap();
     }
@@ -281,8 +281,8 @@ fn same_seed_same_bytes_other_seed_other_draws() {
     let (c, _) = replay("karpenter", &settings, &trace);
     assert_ne!(a.summary.launch_failures + a.summary.nodes_launched, 0);
     assert_ne!(
-        format!("{:?}", a.summary.pending_seconds),
-        format!("{:?}", c.summary.pending_seconds)
+        format!("{:?}", a.summary.pending),
+        format!("{:?}", c.summary.pending)
     );
 }
 
@@ -365,7 +365,7 @@ fn disruption_budgets_hold_back_scale_down() {
     assert_eq!(held.summary.pods_evicted, 0, "{:?}", held.summary);
     // The autoscaler does not even try nodes whose pods may not be evicted.
     assert_eq!(held.summary.evictions_blocked, 0, "{:?}", held.summary);
-    assert!(held.summary.cost_usd > r.summary.cost_usd);
+    assert!(held.summary.cost.usd() > r.summary.cost.usd());
 }
 
 /// Drains on a spot interruption notice go through the eviction API: with at most one
@@ -465,12 +465,12 @@ fn consolidation_cuts_cost_after_scale_in() {
         let consolidated: u64 = s.disruptions.values().sum();
         assert!(consolidated > 0, "{name}: {:?}", s.disruptions);
         assert!(s.evictions_disruption > 0, "{name}");
-        assert!(s.consolidation_savings_usd > 0.0, "{name}");
+        assert!(s.consolidation_savings.usd() > 0.0, "{name}");
         assert!(
-            s.cost_usd < r_off.summary.cost_usd,
+            s.cost.usd() < r_off.summary.cost.usd(),
             "{name}: {} with consolidation, {} without",
-            s.cost_usd,
-            r_off.summary.cost_usd
+            s.cost.usd(),
+            r_off.summary.cost.usd()
         );
         assert_eq!(r_off.summary.evictions_disruption, 0, "{name}");
     }
@@ -534,18 +534,15 @@ fn headroom_lets_growing_services_bind_at_once() {
         a.headroom = None;
     });
     check("nodepack without headroom", &without, &c).unwrap();
-    let (w, wo) = (
-        &with.summary.pending_seconds,
-        &without.summary.pending_seconds,
-    );
-    assert!(w.p90 < 5.0, "with headroom: {w:?}");
-    assert!(wo.p90 >= 25.0, "without headroom: {wo:?}");
+    let (w, wo) = (&with.summary.pending, &without.summary.pending);
+    assert!(w.p90 < Millis::from_secs(5), "with headroom: {w:?}");
+    assert!(wo.p90 >= Millis::from_secs(25), "without headroom: {wo:?}");
     // The room costs something, not a fleet.
     assert!(
-        with.summary.cost_usd < without.summary.cost_usd * 1.25,
+        with.summary.cost.usd() < without.summary.cost.usd() * 1.25,
         "{} vs {}",
-        with.summary.cost_usd,
-        without.summary.cost_usd
+        with.summary.cost.usd(),
+        without.summary.cost.usd()
     );
 }
 
@@ -568,10 +565,10 @@ fn hedged_bursts_wait_for_the_first_nodes_not_the_slowest() {
     check("nodepack without hedge", &plain, &c0).unwrap();
     let (h, p) = (&hedged.summary, &plain.summary);
     assert!(
-        h.pending_seconds.p99 + 10.0 < p.pending_seconds.p99,
+        h.pending.p99.secs_f64() + 10.0 < p.pending.p99.secs_f64(),
         "hedged {:?} vs {:?}",
-        h.pending_seconds,
-        p.pending_seconds
+        h.pending,
+        p.pending
     );
     assert!(
         h.disruptions.get("unneeded spare").is_some_and(|&n| n > 0),
@@ -582,10 +579,10 @@ fn hedged_bursts_wait_for_the_first_nodes_not_the_slowest() {
         assert!(!n.pods.is_empty(), "{} empty at the horizon", n.node.name);
     }
     assert!(
-        h.cost_usd < p.cost_usd * 1.2,
+        h.cost.usd() < p.cost.usd() * 1.2,
         "{} vs {}",
-        h.cost_usd,
-        p.cost_usd
+        h.cost.usd(),
+        p.cost.usd()
     );
 }
 
@@ -666,7 +663,7 @@ fn pods_a_spare_takes_over_bind_at_once_even_when_zone_spread() {
         "{s:?}"
     );
     // 60 s boot, up to 10 s of batching, a second for the scheduler to run.
-    assert!(s.pending_seconds.max <= 71.0, "{:?}", s.pending_seconds);
+    assert!(s.pending.max.secs_f64() <= 71.0, "{:?}", s.pending);
 }
 
 /// Karpenter's launch is one CreateFleet request (AWS provider, `launchInstance`): when it
@@ -742,7 +739,7 @@ fn pods_deleted_before_binding_are_counted_with_their_wait() {
             (2, 1, 0, 1),
             "{name}"
         );
-        assert_eq!(s.pending_seconds.max, 1800.0, "{name}");
+        assert_eq!(s.pending.max.secs_f64(), 1800.0, "{name}");
     }
 }
 
@@ -843,7 +840,7 @@ fn parking_a_limit_backlog_changes_no_outcome() {
         let (off, c_off) = run(false);
         let s = &on.summary;
         assert!(
-            s.pending_seconds.max > 1800.0,
+            s.pending.max.secs_f64() > 1800.0,
             "{name}: the limit binds: {s:?}"
         );
         assert_eq!(s.pods_unschedulable, 0, "{name}: every job ran");
@@ -861,7 +858,7 @@ fn parking_a_limit_backlog_changes_no_outcome() {
             "{name}"
         );
         // (Fewer wake-ups may move a removal by a tick.)
-        let (a, b) = (on.summary.cost_usd, off.summary.cost_usd);
+        let (a, b) = (on.summary.cost.usd(), off.summary.cost.usd());
         assert!((a - b).abs() <= 1e-3 * b, "{name}: {a} vs {b}");
     }
 }
