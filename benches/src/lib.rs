@@ -120,30 +120,25 @@ pub fn diverse_pods(n: usize, seed: u64) -> Vec<Pod> {
             1 | 2 => {
                 p.labels.insert("my-label".into(), label(&mut rng));
                 let key = if kind == 1 { ZONE_KEY } else { HOSTNAME_KEY };
-                p.topology_spread.push(TopologySpread {
-                    max_skew: 1,
-                    topology_key: key.into(),
-                    when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
-                    selector: selector("my-label", &label(&mut rng)),
-                    min_domains: None,
-                });
+                p.topology_spread.push(TopologySpread::new(
+                    1,
+                    key,
+                    WhenUnsatisfiable::DoNotSchedule,
+                    selector("my-label", &label(&mut rng)),
+                ));
             }
             3 => {
                 let v = label(&mut rng);
                 p.labels.insert("my-affininity".into(), v.clone());
-                p.pod_affinity.push(PodAffinityTerm {
-                    selector: selector("my-affininity", &v),
-                    topology_key: ZONE_KEY.into(),
-                    namespaces: vec![],
-                });
+                p.pod_affinity.push(PodAffinityTerm::new(
+                    selector("my-affininity", &v),
+                    ZONE_KEY,
+                ));
             }
             4 => {
                 p.labels.insert("app".into(), "nginx".into());
-                p.pod_anti_affinity.push(PodAffinityTerm {
-                    selector: selector("app", "nginx"),
-                    topology_key: HOSTNAME_KEY.into(),
-                    namespaces: vec![],
-                });
+                p.pod_anti_affinity
+                    .push(PodAffinityTerm::new(selector("app", "nginx"), HOSTNAME_KEY));
             }
             _ => {
                 p.labels.insert("my-label".into(), label(&mut rng));
@@ -172,11 +167,7 @@ pub fn preference_pods(n: usize, seed: u64) -> Vec<Pod> {
             for (w, key) in [(10, ZONE_KEY), (1, HOSTNAME_KEY)] {
                 p.pod_anti_affinity_preferred.push(Weighted {
                     weight: w,
-                    term: PodAffinityTerm {
-                        selector: selector("app", "nginx"),
-                        topology_key: key.into(),
-                        namespaces: vec![],
-                    },
+                    term: PodAffinityTerm::new(selector("app", "nginx"), key),
                 });
             }
             p
@@ -227,13 +218,12 @@ pub fn mixed_pods(n: usize, seed: u64) -> Vec<Pod> {
         );
         p.labels.insert("app".into(), app.into());
         match app {
-            "web" => p.topology_spread.push(TopologySpread {
-                max_skew: 1,
-                topology_key: ZONE_KEY.into(),
-                when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
-                selector: selector("app", "web"),
-                min_domains: None,
-            }),
+            "web" => p.topology_spread.push(TopologySpread::new(
+                1,
+                ZONE_KEY,
+                WhenUnsatisfiable::DoNotSchedule,
+                selector("app", "web"),
+            )),
             "api" => {
                 p.node_selector
                     .insert(labels::CAPACITY_TYPE.into(), "on-demand".into());
@@ -323,7 +313,7 @@ pub fn fragmented_cluster(
     pods: usize,
     seed: u64,
 ) -> Vec<nodepack_solver::ExistingNode> {
-    use nodepack_model::{Node, NodeState};
+    use nodepack_model::Node;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let pairs = nodepack_solver::internals::PoolCatalog::new(std::slice::from_ref(pool), catalog);
     let types = [
@@ -375,21 +365,9 @@ pub fn fragmented_cluster(
             .collect();
         made += list.len();
         out.push(nodepack_solver::ExistingNode::new(
-            Node {
-                name: name.clone(),
-                nodepool: Some(pool.name.clone()),
-                instance_type: ty.into(),
-                zone: o.zone.clone(),
-                capacity_type: ct,
-                price: o.price,
-                labels: nodepack_solver::internals::node_labels(pt, pool, o, &name).into(),
-                taints: vec![],
-                allocatable,
-                pods: vec![],
-                state: NodeState::Ready,
-                created: nodepack_model::Millis(0),
-                do_not_disrupt: false,
-            },
+            Node::new(&name, ty, &o.zone, ct, o.price, allocatable)
+                .in_pool(&pool.name)
+                .with_labels(nodepack_solver::internals::node_labels(pt, pool, o, &name)),
             list,
         ));
     }

@@ -413,27 +413,23 @@ fn convert_pdb(ctx: &Ctx, b: &PdbObject) -> Result<PodDisruptionBudget, FormatEr
             .with("nodepack.io/no-match", Operator::In, &["x"])
             .map_err(|e| sctx.error(None, e.to_string()))?,
     };
-    Ok(PodDisruptionBudget {
-        namespace,
-        name,
-        selector,
-        min_available,
-        max_unavailable,
-    })
+    let mut pdb = PodDisruptionBudget::new(&namespace, &name, selector);
+    pdb.min_available = min_available;
+    pdb.max_unavailable = max_unavailable;
+    Ok(pdb)
 }
 
 fn affinity_term(ctx: &Ctx, t: &core::PodAffinityTerm) -> Result<PodAffinityTerm, FormatError> {
-    Ok(PodAffinityTerm {
-        selector: match &t.label_selector {
-            Some(s) => label_selector(&ctx.field("labelSelector"), s)?,
-            // An absent selector matches no pods.
-            None => Requirements::new()
-                .with("nodepack.io/no-match", Operator::In, &["x"])
-                .map_err(|e| ctx.error(None, e.to_string()))?,
-        },
-        topology_key: t.topology_key.clone(),
-        namespaces: t.namespaces.clone().unwrap_or_default(),
-    })
+    let selector = match &t.label_selector {
+        Some(s) => label_selector(&ctx.field("labelSelector"), s)?,
+        // An absent selector matches no pods.
+        None => Requirements::new()
+            .with("nodepack.io/no-match", Operator::In, &["x"])
+            .map_err(|e| ctx.error(None, e.to_string()))?,
+    };
+    let mut term = PodAffinityTerm::new(selector, &t.topology_key);
+    term.namespaces = t.namespaces.clone().unwrap_or_default();
+    Ok(term)
 }
 
 /// Parse a taint.
@@ -634,16 +630,13 @@ pub fn convert_pod(
             }
             m => m.map(|m| m as u32),
         };
-        pod.topology_spread.push(TopologySpread {
-            max_skew: t.max_skew as u32,
-            topology_key: t.topology_key.clone(),
-            when_unsatisfiable: when,
-            selector: match &t.label_selector {
-                Some(s) => label_selector(&c.field("labelSelector"), s)?,
-                None => Requirements::from_labels(&BTreeMap::new()),
-            },
-            min_domains,
-        });
+        let selector = match &t.label_selector {
+            Some(s) => label_selector(&c.field("labelSelector"), s)?,
+            None => Requirements::from_labels(&BTreeMap::new()),
+        };
+        let mut spread = TopologySpread::new(t.max_skew as u32, &t.topology_key, when, selector);
+        spread.min_domains = min_domains;
+        pod.topology_spread.push(spread);
     }
     Ok(pod)
 }
@@ -685,30 +678,30 @@ fn convert_node(ctx: &Ctx, n: &core::Node) -> Result<Node, FormatError> {
     labels
         .entry(labels::HOSTNAME.into())
         .or_insert_with(|| name.clone());
-    Ok(Node {
-        name: name.clone(),
-        nodepool: get(labels::NODEPOOL),
-        instance_type: get(labels::INSTANCE_TYPE).unwrap_or_default(),
-        zone: get(labels::ZONE).unwrap_or_default(),
+    let mut node = Node::new(
+        &name,
+        &get(labels::INSTANCE_TYPE).unwrap_or_default(),
+        &get(labels::ZONE).unwrap_or_default(),
         capacity_type,
-        price: Default::default(),
-        taints,
-        allocatable: resource_list(&ctx.field("status.allocatable"), &allocatable)?,
-        pods: vec![],
-        state: if unschedulable {
-            NodeState::Cordoned
-        } else {
-            NodeState::Ready
-        },
-        created: created(&n.metadata).unwrap_or_default(),
-        do_not_disrupt: n
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(DO_NOT_DISRUPT))
-            .is_some_and(|v| v == "true"),
-        labels: labels.into(),
+        nodepack_model::Money::ZERO,
+        resource_list(&ctx.field("status.allocatable"), &allocatable)?,
+    )
+    .with_labels(labels)
+    .with_taints(taints)
+    .with_state(if unschedulable {
+        NodeState::Cordoned
+    } else {
+        NodeState::Ready
     })
+    .created_at(created(&n.metadata).unwrap_or_default());
+    node.nodepool = get(labels::NODEPOOL);
+    node.do_not_disrupt = n
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(DO_NOT_DISRUPT))
+        .is_some_and(|v| v == "true");
+    Ok(node)
 }
 
 /// A Kubernetes Pod object (as JSON) for a model pod: name, namespace, labels, the

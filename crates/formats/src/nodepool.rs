@@ -387,12 +387,11 @@ fn nodepool(
                             .error(Some(r), "must be Empty, Drifted or Underutilized"));
                     }
                 }
-                dis.budgets.push(Budget {
-                    nodes,
-                    schedule: b.schedule,
-                    duration: dur,
-                    reasons: b.reasons,
-                });
+                let mut budget = Budget::new(nodes);
+                budget.schedule = b.schedule;
+                budget.duration = dur;
+                budget.reasons = b.reasons;
+                dis.budgets.push(budget);
             }
         }
         pool.disruption = dis;

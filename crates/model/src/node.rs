@@ -28,6 +28,7 @@ pub enum NodeState {
 
 /// A node of the cluster or a claim in flight.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Node {
     /// Name.
     pub name: String,
@@ -72,6 +73,62 @@ fn ready() -> NodeState {
 }
 
 impl Node {
+    /// A ready node of no pool, with no label, taint or pod, created at time zero.
+    pub fn new(
+        name: &str,
+        instance_type: &str,
+        zone: &str,
+        capacity_type: CapacityType,
+        price: Money,
+        allocatable: Resources,
+    ) -> Self {
+        Node {
+            name: name.to_string(),
+            nodepool: None,
+            instance_type: instance_type.to_string(),
+            zone: zone.to_string(),
+            capacity_type,
+            price,
+            labels: Default::default(),
+            taints: vec![],
+            allocatable,
+            pods: vec![],
+            state: NodeState::Ready,
+            created: Millis(0),
+            do_not_disrupt: false,
+        }
+    }
+
+    /// The same node in a node pool.
+    pub fn in_pool(mut self, nodepool: &str) -> Self {
+        self.nodepool = Some(nodepool.to_string());
+        self
+    }
+
+    /// The same node with these labels.
+    pub fn with_labels(mut self, labels: BTreeMap<String, String>) -> Self {
+        self.labels = Arc::new(labels);
+        self
+    }
+
+    /// The same node with these taints.
+    pub fn with_taints(mut self, taints: Vec<Taint>) -> Self {
+        self.taints = taints;
+        self
+    }
+
+    /// The same node in this state.
+    pub fn with_state(mut self, state: NodeState) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// The same node created at `at`.
+    pub fn created_at(mut self, at: Millis) -> Self {
+        self.created = at;
+        self
+    }
+
     /// Karpenter's notion of initialized: registered, ready and startup taints gone.
     pub fn initialized(&self) -> bool {
         self.state == NodeState::Ready

@@ -113,6 +113,7 @@ pub enum BudgetNodes {
 
 /// A disruption budget.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Budget {
     /// How many nodes.
     pub nodes: BudgetNodes,
@@ -128,6 +129,16 @@ pub struct Budget {
 }
 
 impl Budget {
+    /// A budget of `nodes`, always active, for every reason.
+    pub fn new(nodes: BudgetNodes) -> Self {
+        Budget {
+            nodes,
+            schedule: None,
+            duration: None,
+            reasons: vec![],
+        }
+    }
+
     /// Does it govern disruptions for `reason` (`Empty`, `Drifted`, `Underutilized`) at
     /// `now`? A budget with a schedule is active for `duration` after each hit of it (see
     /// [`crate::cron`]); one whose schedule does not parse counts as always active, so a

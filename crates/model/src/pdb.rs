@@ -77,6 +77,7 @@ impl<'de> Deserialize<'de> for IntOrPercent {
 
 /// A pod disruption budget.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PodDisruptionBudget {
     /// Namespace (the budget covers pods of this namespace only).
     pub namespace: String,
@@ -91,6 +92,18 @@ pub struct PodDisruptionBudget {
 }
 
 impl PodDisruptionBudget {
+    /// A budget over the pods `selector` picks in `namespace`, with neither
+    /// `minAvailable` nor `maxUnavailable` set (set one).
+    pub fn new(namespace: &str, name: &str, selector: Requirements) -> Self {
+        PodDisruptionBudget {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            selector,
+            min_available: None,
+            max_unavailable: None,
+        }
+    }
+
     /// Does the budget cover `pod`?
     pub fn covers(&self, pod: &Pod) -> bool {
         pod.id.namespace == self.namespace && self.selector.satisfied_by(&pod.labels)

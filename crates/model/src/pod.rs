@@ -97,6 +97,7 @@ pub enum WhenUnsatisfiable {
 
 /// A topology spread constraint.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TopologySpread {
     /// Maximum permitted difference between the most and least loaded domains.
     pub max_skew: u32,
@@ -113,6 +114,7 @@ pub struct TopologySpread {
 
 /// A pod (anti-)affinity term.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PodAffinityTerm {
     /// Which pods the term refers to.
     pub selector: Requirements,
@@ -123,7 +125,36 @@ pub struct PodAffinityTerm {
     pub namespaces: Vec<String>,
 }
 
+impl TopologySpread {
+    /// A constraint over `topology_key` for the pods `selector` picks, with no minimum
+    /// number of domains.
+    pub fn new(
+        max_skew: u32,
+        topology_key: &str,
+        when_unsatisfiable: WhenUnsatisfiable,
+        selector: Requirements,
+    ) -> Self {
+        TopologySpread {
+            max_skew,
+            topology_key: topology_key.to_string(),
+            when_unsatisfiable,
+            selector,
+            min_domains: None,
+        }
+    }
+}
+
 impl PodAffinityTerm {
+    /// A term over `topology_key` for the pods `selector` picks in the pod's own
+    /// namespace.
+    pub fn new(selector: Requirements, topology_key: &str) -> Self {
+        PodAffinityTerm {
+            selector,
+            topology_key: topology_key.to_string(),
+            namespaces: vec![],
+        }
+    }
+
     /// Does the term select `other` (as seen from a pod in `own_namespace`)?
     pub fn selects(&self, own_namespace: &str, other: &Pod) -> bool {
         let ns_ok = if self.namespaces.is_empty() {

@@ -17,6 +17,7 @@ pub const AWS_NEURON: &str = "aws.amazon.com/neuron";
 ///
 /// Extended resources are whole numbers (Kubernetes forbids fractions of them).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Resources {
     /// CPU.
     pub cpu: Millicores,

@@ -632,21 +632,14 @@ pub fn share_permille(req: &Resources, alloc: &Resources) -> u64 {
 pub(crate) fn test_node(cpu: u64) -> SimNode {
     use nodepack_model::{Bytes, CapacityType, Millicores, Money};
     SimNode {
-        node: Node {
-            name: "n".into(),
-            nodepool: None,
-            instance_type: "t".into(),
-            zone: "z".into(),
-            capacity_type: CapacityType::OnDemand,
-            price: Money(1),
-            labels: Default::default(),
-            taints: vec![],
-            allocatable: Resources::new(Millicores(cpu), Bytes::from_gib(8)).with_pods(10),
-            pods: vec![],
-            state: NodeState::Ready,
-            created: Millis(0),
-            do_not_disrupt: false,
-        },
+        node: Node::new(
+            "n",
+            "t",
+            "z",
+            CapacityType::OnDemand,
+            Money(1),
+            Resources::new(Millicores(cpu), Bytes::from_gib(8)).with_pods(10),
+        ),
         pool: 0,
         offering: Offering::new("z", CapacityType::OnDemand, Money(1)),
         launched: Millis(0),

@@ -692,21 +692,19 @@ impl Sim<'_> {
         taints.extend(pool.startup_taints.iter().cloned());
         let times = self.cloud.launch_times(&o, self.now, who);
         self.cluster.add_node(SimNode {
-            node: Node {
-                name,
-                nodepool: Some(pool.name.clone()),
-                instance_type: it.name.clone(),
-                zone: o.zone.clone(),
-                capacity_type: o.capacity_type,
-                price: o.price,
-                labels: l.into(),
-                taints,
+            node: Node::new(
+                &name,
+                &it.name,
+                &o.zone,
+                o.capacity_type,
+                o.price,
                 allocatable,
-                pods: vec![],
-                state: NodeState::Launching,
-                created: self.now,
-                do_not_disrupt: false,
-            },
+            )
+            .in_pool(&pool.name)
+            .with_labels(l)
+            .with_taints(taints)
+            .with_state(NodeState::Launching)
+            .created_at(self.now),
             pool: pool_i,
             offering: o,
             launched: self.now,

@@ -73,15 +73,14 @@ fn service_template(s: &ServiceGen) -> Pod {
     );
     p.priority = s.priority;
     if s.zone_spread {
-        p.topology_spread.push(TopologySpread {
-            max_skew: 1,
-            topology_key: labels::ZONE.into(),
-            when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
-            selector: Requirements::new()
+        p.topology_spread.push(TopologySpread::new(
+            1,
+            labels::ZONE,
+            WhenUnsatisfiable::DoNotSchedule,
+            Requirements::new()
                 .with("app", Operator::In, &[s.name.as_str()])
                 .unwrap_or_default(),
-            min_domains: None,
-        });
+        ));
     }
     p
 }
@@ -91,15 +90,15 @@ pub fn budgets(g: &Generator) -> Vec<PodDisruptionBudget> {
     g.services
         .iter()
         .filter_map(|s| {
-            Some(PodDisruptionBudget {
-                namespace: "default".into(),
-                name: s.name.clone(),
-                selector: Requirements::new()
+            let mut pdb = PodDisruptionBudget::new(
+                "default",
+                &s.name,
+                Requirements::new()
                     .with("app", Operator::In, &[s.name.as_str()])
                     .unwrap_or_default(),
-                min_available: None,
-                max_unavailable: Some(s.max_unavailable?),
-            })
+            );
+            pdb.max_unavailable = Some(s.max_unavailable?);
+            Some(pdb)
         })
         .collect()
 }

@@ -186,24 +186,17 @@ pub fn assemble(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nodepack_model::{Bytes, Millicores, NodeState, Resources};
+    use nodepack_model::{Bytes, Millicores, Resources};
 
     fn node(name: &str, ty: &str, zone: &str) -> Node {
-        Node {
-            name: name.into(),
-            nodepool: None,
-            instance_type: ty.into(),
-            zone: zone.into(),
-            capacity_type: CapacityType::OnDemand,
-            price: Money::ZERO,
-            labels: Default::default(),
-            taints: vec![],
-            allocatable: Resources::new(Millicores(4000), Bytes::from_gib(16)),
-            pods: vec![],
-            state: NodeState::Ready,
-            created: Default::default(),
-            do_not_disrupt: false,
-        }
+        Node::new(
+            name,
+            ty,
+            zone,
+            CapacityType::OnDemand,
+            Money::ZERO,
+            Resources::new(Millicores(4000), Bytes::from_gib(16)),
+        )
     }
 
     /// Overhead per pool, prices from the catalog with each fallback noted, bound pods on

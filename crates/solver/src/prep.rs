@@ -856,13 +856,13 @@ pub fn plain_dims(r: &Resources) -> [u64; 4] {
 
 /// The resource list of (cpu, memory, ephemeral storage, pods), no extended resources.
 pub fn from_plain_dims(d: [u64; 4]) -> Resources {
-    Resources {
-        cpu: nodepack_model::Millicores(d[0]),
-        memory: nodepack_model::Bytes(d[1]),
-        ephemeral_storage: nodepack_model::Bytes(d[2]),
-        pods: d[3],
-        extended: Default::default(),
-    }
+    let mut r = Resources::new(
+        nodepack_model::Millicores(d[0]),
+        nodepack_model::Bytes(d[1]),
+    );
+    r.ephemeral_storage = nodepack_model::Bytes(d[2]);
+    r.pods = d[3];
+    r
 }
 
 /// Element-wise maximum of resource lists, without intermediate allocations.

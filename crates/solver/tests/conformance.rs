@@ -4,8 +4,8 @@
 use nodepack_model::pod::{Weighted, HOSTNAME_KEY, ZONE_KEY};
 use nodepack_model::resources::NVIDIA_GPU;
 use nodepack_model::{
-    labels, Bytes, CapacityType, Catalog, Effect, Millicores, Node, NodePool, NodeState, Operator,
-    Pod, Requirements, Resources, Taint,
+    labels, Bytes, CapacityType, Catalog, Effect, Millicores, Node, NodePool, Operator, Pod,
+    Requirements, Resources, Taint,
 };
 use nodepack_solver::{lower_bound, solve, validate, ExistingNode, Plan, Problem, STRATEGIES};
 use nodepack_testkit as tk;
@@ -474,21 +474,16 @@ fn existing_nodes_are_used_first() {
     node_labels.insert(labels::ZONE.into(), "test-1a".into());
     node_labels.insert(labels::HOSTNAME.into(), "existing-1".into());
     node_labels.insert(labels::CAPACITY_TYPE.into(), "on-demand".into());
-    let node = Node {
-        name: "existing-1".into(),
-        nodepool: Some("default".into()),
-        instance_type: "m6i.16x".into(),
-        zone: "test-1a".into(),
-        capacity_type: CapacityType::OnDemand,
-        price: Default::default(),
-        labels: node_labels.into(),
-        taints: vec![],
-        allocatable: t.allocatable(),
-        pods: vec![],
-        state: NodeState::Ready,
-        created: Default::default(),
-        do_not_disrupt: false,
-    };
+    let node = Node::new(
+        "existing-1",
+        "m6i.16x",
+        "test-1a",
+        CapacityType::OnDemand,
+        nodepack_model::Money::ZERO,
+        t.allocatable(),
+    )
+    .in_pool("default")
+    .with_labels(node_labels);
     let mut case = Case::new(tk::pods("a", 3, 1000, 1024), vec![tk::pool("default", &[])]);
     case.nodes.push(ExistingNode::new(
         node,
@@ -549,11 +544,10 @@ fn repacking_keeps_met_hostname_preferences() {
         .map(|mut p| {
             p.pod_anti_affinity_preferred.push(Weighted {
                 weight: 10,
-                term: nodepack_model::pod::PodAffinityTerm {
-                    selector: tk::app_selector("web"),
-                    topology_key: HOSTNAME_KEY.into(),
-                    namespaces: vec![],
-                },
+                term: nodepack_model::pod::PodAffinityTerm::new(
+                    tk::app_selector("web"),
+                    HOSTNAME_KEY,
+                ),
             });
             p
         })

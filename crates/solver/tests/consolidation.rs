@@ -7,8 +7,8 @@
 
 use nodepack_model::nodepool::{Budget, BudgetNodes};
 use nodepack_model::{
-    CapacityType, Catalog, IntOrPercent, Millis, Money, Node, NodePool, NodeState, Pod,
-    PodDisruptionBudget, Requirements,
+    CapacityType, Catalog, IntOrPercent, Millis, Money, Node, NodePool, Pod, PodDisruptionBudget,
+    Requirements,
 };
 use nodepack_solver::consolidate::{
     consolidator, ConsolidationProblem, Move, Reason, CONSOLIDATORS,
@@ -21,25 +21,21 @@ use std::sync::Arc;
 
 fn node_of(n: &NewNode, pools: &[NodePool], catalog: &Catalog) -> Node {
     let pool = pools.iter().find(|p| p.name == n.nodepool).unwrap();
-    Node {
-        name: n.name.clone(),
-        nodepool: Some(n.nodepool.clone()),
-        instance_type: n.instance_type.clone(),
-        zone: n.zone.clone(),
-        capacity_type: n.capacity_type,
-        price: n.price,
-        labels: n.labels.clone().into(),
-        taints: pool.taints.clone(),
-        allocatable: catalog
+    Node::new(
+        &n.name,
+        &n.instance_type,
+        &n.zone,
+        n.capacity_type,
+        n.price,
+        catalog
             .get(&n.instance_type)
             .unwrap()
             .allocatable()
             .saturating_sub(&pool.daemonset_overhead),
-        pods: vec![],
-        state: NodeState::Ready,
-        created: Millis(0),
-        do_not_disrupt: false,
-    }
+    )
+    .in_pool(&n.nodepool)
+    .with_labels(n.labels.clone())
+    .with_taints(pool.taints.clone())
 }
 
 /// Provision `pods`, then keep those `keep` selects: a fragmented cluster.
@@ -163,17 +159,16 @@ proptest! {
         for p in &mut pools {
             p.disruption.consolidate_after = Some(Millis(0));
             if let Some(b) = budget {
-                p.disruption.budgets = vec![Budget { nodes: BudgetNodes::Count(b), schedule: None, duration: None, reasons: vec![] }];
+                p.disruption.budgets = vec![Budget::new(BudgetNodes::Count(b))];
             }
         }
         let nodes = cluster(&pods, &pools, &catalog, &keep);
         let pdbs: Vec<PodDisruptionBudget> = pdb_max
-            .map(|m| PodDisruptionBudget {
-                namespace: "default".into(),
-                name: "web".into(),
-                selector: Requirements::from_labels(&[("app".to_string(), "web".to_string())].into()),
-                min_available: None,
-                max_unavailable: Some(IntOrPercent::Count(m)),
+            .map(|m| {
+                let web = Requirements::from_labels(&[("app".to_string(), "web".to_string())].into());
+                let mut pdb = PodDisruptionBudget::new("default", "web", web);
+                pdb.max_unavailable = Some(IntOrPercent::Count(m));
+                pdb
             })
             .into_iter()
             .collect();

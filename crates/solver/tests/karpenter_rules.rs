@@ -124,13 +124,12 @@ fn spot_launches_follow_the_price_capacity_model() {
 /// preferred anti-affinity never keeps another pod out of a domain. Both strategies.
 #[test]
 fn preferred_anti_affinity_of_placed_pods_does_not_block() {
-    let term = PodAffinityTerm {
-        selector: Requirements::new()
+    let term = PodAffinityTerm::new(
+        Requirements::new()
             .with("security", Operator::In, &["s2"])
             .unwrap(),
-        topology_key: ZONE_KEY.into(),
-        namespaces: vec![],
-    };
+        ZONE_KEY,
+    );
     let mut pods: Vec<Pod> = tk::ZONES
         .iter()
         .enumerate()

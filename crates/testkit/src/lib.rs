@@ -138,35 +138,28 @@ pub fn select(mut p: Pod, key: &str, value: &str) -> Pod {
 /// Add a hard topology spread over `key` with max skew, selecting the pod's own app.
 pub fn spread(mut p: Pod, key: &str, max_skew: u32) -> Pod {
     let app = p.labels.get("app").cloned().unwrap_or_default();
-    p.topology_spread.push(TopologySpread {
+    p.topology_spread.push(TopologySpread::new(
         max_skew,
-        topology_key: key.into(),
-        when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
-        selector: app_selector(&app),
-        min_domains: None,
-    });
+        key,
+        WhenUnsatisfiable::DoNotSchedule,
+        app_selector(&app),
+    ));
     p
 }
 
 /// Add required anti-affinity to its own app on `key`.
 pub fn anti(mut p: Pod, key: &str) -> Pod {
     let app = p.labels.get("app").cloned().unwrap_or_default();
-    p.pod_anti_affinity.push(PodAffinityTerm {
-        selector: app_selector(&app),
-        topology_key: key.into(),
-        namespaces: vec![],
-    });
+    p.pod_anti_affinity
+        .push(PodAffinityTerm::new(app_selector(&app), key));
     p
 }
 
 /// Add required affinity to its own app on `key`.
 pub fn affinity(mut p: Pod, key: &str) -> Pod {
     let app = p.labels.get("app").cloned().unwrap_or_default();
-    p.pod_affinity.push(PodAffinityTerm {
-        selector: app_selector(&app),
-        topology_key: key.into(),
-        namespaces: vec![],
-    });
+    p.pod_affinity
+        .push(PodAffinityTerm::new(app_selector(&app), key));
     p
 }
 

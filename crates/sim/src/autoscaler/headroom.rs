@@ -288,13 +288,12 @@ mod tests {
     #[test]
     fn reservations_are_pinned_to_the_zone_and_count_for_nothing() {
         let mut p = (*replica("web-0", "ReplicaSet", "web")).clone();
-        p.topology_spread.push(TopologySpread {
-            max_skew: 1,
-            topology_key: labels::ZONE.into(),
-            when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
-            selector: Requirements::new(),
-            min_domains: None,
-        });
+        p.topology_spread.push(TopologySpread::new(
+            1,
+            labels::ZONE,
+            WhenUnsatisfiable::DoNotSchedule,
+            Requirements::new(),
+        ));
         let mut n = test_node(4000).node;
         Arc::make_mut(&mut n.labels).insert(labels::ZONE.into(), "z1".into());
         let r = reservation(&p, &n);

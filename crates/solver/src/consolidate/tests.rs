@@ -2,7 +2,7 @@
 
 use super::*;
 use nodepack_model::nodepool::{Budget, BudgetNodes, ConsolidationPolicy};
-use nodepack_model::{IntOrPercent, Node, NodeState, Requirements};
+use nodepack_model::{IntOrPercent, Node, Requirements};
 use nodepack_testkit as tk;
 
 /// A ready node of `ty` in pool `pool` (index 0 of `pools`), zone test-1a.
@@ -26,24 +26,19 @@ pub(crate) fn node(
         .find(|o| o.zone == tk::ZONES[0] && o.capacity_type == ct)
         .unwrap();
     let pool = &pools[pt.pool];
-    Node {
-        name: name.into(),
-        nodepool: Some(pool.name.clone()),
-        instance_type: ty.into(),
-        zone: o.zone.clone(),
-        capacity_type: ct,
-        price: o.price,
-        labels: crate::engine::node_labels(pt, pool, o, name).into(),
-        taints: pool.taints.clone(),
-        allocatable: it
-            .allocatable()
+    Node::new(
+        name,
+        ty,
+        &o.zone,
+        ct,
+        o.price,
+        it.allocatable()
             .checked_sub(&pool.daemonset_overhead)
             .unwrap(),
-        pods: vec![],
-        state: NodeState::Ready,
-        created: Millis(0),
-        do_not_disrupt: false,
-    }
+    )
+    .in_pool(&pool.name)
+    .with_labels(crate::engine::node_labels(pt, pool, o, name))
+    .with_taints(pool.taints.clone())
 }
 
 pub(crate) fn existing(node: Node, pods: Vec<Pod>) -> ExistingNode {
@@ -296,13 +291,8 @@ fn do_not_disrupt_and_pod_budgets_are_honoured() {
     }
     // A budget that allows no eviction of the `a0` and `a1` pods.
     let nodes = two_quarter_full(&catalog, &pools);
-    let pdb = PodDisruptionBudget {
-        name: "all".into(),
-        namespace: "default".into(),
-        selector: Requirements::new(),
-        min_available: Some(IntOrPercent::Percent(100)),
-        max_unavailable: None,
-    };
+    let mut pdb = PodDisruptionBudget::new("default", "all", Requirements::new());
+    pdb.min_available = Some(IntOrPercent::Percent(100));
     for c in both() {
         let pdbs = [pdb.clone()];
         let plan = c.consolidate(&problem(&nodes, &pools, &catalog, &pdbs));
@@ -315,12 +305,11 @@ fn do_not_disrupt_and_pod_budgets_are_honoured() {
 fn node_budgets_limit_and_schedule() {
     let (catalog, mut pools) = (tk::catalog(), pools());
     // No underutilized disruption on weekdays 9:00-17:00; time zero is a Monday.
-    pools[0].disruption.budgets = vec![Budget {
-        nodes: BudgetNodes::Count(0),
-        schedule: Some("0 9 * * mon-fri".into()),
-        duration: Some(Millis::from_mins(8 * 60)),
-        reasons: vec!["Underutilized".into()],
-    }];
+    let mut budget = Budget::new(BudgetNodes::Count(0));
+    budget.schedule = Some("0 9 * * mon-fri".into());
+    budget.duration = Some(Millis::from_mins(8 * 60));
+    budget.reasons = vec!["Underutilized".into()];
+    pools[0].disruption.budgets = vec![budget];
     let nodes = two_quarter_full(&catalog, &pools);
     for c in both() {
         let mut p = problem(&nodes, &pools, &catalog, &[]);
@@ -330,12 +319,7 @@ fn node_budgets_limit_and_schedule() {
         assert_eq!(c.consolidate(&p).moves.len(), 1, "{}", c.name());
     }
     // A node already being deleted uses the only disruption a budget of 1 allows.
-    pools[0].disruption.budgets = vec![Budget {
-        nodes: BudgetNodes::Count(1),
-        schedule: None,
-        duration: None,
-        reasons: vec![],
-    }];
+    pools[0].disruption.budgets = vec![Budget::new(BudgetNodes::Count(1))];
     let mut nodes = two_quarter_full(&catalog, &pools);
     nodes.push(existing(
         node(

@@ -367,17 +367,18 @@ pub(super) fn scaled_sum_fits(parts: &[(&Resources, u64)], cap: &Resources) -> b
 
 pub(super) fn scaled(r: &Resources, k: usize) -> Resources {
     let k64 = k as u64;
-    Resources {
-        cpu: nodepack_model::Millicores(r.cpu.0 * k64),
-        memory: nodepack_model::Bytes(r.memory.0 * k64),
-        ephemeral_storage: nodepack_model::Bytes(r.ephemeral_storage.0 * k64),
-        pods: r.pods * k64,
-        extended: r
-            .extended
-            .iter()
-            .map(|(n, v)| (n.clone(), v * k64))
-            .collect(),
-    }
+    let mut s = Resources::new(
+        nodepack_model::Millicores(r.cpu.0 * k64),
+        nodepack_model::Bytes(r.memory.0 * k64),
+    );
+    s.ephemeral_storage = nodepack_model::Bytes(r.ephemeral_storage.0 * k64);
+    s.pods = r.pods * k64;
+    s.extended = r
+        .extended
+        .iter()
+        .map(|(n, v)| (n.clone(), v * k64))
+        .collect();
+    s
 }
 
 /// A request's share of a capacity: 0 for no request, infinite for none available.
