@@ -1,7 +1,7 @@
 //! Reading input files and reporting their warnings.
 
 use crate::Failure;
-use nodepack_formats::{aws_us_east_1, read_catalog, read_nodepools, Warning, DEFAULT_CATALOG};
+use nodepack_formats::Warning;
 use nodepack_model::{Catalog, NodePool};
 use std::io::Read;
 
@@ -33,17 +33,36 @@ pub fn warn(ws: &[Warning]) {
     }
 }
 
+/// Files as the command reads them: `-` is standard input.
+pub struct CliFiles;
+
+impl nodepack_lab::Files for CliFiles {
+    fn read(&self, path: &str) -> Result<String, nodepack_lab::LabError> {
+        read_text(path).map_err(|f| nodepack_lab::LabError::Input(format!("{:#}", f.error)))
+    }
+}
+
+/// Print warnings (already rendered) to standard error.
+pub fn warn_lines(ws: &[String]) {
+    if crate::quiet() {
+        return;
+    }
+    for w in ws {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// A library error as bad input.
+pub fn lab(e: nodepack_lab::LabError) -> Failure {
+    Failure::input(e)
+}
+
 /// The catalog named by `--catalog`: the embedded `aws/us-east-1` or a file.
 pub fn catalog(name: Option<&str>) -> Result<Catalog, Failure> {
-    match name {
-        None | Some(DEFAULT_CATALOG) => Ok(aws_us_east_1().clone()),
-        Some(path) => {
-            let text = read_text(path)?;
-            let (c, w) = read_catalog(path, &text).map_err(Failure::input)?;
-            warn(&w);
-            Ok(c)
-        }
-    }
+    let mut w = Vec::new();
+    let c = nodepack_lab::catalog(&CliFiles, name, &mut w).map_err(lab)?;
+    warn_lines(&w);
+    Ok(c)
 }
 
 /// Node pools from a file.
@@ -53,12 +72,8 @@ pub fn nodepools(path: &str) -> Result<Vec<NodePool>, Failure> {
 
 /// Node pools from manifest text (`label` names it in messages); at least one.
 pub fn nodepools_in(label: &str, text: &str) -> Result<Vec<NodePool>, Failure> {
-    let (pools, w) = read_nodepools(label, text).map_err(Failure::input)?;
-    warn(&w);
-    if pools.is_empty() {
-        return Err(Failure::input(anyhow::anyhow!(
-            "{label}: no NodePool found"
-        )));
-    }
+    let mut w = Vec::new();
+    let pools = nodepack_lab::nodepools(label, text, &mut w).map_err(lab)?;
+    warn_lines(&w);
     Ok(pools)
 }

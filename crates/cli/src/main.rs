@@ -21,6 +21,7 @@ mod matrix_cmd;
 mod progress;
 mod sim_cmd;
 mod solve_cmd;
+mod sweep_cmd;
 mod tabular;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -81,6 +82,9 @@ enum Command {
     /// Convert a public trace (alibaba-gpu-2023, simkube, google-2019, kubectl) to the
     /// native trace format on standard output.
     Import(import_cmd::Args),
+    /// Replay a grid of scenarios, node pool sets, settings, seeds and strategies; write
+    /// one row per run (CSV, Parquet) and paired statistics. Resumes where it stopped.
+    Sweep(sweep_cmd::Args),
 }
 
 /// An error and the exit code it deserves: 2 for bad input, 1 for internal failures.
@@ -142,6 +146,7 @@ fn main() -> ExitCode {
         Command::Replay(a) => sim_cmd::replay(a),
         Command::Matrix(a) => matrix_cmd::run(a),
         Command::Consolidate(a) => consolidate_cmd::run(a),
+        Command::Sweep(a) => sweep_cmd::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,69 +1,15 @@
 //! `nodepack replay` and the simulation side of `nodepack compare`: load a scenario (or
 //! a trace and node pools), replay it with one or several autoscalers, print summaries.
 
-use crate::input::{catalog, nodepools, nodepools_in, read_text, warn};
+use crate::input::{lab, warn_lines, CliFiles};
 use crate::{Failure, Output};
-use nodepack_formats::sim_scenario::ManifestSource;
-use nodepack_formats::{read_sim_scenario, read_trace, read_workload, WorkloadSource};
-use nodepack_model::{Catalog, Millis, NodePool, PodDisruptionBudget};
-use nodepack_sim::config::{Settings, TraceEvent};
+use nodepack_model::Millis;
 use nodepack_sim::metrics::Summary;
 use nodepack_sim::stats::{Interval, Statistics};
-use nodepack_sim::{SimInput, SimResult, AUTOSCALERS};
-use nodepack_solver::internals::PoolCatalog;
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Instant;
+use nodepack_sim::{SimResult, AUTOSCALERS};
 
 /// Everything a replay reads.
-pub struct SimLoaded {
-    /// Scenario name.
-    pub name: String,
-    /// Its purpose.
-    pub purpose: String,
-    /// Settings.
-    pub settings: Settings,
-    /// Node pools.
-    pub pools: Vec<NodePool>,
-    /// Catalog.
-    pub catalog: Catalog,
-    /// The trace, sorted.
-    pub trace: Vec<TraceEvent>,
-    /// Pod disruption budgets.
-    pub pdbs: Vec<PodDisruptionBudget>,
-}
-
-/// The PodDisruptionBudgets of a manifest text (other objects are reported and ignored).
-fn read_pdbs(label: &str, text: &str) -> Result<Vec<PodDisruptionBudget>, Failure> {
-    let w = read_workload(label, text).map_err(Failure::input)?;
-    warn(&w.warnings);
-    let others = w.pending.len() + w.bound.len() + w.daemonsets.len() + w.nodes.len();
-    if others > 0 {
-        say!("warning: {label}: {others} objects other than PodDisruptionBudgets ignored");
-    }
-    Ok(w.pdbs)
-}
-
-fn manifest_text(
-    src: &ManifestSource,
-    rel: &dyn Fn(&str) -> String,
-    label: String,
-) -> Result<(String, String), Failure> {
-    Ok(match src {
-        ManifestSource::Path(p) => {
-            let p = rel(p);
-            (read_text(&p)?, p)
-        }
-        ManifestSource::Inline(text) => (text.clone(), label),
-    })
-}
-
-fn read_trace_file(path: &str) -> Result<Vec<TraceEvent>, Failure> {
-    let text = read_text(path)?;
-    let (t, w) = read_trace(path, &text).map_err(Failure::input)?;
-    warn(&w);
-    Ok(t)
-}
+pub type SimLoaded = nodepack_lab::Loaded;
 
 /// Load a simulation scenario file; `pools_file` replaces its node pools.
 pub fn load_scenario(
@@ -71,66 +17,24 @@ pub fn load_scenario(
     seed: Option<u64>,
     pools_file: Option<&str>,
 ) -> Result<SimLoaded, Failure> {
-    let text = read_text(path)?;
-    let (sc, w) = read_sim_scenario(path, &text).map_err(Failure::input)?;
-    warn(&w);
-    let dir = Path::new(path).parent().unwrap_or(Path::new("."));
-    let rel = |p: &str| dir.join(p).display().to_string();
-    let catalog = match sc.catalog.as_deref() {
-        None | Some(nodepack_formats::DEFAULT_CATALOG) => catalog(None)?,
-        Some(p) => catalog(Some(&rel(p)))?,
-    };
-    let pools = match pools_file {
-        Some(f) => nodepools(f)?,
-        None => {
-            let (text, label) = manifest_text(&sc.nodepools, &rel, format!("{path} (nodepools)"))?;
-            nodepools_in(&label, &text)?
-        }
-    };
-    let mut pdbs = match &sc.pdbs {
-        Some(src) => {
-            let (text, label) = manifest_text(src, &rel, format!("{path} (pdbs)"))?;
-            read_pdbs(&label, &text)?
-        }
-        None => Vec::new(),
-    };
-    if let WorkloadSource::Generate(g) = &sc.workload {
-        pdbs.extend(nodepack_sim::budgets(g));
-    }
-    let mut settings = sc.settings;
-    if let Some(s) = seed {
-        settings.seed = s;
-    }
-    let trace = match &sc.workload {
-        WorkloadSource::Trace(p) => read_trace_file(&rel(p))?,
-        WorkloadSource::Generate(g) => nodepack_sim::generate(g, settings.horizon, settings.seed),
-    };
+    let pools = pools_file.map(nodepack_lab::PoolsSource::File);
+    let (l, w) = nodepack_lab::load_scenario(&CliFiles, path, seed, pools).map_err(lab)?;
+    warn_lines(&w);
     tracing::info!(
-        scenario = %sc.name,
-        events = trace.len(),
-        pools = pools.len(),
-        seed = settings.seed,
+        scenario = %l.name,
+        events = l.trace.len(),
+        pools = l.pools.len(),
+        seed = l.settings.seed,
         "scenario loaded"
     );
-    Ok(SimLoaded {
-        name: sc.name,
-        purpose: sc.purpose,
-        settings,
-        pools,
-        catalog,
-        trace,
-        pdbs,
-    })
+    Ok(l)
 }
-
-/// The longest replay: a year, as for scenario files.
-const MAX_HORIZON: Millis = Millis(366 * 86_400_000);
 
 /// `--horizon`: a Go duration from a second to a year (`Never` is not a horizon).
 fn horizon_flag(h: &str) -> Result<Millis, Failure> {
     let ctx = nodepack_formats::internals::Ctx::file("--horizon");
     match nodepack_formats::nodepool::duration(&ctx, h).map_err(Failure::input)? {
-        Some(d) if d >= Millis(1000) && d <= MAX_HORIZON => Ok(d),
+        Some(d) if d >= Millis(1000) && d <= nodepack_lab::MAX_TRACE_HORIZON => Ok(d),
         _ => Err(Failure::input(anyhow::anyhow!(
             "--horizon: {h:?} is not a duration from 1s to a year (366 days), e.g. 48h"
         ))),
@@ -146,40 +50,15 @@ pub fn load_trace(
     seed: u64,
     pdbs: Option<&str>,
 ) -> Result<SimLoaded, Failure> {
-    let catalog = catalog(cat)?;
-    let pools = nodepools(pools)?;
-    let pdbs = match pdbs {
-        Some(p) => read_pdbs(p, &read_text(p)?)?,
-        None => Vec::new(),
+    let name = if trace == "-" {
+        "standard input"
+    } else {
+        trace
     };
-    let trace_ev = read_trace_file(trace)?;
-    // Default horizon: an hour after the last event.
-    let last = trace_ev.last().map_or(Millis(0), |e| e.at);
-    let horizon = horizon.unwrap_or(last + Millis::from_mins(60));
-    if horizon > MAX_HORIZON {
-        let s = last.0 / 1000;
-        let hint = if s > 1_000_000_000 {
-            " (it looks like a Unix timestamp: trace times are seconds from the trace's start)"
-        } else {
-            ""
-        };
-        return Err(Failure::input(anyhow::anyhow!(
-            "{trace}: the last event is at {s} s{hint}; a replay covers at most a year (366 days)"
-        )));
-    }
-    Ok(SimLoaded {
-        name: if trace == "-" {
-            "standard input".into()
-        } else {
-            trace.to_string()
-        },
-        purpose: "trace replay".into(),
-        settings: Settings::new(horizon, seed),
-        pools,
-        catalog,
-        trace: trace_ev,
-        pdbs,
-    })
+    let (l, w) = nodepack_lab::load_trace(&CliFiles, trace, name, pools, cat, horizon, seed, pdbs)
+        .map_err(lab)?;
+    warn_lines(&w);
+    Ok(l)
 }
 
 /// Check autoscaler names.
@@ -198,67 +77,23 @@ pub fn check_strategies(names: &[String]) -> Result<(), Failure> {
 /// Replay with each (strategy, seed), two at a time on separate threads; results in the
 /// order asked.
 pub fn replay_all(l: &SimLoaded, strategies: &[String], seeds: &[u64]) -> Vec<SimResult> {
-    let pairs = Arc::new(PoolCatalog::new(&l.pools, &l.catalog));
-    let jobs: Vec<(String, u64)> = seeds
-        .iter()
-        .flat_map(|&s| strategies.iter().map(move |n| (n.clone(), s)))
-        .collect();
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, jobs.len().max(1));
     let progress = crate::progress::Progress::bar(
         crate::quiet(),
-        jobs.len() as u64,
+        (strategies.len() * seeds.len()) as u64,
         format!("replaying {}", l.name),
     );
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<Vec<Option<SimResult>>> =
-        std::sync::Mutex::new(vec![None; jobs.len()]);
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some((name, seed)) = jobs.get(i) else {
-                    break;
-                };
-                let mut settings = l.settings.clone();
-                settings.seed = *seed;
-                let input = SimInput {
-                    settings: &settings,
-                    nodepools: &l.pools,
-                    catalog: &l.catalog,
-                    trace: &l.trace,
-                    pdbs: &l.pdbs,
-                };
-                let Some(mut a) = nodepack_sim::by_name(name) else {
-                    continue;
-                };
-                let t = Instant::now();
-                tracing::debug!(strategy = %name, seed, "replay started");
-                let mut r = nodepack_sim::run_with_pairs(input, a.as_mut(), pairs.clone());
-                r.summary.wall_seconds = t.elapsed().as_secs_f64();
-                tracing::info!(
-                    strategy = %name,
-                    seed,
-                    cost_usd = r.summary.cost.usd(),
-                    events = r.summary.events,
-                    wall_seconds = r.summary.wall_seconds,
-                    "replay done"
-                );
-                progress.inc();
-                if let Ok(mut v) = results.lock() {
-                    v[i] = Some(r);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .flatten()
-        .collect()
+    let runs = nodepack_lab::replay_all(l, strategies, seeds, &|| progress.inc());
+    for r in &runs {
+        tracing::info!(
+            strategy = %r.summary.strategy,
+            seed = r.summary.seed,
+            cost_usd = r.summary.cost.usd(),
+            events = r.summary.events,
+            wall_seconds = r.summary.wall_seconds,
+            "replay done"
+        );
+    }
+    runs
 }
 
 fn pct(a: f64, b: f64) -> String {
@@ -330,16 +165,7 @@ pub fn print(l: &SimLoaded, runs: &[Summary], output: Output) -> Result<(), Fail
     let stats = (seeds.len() >= 2).then(|| Statistics::of(runs));
     match output {
         Output::Json => {
-            let mut doc = serde_json::json!({
-                "scenario": l.name,
-                "purpose": l.purpose,
-                "horizon_seconds": l.settings.horizon.secs_f64(),
-                "nodepools": l.pools.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
-                "runs": runs,
-            });
-            if let Some(s) = &stats {
-                doc["statistics"] = serde_json::to_value(s).map_err(Failure::internal)?;
-            }
+            let doc = nodepack_lab::replay_document(l, runs);
             crate::emit(serde_json::to_string_pretty(&doc).map_err(Failure::internal)?)
         }
         Output::Table | Output::Csv => {

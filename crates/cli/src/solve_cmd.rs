@@ -1,11 +1,10 @@
 //! `nodepack solve`: plan new nodes for pending pods.
 
-use crate::input::{catalog, nodepools, read_text, warn};
+use crate::input::{catalog, nodepools, read_text, warn_lines};
 use crate::{Failure, Output};
-use nodepack_formats::read_workload;
-use nodepack_model::{CapacityType, Catalog, NodePool, Pod};
+use nodepack_model::CapacityType;
 use nodepack_solver::Explanation;
-use nodepack_solver::{lower_bound, ExistingNode, Plan, Problem, STRATEGIES};
+use nodepack_solver::{lower_bound, Plan, Problem, STRATEGIES};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -40,18 +39,7 @@ pub struct Args {
 }
 
 /// A loaded problem: owned data the solver borrows.
-pub struct Loaded {
-    /// Pending pods.
-    pub pending: Vec<Pod>,
-    /// Existing nodes.
-    pub nodes: Vec<ExistingNode>,
-    /// Pools with daemonset overhead.
-    pub pools: Vec<NodePool>,
-    /// Catalog.
-    pub catalog: Catalog,
-    /// Pod disruption budgets found in the files.
-    pub pdbs: Vec<nodepack_model::PodDisruptionBudget>,
-}
+pub type Loaded = nodepack_lab::ProblemInput;
 
 /// Read the inputs of `solve` (shared with other commands).
 pub fn load(
@@ -61,46 +49,15 @@ pub fn load(
     cat: Option<&str>,
 ) -> Result<Loaded, Failure> {
     let catalog = catalog(cat)?;
-    let mut wl = nodepack_formats::Workload::default();
-    // Names are identities: a pod (pending or bound) or a node named twice, in one file
-    // or across files, is refused naming both files.
-    let mut pod_at: std::collections::BTreeMap<nodepack_model::PodId, &str> = Default::default();
-    let mut node_at: std::collections::BTreeMap<String, &str> = Default::default();
+    let mut texts = Vec::new();
     for f in pods.iter().map(String::as_str).chain(nodes) {
-        let text = read_text(f)?;
-        let w = read_workload(f, &text).map_err(Failure::input)?;
-        for id in w
-            .pending
-            .iter()
-            .chain(w.bound.iter().map(|(p, _)| p))
-            .map(|p| &p.id)
-        {
-            if let Some(first) = pod_at.insert(id.clone(), f) {
-                return Err(Failure::input(anyhow::anyhow!(
-                    "pod {id} appears twice (in {first} and in {f}): pod names are identities (a controller's pods are named NAME-0, NAME-1, ...)"
-                )));
-            }
-        }
-        for n in &w.nodes {
-            if let Some(first) = node_at.insert(n.name.clone(), f) {
-                return Err(Failure::input(anyhow::anyhow!(
-                    "node {} appears twice (in {first} and in {f}): node names are identities",
-                    n.name
-                )));
-            }
-        }
-        wl.extend(w);
+        texts.push((f.to_string(), read_text(f)?));
     }
-    warn(&wl.warnings);
-    let a = nodepack_solver::assemble(
-        wl.pending,
-        wl.bound,
-        &wl.daemonsets,
-        wl.nodes,
-        nodepools(pools)?,
-        &catalog,
-    );
-    for n in &a.notes {
+    let mut w = Vec::new();
+    let l = nodepack_lab::load_problem(&texts, nodepools(pools)?, catalog, &mut w)
+        .map_err(crate::input::lab)?;
+    warn_lines(&w);
+    for n in &l.notes {
         match n {
             nodepack_solver::Note::PodOnMissingNode { pod, node } => say!(
                 "warning: pod {pod} runs on node {node}, which is not in --nodes: it is not part of this plan"
@@ -108,19 +65,7 @@ pub fn load(
             n => say!("warning: {n}"),
         }
     }
-    Ok(Loaded {
-        pending: a.pending,
-        nodes: a.nodes,
-        pools: a.nodepools,
-        catalog,
-        pdbs: wl.pdbs,
-    })
-}
-impl Loaded {
-    /// The solver's view of the loaded inputs.
-    pub fn problem(&self) -> Problem<'_> {
-        Problem::new(&self.pending, &self.nodes, &self.pools, &self.catalog)
-    }
+    Ok(l)
 }
 
 /// The JSON form of a new node (prices in dollars).
