@@ -12,7 +12,7 @@ with ``to_arrow()`` and ``to_pandas()`` for their tables. Bad input raises
 with the GIL released, so Python threads run alongside.
 
 >>> import nodepack
->>> plan = nodepack.solve("scenarios/examples/web.yaml", "scenarios/examples/nodepools.yaml")  # doctest: +SKIP
+>>> plan = nodepack.solve("scenarios/examples/pods.yaml", "scenarios/examples/nodepools.yaml")  # doctest: +SKIP
 >>> plan.cost_per_hour  # doctest: +SKIP
 """
 

@@ -95,15 +95,11 @@ class _Progress:
 
 
 def _batches(ids: List[str], n: int) -> List[List[str]]:
-    """``ids`` in ``n`` contiguous batches of near-equal size (none empty)."""
+    """``ids`` dealt into ``n`` batches (none empty) like cards: the grid lists a
+    scenario's runs together and scenarios differ in cost by orders of magnitude, so
+    dealing gives every batch a like share of each, and batches of like length."""
     n = max(1, min(n, len(ids)))
-    size, extra = divmod(len(ids), n)
-    out, i = [], 0
-    for k in range(n):
-        j = i + size + (1 if k < extra else 0)
-        out.append(ids[i:j])
-        i = j
-    return [b for b in out if b]
+    return [ids[k::n] for k in range(n)]
 
 
 def _fault_hook() -> None:
@@ -137,8 +133,8 @@ def _run_ray(
     try:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         # A task replays a batch of runs one after another, so that each task takes
-        # seconds (the per-task overhead is milliseconds); a few batches per CPU keep
-        # the workers busy to the end.
+        # seconds (the per-task overhead is milliseconds); several batches per CPU keep
+        # every worker busy until near the end.
         batches = _batches(todo, cpus * max(1, batches_per_cpu))
 
         @ray.remote(max_retries=retries, retry_exceptions=True)
@@ -167,7 +163,7 @@ def sweep(
     out: Union[str, os.PathLike, None] = None,
     workers: Optional[int] = None,
     address: Optional[str] = None,
-    batches_per_cpu: int = 4,
+    batches_per_cpu: int = 16,
     retries: int = 3,
     progress: bool = True,
 ) -> SweepResult:
