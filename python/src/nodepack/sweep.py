@@ -94,12 +94,23 @@ class _Progress:
             )
 
 
-def _batches(ids: List[str], n: int) -> List[List[str]]:
-    """``ids`` dealt into ``n`` batches (none empty) like cards: the grid lists a
-    scenario's runs together and scenarios differ in cost by orders of magnitude, so
-    dealing gives every batch a like share of each, and batches of like length."""
-    n = max(1, min(n, len(ids)))
-    return [ids[k::n] for k in range(n)]
+def _batches(ids: List[str], cpus: int) -> List[List[str]]:
+    """``ids`` in batches for ``cpus`` workers. The runs are first dealt like cards into
+    piles (the grid lists a scenario's runs together, and scenarios differ in cost by
+    orders of magnitude), so that any stretch of the dealt order holds a like share of
+    each scenario; then cut into batches that shrink as the sweep goes (each a quarter
+    of what remains per worker, guided self-scheduling): the first tasks last long
+    enough that the per-task overhead does not count, the last are short, so workers
+    finish together."""
+    piles = max(1, min(len(ids), 16 * cpus))
+    dealt = [i for k in range(piles) for i in ids[k::piles]]
+    out: List[List[str]] = []
+    start = 0
+    while start < len(dealt):
+        size = max(1, -(-(len(dealt) - start) // (4 * cpus)))
+        out.append(dealt[start : start + size])
+        start += size
+    return out
 
 
 def _fault_hook() -> None:
@@ -120,7 +131,6 @@ def _run_ray(
     out: str,
     todo: List[str],
     address: Optional[str],
-    batches_per_cpu: int,
     retries: int,
     progress: _Progress,
 ) -> None:
@@ -132,10 +142,9 @@ def _run_ray(
         started_here = True
     try:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        # A task replays a batch of runs one after another, so that each task takes
-        # seconds (the per-task overhead is milliseconds); several batches per CPU keep
-        # every worker busy until near the end.
-        batches = _batches(todo, cpus * max(1, batches_per_cpu))
+        # A task replays a batch of runs one after another, so that a task takes
+        # seconds (the per-task overhead is milliseconds).
+        batches = _batches(todo, cpus)
 
         @ray.remote(max_retries=retries, retry_exceptions=True)
         def run_batch(plan: str, ids: List[str]) -> List[Tuple[str, str]]:
@@ -163,7 +172,6 @@ def sweep(
     out: Union[str, os.PathLike, None] = None,
     workers: Optional[int] = None,
     address: Optional[str] = None,
-    batches_per_cpu: int = 16,
     retries: int = 3,
     progress: bool = True,
 ) -> SweepResult:
@@ -191,7 +199,7 @@ def sweep(
             _native.sweep_local(plan_json, out_dir, n)
             bar.add(len(todo))
         else:
-            _run_ray(plan_json, out_dir, todo, address, batches_per_cpu, retries, bar)
+            _run_ray(plan_json, out_dir, todo, address, retries, bar)
     written = json.loads(_native.sweep_finish(plan_json, out_dir))
     return SweepResult(
         name=plan["name"],
