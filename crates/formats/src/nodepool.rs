@@ -286,16 +286,16 @@ fn kubelet(ctx: &Ctx, k: &KubeletDoc) -> Result<KubeletConfig, FormatError> {
         eviction_hard.insert(signal.clone(), t);
     }
     let nonempty = |r: Resources| (!r.is_zero()).then_some(r);
-    Ok(KubeletConfig {
-        max_pods: k.max_pods,
-        pods_per_core: k.pods_per_core,
-        kube_reserved: nonempty(resource_map(&ctx.field("kubeReserved"), &k.kube_reserved)?),
-        system_reserved: nonempty(resource_map(
-            &ctx.field("systemReserved"),
-            &k.system_reserved,
-        )?),
-        eviction_hard,
-    })
+    let mut kubelet = KubeletConfig::default();
+    kubelet.max_pods = k.max_pods;
+    kubelet.pods_per_core = k.pods_per_core;
+    kubelet.kube_reserved = nonempty(resource_map(&ctx.field("kubeReserved"), &k.kube_reserved)?);
+    kubelet.system_reserved = nonempty(resource_map(
+        &ctx.field("systemReserved"),
+        &k.system_reserved,
+    )?);
+    kubelet.eviction_hard = eviction_hard;
+    Ok(kubelet)
 }
 
 fn nodepool(

@@ -43,6 +43,7 @@ impl Threshold {
 
 /// Kubelet settings of a node class (`EC2NodeClass.spec.kubelet`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct KubeletConfig {
     /// `maxPods`.
     #[serde(default)]

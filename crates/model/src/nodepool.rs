@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 /// Resource limits of a node pool: the sum of capacity of its nodes may not exceed them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Limits {
     /// CPU limit.
     #[serde(default)]
@@ -166,6 +167,7 @@ impl Budget {
 
 /// Disruption settings of a node pool.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Disruption {
     /// Consolidation policy.
     pub consolidation_policy: ConsolidationPolicy,
