@@ -57,6 +57,10 @@ def test_kubernetes_dicts_give_the_same_plan():
     from_dicts = nodepack.solve([m.deployment()], m.nodepool())
     from_client = nodepack.solve([m.ClientObject(m.snake(m.deployment()))], m.nodepool())
     assert from_yaml.raw == from_dicts.raw == from_client.raw
+    # Several inputs: paths and texts mixed.
+    both = nodepack.solve([PODS, m.DEPLOYMENT_YAML.replace("name: web,", "name: extra,")], POOLS)
+    alone = nodepack.solve(PODS, POOLS)
+    assert len(both.to_arrow("pods")) == len(alone.to_arrow("pods")) + 5
     assert len(from_yaml.nodes) >= 1
 
 

@@ -146,9 +146,10 @@ def _text(x: Source, what: str) -> Tuple[str, str]:
 
 
 def _texts(x: Source, what: str) -> List[Tuple[str, str]]:
-    """Several inputs: a list of paths is several files; anything else is one input."""
-    if isinstance(x, (list, tuple)) and x and all(_is_path(v) for v in x):
-        return [_read_path(v) for v in x]
+    """Several inputs: a list of paths or texts is several inputs; anything else (a
+    dict, a list of dicts) is one."""
+    if isinstance(x, (list, tuple)) and x and all(isinstance(v, (str, os.PathLike)) for v in x):
+        return [_text(v, what) for v in x]
     return [_text(x, what)]
 
 
