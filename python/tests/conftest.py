@@ -16,7 +16,7 @@ def at_root(monkeypatch):
     monkeypatch.chdir(ROOT)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def cli():
     """The nodepack command built from this checkout (NODEPACK_BIN, else the release
     build, else the debug build)."""
