@@ -25,12 +25,7 @@ pub fn read_text(path: &str) -> Result<String, Failure> {
 
 /// Print warnings to standard error.
 pub fn warn(ws: &[Warning]) {
-    if crate::quiet() {
-        return;
-    }
-    for w in ws {
-        eprintln!("warning: {w}");
-    }
+    warn_lines(&ws.iter().map(|w| w.to_string()).collect::<Vec<_>>());
 }
 
 /// Files as the command reads them: `-` is standard input.

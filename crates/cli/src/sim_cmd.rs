@@ -6,7 +6,7 @@ use crate::{Failure, Output};
 use nodepack_model::Millis;
 use nodepack_sim::metrics::Summary;
 use nodepack_sim::stats::{Interval, Statistics};
-use nodepack_sim::{SimResult, AUTOSCALERS};
+use nodepack_sim::SimResult;
 
 /// Everything a replay reads.
 pub type SimLoaded = nodepack_lab::Loaded;
@@ -63,15 +63,7 @@ pub fn load_trace(
 
 /// Check autoscaler names.
 pub fn check_strategies(names: &[String]) -> Result<(), Failure> {
-    for s in names {
-        if !AUTOSCALERS.contains(&s.as_str()) {
-            return Err(Failure::input(anyhow::anyhow!(
-                "unknown strategy {s:?} (expected one of {})",
-                AUTOSCALERS.join(", ")
-            )));
-        }
-    }
-    Ok(())
+    nodepack_lab::check_autoscalers(names).map_err(lab)
 }
 
 /// Replay with each (strategy, seed), two at a time on separate threads; results in the

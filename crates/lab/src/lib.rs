@@ -24,8 +24,8 @@ pub mod sweep;
 mod table;
 
 pub use load::{
-    catalog, load_scenario, load_trace, nodepools, pdbs_in, replay_all, replay_document, Loaded,
-    PoolsSource, MAX_TRACE_HORIZON,
+    catalog, check_autoscalers, load_scenario, load_trace, nodepools, pdbs_in, replay_all,
+    replay_document, Loaded, PoolsSource, MAX_TRACE_HORIZON,
 };
 pub use problem::{load_problem, ProblemInput};
 pub use table::{flatten_summary, write_csv, write_parquet, Row};

@@ -237,6 +237,19 @@ pub fn load_trace(
     Ok((loaded, warnings))
 }
 
+/// Refuse a name that is not an autoscaler ([`nodepack_sim::AUTOSCALERS`]), naming it.
+pub fn check_autoscalers(names: &[String]) -> Result<(), LabError> {
+    for s in names {
+        if !nodepack_sim::AUTOSCALERS.contains(&s.as_str()) {
+            return Err(LabError::Input(format!(
+                "unknown strategy {s:?} (expected one of {})",
+                nodepack_sim::AUTOSCALERS.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Replay `loaded` with each (strategy, seed) on as many threads as the machine has;
 /// results in the order asked (seeds outer, strategies inner), each with its wall time.
 /// `done` is called after each replay (for progress). Strategy names must be known

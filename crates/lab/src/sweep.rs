@@ -13,13 +13,13 @@
 //! ```
 //!
 //! A sweep is first made a [`Plan`]: its runs, each named by its coordinates, and the
-//! texts of every file they read, so that a run can be replayed anywhere ([`run`]). A
+//! texts of every file they read, so that a run can be replayed anywhere ([`run_batch`]). A
 //! run's result is a [`Record`] (its row and its summary), kept in `OUT/runs/ID.json`;
 //! a sweep started again skips the runs whose record exists. [`finish`] writes
 //! `results.csv`, `results.parquet` and `statistics.json` (paired differences of the
 //! strategies over the seeds of each scenario, node pool set and setting).
 
-use crate::load::{load_scenario, PoolsSource};
+use crate::load::PoolsSource;
 use crate::table::{flatten_summary, write_csv, write_parquet, Cell, Row};
 use crate::{Files, LabError, Recorded, Recording};
 use nodepack_formats::docs::load_documents;
@@ -272,20 +272,20 @@ pub fn plan(spec: &Spec, base: &Path, files: &dyn Files) -> Result<Plan, LabErro
     let mut ids = BTreeSet::new();
     for sc in &spec.scenarios {
         let sc_path = rel(sc);
+        // The scenario's own seed, where counted seeds start (the file is only parsed:
+        // each pool set and setting is loaded in full below).
+        let own_seed = read_sim_scenario(&sc_path, &rec.read(&sc_path)?)?
+            .0
+            .settings
+            .seed;
+        let seeds: Vec<u64> = match &spec.seeds {
+            Seeds::Count(n) => (0..*n).map(|i| own_seed + i).collect(),
+            Seeds::List(l) => l.clone(),
+        };
         for pools in &spec.nodepools {
             let pools_path = (pools != OWN_POOLS).then(|| rel(pools));
-            let (loaded, _) = load_scenario(
-                &rec,
-                &sc_path,
-                None,
-                pools_path.as_deref().map(PoolsSource::File),
-            )?;
-            let seeds: Vec<u64> = match &spec.seeds {
-                Seeds::Count(n) => (0..*n).map(|i| loaded.settings.seed + i).collect(),
-                Seeds::List(l) => l.clone(),
-            };
             for combo in &combos {
-                // Check the settings apply (a typo fails before any run).
+                // Load with these pools and settings: a typo fails before any run.
                 let source = pools_path.as_deref().map(PoolsSource::File);
                 load_with(&rec, &sc_path, source, combo, Some(seeds[0]))?;
                 for &seed in &seeds {
@@ -422,10 +422,20 @@ fn describe(set: &[&(String, Value)]) -> String {
         .join(", ")
 }
 
-/// Replay one run of a plan (reading only the plan's files).
-pub fn run(plan: &Plan, run: &Run) -> Result<Record, LabError> {
+/// Replay the runs `ids` of a plan one after another (reading only the plan's files):
+/// each id with its record.
+pub fn run_batch(plan: &Plan, ids: &[String]) -> Result<Vec<(String, Record)>, LabError> {
     let files = Recorded::new(plan.files.clone());
-    run_with(&files, run)
+    ids.iter()
+        .map(|id| {
+            let run = plan
+                .runs
+                .iter()
+                .find(|r| &r.id == id)
+                .ok_or_else(|| LabError::Input(format!("{id}: not a run of this plan")))?;
+            Ok((id.clone(), run_with(&files, run)?))
+        })
+        .collect()
 }
 
 fn run_with(files: &Recorded, run: &Run) -> Result<Record, LabError> {
@@ -640,7 +650,10 @@ mod tests {
         let csv = std::fs::read_to_string(&out.csv).unwrap();
         assert!(csv.starts_with("run_id,scenario,scenario_file,nodepools,horizon,nodepool_spec_disruption_consolidateAfter,strategy,seed,"), "{csv}");
         // A run replayed alone gives its stored row.
-        let again = run(&plan, &plan.runs[5]).unwrap();
+        let again = run_batch(&plan, &[plan.runs[5].id.clone()])
+            .unwrap()
+            .remove(0)
+            .1;
         let stored: Record = serde_json::from_str(
             &std::fs::read_to_string(record_path(dir.path(), &plan.runs[5].id)).unwrap(),
         )

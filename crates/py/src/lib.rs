@@ -5,7 +5,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use nodepack_lab::{sweep, Disk, Files, LabError, Loaded, Overlay, PoolsSource};
+use nodepack_lab::{sweep, Disk, LabError, Loaded, Overlay, PoolsSource};
 use nodepack_sim::internals::{NodeLife, PodPhase};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -295,10 +295,10 @@ fn replay(
             catalog,
             pdbs,
         )?;
+        nodepack_lab::check_autoscalers(std::slice::from_ref(&strategy))?;
         let Some(mut a) = nodepack_sim::by_name(&strategy) else {
-            return Err(Failure::input(format!(
-                "unknown strategy {strategy:?} (expected one of {})",
-                nodepack_sim::AUTOSCALERS.join(", ")
+            return Err(Failure::internal(format!(
+                "autoscaler {strategy:?} is listed but cannot be built"
             )));
         };
         let input = nodepack_sim::SimInput {
@@ -393,14 +393,7 @@ fn compare(
                 nodepack_sim::stats::MAX_SEEDS
             )));
         }
-        for s in &strategies {
-            if !nodepack_sim::AUTOSCALERS.contains(&s.as_str()) {
-                return Err(Failure::input(format!(
-                    "unknown strategy {s:?} (expected one of {})",
-                    nodepack_sim::AUTOSCALERS.join(", ")
-                )));
-            }
-        }
+        nodepack_lab::check_autoscalers(&strategies)?;
         let (l, w) = load(
             scenario,
             scenario_text,
@@ -456,15 +449,10 @@ fn sweep_run_batch(
 ) -> PyResult<Vec<(String, String)>> {
     work(py, || {
         let plan = plan_of(&plan)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let Some(run) = plan.runs.iter().find(|r| r.id == id) else {
-                return Err(Failure::input(format!("{id}: not a run of this plan")));
-            };
-            let rec = sweep::run(&plan, run)?;
-            out.push((id, to_json(&rec)?));
-        }
-        Ok(out)
+        sweep::run_batch(&plan, &ids)?
+            .into_iter()
+            .map(|(id, rec)| Ok((id, to_json(&rec)?)))
+            .collect()
     })
 }
 
@@ -517,12 +505,6 @@ fn names() -> (Vec<String>, Vec<String>) {
     )
 }
 
-/// Read a text as the path `path` would be read (for tests of error reporting).
-#[pyfunction]
-fn read(py: Python<'_>, path: String) -> PyResult<String> {
-    work(py, || Ok(Disk.read(&path)?))
-}
-
 /// The module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -542,7 +524,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(sweep_local, m)?,
         wrap_pyfunction!(sweep_finish, m)?,
         wrap_pyfunction!(names, m)?,
-        wrap_pyfunction!(read, m)?,
     ] {
         m.add_function(f)?;
     }

@@ -77,6 +77,3 @@ def sweep_local(plan: str, out: str, workers: int) -> int:
 
 def sweep_finish(plan: str, out: str) -> str:
     """Write results.csv, results.parquet and statistics.json; JSON of their paths."""
-
-def read(path: str) -> str:
-    """A file's text (errors as nodepack reports them)."""
