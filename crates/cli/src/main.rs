@@ -12,6 +12,7 @@ macro_rules! say {
     };
 }
 
+mod advise_cmd;
 mod catalog_cmd;
 mod compare_cmd;
 mod consolidate_cmd;
@@ -85,6 +86,10 @@ enum Command {
     /// Replay a grid of scenarios, node pool sets, settings, seeds and strategies; write
     /// one row per run (CSV, Parquet) and paired statistics. Resumes where it stopped.
     Sweep(sweep_cmd::Args),
+    /// Which NodePool change saves how much on a workload: candidate edits replayed with
+    /// common random numbers, paired differences with 95% intervals, the Pareto set, and
+    /// each recommended change as a diff of the NodePool file.
+    Advise(advise_cmd::Args),
 }
 
 /// An error and the exit code it deserves: 2 for bad input, 1 for internal failures.
@@ -147,6 +152,7 @@ fn main() -> ExitCode {
         Command::Matrix(a) => matrix_cmd::run(a),
         Command::Consolidate(a) => consolidate_cmd::run(a),
         Command::Sweep(a) => sweep_cmd::run(a),
+        Command::Advise(a) => advise_cmd::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

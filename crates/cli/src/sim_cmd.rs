@@ -31,7 +31,7 @@ pub fn load_scenario(
 }
 
 /// `--horizon`: a Go duration from a second to a year (`Never` is not a horizon).
-fn horizon_flag(h: &str) -> Result<Millis, Failure> {
+pub(crate) fn horizon_flag(h: &str) -> Result<Millis, Failure> {
     let ctx = nodepack_formats::internals::Ctx::file("--horizon");
     match nodepack_formats::nodepool::duration(&ctx, h).map_err(Failure::input)? {
         Some(d) if d >= Millis(1000) && d <= nodepack_lab::MAX_TRACE_HORIZON => Ok(d),

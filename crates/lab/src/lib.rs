@@ -18,10 +18,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod advise;
 mod load;
 mod problem;
 pub mod sweep;
 mod table;
+mod yamlpatch;
 
 pub use load::{
     catalog, check_autoscalers, load_scenario, load_trace, nodepools, pdbs_in, replay_all,

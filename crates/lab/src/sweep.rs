@@ -512,6 +512,36 @@ pub fn pending<'p>(plan: &'p Plan, out: &Path) -> Vec<&'p Run> {
         .collect()
 }
 
+/// Replay `runs` on `workers` threads, handing each record to `keep` as it finishes;
+/// the first error stops the workers.
+fn on_threads(
+    files: &Recorded,
+    runs: &[&Run],
+    workers: usize,
+    keep: &(dyn Fn(usize, Record) -> Result<(), LabError> + Sync),
+) -> Result<(), LabError> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let first_error: std::sync::Mutex<Option<LabError>> = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, runs.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(r) = runs.get(i) else { break };
+                if let Err(e) = run_with(files, r).and_then(|rec| keep(i, rec)) {
+                    if let Ok(mut f) = first_error.lock() {
+                        f.get_or_insert(e);
+                    }
+                    break;
+                }
+            });
+        }
+    });
+    match first_error.into_inner().ok().flatten() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// Replay the pending runs of `plan` on `workers` threads, keeping each record under
 /// `out` as it finishes; `done` is called after each run. Returns how many ran.
 pub fn run_local(
@@ -522,28 +552,37 @@ pub fn run_local(
 ) -> Result<usize, LabError> {
     let todo = pending(plan, out);
     let files = Recorded::new(plan.files.clone());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let first_error: std::sync::Mutex<Option<LabError>> = std::sync::Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..workers.clamp(1, todo.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some(r) = todo.get(i) else { break };
-                let result = run_with(&files, r).and_then(|rec| store(out, &r.id, &rec));
-                if let Err(e) = result {
-                    if let Ok(mut f) = first_error.lock() {
-                        f.get_or_insert(e);
-                    }
-                    break;
-                }
-                done();
-            });
+    on_threads(&files, &todo, workers, &|i, rec| {
+        store(out, &todo[i].id, &rec)?;
+        done();
+        Ok(())
+    })?;
+    Ok(todo.len())
+}
+
+/// Replay every run of `plan` on `workers` threads, keeping the records in memory: each
+/// run's id with its record, in the plan's order.
+pub fn run_all(plan: &Plan, workers: usize) -> Result<Vec<(String, Record)>, LabError> {
+    let files = Recorded::new(plan.files.clone());
+    let runs: Vec<&Run> = plan.runs.iter().collect();
+    let slots: Vec<std::sync::Mutex<Option<Record>>> =
+        runs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    on_threads(&files, &runs, workers, &|i, rec| {
+        if let Ok(mut s) = slots[i].lock() {
+            *s = Some(rec);
         }
-    });
-    match first_error.into_inner().ok().flatten() {
-        Some(e) => Err(e),
-        None => Ok(todo.len()),
-    }
+        Ok(())
+    })?;
+    runs.iter()
+        .zip(slots)
+        .map(|(r, s)| {
+            s.into_inner()
+                .ok()
+                .flatten()
+                .map(|rec| (r.id.clone(), rec))
+                .ok_or_else(|| LabError::Input(format!("{}: no record", r.id)))
+        })
+        .collect()
 }
 
 /// What [`finish`] wrote.

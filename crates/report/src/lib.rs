@@ -33,7 +33,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod advice;
 mod chart;
+
+pub use advice::{advice_html, pareto_svg, AdviceInput, Point, PointKind};
 
 use chart::{Chart, Line};
 use nodepack_sim::metrics::{Sample, Summary};

@@ -7,7 +7,7 @@
 //! Sums run in the order of the runs given, so results do not depend on anything else.
 
 use crate::metrics::Summary;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::collections::BTreeMap;
 
@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 pub const MAX_SEEDS: u64 = 1_000;
 
 /// A sample's mean with its two-sided 95% confidence interval.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Interval {
     /// Sample size.
     pub n: usize,
