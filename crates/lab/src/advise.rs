@@ -6,14 +6,16 @@
 //! categories, lower the generation floor, lift a size cap), narrow (cap the instance
 //! size, drop metal sizes), disruption (the other consolidation policy, consolidateAfter
 //! 0s, 30s, 5m or 1h, budgets of 1 node or 30%) and expiry (`Never`, or 720h where it is
-//! `Never`). Each candidate is the NodePool file with only the lines of its change
+//! `Never`; not tried when no node could reach either value within the replay). Each candidate is the NodePool file with only the lines of its change
 //! edited, and every candidate is replayed from that text.
 //!
 //! The search spends a budget counted in replays. It goes in three steps:
 //! 1. **Screen.** The current NodePools are replayed on every seed, and each single
 //!    change on the first seed only.
-//! 2. **Confirm.** The changes that did better on something (cost, p99 pending or
-//!    evictions per node-hour) are replayed on the other seeds, most promising first.
+//! 2. **Confirm.** The changes that did better on something on the first seed are
+//!    replayed on the other seeds, most promising first. Better means a cost lower by
+//!    0.5%, a p99 pending lower by 5% (and by a second), evictions per node-hour lower by
+//!    5%, or pods given a place. Budget left over is not spent.
 //! 3. **Combine.** Greedily, starting from the change that saves most and adding the
 //!    next one that saves. A combination is kept when it costs less than the best so far.
 //!
@@ -69,6 +71,13 @@ pub const MAX_ADVISE_SEEDS: u64 = 100;
 /// The most distinct pods checked for a place under each candidate (beyond, the first
 /// ones are checked and the report says so).
 pub const MAX_CHECKED_PODS: usize = 20_000;
+
+/// What counts as doing better on the first seed, worth the other seeds: a cost lower
+/// by 0.5%, a p99 pending lower by 5% (and at least a second), evictions per node-hour
+/// lower by 5%.
+const SCREEN_COST: f64 = 0.005;
+const SCREEN_P99: f64 = 0.05;
+const SCREEN_EVICTIONS: f64 = 0.05;
 
 /// The note of a change to a NodePool no pod can use.
 const IDLE: &str = "no pod of the workload can use this NodePool, before or after the change";
@@ -396,7 +405,11 @@ fn apply(doc: &mut Value, change: &Change) {
             operator,
             values,
         } => {
-            let reqs = ensure(doc, &["spec", "template", "spec", "requirements"], Value::Array(vec![]));
+            let reqs = ensure(
+                doc,
+                &["spec", "template", "spec", "requirements"],
+                Value::Array(vec![]),
+            );
             let Value::Array(list) = reqs else { return };
             let item = list
                 .iter_mut()
@@ -407,7 +420,9 @@ fn apply(doc: &mut Value, change: &Change) {
                     m.insert("operator".into(), Value::String(operator.clone()));
                     m.insert("values".into(), vals);
                 }
-                _ => list.push(serde_json::json!({"key": key, "operator": operator, "values": vals})),
+                _ => {
+                    list.push(serde_json::json!({"key": key, "operator": operator, "values": vals}))
+                }
             }
         }
         Change::RemoveRequirements(keys) => {
@@ -437,7 +452,9 @@ fn ensure<'a>(doc: &'a mut Value, path: &[&str], leaf: Value) -> &'a mut Value {
         if !cur.is_object() {
             *cur = Value::Object(Default::default());
         }
-        let Value::Object(m) = cur else { unreachable!() };
+        let Value::Object(m) = cur else {
+            unreachable!()
+        };
         let default = if i + 1 == path.len() {
             leaf.clone()
         } else {
@@ -458,6 +475,7 @@ fn edits_of(
     pool: &NodePool,
     catalog: &Catalog,
     biggest_cpu_m: Option<u64>,
+    horizon: Millis,
 ) -> Vec<(Edit, Change)> {
     let name = pool.name.clone();
     let reqs = requirements(doc);
@@ -481,7 +499,12 @@ fn edits_of(
         let mut new = vals.clone();
         new.push(add.to_string());
         Some((
-            format!("{} In [{}] -> [{}]", short(key), vals.join(", "), new.join(", ")),
+            format!(
+                "{} In [{}] -> [{}]",
+                short(key),
+                vals.join(", "),
+                new.join(", ")
+            ),
             Change::Requirement {
                 key: key.to_string(),
                 operator: "In".into(),
@@ -507,7 +530,10 @@ fn edits_of(
             .any(|t| t.labels.get(key).map(String::as_str) == Some(v))
     };
     if let Some(("In", cats)) = requirement(&reqs, labels::INSTANCE_CATEGORY) {
-        if cats.iter().all(|c| GENERAL_CATEGORIES.contains(&c.as_str())) {
+        if cats
+            .iter()
+            .all(|c| GENERAL_CATEGORIES.contains(&c.as_str()))
+        {
             let mut new = cats.clone();
             for c in GENERAL_CATEGORIES {
                 if !new.iter().any(|x| x == c) && in_catalog(labels::INSTANCE_CATEGORY, c) {
@@ -518,7 +544,11 @@ fn edits_of(
                 push(
                     "add-categories",
                     "instance-category",
-                    format!("instance-category In [{}] -> [{}]", cats.join(", "), new.join(", ")),
+                    format!(
+                        "instance-category In [{}] -> [{}]",
+                        cats.join(", "),
+                        new.join(", ")
+                    ),
                     Change::Requirement {
                         key: labels::INSTANCE_CATEGORY.into(),
                         operator: "In".into(),
@@ -544,15 +574,20 @@ fn edits_of(
             }
         }
     }
-    let caps: Vec<String> = [labels::INSTANCE_CPU, labels::INSTANCE_MEMORY, labels::INSTANCE_SIZE]
-        .iter()
-        .filter(|k| {
-            requirement(&reqs, k).is_some_and(|(op, vals)| {
-                matches!(op, "Lt" | "In") || (op == "NotIn" && vals.iter().any(|v| !v.starts_with("metal")))
-            })
+    let caps: Vec<String> = [
+        labels::INSTANCE_CPU,
+        labels::INSTANCE_MEMORY,
+        labels::INSTANCE_SIZE,
+    ]
+    .iter()
+    .filter(|k| {
+        requirement(&reqs, k).is_some_and(|(op, vals)| {
+            matches!(op, "Lt" | "In")
+                || (op == "NotIn" && vals.iter().any(|v| !v.starts_with("metal")))
         })
-        .map(|k| k.to_string())
-        .collect();
+    })
+    .map(|k| k.to_string())
+    .collect();
     if !caps.is_empty() {
         push(
             "lift-size-cap",
@@ -572,7 +607,10 @@ fn edits_of(
         .collect();
     let max_cpu = types
         .iter()
-        .filter_map(|t| t.label(labels::INSTANCE_CPU).and_then(|c| c.parse::<u64>().ok()))
+        .filter_map(|t| {
+            t.label(labels::INSTANCE_CPU)
+                .and_then(|c| c.parse::<u64>().ok())
+        })
         .max()
         .unwrap_or(0);
     if requirement(&reqs, labels::INSTANCE_CPU).is_none() {
@@ -626,7 +664,10 @@ fn edits_of(
         "consolidation-policy",
         "consolidationPolicy",
         format!("consolidationPolicy {policy} -> {other}"),
-        Change::Set(vec!["spec", "disruption", "consolidationPolicy"], Value::String(other.into())),
+        Change::Set(
+            vec!["spec", "disruption", "consolidationPolicy"],
+            Value::String(other.into()),
+        ),
     );
     let current_after = doc
         .pointer("/spec/disruption/consolidateAfter")
@@ -645,7 +686,10 @@ fn edits_of(
                 "consolidate-after",
                 "consolidateAfter",
                 format!("consolidateAfter {current_after} -> {v}"),
-                Change::Set(vec!["spec", "disruption", "consolidateAfter"], Value::String(v.to_string())),
+                Change::Set(
+                    vec!["spec", "disruption", "consolidateAfter"],
+                    Value::String(v.to_string()),
+                ),
             );
         }
     }
@@ -667,16 +711,27 @@ fn edits_of(
             );
         }
     }
-    // Expiry.
+    // Expiry (not tried when no node can reach either value within the replay).
+    let reach = |e: Option<Millis>| e.is_some_and(|e| e < horizon);
     let expire = doc
         .pointer("/spec/template/spec/expireAfter")
         .and_then(Value::as_str);
-    let to = if expire == Some("Never") { "720h" } else { "Never" };
+    let to = if expire == Some("Never") {
+        "720h"
+    } else {
+        "Never"
+    };
+    if !reach(pool.expire_after) && !reach(duration(to)) {
+        return out;
+    }
     push(
         "expire-after",
         "expireAfter",
         format!("expireAfter {} -> {to}", expire.unwrap_or("720h (default)")),
-        Change::Set(vec!["spec", "template", "spec", "expireAfter"], Value::String(to.into())),
+        Change::Set(
+            vec!["spec", "template", "spec", "expireAfter"],
+            Value::String(to.into()),
+        ),
     );
     out
 }
@@ -723,7 +778,11 @@ fn shapes_of(trace: &[nodepack_sim::config::TraceEvent]) -> (Vec<(Pod, u64)>, bo
 }
 
 /// The shapes (indices) that no NodePool of `pools` can hold, limits aside.
-fn without_place(pools: &[NodePool], catalog: &Arc<Catalog>, shapes: &[(Pod, u64)]) -> BTreeSet<usize> {
+fn without_place(
+    pools: &[NodePool],
+    catalog: &Arc<Catalog>,
+    shapes: &[(Pod, u64)],
+) -> BTreeSet<usize> {
     let mut pools = pools.to_vec();
     for p in &mut pools {
         p.limits = Default::default();
@@ -870,6 +929,7 @@ impl Advisor {
         }
         let baseline_without_place = without_place(&loaded.pools, &catalog, &shapes);
         let seeds: Vec<u64> = (0..request.seeds).map(|i| first_seed + i).collect();
+        let horizon = loaded.settings.horizon;
         let mut adv = Advisor {
             name: loaded.name.clone(),
             scenario,
@@ -931,7 +991,7 @@ impl Advisor {
                 .filter(|i| !alone.contains(i))
                 .map(|i| adv.shapes[i].0.requests.cpu.0)
                 .max();
-            singles.extend(edits_of(doc, pool, &adv.catalog, biggest));
+            singles.extend(edits_of(doc, pool, &adv.catalog, biggest, horizon));
         }
         // Changes of a NodePool that no pod can use, before or after, change nothing:
         // they are left out, with a note.
@@ -967,7 +1027,8 @@ impl Advisor {
         for (e, ch) in &edits {
             if let Some(doc) = docs.iter_mut().find(|d| {
                 d.get("kind").and_then(Value::as_str) == Some("NodePool")
-                    && d.pointer("/metadata/name").and_then(Value::as_str) == Some(e.nodepool.as_str())
+                    && d.pointer("/metadata/name").and_then(Value::as_str)
+                        == Some(e.nodepool.as_str())
             }) {
                 apply(doc, ch);
             }
@@ -993,13 +1054,14 @@ impl Advisor {
             c.status = Status::Rejected;
             c.note = Some(why);
         };
-        let text = match crate::yamlpatch::patch(&self.pools_path, &self.pools_text, &self.docs, &docs) {
-            Ok(t) => t,
-            Err(e) => {
-                reject(&mut c, e);
-                return c;
-            }
-        };
+        let text =
+            match crate::yamlpatch::patch(&self.pools_path, &self.pools_text, &self.docs, &docs) {
+                Ok(t) => t,
+                Err(e) => {
+                    reject(&mut c, e);
+                    return c;
+                }
+            };
         let mut warnings = Vec::new();
         let pools = match crate::nodepools(&self.pools_path, &text, &mut warnings) {
             Ok(p) => p,
@@ -1184,7 +1246,9 @@ impl Advisor {
     pub fn feed(&mut self, records: Vec<(String, Record)>) -> Result<(), LabError> {
         for (id, rec) in records {
             let Some((ci, seed)) = self.in_flight.remove(&id) else {
-                return Err(LabError::Input(format!("{id}: not a replay this advisor asked for")));
+                return Err(LabError::Input(format!(
+                    "{id}: not a replay this advisor asked for"
+                )));
             };
             self.candidates[ci].runs.insert(seed, rec.summary);
         }
@@ -1192,7 +1256,11 @@ impl Advisor {
             return Err(LabError::Input(format!(
                 "{} replays of the batch have no record (e.g. {})",
                 self.in_flight.len(),
-                self.in_flight.keys().next().map(String::as_str).unwrap_or("")
+                self.in_flight
+                    .keys()
+                    .next()
+                    .map(String::as_str)
+                    .unwrap_or("")
             )));
         }
         // A combination just replayed: keep it if it costs less than the best so far.
@@ -1202,7 +1270,8 @@ impl Advisor {
                     && self.candidates[last].parts.len() > 1
                     && self.candidates[last].runs.len() == self.seeds.len()
                     && self.full_mean_cost(last) < self.full_mean_cost(best)
-                    && self.candidates[last].pods_without_place <= self.candidates[best].pods_without_place
+                    && self.candidates[last].pods_without_place
+                        <= self.candidates[best].pods_without_place
                     && self.pending_ok(last).is_ok()
                 {
                     self.best = Some(last);
@@ -1214,7 +1283,10 @@ impl Advisor {
 
     fn screen_cost_diff(&self, i: usize) -> f64 {
         let s0 = self.seeds[0];
-        match (self.candidates[i].runs.get(&s0), self.candidates[0].runs.get(&s0)) {
+        match (
+            self.candidates[i].runs.get(&s0),
+            self.candidates[0].runs.get(&s0),
+        ) {
             (Some(c), Some(b)) => c.cost.usd() - b.cost.usd(),
             _ => f64::INFINITY,
         }
@@ -1234,11 +1306,18 @@ impl Advisor {
                 continue;
             };
             let better = c.pods_without_place < base_without
-                || m.cost_usd < base.cost_usd
-                || m.pending_p99_s < base.pending_p99_s
-                || m.evictions_per_node_hour < base.evictions_per_node_hour;
+                || m.cost_usd < base.cost_usd * (1.0 - SCREEN_COST)
+                || m.pending_p99_s
+                    < base.pending_p99_s - (base.pending_p99_s * SCREEN_P99).max(1.0)
+                || m.evictions_per_node_hour
+                    < base.evictions_per_node_hour * (1.0 - SCREEN_EVICTIONS);
             if better {
-                out.push((c.pods_without_place, m.cost_usd - base.cost_usd, m.pending_p99_s, i));
+                out.push((
+                    c.pods_without_place,
+                    m.cost_usd - base.cost_usd,
+                    m.pending_p99_s,
+                    i,
+                ));
             }
         }
         out.sort_by(|a, b| {
@@ -1266,7 +1345,13 @@ impl Advisor {
         let base_without = self.candidates[0].pods_without_place;
         let mut out: Vec<(u64, f64, usize)> = (1..=self.singles.len())
             .filter(|&i| self.candidates[i].runs.len() == k && self.pending_ok(i).is_ok())
-            .map(|i| (self.candidates[i].pods_without_place, self.full_mean_cost(i), i))
+            .map(|i| {
+                (
+                    self.candidates[i].pods_without_place,
+                    self.full_mean_cost(i),
+                    i,
+                )
+            })
             .filter(|&(w, cost, _)| w < base_without || cost < base_cost)
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
@@ -1332,7 +1417,13 @@ impl Advisor {
                 };
                 if let (Some(cost), Some(rel), Some(p99), Some(ev), Some(spot)) = (
                     d(&|a, b| a.cost_usd - b.cost_usd),
-                    d(&|a, b| if b.cost_usd > 0.0 { a.cost_usd / b.cost_usd - 1.0 } else { 0.0 }),
+                    d(&|a, b| {
+                        if b.cost_usd > 0.0 {
+                            a.cost_usd / b.cost_usd - 1.0
+                        } else {
+                            0.0
+                        }
+                    }),
                     d(&|a, b| a.pending_p99_s - b.pending_p99_s),
                     d(&|a, b| a.evictions_per_node_hour - b.evictions_per_node_hour),
                     d(&|a, b| a.spot_share - b.spot_share),
@@ -1351,7 +1442,11 @@ impl Advisor {
         let full: Vec<usize> = (0..cands.len())
             .filter(|&i| cands[i].runs.len() == k && cands[i].mean.is_some())
             .collect();
-        let floor = full.iter().map(|&i| cands[i].pods_without_place).min().unwrap_or(0);
+        let floor = full
+            .iter()
+            .map(|&i| cands[i].pods_without_place)
+            .min()
+            .unwrap_or(0);
         let point = |i: usize| {
             let m = cands[i].mean.unwrap_or_default();
             [m.cost_usd, m.pending_p99_s, m.evictions_per_node_hour]
@@ -1384,17 +1479,20 @@ impl Advisor {
                 continue;
             }
             let fewer_without = cands[i].pods_without_place < cands[0].pods_without_place;
+            // A change that gives pods a place runs them and pays for them (and, on
+            // spot, sees them evicted): it is recommended for that alone.
             let (better, worse) = match cands[i].difference {
                 Some(d) => {
                     let ds = [d.cost_usd, d.pending_p99_s, d.evictions_per_node_hour];
+                    let judged = if fewer_without { &ds[1..] } else { &ds[..] };
                     (
                         ds.iter().any(|x| x.ci95_high < 0.0),
-                        ds.iter().any(|x| x.ci95_low > 0.0),
+                        judged.iter().any(|x| x.ci95_low > 0.0),
                     )
                 }
                 None => (false, false),
             };
-            if (better || fewer_without) && !worse {
+            if fewer_without || (better && !worse) {
                 cands[i].recommended = true;
                 recommended.push(i);
             } else if better || fewer_without {

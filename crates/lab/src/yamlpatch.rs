@@ -37,13 +37,18 @@ fn plain_ok(s: &str) -> bool {
     };
     let lower = s.to_ascii_lowercase();
     first.is_ascii_alphanumeric()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "._/%-".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._/%-".contains(c))
         && !matches!(
             lower.as_str(),
             "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n" | "nan" | "inf"
         )
         && s.parse::<f64>().is_err()
-        && !(first.is_ascii_digit() && (lower.starts_with("0x") || lower.starts_with("0o") || lower.starts_with("0b") || s.contains('_')))
+        && !(first.is_ascii_digit()
+            && (lower.starts_with("0x")
+                || lower.starts_with("0o")
+                || lower.starts_with("0b")
+                || s.contains('_')))
         && (!first.is_ascii_digit() || s.chars().any(|c| c.is_ascii_alphabetic() || c == '%'))
 }
 
@@ -237,7 +242,14 @@ impl Patcher<'_> {
 
     /// Patch the value `old` written at `place` (its block `block`, inline text
     /// `inline`) into `new`.
-    fn value(&mut self, place: &Place, inline: &str, block: Range<usize>, old: &Value, new: &Value) {
+    fn value(
+        &mut self,
+        place: &Place,
+        inline: &str,
+        block: Range<usize>,
+        old: &Value,
+        new: &Value,
+    ) {
         if old == new {
             return;
         }
@@ -342,9 +354,7 @@ impl Patcher<'_> {
         };
         if n.len() + 1 == o.len() {
             // One item removed?
-            if let Some(gone) = (0..o.len()).find(|&i| {
-                o[..i] == n[..i] && o[i + 1..] == n[i..]
-            }) {
+            if let Some(gone) = (0..o.len()).find(|&i| o[..i] == n[..i] && o[i + 1..] == n[i..]) {
                 let (line, b) = item_block(&items[gone]);
                 let b = self.trimmed(&b);
                 self.splices.push(Splice {
@@ -396,7 +406,12 @@ fn document_ranges(lines: &[String]) -> Vec<Range<usize>> {
 /// `text` (the file `label`) with its documents changed from `old` to `new` (one value
 /// per document, in order), touching only the lines that change; documents this cannot
 /// patch in place are written out whole. The result always reads back as `new`.
-pub(crate) fn patch(label: &str, text: &str, old: &[Value], new: &[Value]) -> Result<String, String> {
+pub(crate) fn patch(
+    label: &str,
+    text: &str,
+    old: &[Value],
+    new: &[Value],
+) -> Result<String, String> {
     if old.len() != new.len() {
         return Err(format!("{label}: an edit may not add or remove documents"));
     }
@@ -413,7 +428,11 @@ pub(crate) fn patch(label: &str, text: &str, old: &[Value], new: &[Value]) -> Re
             continue;
         }
         let whole = |p: &mut Patcher| {
-            let r = if in_place { ranges[d].clone() } else { 0..lines.len() };
+            let r = if in_place {
+                ranges[d].clone()
+            } else {
+                0..lines.len()
+            };
             p.splices.push(Splice {
                 range: r,
                 with: vec![format!("# written whole by nodepack advise\n{}", flow(n))],
@@ -575,7 +594,10 @@ mod tests {
 
     #[test]
     fn flow_quotes_what_yaml_would_read_otherwise() {
-        for s in ["2", "true", "on", "1.5", "", "a: b", "#x", "*", "1e3", "0x1F", "0s", "30%", "1h30m", ".5"] {
+        for s in [
+            "2", "true", "on", "1.5", "", "a: b", "#x", "*", "1e3", "0x1F", "0s", "30%", "1h30m",
+            ".5",
+        ] {
             let v = Value::String(s.into());
             let back = docs(&format!("k: {}\n", flow(&v)));
             assert_eq!(back[0]["k"], v, "{s}");

@@ -110,7 +110,12 @@ pub fn pareto_svg(points: &[Point]) -> Result<String, ReportError> {
             PointKind::Recommended => 3,
         });
         for p in order {
-            let r = 4.0 + if ev_max > 0.0 { 12.0 * (p.evictions / ev_max).sqrt() } else { 0.0 };
+            let r = 4.0
+                + if ev_max > 0.0 {
+                    12.0 * (p.evictions / ev_max).sqrt()
+                } else {
+                    0.0
+                };
             let c = color(p.kind);
             chart
                 .draw_series(std::iter::once(Circle::new(
@@ -199,7 +204,10 @@ mod tests {
             meta: vec!["strategy karpenter".into()],
             headers: vec!["id".into(), "cost".into()],
             rows: vec![vec!["current".into(), "$10".into()]],
-            points: vec![p("current", 10.0, PointKind::Current), p("e1", 6.0, PointKind::Recommended)],
+            points: vec![
+                p("current", 10.0, PointKind::Current),
+                p("e1", 6.0, PointKind::Recommended),
+            ],
             diffs: vec![("e1: add spot".into(), "-a\n+b\n".into())],
             notes: vec![],
         })

@@ -27,13 +27,21 @@ const EXOTIC_RESOURCES: &[&str] = &[
     "habana.ai/gaudi",
 ];
 
-/// Is this pair's instance type exotic: a metal size, or one with GPUs or accelerators?
-fn exotic(prep: &Prepared, o: u32) -> bool {
-    let pt = &prep.pool_types[o as usize];
-    pt.labels
+/// Is an instance type with these node labels and capacity exotic: a metal size, or one
+/// with GPUs or accelerators? (Kept per pair in [`crate::prep::PoolType::exotic`].)
+pub(crate) fn exotic_type(
+    node_labels: &std::collections::BTreeMap<String, String>,
+    capacity: &nodepack_model::Resources,
+) -> bool {
+    node_labels
         .get(labels::INSTANCE_SIZE)
         .is_some_and(|s| s.contains("metal"))
-        || EXOTIC_RESOURCES.iter().any(|r| pt.capacity.extended(r) > 0)
+        || EXOTIC_RESOURCES.iter().any(|r| capacity.extended(r) > 0)
+}
+
+/// Is this pair's instance type exotic?
+fn exotic(prep: &Prepared, o: u32) -> bool {
+    prep.pool_types[o as usize].exotic
 }
 
 /// The offering CreateFleet launches among `candidates` (type name, offering), all of

@@ -38,6 +38,9 @@ pub struct PoolType {
     /// Each offering as (zone bit, capacity type bit), for mask checks
     /// ([`Prepared::offer_masks`]); filled by [`PoolCatalog::new`].
     pub offer_bits: Vec<(u64, u8)>,
+    /// A metal size, or a type with GPUs or accelerators (Karpenter launches those only
+    /// when nothing else fits).
+    pub exotic: bool,
 }
 
 impl PoolType {
@@ -405,6 +408,7 @@ fn pool_type(
         }
     }
     let min_price = offerings.iter().map(|o| o.price.0).min().unwrap_or(0);
+    let exotic = crate::karpenter::exotic_type(&node_labels, &it_ref.capacity);
     Some(PoolType {
         pool: pi,
         ty: ti,
@@ -417,6 +421,7 @@ fn pool_type(
         zones: zones.into_iter().collect(),
         min_price,
         offer_bits: vec![],
+        exotic,
     })
 }
 

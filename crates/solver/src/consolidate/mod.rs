@@ -242,6 +242,8 @@ pub struct Fleet<'p, 'a> {
     /// Simulations through the full solver this pass may still run (a work budget, as
     /// Karpenter's consolidation has timeouts); `usize::MAX` by default.
     pub full_budget: std::cell::Cell<usize>,
+    /// Capacity of each node, as pool limits count it (its type's, else allocatable).
+    capacity: Vec<Resources>,
 }
 
 impl<'p, 'a> Fleet<'p, 'a> {
@@ -272,6 +274,16 @@ impl<'p, 'a> Fleet<'p, 'a> {
             }
             gone[i] = status(p, i).deleting;
         }
+        let capacity = p
+            .nodes
+            .iter()
+            .map(|e| {
+                p.catalog
+                    .get(&e.node.instance_type)
+                    .map(|t| t.capacity.clone())
+                    .unwrap_or_else(|| e.node.allocatable.clone())
+            })
+            .collect();
         let free = p
             .nodes
             .iter()
@@ -324,6 +336,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
             on_replacements: Vec::new(),
             replacements: Vec::new(),
             full_budget: std::cell::Cell::new(usize::MAX),
+            capacity,
         }
     }
 
@@ -679,10 +692,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
             let mut count = 0u64;
             for j in 0..self.p.nodes.len() {
                 if self.pool[j] == Some(k) && !self.gone[j] && !removed.contains(&j) {
-                    let n = &self.p.nodes[j].node;
-                    used = used.saturating_add(
-                        &cap(&n.instance_type).unwrap_or_else(|| n.allocatable.clone()),
-                    );
+                    used = used.saturating_add(&self.capacity[j]);
                     count += 1;
                 }
             }
