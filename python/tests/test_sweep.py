@@ -96,3 +96,17 @@ def test_ray_engine_gives_the_local_rows(ray_cluster, local, tmp_path):
     again = nodepack.sweep(SMALL, engine="ray", out=tmp_path, progress=False)
     assert again.ran == 2
     assert read(again.csv) == read(local.csv)
+
+
+def test_ray_engine_gives_the_local_advice(ray_cluster):
+    args = dict(
+        scenario="scenarios/sim/karpenter-basic.yaml",
+        nodepools="scenarios/nodepools/getting-started.yaml",
+        seeds=2,
+        budget=10,
+        progress=False,
+    )
+    on_ray = nodepack.advise(**args, engine="ray")
+    local = nodepack.advise(**args)
+    assert on_ray.engine == "ray"
+    assert on_ray.report == local.report

@@ -5,8 +5,8 @@
 use crate::input::{lab, CliFiles};
 use crate::tabular::Grid;
 use crate::{Failure, Output};
-use nodepack_lab::advise::{self, Candidate, Report, Request, Status, Workload};
-use nodepack_sim::stats::Interval;
+use nodepack_lab::advise::{self, Report, Request, Workload};
+use nodepack_lab::advise::{change, interval, table};
 
 /// Arguments of `nodepack advise`.
 #[derive(clap::Args)]
@@ -46,147 +46,14 @@ pub struct Args {
     report: Option<String>,
 }
 
-fn signed(x: f64, digits: usize) -> String {
-    format!("{x:+.digits$}")
-}
-
-fn interval(i: &Interval, scale: f64, digits: usize, unit: &str) -> String {
-    if i.n < 2 {
-        return format!("{}{unit}", signed(i.mean * scale, digits));
-    }
-    format!(
-        "{}{unit} [{}, {}]",
-        signed(i.mean * scale, digits),
-        signed(i.ci95_low * scale, digits),
-        signed(i.ci95_high * scale, digits)
-    )
-}
-
-fn status(c: &Candidate) -> String {
-    let s = match c.status {
-        Status::Current => "current",
-        Status::Evaluated => "evaluated",
-        Status::Screened => "screened (first seed)",
-        Status::NotRun => "not run (budget)",
-        Status::Rejected => "rejected",
-        _ => "other",
-    };
-    let mut out = s.to_string();
-    if c.recommended {
-        out = "RECOMMENDED".into();
-    } else if c.trade_off {
-        out = "trade-off".into();
-    } else if c.pareto && c.status != Status::Current {
-        out.push_str(", on the front");
-    }
-    out
-}
-
-fn change(c: &Candidate) -> String {
-    if c.edits.is_empty() {
-        return "(the NodePools as written)".into();
-    }
-    c.edits
-        .iter()
-        .map(|e| e.description.clone())
-        .collect::<Vec<_>>()
-        .join(" + ")
-}
-
-/// The candidates as a grid (the current NodePools first).
+/// The candidates' table as a grid.
 fn grid(r: &Report) -> Grid {
-    let mut g = Grid::new(&[
-        "id",
-        "change",
-        "seeds",
-        "cost $",
-        "cost change (95% CI)",
-        "p99 pending s",
-        "p99 change s (95% CI)",
-        "evictions/node-h change",
-        "spot share change",
-        "pods without a place",
-        "status",
-        "note",
-    ]);
-    for c in &r.candidates {
-        let m = c.mean;
-        let d = c.difference;
-        g.row([
-            c.id.clone(),
-            change(c),
-            c.seeds.len().to_string(),
-            m.map_or(String::new(), |m| format!("{:.2}", m.cost_usd)),
-            d.map_or(String::new(), |d| {
-                format!(
-                    "{} ({})",
-                    interval(&d.cost_relative, 100.0, 1, "%"),
-                    interval(&d.cost_usd, 1.0, 2, " $")
-                )
-            }),
-            m.map_or(String::new(), |m| format!("{:.1}", m.pending_p99_s)),
-            d.map_or(String::new(), |d| interval(&d.pending_p99_s, 1.0, 1, "")),
-            d.map_or(String::new(), |d| {
-                interval(&d.evictions_per_node_hour, 1.0, 3, "")
-            }),
-            d.map_or(String::new(), |d| interval(&d.spot_share, 100.0, 1, " pts")),
-            c.pods_without_place.to_string(),
-            status(c),
-            c.note.clone().unwrap_or_default(),
-        ]);
+    let (headers, rows) = table(r);
+    let mut g = Grid::new(&headers);
+    for row in rows {
+        g.row(row);
     }
     g
-}
-
-fn page(r: &Report, command: &str) -> Result<String, Failure> {
-    use nodepack_report::{AdviceInput, Point, PointKind};
-    let g = grid(r);
-    let points = r
-        .candidates
-        .iter()
-        .filter(|c| c.seeds.len() == r.seeds.len())
-        .filter_map(|c| {
-            c.mean.map(|m| Point {
-                label: c.id.clone(),
-                cost: m.cost_usd,
-                p99: m.pending_p99_s,
-                evictions: m.evictions_per_node_hour,
-                kind: if c.status == Status::Current {
-                    PointKind::Current
-                } else if c.recommended {
-                    PointKind::Recommended
-                } else if c.pareto {
-                    PointKind::Front
-                } else {
-                    PointKind::Other
-                },
-            })
-        })
-        .collect();
-    let diffs = r
-        .recommended
-        .iter()
-        .map(|id| (id, "recommended"))
-        .chain(r.trade_offs.iter().map(|id| (id, "trade-off")))
-        .filter_map(|(id, what)| r.candidate(id).map(|c| (c, what)))
-        .map(|(c, what)| (format!("{} ({what}): {}", c.id, change(c)), c.diff.clone()))
-        .collect();
-    nodepack_report::advice_html(&AdviceInput {
-        title: r.workload.clone(),
-        meta: vec![
-            format!(
-                "NodePool file {}, strategy {}, seeds {:?}, {} of {} replays spent",
-                r.nodepools_file, r.strategy, r.seeds, r.replays, r.budget
-            ),
-            format!("produced by {command}"),
-        ],
-        headers: g.headers.clone(),
-        rows: g.rows.clone(),
-        points,
-        diffs,
-        notes: r.notes.clone(),
-    })
-    .map_err(Failure::internal)
 }
 
 /// Run `nodepack advise`.
@@ -239,7 +106,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     progress.finish();
     if let Some(path) = &a.report {
         let command: Vec<String> = std::env::args().collect();
-        let html = page(&report, &command.join(" "))?;
+        let html = advise::html(&report, &command.join(" ")).map_err(lab)?;
         std::fs::write(path, html)
             .map_err(|e| Failure::input(anyhow::anyhow!("--report: {path}: {e}")))?;
     }

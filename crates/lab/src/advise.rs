@@ -818,14 +818,14 @@ impl Advisor {
         crate::check_autoscalers(std::slice::from_ref(&request.strategy))?;
         if !(1..=MAX_ADVISE_SEEDS).contains(&request.seeds) {
             return Err(LabError::Input(format!(
-                "--seeds {}: needs 1 to {MAX_ADVISE_SEEDS}",
+                "seeds {}: needs 1 to {MAX_ADVISE_SEEDS}",
                 request.seeds
             )));
         }
         let k = request.seeds as usize;
         if request.budget <= k || request.budget > MAX_BUDGET {
             return Err(LabError::Input(format!(
-                "--budget {}: needs more than the {k} replays of the current NodePools (one per seed) and at most {MAX_BUDGET}",
+                "budget {}: needs more than the {k} replays of the current NodePools (one per seed) and at most {MAX_BUDGET}",
                 request.budget
             )));
         }
@@ -858,7 +858,7 @@ impl Advisor {
             } => {
                 let Some(pools) = request.nodepools.clone() else {
                     return Err(LabError::Input(format!(
-                        "{path}: a trace needs --nodepools FILE"
+                        "{path}: a trace needs a NodePool file (--nodepools FILE)"
                     )));
                 };
                 // Loaded once for its horizon; then replayed as a scenario naming it.
@@ -1526,6 +1526,159 @@ impl Advisor {
             notes: self.notes.clone(),
         }
     }
+}
+
+fn signed(x: f64, digits: usize) -> String {
+    format!("{x:+.digits$}")
+}
+
+/// An interval as text: `+1.2 [+0.3, +2.1]` (the mean alone for one seed), scaled.
+pub fn interval(i: &Interval, scale: f64, digits: usize, unit: &str) -> String {
+    if i.n < 2 {
+        return format!("{}{unit}", signed(i.mean * scale, digits));
+    }
+    format!(
+        "{}{unit} [{}, {}]",
+        signed(i.mean * scale, digits),
+        signed(i.ci95_low * scale, digits),
+        signed(i.ci95_high * scale, digits)
+    )
+}
+
+fn status(c: &Candidate) -> String {
+    let s = match c.status {
+        Status::Current => "current",
+        Status::Evaluated => "evaluated",
+        Status::Screened => "screened (first seed)",
+        Status::NotRun => "not run (budget)",
+        Status::Rejected => "rejected",
+    };
+    let mut out = s.to_string();
+    if c.recommended {
+        out = "RECOMMENDED".into();
+    } else if c.trade_off {
+        out = "trade-off".into();
+    } else if c.pareto && c.status != Status::Current {
+        out.push_str(", on the front");
+    }
+    out
+}
+
+/// A candidate's edits in words.
+pub fn change(c: &Candidate) -> String {
+    if c.edits.is_empty() {
+        return "(the NodePools as written)".into();
+    }
+    c.edits
+        .iter()
+        .map(|e| e.description.clone())
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// The candidates as a table, the current NodePools first: headers, then rows.
+pub fn table(r: &Report) -> (Vec<String>, Vec<Vec<String>>) {
+    let headers: Vec<String> = [
+        "id",
+        "change",
+        "seeds",
+        "cost $",
+        "cost change (95% CI)",
+        "p99 pending s",
+        "p99 change s (95% CI)",
+        "evictions/node-h change",
+        "spot share change",
+        "pods without a place",
+        "status",
+        "note",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    let mut rows = Vec::new();
+    for c in &r.candidates {
+        let m = c.mean;
+        let d = c.difference;
+        rows.push(vec![
+            c.id.clone(),
+            change(c),
+            c.seeds.len().to_string(),
+            m.map_or(String::new(), |m| format!("{:.2}", m.cost_usd)),
+            d.map_or(String::new(), |d| {
+                format!(
+                    "{} ({})",
+                    interval(&d.cost_relative, 100.0, 1, "%"),
+                    interval(&d.cost_usd, 1.0, 2, " $")
+                )
+            }),
+            m.map_or(String::new(), |m| format!("{:.1}", m.pending_p99_s)),
+            d.map_or(String::new(), |d| interval(&d.pending_p99_s, 1.0, 1, "")),
+            d.map_or(String::new(), |d| {
+                interval(&d.evictions_per_node_hour, 1.0, 3, "")
+            }),
+            d.map_or(String::new(), |d| interval(&d.spot_share, 100.0, 1, " pts")),
+            c.pods_without_place.to_string(),
+            status(c),
+            c.note.clone().unwrap_or_default(),
+        ]);
+    }
+    (headers, rows)
+}
+
+/// The advisor's page: the Pareto chart, the table and the diffs of the recommended
+/// changes and trade-offs, as one self-contained HTML document (`command` is shown as
+/// what produced it).
+pub fn html(r: &Report, command: &str) -> Result<String, LabError> {
+    use nodepack_report::{AdviceInput, Point, PointKind};
+    let (headers, rows) = table(r);
+    let points = r
+        .candidates
+        .iter()
+        .filter(|c| c.seeds.len() == r.seeds.len())
+        .filter_map(|c| {
+            c.mean.map(|m| Point {
+                label: c.id.clone(),
+                cost: m.cost_usd,
+                p99: m.pending_p99_s,
+                evictions: m.evictions_per_node_hour,
+                kind: if c.status == Status::Current {
+                    PointKind::Current
+                } else if c.recommended {
+                    PointKind::Recommended
+                } else if c.trade_off {
+                    PointKind::TradeOff
+                } else if c.pareto {
+                    PointKind::Front
+                } else {
+                    PointKind::Other
+                },
+            })
+        })
+        .collect();
+    let diffs = r
+        .recommended
+        .iter()
+        .map(|id| (id, "recommended"))
+        .chain(r.trade_offs.iter().map(|id| (id, "trade-off")))
+        .filter_map(|(id, what)| r.candidate(id).map(|c| (c, what)))
+        .map(|(c, what)| (format!("{} ({what}): {}", c.id, change(c)), c.diff.clone()))
+        .collect();
+    nodepack_report::advice_html(&AdviceInput {
+        title: r.workload.clone(),
+        meta: vec![
+            format!(
+                "NodePool file {}, strategy {}, seeds {:?}, {} of {} replays spent",
+                r.nodepools_file, r.strategy, r.seeds, r.replays, r.budget
+            ),
+            format!("produced by {command}"),
+        ],
+        headers,
+        rows,
+        points,
+        diffs,
+        notes: r.notes.clone(),
+    })
+    .map_err(|e| LabError::Input(e.to_string()))
 }
 
 /// Run the advisor on `workers` local threads; `progress(done, budget)` after each batch.

@@ -5,7 +5,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use nodepack_lab::{sweep, Disk, LabError, Loaded, Overlay, PoolsSource};
+use nodepack_lab::{advise, sweep, Disk, LabError, Loaded, Overlay, PoolsSource};
 use nodepack_sim::internals::{NodeLife, PodPhase};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -490,6 +490,136 @@ fn sweep_finish(py: Python<'_>, plan: String, out: String) -> PyResult<String> {
     })
 }
 
+/// The NodePool advisor's search, one batch of replays at a time (the Ray engine runs
+/// each batch's plan with `sweep_run_batch`; the local engine on threads here).
+#[pyclass(module = "nodepack._native")]
+struct Advising {
+    inner: std::sync::Mutex<advise::Advisor>,
+}
+
+impl Advising {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut advise::Advisor) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let mut a = self
+            .inner
+            .lock()
+            .map_err(|_| Failure::internal("the advisor's state was poisoned by a panic".into()))?;
+        f(&mut a)
+    }
+}
+
+#[pymethods]
+impl Advising {
+    /// The next batch of replays as a plan (JSON), or None when the search is over.
+    fn next_batch(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        work(py, || {
+            self.with(|a| a.next_batch().map(|p| to_json(&p)).transpose())
+        })
+    }
+
+    /// Replay a plan from `next_batch` on `workers` local threads: (id, record JSON).
+    fn run_local(
+        &self,
+        py: Python<'_>,
+        plan: String,
+        workers: usize,
+    ) -> PyResult<Vec<(String, String)>> {
+        work(py, || {
+            let plan = plan_of(&plan)?;
+            sweep::run_all(&plan, workers.max(1))?
+                .into_iter()
+                .map(|(id, rec)| Ok((id, to_json(&rec)?)))
+                .collect()
+        })
+    }
+
+    /// Hand back the records of a batch: (id, record JSON) for each of its runs.
+    fn feed(&self, py: Python<'_>, records: Vec<(String, String)>) -> PyResult<()> {
+        work(py, || {
+            let recs = records
+                .into_iter()
+                .map(|(id, r)| {
+                    let rec: sweep::Record = serde_json::from_str(&r)
+                        .map_err(|e| Failure::input(format!("{id}: record: {e}")))?;
+                    Ok((id, rec))
+                })
+                .collect::<Result<Vec<_>, Failure>>()?;
+            self.with(|a| Ok(a.feed(recs)?))
+        })
+    }
+
+    /// Replays spent so far.
+    fn replays(&self, py: Python<'_>) -> PyResult<usize> {
+        work(py, || self.with(|a| Ok(a.replays())))
+    }
+
+    /// The report (JSON) and its HTML page (`command` shown as what produced it).
+    fn report(&self, py: Python<'_>, command: String) -> PyResult<(String, String)> {
+        work(py, || {
+            self.with(|a| {
+                let r = a.report();
+                Ok((to_json(&r)?, advise::html(&r, &command)?))
+            })
+        })
+    }
+}
+
+/// Start the advisor on a scenario file, or on a trace file with a NodePool file.
+#[pyfunction]
+#[pyo3(signature = (scenario, trace, nodepools, catalog, horizon, strategy, seeds, budget))]
+fn advise_start(
+    py: Python<'_>,
+    scenario: Option<String>,
+    trace: Option<String>,
+    nodepools: Option<String>,
+    catalog: Option<String>,
+    horizon: Option<String>,
+    strategy: String,
+    seeds: u64,
+    budget: usize,
+) -> PyResult<Advising> {
+    work(py, || {
+        let workload = match (scenario, trace) {
+            (Some(s), None) => advise::Workload::Scenario(s),
+            (None, Some(t)) => advise::Workload::Trace {
+                path: t,
+                catalog,
+                horizon: match horizon {
+                    None => None,
+                    Some(h) => {
+                        let ctx = nodepack_formats::internals::Ctx::file("horizon");
+                        match nodepack_formats::nodepool::duration(&ctx, &h)? {
+                            Some(d) if d >= nodepack_model::Millis(1000) && d <= nodepack_lab::MAX_TRACE_HORIZON => Some(d),
+                            _ => {
+                                return Err(Failure::input(format!(
+                                    "horizon: {h:?} is not a duration from 1s to a year (366 days), e.g. 48h"
+                                )))
+                            }
+                        }
+                    }
+                },
+            },
+            _ => {
+                return Err(Failure::input(
+                    "give a scenario file, or a trace file with a NodePool file".into(),
+                ))
+            }
+        };
+        let mut request = advise::Request::new(workload, &strategy)
+            .seeds(seeds)
+            .budget(budget);
+        if let Some(p) = &nodepools {
+            request = request.nodepools(p);
+        }
+        let a = advise::Advisor::new(&Disk, &request)?;
+        Ok(Advising {
+            inner: std::sync::Mutex::new(a),
+        })
+    })
+}
+
 /// The strategies the solver has and the autoscalers the simulator has.
 #[pyfunction]
 fn names() -> (Vec<String>, Vec<String>) {
@@ -524,8 +654,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(sweep_local, m)?,
         wrap_pyfunction!(sweep_finish, m)?,
         wrap_pyfunction!(names, m)?,
+        wrap_pyfunction!(advise_start, m)?,
     ] {
         m.add_function(f)?;
     }
+    m.add_class::<Advising>()?;
     Ok(())
 }

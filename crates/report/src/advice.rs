@@ -14,6 +14,8 @@ pub enum PointKind {
     Current,
     /// A recommended change.
     Recommended,
+    /// A trade-off: better on some measure, worse on another.
+    TradeOff,
     /// On the Pareto front, not recommended.
     Front,
     /// Any other candidate replayed on every seed.
@@ -60,6 +62,7 @@ fn color(k: PointKind) -> RGBColor {
     match k {
         PointKind::Current => RGBColor(0, 0, 0),
         PointKind::Recommended => RGBColor(0, 158, 115),
+        PointKind::TradeOff => RGBColor(230, 159, 0),
         PointKind::Front => RGBColor(0, 114, 178),
         PointKind::Other => RGBColor(160, 160, 160),
     }
@@ -107,7 +110,8 @@ pub fn pareto_svg(points: &[Point]) -> Result<String, ReportError> {
             PointKind::Other => 0,
             PointKind::Front => 1,
             PointKind::Current => 2,
-            PointKind::Recommended => 3,
+            PointKind::TradeOff => 3,
+            PointKind::Recommended => 4,
         });
         for p in order {
             let r = 4.0
@@ -155,7 +159,7 @@ pub fn advice_html(input: &AdviceInput) -> Result<String, ReportError> {
     }
     out.push_str("<h2>Cost against p99 pending</h2><figure id=\"pareto\">");
     out.push_str(&pareto_svg(&input.points)?);
-    out.push_str("</figure><p class=\"meta\">Black: the NodePools as written; green: recommended; blue: on the Pareto front of (cost, p99 pending, evictions per node-hour); grey: other candidates replayed on every seed. A point's size grows with evictions per node-hour.</p>");
+    out.push_str("</figure><p class=\"meta\">Black: the NodePools as written; green: recommended; orange: trade-offs (better on one measure, worse on another beyond the noise); blue: on the Pareto front of (cost, p99 pending, evictions per node-hour); grey: other candidates replayed on every seed. A point's size grows with evictions per node-hour.</p>");
     out.push_str("<h2>Candidates</h2><table id=\"candidates\"><tr>");
     for h in &input.headers {
         let _ = write!(out, "<th>{}</th>", esc(h));

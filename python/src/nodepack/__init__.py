@@ -30,6 +30,7 @@ from ._native import InputError, NodepackError
 
 __all__ = [
     "AUTOSCALERS",
+    "Advice",
     "Catalog",
     "Comparison",
     "DEFAULT_CATALOG",
@@ -39,6 +40,7 @@ __all__ = [
     "Result",
     "STRATEGIES",
     "SweepResult",
+    "advise",
     "catalog",
     "compare",
     "explain",
@@ -540,3 +542,4 @@ def compare(
 
 
 from .sweep import SweepResult, sweep  # noqa: E402  (uses the names above)
+from .advise import Advice, advise  # noqa: E402

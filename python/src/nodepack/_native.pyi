@@ -77,3 +77,29 @@ def sweep_local(plan: str, out: str, workers: int) -> int:
 
 def sweep_finish(plan: str, out: str) -> str:
     """Write results.csv, results.parquet and statistics.json; JSON of their paths."""
+
+class Advising:
+    """The NodePool advisor's search, one batch of replays at a time."""
+
+    def next_batch(self) -> Optional[str]:
+        """The next batch as a plan (JSON), or None when the search is over."""
+    def run_local(self, plan: str, workers: int) -> List[Tuple[str, str]]:
+        """Replay a plan on ``workers`` threads: (id, record JSON) each."""
+    def feed(self, records: List[Tuple[str, str]]) -> None:
+        """Hand back a batch's records."""
+    def replays(self) -> int:
+        """Replays spent so far."""
+    def report(self, command: str) -> Tuple[str, str]:
+        """The report (JSON) and its HTML page."""
+
+def advise_start(
+    scenario: Optional[str],
+    trace: Optional[str],
+    nodepools: Optional[str],
+    catalog: Optional[str],
+    horizon: Optional[str],
+    strategy: str,
+    seeds: int,
+    budget: int,
+) -> Advising:
+    """Start the advisor on a scenario file, or a trace file with a NodePool file."""

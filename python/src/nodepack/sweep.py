@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _native
 
@@ -126,14 +126,17 @@ def _fault_hook() -> None:
         raise RuntimeError(f"injected failure (NODEPACK_SWEEP_FAIL_ONCE={marker})")
 
 
-def _run_ray(
+def _ray_records(
     plan_json: str,
-    out: str,
     todo: List[str],
     address: Optional[str],
     retries: int,
-    progress: _Progress,
+    take: Callable[[List[Tuple[str, str]]], None],
 ) -> None:
+    """Replay the runs ``todo`` of a plan as Ray tasks (batches of runs, retried up to
+    ``retries`` times), handing each task's records (id, record JSON) to ``take`` as
+    it finishes. Uses the Ray cluster already initialized, else the one at ``address``,
+    else a new local one (shut down afterwards)."""
     import ray
 
     started_here = False
@@ -158,12 +161,26 @@ def _run_ray(
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             for records in ray.get(ready):
-                for run_id, record in records:
-                    _native.sweep_store(out, run_id, record)
-                progress.add(len(records))
+                take(records)
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _run_ray(
+    plan_json: str,
+    out: str,
+    todo: List[str],
+    address: Optional[str],
+    retries: int,
+    progress: _Progress,
+) -> None:
+    def take(records: List[Tuple[str, str]]) -> None:
+        for run_id, record in records:
+            _native.sweep_store(out, run_id, record)
+        progress.add(len(records))
+
+    _ray_records(plan_json, todo, address, retries, take)
 
 
 def sweep(
