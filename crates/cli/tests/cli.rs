@@ -907,3 +907,63 @@ fn empty_standard_input_is_an_error() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("standard input is empty"), "{err}");
 }
+
+#[test]
+fn advise_prints_recommendations_with_diffs_and_writes_its_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("advice.html");
+    let (code, out, err) = nodepack(&[
+        "-q",
+        "advise",
+        "crates/lab/tests/fixtures/arm64-pending.yaml",
+        "--seeds",
+        "2",
+        "--budget",
+        "16",
+        "--report",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Recommended "), "{out}");
+    assert!(
+        out.contains("+      - {key: kubernetes.io/arch, operator: In, values: [amd64, arm64]}"),
+        "{out}"
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<svg") && html.contains("id=\"candidates\""));
+    // Bad input: exit code 2, naming the flag and the value.
+    for (args, says) in [
+        (
+            vec![
+                "advise",
+                "scenarios/sim/karpenter-basic.yaml",
+                "--budget",
+                "3",
+            ],
+            "budget 3",
+        ),
+        (
+            vec![
+                "advise",
+                "scenarios/sim/karpenter-basic.yaml",
+                "--seeds",
+                "0",
+            ],
+            "seeds 0",
+        ),
+        (
+            vec![
+                "advise",
+                "scenarios/sim/karpenter-basic.yaml",
+                "--strategy",
+                "karpentr",
+            ],
+            "karpentr",
+        ),
+        (vec!["advise", "--trace", "x.jsonl"], "--nodepools"),
+    ] {
+        let (code, _, err) = nodepack(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

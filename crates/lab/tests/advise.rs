@@ -105,3 +105,48 @@ fn pods_only_arm64_can_hold_are_never_left_pending_by_a_recommendation() {
         }
     }
 }
+
+#[test]
+fn a_trace_with_a_nodepool_file_is_advised_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("batch.jsonl");
+    let pod = |i: usize| {
+        format!(
+            r#"{{"at": {}, "pod": {{"metadata": {{"name": "job-{i}"}}, "spec": {{"containers": [{{"name": "c", "resources": {{"requests": {{"cpu": "2", "memory": "4Gi"}}}}}}]}}}}, "runFor": 1800}}"#,
+            i * 30
+        )
+    };
+    let lines: Vec<String> = (0..40).map(pod).collect();
+    std::fs::write(&trace, lines.join("\n")).unwrap();
+    let pools = root("scenarios/nodepools/getting-started.yaml");
+    let request = Request::new(
+        Workload::Trace {
+            path: trace.display().to_string(),
+            catalog: None,
+            horizon: None,
+        },
+        "karpenter",
+    )
+    .nodepools(&pools)
+    .seeds(2)
+    .budget(12);
+    let report = advise(&Disk, &request, 2, &|_, _| {}).unwrap();
+    assert_eq!(report.workload, "batch");
+    let current = report.candidate("current").unwrap();
+    assert_eq!(current.seeds, vec![1, 2]);
+    assert!(current.mean.unwrap().cost_usd > 0.0);
+    assert!(report.replays <= 12);
+    // Without a NodePool file, a trace is refused, saying what is missing.
+    let bare = Request::new(
+        Workload::Trace {
+            path: trace.display().to_string(),
+            catalog: None,
+            horizon: None,
+        },
+        "karpenter",
+    );
+    let e = nodepack_lab::advise::Advisor::new(&Disk, &bare)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("NodePool file"), "{e}");
+}
