@@ -12,12 +12,13 @@
 //! The search spends a budget counted in replays. It goes in three steps:
 //! 1. **Screen.** The current NodePools are replayed on every seed, and each single
 //!    change on the first seed only.
-//! 2. **Confirm.** The changes that did better on something on the first seed are
-//!    replayed on the other seeds, most promising first. Better means a cost lower by
-//!    0.5%, a p99 pending lower by 5% (and by a second), evictions per node-hour lower by
-//!    5%, or pods given a place. Budget left over is not spent.
+//! 2. **Confirm.** A race: the changes that did better on something are replayed on the
+//!    next seed, round after round, as long as they still do better on the mean of
+//!    their seeds so far. Better means a cost lower by 0.5%, a p99 pending lower by 5%
+//!    (and by a second), evictions per node-hour lower by 5%, or pods given a place.
+//!    Budget left over is not spent.
 //! 3. **Combine.** Greedily, starting from the change that saves most and adding the
-//!    next one that saves. A combination is kept when it costs less than the best so far.
+//!    next one that saves (beyond the noise: its paired interval below zero). A combination is kept when it costs less than the best so far.
 //!
 //! Every replay of a seed shares its random draws with the other replays of that seed
 //! (common random numbers), so each candidate is reported as a paired difference from
@@ -246,7 +247,7 @@ pub enum Status {
     Current,
     /// Replayed on every seed.
     Evaluated,
-    /// Replayed on the first seed only (it did no better there, or the budget ran out).
+    /// Replayed on some seeds only: it stopped doing better, or the budget ran out.
     Screened,
     /// Not replayed: the budget ran out first.
     NotRun,
@@ -332,6 +333,7 @@ impl Report {
 enum Stage {
     Start,
     Confirm,
+    Race(usize),
     Combine,
     Done,
 }
@@ -364,6 +366,9 @@ pub struct Advisor {
     notes: Vec<String>,
     baseline_without_place: BTreeSet<usize>,
     combos: usize,
+    /// Single edits still in the race to every seed, and the budget kept for combining.
+    racing: Vec<usize>,
+    reserve: usize,
 }
 
 fn requirements(doc: &Value) -> Vec<Value> {
@@ -953,6 +958,8 @@ impl Advisor {
             notes,
             baseline_without_place,
             combos: 0,
+            racing: Vec::new(),
+            reserve: 0,
         };
         let count = |set: &BTreeSet<usize>| set.iter().map(|&i| adv.shapes[i].1).sum::<u64>();
         let current_without = count(&adv.baseline_without_place);
@@ -1164,33 +1171,39 @@ impl Advisor {
                     return self.batch(jobs);
                 }
                 Stage::Confirm => {
-                    self.stage = Stage::Combine;
-                    if self.seeds.len() == 1 {
-                        continue;
-                    }
-                    let promising = self.promising();
+                    // A race: each round adds the next seed to the changes still doing
+                    // better on the mean of their seeds so far.
+                    self.stage = Stage::Race(1);
+                    self.racing = self.promising(1..self.candidates.len());
                     let k = self.seeds.len();
-                    let savers = promising
+                    let savers = self
+                        .racing
                         .iter()
                         .filter(|&&i| self.screen_cost_diff(i) < 0.0)
                         .count();
-                    let reserve = k * savers.saturating_sub(1).min(2);
-                    let per = k - 1;
-                    let mut n = self.remaining().saturating_sub(reserve) / per;
-                    if n == 0 && self.remaining() >= per {
-                        n = 1;
+                    self.reserve = k * savers.saturating_sub(1).min(2);
+                }
+                Stage::Race(round) => {
+                    if round >= self.seeds.len() || self.racing.is_empty() {
+                        self.stage = Stage::Combine;
+                        continue;
                     }
-                    if promising.len() > n {
+                    self.stage = Stage::Race(round + 1);
+                    if round > 1 {
+                        self.racing = self.promising(self.racing.clone());
+                    }
+                    let room = self.remaining().saturating_sub(self.reserve);
+                    let n = self.racing.len().min(room.max(1).min(self.remaining()));
+                    if n < self.racing.len() {
                         self.notes.push(format!(
-                            "the budget confirms {n} of the {} single changes that did better on the first seed",
-                            promising.len()
+                            "the budget took {n} of the {} changes still doing better to seed {}",
+                            self.racing.len(),
+                            self.seeds[round]
                         ));
+                        self.racing.truncate(n);
                     }
-                    let jobs: Vec<(usize, u64)> = promising
-                        .iter()
-                        .take(n)
-                        .flat_map(|&i| self.seeds[1..].iter().map(move |&s| (i, s)))
-                        .collect();
+                    let seed = self.seeds[round];
+                    let jobs: Vec<(usize, u64)> = self.racing.iter().map(|&i| (i, seed)).collect();
                     if let Some(p) = self.batch(jobs) {
                         return Some(p);
                     }
@@ -1294,30 +1307,45 @@ impl Advisor {
 
     /// Single edits screened on the first seed that did better on something, most
     /// promising first.
-    fn promising(&self) -> Vec<usize> {
-        let s0 = self.seeds[0];
-        let Some(base) = self.candidates[0].runs.get(&s0).map(metrics_of) else {
-            return vec![];
-        };
+    fn promising(&self, among: impl IntoIterator<Item = usize>) -> Vec<usize> {
         let base_without = self.candidates[0].pods_without_place;
         let mut out: Vec<(u64, f64, f64, usize)> = Vec::new();
-        for (i, c) in self.candidates.iter().enumerate().skip(1) {
-            let Some(m) = c.runs.get(&s0).map(metrics_of) else {
+        for i in among {
+            let c = &self.candidates[i];
+            // Means over the seeds the candidate has, the current NodePools' on the same.
+            let pairs: Vec<(Metrics, Metrics)> = c
+                .runs
+                .iter()
+                .filter_map(|(s, r)| {
+                    self.candidates[0]
+                        .runs
+                        .get(s)
+                        .map(|b| (metrics_of(r), metrics_of(b)))
+                })
+                .collect();
+            if pairs.is_empty() {
                 continue;
+            }
+            let n = pairs.len() as f64;
+            let mean = |f: fn(&Metrics) -> f64, side: usize| {
+                pairs
+                    .iter()
+                    .map(|p| f(if side == 0 { &p.0 } else { &p.1 }))
+                    .sum::<f64>()
+                    / n
             };
+            let (cost, base_cost) = (mean(|m| m.cost_usd, 0), mean(|m| m.cost_usd, 1));
+            let (p99, base_p99) = (mean(|m| m.pending_p99_s, 0), mean(|m| m.pending_p99_s, 1));
+            let (ev, base_ev) = (
+                mean(|m| m.evictions_per_node_hour, 0),
+                mean(|m| m.evictions_per_node_hour, 1),
+            );
             let better = c.pods_without_place < base_without
-                || m.cost_usd < base.cost_usd * (1.0 - SCREEN_COST)
-                || m.pending_p99_s
-                    < base.pending_p99_s - (base.pending_p99_s * SCREEN_P99).max(1.0)
-                || m.evictions_per_node_hour
-                    < base.evictions_per_node_hour * (1.0 - SCREEN_EVICTIONS);
+                || cost < base_cost * (1.0 - SCREEN_COST)
+                || p99 < base_p99 - (base_p99 * SCREEN_P99).max(1.0)
+                || ev < base_ev * (1.0 - SCREEN_EVICTIONS);
             if better {
-                out.push((
-                    c.pods_without_place,
-                    m.cost_usd - base.cost_usd,
-                    m.pending_p99_s,
-                    i,
-                ));
+                out.push((c.pods_without_place, cost - base_cost, p99, i));
             }
         }
         out.sort_by(|a, b| {
@@ -1341,8 +1369,22 @@ impl Advisor {
     /// best first: where the greedy combination starts and what it adds.
     fn helpful(&self) -> Vec<usize> {
         let k = self.seeds.len();
-        let base_cost = self.full_mean_cost(0);
         let base_without = self.candidates[0].pods_without_place;
+        // A saving beyond the noise: the paired differences' 95% interval below zero
+        // (with one seed, any saving).
+        let saves = |i: usize| {
+            let d: Vec<f64> = self.candidates[i]
+                .runs
+                .iter()
+                .filter_map(|(s, r)| {
+                    self.candidates[0]
+                        .runs
+                        .get(s)
+                        .map(|b| r.cost.usd() - b.cost.usd())
+                })
+                .collect();
+            Interval::of(&d).is_some_and(|x| x.ci95_high < 0.0)
+        };
         let mut out: Vec<(u64, f64, usize)> = (1..=self.singles.len())
             .filter(|&i| self.candidates[i].runs.len() == k && self.pending_ok(i).is_ok())
             .map(|i| {
@@ -1352,7 +1394,7 @@ impl Advisor {
                     i,
                 )
             })
-            .filter(|&(w, cost, _)| w < base_without || cost < base_cost)
+            .filter(|&(w, _, i)| w < base_without || saves(i))
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
         out.into_iter().map(|x| x.2).collect()
@@ -1549,7 +1591,7 @@ fn status(c: &Candidate) -> String {
     let s = match c.status {
         Status::Current => "current",
         Status::Evaluated => "evaluated",
-        Status::Screened => "screened (first seed)",
+        Status::Screened => "screened",
         Status::NotRun => "not run (budget)",
         Status::Rejected => "rejected",
     };

@@ -29,10 +29,10 @@ fn adding_spot_is_recommended_and_its_diff_replays_to_the_saving_reported() {
     let pools = root("scenarios/nodepools/getting-started.yaml");
     let request = Request::new(Workload::Scenario(scenario.clone()), "karpenter")
         .nodepools(&pools)
-        .seeds(3)
-        .budget(24);
+        .seeds(2)
+        .budget(18);
     let report = advise(&Disk, &request, 2, &|_, _| {}).unwrap();
-    assert!(report.replays <= 24, "{}", report.replays);
+    assert!(report.replays <= 18, "{}", report.replays);
     let spot = report
         .recommended
         .iter()

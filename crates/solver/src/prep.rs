@@ -161,6 +161,9 @@ pub struct Prepared<'a> {
     min_prices: std::cell::RefCell<HashMap<(u64, u8), std::sync::Arc<Vec<Option<i64>>>>>,
     /// Per offer masks, the pairs with an offering, cheapest first (ties by index).
     by_price: std::cell::RefCell<HashMap<(u64, u8), std::rc::Rc<Vec<u32>>>>,
+    /// Does some pending pod request an extended resource (GPUs...)? When none does, a
+    /// claim's extended capacity is never looked at.
+    pub(crate) pending_extended: bool,
 }
 
 impl std::ops::Deref for Prepared<'_> {
@@ -615,11 +618,16 @@ impl<'a> Prepared<'a> {
         } else {
             std::sync::Arc::new(PoolCatalog::new(problem.nodepools, problem.catalog))
         };
+        let pending_extended = problem
+            .pending
+            .iter()
+            .any(|p| !p.requests.extended.is_empty());
         Prepared {
             problem,
             pairs,
             min_prices: Default::default(),
             by_price: Default::default(),
+            pending_extended,
         }
     }
 

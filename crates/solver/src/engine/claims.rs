@@ -575,7 +575,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                 || self.prep.offer_masks(&reqs) != self.prep.offer_masks(&cl.reqs)
         });
         if let Some(options) = options {
-            let (max_cap, min_cap) = cap_bounds(self.prep, &options);
+            let (max_cap, min_cap) = claim_bounds(self.prep, &options);
             let cheapest = self
                 .prep
                 .cheapest_option(&reqs, &options)
@@ -718,6 +718,29 @@ pub(super) fn cap_bounds(prep: &Prepared, options: &[u32]) -> (Resources, [u64; 
         .extended;
     }
     (max, lo)
+}
+
+/// [`cap_bounds`] for a claim's `max_cap`, which only pending pods' requests are checked
+/// against: without extended resources when no pending pod requests any.
+pub(super) fn claim_bounds(prep: &Prepared, options: &[u32]) -> (Resources, [u64; 4]) {
+    if prep.pending_extended {
+        return cap_bounds(prep, options);
+    }
+    if options.is_empty() {
+        return (Resources::default(), [0; 4]);
+    }
+    let (mut hi, mut lo) = ([0u64; 4], [u64::MAX; 4]);
+    for &o in options {
+        for ((h, l), b) in hi
+            .iter_mut()
+            .zip(lo.iter_mut())
+            .zip(prep.caps_of(o as usize))
+        {
+            *h = (*h).max(*b);
+            *l = (*l).min(*b);
+        }
+    }
+    (crate::prep::from_plain_dims(hi), lo)
 }
 
 /// Answers memoized while one pod scans the claims (see `Engine::claim_plausible`).

@@ -265,7 +265,7 @@ impl<'a> Engine<'_, 'a> {
                         .collect();
                     cl.pods = bin.clone();
                     cl.requested = total.clone();
-                    (cl.max_cap, cl.min_cap) = cap_bounds(self.prep, &kept);
+                    (cl.max_cap, cl.min_cap) = super::claims::claim_bounds(self.prep, &kept);
                     cl.options = kept;
                     cl.target_cap = self.prep.pool_types[*o as usize].usable.clone();
                     cl.reserved = self.prep.pool_types[*o as usize].capacity.clone();

@@ -8,8 +8,8 @@ mod merge;
 mod queue;
 mod relax;
 
-use claims::{cap_bounds, FreshMemo, HostBlocks, ScanMemo, NO_ZONE};
 pub use claims::{max_capacity_usable, option_values, Claim, MERGE_CANDIDATES};
+use claims::{FreshMemo, HostBlocks, ScanMemo, NO_ZONE};
 pub use queue::karpenter_order;
 pub use relax::{Relax, View};
 
@@ -605,14 +605,27 @@ mod tests {
                 .filter(|o| cap(o).extended.is_empty())
                 .collect();
             for opts in [all.clone(), plain, all[..1].to_vec(), all[2..5].to_vec()] {
-                let (max, min) = cap_bounds(prep, &opts);
+                let (max, min) = claims::cap_bounds(prep, &opts);
                 assert_eq!(max, crate::prep::max_of(opts.iter().map(cap)));
                 for (k, m) in min.iter().enumerate() {
                     let want = opts.iter().map(|&o| prep.caps_of(o as usize)[k]).min();
                     assert_eq!(Some(*m), want);
                 }
             }
-            assert_eq!(cap_bounds(prep, &[]), (Resources::default(), [0; 4]));
+            assert_eq!(
+                claims::cap_bounds(prep, &[]),
+                (Resources::default(), [0; 4])
+            );
+            // A claim's bounds drop extended resources exactly when no pending pod
+            // requests any (only pending pods' requests are checked against them).
+            let (max, min) = claims::claim_bounds(prep, &all);
+            let (full_max, full_min) = claims::cap_bounds(prep, &all);
+            assert_eq!(min, full_min);
+            assert_eq!(
+                (max.cpu, max.memory, max.pods),
+                (full_max.cpu, full_max.memory, full_max.pods)
+            );
+            assert_eq!(max.extended.is_empty(), !prep.pending_extended);
         });
     }
 
