@@ -1147,7 +1147,8 @@ impl Advisor {
     }
 
     /// The next replays to run, as a plan (its files hold every text they read); `None`
-    /// when the search is over.
+    /// when the search is over, and also while the records of the last batch have not
+    /// been fed back (each batch depends on the results of the one before).
     pub fn next_batch(&mut self) -> Option<Plan> {
         if !self.in_flight.is_empty() {
             return None;
