@@ -78,15 +78,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     if !matches!(a.strategy.as_str(), "karpenter" | "nodepack") {
         nodepack_lab::check_autoscalers(std::slice::from_ref(&a.strategy)).map_err(lab)?;
     }
-    let workers = match a.workers {
-        Some(0) => {
-            return Err(Failure::input(anyhow::anyhow!(
-                "--workers: 0 (at least one replay must run at a time)"
-            )))
-        }
-        Some(n) => n.min(1024),
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let workers = crate::input::workers(a.workers)?;
     let mut request = Request::new(workload, &a.strategy)
         .seeds(a.seeds)
         .budget(a.budget);

@@ -72,3 +72,28 @@ pub fn nodepools_in(label: &str, text: &str) -> Result<Vec<NodePool>, Failure> {
     warn_lines(&w);
     Ok(pools)
 }
+
+/// The `--workers` value: at most 1024, by default the machine's parallelism;
+/// 0 is refused with an error naming the flag and the value.
+pub fn workers(given: Option<usize>) -> Result<usize, Failure> {
+    match given {
+        Some(0) => Err(Failure::input(anyhow::anyhow!(
+            "--workers: 0 (at least one replay must run at a time)"
+        ))),
+        Some(n) => Ok(n.min(1024)),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn workers_refuses_zero_and_caps_the_rest() {
+        let e = super::workers(Some(0)).err().expect("0 workers is refused");
+        assert_eq!(e.code, 2);
+        assert!(e.error.to_string().contains("--workers: 0"), "{}", e.error);
+        assert_eq!(super::workers(Some(5000)).ok(), Some(1024));
+        assert_eq!(super::workers(Some(3)).ok(), Some(3));
+        assert!(super::workers(None).is_ok_and(|n| n >= 1));
+    }
+}

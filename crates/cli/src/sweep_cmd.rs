@@ -32,15 +32,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             .clone()
             .unwrap_or_else(|| format!("{}-results", spec.name)),
     );
-    let workers = match a.workers {
-        Some(0) => {
-            return Err(Failure::input(anyhow::anyhow!(
-                "--workers: 0 (at least one replay must run at a time)"
-            )))
-        }
-        Some(n) => n.min(1024),
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let workers = crate::input::workers(a.workers)?;
     let todo = sweep::pending(&plan, &out).len();
     say!(
         "sweep {}: {} runs, {} already recorded in {}",
