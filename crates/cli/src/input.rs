@@ -89,7 +89,7 @@ pub fn workers(given: Option<usize>) -> Result<usize, Failure> {
 mod tests {
     #[test]
     fn workers_refuses_zero_and_caps_the_rest() {
-        let e = super::workers(Some(0)).err().expect("0 workers is refused");
+        let e = super::workers(Some(0)).expect_err("0 workers is refused");
         assert_eq!(e.code, 2);
         assert!(e.error.to_string().contains("--workers: 0"), "{}", e.error);
         assert_eq!(super::workers(Some(5000)).ok(), Some(1024));

@@ -296,6 +296,29 @@ pub struct Candidate {
     parts: Vec<usize>,
 }
 
+impl Candidate {
+    /// A candidate not yet checked nor replayed.
+    fn new(id: String, edits: Vec<Edit>, status: Status, parts: Vec<usize>) -> Candidate {
+        Candidate {
+            id,
+            edits,
+            status,
+            note: None,
+            pods_without_place: 0,
+            seeds: vec![],
+            mean: None,
+            difference: None,
+            pareto: false,
+            recommended: false,
+            trade_off: false,
+            diff: String::new(),
+            text: String::new(),
+            runs: BTreeMap::new(),
+            parts,
+        }
+    }
+}
+
 /// The advisor's answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -365,6 +388,8 @@ pub struct Advisor {
     in_flight: BTreeMap<String, (usize, u64)>,
     notes: Vec<String>,
     baseline_without_place: BTreeSet<usize>,
+    /// The current NodePools that some pod of the workload can use.
+    used_pools: BTreeSet<String>,
     combos: usize,
     /// Single edits still in the race to every seed, and the budget kept for combining.
     racing: Vec<usize>,
@@ -957,29 +982,31 @@ impl Advisor {
             in_flight: BTreeMap::new(),
             notes,
             baseline_without_place,
+            used_pools: BTreeSet::new(),
             combos: 0,
             racing: Vec::new(),
             reserve: 0,
         };
         let count = |set: &BTreeSet<usize>| set.iter().map(|&i| adv.shapes[i].1).sum::<u64>();
         let current_without = count(&adv.baseline_without_place);
-        adv.candidates.push(Candidate {
-            id: "current".into(),
-            edits: vec![],
-            status: Status::Current,
-            note: None,
-            pods_without_place: current_without,
-            seeds: vec![],
-            mean: None,
-            difference: None,
-            pareto: false,
-            recommended: false,
-            trade_off: false,
-            diff: String::new(),
-            text: pools_text,
-            runs: BTreeMap::new(),
-            parts: vec![],
-        });
+        let mut current = Candidate::new("current".into(), vec![], Status::Current, vec![]);
+        current.pods_without_place = current_without;
+        current.text = pools_text;
+        adv.candidates.push(current);
+        // Which pods each current NodePool can hold.
+        let alone: BTreeMap<String, BTreeSet<usize>> = adv
+            .pools
+            .iter()
+            .map(|p| {
+                let out = without_place(std::slice::from_ref(p), &adv.catalog, &adv.shapes);
+                (p.name.clone(), out)
+            })
+            .collect();
+        adv.used_pools = alone
+            .iter()
+            .filter(|(_, out)| out.len() < adv.shapes.len())
+            .map(|(name, _)| name.clone())
+            .collect();
         // Single edits, NodePool by NodePool in file order.
         let mut singles = Vec::new();
         for doc in &adv.docs {
@@ -993,9 +1020,9 @@ impl Advisor {
                 continue;
             };
             // The biggest pod this pool holds now (for a size cap that leaves room).
-            let alone = without_place(std::slice::from_ref(pool), &adv.catalog, &adv.shapes);
+            let out = &alone[&pool.name];
             let biggest = (0..adv.shapes.len())
-                .filter(|i| !alone.contains(i))
+                .filter(|i| !out.contains(i))
                 .map(|i| adv.shapes[i].0.requests.cpu.0)
                 .max();
             singles.extend(edits_of(doc, pool, &adv.catalog, biggest, horizon));
@@ -1040,23 +1067,12 @@ impl Advisor {
                 apply(doc, ch);
             }
         }
-        let mut c = Candidate {
+        let mut c = Candidate::new(
             id,
-            edits: edits.iter().map(|(e, _)| e.clone()).collect(),
-            status: Status::NotRun,
-            note: None,
-            pods_without_place: 0,
-            seeds: vec![],
-            mean: None,
-            difference: None,
-            pareto: false,
-            recommended: false,
-            trade_off: false,
-            diff: String::new(),
-            text: String::new(),
-            runs: BTreeMap::new(),
+            edits.iter().map(|(e, _)| e.clone()).collect(),
+            Status::NotRun,
             parts,
-        };
+        );
         let reject = |c: &mut Candidate, why: String| {
             c.status = Status::Rejected;
             c.note = Some(why);
@@ -1099,13 +1115,14 @@ impl Advisor {
         for (e, _) in edits {
             let before = self.pools.iter().find(|p| p.name == e.nodepool);
             let after = pools.iter().find(|p| p.name == e.nodepool);
-            let used = |p: Option<&NodePool>| {
-                p.is_some_and(|p| {
+            let used_before = before.is_some_and(|p| self.used_pools.contains(&p.name));
+            let used_after = || {
+                after.is_some_and(|p| {
                     without_place(std::slice::from_ref(p), &self.catalog, &self.shapes).len()
                         < self.shapes.len()
                 })
             };
-            if !used(before) && !used(after) {
+            if !used_before && !used_after() {
                 reject(&mut c, IDLE.to_string());
                 return c;
             }

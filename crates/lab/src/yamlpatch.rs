@@ -19,6 +19,12 @@ fn indent(line: &str) -> usize {
     line.len() - line.trim_start_matches(' ').len()
 }
 
+/// A block sequence item's line: `- ...` or a lone `-`.
+fn is_item(line: &str) -> bool {
+    let t = line.trim_start();
+    t.starts_with("- ") || t == "-"
+}
+
 fn significant(line: &str) -> bool {
     let t = line.trim();
     !t.is_empty() && !t.starts_with('#')
@@ -127,28 +133,18 @@ impl Patcher<'_> {
 
     /// The entries of the block mapping in `r` (None when `r` is not one).
     fn map_entries(&self, r: &Range<usize>) -> Option<Vec<Place>> {
-        let first = r.clone().find(|&i| significant(&self.lines[i]))?;
-        let ci = indent(&self.lines[first]);
+        let (ci, heads) = self.heads(r)?;
         let mut keys = Vec::new();
-        for i in r.clone() {
+        for i in heads {
             let l = &self.lines[i];
-            if !significant(l) {
+            if is_item(l) {
+                // A list at the key's own indent belongs to the previous key.
+                if keys.is_empty() {
+                    return None;
+                }
                 continue;
             }
-            let ind = indent(l);
-            if ind < ci {
-                return None;
-            }
-            if ind == ci {
-                if l.trim_start().starts_with("- ") || l.trim_start() == "-" {
-                    // A list at the key's own indent belongs to the previous key.
-                    if keys.is_empty() {
-                        return None;
-                    }
-                    continue;
-                }
-                keys.push((i, key_of(l)?));
-            }
+            keys.push((i, key_of(l)?));
         }
         let mut out = Vec::new();
         for (n, (line, key)) in keys.iter().enumerate() {
@@ -165,25 +161,9 @@ impl Patcher<'_> {
 
     /// The items of the block sequence in `r` (None when `r` is not one).
     fn seq_items(&self, r: &Range<usize>) -> Option<Vec<Place>> {
-        let first = r.clone().find(|&i| significant(&self.lines[i]))?;
-        let di = indent(&self.lines[first]);
-        let mut starts = Vec::new();
-        for i in r.clone() {
-            let l = &self.lines[i];
-            if !significant(l) {
-                continue;
-            }
-            let ind = indent(l);
-            if ind < di {
-                return None;
-            }
-            if ind == di {
-                let t = l.trim_start();
-                if !(t.starts_with("- ") || t == "-") {
-                    return None;
-                }
-                starts.push(i);
-            }
+        let (di, starts) = self.heads(r)?;
+        if !starts.iter().all(|&i| is_item(&self.lines[i])) {
+            return None;
         }
         Some(
             starts
@@ -196,6 +176,26 @@ impl Patcher<'_> {
                 })
                 .collect(),
         )
+    }
+
+    /// The indent of the first significant line of `r` and the significant lines at
+    /// that indent (None when `r` is empty or a line is indented less).
+    fn heads(&self, r: &Range<usize>) -> Option<(usize, Vec<usize>)> {
+        let first = r.clone().find(|&i| significant(&self.lines[i]))?;
+        let at = indent(&self.lines[first]);
+        let mut heads = Vec::new();
+        for i in r.clone() {
+            let l = &self.lines[i];
+            if !significant(l) {
+                continue;
+            }
+            match indent(l) {
+                ind if ind < at => return None,
+                ind if ind == at => heads.push(i),
+                _ => {}
+            }
+        }
+        Some((at, heads))
     }
 
     /// The block of lines of a value at `place`, trimmed of trailing blank and comment

@@ -119,17 +119,10 @@ fn a_trace_with_a_nodepool_file_is_advised_too() {
     let lines: Vec<String> = (0..40).map(pod).collect();
     std::fs::write(&trace, lines.join("\n")).unwrap();
     let pools = root("scenarios/nodepools/getting-started.yaml");
-    let request = Request::new(
-        Workload::Trace {
-            path: trace.display().to_string(),
-            catalog: None,
-            horizon: None,
-        },
-        "karpenter",
-    )
-    .nodepools(&pools)
-    .seeds(2)
-    .budget(12);
+    let request = Request::new(trace_only(&trace), "karpenter")
+        .nodepools(&pools)
+        .seeds(2)
+        .budget(12);
     let report = advise(&Disk, &request, 2, &|_, _| {}).unwrap();
     assert_eq!(report.workload, "batch");
     let current = report.candidate("current").unwrap();
@@ -137,16 +130,18 @@ fn a_trace_with_a_nodepool_file_is_advised_too() {
     assert!(current.mean.unwrap().cost_usd > 0.0);
     assert!(report.replays <= 12);
     // Without a NodePool file, a trace is refused, saying what is missing.
-    let bare = Request::new(
-        Workload::Trace {
-            path: trace.display().to_string(),
-            catalog: None,
-            horizon: None,
-        },
-        "karpenter",
-    );
+    let bare = Request::new(trace_only(&trace), "karpenter");
     let e = nodepack_lab::advise::Advisor::new(&Disk, &bare)
         .unwrap_err()
         .to_string();
     assert!(e.contains("NodePool file"), "{e}");
+}
+
+/// The trace at `path`, with the embedded catalog and its own horizon.
+fn trace_only(path: &std::path::Path) -> Workload {
+    Workload::Trace {
+        path: path.display().to_string(),
+        catalog: None,
+        horizon: None,
+    }
 }
