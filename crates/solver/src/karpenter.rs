@@ -119,51 +119,68 @@ pub fn launch(
     } else {
         options
     };
+    // Each option's offerings in the allowed zones and capacity types, found once (by
+    // bit masks while every zone has its own bit).
+    let masks = (prep.zones.len() <= 64).then(|| prep.offer_masks(reqs));
+    let offs: Vec<(u32, Vec<&Offering>)> = options
+        .iter()
+        .map(|&o| {
+            let p = &prep.pool_types[o as usize];
+            let v = match masks {
+                Some((zm, cm)) => p
+                    .offer_bits
+                    .iter()
+                    .zip(&p.offerings)
+                    .filter(|((z, c), _)| z & zm != 0 && c & cm != 0)
+                    .map(|(_, x)| x)
+                    .collect(),
+                None => p.offerings_in(zone, cts).collect(),
+            };
+            (o, v)
+        })
+        .collect();
     // 2. The cheapest on-demand offering, when spot and on-demand are both allowed and
     //    both offered: spot offerings above it are dropped.
-    let offers = |o: u32| prep.pool_types[o as usize].offerings_in(zone, cts);
     let allowed = |ct: CapacityType| cts.is_none_or(|c| c.has(ct.as_str()));
-    let any_spot = || {
-        options
-            .iter()
-            .any(|&o| offers(o).any(|x| x.capacity_type == CapacityType::Spot))
-    };
+    let every = || offs.iter().flat_map(|(_, v)| v.iter().copied());
     let spot_cap = if reqs.min_values.is_empty()
         && allowed(CapacityType::Spot)
         && allowed(CapacityType::OnDemand)
-        && any_spot()
+        && every().any(|x| x.capacity_type == CapacityType::Spot)
     {
-        options
-            .iter()
-            .flat_map(|&o| offers(o))
+        every()
             .filter(|x| x.capacity_type == CapacityType::OnDemand)
             .map(|x| x.price)
             .min()
     } else {
         None
     };
-    let kept = |x: &&Offering| {
+    let kept = |x: &Offering| {
         x.capacity_type != CapacityType::Spot || spot_cap.is_none_or(|cap| x.price <= cap)
     };
-    // 3. Types by their cheapest remaining offering (then name), the first 60.
-    let mut ranked: Vec<(Money, u32)> = options
+    // 3. Types by their cheapest remaining offering (then name), the first 60; each
+    //    with its position in `offs`.
+    let mut ranked: Vec<(Money, usize)> = offs
         .iter()
-        .filter_map(|&o| {
-            offers(o)
-                .filter(kept)
+        .enumerate()
+        .filter_map(|(k, (_, v))| {
+            v.iter()
+                .filter(|x| kept(x))
                 .map(|x| x.price)
                 .min()
-                .map(|p| (p, o))
+                .map(|p| (p, k))
         })
         .collect();
-    let name = |o: u32| prep.pool_types[o as usize].name.as_str();
-    let order =
-        |a: &(Money, u32), b: &(Money, u32)| a.0.cmp(&b.0).then_with(|| name(a.1).cmp(name(b.1)));
+    let name = |k: usize| prep.pool_types[offs[k].0 as usize].name.as_str();
+    let order = |a: &(Money, usize), b: &(Money, usize)| {
+        a.0.cmp(&b.0).then_with(|| name(a.1).cmp(name(b.1)))
+    };
     if ranked.len() > MAX_INSTANCE_TYPES {
         ranked.select_nth_unstable_by(MAX_INSTANCE_TYPES - 1, order);
         ranked.truncate(MAX_INSTANCE_TYPES);
     }
     ranked.sort_by(order);
+    let kept_of = |k: usize| offs[k].1.iter().copied().filter(|x| kept(x));
     // 4. The capacity type.
     let ct = [
         CapacityType::Reserved,
@@ -174,31 +191,31 @@ pub fn launch(
     .find(|&ct| {
         ranked
             .iter()
-            .any(|&(_, o)| offers(o).filter(kept).any(|x| x.capacity_type == ct))
+            .any(|&(_, k)| kept_of(k).any(|x| x.capacity_type == ct))
     })?;
     // 5. The fleet's pick over every (type, zone) offering of that capacity type.
     let candidates: Vec<(&str, &Offering)> = ranked
         .iter()
-        .flat_map(|&(_, o)| {
-            offers(o)
-                .filter(kept)
+        .flat_map(|&(_, k)| {
+            kept_of(k)
                 .filter(move |x| x.capacity_type == ct)
-                .map(move |x| (name(o), x))
+                .map(move |x| (name(k), x))
         })
         .collect();
-    let k = fleet_choice(&candidates)?;
-    let (chosen, off) = candidates[k];
-    let types: Vec<u32> = ranked
+    let pick = fleet_choice(&candidates)?;
+    let (chosen, off) = candidates[pick];
+    let types: Vec<usize> = ranked
         .iter()
-        .map(|&(_, o)| o)
-        .filter(|&o| offers(o).filter(kept).any(|x| x.capacity_type == ct))
+        .map(|&(_, k)| k)
+        .filter(|&k| kept_of(k).any(|x| x.capacity_type == ct))
         .collect();
-    let o = *types.iter().find(|&&o| name(o) == chosen)?;
+    let k = *types.iter().find(|&&k| name(k) == chosen)?;
     let alternatives = types
         .iter()
-        .filter(|&&t| t != o)
+        .filter(|&&t| t != k)
         .map(|&t| name(t).to_string())
         .collect();
+    let o = offs[k].0;
     Some((o, off.clone(), alternatives))
 }
 
