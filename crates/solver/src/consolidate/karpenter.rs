@@ -13,6 +13,10 @@
 //! 4. single-node consolidation: the first candidate that can be deleted or replaced by
 //!    one cheaper node.
 //!
+//! A replacement must be cheaper than the candidates: when the pods the other nodes
+//! cannot take fit no instance type cheaper than the candidates, the move is refused
+//! without simulating the replacement's launch (Karpenter keeps only the replacement's
+//! instance types cheaper than the candidates, and refuses when none remains).
 //! Replacements are never more nodes than they replace (1 -> 2 is refused); an
 //! on-demand node replaced by spot is pinned to spot; spot -> spot needs at least 15
 //! instance types cheaper than the candidates, and for a single node its own type may
@@ -79,8 +83,9 @@ pub fn evaluate(fleet: &Fleet, nodes: &[usize], single: bool) -> Option<Outcome>
     }
     // A single node that no cheaper type could hold can only be deleted.
     let allow_new = !single || fleet.replacement_headroom(nodes[0]) > 0;
-    let mut out = fleet.simulate_with(nodes, SOLVER, allow_new)?;
     let before: Money = nodes.iter().map(|&i| fleet.p.nodes[i].node.price).sum();
+    // Deleted, or replaced by one node cheaper than `before`: nothing else is taken.
+    let mut out = fleet.simulate_below(nodes, SOLVER, allow_new, Some(before))?;
     match out.new_nodes.len() {
         0 => {}
         1 => {

@@ -536,13 +536,28 @@ impl<'p, 'a> Fleet<'p, 'a> {
         solver: &str,
         allow_new: bool,
     ) -> Option<Outcome> {
+        self.simulate_below(removed, solver, allow_new, None)
+    }
+
+    /// [`Fleet::simulate_with`] for a caller that takes no outcome with two or more new
+    /// nodes, nor one new node priced at `ceiling` or more: when the pods the nodes that
+    /// stay cannot hold fit no pair cheaper than `ceiling`, it answers `None` without
+    /// solving for their room (as Karpenter refuses a replacement when no instance
+    /// type cheaper than the candidates remains).
+    pub(crate) fn simulate_below(
+        &self,
+        removed: &[usize],
+        solver: &str,
+        allow_new: bool,
+        ceiling: Option<Money>,
+    ) -> Option<Outcome> {
         let pods: Vec<(Arc<Pod>, usize)> = removed
             .iter()
             .flat_map(|&i| self.pods_of(i).map(move |q| (q.clone(), i)))
             .collect();
         let plain = !self.anti_any && pods.iter().all(|(q, _)| fast_path_ok(q));
         if plain {
-            self.simulate_plain(removed, pods, solver, allow_new)
+            self.simulate_plain(removed, pods, solver, allow_new, ceiling)
         } else if !self.replacements.is_empty() {
             // The full solver would not see the replacements planned earlier in this
             // pass: constrained pods wait for the next pass.
@@ -568,6 +583,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
         mut pods: Vec<(Arc<Pod>, usize)>,
         solver: &str,
         allow_new: bool,
+        ceiling: Option<Money>,
     ) -> Option<Outcome> {
         let all = pods.clone();
         // Largest first.
@@ -667,6 +683,20 @@ impl<'p, 'a> Fleet<'p, 'a> {
             }
         }
         if !left.is_empty() {
+            if let Some(ceiling) = ceiling {
+                // One new node would hold every pod left, so its pair fits their sum;
+                // two or more are refused by the caller.
+                let need = pending
+                    .iter()
+                    .fold(Resources::default(), |a, q| a.saturating_add(&q.requests));
+                if self
+                    .pairs
+                    .cheapest_fitting(&need)
+                    .is_none_or(|p| p >= ceiling.0)
+                {
+                    return None;
+                }
+            }
             let plan = self.solve(&pending, &[], solver)?;
             if self.over_limits(removed, &plan.nodes) {
                 if !self.replacements.is_empty() {
@@ -688,19 +718,8 @@ impl<'p, 'a> Fleet<'p, 'a> {
             if pool.limits.is_empty() || !new.iter().any(|n| n.nodepool == pool.name) {
                 continue;
             }
-            let mut used = Resources::default();
-            let mut count = 0u64;
-            for j in 0..self.p.nodes.len() {
-                if self.pool[j] == Some(k) && !self.gone[j] && !removed.contains(&j) {
-                    used = used.saturating_add(&self.capacity[j]);
-                    count += 1;
-                }
-            }
-            for n in new
-                .iter()
-                .chain(self.replacements.iter())
-                .filter(|n| n.nodepool == pool.name)
-            {
+            let (mut used, mut count) = self.pool_usage(k, removed);
+            for n in new.iter().filter(|n| n.nodepool == pool.name) {
                 used = used.saturating_add(&cap(&n.instance_type).unwrap_or_default());
                 count += 1;
             }
@@ -709,6 +728,26 @@ impl<'p, 'a> Fleet<'p, 'a> {
             }
         }
         false
+    }
+
+    /// Capacity and node count of pool `k` without `removed`: the nodes that stay and
+    /// the replacements planned in this pass.
+    fn pool_usage(&self, k: usize, removed: &[usize]) -> (Resources, u64) {
+        let cap = |ty: &str| self.p.catalog.get(ty).map(|t| t.capacity.clone());
+        let mut used = Resources::default();
+        let mut count = 0u64;
+        for j in 0..self.p.nodes.len() {
+            if self.pool[j] == Some(k) && !self.gone[j] && !removed.contains(&j) {
+                used = used.saturating_add(&self.capacity[j]);
+                count += 1;
+            }
+        }
+        let name = &self.p.nodepools[k].name;
+        for n in self.replacements.iter().filter(|n| &n.nodepool == name) {
+            used = used.saturating_add(&cap(&n.instance_type).unwrap_or_default());
+            count += 1;
+        }
+        (used, count)
     }
 
     fn simulate_full(
@@ -911,12 +950,15 @@ struct ZoneSpreads {
     zones: Vec<String>,
     stay: Vec<usize>,
     placed: Vec<(Arc<Pod>, String)>,
+    /// Per (namespace, selector) seen: its pods on the nodes that stay, per zone of
+    /// `zones` (they do not change within one simulation).
+    base: Vec<(String, nodepack_model::Requirements, Vec<i64>)>,
 }
 
 impl ZoneSpreads {
     /// The zones the pod's hard zone spreads allow now (`None`: no such spread).
     fn allowed(
-        &self,
+        &mut self,
         fleet: &Fleet,
         q: &Pod,
         terms: &[nodepack_model::Requirements],
@@ -925,43 +967,51 @@ impl ZoneSpreads {
         if hard.is_empty() {
             return None;
         }
-        // Domains: zones the pod's node requirements allow.
-        let domains: Vec<&String> = self
-            .zones
-            .iter()
-            .filter(|z| {
-                terms
-                    .iter()
-                    .any(|t| t.get_ref(labels::ZONE).is_none_or(|v| v.has(z.as_str())))
+        let zone_of = |zones: &[String], z: &str| zones.iter().position(|x| x == z);
+        // Domains: zones the pod's node requirements allow (indices into `zones`).
+        let domains: Vec<usize> = (0..self.zones.len())
+            .filter(|&i| {
+                terms.iter().any(|t| {
+                    t.get_ref(labels::ZONE)
+                        .is_none_or(|v| v.has(self.zones[i].as_str()))
+                })
             })
             .collect();
-        let mut ok: Vec<String> = domains.iter().map(|z| (*z).clone()).collect();
+        let mut ok = domains.clone();
         for t in hard {
             let matches =
                 |o: &Pod| o.id.namespace == q.id.namespace && t.selector.satisfied_by(&o.labels);
-            let mut count: HashMap<&str, i64> = domains.iter().map(|z| (z.as_str(), 0)).collect();
-            for &j in &self.stay {
-                let z = fleet.p.nodes[j].node.zone.as_str();
-                if let Some(c) = count.get_mut(z) {
-                    *c += fleet.pods_of(j).filter(|o| matches(o)).count() as i64;
+            let known = self
+                .base
+                .iter()
+                .position(|(ns, sel, _)| *ns == q.id.namespace && *sel == t.selector);
+            let b = match known {
+                Some(b) => b,
+                None => {
+                    let mut per = vec![0i64; self.zones.len()];
+                    for &j in &self.stay {
+                        if let Some(i) = zone_of(&self.zones, &fleet.p.nodes[j].node.zone) {
+                            per[i] += fleet.pods_of(j).filter(|o| matches(o)).count() as i64;
+                        }
+                    }
+                    self.base
+                        .push((q.id.namespace.clone(), t.selector.clone(), per));
+                    self.base.len() - 1
                 }
-            }
+            };
+            let mut count = self.base[b].2.clone();
             for (o, z) in self.placed.iter().chain(fleet.on_replacements.iter()) {
                 if matches(o) {
-                    if let Some(c) = count.get_mut(z.as_str()) {
-                        *c += 1;
+                    if let Some(i) = zone_of(&self.zones, z) {
+                        count[i] += 1;
                     }
                 }
             }
             let self_match = i64::from(matches(q));
-            let min = count.values().copied().min().unwrap_or(0);
-            ok.retain(|z| {
-                count
-                    .get(z.as_str())
-                    .is_some_and(|c| c + self_match - min <= i64::from(t.max_skew))
-            });
+            let min = domains.iter().map(|&i| count[i]).min().unwrap_or(0);
+            ok.retain(|&i| count[i] + self_match - min <= i64::from(t.max_skew));
         }
-        Some(ok)
+        Some(ok.into_iter().map(|i| self.zones[i].clone()).collect())
     }
 }
 

@@ -676,3 +676,86 @@ fn used_share_matches_share_of_the_difference() {
         0
     );
 }
+
+/// A ceiling only saves work: for a caller that takes no outcome with two or more new
+/// nodes nor one new node priced at the ceiling or more, `simulate_below` answers what
+/// `simulate_with` answers once those outcomes are refused (pools without limits).
+#[test]
+fn a_price_ceiling_refuses_only_what_the_caller_would() {
+    use proptest::prelude::*;
+    let (catalog, pools) = (tk::catalog(), pools());
+    let types = [
+        "c6i.2x", "c6i.8x", "m6i.4x", "m6i.16x", "r6i.8x", "c6g.16x", "m6g.32x",
+    ];
+    let node_strategy = (
+        0..types.len(),
+        prop::collection::vec((1u64..40, 1u64..64), 0..6),
+    );
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    // Cases where the ceiling refused what the plain path had solved for.
+    let shortcut = std::cell::Cell::new(0);
+    runner
+        .run(
+            &(prop::collection::vec(node_strategy, 1..5), 0u64..4),
+            |(spec, ceiling_scale)| {
+                let nodes: Vec<ExistingNode> = spec
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (t, pods))| {
+                        let n = node(
+                            &pools,
+                            &catalog,
+                            &format!("n{k}"),
+                            types[*t],
+                            CapacityType::OnDemand,
+                        );
+                        let pods = pods
+                            .iter()
+                            .enumerate()
+                            .map(|(j, (c, m))| tk::pod(&format!("p{k}-{j}"), c * 250, m * 256))
+                            .collect();
+                        existing(n, pods)
+                    })
+                    .collect();
+                let p = problem(&nodes, &pools, &catalog, &[]);
+                for removed in [vec![0], (0..nodes.len().min(2)).collect::<Vec<_>>()] {
+                    let price: Money = removed.iter().map(|&i| nodes[i].node.price).sum();
+                    // Ceilings below, at and above the removed nodes' price.
+                    let ceiling = Money(price.0 / 2 * (ceiling_scale as i64 + 1));
+                    let plain = Fleet::new(&p).simulate_with(&removed, "karpenter", true);
+                    let taken = plain.clone().filter(|o| {
+                        o.new_nodes.is_empty()
+                            || (o.new_nodes.len() == 1 && o.new_nodes[0].price < ceiling)
+                    });
+                    let below =
+                        Fleet::new(&p).simulate_below(&removed, "karpenter", true, Some(ceiling));
+                    if below.is_none() && plain.is_some() {
+                        shortcut.set(shortcut.get() + 1);
+                    }
+                    let below = below.filter(|o| {
+                        o.new_nodes.is_empty()
+                            || (o.new_nodes.len() == 1 && o.new_nodes[0].price < ceiling)
+                    });
+                    let key = |o: &Option<Outcome>| {
+                        o.as_ref().map(|o| {
+                            (
+                                o.new_nodes
+                                    .iter()
+                                    .map(|n| (n.instance_type.clone(), n.price))
+                                    .collect::<Vec<_>>(),
+                                o.to_existing
+                                    .iter()
+                                    .map(|(q, from, to)| (q.id.clone(), *from, *to))
+                                    .collect::<Vec<_>>(),
+                                o.to_new.len(),
+                            )
+                        })
+                    };
+                    prop_assert_eq!(key(&taken), key(&below));
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert!(shortcut.get() > 0, "the ceiling never refused anything");
+}
