@@ -90,6 +90,12 @@ impl Limits {
             && self.ephemeral_storage.is_none()
             && self.other.is_empty()
     }
+
+    /// Does some limit name an extended resource (not `nodes` nor `pods`)? Only then
+    /// do the extended resources of a pool's nodes count against its limits.
+    pub fn on_extended(&self) -> bool {
+        self.other.keys().any(|k| k != "nodes" && k != "pods")
+    }
 }
 
 /// When a node pool may consolidate.
@@ -313,6 +319,17 @@ mod budget_tests {
             ..Disruption::default()
         };
         assert_eq!(none.allowed("Empty", 5, Millis(0)), u32::MAX);
+    }
+
+    #[test]
+    fn only_named_extended_resources_make_limits_look_at_them() {
+        let mut l = Limits::default();
+        l.cpu = Some(crate::Millicores(4_000_000));
+        l.other.insert("nodes".into(), 10);
+        l.other.insert("pods".into(), 100);
+        assert!(!l.on_extended());
+        l.other.insert("nvidia.com/gpu".into(), 64);
+        assert!(l.on_extended());
     }
 }
 

@@ -120,29 +120,30 @@ pub fn launch(
         options
     };
     // Each option's offerings in the allowed zones and capacity types, found once (by
-    // bit masks while every zone has its own bit).
+    // bit masks while every zone has its own bit): option k's are `flat[spans[k]..]`.
     let masks = (prep.zones.len() <= 64).then(|| prep.offer_masks(reqs));
-    let offs: Vec<(u32, Vec<&Offering>)> = options
-        .iter()
-        .map(|&o| {
-            let p = &prep.pool_types[o as usize];
-            let v = match masks {
-                Some((zm, cm)) => p
-                    .offer_bits
+    let mut flat: Vec<&Offering> = Vec::new();
+    let mut spans: Vec<(u32, usize, usize)> = Vec::with_capacity(options.len());
+    for &o in options {
+        let p = &prep.pool_types[o as usize];
+        let start = flat.len();
+        match masks {
+            Some((zm, cm)) => flat.extend(
+                p.offer_bits
                     .iter()
                     .zip(&p.offerings)
                     .filter(|((z, c), _)| z & zm != 0 && c & cm != 0)
-                    .map(|(_, x)| x)
-                    .collect(),
-                None => p.offerings_in(zone, cts).collect(),
-            };
-            (o, v)
-        })
-        .collect();
+                    .map(|(_, x)| x),
+            ),
+            None => flat.extend(p.offerings_in(zone, cts)),
+        }
+        spans.push((o, start, flat.len()));
+    }
+    let offs_of = |k: usize| &flat[spans[k].1..spans[k].2];
     // 2. The cheapest on-demand offering, when spot and on-demand are both allowed and
     //    both offered: spot offerings above it are dropped.
     let allowed = |ct: CapacityType| cts.is_none_or(|c| c.has(ct.as_str()));
-    let every = || offs.iter().flat_map(|(_, v)| v.iter().copied());
+    let every = || flat.iter().copied();
     let spot_cap = if reqs.min_values.is_empty()
         && allowed(CapacityType::Spot)
         && allowed(CapacityType::OnDemand)
@@ -159,19 +160,18 @@ pub fn launch(
         x.capacity_type != CapacityType::Spot || spot_cap.is_none_or(|cap| x.price <= cap)
     };
     // 3. Types by their cheapest remaining offering (then name), the first 60; each
-    //    with its position in `offs`.
-    let mut ranked: Vec<(Money, usize)> = offs
-        .iter()
-        .enumerate()
-        .filter_map(|(k, (_, v))| {
-            v.iter()
+    //    with its position in `spans`.
+    let mut ranked: Vec<(Money, usize)> = (0..spans.len())
+        .filter_map(|k| {
+            offs_of(k)
+                .iter()
                 .filter(|x| kept(x))
                 .map(|x| x.price)
                 .min()
                 .map(|p| (p, k))
         })
         .collect();
-    let name = |k: usize| prep.pool_types[offs[k].0 as usize].name.as_str();
+    let name = |k: usize| prep.pool_types[spans[k].0 as usize].name.as_str();
     let order = |a: &(Money, usize), b: &(Money, usize)| {
         a.0.cmp(&b.0).then_with(|| name(a.1).cmp(name(b.1)))
     };
@@ -180,7 +180,7 @@ pub fn launch(
         ranked.truncate(MAX_INSTANCE_TYPES);
     }
     ranked.sort_by(order);
-    let kept_of = |k: usize| offs[k].1.iter().copied().filter(|x| kept(x));
+    let kept_of = |k: usize| offs_of(k).iter().copied().filter(|x| kept(x));
     // 4. The capacity type.
     let ct = [
         CapacityType::Reserved,
@@ -215,7 +215,7 @@ pub fn launch(
         .filter(|&&t| t != k)
         .map(|&t| name(t).to_string())
         .collect();
-    let o = offs[k].0;
+    let o = spans[k].0;
     Some((o, off.clone(), alternatives))
 }
 

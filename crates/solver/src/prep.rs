@@ -905,8 +905,9 @@ pub fn fits_caps(r: &Resources, c: &[u64; 4]) -> bool {
 }
 
 /// Element-wise maximum of the capacities of a set of pairs (what Karpenter subtracts
-/// from a pool's remaining limits for a claim that may launch any of them).
-pub fn max_capacity(prep: &Prepared, options: &[u32]) -> Resources {
+/// from a pool's remaining limits for a claim that may launch any of them); extended
+/// resources only when `extended` (limits that name none never look at them).
+pub fn max_capacity(prep: &Prepared, options: &[u32], extended: bool) -> Resources {
     // The plain dimensions from the contiguous array; extended resources from the few
     // pairs that have any.
     let mut m = [0u64; 4];
@@ -916,6 +917,9 @@ pub fn max_capacity(prep: &Prepared, options: &[u32]) -> Resources {
         }
     }
     let mut r = from_plain_dims(m);
+    if !extended {
+        return r;
+    }
     r.extended = max_of(
         options
             .iter()
@@ -1060,9 +1064,12 @@ pub(crate) mod tests {
                 vec![],
             ] {
                 let want = max_of(opts.iter().map(|&o| &prep.pool_types[o as usize].capacity));
-                assert_eq!(max_capacity(prep, &opts), want);
+                assert_eq!(max_capacity(prep, &opts, true), want);
+                let plain = max_capacity(prep, &opts, false);
+                assert!(plain.extended.is_empty());
+                assert_eq!((plain.cpu, plain.memory), (want.cpu, want.memory));
             }
-            assert!(!max_capacity(prep, &all).extended.is_empty());
+            assert!(!max_capacity(prep, &all, true).extended.is_empty());
         });
     }
 

@@ -289,7 +289,8 @@ impl<'p, 'a> Engine<'p, 'a> {
                     // capacity and updates it as it grows (see `commit_claim`).
                     let fitting = options.as_deref().unwrap_or(&[]);
                     let reserved = if self.policy.growth_factor.is_none() {
-                        max_capacity(self.prep, fitting)
+                        let limits = &self.prep.problem.nodepools[pool].limits;
+                        max_capacity(self.prep, fitting, limits.on_extended())
                     } else {
                         Resources::default()
                     };
