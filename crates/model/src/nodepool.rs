@@ -323,8 +323,10 @@ mod budget_tests {
 
     #[test]
     fn only_named_extended_resources_make_limits_look_at_them() {
-        let mut l = Limits::default();
-        l.cpu = Some(crate::Millicores(4_000_000));
+        let mut l = Limits {
+            cpu: Some(crate::Millicores(4_000_000)),
+            ..Limits::default()
+        };
         l.other.insert("nodes".into(), 10);
         l.other.insert("pods".into(), 100);
         assert!(!l.on_extended());
