@@ -584,6 +584,41 @@ impl PoolCatalog {
         &self.caps[pt]
     }
 
+    /// Does `r` fit in some pair, in any pool, with an offering cheaper than `ceiling`
+    /// (micro-dollars per hour), in `zone` when given?
+    pub fn fits_below(&self, r: &Resources, zone: Option<&str>, ceiling: i64) -> bool {
+        // The zone's bit, exact while every zone has its own.
+        let bit = match zone {
+            Some(z) if self.zones.len() <= 64 => {
+                match self.zones.binary_search_by(|x| x.as_str().cmp(z)) {
+                    Ok(i) => Some(1u64 << i),
+                    Err(_) => return false,
+                }
+            }
+            _ => None,
+        };
+        self.by_min_price
+            .iter()
+            .map(|&i| i as usize)
+            .take_while(|&i| self.pool_types[i].min_price < ceiling)
+            .filter(|&i| self.fits_pool_type(r, i))
+            .any(|i| {
+                let p = &self.pool_types[i];
+                match (bit, zone) {
+                    (Some(b), _) => p
+                        .offer_bits
+                        .iter()
+                        .zip(&p.offerings)
+                        .any(|((z, _), o)| z & b != 0 && o.price.0 < ceiling),
+                    (None, Some(z)) => p
+                        .offerings
+                        .iter()
+                        .any(|o| o.zone == z && o.price.0 < ceiling),
+                    (None, None) => true,
+                }
+            })
+    }
+
     /// The lowest offering price (micro-dollars per hour) of any pair, in any pool,
     /// that `r` fits in.
     pub fn cheapest_fitting(&self, r: &Resources) -> Option<i64> {
@@ -1143,6 +1178,47 @@ pub(crate) mod tests {
             }
             assert!(some > 0 && none > 0);
         });
+    }
+
+    /// The price-ordered search with a zone finds what scanning every offering finds,
+    /// with prices that differ by zone.
+    #[test]
+    fn fits_below_is_the_scan_over_every_fitting_offering() {
+        let pools = vec![tk::pool("a", &[])];
+        let mut catalog = tk::catalog();
+        for t in &mut catalog.instance_types {
+            for (k, o) in t.offerings.iter_mut().enumerate() {
+                o.price = nodepack_model::Money(o.price.0 * (10 + k as i64 * 3) / 10);
+            }
+        }
+        let pairs = PoolCatalog::new(&pools, &catalog);
+        let mut seen = [0; 2];
+        for cpu in [100, 4_000, 15_000, 500_000] {
+            let r = Resources::new(Millicores(cpu), Bytes::from_gib(4)).with_pods(1);
+            for zone in [
+                None,
+                Some(tk::ZONES[0]),
+                Some(tk::ZONES[2]),
+                Some("nowhere"),
+            ] {
+                for ceiling in [50_000, 200_000, 400_000, 800_000, 5_000_000] {
+                    let scan = pairs.pool_types.iter().any(|pt| {
+                        r.fits(&pt.usable)
+                            && pt
+                                .offerings
+                                .iter()
+                                .any(|o| zone.is_none_or(|z| o.zone == z) && o.price.0 < ceiling)
+                    });
+                    assert_eq!(
+                        pairs.fits_below(&r, zone, ceiling),
+                        scan,
+                        "{cpu} {zone:?} {ceiling}"
+                    );
+                    seen[scan as usize] += 1;
+                }
+            }
+        }
+        assert!(seen[0] > 0 && seen[1] > 0, "{seen:?}");
     }
 
     /// The price-ordered search finds what scanning every pair finds.

@@ -684,15 +684,22 @@ impl<'p, 'a> Fleet<'p, 'a> {
         }
         if !left.is_empty() {
             if let Some(ceiling) = ceiling {
-                // One new node would hold every pod left, so its pair fits their sum;
-                // two or more are refused by the caller.
+                // One new node would hold every pod left: they select no two zones,
+                // and its pair fits their sum, with an offering in their zone.
+                // Two or more are refused by the caller.
+                let mut zones = pending
+                    .iter()
+                    .filter_map(|q| q.node_selector.get(labels::ZONE));
+                let first = zones.next();
+                if zones.any(|z| Some(z) != first) {
+                    return None;
+                }
                 let need = pending
                     .iter()
                     .fold(Resources::default(), |a, q| a.saturating_add(&q.requests));
-                if self
+                if !self
                     .pairs
-                    .cheapest_fitting(&need)
-                    .is_none_or(|p| p >= ceiling.0)
+                    .fits_below(&need, first.map(String::as_str), ceiling.0)
                 {
                     return None;
                 }

@@ -687,9 +687,10 @@ fn a_price_ceiling_refuses_only_what_the_caller_would() {
     let types = [
         "c6i.2x", "c6i.8x", "m6i.4x", "m6i.16x", "r6i.8x", "c6g.16x", "m6g.32x",
     ];
+    // Pods (cpu, memory, zone selected: none or one of the first two zones).
     let node_strategy = (
         0..types.len(),
-        prop::collection::vec((1u64..40, 1u64..64), 0..6),
+        prop::collection::vec((1u64..40, 1u64..64, 0usize..4), 0..6),
     );
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     // Cases where the ceiling refused what the plain path had solved for.
@@ -712,7 +713,14 @@ fn a_price_ceiling_refuses_only_what_the_caller_would() {
                         let pods = pods
                             .iter()
                             .enumerate()
-                            .map(|(j, (c, m))| tk::pod(&format!("p{k}-{j}"), c * 250, m * 256))
+                            .map(|(j, (c, m, z))| {
+                                let mut q = tk::pod(&format!("p{k}-{j}"), c * 250, m * 256);
+                                if *z < 2 {
+                                    q.node_selector
+                                        .insert(labels::ZONE.into(), tk::ZONES[*z].into());
+                                }
+                                q
+                            })
                             .collect();
                         existing(n, pods)
                     })
