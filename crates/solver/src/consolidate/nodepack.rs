@@ -109,12 +109,14 @@ impl NodepackConsolidation {
         {
             return None;
         }
-        // Fewer nodes than removed (one for one).
-        let out = fleet.simulate_with(nodes, self.move_solver, allow_new)?;
+        // Fewer nodes than removed (one for one), and cheaper: a single node is deleted
+        // or replaced by one node priced below it.
+        let before: Money = nodes.iter().map(|&i| fleet.p.nodes[i].node.price).sum();
+        let ceiling = (nodes.len() == 1).then_some(before);
+        let out = fleet.simulate_below(nodes, self.move_solver, allow_new, ceiling)?;
         if out.new_nodes.len() > 1 && out.new_nodes.len() >= nodes.len() {
             return None;
         }
-        let before: Money = nodes.iter().map(|&i| fleet.p.nodes[i].node.price).sum();
         let disruption: f64 = nodes.iter().map(|&i| fleet.disruption_cost(i)).sum();
         (self.worth(before - out.new_cost(), disruption, &out)
             && super::karpenter::balanced_ok(fleet, nodes, &out))
