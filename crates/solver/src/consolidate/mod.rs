@@ -541,9 +541,10 @@ impl<'p, 'a> Fleet<'p, 'a> {
 
     /// [`Fleet::simulate_with`] for a caller that takes no outcome with two or more new
     /// nodes, nor one new node priced at `ceiling` or more: when the pods the nodes that
-    /// stay cannot hold fit no pair cheaper than `ceiling`, it answers `None` without
-    /// solving for their room (as Karpenter refuses a replacement when no instance
-    /// type cheaper than the candidates remains).
+    /// stay cannot hold select two zones, or fit no pair with an offering cheaper than
+    /// `ceiling` (in the zone they select), it answers `None` without solving for their
+    /// room (as Karpenter refuses a replacement when no instance type cheaper than the
+    /// candidates remains).
     pub(crate) fn simulate_below(
         &self,
         removed: &[usize],
