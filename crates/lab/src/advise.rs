@@ -206,6 +206,16 @@ pub struct Metrics {
     pub pods_unschedulable: f64,
 }
 
+/// The runs of `runs` on the seeds `base` has too, each beside the base's run on the
+/// same seed (common random numbers): what every paired comparison reads.
+fn paired<'a>(
+    runs: &'a BTreeMap<u64, Summary>,
+    base: &'a BTreeMap<u64, Summary>,
+) -> impl Iterator<Item = (u64, &'a Summary, &'a Summary)> + 'a {
+    runs.iter()
+        .filter_map(move |(s, r)| base.get(s).map(|b| (*s, r, b)))
+}
+
 fn metrics_of(s: &Summary) -> Metrics {
     let cost = s.cost.usd();
     Metrics {
@@ -1331,15 +1341,8 @@ impl Advisor {
         for i in among {
             let c = &self.candidates[i];
             // Means over the seeds the candidate has, the current NodePools' on the same.
-            let pairs: Vec<(Metrics, Metrics)> = c
-                .runs
-                .iter()
-                .filter_map(|(s, r)| {
-                    self.candidates[0]
-                        .runs
-                        .get(s)
-                        .map(|b| (metrics_of(r), metrics_of(b)))
-                })
+            let pairs: Vec<(Metrics, Metrics)> = paired(&c.runs, &self.candidates[0].runs)
+                .map(|(_, r, b)| (metrics_of(r), metrics_of(b)))
                 .collect();
             if pairs.is_empty() {
                 continue;
@@ -1391,15 +1394,8 @@ impl Advisor {
         // A saving beyond the noise: the paired differences' 95% interval below zero
         // (with one seed, any saving).
         let saves = |i: usize| {
-            let d: Vec<f64> = self.candidates[i]
-                .runs
-                .iter()
-                .filter_map(|(s, r)| {
-                    self.candidates[0]
-                        .runs
-                        .get(s)
-                        .map(|b| r.cost.usd() - b.cost.usd())
-                })
+            let d: Vec<f64> = paired(&self.candidates[i].runs, &self.candidates[0].runs)
+                .map(|(_, r, b)| r.cost.usd() - b.cost.usd())
                 .collect();
             Interval::of(&d).is_some_and(|x| x.ci95_high < 0.0)
         };
@@ -1421,10 +1417,7 @@ impl Advisor {
     /// Does candidate `i` leave no more pods pending at the end than the current
     /// NodePools, seed by seed (with a margin for pods that arrive just before the end)?
     fn pending_ok(&self, i: usize) -> Result<(), String> {
-        for (seed, s) in &self.candidates[i].runs {
-            let Some(b) = self.candidates[0].runs.get(seed) else {
-                continue;
-            };
+        for (seed, s, b) in paired(&self.candidates[i].runs, &self.candidates[0].runs) {
             let margin = (b.pods_total / 200).max(2);
             if s.pods_unschedulable > b.pods_unschedulable + margin {
                 return Err(format!(
@@ -1446,7 +1439,7 @@ impl Advisor {
     pub fn report(&self) -> Report {
         let k = self.seeds.len();
         let mut cands = self.candidates.clone();
-        let base_runs = cands[0].runs.clone();
+        let base_runs = &self.candidates[0].runs;
         for c in cands.iter_mut() {
             c.seeds = c.runs.keys().copied().collect();
             if c.runs.is_empty() {
@@ -1467,10 +1460,8 @@ impl Advisor {
                 } else {
                     Status::Screened
                 };
-                let pairs: Vec<(Metrics, Metrics)> = c
-                    .runs
-                    .iter()
-                    .filter_map(|(s, r)| base_runs.get(s).map(|b| (metrics_of(r), metrics_of(b))))
+                let pairs: Vec<(Metrics, Metrics)> = paired(&c.runs, base_runs)
+                    .map(|(_, r, b)| (metrics_of(r), metrics_of(b)))
                     .collect();
                 let d = |f: &dyn Fn(&Metrics, &Metrics) -> f64| {
                     Interval::of(&pairs.iter().map(|(a, b)| f(a, b)).collect::<Vec<_>>())
