@@ -524,6 +524,40 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// The greedy's group sets: `members` of a word-wise combination of bit sets
+        /// lists exactly the indices the combination holds, ascending, and `Sigs`
+        /// holds a group in a column's set iff the group lists the column.
+        #[test]
+        fn bit_sets_list_their_members(
+            a in proptest::collection::vec(proptest::bool::ANY, 0..200),
+            b in proptest::collection::vec(proptest::bool::ANY, 200),
+        ) {
+            let n = a.len();
+            let (sa, sb) = (bit_set(n, |i| a[i]), bit_set(n, |i| b[i]));
+            let both: Vec<usize> = members(sa.len(), |w| sa[w] & !sb[w]).collect();
+            let want: Vec<usize> = (0..n).filter(|&i| a[i] && !b[i]).collect();
+            prop_assert_eq!(both, want);
+            let groups: Vec<Group> = (0..n)
+                .map(|i| Group {
+                    pods: Vec::new(),
+                    next: 0,
+                    req: Resources::default(),
+                    term: Requirements::default(),
+                    cols: (0..3).filter(|&c| (i + c) % 3 == 0 || a[i] && c == 1).collect(),
+                    bits: Vec::new(),
+                    fair: 0.0,
+                })
+                .collect();
+            let sig = Sigs::new(3, &groups);
+            for c in 0..3 {
+                let want: Vec<usize> = (0..n).filter(|&g| groups[g].cols.contains(&c)).collect();
+                let col = sig.of(c);
+                prop_assert_eq!(members(sig.words, |w| col[w]).collect::<Vec<_>>(), want);
+            }
+        }
+    }
+
     #[test]
     fn price_key_orders_as_total_cmp() {
         let xs = [

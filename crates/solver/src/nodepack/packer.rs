@@ -66,7 +66,7 @@ pub(super) struct Dominance {
 
 impl Dominance {
     pub(super) fn new(prep: &Prepared, cols: &[Col], sig: &Sigs) -> Self {
-        let mut by_sig: BTreeMap<(&[usize], CapacityType), Vec<usize>> = BTreeMap::new();
+        let mut by_sig: BTreeMap<(&[u64], CapacityType), Vec<usize>> = BTreeMap::new();
         for (c, col) in cols.iter().enumerate() {
             by_sig.entry((sig.of(c), col.ct)).or_default().push(c);
         }
@@ -129,39 +129,57 @@ impl Dominance {
     }
 }
 
-/// The groups that may use each column, ascending, in one flat array.
+/// The groups that may use each column, as one bit set per column over the group
+/// indices (column `c`'s words are `bits[c * words..(c + 1) * words]`).
 pub(super) struct Sigs {
-    /// Column `c`'s groups are `flat[start[c]..start[c + 1]]`.
-    pub(super) start: Vec<usize>,
-    pub(super) flat: Vec<usize>,
+    pub(super) words: usize,
+    pub(super) bits: Vec<u64>,
 }
 
 impl Sigs {
     pub(super) fn new(cols: usize, groups: &[Group]) -> Self {
-        let mut start = vec![0usize; cols + 1];
-        for g in groups {
-            for &c in &g.cols {
-                start[c + 1] += 1;
-            }
-        }
-        for c in 0..cols {
-            start[c + 1] += start[c];
-        }
-        let mut next = start.clone();
-        let mut flat = vec![0; start[cols]];
+        let words = groups.len().div_ceil(64);
+        let mut bits = vec![0u64; cols * words];
         for (gi, g) in groups.iter().enumerate() {
             for &c in &g.cols {
-                flat[next[c]] = gi;
-                next[c] += 1;
+                bits[c * words + gi / 64] |= 1u64 << (gi % 64);
             }
         }
-        Sigs { start, flat }
+        Sigs { words, bits }
     }
 
-    /// The groups that may use column `c`.
-    pub(super) fn of(&self, c: usize) -> &[usize] {
-        &self.flat[self.start[c]..self.start[c + 1]]
+    /// The groups that may use column `c`, as a bit set.
+    pub(super) fn of(&self, c: usize) -> &[u64] {
+        &self.bits[c * self.words..(c + 1) * self.words]
     }
+}
+
+/// A bit set over group indices.
+pub(super) fn bit_set(n: usize, mut member: impl FnMut(usize) -> bool) -> Vec<u64> {
+    let mut bits = vec![0u64; n.div_ceil(64)];
+    for i in 0..n {
+        if member(i) {
+            bits[i / 64] |= 1u64 << (i % 64);
+        }
+    }
+    bits
+}
+
+/// The members of the word-wise `f` of bit sets, ascending.
+pub(super) fn members<'a>(
+    words: usize,
+    f: impl Fn(usize) -> u64 + 'a,
+) -> impl Iterator<Item = usize> + 'a {
+    (0..words).flat_map(move |w| {
+        let mut x = f(w);
+        std::iter::from_fn(move || {
+            (x != 0).then(|| {
+                let b = x.trailing_zeros() as usize;
+                x &= x - 1;
+                w * 64 + b
+            })
+        })
+    })
 }
 
 /// Same requests and node rules (node selector, required and preferred node affinity):
@@ -640,14 +658,26 @@ impl NodepackStrategy {
             })
             .collect();
         let mut step = 0usize;
+        let words = sig.words;
+        // Groups with a zone term, and each group's (cpu, memory, storage, pods)
+        // request for a quick fit test (both fixed while packing).
+        let zoned = bit_set(groups.len(), |g| {
+            groups[g].term.keys.contains_key(labels::ZONE)
+        });
+        let small: Vec<[u64; 4]> = groups
+            .iter()
+            .map(|g| {
+                let r = &g.req;
+                [r.cpu.0, r.memory.0, r.ephemeral_storage.0, r.pods]
+            })
+            .collect();
         // The fills of the columns scored at this step.
         let mut fresh: BTreeMap<usize, (Vec<(usize, usize)>, Requirements)> = BTreeMap::new();
         loop {
             step += 1;
-            let remaining: Vec<usize> = (0..groups.len())
-                .filter(|&g| groups[g].remaining() > 0)
-                .collect();
-            if remaining.is_empty() {
+            // The groups with pods left.
+            let live = bit_set(groups.len(), |g| groups[g].remaining() > 0);
+            if live.iter().all(|&w| w == 0) {
                 break;
             }
             // The step's best current entry.
@@ -674,7 +704,8 @@ impl NodepackStrategy {
                     continue;
                 }
                 // (A column can die while packing: pool limits.)
-                if !alive[c] || !sig.of(c).iter().any(|&g| groups[g].remaining() > 0) {
+                let col = sig.of(c);
+                if !alive[c] || !col.iter().zip(&live).any(|(a, b)| a & b != 0) {
                     continue;
                 }
                 // A column whose own type the pool's limits no longer admit is dead for
@@ -697,15 +728,11 @@ impl NodepackStrategy {
                     let mut value = 0.0;
                     // 1. A slice of the remaining demand in proportion (the mix the LP
                     // would use), as large as fits: balanced use of every resource.
-                    let prop: Vec<usize> = remaining
-                        .iter()
-                        .copied()
-                        .filter(|&g| {
-                            proportional
-                                && groups[g].has(c)
-                                && !groups[g].term.keys.contains_key(labels::ZONE)
-                        })
-                        .collect();
+                    let prop: Vec<usize> = if proportional {
+                        members(words, |w| live[w] & col[w] & !zoned[w]).collect()
+                    } else {
+                        Vec::new()
+                    };
                     if prop.len() > 1 {
                         let mut parts: Vec<(&Resources, u64)> = Vec::with_capacity(prop.len());
                         let mut fits_at = |s: f64| -> bool {
@@ -723,37 +750,51 @@ impl NodepackStrategy {
                                 .map(|&g| (&groups[g].req, groups[g].remaining() as u64)),
                             &pt.usable,
                         );
-                        let (mut lo, mut hi) = (0.0f64, 1.0f64);
-                        if fits_at(direct) {
-                            lo = direct;
-                        } else if fits_at(hi) {
-                            lo = hi;
-                        } else {
-                            for _ in 0..30 {
-                                let mid = (lo + hi) / 2.0;
-                                if fits_at(mid) {
-                                    lo = mid;
-                                } else {
-                                    hi = mid;
+                        // Below one pod of the largest remainder every floor is 0:
+                        // the slice takes nothing.
+                        let most = prop.iter().map(|&g| groups[g].remaining()).max();
+                        if direct * most.unwrap_or(0) as f64 >= 1.0 {
+                            let (mut lo, mut hi) = (0.0f64, 1.0f64);
+                            if fits_at(direct) {
+                                lo = direct;
+                            } else if fits_at(hi) {
+                                lo = hi;
+                            } else {
+                                for _ in 0..30 {
+                                    let mid = (lo + hi) / 2.0;
+                                    if fits_at(mid) {
+                                        lo = mid;
+                                    } else {
+                                        hi = mid;
+                                    }
                                 }
                             }
-                        }
-                        for &g in &prop {
-                            let k = (lo * groups[g].remaining() as f64).floor() as usize;
-                            if k > 0 {
-                                free = free.saturating_sub(&scaled(&groups[g].req, k));
-                                value += groups[g].fair * k as f64;
-                                take.push((g, k));
+                            for &g in &prop {
+                                let k = (lo * groups[g].remaining() as f64).floor() as usize;
+                                if k > 0 {
+                                    free = free.saturating_sub(&scaled(&groups[g].req, k));
+                                    value += groups[g].fair * k as f64;
+                                    take.push((g, k));
+                                }
                             }
                         }
                     }
                     // 2. Top up, first fit decreasing.
-                    for &g in &remaining {
-                        let gr = &groups[g];
-                        if !gr.has(c) {
+                    // (The slice's entries are by ascending group; the top-up meets
+                    // each group once.)
+                    let sliced_len = take.len();
+                    for g in members(words, |w| live[w] & col[w]) {
+                        let q = &small[g];
+                        if q[0] > free.cpu.0
+                            || q[1] > free.memory.0
+                            || q[2] > free.ephemeral_storage.0
+                            || q[3] > free.pods
+                        {
                             continue;
                         }
-                        let already = take.iter().find(|t| t.0 == g).map_or(0, |t| t.1);
+                        let gr = &groups[g];
+                        let at = take[..sliced_len].binary_search_by_key(&g, |t| t.0);
+                        let already = at.map_or(0, |i| take[i].1);
                         let k = max_fit(&free, &gr.req, gr.remaining() - already);
                         if k == 0 {
                             continue;
@@ -776,9 +817,9 @@ impl NodepackStrategy {
                         }
                         free = free.saturating_sub(&scaled(&gr.req, k));
                         value += gr.fair * k as f64;
-                        match take.iter_mut().find(|t| t.0 == g) {
-                            Some(t) => t.1 += k,
-                            None => take.push((g, k)),
+                        match at {
+                            Ok(i) => take[i].1 += k,
+                            Err(_) => take.push((g, k)),
                         }
                     }
                     (take, value, reqs)
@@ -786,11 +827,7 @@ impl NodepackStrategy {
                 // Both fills; keep the one that buys more fair cost (the proportional
                 // slice needs two groups, else both fills are the same).
                 let (t1, v1, r1) = fill(false);
-                let sliced = remaining
-                    .iter()
-                    .filter(|&&g| {
-                        groups[g].has(c) && !groups[g].term.keys.contains_key(labels::ZONE)
-                    })
+                let sliced = members(words, |w| live[w] & col[w] & !zoned[w])
                     .nth(1)
                     .is_some();
                 let (take, value, reqs) = if !sliced {
@@ -829,7 +866,7 @@ impl NodepackStrategy {
             fresh.clear();
             let Some((chosen, (take, reqs))) = best else {
                 // No live column can take any remaining pod: pool limits.
-                for &g in &remaining {
+                for g in members(words, |w| live[w]) {
                     left.extend(groups[g].pods[groups[g].next..].iter().copied());
                     groups[g].next = groups[g].pods.len();
                 }
@@ -952,11 +989,12 @@ impl NodepackStrategy {
                 continue;
             }
             let cap = &prep.pool_types[cols[c].pt as usize].usable;
+            let col = pc.sig.of(c);
             let its: Vec<usize> = eligible
                 .iter()
                 .enumerate()
                 // (A group's columns are those whose pair holds its pod.)
-                .filter(|(_, &g)| groups[g].has(c))
+                .filter(|(_, &g)| col[g / 64] & (1u64 << (g % 64)) != 0)
                 .map(|(i, _)| i)
                 .collect();
             if its.is_empty() {
