@@ -148,7 +148,8 @@ pub struct ConsolidationPlan {
     pub cost_before: Money,
     /// Price per hour after them.
     pub cost_after: Money,
-    /// Price per hour of packing every pod from scratch, when the strategy computed it.
+    /// Price per hour of packing every pod from scratch, when the strategy computed it
+    /// (`nodepack`: by its greedy packer, [`greedy_repack_cost`]).
     pub repack_cost: Option<Money>,
     /// Nodes that were candidates for consolidation.
     pub candidates: usize,
@@ -1081,19 +1082,38 @@ pub fn empties(fleet: &Fleet) -> Vec<usize> {
 /// The total price of the running pods packed from scratch with `solver` (the target a
 /// global consolidation aims at).
 pub fn repack_cost(fleet: &Fleet, solver: &str) -> Option<Money> {
-    let pods: Vec<Pod> = fleet
-        .p
-        .nodes
-        .iter()
-        .flat_map(|e| e.pods.iter().map(|q| (**q).clone()))
-        .collect();
     scratch_cost(
-        &pods,
+        &fleet_pods(fleet),
         fleet.p.nodepools,
         fleet.p.catalog,
         &fleet.pairs,
         solver,
     )
+}
+
+/// The running pods of the fleet, node by node.
+fn fleet_pods(fleet: &Fleet) -> Vec<Pod> {
+    fleet
+        .p
+        .nodes
+        .iter()
+        .flat_map(|e| e.pods.iter().map(|q| (**q).clone()))
+        .collect()
+}
+
+/// The total price of the running pods packed from scratch by nodepack's greedy packer
+/// alone (the `nodepack` solver without its pattern LP): a quick target, a few percent
+/// above the full solver's where pods are many and diverse.
+pub fn greedy_repack_cost(fleet: &Fleet) -> Money {
+    let pods = fleet_pods(fleet);
+    let problem = Problem::new(&pods, &[], fleet.p.nodepools, fleet.p.catalog);
+    let prep = Prepared::with_pairs(fleet.pairs.clone(), problem);
+    let np = crate::nodepack::NodepackStrategy {
+        cost_only: true,
+        greedy_only: true,
+        ..Default::default()
+    };
+    crate::Strategy::solve_prepared(&np, &prep).cost_per_hour
 }
 
 /// Price per hour of `pods` packed onto new nodes only by the `solver` strategy (the

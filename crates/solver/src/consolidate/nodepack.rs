@@ -9,8 +9,9 @@
 //! 3. Deletions: candidates in order of disruption cost per dollar saved; a node goes
 //!    when its pods fit on the nodes that stay (counting the pods already moved there in
 //!    this pass).
-//! 4. The target: the running pods packed from scratch by the `nodepack` solver,
-//!    computed only when a budget still allows more moves. When the fleet is within
+//! 4. The target: the running pods packed from scratch by the `nodepack` solver's
+//!    greedy packer (without its pattern LP, which took most of a long replay's time
+//!    here), computed only when a budget still allows more moves. When the fleet is within
 //!    [`NodepackConsolidation::min_gap`] of it there is nothing worth the expensive
 //!    searches below and the pass stops.
 //! 5. Merges: the least utilized remaining candidates, the longest prefix (binary
@@ -30,8 +31,8 @@
 //! budgets and pod disruption budgets are spent as moves are planned.
 
 use super::{
-    empties, expirations, repack_cost, ConsolidationPlan, ConsolidationProblem, Consolidator,
-    Fleet, Move, Outcome, Reason,
+    empties, expirations, greedy_repack_cost, ConsolidationPlan, ConsolidationProblem,
+    Consolidator, Fleet, Move, Outcome, Reason,
 };
 use nodepack_model::nodepool::ConsolidationPolicy;
 use nodepack_model::{Millis, Money};
@@ -62,7 +63,7 @@ pub struct NodepackConsolidation {
     pub target: bool,
     /// The solver strategy that packs the pods of a merge or replacement onto new
     /// nodes (`karpenter`: one cheapest node per group, several times faster than
-    /// `nodepack`'s search, which sets the target).
+    /// `nodepack`'s search, whose greedy packer sets the target).
     pub move_solver: &'static str,
     /// Move no pods while a node with pods that could move has changed within its
     /// pool's `consolidateAfter` and would be a cheaper candidate than every settled
@@ -219,7 +220,7 @@ impl Consolidator for NodepackConsolidation {
             return finish(moves, None);
         }
         let target = if self.target {
-            repack_cost(&fleet, SOLVER)
+            Some(greedy_repack_cost(&fleet))
         } else {
             None
         };

@@ -1007,7 +1007,15 @@ impl NodepackStrategy {
                 items: its,
             });
         }
-        let (mut nodes, whole, cut) = patterns::plan(&items, &bins, patterns::BUDGET);
+        let (mut nodes, whole, cut) = patterns::plan(
+            &items,
+            &bins,
+            if self.greedy_only {
+                0
+            } else {
+                patterns::BUDGET
+            },
+        );
         // Bins back to columns.
         for n in nodes.iter_mut() {
             n.bin = bin_cols[n.bin];
