@@ -1105,15 +1105,13 @@ fn fleet_pods(fleet: &Fleet) -> Vec<Pod> {
 /// alone (the `nodepack` solver without its pattern LP): a quick target, a few percent
 /// above the full solver's where pods are many and diverse.
 pub fn greedy_repack_cost(fleet: &Fleet) -> Money {
-    let pods = fleet_pods(fleet);
-    let problem = Problem::new(&pods, &[], fleet.p.nodepools, fleet.p.catalog);
-    let prep = Prepared::with_pairs(fleet.pairs.clone(), problem);
     let np = crate::nodepack::NodepackStrategy {
         cost_only: true,
         greedy_only: true,
         ..Default::default()
     };
-    crate::Strategy::solve_prepared(&np, &prep).cost_per_hour
+    let (p, pods) = (fleet.p, fleet_pods(fleet));
+    packed_cost(&pods, p.nodepools, p.catalog, &fleet.pairs, &np)
 }
 
 /// Price per hour of `pods` packed onto new nodes only by the `solver` strategy (the
@@ -1126,18 +1124,29 @@ pub fn scratch_cost(
     pairs: &Arc<PoolCatalog>,
     solver: &str,
 ) -> Option<Money> {
-    let problem = Problem::new(pods, &[], nodepools, catalog);
-    let prep = Prepared::with_pairs(pairs.clone(), problem);
-    let plan = if solver == "nodepack" {
+    Some(if solver == "nodepack" {
         let np = crate::nodepack::NodepackStrategy {
             cost_only: true,
             ..Default::default()
         };
-        crate::Strategy::solve_prepared(&np, &prep)
+        packed_cost(pods, nodepools, catalog, pairs, &np)
     } else {
-        crate::Strategy::solve_prepared(&crate::strategy(solver).ok()?, &prep)
-    };
-    Some(plan.cost_per_hour)
+        let s = crate::strategy(solver).ok()?;
+        packed_cost(pods, nodepools, catalog, pairs, &s)
+    })
+}
+
+/// Price per hour of `pods` packed onto new nodes only by `strategy`.
+fn packed_cost(
+    pods: &[Pod],
+    nodepools: &[NodePool],
+    catalog: &Catalog,
+    pairs: &Arc<PoolCatalog>,
+    strategy: &dyn crate::Strategy,
+) -> Money {
+    let problem = Problem::new(pods, &[], nodepools, catalog);
+    let prep = Prepared::with_pairs(pairs.clone(), problem);
+    strategy.solve_prepared(&prep).cost_per_hour
 }
 
 #[cfg(test)]
