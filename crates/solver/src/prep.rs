@@ -104,14 +104,22 @@ pub struct PoolCatalog {
     caps: Vec<[u64; 4]>,
     /// Each pair's full capacity as (cpu, memory, ephemeral storage, pods), likewise.
     capacities: Vec<[u64; 4]>,
-    /// Whether each pair's full capacity has extended resources, likewise.
-    capacity_extended: Vec<bool>,
     /// Each pair's `min_price`, contiguous likewise.
     min_price: Vec<i64>,
     /// Whether each pair's usable capacity has extended resources (GPUs...), likewise.
     extended: Vec<bool>,
+    /// The extended resource names of every pair's usable or full capacity, sorted.
+    ext_names: Vec<String>,
+    /// Each pair's usable extended resources as (index in `ext_names`, quantity).
+    ext_usable: Vec<Vec<(u32, u64)>>,
+    /// Each pair's full-capacity extended resources, likewise.
+    ext_capacity: Vec<Vec<(u32, u64)>>,
     /// Pair indices by cheapest offering price, ascending (ties by index).
     by_min_price: Vec<u32>,
+    /// `by_min_price` less the pairs an earlier one dominates (at least their usable
+    /// capacity in every resource): those are never the first that a request fits.
+    /// Built on the first [`PoolCatalog::cheapest_fitting`].
+    undominated: std::sync::OnceLock<Vec<u32>>,
     /// Fingerprint of the pools it was built from (checked by `Prepared::with_pairs`).
     pool_names: Vec<String>,
     /// [`CompatCache`] answers shared by every problem built on these pairs (they
@@ -474,24 +482,44 @@ impl PoolCatalog {
                 })
                 .collect();
         }
+        let ext_names: Vec<String> = pool_types
+            .iter()
+            .flat_map(|p| p.usable.extended.keys().chain(p.capacity.extended.keys()))
+            .cloned()
+            .collect::<BTreeSet<String>>()
+            .into_iter()
+            .collect();
+        let ext_ids = |r: &Resources| -> Vec<(u32, u64)> {
+            r.extended
+                .iter()
+                .filter_map(|(k, &v)| {
+                    let i = ext_names.binary_search(k).ok()?;
+                    Some((u32::try_from(i).ok()?, v))
+                })
+                .collect()
+        };
+        let ext_usable: Vec<Vec<(u32, u64)>> =
+            pool_types.iter().map(|p| ext_ids(&p.usable)).collect();
+        let ext_capacity: Vec<Vec<(u32, u64)>> =
+            pool_types.iter().map(|p| ext_ids(&p.capacity)).collect();
         let mut by_min_price: Vec<u32> = (0..pool_types.len() as u32).collect();
         by_min_price.sort_by_key(|&i| (pool_types[i as usize].min_price, i));
         PoolCatalog {
             by_min_price,
+            undominated: std::sync::OnceLock::new(),
             pools,
             pool_order,
             zones,
             caps: pool_types.iter().map(|p| plain_dims(&p.usable)).collect(),
             capacities: pool_types.iter().map(|p| plain_dims(&p.capacity)).collect(),
-            capacity_extended: pool_types
-                .iter()
-                .map(|p| !p.capacity.extended.is_empty())
-                .collect(),
             min_price: pool_types.iter().map(|p| p.min_price).collect(),
             extended: pool_types
                 .iter()
                 .map(|p| !p.usable.extended.is_empty())
                 .collect(),
+            ext_names,
+            ext_usable,
+            ext_capacity,
             pool_types,
             pool_names: nodepools.iter().map(|p| p.name.clone()).collect(),
             compat_memo: Default::default(),
@@ -566,7 +594,35 @@ impl PoolCatalog {
     /// Does `r` fit in pair `pt`'s usable capacity? (Same answer as `r.fits(&cap)`.)
     pub fn fits_pool_type(&self, r: &Resources, pt: usize) -> bool {
         fits_caps(r, &self.caps[pt])
-            && (r.extended.is_empty() || r.fits(&self.pool_types[pt].usable))
+            && (r.extended.is_empty()
+                || if self.extended[pt] {
+                    r.fits(&self.pool_types[pt].usable)
+                } else {
+                    // Nothing extended to look up: only zero requests fit.
+                    r.extended.values().all(|&v| v == 0)
+                })
+    }
+
+    /// The element-wise maximum of the extended resources of `options`' usable
+    /// (`usable`) or full capacity: the `extended` of [`max_of`] over them, with the
+    /// names compared once, not per pair.
+    pub(crate) fn max_extended(&self, options: &[u32], usable: bool) -> BTreeMap<String, u64> {
+        let of = if usable {
+            &self.ext_usable
+        } else {
+            &self.ext_capacity
+        };
+        let mut m: Vec<Option<u64>> = vec![None; self.ext_names.len()];
+        for &o in options {
+            for &(k, v) in &of[o as usize] {
+                let e = &mut m[k as usize];
+                *e = Some(e.map_or(v, |x| x.max(v)));
+            }
+        }
+        m.iter()
+            .zip(&self.ext_names)
+            .filter_map(|(v, k)| Some((k.clone(), (*v)?)))
+            .collect()
     }
 
     /// Does pair `pt`'s usable capacity have extended resources?
@@ -622,11 +678,34 @@ impl PoolCatalog {
     /// The lowest offering price (micro-dollars per hour) of any pair, in any pool,
     /// that `r` fits in.
     pub fn cheapest_fitting(&self, r: &Resources) -> Option<i64> {
-        self.by_min_price
+        // The first pair in price order that `r` fits is never dominated by an
+        // earlier one (which `r` would fit too).
+        self.undominated
+            .get_or_init(|| self.undominated_by_price())
             .iter()
             .map(|&i| i as usize)
             .find(|&i| self.fits_pool_type(r, i))
             .map(|i| self.pool_types[i].min_price)
+    }
+
+    /// `by_min_price` without the pairs whose usable capacity an earlier pair's covers
+    /// in every resource.
+    fn undominated_by_price(&self) -> Vec<u32> {
+        let covers = |j: usize, i: usize| {
+            self.caps[j].iter().zip(&self.caps[i]).all(|(a, b)| a >= b)
+                && self.pool_types[i]
+                    .usable
+                    .extended
+                    .iter()
+                    .all(|(k, &v)| v <= self.pool_types[j].usable.extended(k))
+        };
+        let mut kept: Vec<u32> = Vec::new();
+        for &i in &self.by_min_price {
+            if !kept.iter().any(|&j| covers(j as usize, i as usize)) {
+                kept.push(i);
+            }
+        }
+        kept
     }
 }
 
@@ -955,13 +1034,7 @@ pub fn max_capacity(prep: &Prepared, options: &[u32], extended: bool) -> Resourc
     if !extended {
         return r;
     }
-    r.extended = max_of(
-        options
-            .iter()
-            .filter(|&&o| prep.capacity_extended[o as usize])
-            .map(|&o| &prep.pool_types[o as usize].capacity),
-    )
-    .extended;
+    r.extended = prep.max_extended(options, false);
     r
 }
 
@@ -1068,6 +1141,7 @@ pub fn capacity_rank(c: CapacityType) -> u8 {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use nodepack_model::resources::NVIDIA_GPU;
     use nodepack_model::{Bytes, Millicores, Operator};
     use nodepack_testkit as tk;
 
@@ -1229,21 +1303,53 @@ pub(crate) mod tests {
             tk::pool("b", &[(labels::ARCH, Operator::In, &["arm64"])]),
         ];
         let pairs = PoolCatalog::new(&pools, &tk::catalog());
-        let mut found = 0;
+        let mut found = [0u32; 2];
         for cpu in [100, 1_000, 4_000, 15_000, 60_000, 500_000] {
             for gib in [1, 8, 64, 2_000] {
-                let r = Resources::new(Millicores(cpu), Bytes::from_gib(gib)).with_pods(1);
-                let scan = pairs
-                    .pool_types
-                    .iter()
-                    .filter(|pt| r.fits(&pt.usable))
-                    .map(|pt| pt.min_price)
-                    .min();
-                assert_eq!(pairs.cheapest_fitting(&r), scan, "{cpu}m {gib}Gi");
-                found += scan.is_some() as u32;
+                // GPUs, none of them asked for (a zero entry), and a resource no type has.
+                for (name, n) in [
+                    ("", 0),
+                    (NVIDIA_GPU, 0),
+                    (NVIDIA_GPU, 1),
+                    (NVIDIA_GPU, 4),
+                    (NVIDIA_GPU, 8),
+                    ("example.com/fpga", 1),
+                ] {
+                    let mut r = Resources::new(Millicores(cpu), Bytes::from_gib(gib)).with_pods(1);
+                    if !name.is_empty() {
+                        r.extended.insert(name.into(), n);
+                    }
+                    let scan = pairs
+                        .pool_types
+                        .iter()
+                        .filter(|pt| r.fits(&pt.usable))
+                        .map(|pt| pt.min_price)
+                        .min();
+                    assert_eq!(
+                        pairs.cheapest_fitting(&r),
+                        scan,
+                        "{cpu}m {gib}Gi {name}={n}"
+                    );
+                    found[(n > 0) as usize] += scan.is_some() as u32;
+                }
             }
         }
-        // Some requests fit somewhere and some nowhere.
-        assert!(found > 0 && found < 24);
+        // Some requests fit somewhere and some nowhere, with and without GPUs.
+        assert!(found[0] > 0 && found[0] < 48, "{found:?}");
+        assert!(found[1] > 0 && found[1] < 96, "{found:?}");
+    }
+
+    /// The first pair in price order is kept, and a pair that an earlier one covers in
+    /// every resource is left out of the search.
+    #[test]
+    fn undominated_pairs_leave_out_the_covered_ones() {
+        let pairs = PoolCatalog::new(&[tk::pool("a", &[])], &tk::catalog());
+        let kept = pairs.undominated_by_price();
+        assert_eq!(kept.first(), pairs.by_min_price.first());
+        assert!(kept.len() < pairs.by_min_price.len(), "{}", kept.len());
+        for w in kept.windows(2) {
+            let (a, b) = (w[0] as usize, w[1] as usize);
+            assert!(pairs.min_price[a] <= pairs.min_price[b]);
+        }
     }
 }

@@ -360,29 +360,38 @@ impl Provisioner {
 
 /// Where a pending pod could go, ignoring the rules between pods: each live node's free
 /// room (its bound and nominated pods' requests taken off), and each pool's usage as the
-/// solver counts it against its limits (the capacity of the nodes it sees).
+/// solver counts it against its limits (the capacity of the nodes it sees). Both are
+/// read when a test needs them: the free room node by node, the pools' usage once, when
+/// no live node takes a pod (a replay builds a room at most passes, most of them for a
+/// pod some node has room for; only pools with limits are summed).
 struct Room<'c> {
     ctx: &'c Ctx<'c>,
-    /// Live nodes and their free room.
-    free: Vec<(usize, nodepack_model::Resources)>,
-    used: Vec<(nodepack_model::Resources, u64)>,
+    /// Per pool: the summed capacity and the count of the nodes the solver sees.
+    used: std::cell::OnceCell<Vec<(nodepack_model::Resources, u64)>>,
 }
 
 impl<'c> Room<'c> {
     fn new(ctx: &'c Ctx<'c>) -> Self {
-        let c = ctx.cluster;
-        let mut free = Vec::new();
-        let mut used = vec![(nodepack_model::Resources::default(), 0u64); ctx.pools.len()];
-        for &i in &c.alive {
-            let n = &c.nodes[i];
-            if !n.live() {
-                continue;
-            }
-            let taken = n.nominated.iter().fold(n.requested.clone(), |a, &q| {
-                a.saturating_add(&c.pods[q].pod.requests)
-            });
-            free.push((i, n.node.allocatable.saturating_sub(&taken)));
-            if c.solver_sees(i, true) {
+        Room {
+            ctx,
+            used: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn used(&self) -> &[(nodepack_model::Resources, u64)] {
+        self.used.get_or_init(|| {
+            let ctx = self.ctx;
+            let c = ctx.cluster;
+            let mut used = vec![(nodepack_model::Resources::default(), 0u64); ctx.pools.len()];
+            for &i in &c.alive {
+                let n = &c.nodes[i];
+                if !n.live() || !c.solver_sees(i, true) {
+                    continue;
+                }
+                // A pool without limits admits any usage.
+                if ctx.pools.get(n.pool).is_none_or(|p| p.limits.is_empty()) {
+                    continue;
+                }
                 if let Some(u) = used.get_mut(n.pool) {
                     let cap = ctx
                         .catalog
@@ -392,8 +401,8 @@ impl<'c> Room<'c> {
                     u.1 += 1;
                 }
             }
-        }
-        Room { ctx, free, used }
+            used
+        })
     }
 
     /// Could `pod` (node requirement alternatives `terms`) go on a live node whose
@@ -404,25 +413,67 @@ impl<'c> Room<'c> {
     fn could_place(&self, pod: &Pod, terms: &[Requirements]) -> bool {
         let c = self.ctx.cluster;
         let req = &pod.requests;
-        let on_node = |&(i, ref f): &(usize, nodepack_model::Resources)| {
+        let on_node = |&i: &usize| {
             let n = &c.nodes[i];
             let taints = &n.node.taints[..n.node.taints.len().saturating_sub(n.startup_taints)];
-            req.fits(f)
+            n.live()
+                && fits_free(c, i, req)
                 && pod.node_labels_ok(&n.node.labels)
                 && first_untolerated(taints, &pod.tolerations).is_none()
         };
+        if c.alive.iter().any(on_node) {
+            return true;
+        }
         let pairs = &self.ctx.pairs;
+        let within = |pool: &nodepack_model::NodePool,
+                      k: usize,
+                      pt: &nodepack_solver::internals::PoolType| {
+            if pool.limits.is_empty() {
+                return true;
+            }
+            let (u, n) = &self.used()[k];
+            !pool.limits.exceeded_by_sum(u, &pt.capacity, n + 1)
+        };
         let on_new = |(k, pt): (usize, &nodepack_solver::internals::PoolType)| {
             req.fits(&pt.usable)
                 && self.ctx.pools.get(pt.pool).is_some_and(|pool| {
-                    let (u, n) = &self.used[pt.pool];
-                    !pool.limits.exceeded_by_sum(u, &pt.capacity, n + 1)
+                    within(pool, pt.pool, pt)
                         && first_untolerated(&pool.taints, &pod.tolerations).is_none()
                 })
                 && terms.iter().any(|t| pairs.pool_type_compatible(t, k))
         };
-        self.free.iter().any(on_node) || pairs.pool_types.iter().enumerate().any(on_new)
+        pairs.pool_types.iter().enumerate().any(on_new)
     }
+}
+
+/// Does `req` fit in node `i`'s free room: its allocatable less (saturating) the
+/// requests of its bound pods (`requested`) and of the pods nominated to it? Without
+/// building the sums (a replay asks this millions of times).
+fn fits_free(c: &Cluster, i: usize, req: &nodepack_model::Resources) -> bool {
+    let n = &c.nodes[i];
+    let nominated = || n.nominated.iter().map(|&q| &c.pods[q].pod.requests);
+    let alloc = &n.node.allocatable;
+    let taken = &n.requested;
+    let fits =
+        |want: u64, have: u64, bound: u64, of: &dyn Fn(&nodepack_model::Resources) -> u64| {
+            let t = nominated().fold(bound, |a, r| a.saturating_add(of(r)));
+            want <= have.saturating_sub(t)
+        };
+    fits(req.cpu.0, alloc.cpu.0, taken.cpu.0, &|r| r.cpu.0)
+        && fits(req.memory.0, alloc.memory.0, taken.memory.0, &|r| {
+            r.memory.0
+        })
+        && fits(
+            req.ephemeral_storage.0,
+            alloc.ephemeral_storage.0,
+            taken.ephemeral_storage.0,
+            &|r| r.ephemeral_storage.0,
+        )
+        && fits(req.pods, alloc.pods, taken.pods, &|r| r.pods)
+        && req
+            .extended
+            .iter()
+            .all(|(k, &v)| fits(v, alloc.extended(k), taken.extended(k), &|r| r.extended(k)))
 }
 
 /// nodepack's growth forecast: the replicas added over this window...
@@ -596,6 +647,52 @@ mod tests {
             name: owner.into(),
         }));
         Arc::new(p)
+    }
+
+    proptest::proptest! {
+        /// The free-room test without sums answers as the test on the built free room.
+        #[test]
+        fn free_room_without_sums_is_the_built_free_room(
+            alloc in (0u64..64_000, 0u64..64, 0u64..8, 0u64..4),
+            bound in (0u64..80_000, 0u64..80, 0u64..10, 0u64..6),
+            nominated in proptest::collection::vec((0u64..16_000, 0u64..16, 0u64..3), 0..4),
+            req in (0u64..32_000, 0u64..32, 0u64..6, proptest::bool::ANY),
+        ) {
+            let gpu = nodepack_model::resources::NVIDIA_GPU;
+            let gib = Bytes::from_gib;
+            let mut c = Cluster::default();
+            let mut n = crate::cluster::test_node(alloc.0);
+            n.node.allocatable = Resources::new(Millicores(alloc.0), gib(alloc.1))
+                .with_pods(alloc.3 * 4)
+                .with_extended(gpu, alloc.2);
+            n.requested = Resources::new(Millicores(bound.0), gib(bound.1))
+                .with_pods(bound.3)
+                .with_extended(gpu, bound.2);
+            c.add_node(n);
+            for (k, (cpu, mem, g)) in nominated.iter().enumerate() {
+                let mut p = Pod::new(
+                    "default",
+                    &format!("p{k}"),
+                    Resources::new(Millicores(*cpu), gib(*mem)).with_extended(gpu, *g),
+                );
+                p.requests.pods = 1;
+                let q = c.arrive(Arc::new(p), None, Millis(0));
+                c.nodes[0].nominated.push(q);
+            }
+            let mut r = Resources::new(Millicores(req.0), gib(req.1))
+                .with_pods(1)
+                .with_extended(gpu, req.2);
+            if req.3 {
+                // A resource the node does not have, asked for as zero.
+                r.extended.insert("example.com/fpga".into(), 0);
+            }
+            let n = &c.nodes[0];
+            let taken = n.nominated.iter().fold(n.requested.clone(), |a, &q| {
+                a.saturating_add(&c.pods[q].pod.requests)
+            });
+            let built = r.fits(&n.node.allocatable.saturating_sub(&taken));
+            proptest::prop_assert_eq!(fits_free(&c, 0, &r), built);
+        }
     }
 
     /// The forecast counts the replicas a controller added within the window after its

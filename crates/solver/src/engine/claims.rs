@@ -709,13 +709,7 @@ pub(super) fn cap_bounds(prep: &Prepared, options: &[u32]) -> (Resources, [u64; 
     let mut max = crate::prep::from_plain_dims(hi);
     if extended {
         // Extended resources (GPUs...) from the few options that have any.
-        max.extended = crate::prep::max_of(
-            options
-                .iter()
-                .filter(|&&o| prep.has_extended(o as usize))
-                .map(|&o| &prep.pool_types[o as usize].usable),
-        )
-        .extended;
+        max.extended = prep.max_extended(options, true);
     }
     (max, lo)
 }

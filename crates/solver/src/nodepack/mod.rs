@@ -43,8 +43,8 @@ use crate::engine::{karpenter_order, max_capacity_usable, node_for, Engine, Poli
 use crate::prep::Prepared;
 use crate::Reason;
 use crate::{NewNode, Plan, Strategy, Unschedulable};
-use nodepack_model::{labels, CapacityType, Money, Requirements, Resources};
-use std::collections::{BTreeMap, BTreeSet};
+use nodepack_model::{labels, CapacityType, Money, Pod, Requirements, Resources, Toleration};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// nodepack's strategy (the [`Builtin::Nodepack`](crate::Builtin) one is its default;
 /// set `growth` for replicas expected soon).
@@ -374,6 +374,63 @@ impl NodepackStrategy {
         out
     }
 
+    /// The pools that could take `pod` (node requirement term `term`) on a new node,
+    /// in weight order, strict PreferNoSchedule first; or why none could.
+    fn pools_for(
+        &self,
+        prep: &Prepared,
+        eng: &mut Engine,
+        pod: &Pod,
+        term: &Requirements,
+    ) -> Result<Vec<usize>, Reason> {
+        let problem = prep.problem;
+        let mut pools = Vec::new();
+        let mut why = Vec::new();
+        for strict in [true, false] {
+            for &pool in &prep.pool_order {
+                if pools.contains(&pool) {
+                    continue;
+                }
+                match eng.cache.get(prep, pool, term, &pod.tolerations, strict) {
+                    Ok(list)
+                        if list
+                            .iter()
+                            .rev()
+                            .any(|&o| prep.fits_pool_type(&pod.requests, o as usize)) =>
+                    {
+                        pools.push(pool)
+                    }
+                    Ok(list) => {
+                        if strict {
+                            let big = max_capacity_usable(prep, list);
+                            why.push(Reason::Resources(format!(
+                                "node pool {}: no instance type has room: {}",
+                                problem.nodepools[pool].name,
+                                pod.requests
+                                    .shortfall(&big)
+                                    .map(|s| s.to_string())
+                                    .unwrap_or_default()
+                            )));
+                        }
+                    }
+                    Err(e) => {
+                        if strict {
+                            why.push(e.clone())
+                        }
+                    }
+                }
+            }
+        }
+        if pools.is_empty() {
+            return Err(match why.len() {
+                0 => Reason::NoNodePool,
+                1 => why.remove(0),
+                _ => Reason::Pools(why),
+            });
+        }
+        Ok(pools)
+    }
+
     /// Pack plain pods onto new nodes, pool by pool in weight order.
     fn pack(
         &self,
@@ -386,55 +443,30 @@ impl NodepackStrategy {
         let mut out = Vec::new();
         // Candidate pools per pod, in weight order; strict PreferNoSchedule first.
         let mut todo: Vec<(usize, Vec<usize>)> = Vec::new();
+        // The pools depend on the pod's requests, term and tolerations only: pods of one
+        // shape share them.
+        type Key<'k> = (&'k Resources, Requirements, &'k [Toleration]);
+        let mut memo: HashMap<Key, Result<Vec<usize>, Reason>> = HashMap::new();
         for &pi in pods {
             let pod = &problem.pending[pi];
-            let term = eng.base_view(pi).term.clone();
-            let mut pools = Vec::new();
-            let mut why = Vec::new();
-            for strict in [true, false] {
-                for &pool in &prep.pool_order {
-                    if pools.contains(&pool) {
-                        continue;
-                    }
-                    match eng.cache.get(prep, pool, &term, &pod.tolerations, strict) {
-                        Ok(list)
-                            if list
-                                .iter()
-                                .rev()
-                                .any(|&o| prep.fits_pool_type(&pod.requests, o as usize)) =>
-                        {
-                            pools.push(pool)
-                        }
-                        Ok(list) => {
-                            if strict {
-                                let big = max_capacity_usable(prep, list);
-                                why.push(Reason::Resources(format!(
-                                    "node pool {}: no instance type has room: {}",
-                                    problem.nodepools[pool].name,
-                                    pod.requests
-                                        .shortfall(&big)
-                                        .map(|s| s.to_string())
-                                        .unwrap_or_default()
-                                )));
-                            }
-                        }
-                        Err(e) => {
-                            if strict {
-                                why.push(e.clone())
-                            }
-                        }
-                    }
+            let key: Key = (
+                &pod.requests,
+                eng.base_view(pi).term.clone(),
+                &pod.tolerations,
+            );
+            let found = match memo.get(&key) {
+                Some(r) => r.clone(),
+                None => {
+                    let r = self.pools_for(prep, eng, pod, &key.1);
+                    memo.insert(key, r.clone());
+                    r
                 }
-            }
-            if pools.is_empty() {
-                let reason = match why.len() {
-                    0 => Reason::NoNodePool,
-                    1 => why.remove(0),
-                    _ => Reason::Pools(why),
-                };
-                failed.insert(pi, reason);
-            } else {
-                todo.push((pi, pools));
+            };
+            match found {
+                Ok(pools) => todo.push((pi, pools)),
+                Err(reason) => {
+                    failed.insert(pi, reason);
+                }
             }
         }
         for &pool in &prep.pool_order {
