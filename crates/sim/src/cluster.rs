@@ -89,6 +89,8 @@ pub struct SimNode {
     pub node: Node,
     /// Pool index.
     pub pool: usize,
+    /// Its instance type's capacity (what pool limits count).
+    pub capacity: Resources,
     /// The offering it runs on.
     pub offering: Offering,
     /// Launch request time (billing starts).
@@ -641,6 +643,7 @@ pub(crate) fn test_node(cpu: u64) -> SimNode {
             Resources::new(Millicores(cpu), Bytes::from_gib(8)).with_pods(10),
         ),
         pool: 0,
+        capacity: Resources::new(Millicores(cpu), Bytes::from_gib(8)).with_pods(10),
         offering: Offering::new("z", CapacityType::OnDemand, Money(1)),
         launched: Millis(0),
         ended: None,

@@ -706,6 +706,7 @@ impl Sim<'_> {
             .with_state(NodeState::Launching)
             .created_at(self.now),
             pool: pool_i,
+            capacity: it.capacity.clone(),
             offering: o,
             launched: self.now,
             ended: None,

@@ -393,11 +393,7 @@ impl<'c> Room<'c> {
                     continue;
                 }
                 if let Some(u) = used.get_mut(n.pool) {
-                    let cap = ctx
-                        .catalog
-                        .get(&n.node.instance_type)
-                        .map_or(&n.node.allocatable, |t| &t.capacity);
-                    u.0 = u.0.saturating_add(cap);
+                    u.0 = u.0.saturating_add(&n.capacity);
                     u.1 += 1;
                 }
             }

@@ -245,6 +245,8 @@ pub struct Fleet<'p, 'a> {
     pub full_budget: std::cell::Cell<usize>,
     /// Capacity of each node, as pool limits count it (its type's, else allocatable).
     capacity: Vec<Resources>,
+    /// Node indices by name (Karpenter's existing-node order), built when first asked.
+    by_name_order: std::cell::OnceCell<Vec<usize>>,
 }
 
 impl<'p, 'a> Fleet<'p, 'a> {
@@ -338,6 +340,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
             replacements: Vec::new(),
             full_budget: std::cell::Cell::new(usize::MAX),
             capacity,
+            by_name_order: std::cell::OnceCell::new(),
         }
     }
 
@@ -579,6 +582,15 @@ impl<'p, 'a> Fleet<'p, 'a> {
             && !removed.contains(&j)
     }
 
+    /// Node indices by name (ties by index), computed once per fleet.
+    fn name_order(&self) -> &[usize] {
+        self.by_name_order.get_or_init(|| {
+            let mut order: Vec<usize> = (0..self.p.nodes.len()).collect();
+            order.sort_by(|&a, &b| self.p.nodes[a].node.name.cmp(&self.p.nodes[b].node.name));
+            order
+        })
+    }
+
     fn simulate_plain(
         &self,
         removed: &[usize],
@@ -594,16 +606,21 @@ impl<'p, 'a> Fleet<'p, 'a> {
                 .cmp(&(a.0.requests.cpu, a.0.requests.memory))
                 .then_with(|| a.0.id.cmp(&b.0.id))
         });
-        let mut targets: Vec<usize> = (0..self.p.nodes.len())
-            .filter(|&j| self.usable(j, removed))
-            .collect();
         // Karpenter's scheduling simulation places each pod on the first existing node
         // that fits, in its existing-node order (initialized first, then by name; every
         // target here is initialized); nodepack's takes the fullest node that fits.
         let first_fit = solver == "karpenter";
-        if first_fit {
-            targets.sort_by(|&a, &b| self.p.nodes[a].node.name.cmp(&self.p.nodes[b].node.name));
-        }
+        let targets: Vec<usize> = if first_fit {
+            self.name_order()
+                .iter()
+                .copied()
+                .filter(|&j| self.usable(j, removed))
+                .collect()
+        } else {
+            (0..self.p.nodes.len())
+                .filter(|&j| self.usable(j, removed))
+                .collect()
+        };
         let mut spreads = ZoneSpreads::default();
         if pods.iter().any(|(q, _)| !q.topology_spread.is_empty()) {
             let stay: Vec<usize> = (0..self.p.nodes.len())

@@ -592,6 +592,34 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// Taking `k` pods' requests off a free room in place leaves what the built
+        /// difference leaves (extended resources compared by value).
+        #[test]
+        fn taking_scaled_requests_in_place_is_the_built_difference(
+            free in (0u64..100_000, 0u64..64, 0u64..4, 0u64..50, 0u64..3),
+            req in (0u64..8_000, 0u64..8, 0u64..2, 0u64..3, proptest::bool::ANY),
+            k in 0usize..20,
+        ) {
+            let gpu = nodepack_model::resources::NVIDIA_GPU;
+            let mut f = Resources::new(Millicores(free.0), Bytes::from_gib(free.1))
+                .with_pods(free.3)
+                .with_extended(gpu, free.2);
+            f.ephemeral_storage = Bytes::from_gib(free.4);
+            let mut r = Resources::new(Millicores(req.0), Bytes::from_gib(req.1))
+                .with_pods(1)
+                .with_extended(gpu, req.2);
+            r.ephemeral_storage = Bytes::from_gib(req.3);
+            if req.4 {
+                r.extended.insert("example.com/fpga".into(), 1);
+            }
+            let built = f.saturating_sub(&scaled(&r, k));
+            let mut inplace = f.clone();
+            take_scaled(&mut inplace, &r, k);
+            prop_assert_eq!(inplace, built);
+        }
+    }
+
     #[test]
     fn price_key_orders_as_total_cmp() {
         let xs = [

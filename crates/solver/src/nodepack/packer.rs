@@ -399,6 +399,26 @@ pub(super) fn scaled(r: &Resources, k: usize) -> Resources {
     s
 }
 
+/// `*free = free.saturating_sub(&scaled(r, k))` in place, without building either.
+pub(super) fn take_scaled(free: &mut Resources, r: &Resources, k: usize) {
+    let k64 = k as u64;
+    free.cpu = free.cpu.saturating_sub(nodepack_model::Millicores(r.cpu.0 * k64));
+    free.memory = free.memory.saturating_sub(nodepack_model::Bytes(r.memory.0 * k64));
+    free.ephemeral_storage = free
+        .ephemeral_storage
+        .saturating_sub(nodepack_model::Bytes(r.ephemeral_storage.0 * k64));
+    free.pods = free.pods.saturating_sub(r.pods * k64);
+    if free.extended.is_empty() {
+        return;
+    }
+    for (n, v) in &r.extended {
+        if let Some(e) = free.extended.get_mut(n) {
+            *e = e.saturating_sub(v * k64);
+        }
+    }
+    free.extended.retain(|_, v| *v > 0);
+}
+
 /// A request's share of a capacity: 0 for no request, infinite for none available.
 pub(super) fn ratio(a: u64, b: u64) -> f64 {
     if a == 0 {
@@ -672,7 +692,9 @@ impl NodepackStrategy {
             })
             .collect();
         // The fills of the columns scored at this step.
-        let mut fresh: BTreeMap<usize, (Vec<(usize, usize)>, Requirements)> = BTreeMap::new();
+        // (`None`: the column's base requirements, not copied for every fill.)
+        let mut fresh: BTreeMap<usize, (Vec<(usize, usize)>, Option<Requirements>)> =
+            BTreeMap::new();
         loop {
             step += 1;
             // The groups with pods left.
@@ -721,9 +743,9 @@ impl NodepackStrategy {
                 }
                 let pt = &prep.pool_types[cols[c].pt as usize];
                 let base_reqs = &base[capacity_rank(cols[c].ct) as usize];
-                let fill = |proportional: bool| -> (Vec<(usize, usize)>, f64, Requirements) {
+                let fill = |proportional: bool| -> (Vec<(usize, usize)>, f64, Option<Requirements>) {
                     let mut free = pt.usable.clone();
-                    let mut reqs = base_reqs.clone();
+                    let mut reqs: Option<Requirements> = None;
                     let mut take: Vec<(usize, usize)> = Vec::new();
                     let mut value = 0.0;
                     // 1. A slice of the remaining demand in proportion (the mix the LP
@@ -772,7 +794,7 @@ impl NodepackStrategy {
                             for &g in &prop {
                                 let k = (lo * groups[g].remaining() as f64).floor() as usize;
                                 if k > 0 {
-                                    free = free.saturating_sub(&scaled(&groups[g].req, k));
+                                    take_scaled(&mut free, &groups[g].req, k);
                                     value += groups[g].fair * k as f64;
                                     take.push((g, k));
                                 }
@@ -800,22 +822,23 @@ impl NodepackStrategy {
                             continue;
                         }
                         // Only zone terms narrow the node's requirements.
+                        let now = reqs.as_ref().unwrap_or(base_reqs);
                         let merged = gr
                             .term
                             .keys
                             .contains_key(labels::ZONE)
-                            .then(|| reqs.intersect(&gr.term));
+                            .then(|| now.intersect(&gr.term));
                         if pt
-                            .offerings_for(merged.as_ref().unwrap_or(&reqs))
+                            .offerings_for(merged.as_ref().unwrap_or(now))
                             .next()
                             .is_none()
                         {
                             continue;
                         }
-                        if let Some(m) = merged {
-                            reqs = m;
+                        if merged.is_some() {
+                            reqs = merged;
                         }
-                        free = free.saturating_sub(&scaled(&gr.req, k));
+                        take_scaled(&mut free, &gr.req, k);
                         value += gr.fair * k as f64;
                         match at {
                             Ok(i) => take[i].1 += k,
@@ -844,7 +867,12 @@ impl NodepackStrategy {
                     // Nothing left it can take now, nor later.
                     continue;
                 }
-                let price = self.price(prep, cols[c].pt, &reqs, take.iter().map(|t| t.1).sum());
+                let price = self.price(
+                    prep,
+                    cols[c].pt,
+                    reqs.as_ref().unwrap_or(base_reqs),
+                    take.iter().map(|t| t.1).sum(),
+                );
                 fresh.insert(c, (take, reqs));
                 heap.push(Lazy {
                     score: value / price.max(1.0),
@@ -877,6 +905,7 @@ impl NodepackStrategy {
             let c = chosen.col;
             // The node carries its pods' node requirements (the fill merged only zone
             // terms), so that launch alternatives and growth respect them.
+            let reqs = reqs.unwrap_or_else(|| base[capacity_rank(cols[c].ct) as usize].clone());
             let reqs = with_terms(reqs, take.iter().map(|t| &groups[t.0]));
             let repeat = take
                 .iter()
