@@ -295,6 +295,10 @@ impl Cluster {
             return false;
         }
         let ns = &self.nodes[n];
+        // No other pod nominated to it: `fits` tested the same sum.
+        if ns.nominated.iter().all(|&q| q == p) {
+            return true;
+        }
         let reserved = ns
             .nominated
             .iter()
@@ -306,6 +310,15 @@ impl Cluster {
             .pod
             .requests
             .fits_with(&reserved, &ns.node.allocatable)
+    }
+
+    /// Do pods `a` and `b` ask for the same requests, node rules and tolerations (so a
+    /// node admits both or neither, room aside)?
+    fn same_shape(&self, a: usize, b: usize) -> bool {
+        let (x, y) = (&self.pods[a], &self.pods[b]);
+        x.pod.requests == y.pod.requests
+            && x.terms == y.terms
+            && x.pod.tolerations == y.pod.tolerations
     }
 
     /// Could a bound pod's required anti-affinity object to `p`?
@@ -532,6 +545,10 @@ impl Cluster {
             .collect();
         let mut bound = Vec::new();
         let mut constrained = Vec::new();
+        // Pods without a nomination that no ready node took in this pass: a later pod of
+        // the same requests, node rules and tolerations fits none either (binding only
+        // takes room; an unnomination frees some and clears the list).
+        let mut fit_none: Vec<usize> = Vec::new();
         for p in order {
             if !self.pods[p].plain || (!self.anti.is_empty() && self.anti_blocks(p)) {
                 constrained.push(p);
@@ -547,7 +564,12 @@ impl Cluster {
                 // take any ready node that fits; otherwise keep waiting for it.
                 if self.nodes[m].life >= NodeLife::Ready {
                     self.unnominate(p);
+                    fit_none.clear();
                 }
+            }
+            let free = self.pods[p].nominated.is_none();
+            if free && fit_none.iter().any(|&q| self.same_shape(q, p)) {
+                continue;
             }
             let mut best: Option<(u64, usize)> = None;
             for &n in &ready {
@@ -560,9 +582,13 @@ impl Cluster {
                     }
                 }
             }
-            if let Some((_, n)) = best {
-                self.bind(p, n, now);
-                bound.push(p);
+            match best {
+                Some((_, n)) => {
+                    self.bind(p, n, now);
+                    bound.push(p);
+                }
+                None if free => fit_none.push(p),
+                None => {}
             }
         }
         let due = self.node_ready || now >= self.constrained_retry || only.is_some();
@@ -740,5 +766,28 @@ mod tests {
         assert_eq!(bound, vec![a]);
         assert_eq!(c.pods[a].node, Some(0));
         assert!(c.pending.contains(&b));
+    }
+
+    /// A pod no ready node takes keeps later pods of its shape from being tried, until
+    /// an unnomination frees room: then they are tried again.
+    #[test]
+    fn room_freed_by_an_unnomination_is_tried_by_later_pods_of_a_shape_that_fit_nowhere() {
+        let mut c = Cluster::default();
+        c.add_node(test_node(4000));
+        let small = Resources::new(Millicores(1000), Bytes::from_gib(1));
+        let big = Resources::new(Millicores(5000), Bytes::from_gib(1));
+        let a = c.arrive(Arc::new(Pod::new("d", "a", small.clone())), None, Millis(0));
+        // Nominated to the ready node but too large for it: unnominated in the pass.
+        let x = c.arrive(Arc::new(Pod::new("d", "x", big)), None, Millis(0));
+        c.pods[x].nominated = Some(0);
+        c.nodes[0].nominated.push(x);
+        let b = c.arrive(Arc::new(Pod::new("d", "b", small)), None, Millis(0));
+        let catalog = Catalog::default();
+        let pairs = Arc::new(PoolCatalog::new(&[], &catalog));
+        let bound = c.schedule(Millis(1), None, &[], &catalog, &pairs);
+        // `a` met the room kept for `x`; `b` came after `x` let it go.
+        assert_eq!(bound, vec![b]);
+        assert!(c.pending.contains(&a) && c.pending.contains(&x));
+        assert_eq!(c.pods[x].nominated, None);
     }
 }

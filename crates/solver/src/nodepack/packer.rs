@@ -402,8 +402,12 @@ pub(super) fn scaled(r: &Resources, k: usize) -> Resources {
 /// `*free = free.saturating_sub(&scaled(r, k))` in place, without building either.
 pub(super) fn take_scaled(free: &mut Resources, r: &Resources, k: usize) {
     let k64 = k as u64;
-    free.cpu = free.cpu.saturating_sub(nodepack_model::Millicores(r.cpu.0 * k64));
-    free.memory = free.memory.saturating_sub(nodepack_model::Bytes(r.memory.0 * k64));
+    free.cpu = free
+        .cpu
+        .saturating_sub(nodepack_model::Millicores(r.cpu.0 * k64));
+    free.memory = free
+        .memory
+        .saturating_sub(nodepack_model::Bytes(r.memory.0 * k64));
     free.ephemeral_storage = free
         .ephemeral_storage
         .saturating_sub(nodepack_model::Bytes(r.ephemeral_storage.0 * k64));
@@ -743,110 +747,111 @@ impl NodepackStrategy {
                 }
                 let pt = &prep.pool_types[cols[c].pt as usize];
                 let base_reqs = &base[capacity_rank(cols[c].ct) as usize];
-                let fill = |proportional: bool| -> (Vec<(usize, usize)>, f64, Option<Requirements>) {
-                    let mut free = pt.usable.clone();
-                    let mut reqs: Option<Requirements> = None;
-                    let mut take: Vec<(usize, usize)> = Vec::new();
-                    let mut value = 0.0;
-                    // 1. A slice of the remaining demand in proportion (the mix the LP
-                    // would use), as large as fits: balanced use of every resource.
-                    let prop: Vec<usize> = if proportional {
-                        members(words, |w| live[w] & col[w] & !zoned[w]).collect()
-                    } else {
-                        Vec::new()
-                    };
-                    if prop.len() > 1 {
-                        let mut parts: Vec<(&Resources, u64)> = Vec::with_capacity(prop.len());
-                        let mut fits_at = |s: f64| -> bool {
-                            parts.clear();
-                            for &g in &prop {
-                                let k = (s * groups[g].remaining() as f64).floor() as u64;
-                                parts.push((&groups[g].req, k));
-                            }
-                            scaled_sum_fits(&parts, &pt.usable)
+                let fill =
+                    |proportional: bool| -> (Vec<(usize, usize)>, f64, Option<Requirements>) {
+                        let mut free = pt.usable.clone();
+                        let mut reqs: Option<Requirements> = None;
+                        let mut take: Vec<(usize, usize)> = Vec::new();
+                        let mut value = 0.0;
+                        // 1. A slice of the remaining demand in proportion (the mix the LP
+                        // would use), as large as fits: balanced use of every resource.
+                        let prop: Vec<usize> = if proportional {
+                            members(words, |w| live[w] & col[w] & !zoned[w]).collect()
+                        } else {
+                            Vec::new()
                         };
-                        // The largest scale the sums fit at, exact but for rounding
-                        // (the floors only take pods away); bisection if rounding broke it.
-                        let direct = slice_scale(
-                            prop.iter()
-                                .map(|&g| (&groups[g].req, groups[g].remaining() as u64)),
-                            &pt.usable,
-                        );
-                        // Below one pod of the largest remainder every floor is 0:
-                        // the slice takes nothing.
-                        let most = prop.iter().map(|&g| groups[g].remaining()).max();
-                        if direct * most.unwrap_or(0) as f64 >= 1.0 {
-                            let (mut lo, mut hi) = (0.0f64, 1.0f64);
-                            if fits_at(direct) {
-                                lo = direct;
-                            } else if fits_at(hi) {
-                                lo = hi;
-                            } else {
-                                for _ in 0..30 {
-                                    let mid = (lo + hi) / 2.0;
-                                    if fits_at(mid) {
-                                        lo = mid;
-                                    } else {
-                                        hi = mid;
+                        if prop.len() > 1 {
+                            let mut parts: Vec<(&Resources, u64)> = Vec::with_capacity(prop.len());
+                            let mut fits_at = |s: f64| -> bool {
+                                parts.clear();
+                                for &g in &prop {
+                                    let k = (s * groups[g].remaining() as f64).floor() as u64;
+                                    parts.push((&groups[g].req, k));
+                                }
+                                scaled_sum_fits(&parts, &pt.usable)
+                            };
+                            // The largest scale the sums fit at, exact but for rounding
+                            // (the floors only take pods away); bisection if rounding broke it.
+                            let direct = slice_scale(
+                                prop.iter()
+                                    .map(|&g| (&groups[g].req, groups[g].remaining() as u64)),
+                                &pt.usable,
+                            );
+                            // Below one pod of the largest remainder every floor is 0:
+                            // the slice takes nothing.
+                            let most = prop.iter().map(|&g| groups[g].remaining()).max();
+                            if direct * most.unwrap_or(0) as f64 >= 1.0 {
+                                let (mut lo, mut hi) = (0.0f64, 1.0f64);
+                                if fits_at(direct) {
+                                    lo = direct;
+                                } else if fits_at(hi) {
+                                    lo = hi;
+                                } else {
+                                    for _ in 0..30 {
+                                        let mid = (lo + hi) / 2.0;
+                                        if fits_at(mid) {
+                                            lo = mid;
+                                        } else {
+                                            hi = mid;
+                                        }
+                                    }
+                                }
+                                for &g in &prop {
+                                    let k = (lo * groups[g].remaining() as f64).floor() as usize;
+                                    if k > 0 {
+                                        take_scaled(&mut free, &groups[g].req, k);
+                                        value += groups[g].fair * k as f64;
+                                        take.push((g, k));
                                     }
                                 }
                             }
-                            for &g in &prop {
-                                let k = (lo * groups[g].remaining() as f64).floor() as usize;
-                                if k > 0 {
-                                    take_scaled(&mut free, &groups[g].req, k);
-                                    value += groups[g].fair * k as f64;
-                                    take.push((g, k));
-                                }
+                        }
+                        // 2. Top up, first fit decreasing.
+                        // (The slice's entries are by ascending group; the top-up meets
+                        // each group once.)
+                        let sliced_len = take.len();
+                        for g in members(words, |w| live[w] & col[w]) {
+                            let q = &small[g];
+                            if q[0] > free.cpu.0
+                                || q[1] > free.memory.0
+                                || q[2] > free.ephemeral_storage.0
+                                || q[3] > free.pods
+                            {
+                                continue;
+                            }
+                            let gr = &groups[g];
+                            let at = take[..sliced_len].binary_search_by_key(&g, |t| t.0);
+                            let already = at.map_or(0, |i| take[i].1);
+                            let k = max_fit(&free, &gr.req, gr.remaining() - already);
+                            if k == 0 {
+                                continue;
+                            }
+                            // Only zone terms narrow the node's requirements.
+                            let now = reqs.as_ref().unwrap_or(base_reqs);
+                            let merged = gr
+                                .term
+                                .keys
+                                .contains_key(labels::ZONE)
+                                .then(|| now.intersect(&gr.term));
+                            if pt
+                                .offerings_for(merged.as_ref().unwrap_or(now))
+                                .next()
+                                .is_none()
+                            {
+                                continue;
+                            }
+                            if merged.is_some() {
+                                reqs = merged;
+                            }
+                            take_scaled(&mut free, &gr.req, k);
+                            value += gr.fair * k as f64;
+                            match at {
+                                Ok(i) => take[i].1 += k,
+                                Err(_) => take.push((g, k)),
                             }
                         }
-                    }
-                    // 2. Top up, first fit decreasing.
-                    // (The slice's entries are by ascending group; the top-up meets
-                    // each group once.)
-                    let sliced_len = take.len();
-                    for g in members(words, |w| live[w] & col[w]) {
-                        let q = &small[g];
-                        if q[0] > free.cpu.0
-                            || q[1] > free.memory.0
-                            || q[2] > free.ephemeral_storage.0
-                            || q[3] > free.pods
-                        {
-                            continue;
-                        }
-                        let gr = &groups[g];
-                        let at = take[..sliced_len].binary_search_by_key(&g, |t| t.0);
-                        let already = at.map_or(0, |i| take[i].1);
-                        let k = max_fit(&free, &gr.req, gr.remaining() - already);
-                        if k == 0 {
-                            continue;
-                        }
-                        // Only zone terms narrow the node's requirements.
-                        let now = reqs.as_ref().unwrap_or(base_reqs);
-                        let merged = gr
-                            .term
-                            .keys
-                            .contains_key(labels::ZONE)
-                            .then(|| now.intersect(&gr.term));
-                        if pt
-                            .offerings_for(merged.as_ref().unwrap_or(now))
-                            .next()
-                            .is_none()
-                        {
-                            continue;
-                        }
-                        if merged.is_some() {
-                            reqs = merged;
-                        }
-                        take_scaled(&mut free, &gr.req, k);
-                        value += gr.fair * k as f64;
-                        match at {
-                            Ok(i) => take[i].1 += k,
-                            Err(_) => take.push((g, k)),
-                        }
-                    }
-                    (take, value, reqs)
-                };
+                        (take, value, reqs)
+                    };
                 // Both fills; keep the one that buys more fair cost (the proportional
                 // slice needs two groups, else both fills are the same).
                 let (t1, v1, r1) = fill(false);
