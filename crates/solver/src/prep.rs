@@ -688,20 +688,32 @@ impl PoolCatalog {
             .map(|i| self.pool_types[i].min_price)
     }
 
+    /// Does pair `i`'s usable capacity fit in pair `j`'s (`usable.fits`)?
+    pub(crate) fn usable_fits_in(&self, i: usize, j: usize) -> bool {
+        self.caps[j].iter().zip(&self.caps[i]).all(|(a, b)| a >= b)
+            && self.ext_usable[i].iter().all(|&(k, v)| {
+                v == 0
+                    || self.ext_usable[j]
+                        .iter()
+                        .find(|e| e.0 == k)
+                        .is_some_and(|e| v <= e.1)
+            })
+    }
+
+    /// Are pairs `i` and `j`'s usable capacities equal (`==`)?
+    pub(crate) fn usable_eq(&self, i: usize, j: usize) -> bool {
+        self.caps[i] == self.caps[j] && self.ext_usable[i] == self.ext_usable[j]
+    }
+
     /// `by_min_price` without the pairs whose usable capacity an earlier pair's covers
     /// in every resource.
     fn undominated_by_price(&self) -> Vec<u32> {
-        let covers = |j: usize, i: usize| {
-            self.caps[j].iter().zip(&self.caps[i]).all(|(a, b)| a >= b)
-                && self.pool_types[i]
-                    .usable
-                    .extended
-                    .iter()
-                    .all(|(k, &v)| v <= self.pool_types[j].usable.extended(k))
-        };
         let mut kept: Vec<u32> = Vec::new();
         for &i in &self.by_min_price {
-            if !kept.iter().any(|&j| covers(j as usize, i as usize)) {
+            if !kept
+                .iter()
+                .any(|&j| self.usable_fits_in(i as usize, j as usize))
+            {
                 kept.push(i);
             }
         }
@@ -1337,6 +1349,32 @@ pub(crate) mod tests {
         // Some requests fit somewhere and some nowhere, with and without GPUs.
         assert!(found[0] > 0 && found[0] < 48, "{found:?}");
         assert!(found[1] > 0 && found[1] < 96, "{found:?}");
+    }
+
+    /// The pair-to-pair capacity tests on indexed extended names answer as `fits` and
+    /// `==` on the usable capacities, GPUs, other devices and zero entries included.
+    #[test]
+    fn pair_capacity_tests_answer_as_the_resource_lists() {
+        let mut types = tk::catalog().instance_types;
+        for (cpu, fpga) in [(8, 0), (8, 1), (16, 2)] {
+            let mut t = tk::instance_type("f1", "amd64", cpu, 4, 0, 0.05);
+            t.name = format!("f1.{cpu}x-{fpga}");
+            t.capacity.extended.insert("example.com/fpga".into(), fpga);
+            types.push(t);
+        }
+        let pairs = PoolCatalog::new(&[tk::pool("a", &[])], &tk::catalog_of(types));
+        let n = pairs.pool_types.len();
+        let (mut fits, mut eq) = (0, 0);
+        for i in 0..n {
+            for j in 0..n {
+                let (a, b) = (&pairs.pool_types[i].usable, &pairs.pool_types[j].usable);
+                assert_eq!(pairs.usable_fits_in(i, j), a.fits(b), "{i} in {j}");
+                assert_eq!(pairs.usable_eq(i, j), a == b, "{i} == {j}");
+                fits += a.fits(b) as usize;
+                eq += (a == b) as usize;
+            }
+        }
+        assert!(fits > n && fits < n * n && eq >= n, "{fits} {eq}");
     }
 
     /// The first pair in price order is kept, and a pair that an earlier one covers in

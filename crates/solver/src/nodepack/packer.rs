@@ -108,17 +108,14 @@ impl Dominance {
         while self.state[c] == 0 {
             let x = self.buckets[b][self.pos[b]];
             self.pos[b] += 1;
-            let a = &prep.pool_types[cols[x].pt as usize].usable;
-            // (cpu, memory, storage, pods) first: a quick test before the full one.
-            let qa = prep.caps_of(cols[x].pt as usize);
+            // The price first, then the capacities (names of extended resources
+            // compared as indices).
+            let (a, px) = (cols[x].pt as usize, cols[x].price);
             let dominated = self.kept[b].iter().any(|&d| {
-                let qb = prep.caps_of(cols[d].pt as usize);
-                qa.iter().zip(qb).all(|(p, q)| p <= q) && {
-                    let bd = &prep.pool_types[cols[d].pt as usize].usable;
-                    a.fits(bd)
-                        && cols[d].price <= cols[x].price
-                        && (cols[d].price < cols[x].price || a != bd || d < x)
-                }
+                let (bd, pd) = (cols[d].pt as usize, cols[d].price);
+                pd <= px
+                    && prep.usable_fits_in(a, bd)
+                    && (pd < px || !prep.usable_eq(a, bd) || d < x)
             });
             self.state[x] = if dominated { 2 } else { 1 };
             if !dominated {
@@ -751,6 +748,8 @@ impl NodepackStrategy {
                     |proportional: bool| -> (Vec<(usize, usize)>, f64, Option<Requirements>) {
                         let mut free = pt.usable.clone();
                         let mut reqs: Option<Requirements> = None;
+                        // Whether `reqs` has an offering of the pair (asked once per value).
+                        let mut offered_now: Option<bool> = None;
                         let mut take: Vec<(usize, usize)> = Vec::new();
                         let mut value = 0.0;
                         // 1. A slice of the remaining demand in proportion (the mix the LP
@@ -833,15 +832,18 @@ impl NodepackStrategy {
                                 .keys
                                 .contains_key(labels::ZONE)
                                 .then(|| now.intersect(&gr.term));
-                            if pt
-                                .offerings_for(merged.as_ref().unwrap_or(now))
-                                .next()
-                                .is_none()
-                            {
+                            let offered = match &merged {
+                                Some(m) => pt.offerings_for(m).next().is_some(),
+                                // The same requirements as the last take: the same answer.
+                                None => *offered_now
+                                    .get_or_insert_with(|| pt.offerings_for(now).next().is_some()),
+                            };
+                            if !offered {
                                 continue;
                             }
                             if merged.is_some() {
                                 reqs = merged;
+                                offered_now = Some(true);
                             }
                             take_scaled(&mut free, &gr.req, k);
                             value += gr.fair * k as f64;
