@@ -362,7 +362,7 @@ impl Provisioner {
 /// room (its bound and nominated pods' requests taken off), and each pool's usage as the
 /// solver counts it against its limits (the capacity of the nodes it sees). Both are
 /// read when a test needs them: the free room node by node, the pools' usage once, when
-/// no live node takes a pod (a replay builds a room at most passes, most of them for a
+/// no live node takes a pod (a replay builds a room in most passes, most of them for a
 /// pod some node has room for; only pools with limits are summed).
 struct Room<'c> {
     ctx: &'c Ctx<'c>,
