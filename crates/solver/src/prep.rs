@@ -106,11 +106,10 @@ pub struct PoolCatalog {
     capacities: Vec<[u64; 4]>,
     /// Each pair's `min_price`, contiguous likewise.
     min_price: Vec<i64>,
-    /// Whether each pair's usable capacity has extended resources (GPUs...), likewise.
-    extended: Vec<bool>,
     /// The extended resource names of every pair's usable or full capacity, sorted.
     ext_names: Vec<String>,
-    /// Each pair's usable extended resources as (index in `ext_names`, quantity).
+    /// Each pair's usable extended resources (GPUs...) as (index in `ext_names`,
+    /// quantity); empty for a pair without any.
     ext_usable: Vec<Vec<(u32, u64)>>,
     /// Each pair's full-capacity extended resources, likewise.
     ext_capacity: Vec<Vec<(u32, u64)>>,
@@ -513,10 +512,6 @@ impl PoolCatalog {
             caps: pool_types.iter().map(|p| plain_dims(&p.usable)).collect(),
             capacities: pool_types.iter().map(|p| plain_dims(&p.capacity)).collect(),
             min_price: pool_types.iter().map(|p| p.min_price).collect(),
-            extended: pool_types
-                .iter()
-                .map(|p| !p.usable.extended.is_empty())
-                .collect(),
             ext_names,
             ext_usable,
             ext_capacity,
@@ -595,7 +590,7 @@ impl PoolCatalog {
     pub fn fits_pool_type(&self, r: &Resources, pt: usize) -> bool {
         fits_caps(r, &self.caps[pt])
             && (r.extended.is_empty()
-                || if self.extended[pt] {
+                || if self.has_extended(pt) {
                     r.fits(&self.pool_types[pt].usable)
                 } else {
                     // Nothing extended to look up: only zero requests fit.
@@ -627,7 +622,7 @@ impl PoolCatalog {
 
     /// Does pair `pt`'s usable capacity have extended resources?
     pub fn has_extended(&self, pt: usize) -> bool {
-        self.extended[pt]
+        !self.ext_usable[pt].is_empty()
     }
 
     /// Pair `pt`'s cheapest offering price in any zone (`PoolType::min_price`).
