@@ -587,6 +587,8 @@ impl PoolCatalog {
     }
 
     /// Does `r` fit in pair `pt`'s usable capacity? (Same answer as `r.fits(&cap)`.)
+    /// To test one request against many pairs, [`PoolCatalog::fit_test`] looks its
+    /// extended names up once.
     pub fn fits_pool_type(&self, r: &Resources, pt: usize) -> bool {
         fits_caps(r, &self.caps[pt])
             && (r.extended.is_empty()
@@ -596,6 +598,30 @@ impl PoolCatalog {
                     // Nothing extended to look up: only zero requests fit.
                     r.extended.values().all(|&v| v == 0)
                 })
+    }
+
+    /// `r` ready to test against many pairs: [`FitTest::fits`]`(pt)` answers as
+    /// [`PoolCatalog::fits_pool_type`]`(r, pt)`, with the names of `r`'s extended
+    /// resources looked up once here, not once per pair.
+    pub(crate) fn fit_test<'a>(&'a self, r: &'a Resources) -> FitTest<'a> {
+        let mut nowhere = false;
+        let mut ext = Vec::new();
+        for (k, &v) in &r.extended {
+            if v == 0 {
+                continue;
+            }
+            match self.ext_names.binary_search(k) {
+                Ok(i) => ext.push((i as u32, v)),
+                // No pair has it: no pair fits.
+                Err(_) => nowhere = true,
+            }
+        }
+        FitTest {
+            pairs: self,
+            r,
+            ext,
+            nowhere,
+        }
     }
 
     /// The element-wise maximum of the extended resources of `options`' usable
@@ -638,6 +664,7 @@ impl PoolCatalog {
     /// Does `r` fit in some pair, in any pool, with an offering cheaper than `ceiling`
     /// (micro-dollars per hour), in `zone` when given?
     pub fn fits_below(&self, r: &Resources, zone: Option<&str>, ceiling: i64) -> bool {
+        let fit = self.fit_test(r);
         // The zone's bit, exact while every zone has its own.
         let bit = match zone {
             Some(z) if self.zones.len() <= 64 => {
@@ -652,7 +679,7 @@ impl PoolCatalog {
             .iter()
             .map(|&i| i as usize)
             .take_while(|&i| self.pool_types[i].min_price < ceiling)
-            .filter(|&i| self.fits_pool_type(r, i))
+            .filter(|&i| fit.fits(i))
             .any(|i| {
                 let p = &self.pool_types[i];
                 match (bit, zone) {
@@ -675,11 +702,12 @@ impl PoolCatalog {
     pub fn cheapest_fitting(&self, r: &Resources) -> Option<i64> {
         // The first pair in price order that `r` fits is never dominated by an
         // earlier one (which `r` would fit too).
+        let fit = self.fit_test(r);
         self.undominated
             .get_or_init(|| self.undominated_by_price())
             .iter()
             .map(|&i| i as usize)
-            .find(|&i| self.fits_pool_type(r, i))
+            .find(|&i| fit.fits(i))
             .map(|i| self.pool_types[i].min_price)
     }
 
@@ -1023,6 +1051,30 @@ pub fn max_of<'r>(it: impl Iterator<Item = &'r Resources>) -> Resources {
 /// not looked at)?
 pub fn fits_caps(r: &Resources, c: &[u64; 4]) -> bool {
     r.cpu.0 <= c[0] && r.memory.0 <= c[1] && r.ephemeral_storage.0 <= c[2] && r.pods <= c[3]
+}
+
+/// One request tested against many pairs ([`PoolCatalog::fit_test`]).
+pub(crate) struct FitTest<'a> {
+    pairs: &'a PoolCatalog,
+    r: &'a Resources,
+    /// The request's nonzero extended resources, by index in the catalog's names.
+    ext: Vec<(u32, u64)>,
+    /// It asks for an extended resource no pair has.
+    nowhere: bool,
+}
+
+impl FitTest<'_> {
+    /// Does the request fit in pair `pt`'s usable capacity?
+    pub fn fits(&self, pt: usize) -> bool {
+        !self.nowhere
+            && fits_caps(self.r, &self.pairs.caps[pt])
+            && self.ext.iter().all(|&(k, v)| {
+                self.pairs.ext_usable[pt]
+                    .iter()
+                    .find(|e| e.0 == k)
+                    .is_some_and(|e| v <= e.1)
+            })
+    }
 }
 
 /// Element-wise maximum of the capacities of a set of pairs (what Karpenter subtracts
@@ -1370,6 +1422,37 @@ pub(crate) mod tests {
             }
         }
         assert!(fits > n && fits < n * n && eq >= n, "{fits} {eq}");
+        // One request against every pair, its extended names looked up once: requests
+        // of every pair's usable room, GPUs and FPGAs asked for, zero entries, and a
+        // resource no pair has.
+        let mut asks: Vec<Resources> = pairs.pool_types.iter().map(|p| p.usable.clone()).collect();
+        for (name, k) in [
+            (NVIDIA_GPU, 0),
+            (NVIDIA_GPU, 1),
+            (NVIDIA_GPU, 8),
+            ("example.com/fpga", 0),
+            ("example.com/fpga", 2),
+            ("example.com/none", 0),
+            ("example.com/none", 1),
+        ] {
+            let mut r = Resources::new(Millicores(4_000), Bytes::from_gib(2)).with_pods(1);
+            r.extended.insert(name.into(), k);
+            asks.push(r);
+        }
+        let mut yes = 0;
+        for r in &asks {
+            let fit = pairs.fit_test(r);
+            for pt in 0..n {
+                assert_eq!(fit.fits(pt), pairs.fits_pool_type(r, pt), "{r} on {pt}");
+                assert_eq!(
+                    fit.fits(pt),
+                    r.fits(&pairs.pool_types[pt].usable),
+                    "{r} on {pt}"
+                );
+                yes += fit.fits(pt) as usize;
+            }
+        }
+        assert!(yes > asks.len() && yes < asks.len() * n, "{yes}");
     }
 
     /// The first pair in price order is kept, and a pair that an earlier one covers in

@@ -216,8 +216,9 @@ impl<'p, 'a> Engine<'p, 'a> {
             .keys()
             .any(|k| k != labels::ZONE && k != labels::CAPACITY_TYPE);
         let offered = recheck.then(|| self.prep.min_prices(self.prep.offer_masks(new_reqs)));
+        let fit = self.prep.fit_test(total);
         let keep = |o: u32| {
-            self.prep.fits_pool_type(total, o as usize)
+            fit.fits(o as usize)
                 && offered.as_ref().is_none_or(|m| {
                     m[o as usize].is_some()
                         && (!labels || self.prep.pt_labels_ok(new_reqs, changed, o as usize))
@@ -298,9 +299,10 @@ impl<'p, 'a> Engine<'p, 'a> {
             // offering of an allowed capacity type.
             let (zm, cm) = self.prep.offer_masks(reqs);
             let mut found = 0u64;
+            let fit = self.prep.fit_test(total);
             for &o in options {
                 let pt = &self.prep.pool_types[o as usize];
-                if found == zm || !self.prep.fits_pool_type(total, o as usize) {
+                if found == zm || !fit.fits(o as usize) {
                     continue;
                 }
                 for &(z, c) in &pt.offer_bits {
@@ -318,9 +320,10 @@ impl<'p, 'a> Engine<'p, 'a> {
                 .map(|(_, z)| z.clone())
                 .collect();
         }
+        let fit = self.prep.fit_test(total);
         options
             .iter()
-            .filter(|&&o| self.prep.fits_pool_type(total, o as usize))
+            .filter(|&&o| fit.fits(o as usize))
             .flat_map(|&o| option_values(self.prep, o, reqs, key))
             .collect()
     }

@@ -54,9 +54,10 @@ impl<'a> Engine<'_, 'a> {
         total: &Resources,
     ) -> Option<(u32, i64)> {
         let prices = self.prep.min_prices(self.prep.offer_masks(reqs));
+        let fit = self.prep.fit_test(total);
         options
             .iter()
-            .filter(|&&o| self.prep.fits_pool_type(total, o as usize))
+            .filter(|&&o| fit.fits(o as usize))
             .filter_map(|&o| prices[o as usize].map(|p| (p, o)))
             .min()
             .map(|(p, o)| (o, p))
@@ -175,9 +176,10 @@ impl<'a> Engine<'_, 'a> {
             items.sort_by_key(|(r, _)| std::cmp::Reverse((r.cpu.0, r.memory.0)));
             let biggest = largest_item(&items);
             // Options that hold the largest item, by price per share of the demand.
+            let fit = self.prep.fit_test(&biggest);
             let mut cands: Vec<(f64, u32)> = options
                 .iter()
-                .filter(|&&o| self.prep.fits_pool_type(&biggest, o as usize))
+                .filter(|&&o| fit.fits(o as usize))
                 .filter_map(|&o| {
                     let p = prices[o as usize]?;
                     let share = dominant_share(&total, &self.prep.pool_types[o as usize].usable);
@@ -258,10 +260,11 @@ impl<'a> Engine<'_, 'a> {
             let cl = &mut self.claims[c];
             match (bins.get(k), plans.get(k)) {
                 (Some(bin), Some((total, o))) => {
+                    let fit = self.prep.fit_test(total);
                     let kept: Vec<u32> = options
                         .iter()
                         .copied()
-                        .filter(|&x| self.prep.fits_pool_type(total, x as usize))
+                        .filter(|&x| fit.fits(x as usize))
                         .collect();
                     cl.pods = bin.clone();
                     cl.requested = total.clone();

@@ -356,8 +356,9 @@ impl NodepackStrategy {
             let k = i - info.start;
             compatible[k / 64] & (1u64 << (k % 64)) != 0
         };
+        let fit = prep.fit_test(&pk.requested);
         let mut alts: Vec<(i64, &str, usize)> = (info.start..info.end)
-            .filter(|&i| i as u32 != pk.pt && prep.fits_pool_type(&pk.requested, i) && ok(i))
+            .filter(|&i| i as u32 != pk.pt && fit.fits(i) && ok(i))
             .filter_map(|i| prices[i].map(|pr| (pr, prep.pool_types[i].name.as_str(), i)))
             .collect();
         // The cheapest (keys are distinct: the index is last), in order.
@@ -386,18 +387,14 @@ impl NodepackStrategy {
         let problem = prep.problem;
         let mut pools = Vec::new();
         let mut why = Vec::new();
+        let fit = prep.fit_test(&pod.requests);
         for strict in [true, false] {
             for &pool in &prep.pool_order {
                 if pools.contains(&pool) {
                     continue;
                 }
                 match eng.cache.get(prep, pool, term, &pod.tolerations, strict) {
-                    Ok(list)
-                        if list
-                            .iter()
-                            .rev()
-                            .any(|&o| prep.fits_pool_type(&pod.requests, o as usize)) =>
-                    {
+                    Ok(list) if list.iter().rev().any(|&o| fit.fits(o as usize)) => {
                         pools.push(pool)
                     }
                     Ok(list) => {

@@ -500,9 +500,10 @@ impl NodepackStrategy {
             };
             let mut gc = Vec::new();
             let (zones, cts) = prep.offer_masks(&term);
+            let fit = prep.fit_test(&pod.requests);
             for &o in list {
                 let pt = &prep.pool_types[o as usize];
-                if !pod.requests.fits(&pt.usable) {
+                if !fit.fits(o as usize) {
                     continue;
                 }
                 // The capacity types of its offerings the term allows.
@@ -611,7 +612,12 @@ impl NodepackStrategy {
                     .sum();
                 (cost, left, mine, limits)
             };
-        let (nodes, whole, cut, eligible) = self.pattern_plan(prep, &pc, &groups, &mut dominance);
+        // (With `greedy_only` the plan would be empty: not even its bins are built.)
+        let (nodes, whole, cut, eligible) = if self.greedy_only {
+            (Vec::new(), 0, false, Vec::new())
+        } else {
+            self.pattern_plan(prep, &pc, &groups, &mut dominance)
+        };
         let mut variants = vec![nodes.len()];
         if whole < nodes.len() {
             variants.push(whole);
@@ -1043,15 +1049,7 @@ impl NodepackStrategy {
                 items: its,
             });
         }
-        let (mut nodes, whole, cut) = patterns::plan(
-            &items,
-            &bins,
-            if self.greedy_only {
-                0
-            } else {
-                patterns::BUDGET
-            },
-        );
+        let (mut nodes, whole, cut) = patterns::plan(&items, &bins, patterns::BUDGET);
         // Bins back to columns.
         for n in nodes.iter_mut() {
             n.bin = bin_cols[n.bin];
@@ -1153,6 +1151,7 @@ impl Cheapest<'_> {
         pods: usize,
     ) -> Option<(f64, u32)> {
         let mut pick: Option<(f64, u32)> = None;
+        let fit = prep.fit_test(requested);
         for &d in self.order {
             let col = &self.cols[d];
             if pick.is_some_and(|(p, _)| col.price > p) {
@@ -1160,7 +1159,7 @@ impl Cheapest<'_> {
             }
             if col.ct != ct
                 || !gs.iter().all(|&g| self.groups[g].has(d))
-                || !requested.fits(&prep.pool_types[col.pt as usize].usable)
+                || !fit.fits(col.pt as usize)
             {
                 continue;
             }
