@@ -10,6 +10,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// The allocator of the `nodepack` command, so that the benches time what it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use nodepack_model::pod::{
     PodAffinityTerm, TopologySpread, Weighted, WhenUnsatisfiable, HOSTNAME_KEY, ZONE_KEY,
 };

@@ -25,6 +25,11 @@ mod solve_cmd;
 mod sweep_cmd;
 mod tabular;
 
+/// mimalloc: the solver and the simulator allocate many small resource lists and
+/// requirement sets; it runs them faster than the system allocator, with the same output.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 
