@@ -148,21 +148,29 @@ impl Resources {
 
     /// Sum that saturates at `u64::MAX` instead of overflowing.
     pub fn saturating_add(&self, o: &Resources) -> Resources {
-        let mut extended = self.extended.clone();
-        for (k, v) in &o.extended {
-            let e = extended.entry(k.clone()).or_insert(0);
-            *e = e.saturating_add(*v);
-        }
-        Resources {
-            cpu: Millicores(self.cpu.0.saturating_add(o.cpu.0)),
-            memory: Bytes(self.memory.0.saturating_add(o.memory.0)),
-            ephemeral_storage: Bytes(
-                self.ephemeral_storage
-                    .0
-                    .saturating_add(o.ephemeral_storage.0),
-            ),
-            pods: self.pods.saturating_add(o.pods),
-            extended,
+        let mut sum = self.clone();
+        sum.saturating_add_assign(o);
+        sum
+    }
+
+    /// [`Resources::saturating_add`] in place: `self` becomes the sum (every extended
+    /// name of `o` present, zero entries included), without copying `self`.
+    pub fn saturating_add_assign(&mut self, o: &Resources) {
+        self.cpu = Millicores(self.cpu.0.saturating_add(o.cpu.0));
+        self.memory = Bytes(self.memory.0.saturating_add(o.memory.0));
+        self.ephemeral_storage = Bytes(
+            self.ephemeral_storage
+                .0
+                .saturating_add(o.ephemeral_storage.0),
+        );
+        self.pods = self.pods.saturating_add(o.pods);
+        for (k, &v) in &o.extended {
+            match self.extended.get_mut(k) {
+                Some(e) => *e = e.saturating_add(v),
+                None => {
+                    self.extended.insert(k.clone(), v);
+                }
+            }
         }
     }
 
@@ -392,6 +400,44 @@ mod tests {
             let cap = r(c, m, cg).with_pods(2);
             prop_assert_eq!(x.fits_with(&y, &cap), x.saturating_add(&y).fits(&cap));
             prop_assert_eq!(y.fits_with(&x, &cap), x.saturating_add(&y).fits(&cap));
+        }
+
+        /// The sum in place is the field-wise saturating sum, with every extended name
+        /// of either side (zero entries kept): near-maximal values, names on one side
+        /// only, zeros.
+        #[test]
+        fn summing_in_place_is_the_field_wise_saturating_sum(
+            a in prop::collection::vec(0u64..4, 6), b in prop::collection::vec(0u64..4, 6),
+            ea in prop::collection::btree_map("[abc]", 0u64..4, 0..3),
+            eb in prop::collection::btree_map("[bcd]", 0u64..4, 0..3),
+        ) {
+            // 0..3 small, 3 near the top, so sums overflow.
+            let v = |k: u64| if k == 3 { u64::MAX - 1 } else { k };
+            let mk = |x: &[u64], e: &BTreeMap<String, u64>| Resources {
+                cpu: Millicores(v(x[0])),
+                memory: Bytes(v(x[1])),
+                ephemeral_storage: Bytes(v(x[2])),
+                pods: v(x[3]),
+                extended: e.iter().map(|(k, &n)| (k.clone(), v(n))).collect(),
+            };
+            let (x, y) = (mk(&a, &ea), mk(&b, &eb));
+            let mut names: Vec<&String> = x.extended.keys().chain(y.extended.keys()).collect();
+            names.sort();
+            names.dedup();
+            let want = Resources {
+                cpu: Millicores(x.cpu.0.saturating_add(y.cpu.0)),
+                memory: Bytes(x.memory.0.saturating_add(y.memory.0)),
+                ephemeral_storage: Bytes(x.ephemeral_storage.0.saturating_add(y.ephemeral_storage.0)),
+                pods: x.pods.saturating_add(y.pods),
+                extended: names
+                    .into_iter()
+                    .map(|k| (k.clone(), x.extended(k).saturating_add(y.extended(k))))
+                    .collect(),
+            };
+            let mut z = x.clone();
+            z.saturating_add_assign(&y);
+            prop_assert_eq!(&z, &want);
+            prop_assert_eq!(x.saturating_add(&y), want);
         }
     }
 }

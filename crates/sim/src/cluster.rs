@@ -299,13 +299,14 @@ impl Cluster {
         if ns.nominated.iter().all(|&q| q == p) {
             return true;
         }
-        let reserved = ns
-            .nominated
-            .iter()
-            .filter(|&&q| q != p)
-            .fold(ns.requested.clone(), |acc, &q| {
-                acc.saturating_add(&self.pods[q].pod.requests)
-            });
+        let reserved =
+            ns.nominated
+                .iter()
+                .filter(|&&q| q != p)
+                .fold(ns.requested.clone(), |mut acc, &q| {
+                    acc.saturating_add_assign(&self.pods[q].pod.requests);
+                    acc
+                });
         self.pods[p]
             .pod
             .requests
@@ -350,7 +351,7 @@ impl Cluster {
         let anti = !ps.pod.pod_anti_affinity.is_empty();
         let ns = &mut self.nodes[n];
         ns.pods.push(p);
-        ns.requested = ns.requested.saturating_add(&req);
+        ns.requested.saturating_add_assign(&req);
         ns.empty_since = None;
         ns.last_change = now;
         ns.spare = false;

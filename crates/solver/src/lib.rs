@@ -69,7 +69,7 @@ pub mod internals {
     pub use crate::explain::explain;
     pub use crate::karpenter::{fleet_choice, MAX_INSTANCE_TYPES, PRICE_CAPACITY_BAND};
     pub use crate::lower_bound::{bound_for, bound_for_prepared};
-    pub use crate::prep::{PoolCatalog, PoolType, Prepared};
+    pub use crate::prep::{FitTest, PoolCatalog, PoolType, Prepared};
 }
 
 /// The names most programs need: `use nodepack_solver::prelude::*;`.

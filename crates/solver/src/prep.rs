@@ -603,7 +603,7 @@ impl PoolCatalog {
     /// `r` ready to test against many pairs: [`FitTest::fits`]`(pt)` answers as
     /// [`PoolCatalog::fits_pool_type`]`(r, pt)`, with the names of `r`'s extended
     /// resources looked up once here, not once per pair.
-    pub(crate) fn fit_test<'a>(&'a self, r: &'a Resources) -> FitTest<'a> {
+    pub fn fit_test<'a>(&'a self, r: &'a Resources) -> FitTest<'a> {
         let mut nowhere = false;
         let mut ext = Vec::new();
         for (k, &v) in &r.extended {
@@ -971,7 +971,7 @@ impl LimitTracker {
                 .get(&n.node.instance_type)
                 .map(|t| t.capacity.clone())
                 .unwrap_or_else(|| n.node.allocatable.clone());
-            used[pi].0 = used[pi].0.saturating_add(&cap);
+            used[pi].0.saturating_add_assign(&cap);
             used[pi].1 += 1;
         }
         LimitTracker { used }
@@ -1054,7 +1054,7 @@ pub fn fits_caps(r: &Resources, c: &[u64; 4]) -> bool {
 }
 
 /// One request tested against many pairs ([`PoolCatalog::fit_test`]).
-pub(crate) struct FitTest<'a> {
+pub struct FitTest<'a> {
     pairs: &'a PoolCatalog,
     r: &'a Resources,
     /// The request's nonzero extended resources, by index in the catalog's names.

@@ -177,7 +177,7 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<Violation> {
             ));
         }
         let e = extra.entry(n.node.name.as_str()).or_default();
-        *e = e.saturating_add(&pod.requests);
+        e.saturating_add_assign(&pod.requests);
         where_.insert(
             &pod.id,
             Placed {
@@ -309,7 +309,7 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<Violation> {
         let mut used = pool.daemonset_overhead.clone();
         for id in &n.pods {
             let Some(pod) = pending.get(id) else { continue };
-            used = used.saturating_add(&pod.requests);
+            used.saturating_add_assign(&pod.requests);
             if let Some(t) = first_untolerated(&pool.taints, &pod.tolerations) {
                 errs.push(Violation::new(
                     Rule::Taint,
@@ -334,7 +334,7 @@ pub fn validate(problem: &Problem, plan: &Plan) -> Vec<Violation> {
             ));
         }
         let e = pool_use.entry(pool.name.as_str()).or_default();
-        e.0 = e.0.saturating_add(&it.capacity);
+        e.0.saturating_add_assign(&it.capacity);
         e.1 += 1;
     }
     // 4. Pool limits.

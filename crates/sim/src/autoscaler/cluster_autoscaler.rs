@@ -176,7 +176,7 @@ impl ClusterAutoscaler {
                     && ps.terms.iter().any(|t| t.satisfied_by(&ns.node.labels))
                     && first_untolerated(&ctx.pools[ns.pool].taints, &ps.pod.tolerations).is_none()
                 {
-                    *used = used.saturating_add(&ps.pod.requests);
+                    used.saturating_add_assign(&ps.pod.requests);
                     return false;
                 }
             }
@@ -341,7 +341,7 @@ impl ClusterAutoscaler {
                         && ps.terms.iter().any(|t| t.satisfied_by(&ms.node.labels))
                         && first_untolerated(&ms.node.taints, &ps.pod.tolerations).is_none();
                     if ok {
-                        *used = used.saturating_add(&ps.pod.requests);
+                        used.saturating_add_assign(&ps.pod.requests);
                     }
                     ok
                 })

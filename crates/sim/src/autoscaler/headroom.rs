@@ -63,11 +63,14 @@ impl Headroom {
                 return false;
             }
             let u = used.entry(*n).or_insert_with(|| {
-                ns.nominated.iter().fold(ns.requested.clone(), |acc, &p| {
-                    acc.saturating_add(&c.pods[p].pod.requests)
-                })
+                ns.nominated
+                    .iter()
+                    .fold(ns.requested.clone(), |mut acc, &p| {
+                        acc.saturating_add_assign(&c.pods[p].pod.requests);
+                        acc
+                    })
             });
-            *u = u.saturating_add(&r.requests);
+            u.saturating_add_assign(&r.requests);
         }
         used.iter()
             .all(|(&n, u)| u.fits_with(&Resources::default(), &c.nodes[n].node.allocatable))

@@ -175,7 +175,7 @@ fn stands_in(c: &Cluster, s: usize, a: usize) -> bool {
         if !ps.terms.iter().any(|t| t.satisfied_by(&sn.node.labels)) {
             return false;
         }
-        need = need.saturating_add(&ps.pod.requests);
+        need.saturating_add_assign(&ps.pod.requests);
     }
     need.fits_with(&Resources::default(), &sn.node.allocatable)
 }

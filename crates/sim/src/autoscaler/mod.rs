@@ -393,7 +393,7 @@ impl<'c> Room<'c> {
                     continue;
                 }
                 if let Some(u) = used.get_mut(n.pool) {
-                    u.0 = u.0.saturating_add(&n.capacity);
+                    u.0.saturating_add_assign(&n.capacity);
                     u.1 += 1;
                 }
             }
@@ -430,8 +430,9 @@ impl<'c> Room<'c> {
             let (u, n) = &self.used()[k];
             !pool.limits.exceeded_by_sum(u, &pt.capacity, n + 1)
         };
+        let fit = pairs.fit_test(req);
         let on_new = |(k, pt): (usize, &nodepack_solver::internals::PoolType)| {
-            req.fits(&pt.usable)
+            fit.fits(k)
                 && self.ctx.pools.get(pt.pool).is_some_and(|pool| {
                     within(pool, pt.pool, pt)
                         && first_untolerated(&pool.taints, &pod.tolerations).is_none()

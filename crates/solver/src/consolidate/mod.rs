@@ -291,10 +291,10 @@ impl<'p, 'a> Fleet<'p, 'a> {
             .nodes
             .iter()
             .map(|e| {
-                let used = e
-                    .pods
-                    .iter()
-                    .fold(Resources::default(), |a, q| a.saturating_add(&q.requests));
+                let used = e.pods.iter().fold(Resources::default(), |mut a, q| {
+                    a.saturating_add_assign(&q.requests);
+                    a
+                });
                 e.node.allocatable.saturating_sub(&used)
             })
             .collect();
@@ -746,7 +746,7 @@ impl<'p, 'a> Fleet<'p, 'a> {
             }
             let (mut used, mut count) = self.pool_usage(k, removed);
             for n in new.iter().filter(|n| n.nodepool == pool.name) {
-                used = used.saturating_add(&cap(&n.instance_type).unwrap_or_default());
+                used.saturating_add_assign(&cap(&n.instance_type).unwrap_or_default());
                 count += 1;
             }
             if pool.limits.exceeded_by(&used, count).is_some() {
@@ -764,13 +764,13 @@ impl<'p, 'a> Fleet<'p, 'a> {
         let mut count = 0u64;
         for j in 0..self.p.nodes.len() {
             if self.pool[j] == Some(k) && !self.gone[j] && !removed.contains(&j) {
-                used = used.saturating_add(&self.capacity[j]);
+                used.saturating_add_assign(&self.capacity[j]);
                 count += 1;
             }
         }
         let name = &self.p.nodepools[k].name;
         for n in self.replacements.iter().filter(|n| &n.nodepool == name) {
-            used = used.saturating_add(&cap(&n.instance_type).unwrap_or_default());
+            used.saturating_add_assign(&cap(&n.instance_type).unwrap_or_default());
             count += 1;
         }
         (used, count)

@@ -610,7 +610,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             .filter(|&i| i < 64)
             .map_or(NO_ZONE, |i| i as u8);
         cl.reqs = reqs;
-        cl.requested = cl.requested.saturating_add(&pod.requests);
+        cl.requested.saturating_add_assign(&pod.requests);
         cl.pods.push(pi);
         let hostname = cl.hostname.clone();
         let creqs = &cl.reqs;

@@ -149,7 +149,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             let mut used = Resources::default();
             let mut host = HostCounts::default();
             for p in &n.pods {
-                used = used.saturating_add(&p.requests);
+                used.saturating_add_assign(&p.requests);
                 let labels = &n.node.labels;
                 // Existing pods get indices past the pending ones for the select cache.
                 topo.record(base + k, p, &existing_anti[k], &mut host, &|key| {

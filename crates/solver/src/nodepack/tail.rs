@@ -57,7 +57,7 @@ impl NodepackStrategy {
                 for k in 1..idx.len().min(TAIL) {
                     let pk = &out[idx[k].1];
                     reqs = reqs.intersect(&pk.reqs);
-                    requested = requested.saturating_add(&pk.requested);
+                    requested.saturating_add_assign(&pk.requested);
                     before += self.price(prep, pk.pt, &pk.reqs, pk.pods.len());
                     pods.extend(pk.pods.iter().copied());
                     for &p in &pk.pods {
