@@ -60,6 +60,9 @@ pub(super) struct Dominance {
     /// Next position to decide in each bucket.
     pub(super) pos: Vec<usize>,
     pub(super) kept: Vec<Vec<usize>>,
+    /// The usable (cpu, memory, storage, pods) of each bucket's kept columns, beside
+    /// `kept` (a quick test before the full one).
+    kept_caps: Vec<Vec<[u64; 4]>>,
     /// 0: undecided, 1: kept, 2: dominated.
     pub(super) state: Vec<u8>,
 }
@@ -96,6 +99,7 @@ impl Dominance {
         Dominance {
             pos: vec![0; buckets.len()],
             kept: vec![Vec::new(); buckets.len()],
+            kept_caps: vec![Vec::new(); buckets.len()],
             buckets,
             bucket_of,
             state: vec![0; cols.len()],
@@ -111,15 +115,19 @@ impl Dominance {
             // The price first, then the capacities (names of extended resources
             // compared as indices).
             let (a, px) = (cols[x].pt as usize, cols[x].price);
-            let dominated = self.kept[b].iter().any(|&d| {
-                let (bd, pd) = (cols[d].pt as usize, cols[d].price);
-                pd <= px
-                    && prep.usable_fits_in(a, bd)
-                    && (pd < px || !prep.usable_eq(a, bd) || d < x)
+            let ca = prep.caps_of(a);
+            let dominated = self.kept[b].iter().zip(&self.kept_caps[b]).any(|(&d, cd)| {
+                cd.iter().zip(ca).all(|(h, w)| h >= w) && {
+                    let (bd, pd) = (cols[d].pt as usize, cols[d].price);
+                    pd <= px
+                        && prep.usable_fits_in(a, bd)
+                        && (pd < px || !prep.usable_eq(a, bd) || d < x)
+                }
             });
             self.state[x] = if dominated { 2 } else { 1 };
             if !dominated {
                 self.kept[b].push(x);
+                self.kept_caps[b].push(*ca);
             }
         }
         self.state[c] == 2
