@@ -587,17 +587,9 @@ impl PoolCatalog {
     }
 
     /// Does `r` fit in pair `pt`'s usable capacity? (Same answer as `r.fits(&cap)`.)
-    /// To test one request against many pairs, [`PoolCatalog::fit_test`] looks its
-    /// extended names up once.
+    /// To test one request against many pairs, keep its [`PoolCatalog::fit_test`].
     pub fn fits_pool_type(&self, r: &Resources, pt: usize) -> bool {
-        fits_caps(r, &self.caps[pt])
-            && (r.extended.is_empty()
-                || if self.has_extended(pt) {
-                    r.fits(&self.pool_types[pt].usable)
-                } else {
-                    // Nothing extended to look up: only zero requests fit.
-                    r.extended.values().all(|&v| v == 0)
-                })
+        self.fit_test(r).fits(pt)
     }
 
     /// `r` ready to test against many pairs: [`FitTest::fits`]`(pt)` answers as
@@ -714,13 +706,7 @@ impl PoolCatalog {
     /// Does pair `i`'s usable capacity fit in pair `j`'s (`usable.fits`)?
     pub(crate) fn usable_fits_in(&self, i: usize, j: usize) -> bool {
         self.caps[j].iter().zip(&self.caps[i]).all(|(a, b)| a >= b)
-            && self.ext_usable[i].iter().all(|&(k, v)| {
-                v == 0
-                    || self.ext_usable[j]
-                        .iter()
-                        .find(|e| e.0 == k)
-                        .is_some_and(|e| v <= e.1)
-            })
+            && ext_fits(&self.ext_usable[i], &self.ext_usable[j])
     }
 
     /// Are pairs `i` and `j`'s usable capacities equal (`==`)?
@@ -1068,13 +1054,15 @@ impl FitTest<'_> {
     pub fn fits(&self, pt: usize) -> bool {
         !self.nowhere
             && fits_caps(self.r, &self.pairs.caps[pt])
-            && self.ext.iter().all(|&(k, v)| {
-                self.pairs.ext_usable[pt]
-                    .iter()
-                    .find(|e| e.0 == k)
-                    .is_some_and(|e| v <= e.1)
-            })
+            && ext_fits(&self.ext, &self.pairs.ext_usable[pt])
     }
+}
+
+/// Do the indexed extended quantities `need` fit in `have` (a name absent from `have`
+/// is none of it)?
+fn ext_fits(need: &[(u32, u64)], have: &[(u32, u64)]) -> bool {
+    need.iter()
+        .all(|&(k, v)| v == 0 || have.iter().find(|e| e.0 == k).is_some_and(|e| v <= e.1))
 }
 
 /// Element-wise maximum of the capacities of a set of pairs (what Karpenter subtracts
