@@ -586,15 +586,9 @@ impl PoolCatalog {
         term_compatible(reqs, &p.reqs) && p.offerings_for(reqs).next().is_some()
     }
 
-    /// Does `r` fit in pair `pt`'s usable capacity? (Same answer as `r.fits(&cap)`.)
-    /// To test one request against many pairs, keep its [`PoolCatalog::fit_test`].
-    pub fn fits_pool_type(&self, r: &Resources, pt: usize) -> bool {
-        self.fit_test(r).fits(pt)
-    }
-
     /// `r` ready to test against many pairs: [`FitTest::fits`]`(pt)` answers as
-    /// [`PoolCatalog::fits_pool_type`]`(r, pt)`, with the names of `r`'s extended
-    /// resources looked up once here, not once per pair.
+    /// `r.fits(&pool_types[pt].usable)`, with the names of `r`'s extended resources
+    /// looked up once here, not once per pair.
     pub fn fit_test<'a>(&'a self, r: &'a Resources) -> FitTest<'a> {
         let mut nowhere = false;
         let mut ext = Vec::new();
@@ -1431,7 +1425,6 @@ pub(crate) mod tests {
         for r in &asks {
             let fit = pairs.fit_test(r);
             for pt in 0..n {
-                assert_eq!(fit.fits(pt), pairs.fits_pool_type(r, pt), "{r} on {pt}");
                 assert_eq!(
                     fit.fits(pt),
                     r.fits(&pairs.pool_types[pt].usable),
