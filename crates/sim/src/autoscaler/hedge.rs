@@ -10,7 +10,11 @@
 //!   one more ([`SPREAD_EXTRA`]) when they carry pods under a hard zone spread (the
 //!   spread holds a zone's pods until the slowest zone has room); of those, only the
 //!   spares that pay for themselves ([`Pricing`]: the pending time a spare saves, at a
-//!   value per pod-hour, against what it is billed). The engine launches them in
+//!   value per pod-hour, against what it is billed). Launches of one offering share
+//!   their spares, since a spare stands in for any of them: N launches and S spares
+//!   serve their pods on the first N of N + S nodes ready, so a burst of one-GPU
+//!   launches may pay for a spare or two where a launch alone pays for none. The
+//!   engine launches them in
 //!   their launch's request, on the offering it got: they do not fail on capacity apart
 //!   from it, and their boot times and interruptions come from streams of their own
 //!   (`Concern::SpareLaunch`), so the number of spares never moves another node's
@@ -59,7 +63,16 @@ pub struct Pricing {
     pub billed_s: f64,
     /// `wait[m]`: the expected first boot, seconds, of `m + 1` nodes launched together.
     pub wait: Vec<f64>,
+    /// The boot time's survival, `P(boot > t)`, at the middle of each step of `dt`
+    /// seconds up to the longest boot.
+    survival: Vec<f64>,
+    dt: f64,
 }
+
+/// At most this many launches of one offering are priced together (a round with more
+/// is priced in slices of this many, a little short of what its spares save): a
+/// ceiling on the work of pricing one round.
+pub const POOLED_MOST: usize = 64;
 
 impl Pricing {
     /// Pricing for the cloud's boot times (see [`crate::config::CloudConfig`]), up to
@@ -82,19 +95,83 @@ impl Pricing {
         // E[min of m] = integral of (1 - F)^m, in steps of a tenth of a second.
         let steps = ((tail_hi * 10.0).ceil() as usize).clamp(1, 100_000);
         let dt = tail_hi / steps as f64;
+        let survival: Vec<f64> = (0..steps)
+            .map(|k| 1.0 - cdf((k as f64 + 0.5) * dt))
+            .collect();
         let wait = (1..=most as usize + 1)
-            .map(|m| {
-                (0..steps)
-                    .map(|k| (1.0 - cdf((k as f64 + 0.5) * dt)).powi(m as i32) * dt)
-                    .sum()
-            })
+            .map(|m| survival.iter().map(|q| q.powi(m as i32) * dt).sum())
             .collect();
         let mean_boot = (1.0 - tail) * (lo + hi) / 2.0 + tail * (hi + tail_hi) / 2.0;
         Pricing {
             pending_value: pending_value.max(0.0),
             billed_s: cloud.billing_minimum.secs_f64().max(mean_boot),
             wait,
+            survival,
+            dt,
         }
+    }
+
+    /// The expected total wait, seconds, of `n` launches' plans served by the first
+    /// `n` of `n + s` nodes of one offering to be ready: the sum of the `n` smallest of
+    /// `n + s` boot times, the integral over time of `E[(n - B)+]`, `B` the nodes ready
+    /// by then (binomial over `n + s` nodes).
+    pub fn total_wait(&self, n: usize, s: usize) -> f64 {
+        let m = n + s;
+        let mut total = 0.0;
+        for &q in &self.survival {
+            if q >= 1.0 {
+                total += n as f64;
+                continue;
+            }
+            if q <= 0.0 {
+                continue;
+            }
+            // P(B = j) for j < n, from P(B = 0) = q^m.
+            let ratio = (1.0 - q) / q;
+            let mut pj = q.powi(i32::try_from(m).unwrap_or(i32::MAX));
+            let mut e = 0.0;
+            for j in 0..n {
+                e += (n - j) as f64 * pj;
+                pj *= (m - j) as f64 / (j + 1) as f64 * ratio;
+            }
+            total += e;
+        }
+        total * self.dt
+    }
+
+    /// Spares worth launching beside `n` launches of one offering of this price that
+    /// carry `pods` pods between them, at most `most`. A ready spare takes over the plan
+    /// of any of them still booting ([`reconcile`]), so their pods wait for the first
+    /// `n` of the `n + s` nodes: spares are added while the next one's drop in that
+    /// wait ([`Pricing::total_wait`], times the pods per launch) is worth more, at
+    /// [`Pricing::pending_value`], than what the spare is billed. The drop shrinks
+    /// with each spare (the `n`-th first boot can only fall less), so the count is
+    /// found by bisection.
+    pub fn pooled_spares(&self, price_per_hour: f64, n: usize, pods: usize, most: u32) -> u32 {
+        if n == 0 || most == 0 {
+            return 0;
+        }
+        let cost = price_per_hour * self.billed_s / 3600.0;
+        let per_launch = pods as f64 / n as f64;
+        let pays = |k: u32| {
+            let k = k as usize;
+            let saved_s = self.total_wait(n, k - 1) - self.total_wait(n, k);
+            saved_s / 3600.0 * per_launch * self.pending_value > cost
+        };
+        // The largest k in [0, most] whose k-th spare pays.
+        let (mut lo, mut hi) = (0u32, most);
+        if pays(hi) {
+            return hi;
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if pays(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 
     /// Spares worth launching beside a node of this price carrying `pods` pods, at most
@@ -118,9 +195,10 @@ impl Pricing {
 /// Give a round's launches that carry pods their spares. At most `share` per launch:
 /// `floor(share)` each, and one more to the `ceil(frac(share) * n)` carrying the most
 /// pods (ties: first planned first); with any share, [`SPREAD_EXTRA`] more to a launch
-/// carrying a pod under a hard zone spread. Of those, each launch gets as many as pay
-/// for themselves ([`Pricing::spares`], at its offering's price). The engine launches
-/// them on the offering each launch gets.
+/// carrying a pod under a hard zone spread. Of those, the launches of one offering (up
+/// to [`POOLED_MOST`] together) get as many as pay for themselves
+/// ([`Pricing::pooled_spares`], at the offering's price), dealt one at a time to the
+/// fullest first. The engine launches them on the offering each launch gets.
 pub fn assign(
     actions: &mut [Action],
     share: f64,
@@ -137,18 +215,55 @@ pub fn assign(
         })
         .collect();
     launches.sort_by_key(|l| std::cmp::Reverse(l.pods.len()));
+    for l in launches.iter_mut() {
+        l.spares = 0;
+    }
     let whole = share.floor();
     let extra = ((share - whole) * launches.len() as f64).ceil() as usize;
-    for (i, l) in launches.into_iter().enumerate() {
-        let mut most = whole as u32 + u32::from(i < extra);
-        if share > 0.0 && l.pods.iter().any(|&p| zone_spread(&c.pods[p].pod)) {
-            most += SPREAD_EXTRA;
-        }
-        // (An offering of unknown price: no spare.)
-        l.spares = match price_of(l) {
-            Some(p) => pricing.spares(p, l.pods.len(), most),
-            None => 0,
+    let caps: Vec<u32> = launches
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut most = whole as u32 + u32::from(i < extra);
+            if share > 0.0 && l.pods.iter().any(|&p| zone_spread(&c.pods[p].pod)) {
+                most += SPREAD_EXTRA;
+            }
+            most
+        })
+        .collect();
+    // Launches of one offering share their spares (a spare stands in for any of them):
+    // each group, fullest first, in slices of at most POOLED_MOST launches.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for i in 0..launches.len() {
+        let same = |g: &Vec<usize>| {
+            let (a, b) = (&launches[g[0]], &launches[i]);
+            a.pool == b.pool
+                && a.instance_type == b.instance_type
+                && a.zone == b.zone
+                && a.capacity_type == b.capacity_type
         };
+        match groups.iter_mut().find(|g| g.len() < POOLED_MOST && same(g)) {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    for g in groups {
+        // (An offering of unknown price: no spare.)
+        let Some(price) = price_of(launches[g[0]]) else {
+            continue;
+        };
+        let pods = g.iter().map(|&i| launches[i].pods.len()).sum();
+        let most = g.iter().map(|&i| caps[i]).sum();
+        let mut left = pricing.pooled_spares(price, g.len(), pods, most);
+        // Dealt one at a time, fullest launch first, each up to its own share.
+        while left > 0 {
+            for &i in &g {
+                if left > 0 && launches[i].spares < caps[i] {
+                    launches[i].spares += 1;
+                    left -= 1;
+                }
+            }
+        }
     }
 }
 
@@ -316,6 +431,55 @@ mod tests {
         assert_eq!(p.spares(32.77, 8, 3), 0);
         let none = Pricing::new(&crate::config::CloudConfig::default(), 0.0, 4);
         assert_eq!(none.spares(0.01, 100, 3), 0);
+    }
+
+    /// Pooled pricing: for one launch it is the single launch's; the drop in wait each
+    /// spare buys shrinks; eight one-GPU launches ($0.526/h, one pod each) pay for two
+    /// spares between them where each alone pays for none, and the most expensive
+    /// types for none at all.
+    #[test]
+    fn launches_of_one_offering_share_their_spares() {
+        let p = free();
+        for m in 0..p.wait.len() {
+            assert!((p.total_wait(1, m) - p.wait[m]).abs() < 1e-9, "{m}");
+        }
+        for n in [1, 2, 8, 30, POOLED_MOST] {
+            let drops: Vec<f64> = (0..12)
+                .map(|s| p.total_wait(n, s) - p.total_wait(n, s + 1))
+                .collect();
+            assert!(
+                drops.windows(2).all(|w| w[0] > w[1] && w[1] > 0.0),
+                "{n}: {drops:?}"
+            );
+        }
+        // The expected slowest of 8 boots, about 77 s, against 54 s with two spares.
+        assert_eq!(p.spares(0.526, 1, 3), 0);
+        assert_eq!(p.pooled_spares(0.526, 1, 1, 3), 0);
+        assert_eq!(p.pooled_spares(0.526, 8, 8, 24), 2);
+        assert_eq!(p.pooled_spares(0.526, 12, 12, 36), 2);
+        assert_eq!(p.pooled_spares(32.77, 8, 8, 24), 0);
+        // Cheap nodes beside many pods: every spare up to the cap.
+        assert_eq!(p.pooled_spares(0.2, 8, 80, 20), 20);
+        assert_eq!(p.pooled_spares(0.2, 8, 80, 0), 0);
+        let none = Pricing::new(&crate::config::CloudConfig::default(), 0.0, 4);
+        assert_eq!(none.pooled_spares(0.01, 8, 100, 20), 0);
+    }
+
+    /// Spares are shared within an offering and dealt to its fullest launches first;
+    /// another offering's launches are priced apart.
+    #[test]
+    fn spares_are_shared_by_launches_of_one_offering() {
+        let c = pods(&[]);
+        let mut r: Vec<Action> = (0..8).map(|i| launch(vec![i], "gpu")).collect();
+        r.push(launch(vec![8, 9], "other"));
+        assign(&mut r, 2.5, &c, &free(), |l| {
+            Some(if l.instance_type == "gpu" { 0.526 } else { 5.0 })
+        });
+        let counts = spare_counts(&r);
+        let gpu: u32 = counts.iter().filter(|(t, _)| t == "gpu").map(|x| x.1).sum();
+        assert_eq!(gpu, 2, "{counts:?}");
+        assert!(counts.iter().all(|(_, k)| *k <= 1), "{counts:?}");
+        assert_eq!(counts.last(), Some(&("other".to_string(), 0)));
     }
 
     fn spare_counts(actions: &[Action]) -> Vec<(String, u32)> {

@@ -7,8 +7,9 @@
 //! `nodepack_solver::consolidate::nodepack`), executed at once and held while pods wait
 //! for capacity, so a burst lands on capacity consolidation would have freed. Two
 //! policies cut the pending-latency tail that node boot times set: the launch hedge
-//! (held spares beside each launch that carries pods: two, one more for the fullest
-//! half of a round's launches and one more for launches of zone-spread pods, see
+//! (held spares beside each launch that carries pods: up to two, one more for the
+//! fullest half of a round's launches and one more for launches of zone-spread pods,
+//! those that pay for themselves, shared by the launches of one offering, see
 //! [`super::hedge`]) and headroom for growing controllers (placed every 30 s, see
 //! [`super::headroom`]).
 //! [`NodepackAutoscaler::lean`] (`nodepack-lean`) leaves both out: a little cheaper,
