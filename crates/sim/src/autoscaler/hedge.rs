@@ -38,7 +38,9 @@
 use super::{Action, LaunchReq};
 use crate::cluster::{Cluster, NodeLife, SimNode};
 use nodepack_model::labels::HOSTNAME;
+use nodepack_model::CapacityType;
 use nodepack_model::{Pod, Resources};
+use std::collections::BTreeMap;
 
 /// Spares added (with a hedge) to a launch carrying a pod under a hard topology spread
 /// over zones (or another domain wider than a node): the spread holds each zone's pods
@@ -234,17 +236,21 @@ pub fn assign(
     // Launches of one offering share their spares (a spare stands in for any of them):
     // each group, fullest first, in slices of at most POOLED_MOST launches.
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    for i in 0..launches.len() {
-        let same = |g: &Vec<usize>| {
-            let (a, b) = (&launches[g[0]], &launches[i]);
-            a.pool == b.pool
-                && a.instance_type == b.instance_type
-                && a.zone == b.zone
-                && a.capacity_type == b.capacity_type
-        };
-        match groups.iter_mut().find(|g| g.len() < POOLED_MOST && same(g)) {
-            Some(g) => g.push(i),
-            None => groups.push(vec![i]),
+    // Offering -> the group of it still filling.
+    let mut open: BTreeMap<(usize, &str, &str, CapacityType), usize> = BTreeMap::new();
+    for (i, l) in launches.iter().enumerate() {
+        let key = (
+            l.pool,
+            l.instance_type.as_str(),
+            l.zone.as_str(),
+            l.capacity_type,
+        );
+        match open.get(&key) {
+            Some(&k) if groups[k].len() < POOLED_MOST => groups[k].push(i),
+            _ => {
+                open.insert(key, groups.len());
+                groups.push(vec![i]);
+            }
         }
     }
     for g in groups {
