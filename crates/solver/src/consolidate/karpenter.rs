@@ -18,7 +18,10 @@
 //! without simulating the replacement's launch (Karpenter keeps only the replacement's
 //! instance types cheaper than the candidates, and refuses when none remains).
 //! Replacements are never more nodes than they replace (1 -> 2 is refused); an
-//! on-demand node replaced by spot is pinned to spot; spot -> spot needs at least 15
+//! on-demand node replaced by spot is pinned to spot; spot nodes whose replacement may
+//! be spot take the spot -> spot path whatever its cheapest option (so with the
+//! `SpotToSpotConsolidation` gate off they are only ever deleted, and no replacement is
+//! simulated for them); spot -> spot needs at least 15
 //! instance types cheaper than the candidates, and for a single node its own type may
 //! not be among the 15 cheapest (the replacement keeps those 15 as its options).
 //! `Balanced` pools take a move only when its share of the pool's cost saved is at least
@@ -82,7 +85,13 @@ pub fn evaluate(fleet: &Fleet, nodes: &[usize], single: bool) -> Option<Outcome>
         return None;
     }
     // A single node that no cheaper type could hold can only be deleted.
-    let allow_new = !single || fleet.replacement_headroom(nodes[0]) > 0;
+    let all_spot = nodes
+        .iter()
+        .all(|&i| fleet.p.nodes[i].node.capacity_type == CapacityType::Spot);
+    // Spot nodes whose replacement could only be spot-to-spot, with that gate off,
+    // can only be deleted.
+    let spot_locked = all_spot && !fleet.p.spot_to_spot && spot_everywhere(fleet, nodes);
+    let allow_new = !spot_locked && (!single || fleet.replacement_headroom(nodes[0]) > 0);
     let before: Money = nodes.iter().map(|&i| fleet.p.nodes[i].node.price).sum();
     // Deleted, or replaced by one node cheaper than `before`: nothing else is taken.
     let mut out = fleet.simulate_below(nodes, SOLVER, allow_new, Some(before))?;
@@ -93,9 +102,6 @@ pub fn evaluate(fleet: &Fleet, nodes: &[usize], single: bool) -> Option<Outcome>
             if n.price >= before {
                 return None;
             }
-            let all_spot = nodes
-                .iter()
-                .all(|&i| fleet.p.nodes[i].node.capacity_type == CapacityType::Spot);
             // On-demand -> [on-demand, spot]: Karpenter pins the replacement to spot
             // ("if spot capacity is insufficient we don't replace the node with a more
             // expensive on-demand node. Instead the launch should fail", disruption
@@ -104,7 +110,9 @@ pub fn evaluate(fleet: &Fleet, nodes: &[usize], single: bool) -> Option<Outcome>
             if !all_spot && n.capacity_type == CapacityType::OnDemand && may_be_spot(fleet, &out) {
                 return None;
             }
-            if all_spot && n.capacity_type == CapacityType::Spot {
+            // All spot, and a replacement that may be spot: Karpenter's spot-to-spot
+            // path, whichever capacity type the replacement's cheapest option has.
+            if all_spot && may_be_spot(fleet, &out) {
                 // Spot -> spot consolidation is behind the SpotToSpotConsolidation
                 // feature gate, off by default (Karpenter docs, "Disruption":
                 // "Spot consolidation ... feature flag").
@@ -136,6 +144,24 @@ pub fn evaluate(fleet: &Fleet, nodes: &[usize], single: bool) -> Option<Outcome>
         _ => return None,
     }
     balanced_ok(fleet, nodes, &out).then_some(out)
+}
+
+/// Does every pool allow spot, and every pod of `nodes`? Then any replacement of them
+/// may be spot.
+fn spot_everywhere(fleet: &Fleet, nodes: &[usize]) -> bool {
+    let spot = CapacityType::Spot.as_str();
+    fleet
+        .p
+        .nodepools
+        .iter()
+        .all(|p| p.requirements.get(labels::CAPACITY_TYPE).has(spot))
+        && nodes.iter().all(|&i| {
+            fleet.p.nodes[i].pods.iter().all(|q| {
+                q.node_requirement_terms()
+                    .iter()
+                    .any(|t| t.get(labels::CAPACITY_TYPE).has(spot))
+            })
+        })
 }
 
 /// May the single replacement of `out` be spot: its pool and every pod moving onto it

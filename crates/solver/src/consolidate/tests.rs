@@ -346,6 +346,31 @@ fn node_budgets_limit_and_schedule() {
     }
 }
 
+/// Karpenter's `computeConsolidation`: when every candidate is spot and the
+/// replacement's requirements allow spot, the move takes the spot-to-spot path, refused
+/// while `SpotToSpotConsolidation` is off, whatever capacity type the replacement's
+/// cheapest option has. Here the small types have no spot offering, so the cheapest
+/// replacement of a large spot node is a small on-demand node; the baseline took it.
+#[test]
+fn karpenter_never_replaces_spot_nodes_with_the_spot_to_spot_gate_off() {
+    use nodepack_model::Millicores;
+    let mut catalog = tk::catalog();
+    for it in catalog.instance_types.iter_mut() {
+        if it.capacity.cpu < Millicores::from_cores(16) {
+            it.offerings
+                .retain(|o| o.capacity_type == CapacityType::OnDemand);
+        }
+    }
+    let pools = pools();
+    let nodes = vec![existing(
+        node(&pools, &catalog, "big", "c6i.32x", CapacityType::Spot),
+        tk::pods("small", 1, 1000, 1024),
+    )];
+    let p = problem(&nodes, &pools, &catalog, &[]);
+    let plan = consolidator("karpenter").unwrap().consolidate(&p);
+    assert!(plan.moves.is_empty(), "{:?}", plan.moves);
+}
+
 /// Karpenter disruption test: "should fire an event for ConsolidationDisabled when the NodePool has consolidation set to WhenEmpty".
 #[test]
 fn when_empty_pools_only_lose_empty_nodes() {
