@@ -155,13 +155,9 @@ fn spot_everywhere(fleet: &Fleet, nodes: &[usize]) -> bool {
         .nodepools
         .iter()
         .all(|p| p.requirements.get(labels::CAPACITY_TYPE).has(spot))
-        && nodes.iter().all(|&i| {
-            fleet.p.nodes[i].pods.iter().all(|q| {
-                q.node_requirement_terms()
-                    .iter()
-                    .any(|t| t.get(labels::CAPACITY_TYPE).has(spot))
-            })
-        })
+        && nodes
+            .iter()
+            .all(|&i| fleet.p.nodes[i].pods.iter().all(|q| allows_spot(q)))
 }
 
 /// May the single replacement of `out` be spot: its pool and every pod moving onto it
@@ -177,12 +173,15 @@ fn may_be_spot(fleet: &Fleet, out: &Outcome) -> bool {
         .iter()
         .find(|p| p.name == n.nodepool)
         .is_some_and(|p| p.requirements.get(labels::CAPACITY_TYPE).has(spot));
-    pool_ok
-        && out.to_new.iter().all(|(q, _, _)| {
-            q.node_requirement_terms()
-                .iter()
-                .any(|t| t.get(labels::CAPACITY_TYPE).has(spot))
-        })
+    pool_ok && out.to_new.iter().all(|(q, _, _)| allows_spot(q))
+}
+
+/// Does some node requirement term of the pod allow the spot capacity type?
+fn allows_spot(q: &nodepack_model::Pod) -> bool {
+    let spot = CapacityType::Spot.as_str();
+    q.node_requirement_terms()
+        .iter()
+        .any(|t| t.get(labels::CAPACITY_TYPE).has(spot))
 }
 
 /// `Balanced` pools: the move's share of the pool's cost saved must be at least half its
