@@ -63,8 +63,6 @@ pub struct Pricing {
     /// (a spare is removed once ready with nothing to take over, and a slow node it
     /// took over from is removed once that is ready).
     pub billed_s: f64,
-    /// `wait[m]`: the expected first boot, seconds, of `m + 1` nodes launched together.
-    pub wait: Vec<f64>,
     /// The boot time's survival, `P(boot > t)`, at the middle of each step of `dt`
     /// seconds up to the longest boot.
     survival: Vec<f64>,
@@ -77,9 +75,8 @@ pub struct Pricing {
 pub const POOLED_MOST: usize = 64;
 
 impl Pricing {
-    /// Pricing for the cloud's boot times (see [`crate::config::CloudConfig`]), up to
-    /// `most` spares.
-    pub fn new(cloud: &crate::config::CloudConfig, pending_value: f64, most: u32) -> Self {
+    /// Pricing for the cloud's boot times (see [`crate::config::CloudConfig`]).
+    pub fn new(cloud: &crate::config::CloudConfig, pending_value: f64) -> Self {
         // Boot time: uniform in [min, max], or with the tail's share in [max, tail].
         let (lo, hi) = (cloud.boot_min.secs_f64(), cloud.boot_max.secs_f64());
         let tail_hi = cloud.boot_tail_max.secs_f64().max(hi);
@@ -94,20 +91,16 @@ impl Pricing {
             };
             (1.0 - tail) * span(lo, hi) + tail * span(hi, tail_hi)
         };
-        // E[min of m] = integral of (1 - F)^m, in steps of a tenth of a second.
+        // Integrals over time (`Pricing::total_wait`), in steps of a tenth of a second.
         let steps = ((tail_hi * 10.0).ceil() as usize).clamp(1, 100_000);
         let dt = tail_hi / steps as f64;
         let survival: Vec<f64> = (0..steps)
             .map(|k| 1.0 - cdf((k as f64 + 0.5) * dt))
             .collect();
-        let wait = (1..=most as usize + 1)
-            .map(|m| survival.iter().map(|q| q.powi(m as i32) * dt).sum())
-            .collect();
         let mean_boot = (1.0 - tail) * (lo + hi) / 2.0 + tail * (hi + tail_hi) / 2.0;
         Pricing {
             pending_value: pending_value.max(0.0),
             billed_s: cloud.billing_minimum.secs_f64().max(mean_boot),
-            wait,
             survival,
             dt,
         }
@@ -174,23 +167,6 @@ impl Pricing {
             }
         }
         lo
-    }
-
-    /// Spares worth launching beside a node of this price carrying `pods` pods, at most
-    /// `most`: while the pending time the next spare saves (the drop in the expected
-    /// first boot, times the pods, at [`Pricing::pending_value`]) exceeds what it is
-    /// billed.
-    pub fn spares(&self, price_per_hour: f64, pods: usize, most: u32) -> u32 {
-        let cost = price_per_hour * self.billed_s / 3600.0;
-        let mut n = 0;
-        while n < most && (n as usize + 1) < self.wait.len() {
-            let saved_s = self.wait[n as usize] - self.wait[n as usize + 1];
-            if saved_s / 3600.0 * pods as f64 * self.pending_value <= cost {
-                break;
-            }
-            n += 1;
-        }
-        n
     }
 }
 
@@ -416,7 +392,7 @@ mod tests {
 
     /// The default pricing (a spare of a free node always pays).
     fn free() -> Pricing {
-        Pricing::new(&crate::config::CloudConfig::default(), PENDING_VALUE, 4)
+        Pricing::new(&crate::config::CloudConfig::default(), PENDING_VALUE)
     }
 
     /// Spares are priced: the default cloud's boot tail saves a pod about ten seconds
@@ -426,29 +402,27 @@ mod tests {
     fn spares_pay_for_themselves_or_are_not_launched() {
         let p = free();
         // E[first of m boots] falls with m, by less each time.
-        assert!((p.wait[0] - 47.25).abs() < 0.1, "{:?}", p.wait);
-        for w in p.wait.windows(3) {
-            assert!(w[0] > w[1] && w[0] - w[1] > w[1] - w[2], "{:?}", p.wait);
+        let wait: Vec<f64> = (0..5).map(|m| p.total_wait(1, m)).collect();
+        assert!((wait[0] - 47.25).abs() < 0.1, "{wait:?}");
+        for w in wait.windows(3) {
+            assert!(w[0] > w[1] && w[0] - w[1] > w[1] - w[2], "{wait:?}");
         }
         assert_eq!(p.billed_s, 60.0);
-        assert_eq!(p.spares(0.2, 10, 3), 3);
-        assert_eq!(p.spares(0.2, 10, 1), 1);
-        assert_eq!(p.spares(1.0, 1, 3), 0);
-        assert_eq!(p.spares(32.77, 8, 3), 0);
-        let none = Pricing::new(&crate::config::CloudConfig::default(), 0.0, 4);
-        assert_eq!(none.spares(0.01, 100, 3), 0);
+        assert_eq!(p.pooled_spares(0.2, 1, 10, 3), 3);
+        assert_eq!(p.pooled_spares(0.2, 1, 10, 1), 1);
+        assert_eq!(p.pooled_spares(1.0, 1, 1, 3), 0);
+        assert_eq!(p.pooled_spares(32.77, 1, 8, 3), 0);
+        let none = Pricing::new(&crate::config::CloudConfig::default(), 0.0);
+        assert_eq!(none.pooled_spares(0.01, 1, 100, 3), 0);
     }
 
-    /// Pooled pricing: for one launch it is the single launch's; the drop in wait each
+    /// Pooled pricing: the drop in wait each
     /// spare buys shrinks; eight one-GPU launches ($0.526/h, one pod each) pay for two
     /// spares between them where each alone pays for none, and the most expensive
     /// types for none at all.
     #[test]
     fn launches_of_one_offering_share_their_spares() {
         let p = free();
-        for m in 0..p.wait.len() {
-            assert!((p.total_wait(1, m) - p.wait[m]).abs() < 1e-9, "{m}");
-        }
         for n in [1, 2, 8, 30, POOLED_MOST] {
             let drops: Vec<f64> = (0..12)
                 .map(|s| p.total_wait(n, s) - p.total_wait(n, s + 1))
@@ -459,7 +433,6 @@ mod tests {
             );
         }
         // The expected slowest of 8 boots, about 77 s, against 54 s with two spares.
-        assert_eq!(p.spares(0.526, 1, 3), 0);
         assert_eq!(p.pooled_spares(0.526, 1, 1, 3), 0);
         assert_eq!(p.pooled_spares(0.526, 8, 8, 24), 2);
         assert_eq!(p.pooled_spares(0.526, 12, 12, 36), 2);
@@ -467,7 +440,7 @@ mod tests {
         // Cheap nodes beside many pods: every spare up to the cap.
         assert_eq!(p.pooled_spares(0.2, 8, 80, 20), 20);
         assert_eq!(p.pooled_spares(0.2, 8, 80, 0), 0);
-        let none = Pricing::new(&crate::config::CloudConfig::default(), 0.0, 4);
+        let none = Pricing::new(&crate::config::CloudConfig::default(), 0.0);
         assert_eq!(none.pooled_spares(0.01, 8, 100, 20), 0);
     }
 

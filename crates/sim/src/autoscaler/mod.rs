@@ -342,8 +342,7 @@ impl Provisioner {
         };
         let mut out = provision_with(strategy.as_ref(), ctx, waiting);
         if self.hedge_share > 0.0 {
-            let most = self.hedge_share.ceil() as u32 + hedge::SPREAD_EXTRA;
-            let pricing = hedge::Pricing::new(&ctx.cloud.config, self.pending_value, most);
+            let pricing = hedge::Pricing::new(&ctx.cloud.config, self.pending_value);
             let price_of = |l: &LaunchReq| {
                 let t = ctx.catalog.get(&l.instance_type)?;
                 let o = t
