@@ -10,8 +10,9 @@
 //! 3. multi-node consolidation (pools with `WhenEmptyOrUnderutilized` or `Balanced`):
 //!    candidates ordered by price / (1 + disruption cost), at most 100, a binary search
 //!    for the longest prefix that can be deleted or replaced by one cheaper node;
-//! 4. single-node consolidation: the first candidate that can be deleted or replaced by
-//!    one cheaper node.
+//! 4. single-node consolidation: every candidate of a pool with budget left, in the
+//!    same order and interleaved across pools; the first that can be deleted or
+//!    replaced by one cheaper node.
 //!
 //! A replacement must be cheaper than the candidates: when the pods the other nodes
 //! cannot take fit no instance type cheaper than the candidates, the move is refused
@@ -47,9 +48,10 @@ pub struct KarpenterConsolidation;
 
 const SOLVER: &str = "karpenter";
 
-/// Candidates for underutilized consolidation, most savings per disruption first,
-/// within each pool's `Underutilized` budget.
-fn candidates(fleet: &Fleet) -> Vec<usize> {
+/// Candidates for underutilized consolidation (settled, not blocked, in a pool that
+/// allows it), most savings per disruption first: price / (1 + disruption cost),
+/// Karpenter's `SavingsRatio`, descending.
+fn ranked(fleet: &Fleet) -> Vec<usize> {
     let mut c: Vec<(f64, usize)> = (0..fleet.p.nodes.len())
         .filter(|&i| {
             fleet.blocked(i).is_none()
@@ -65,15 +67,42 @@ fn candidates(fleet: &Fleet) -> Vec<usize> {
         })
         .collect();
     c.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    c.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Candidates for multi-node consolidation: the ranked candidates within each pool's
+/// `Underutilized` budget (a multi-node command disrupts all of them).
+fn candidates(fleet: &Fleet) -> Vec<usize> {
     let mut per_pool = vec![0u32; fleet.p.nodepools.len()];
-    c.into_iter()
-        .filter_map(|(_, i)| {
-            let k = fleet.pool[i]?;
-            (per_pool[k] < fleet.budget_left(k, Reason::Underutilized)).then(|| {
-                per_pool[k] += 1;
-                i
+    ranked(fleet)
+        .into_iter()
+        .filter(|&i| {
+            fleet.pool[i].is_some_and(|k| {
+                let ok = per_pool[k] < fleet.budget_left(k, Reason::Underutilized);
+                per_pool[k] += u32::from(ok);
+                ok
             })
         })
+        .collect()
+}
+
+/// Candidates for single-node consolidation: every ranked candidate whose pool has
+/// `Underutilized` budget left, interleaved across pools (the first of each pool, in
+/// pool order, then the second, ...). A single-node command disrupts one node, so
+/// Karpenter's `SingleNodeConsolidation.ComputeCommands` walks all of them and skips
+/// only pools whose budget is spent.
+fn single_candidates(fleet: &Fleet) -> Vec<usize> {
+    let mut per_pool: Vec<Vec<usize>> = vec![Vec::new(); fleet.p.nodepools.len()];
+    for i in ranked(fleet) {
+        if let Some(k) = fleet.pool[i] {
+            if fleet.budget_left(k, Reason::Underutilized) > 0 {
+                per_pool[k].push(i);
+            }
+        }
+    }
+    let longest = per_pool.iter().map(Vec::len).max().unwrap_or(0);
+    (0..longest)
+        .flat_map(|r| per_pool.iter().filter_map(move |c| c.get(r).copied()))
         .collect()
 }
 
@@ -280,8 +309,9 @@ impl Consolidator for KarpenterConsolidation {
                 return plan(&fleet, moves, cands.len());
             }
         }
-        // 4. Single-node.
-        for &i in &cands {
+        // 4. Single-node: every candidate whose pool has budget left, not only the
+        // first `budget_left` (a single-node command disrupts one node).
+        for i in single_candidates(&fleet) {
             if let Some(out) = evaluate(&fleet, &[i], true) {
                 moves.push(fleet.make_move(Reason::Underutilized, &[i], &out));
                 return plan(&fleet, moves, cands.len());

@@ -371,6 +371,32 @@ fn karpenter_never_replaces_spot_nodes_with_the_spot_to_spot_gate_off() {
     assert!(plan.moves.is_empty(), "{:?}", plan.moves);
 }
 
+/// Karpenter's single-node consolidation (`SingleNodeConsolidation.ComputeCommands`)
+/// walks every candidate, by savings ratio and interleaved across pools, and skips only
+/// pools whose budget is spent: a budget of one node does not limit it to the first.
+#[test]
+fn karpenter_single_node_tries_every_candidate_within_the_budget() {
+    let (catalog, mut pools) = (tk::catalog(), pools());
+    pools[0].disruption.budgets = vec![Budget::new(BudgetNodes::Count(1))];
+    // `a`: the cheapest type per CPU, its one pod too large for any cheaper type or for
+    // `b` (first in the order: most price per disruption); `b`: a small node whose pod
+    // fits on `a`.
+    let nodes = vec![
+        existing(
+            node(&pools, &catalog, "a", "c6g.8x", CapacityType::OnDemand),
+            tk::pods("big", 1, 28_000, 4096),
+        ),
+        existing(
+            node(&pools, &catalog, "b", "m6i.2x", CapacityType::OnDemand),
+            tk::pods("small", 1, 500, 512),
+        ),
+    ];
+    let p = problem(&nodes, &pools, &catalog, &[]);
+    let plan = consolidator("karpenter").unwrap().consolidate(&p);
+    assert_eq!(plan.moves.len(), 1);
+    assert_eq!(plan.moves[0].nodes, vec!["b".to_string()]);
+}
+
 /// Karpenter disruption test: "should fire an event for ConsolidationDisabled when the NodePool has consolidation set to WhenEmpty".
 #[test]
 fn when_empty_pools_only_lose_empty_nodes() {
