@@ -1,6 +1,7 @@
 //! Replay a week of work (see `week_generator`) with one autoscaler on the embedded AWS
 //! catalog and print the summary with wall time and peak memory. Usage:
-//! `cargo run --release -p nodepack-benches --bin week -- [PODS_PER_MINUTE] [STRATEGY]`.
+//! `cargo run --release -p nodepack-benches --bin week -- [PODS_PER_MINUTE] [STRATEGY]
+//! [spot-to-spot]` (the last turns Karpenter's `SpotToSpotConsolidation` gate on).
 //! Peak memory is read from /proc/self/status (VmHWM) on Linux.
 use nodepack_benches::{peak_rss_mib, sim_pool, timed_replay, week_generator};
 use nodepack_model::Millis;
@@ -13,6 +14,7 @@ fn main() {
     let strategy = args.get(2).cloned().unwrap_or_else(|| "nodepack".into());
     let mut settings = Settings::new(Millis::from_mins(7 * 24 * 60), 1);
     settings.lb_samples = 24;
+    settings.spot_to_spot_consolidation = args.get(3).is_some_and(|a| a == "spot-to-spot");
     let catalog = nodepack_formats::aws_us_east_1();
     let pools = vec![sim_pool()];
     let t = Instant::now();
