@@ -33,9 +33,11 @@
 //! Every plan has a work budget ([`BUDGET`], counted in operations, never in time): when a
 //! generation runs out of it, the plan ends with the nodes opened before it (none if the
 //! first generation did not end), and the caller packs the rest with its greedy, which
-//! it also tries alone. Many pod shapes (hundreds of items) spend the budget before the
-//! first generation ends: the LP's rows grow with the items and its rounds with the
-//! catalog.
+//! it also tries alone. The first generation also keeps to a pace (each round a
+//! [`MAX_ROUNDS`]th of the budget, with one share of slack; its first LP within one
+//! share): many pod shapes (hundreds of items) make every round price hundreds of items
+//! on every bin, and a generation that falls behind stops at once, with the budget
+//! unspent, instead of spending it all on no plan.
 //!
 //! The pricing is a heuristic (the exact one is a multi-dimensional knapsack), so the LP
 //! optimum is not proven; the plan is still valid, as every node is checked to hold its
@@ -94,7 +96,7 @@ pub(super) struct Node {
 
 /// The nodes for the items' pods, how many of them (first) are whole copies of LP
 /// patterns (the others are single nodes for the pods those leave), and whether the
-/// work budget ran out. Pods of items no bin
+/// work budget ran out or could not cover the first generation (see [`generate`]). Pods of items no bin
 /// holds are not placed (the caller packs what is left its own way), nor are the last
 /// few (see [`TAIL_SHARE`]); an LP failure returns the nodes found so far.
 pub(super) fn plan(items: &[Item], bins: &[Bin], budget: u64) -> (Vec<Node>, usize, bool) {
@@ -119,6 +121,9 @@ pub(super) fn plan(items: &[Item], bins: &[Bin], budget: u64) -> (Vec<Node>, usi
     let mut start_lp: Option<f64> = None;
     // Nodes before the first single node.
     let mut whole: Option<usize> = None;
+    let mut first = true;
+    // The first generation fell behind its pace.
+    let mut short = false;
     for _ in 0..MAX_PASSES {
         if demand.iter().all(|&d| d == 0) {
             break;
@@ -127,7 +132,10 @@ pub(super) fn plan(items: &[Item], bins: &[Bin], budget: u64) -> (Vec<Node>, usi
             break;
         }
         seed(&dense, bins, &demand, &mut patterns);
-        let Some(value) = generate(&dense, bins, &demand, &mut patterns, &mut work) else {
+        // Only the first generation keeps to a pace: without it there is no plan.
+        let paced = std::mem::take(&mut first);
+        let Some(value) = generate(&dense, bins, &demand, &mut patterns, &mut work, paced) else {
+            short |= paced;
             break;
         };
         if work.spent() {
@@ -201,7 +209,7 @@ pub(super) fn plan(items: &[Item], bins: &[Bin], budget: u64) -> (Vec<Node>, usi
         out.push(Node { bin, take });
     }
     let whole = whole.unwrap_or(out.len());
-    (out, whole, work.spent())
+    (out, whole, work.spent() || short)
 }
 
 /// Put pods left over into the room the open nodes have (largest pods first, each on
@@ -288,15 +296,31 @@ fn seed(dense: &Dense, bins: &[Bin], demand: &[usize], patterns: &mut Vec<Node>)
 
 /// Column generation on the dual: adds patterns until no bin prices out, or
 /// [`MAX_ROUNDS`]; returns the last duals (each item's value per pod). `None` when
-/// the LP fails or no pattern covers an item with pods left.
+/// the LP fails, no pattern covers an item with pods left, or a `paced` generation
+/// falls behind its pace: each of its rounds may spend a [`MAX_ROUNDS`]th of the work
+/// left when it began (rounds that spend less leave the rest to the next ones, and one
+/// extra share is slack), and its first LP, expected to take a pivot per pattern, must
+/// fit one such share. A
+/// generation behind that pace could not run its rounds within the budget; dropped
+/// early, it leaves the budget unspent instead of spending it on no plan.
 fn generate(
     dense: &Dense,
     bins: &[Bin],
     demand: &[usize],
     patterns: &mut Vec<Node>,
     work: &mut Work,
+    paced: bool,
 ) -> Option<Vec<f64>> {
     let n_items = dense.items.len();
+    let start = work.left;
+    let share = start / MAX_ROUNDS as u64;
+    // Behind the pace after `rounds` rounds begun (one share of slack: the first round
+    // prices every bin against the seed patterns' high values)?
+    let behind = |work: &Work, rounds: u64| paced && start - work.left > (rounds + 1) * share;
+    let rows = patterns.len() as u64;
+    if paced && rows.saturating_mul(rows + n_items as u64) > share {
+        return None;
+    }
     let mut lp = Lp::new(OptimizationDirection::Maximize);
     // Items no pattern covers get no variable's freedom: bounded above by zero.
     let covered = covered(n_items, patterns);
@@ -313,14 +337,17 @@ fn generate(
     let mut pivots = sol.stats().lp_iterations;
     work.charge(pivots, patterns.len() + n_items);
     let mut known: std::collections::BTreeSet<Node> = patterns.iter().cloned().collect();
-    for _ in 0..MAX_ROUNDS {
+    for round in 1..=MAX_ROUNDS as u64 {
         if work.spent() {
             break;
+        }
+        if behind(work, round) {
+            return None;
         }
         let value: Vec<f64> = u.iter().map(|&v| sol.var_value(v).max(0.0)).collect();
         let mut found: Vec<(f64, Node)> = Vec::new();
         for (bi, b) in bins.iter().enumerate() {
-            if work.spent() {
+            if work.spent() || behind(work, round) {
                 return None;
             }
             if let Some((worth, node)) = best_fill(dense, b, bi, demand, &value, work) {
@@ -849,6 +876,46 @@ mod tests {
         // A budget spent before the generation ends opens nothing (the caller's greedy
         // plan stands).
         assert_eq!(plan(&items, &bins, 10), (Vec::new(), 0, true));
+    }
+
+    /// Many shapes: 60 items of distinct requests and 40 bins. A paced first generation
+    /// whose first LP alone would take more than its share of the budget stops before
+    /// spending any; unpaced, the same generation spends the whole budget and ends with
+    /// no duals.
+    #[test]
+    fn a_first_generation_behind_its_pace_stops_before_spending_the_budget() {
+        let reqs: Vec<Resources> = (0..60).map(|i| pod(300 + 37 * i, 1 + i % 5)).collect();
+        let caps: Vec<Resources> = (0..40).map(|j| res(2000 + 1000 * j, 4 + 4 * j)).collect();
+        let items: Vec<Item> = reqs.iter().map(|r| Item { req: r, demand: 3 }).collect();
+        let bins: Vec<Bin> = caps
+            .iter()
+            .enumerate()
+            .map(|(j, c)| Bin {
+                cap: c,
+                price: 1.0 + 0.9 * j as f64,
+                items: (0..60).collect(),
+            })
+            .collect();
+        let dense = Dense::new(&items, &bins);
+        let demand: Vec<usize> = items.iter().map(|it| it.demand).collect();
+        let budget = 120_000;
+        for paced in [true, false] {
+            let mut patterns = Vec::new();
+            seed(&dense, &bins, &demand, &mut patterns);
+            let mut work = Work { left: budget };
+            let duals = generate(&dense, &bins, &demand, &mut patterns, &mut work, paced);
+            assert!(duals.is_none(), "paced {paced}");
+            if paced {
+                assert_eq!(work.left, budget, "nothing spent");
+            } else {
+                assert!(work.spent());
+            }
+        }
+        // The plan is then empty and says the budget could not cover it.
+        assert_eq!(plan(&items, &bins, budget), (Vec::new(), 0, true));
+        // With a budget whose share covers the first LP, the generation runs.
+        let (nodes, _, cut) = plan(&items, &bins, BUDGET);
+        assert!(!cut && !nodes.is_empty());
     }
 
     #[test]
