@@ -100,6 +100,13 @@ pub(super) struct Node {
 /// holds are not placed (the caller packs what is left its own way), nor are the last
 /// few (see [`TAIL_SHARE`]); an LP failure returns the nodes found so far.
 pub(super) fn plan(items: &[Item], bins: &[Bin], budget: u64) -> (Vec<Node>, usize, bool) {
+    // The first LP has a row per item (its seed pattern) and takes about a pivot per row:
+    // when that alone is over the first generation's pace (see [`generate`]), nothing is
+    // seeded or priced.
+    let n = items.len() as u64;
+    if n.saturating_mul(2 * n) > budget / MAX_ROUNDS as u64 {
+        return (Vec::new(), 0, true);
+    }
     let mut work = Work { left: budget };
     let dense = Dense::new(items, bins);
     // Items no bin holds are left to the caller.
@@ -911,7 +918,8 @@ mod tests {
                 assert!(work.spent());
             }
         }
-        // The plan is then empty and says the budget could not cover it.
+        // The plan is then empty and says the budget could not cover it (60 items:
+        // 7,200 for the first LP against a share of 2,000).
         assert_eq!(plan(&items, &bins, budget), (Vec::new(), 0, true));
         // With a budget whose share covers the first LP, the generation runs.
         let (nodes, _, cut) = plan(&items, &bins, BUDGET);
