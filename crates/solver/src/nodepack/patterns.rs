@@ -96,9 +96,10 @@ pub(super) struct Node {
 
 /// The nodes for the items' pods, how many of them (first) are whole copies of LP
 /// patterns (the others are single nodes for the pods those leave), and whether the
-/// work budget ran out or could not cover the first generation (see [`generate`]). Pods of items no bin
-/// holds are not placed (the caller packs what is left its own way), nor are the last
-/// few (see [`TAIL_SHARE`]); an LP failure returns the nodes found so far.
+/// work budget ran out or could not cover the first generation (see [`generate`]).
+/// Pods of items no bin holds are not placed (the caller packs what is left its own
+/// way), nor are the last few (see [`TAIL_SHARE`]); an LP failure returns the nodes
+/// found so far.
 pub(super) fn plan(items: &[Item], bins: &[Bin], budget: u64) -> (Vec<Node>, usize, bool) {
     // The first LP has a row per item (its seed pattern) and takes about a pivot per row:
     // when that alone is over the first generation's pace (see [`generate`]), nothing is
@@ -307,9 +308,9 @@ fn seed(dense: &Dense, bins: &[Bin], demand: &[usize], patterns: &mut Vec<Node>)
 /// falls behind its pace: each of its rounds may spend a [`MAX_ROUNDS`]th of the work
 /// left when it began (rounds that spend less leave the rest to the next ones, and one
 /// extra share is slack), and its first LP, expected to take a pivot per pattern, must
-/// fit one such share. A
-/// generation behind that pace could not run its rounds within the budget; dropped
-/// early, it leaves the budget unspent instead of spending it on no plan.
+/// fit one such share. A generation behind that pace could not run its rounds within
+/// the budget; dropped early, it leaves the budget unspent instead of spending it on no
+/// plan.
 fn generate(
     dense: &Dense,
     bins: &[Bin],
