@@ -70,12 +70,13 @@ fn ranked(fleet: &Fleet) -> Vec<usize> {
     c.into_iter().map(|(_, i)| i).collect()
 }
 
-/// Candidates for multi-node consolidation: the ranked candidates within each pool's
+/// Candidates for multi-node consolidation: the `ranked` candidates within each pool's
 /// `Underutilized` budget (a multi-node command disrupts all of them).
-fn candidates(fleet: &Fleet) -> Vec<usize> {
+fn candidates(fleet: &Fleet, ranked: &[usize]) -> Vec<usize> {
     let mut per_pool = vec![0u32; fleet.p.nodepools.len()];
-    ranked(fleet)
-        .into_iter()
+    ranked
+        .iter()
+        .copied()
         .filter(|&i| {
             fleet.pool[i].is_some_and(|k| {
                 let ok = per_pool[k] < fleet.budget_left(k, Reason::Underutilized);
@@ -86,14 +87,14 @@ fn candidates(fleet: &Fleet) -> Vec<usize> {
         .collect()
 }
 
-/// Candidates for single-node consolidation: every ranked candidate whose pool has
+/// Candidates for single-node consolidation: every `ranked` candidate whose pool has
 /// `Underutilized` budget left, interleaved across pools (the first of each pool, in
 /// pool order, then the second, ...). A single-node command disrupts one node, so
 /// Karpenter's `SingleNodeConsolidation.ComputeCommands` walks all of them and skips
 /// only pools whose budget is spent.
-fn single_candidates(fleet: &Fleet) -> Vec<usize> {
+fn single_candidates(fleet: &Fleet, ranked: &[usize]) -> Vec<usize> {
     let mut per_pool: Vec<Vec<usize>> = vec![Vec::new(); fleet.p.nodepools.len()];
-    for i in ranked(fleet) {
+    for &i in ranked {
         if let Some(k) = fleet.pool[i] {
             if fleet.budget_left(k, Reason::Underutilized) > 0 {
                 per_pool[k].push(i);
@@ -178,12 +179,7 @@ pub fn evaluate(fleet: &Fleet, nodes: &[usize], single: bool) -> Option<Outcome>
 /// Does every pool allow spot, and every pod of `nodes`? Then any replacement of them
 /// may be spot.
 fn spot_everywhere(fleet: &Fleet, nodes: &[usize]) -> bool {
-    let spot = CapacityType::Spot.as_str();
-    fleet
-        .p
-        .nodepools
-        .iter()
-        .all(|p| p.requirements.get(labels::CAPACITY_TYPE).has(spot))
+    fleet.p.nodepools.iter().all(pool_allows_spot)
         && nodes
             .iter()
             .all(|&i| fleet.p.nodes[i].pods.iter().all(|q| allows_spot(q)))
@@ -192,7 +188,6 @@ fn spot_everywhere(fleet: &Fleet, nodes: &[usize]) -> bool {
 /// May the single replacement of `out` be spot: its pool and every pod moving onto it
 /// allow the spot capacity type?
 fn may_be_spot(fleet: &Fleet, out: &Outcome) -> bool {
-    let spot = CapacityType::Spot.as_str();
     let Some(n) = out.new_nodes.first() else {
         return false;
     };
@@ -201,8 +196,15 @@ fn may_be_spot(fleet: &Fleet, out: &Outcome) -> bool {
         .nodepools
         .iter()
         .find(|p| p.name == n.nodepool)
-        .is_some_and(|p| p.requirements.get(labels::CAPACITY_TYPE).has(spot));
+        .is_some_and(pool_allows_spot);
     pool_ok && out.to_new.iter().all(|(q, _, _)| allows_spot(q))
+}
+
+/// Do the pool's requirements allow the spot capacity type?
+fn pool_allows_spot(p: &nodepack_model::NodePool) -> bool {
+    p.requirements
+        .get(labels::CAPACITY_TYPE)
+        .has(CapacityType::Spot.as_str())
 }
 
 /// Does some node requirement term of the pod allow the spot capacity type?
@@ -288,7 +290,9 @@ impl Consolidator for KarpenterConsolidation {
                 return plan(&fleet, moves, 1);
             }
         }
-        let cands = candidates(&fleet);
+        // Ranked once for both methods (each candidate's disruption cost walks its pods).
+        let order = ranked(&fleet);
+        let cands = candidates(&fleet, &order);
         // 3. Multi-node: the longest valid prefix, by binary search.
         let max = cands.len().min(MAX_MULTI);
         if max >= 2 {
@@ -311,7 +315,7 @@ impl Consolidator for KarpenterConsolidation {
         }
         // 4. Single-node: every candidate whose pool has budget left, not only the
         // first `budget_left` (a single-node command disrupts one node).
-        for i in single_candidates(&fleet) {
+        for i in single_candidates(&fleet, &order) {
             if let Some(out) = evaluate(&fleet, &[i], true) {
                 moves.push(fleet.make_move(Reason::Underutilized, &[i], &out));
                 return plan(&fleet, moves, cands.len());
