@@ -68,6 +68,11 @@ fn main() {
         let t = Instant::now();
         let e = validate(&problem, &plan);
         let tv = t.elapsed();
+        // DIGEST=PREFIX writes the plan as JSON to PREFIX_{strategy}_{n}_{workload}.json.
+        if let Ok(d) = std::env::var("DIGEST") {
+            let j = serde_json::to_string(&plan).unwrap();
+            std::fs::write(format!("{d}_{s}_{n}_{which}.json"), j).unwrap();
+        }
         if std::env::var("BREAKDOWN").is_ok() {
             breakdown(&plan);
         }

@@ -1033,6 +1033,17 @@ pub fn fits_caps(r: &Resources, c: &[u64; 4]) -> bool {
     r.cpu.0 <= c[0] && r.memory.0 <= c[1] && r.ephemeral_storage.0 <= c[2] && r.pods <= c[3]
 }
 
+/// `a / b` as a fraction: 0 when `a` is, infinite when only `b` is.
+pub(crate) fn ratio(a: u64, b: u64) -> f64 {
+    if a == 0 {
+        0.0
+    } else if b == 0 {
+        f64::INFINITY
+    } else {
+        a as f64 / b as f64
+    }
+}
+
 /// One request tested against many pairs ([`PoolCatalog::fit_test`]).
 pub struct FitTest<'a> {
     pairs: &'a PoolCatalog,
@@ -1049,6 +1060,25 @@ impl FitTest<'_> {
         !self.nowhere
             && fits_caps(self.r, &self.pairs.caps[pt])
             && ext_fits(&self.ext, &self.pairs.ext_usable[pt])
+    }
+
+    /// The request's largest fraction of any resource of pair `pt`'s usable capacity
+    /// (0 for a resource it does not ask, infinite for one the pair lacks).
+    pub fn share(&self, pt: usize) -> f64 {
+        if self.nowhere {
+            return f64::INFINITY;
+        }
+        let (r, c) = (self.r, &self.pairs.caps[pt]);
+        let mut s = ratio(r.cpu.0, c[0])
+            .max(ratio(r.memory.0, c[1]))
+            .max(ratio(r.ephemeral_storage.0, c[2]))
+            .max(ratio(r.pods, c[3]));
+        let have = &self.pairs.ext_usable[pt];
+        for &(k, v) in &self.ext {
+            let h = have.iter().find(|e| e.0 == k).map_or(0, |e| e.1);
+            s = s.max(ratio(v, h));
+        }
+        s
     }
 }
 

@@ -350,24 +350,31 @@ impl NodepackStrategy {
             return Vec::new();
         }
         let info = &prep.pools[pk.pool];
-        let prices = prep.min_prices(prep.offer_masks(&pk.reqs));
+        let masks = prep.offer_masks(&pk.reqs);
+        let prices = prep.min_prices(masks);
         let compatible = prep.compatible_set(pk.pool, &pk.reqs);
         let ok = |i: usize| {
             let k = i - info.start;
             compatible[k / 64] & (1u64 << (k % 64)) != 0
         };
         let fit = prep.fit_test(&pk.requested);
-        let mut alts: Vec<(i64, &str, usize)> = (info.start..info.end)
-            .filter(|&i| i as u32 != pk.pt && fit.fits(i) && ok(i))
-            .filter_map(|i| prices[i].map(|pr| (pr, prep.pool_types[i].name.as_str(), i)))
-            .collect();
-        // The cheapest (keys are distinct: the index is last), in order.
+        // The cheapest `keep` by (price, name, index): the pairs are walked by price and
+        // index, up to the `keep`-th one taken and any of its price after it (a name may
+        // break their tie), then sorted.
         let keep = crate::karpenter::MAX_INSTANCE_TYPES - 1;
-        if alts.len() > keep {
-            alts.select_nth_unstable(keep);
-            alts.truncate(keep);
+        let mut alts: Vec<(i64, &str, usize)> = Vec::new();
+        for &i in prep.by_price(masks).iter() {
+            let i = i as usize;
+            let Some(pr) = prices[i] else { continue };
+            if alts.len() >= keep && alts[keep - 1].0 < pr {
+                break;
+            }
+            if (info.start..info.end).contains(&i) && i as u32 != pk.pt && fit.fits(i) && ok(i) {
+                alts.push((pr, prep.pool_types[i].name.as_str(), i));
+            }
         }
         alts.sort_unstable();
+        alts.truncate(keep);
         // A new vector of the list's length: collecting in place would keep the buffer
         // of every candidate type (tens of kilobytes per node of a large plan).
         let mut out = Vec::with_capacity(alts.len());
@@ -505,6 +512,101 @@ mod tests {
     use nodepack_model::{Bytes, Millicores};
     use proptest::{prop_assert, prop_assert_eq, proptest};
 
+    /// [`NodepackStrategy::alternatives`] by filtering every pair of the pool and
+    /// sorting: the reference its walk by price must agree with.
+    fn alternatives_by_sort(prep: &Prepared, pk: &Packed) -> Vec<String> {
+        let info = &prep.pools[pk.pool];
+        let prices = prep.min_prices(prep.offer_masks(&pk.reqs));
+        let compatible = prep.compatible_set(pk.pool, &pk.reqs);
+        let fit = prep.fit_test(&pk.requested);
+        let mut alts: Vec<(i64, &str, usize)> = (info.start..info.end)
+            .filter(|&i| {
+                let k = i - info.start;
+                i as u32 != pk.pt && fit.fits(i) && compatible[k / 64] & (1u64 << (k % 64)) != 0
+            })
+            .filter_map(|i| prices[i].map(|pr| (pr, prep.pool_types[i].name.as_str(), i)))
+            .collect();
+        alts.sort_unstable();
+        alts.truncate(crate::karpenter::MAX_INSTANCE_TYPES - 1);
+        alts.iter().map(|a| a.1.to_string()).collect()
+    }
+
+    proptest! {
+        /// Launch alternatives walked by price are the cheapest pairs by (price, name)
+        /// that hold the node's pods, as filtering and sorting every pair gives: on a
+        /// catalog of 96 types with many equal prices, any request size, any zone and
+        /// capacity-type subset.
+        #[test]
+        fn alternatives_by_walk_and_by_sort_agree(
+            cpu in 0u64..70_000,
+            gib in 0u64..300,
+            zones in 1usize..8,
+            cts in 1usize..4,
+            own in 0u32..96,
+        ) {
+            use nodepack_testkit as tk;
+            let mut types = Vec::new();
+            for f in 0..12 {
+                for c in [1, 2, 4, 8, 16, 32, 48, 64] {
+                    let ppc = if f % 3 == 0 { 0.04 } else { 0.05 };
+                    types.push(tk::instance_type(&format!("f{f}"), "amd64", c, 1 + f % 4, 0, ppc));
+                }
+            }
+            let catalog = tk::catalog_of(types);
+            crate::prep::tests::with_catalog_prep(&catalog, |prep| {
+                let mut reqs = Requirements::default();
+                let zs: Vec<&str> = (0..3).filter(|z| zones & (1 << z) != 0).map(|z| tk::ZONES[z]).collect();
+                reqs.add(labels::ZONE, nodepack_model::ValueSet::in_values(zs));
+                let cs: Vec<&str> = [CapacityType::Spot, CapacityType::OnDemand]
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| cts & (1 << i) != 0)
+                    .map(|(_, c)| c.as_str())
+                    .collect();
+                reqs.add(labels::CAPACITY_TYPE, nodepack_model::ValueSet::in_values(cs));
+                let pk = Packed {
+                    pool: 0,
+                    pt: own,
+                    reqs,
+                    pods: Vec::new(),
+                    requested: Resources::new(Millicores(cpu), Bytes::from_gib(gib)).with_pods(3),
+                };
+                let walk = NodepackStrategy::default().alternatives(prep, &pk);
+                let want = alternatives_by_sort(prep, &pk);
+                prop_assert_eq!(&walk, &want);
+                Ok(())
+            })?;
+        }
+
+        /// The fit test's share of a pair (the group-building fast path) is the share of
+        /// the pair's usable capacity computed by resource name, for requests with and
+        /// without GPUs, and for a resource no pair has.
+        #[test]
+        fn fit_test_share_is_the_share_by_name(
+            cpu in 0u64..200_000,
+            mib in 0u64..2_000_000,
+            gpus in 0u64..10,
+            other in proptest::bool::ANY,
+        ) {
+            crate::prep::tests::with_testkit_prep(|prep| {
+                let mut r = Resources::default();
+                r.cpu = Millicores(cpu);
+                r.memory = Bytes::from_mib(mib);
+                r.pods = 1;
+                let mut r = r.with_extended(nodepack_model::resources::NVIDIA_GPU, gpus);
+                if other {
+                    r = r.with_extended("example.com/fpga", 1);
+                }
+                let fit = prep.fit_test(&r);
+                for (i, pt) in prep.pool_types.iter().enumerate() {
+                    let (a, b) = (fit.share(i), packer::share(&r, &pt.usable));
+                    prop_assert!(a == b, "{i}: {a} vs {b}");
+                }
+                Ok(())
+            })?;
+        }
+    }
+
     proptest! {
         /// Both ways of ranking options give the same list: any subset of the pairs,
         /// any limit, any offer masks (zone and capacity-type subsets).
@@ -575,14 +677,13 @@ mod tests {
                     next: 0,
                     req: Resources::default(),
                     term: Requirements::default(),
-                    cols: (0..3).filter(|&c| (i + c) % 3 == 0 || a[i] && c == 1).collect(),
-                    bits: Vec::new(),
+                    bits: bit_set(3, |c| (i + c) % 3 == 0 || a[i] && c == 1),
                     fair: 0.0,
                 })
                 .collect();
             let sig = Sigs::new(3, &groups);
             for c in 0..3 {
-                let want: Vec<usize> = (0..n).filter(|&g| groups[g].cols.contains(&c)).collect();
+                let want: Vec<usize> = (0..n).filter(|&g| groups[g].has(c)).collect();
                 let col = sig.of(c);
                 prop_assert_eq!(members(sig.words, |w| col[w]).collect::<Vec<_>>(), want);
             }

@@ -146,7 +146,7 @@ impl Sigs {
         let words = groups.len().div_ceil(64);
         let mut bits = vec![0u64; cols * words];
         for (gi, g) in groups.iter().enumerate() {
-            for &c in &g.cols {
+            for c in members(g.bits.len(), |w| g.bits[w]) {
                 bits[c * words + gi / 64] |= 1u64 << (gi % 64);
             }
         }
@@ -239,8 +239,7 @@ pub(super) struct Group {
     pub(super) next: usize,
     pub(super) req: Resources,
     pub(super) term: Requirements,
-    pub(super) cols: Vec<usize>,
-    /// `cols` as a bit set, for the hot membership tests.
+    /// The columns the group's pods may use, as a bit set over column indices.
     pub(super) bits: Vec<u64>,
     pub(super) fair: f64,
 }
@@ -428,17 +427,10 @@ pub(super) fn take_scaled(free: &mut Resources, r: &Resources, k: usize) {
     free.extended.retain(|_, v| *v > 0);
 }
 
-/// A request's share of a capacity: 0 for no request, infinite for none available.
-pub(super) fn ratio(a: u64, b: u64) -> f64 {
-    if a == 0 {
-        0.0
-    } else if b == 0 {
-        f64::INFINITY
-    } else {
-        a as f64 / b as f64
-    }
-}
+pub(super) use crate::prep::ratio;
 
+/// A request's largest share of any resource of a capacity: 0 for no request,
+/// infinite for a resource the capacity lacks.
 pub(super) fn share(req: &Resources, cap: &Resources) -> f64 {
     let mut s = ratio(req.cpu.0, cap.cpu.0)
         .max(ratio(req.memory.0, cap.memory.0))
@@ -484,6 +476,10 @@ impl NodepackStrategy {
             std::collections::HashMap::new();
         // pods are in Karpenter order (largest first), so groups are too.
         let mut last: Option<(&Pod, usize)> = None;
+        let mut offered_of: std::collections::HashMap<
+            (Requirements, Vec<nodepack_model::Toleration>),
+            Vec<(u32, u8)>,
+        > = std::collections::HashMap::new();
         for &pi in pods {
             let pod = &problem.pending[pi];
             // Like pods are adjacent in that order: a pod with the previous one's
@@ -502,25 +498,39 @@ impl NodepackStrategy {
                 continue;
             }
             last = Some((pod, groups.len()));
-            let list: &[u32] = match eng.cache.get(prep, pool, &term, &pod.tolerations, false) {
-                Ok(l) => l,
-                Err(_) => &[],
-            };
-            let mut gc = Vec::new();
-            let (zones, cts) = prep.offer_masks(&term);
+            // The pairs the term and tolerations admit, each with the capacity types of
+            // its offerings the term allows (as bits by capacity rank; none: left out).
+            let offered = offered_of
+                .entry((term.clone(), pod.tolerations.clone()))
+                .or_insert_with(|| {
+                    let list: &[u32] =
+                        match eng.cache.get(prep, pool, &term, &pod.tolerations, false) {
+                            Ok(l) => l,
+                            Err(_) => &[],
+                        };
+                    let (zones, cts) = prep.offer_masks(&term);
+                    list.iter()
+                        .filter_map(|&o| {
+                            let mask = prep.pool_types[o as usize]
+                                .offer_bits
+                                .iter()
+                                .filter(|&&(z, c)| z & zones != 0 && c & cts != 0)
+                                .fold(0u8, |m, &(_, c)| m | c);
+                            (mask != 0).then_some((o, mask))
+                        })
+                        .collect::<Vec<(u32, u8)>>()
+                });
+            // The group's columns as a bit set (grown as columns are added), and the
+            // least fair cost over them.
+            let mut gc: Vec<u64> = Vec::new();
+            let mut fair = f64::INFINITY;
             let fit = prep.fit_test(&pod.requests);
-            for &o in list {
-                let pt = &prep.pool_types[o as usize];
+            for &(o, mask) in offered.iter() {
                 if !fit.fits(o as usize) {
                     continue;
                 }
-                // The capacity types of its offerings the term allows.
-                let mut mask = 0u8;
-                for &(z, c) in &pt.offer_bits {
-                    if z & zones != 0 && c & cts != 0 {
-                        mask |= c;
-                    }
-                }
+                // (The pod's share of the type, the same for each capacity type.)
+                let sh = fit.share(o as usize);
                 for ct in CT_ORDER {
                     let k = capacity_rank(ct) as usize;
                     if mask & (1 << k) == 0 {
@@ -532,32 +542,26 @@ impl NodepackStrategy {
                         cols.push(Col { pt: o, ct, price });
                         *slot = (cols.len() - 1) as u32;
                     }
-                    gc.push(*slot as usize);
+                    let c = *slot as usize;
+                    if gc.len() <= c / 64 {
+                        gc.resize(c / 64 + 1, 0);
+                    }
+                    gc[c / 64] |= 1u64 << (c % 64);
+                    fair = fair.min(cols[c].price * sh);
                 }
             }
-            let fair = gc
-                .iter()
-                .map(|&c| {
-                    cols[c].price
-                        * share(&pod.requests, &prep.pool_types[cols[c].pt as usize].usable)
-                })
-                .fold(f64::INFINITY, f64::min);
             group_of.insert(key, groups.len());
             groups.push(Group {
                 pods: vec![pi],
                 next: 0,
                 req: pod.requests.clone(),
                 term,
-                cols: gc,
-                bits: Vec::new(),
+                bits: gc,
                 fair,
             });
         }
         for g in groups.iter_mut() {
-            g.bits = vec![0; cols.len().div_ceil(64)];
-            for &c in &g.cols {
-                g.bits[c / 64] |= 1u64 << (c % 64);
-            }
+            g.bits.resize(cols.len().div_ceil(64), 0);
         }
         let sig = Sigs::new(cols.len(), &groups);
         let mut dominance = Dominance::new(prep, &cols, &sig);
@@ -598,28 +602,26 @@ impl NodepackStrategy {
         };
         // (cost, pods left, nodes, limits after them)
         type Variant = (f64, Vec<usize>, Vec<Packed>, crate::prep::LimitTracker);
-        let complete =
-            |dominance: &mut Dominance, eligible: &[usize], nodes: &[patterns::Node]| -> Variant {
-                let mut gs = groups.clone();
-                let mut limits = eng.limits.clone();
-                let mut alive = alive.clone();
-                let mut mine = Vec::new();
-                self.open_patterns(prep, &pc, &mut limits, &mut gs, eligible, nodes, &mut mine);
-                let left = self.greedy(
-                    prep,
-                    &pc,
-                    &mut limits,
-                    &mut gs,
-                    dominance,
-                    &mut alive,
-                    &mut mine,
-                );
-                let cost: f64 = mine
-                    .iter()
-                    .map(|pk| self.price(prep, pk.pt, &pk.reqs, pk.pods.len()))
-                    .sum();
-                (cost, left, mine, limits)
-            };
+        // (Packing moves only each group's `next`: a completion starts by rewinding it.)
+        let complete = |gs: &mut [Group],
+                        dominance: &mut Dominance,
+                        eligible: &[usize],
+                        nodes: &[patterns::Node]|
+         -> Variant {
+            for g in gs.iter_mut() {
+                g.next = 0;
+            }
+            let mut limits = eng.limits.clone();
+            let mut alive = alive.clone();
+            let mut mine = Vec::new();
+            self.open_patterns(prep, &pc, &mut limits, gs, eligible, nodes, &mut mine);
+            let left = self.greedy(prep, &pc, &mut limits, gs, dominance, &mut alive, &mut mine);
+            let cost: f64 = mine
+                .iter()
+                .map(|pk| self.price(prep, pk.pt, &pk.reqs, pk.pods.len()))
+                .sum();
+            (cost, left, mine, limits)
+        };
         // (With `greedy_only` the plan would be empty: not even its bins are built.)
         let (nodes, whole, cut, eligible) = if self.greedy_only {
             (Vec::new(), 0, false, Vec::new())
@@ -637,7 +639,7 @@ impl NodepackStrategy {
         }
         let mut best: Option<Variant> = None;
         for count in variants {
-            let v = complete(&mut dominance, &eligible, &nodes[..count]);
+            let v = complete(&mut groups, &mut dominance, &eligible, &nodes[..count]);
             if best
                 .as_ref()
                 .is_none_or(|b| (v.1.len(), v.0) < (b.1.len(), b.0 * (1.0 - 1e-12)))
