@@ -5,7 +5,7 @@ use super::*;
 use crate::engine::Engine;
 use crate::prep::{capacity_rank, Prepared};
 use nodepack_model::{labels, CapacityType, Pod, Requirements, Resources};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// How much a column's score may rise as pods are placed, for the greedy's lazy
 /// evaluation (see [`NodepackStrategy::greedy`]): scores are not monotone (a proportional slice
@@ -319,48 +319,74 @@ pub(super) fn max_fit(free: &Resources, req: &Resources, limit: usize) -> usize 
     k as usize
 }
 
+/// The summed demand of a set of groups (each request times its pods left), in
+/// floating point: what [`SliceSum::scale`] fits to a column's room. It depends on the
+/// set only, so the greedy computes it once per set and step, not per column.
+pub(super) struct SliceSum {
+    cpu: f64,
+    mem: f64,
+    eph: f64,
+    pods: f64,
+    ext: Vec<(String, f64)>,
+    /// How many parts, and the most copies of any.
+    parts: usize,
+    most: u64,
+}
+
+impl SliceSum {
+    pub(super) fn new<'a>(parts: impl Iterator<Item = (&'a Resources, u64)>) -> Self {
+        let mut sum = SliceSum {
+            cpu: 0.0,
+            mem: 0.0,
+            eph: 0.0,
+            pods: 0.0,
+            ext: Vec::new(),
+            parts: 0,
+            most: 0,
+        };
+        for (r, k) in parts {
+            sum.parts += 1;
+            sum.most = sum.most.max(k);
+            let k = k as f64;
+            sum.cpu += r.cpu.0 as f64 * k;
+            sum.mem += r.memory.0 as f64 * k;
+            sum.eph += r.ephemeral_storage.0 as f64 * k;
+            sum.pods += r.pods as f64 * k;
+            for (name, v) in &r.extended {
+                match sum.ext.iter_mut().find(|e| e.0 == *name) {
+                    Some(e) => e.1 += *v as f64 * k,
+                    None => sum.ext.push((name.clone(), *v as f64 * k)),
+                }
+            }
+        }
+        sum
+    }
+
+    /// The largest `s` at most 1 such that `s` times the sum fits `cap`, resource by
+    /// resource (in floating point).
+    pub(super) fn scale(&self, cap: &Resources) -> f64 {
+        let room = |need: f64, have: u64| {
+            if need > 0.0 {
+                have as f64 / need
+            } else {
+                f64::INFINITY
+            }
+        };
+        let mut s = 1.0f64
+            .min(room(self.cpu, cap.cpu.0))
+            .min(room(self.mem, cap.memory.0))
+            .min(room(self.eph, cap.ephemeral_storage.0))
+            .min(room(self.pods, cap.pods));
+        for (name, v) in &self.ext {
+            s = s.min(room(*v, cap.extended(name)));
+        }
+        s
+    }
+}
+
 /// Whether the sum of `req * k` over `parts` fits in `cap`, without building the sum:
 /// the proportional fill's binary search asks this some thirty times per column, and
 /// building [`Resources`] with extended resources (GPUs) allocates each time.
-/// The largest `s` at most 1 such that `s` times the sum of `k` copies of each part fits
-/// `cap`, resource by resource (in floating point).
-pub(super) fn slice_scale<'a>(
-    parts: impl Iterator<Item = (&'a Resources, u64)>,
-    cap: &Resources,
-) -> f64 {
-    let (mut cpu, mut mem, mut eph, mut pods) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    let mut ext: Vec<(&str, f64)> = Vec::new();
-    for (r, k) in parts {
-        let k = k as f64;
-        cpu += r.cpu.0 as f64 * k;
-        mem += r.memory.0 as f64 * k;
-        eph += r.ephemeral_storage.0 as f64 * k;
-        pods += r.pods as f64 * k;
-        for (name, v) in &r.extended {
-            match ext.iter_mut().find(|e| e.0 == name) {
-                Some(e) => e.1 += *v as f64 * k,
-                None => ext.push((name, *v as f64 * k)),
-            }
-        }
-    }
-    let room = |need: f64, have: u64| {
-        if need > 0.0 {
-            have as f64 / need
-        } else {
-            f64::INFINITY
-        }
-    };
-    let mut s = 1.0f64
-        .min(room(cpu, cap.cpu.0))
-        .min(room(mem, cap.memory.0))
-        .min(room(eph, cap.ephemeral_storage.0))
-        .min(room(pods, cap.pods));
-    for (name, v) in ext {
-        s = s.min(room(v, cap.extended(name)));
-    }
-    s
-}
-
 pub(super) fn scaled_sum_fits(parts: &[(&Resources, u64)], cap: &Resources) -> bool {
     let sum = |f: &dyn Fn(&Resources) -> u64| {
         parts
@@ -719,6 +745,8 @@ impl NodepackStrategy {
             if live.iter().all(|&w| w == 0) {
                 break;
             }
+            // The proportional slices' summed demand at this step, by set of groups.
+            let mut slices: HashMap<Vec<u64>, SliceSum> = HashMap::new();
             // The step's best current entry.
             let mut best: Option<Lazy> = None;
             // Current entries popped below the best, to push back.
@@ -760,7 +788,7 @@ impl NodepackStrategy {
                 }
                 let pt = &prep.pool_types[cols[c].pt as usize];
                 let base_reqs = &base[capacity_rank(cols[c].ct) as usize];
-                let fill =
+                let mut fill =
                     |proportional: bool| -> (Vec<(usize, usize)>, f64, Option<Requirements>) {
                         let mut free = pt.usable.clone();
                         let mut reqs: Option<Requirements> = None;
@@ -770,32 +798,35 @@ impl NodepackStrategy {
                         let mut value = 0.0;
                         // 1. A slice of the remaining demand in proportion (the mix the LP
                         // would use), as large as fits: balanced use of every resource.
-                        let prop: Vec<usize> = if proportional {
-                            members(words, |w| live[w] & col[w] & !zoned[w]).collect()
-                        } else {
-                            Vec::new()
-                        };
-                        if prop.len() > 1 {
-                            let mut parts: Vec<(&Resources, u64)> = Vec::with_capacity(prop.len());
-                            let mut fits_at = |s: f64| -> bool {
-                                parts.clear();
-                                for &g in &prop {
-                                    let k = (s * groups[g].remaining() as f64).floor() as u64;
-                                    parts.push((&groups[g].req, k));
-                                }
-                                scaled_sum_fits(&parts, &pt.usable)
-                            };
+                        let sum = proportional.then(|| {
+                            let set: Vec<u64> =
+                                (0..words).map(|w| live[w] & col[w] & !zoned[w]).collect();
+                            &*slices.entry(set).or_insert_with_key(|set| {
+                                SliceSum::new(
+                                    members(set.len(), |w| set[w])
+                                        .map(|g| (&groups[g].req, groups[g].remaining() as u64)),
+                                )
+                            })
+                        });
+                        if let Some(sum) = sum.filter(|s| s.parts > 1) {
                             // The largest scale the sums fit at, exact but for rounding
-                            // (the floors only take pods away); bisection if rounding broke it.
-                            let direct = slice_scale(
-                                prop.iter()
-                                    .map(|&g| (&groups[g].req, groups[g].remaining() as u64)),
-                                &pt.usable,
-                            );
-                            // Below one pod of the largest remainder every floor is 0:
-                            // the slice takes nothing.
-                            let most = prop.iter().map(|&g| groups[g].remaining()).max();
-                            if direct * most.unwrap_or(0) as f64 >= 1.0 {
+                            // (the floors only take pods away); bisection if rounding
+                            // broke it. Below one pod of the largest remainder every floor
+                            // is 0: the slice takes nothing.
+                            let direct = sum.scale(&pt.usable);
+                            if direct * sum.most as f64 >= 1.0 {
+                                let prop: Vec<usize> =
+                                    members(words, |w| live[w] & col[w] & !zoned[w]).collect();
+                                let mut parts: Vec<(&Resources, u64)> =
+                                    Vec::with_capacity(prop.len());
+                                let mut fits_at = |s: f64| -> bool {
+                                    parts.clear();
+                                    for &g in &prop {
+                                        let k = (s * groups[g].remaining() as f64).floor() as u64;
+                                        parts.push((&groups[g].req, k));
+                                    }
+                                    scaled_sum_fits(&parts, &pt.usable)
+                                };
                                 let (mut lo, mut hi) = (0.0f64, 1.0f64);
                                 if fits_at(direct) {
                                     lo = direct;
