@@ -497,6 +497,25 @@ impl NodepackStrategy {
                 })
                 .collect()
         });
+        // Each pair's cheapest price over its capacity types per unit of usable CPU and
+        // of memory (0 where undefined): a pod's fair cost on the pair (price times its
+        // share) is at least its CPU, and its memory, times these.
+        let per_unit: Vec<[f64; 2]> = prep
+            .pool_types
+            .iter()
+            .zip(col_prices.iter())
+            .map(|(pt, p)| {
+                let m = p[0].min(p[1]).min(p[2]);
+                let per = |have: u64| {
+                    if m.is_finite() && m >= 0.0 && have > 0 {
+                        m / have as f64
+                    } else {
+                        0.0
+                    }
+                };
+                [per(pt.usable.cpu.0), per(pt.usable.memory.0)]
+            })
+            .collect();
         let mut groups: Vec<Group> = Vec::new();
         let mut group_of: std::collections::HashMap<(Requirements, Resources), usize> =
             std::collections::HashMap::new();
@@ -551,12 +570,21 @@ impl NodepackStrategy {
             let mut gc: Vec<u64> = Vec::new();
             let mut fair = f64::INFINITY;
             let fit = prep.fit_test(&pod.requests);
+            let (cpu, mem) = (pod.requests.cpu.0 as f64, pod.requests.memory.0 as f64);
             for &(o, mask) in offered.iter() {
                 if !fit.fits(o as usize) {
                     continue;
                 }
+                // A pair whose bound (less a margin far above rounding) is not below the
+                // fair cost so far cannot lower it: its share is not needed.
+                let u = per_unit[o as usize];
+                let lowers = (cpu * u[0]).max(mem * u[1]) * (1.0 - 1e-9) < fair;
                 // (The pod's share of the type, the same for each capacity type.)
-                let sh = fit.share(o as usize);
+                let sh = if lowers {
+                    fit.share(o as usize)
+                } else {
+                    f64::NAN
+                };
                 for ct in CT_ORDER {
                     let k = capacity_rank(ct) as usize;
                     if mask & (1 << k) == 0 {
@@ -573,7 +601,9 @@ impl NodepackStrategy {
                         gc.resize(c / 64 + 1, 0);
                     }
                     gc[c / 64] |= 1u64 << (c % 64);
-                    fair = fair.min(cols[c].price * sh);
+                    if lowers {
+                        fair = fair.min(cols[c].price * sh);
+                    }
                 }
             }
             group_of.insert(key, groups.len());
