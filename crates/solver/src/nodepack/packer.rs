@@ -1088,6 +1088,10 @@ impl NodepackStrategy {
         if eligible.is_empty() {
             return (Vec::new(), 0, false, eligible);
         }
+        // (What the plan would return before looking at its bins.)
+        if patterns::first_lp_over_pace(eligible.len(), patterns::BUDGET) {
+            return (Vec::new(), 0, true, eligible);
+        }
         let items: Vec<patterns::Item> = eligible
             .iter()
             .map(|&g| patterns::Item {

@@ -94,6 +94,15 @@ pub(super) struct Node {
     pub take: Vec<(usize, usize)>,
 }
 
+/// The first LP has a row per item (its seed pattern) and takes about a pivot per row:
+/// when that alone is over the first generation's pace (see [`generate`]), [`plan`]
+/// seeds and prices nothing and returns no nodes, cut short (callers may skip building
+/// its bins).
+pub(super) fn first_lp_over_pace(items: usize, budget: u64) -> bool {
+    let n = items as u64;
+    n.saturating_mul(2 * n) > budget / MAX_ROUNDS as u64
+}
+
 /// The nodes for the items' pods, how many of them (first) are whole copies of LP
 /// patterns (the others are single nodes for the pods those leave), and whether the
 /// work budget ran out or could not cover the first generation (see [`generate`]).
@@ -101,11 +110,7 @@ pub(super) struct Node {
 /// way), nor are the last few (see [`TAIL_SHARE`]); an LP failure returns the nodes
 /// found so far.
 pub(super) fn plan(items: &[Item], bins: &[Bin], budget: u64) -> (Vec<Node>, usize, bool) {
-    // The first LP has a row per item (its seed pattern) and takes about a pivot per row:
-    // when that alone is over the first generation's pace (see [`generate`]), nothing is
-    // seeded or priced.
-    let n = items.len() as u64;
-    if n.saturating_mul(2 * n) > budget / MAX_ROUNDS as u64 {
+    if first_lp_over_pace(items.len(), budget) {
         return (Vec::new(), 0, true);
     }
     let mut work = Work { left: budget };
