@@ -5,7 +5,7 @@ use super::*;
 use crate::engine::Engine;
 use crate::prep::{capacity_rank, Prepared};
 use nodepack_model::{labels, CapacityType, Pod, Requirements, Resources};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How much a column's score may rise as pods are placed, for the greedy's lazy
 /// evaluation (see [`NodepackStrategy::greedy`]): scores are not monotone (a proportional slice
@@ -246,6 +246,7 @@ pub(super) struct Group {
 
 impl Group {
     /// Can the group's pods use column `c`?
+    #[cfg(test)]
     pub(super) fn has(&self, c: usize) -> bool {
         self.bits
             .get(c / 64)
@@ -776,7 +777,9 @@ impl NodepackStrategy {
                 break;
             }
             // The proportional slices' summed demand at this step, by set of groups.
-            let mut slices: HashMap<Vec<u64>, SliceSum> = HashMap::new();
+            // (Sets are compared word by word: cheaper than hashing them.)
+            let mut slices: BTreeMap<Vec<u64>, SliceSum> = BTreeMap::new();
+            let mut set: Vec<u64> = vec![0; words];
             // The step's best current entry.
             let mut best: Option<Lazy> = None;
             // Current entries popped below the best, to push back.
@@ -829,14 +832,17 @@ impl NodepackStrategy {
                         // 1. A slice of the remaining demand in proportion (the mix the LP
                         // would use), as large as fits: balanced use of every resource.
                         let sum = proportional.then(|| {
-                            let set: Vec<u64> =
-                                (0..words).map(|w| live[w] & col[w] & !zoned[w]).collect();
-                            &*slices.entry(set).or_insert_with_key(|set| {
-                                SliceSum::new(
-                                    members(set.len(), |w| set[w])
+                            for (w, x) in set.iter_mut().enumerate() {
+                                *x = live[w] & col[w] & !zoned[w];
+                            }
+                            if !slices.contains_key(set.as_slice()) {
+                                let sum = SliceSum::new(
+                                    members(words, |w| set[w])
                                         .map(|g| (&groups[g].req, groups[g].remaining() as u64)),
-                                )
-                            })
+                                );
+                                slices.insert(set.clone(), sum);
+                            }
+                            &slices[set.as_slice()]
                         });
                         if let Some(sum) = sum.filter(|s| s.parts > 1) {
                             // The largest scale the sums fit at, exact but for rounding
@@ -1227,15 +1233,26 @@ impl Cheapest<'_> {
     ) -> Option<(f64, u32)> {
         let mut pick: Option<(f64, u32)> = None;
         let fit = prep.fit_test(requested);
+        // The columns every group of `gs` may use, as one bit set.
+        let mut shared: Option<Vec<u64>> = None;
+        for &g in gs {
+            let bits = &self.groups[g].bits;
+            match &mut shared {
+                None => shared = Some(bits.clone()),
+                Some(a) => a.iter_mut().zip(bits).for_each(|(x, y)| *x &= y),
+            }
+        }
+        let all_may = |d: usize| {
+            shared
+                .as_ref()
+                .is_none_or(|a| a.get(d / 64).is_some_and(|w| w & (1u64 << (d % 64)) != 0))
+        };
         for &d in self.order {
             let col = &self.cols[d];
             if pick.is_some_and(|(p, _)| col.price > p) {
                 break;
             }
-            if col.ct != ct
-                || !gs.iter().all(|&g| self.groups[g].has(d))
-                || !fit.fits(col.pt as usize)
-            {
+            if col.ct != ct || !all_may(d) || !fit.fits(col.pt as usize) {
                 continue;
             }
             let p = np.price(prep, col.pt, reqs, pods);
