@@ -765,6 +765,27 @@ impl NodepackStrategy {
                 [r.cpu.0, r.memory.0, r.ephemeral_storage.0, r.pods]
             })
             .collect();
+        // The least of each of those over each word's 64 groups: a word none of whose
+        // groups passes the quick test is skipped whole.
+        let word_min: Vec<[u64; 4]> = small
+            .chunks(64)
+            .map(|c| {
+                c.iter().fold([u64::MAX; 4], |m, q| {
+                    [
+                        m[0].min(q[0]),
+                        m[1].min(q[1]),
+                        m[2].min(q[2]),
+                        m[3].min(q[3]),
+                    ]
+                })
+            })
+            .collect();
+        let too_big = |q: &[u64; 4], free: &Resources| {
+            q[0] > free.cpu.0
+                || q[1] > free.memory.0
+                || q[2] > free.ephemeral_storage.0
+                || q[3] > free.pods
+        };
         // The fills of the columns scored at this step.
         // (`None`: the column's base requirements, not copied for every fill.)
         let mut fresh: BTreeMap<usize, (Vec<(usize, usize)>, Option<Requirements>)> =
@@ -892,47 +913,51 @@ impl NodepackStrategy {
                         // (The slice's entries are by ascending group; the top-up meets
                         // each group once.)
                         let sliced_len = take.len();
-                        for g in members(words, |w| live[w] & col[w]) {
-                            let q = &small[g];
-                            if q[0] > free.cpu.0
-                                || q[1] > free.memory.0
-                                || q[2] > free.ephemeral_storage.0
-                                || q[3] > free.pods
-                            {
+                        for w in 0..words {
+                            if too_big(&word_min[w], &free) {
                                 continue;
                             }
-                            let gr = &groups[g];
-                            let at = take[..sliced_len].binary_search_by_key(&g, |t| t.0);
-                            let already = at.map_or(0, |i| take[i].1);
-                            let k = max_fit(&free, &gr.req, gr.remaining() - already);
-                            if k == 0 {
-                                continue;
-                            }
-                            // Only zone terms narrow the node's requirements.
-                            let now = reqs.as_ref().unwrap_or(base_reqs);
-                            let merged = gr
-                                .term
-                                .keys
-                                .contains_key(labels::ZONE)
-                                .then(|| now.intersect(&gr.term));
-                            let offered = match &merged {
-                                Some(m) => pt.offerings_for(m).next().is_some(),
-                                // The same requirements as the last take: the same answer.
-                                None => *offered_now
-                                    .get_or_insert_with(|| pt.offerings_for(now).next().is_some()),
-                            };
-                            if !offered {
-                                continue;
-                            }
-                            if merged.is_some() {
-                                reqs = merged;
-                                offered_now = Some(true);
-                            }
-                            take_scaled(&mut free, &gr.req, k);
-                            value += gr.fair * k as f64;
-                            match at {
-                                Ok(i) => take[i].1 += k,
-                                Err(_) => take.push((g, k)),
+                            let mut bits = live[w] & col[w];
+                            while bits != 0 {
+                                let g = w * 64 + bits.trailing_zeros() as usize;
+                                bits &= bits - 1;
+                                if too_big(&small[g], &free) {
+                                    continue;
+                                }
+                                let gr = &groups[g];
+                                let at = take[..sliced_len].binary_search_by_key(&g, |t| t.0);
+                                let already = at.map_or(0, |i| take[i].1);
+                                let k = max_fit(&free, &gr.req, gr.remaining() - already);
+                                if k == 0 {
+                                    continue;
+                                }
+                                // Only zone terms narrow the node's requirements.
+                                let now = reqs.as_ref().unwrap_or(base_reqs);
+                                let merged = gr
+                                    .term
+                                    .keys
+                                    .contains_key(labels::ZONE)
+                                    .then(|| now.intersect(&gr.term));
+                                let offered = match &merged {
+                                    Some(m) => pt.offerings_for(m).next().is_some(),
+                                    // The same requirements as the last take: the same answer.
+                                    None => *offered_now.get_or_insert_with(|| {
+                                        pt.offerings_for(now).next().is_some()
+                                    }),
+                                };
+                                if !offered {
+                                    continue;
+                                }
+                                if merged.is_some() {
+                                    reqs = merged;
+                                    offered_now = Some(true);
+                                }
+                                take_scaled(&mut free, &gr.req, k);
+                                value += gr.fair * k as f64;
+                                match at {
+                                    Ok(i) => take[i].1 += k,
+                                    Err(_) => take.push((g, k)),
+                                }
                             }
                         }
                         (take, value, reqs)
