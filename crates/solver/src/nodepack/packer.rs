@@ -145,9 +145,28 @@ impl Sigs {
     pub(super) fn new(cols: usize, groups: &[Group]) -> Self {
         let words = groups.len().div_ceil(64);
         let mut bits = vec![0u64; cols * words];
-        for (gi, g) in groups.iter().enumerate() {
-            for c in members(g.bits.len(), |w| g.bits[w]) {
-                bits[c * words + gi / 64] |= 1u64 << (gi % 64);
+        // A block of 64 groups by 64 columns at a time: its group rows (one word of each
+        // group's column set) transposed into column rows.
+        let mut block = [0u64; 64];
+        for gw in 0..words {
+            for cw in 0..cols.div_ceil(64) {
+                for (r, x) in block.iter_mut().enumerate() {
+                    *x = groups
+                        .get(gw * 64 + r)
+                        .and_then(|g| g.bits.get(cw))
+                        .copied()
+                        .unwrap_or(0);
+                }
+                if block.iter().all(|&x| x == 0) {
+                    continue;
+                }
+                transpose64(&mut block);
+                for (k, &x) in block.iter().enumerate() {
+                    let c = cw * 64 + k;
+                    if c < cols {
+                        bits[c * words + gw] = x;
+                    }
+                }
             }
         }
         Sigs { words, bits }
@@ -156,6 +175,25 @@ impl Sigs {
     /// The groups that may use column `c`, as a bit set.
     pub(super) fn of(&self, c: usize) -> &[u64] {
         &self.bits[c * self.words..(c + 1) * self.words]
+    }
+}
+
+/// Transpose a 64 x 64 bit matrix in place (row `r` is word `r`, column `k` its bit
+/// `k`): off-diagonal blocks swapped, halving the block size each round.
+fn transpose64(a: &mut [u64; 64]) {
+    let (mut j, mut m) = (32usize, 0x0000_0000_FFFF_FFFFu64);
+    while j != 0 {
+        let mut k = 0;
+        while k < 64 {
+            // Bits j.. of row k trade places with bits ..j of row k + j (within each
+            // block of 2j columns).
+            let t = ((a[k] >> j) ^ a[k + j]) & m;
+            a[k] ^= t << j;
+            a[k + j] ^= t;
+            k = (k + j + 1) & !j;
+        }
+        j >>= 1;
+        m ^= m << j;
     }
 }
 
