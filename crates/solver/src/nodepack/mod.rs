@@ -451,21 +451,35 @@ impl NodepackStrategy {
         // shape share them.
         type Key<'k> = (&'k Resources, Requirements, &'k [Toleration]);
         let mut memo: HashMap<Key, Result<Vec<usize>, Reason>> = HashMap::new();
+        // (Like pods are adjacent: a pod with the previous one's requests, node rules
+        // and tolerations has its key, and its answer.)
+        let mut last: Option<(&Pod, Result<Vec<usize>, Reason>)> = None;
         for &pi in pods {
             let pod = &problem.pending[pi];
-            let key: Key = (
-                &pod.requests,
-                eng.base_view(pi).term.clone(),
-                &pod.tolerations,
-            );
-            let found = match memo.get(&key) {
-                Some(r) => r.clone(),
-                None => {
-                    let r = self.pools_for(prep, eng, pod, &key.1);
-                    memo.insert(key, r.clone());
-                    r
+            let found = match &last {
+                Some((prev, r))
+                    if packer::same_node_rules(prev, pod)
+                        && prev.tolerations == pod.tolerations =>
+                {
+                    r.clone()
+                }
+                _ => {
+                    let key: Key = (
+                        &pod.requests,
+                        eng.base_view(pi).term.clone(),
+                        &pod.tolerations,
+                    );
+                    match memo.get(&key) {
+                        Some(r) => r.clone(),
+                        None => {
+                            let r = self.pools_for(prep, eng, pod, &key.1);
+                            memo.insert(key, r.clone());
+                            r
+                        }
+                    }
                 }
             };
+            last = Some((pod, found.clone()));
             match found {
                 Ok(pools) => todo.push((pi, pools)),
                 Err(reason) => {
