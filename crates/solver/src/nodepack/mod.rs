@@ -526,6 +526,20 @@ mod tests {
     use nodepack_model::{Bytes, Millicores};
     use proptest::{prop_assert, prop_assert_eq, proptest};
 
+    /// A request's largest share of any resource of a capacity, by resource name: the
+    /// reference [`crate::prep::FitTest::share`] must agree with.
+    fn share_by_name(req: &Resources, cap: &Resources) -> f64 {
+        use crate::prep::ratio;
+        let mut s = ratio(req.cpu.0, cap.cpu.0)
+            .max(ratio(req.memory.0, cap.memory.0))
+            .max(ratio(req.ephemeral_storage.0, cap.ephemeral_storage.0))
+            .max(ratio(req.pods, cap.pods));
+        for (n, v) in &req.extended {
+            s = s.max(ratio(*v, cap.extended(n)));
+        }
+        s
+    }
+
     /// [`NodepackStrategy::alternatives`] by filtering every pair of the pool and
     /// sorting: the reference its walk by price must agree with.
     fn alternatives_by_sort(prep: &Prepared, pk: &Packed) -> Vec<String> {
@@ -613,7 +627,7 @@ mod tests {
                 }
                 let fit = prep.fit_test(&r);
                 for (i, pt) in prep.pool_types.iter().enumerate() {
-                    let (a, b) = (fit.share(i), packer::share(&r, &pt.usable));
+                    let (a, b) = (fit.share(i), share_by_name(&r, &pt.usable));
                     prop_assert!(a == b, "{i}: {a} vs {b}");
                 }
                 Ok(())

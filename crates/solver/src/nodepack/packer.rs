@@ -492,21 +492,6 @@ pub(super) fn take_scaled(free: &mut Resources, r: &Resources, k: usize) {
     free.extended.retain(|_, v| *v > 0);
 }
 
-pub(super) use crate::prep::ratio;
-
-/// A request's largest share of any resource of a capacity: 0 for no request,
-/// infinite for a resource the capacity lacks.
-pub(super) fn share(req: &Resources, cap: &Resources) -> f64 {
-    let mut s = ratio(req.cpu.0, cap.cpu.0)
-        .max(ratio(req.memory.0, cap.memory.0))
-        .max(ratio(req.ephemeral_storage.0, cap.ephemeral_storage.0))
-        .max(ratio(req.pods, cap.pods));
-    for (n, v) in &req.extended {
-        s = s.max(ratio(*v, cap.extended(n)));
-    }
-    s
-}
-
 impl NodepackStrategy {
     /// Pack the pods of one pool; returns the pods left over (limits).
     pub(super) fn pack_pool(
@@ -910,8 +895,8 @@ impl NodepackStrategy {
                             // is 0: the slice takes nothing.
                             let direct = sum.scale(&pt.usable);
                             if direct * sum.most as f64 >= 1.0 {
-                                let prop: Vec<usize> =
-                                    members(words, |w| live[w] & col[w] & !zoned[w]).collect();
+                                // (The set the sum was keyed by.)
+                                let prop: Vec<usize> = members(words, |w| set[w]).collect();
                                 let mut parts: Vec<(&Resources, u64)> =
                                     Vec::with_capacity(prop.len());
                                 let mut fits_at = |s: f64| -> bool {
@@ -1158,7 +1143,7 @@ impl NodepackStrategy {
             return (Vec::new(), 0, false, eligible);
         }
         // (What the plan would return before looking at its bins.)
-        if patterns::first_lp_over_pace(eligible.len(), patterns::BUDGET) {
+        if patterns::first_lp_over_pace(eligible.len(), eligible.len(), patterns::BUDGET) {
             return (Vec::new(), 0, true, eligible);
         }
         let items: Vec<patterns::Item> = eligible

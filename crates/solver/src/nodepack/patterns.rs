@@ -43,7 +43,7 @@
 //! optimum is not proven; the plan is still valid, as every node is checked to hold its
 //! pods. Pure and deterministic: no clock, no randomness, ties broken by index.
 
-use super::ratio;
+use crate::prep::ratio;
 use microlp::{ComparisonOp, OptimizationDirection, Problem as Lp, Solution, Variable};
 use nodepack_model::Resources;
 
@@ -94,13 +94,13 @@ pub(super) struct Node {
     pub take: Vec<(usize, usize)>,
 }
 
-/// The first LP has a row per item (its seed pattern) and takes about a pivot per row:
-/// when that alone is over the first generation's pace (see [`generate`]), [`plan`]
-/// seeds and prices nothing and returns no nodes, cut short (callers may skip building
-/// its bins).
-pub(super) fn first_lp_over_pace(items: usize, budget: u64) -> bool {
-    let n = items as u64;
-    n.saturating_mul(2 * n) > budget / MAX_ROUNDS as u64
+/// Is a paced generation's first LP, of `rows` patterns over `items` items (about a
+/// pivot per row, each the LP's size), over one round's share of `budget` (see
+/// [`generate`])? [`plan`] first asks it of a row per item (its seed patterns): when
+/// even that is over, it seeds and prices nothing and returns no nodes, cut short
+/// (callers may skip building its bins).
+pub(super) fn first_lp_over_pace(rows: usize, items: usize, budget: u64) -> bool {
+    (rows as u64).saturating_mul(rows as u64 + items as u64) > budget / MAX_ROUNDS as u64
 }
 
 /// The nodes for the items' pods, how many of them (first) are whole copies of LP
@@ -110,7 +110,7 @@ pub(super) fn first_lp_over_pace(items: usize, budget: u64) -> bool {
 /// way), nor are the last few (see [`TAIL_SHARE`]); an LP failure returns the nodes
 /// found so far.
 pub(super) fn plan(items: &[Item], bins: &[Bin], budget: u64) -> (Vec<Node>, usize, bool) {
-    if first_lp_over_pace(items.len(), budget) {
+    if first_lp_over_pace(items.len(), items.len(), budget) {
         return (Vec::new(), 0, true);
     }
     let mut work = Work { left: budget };
@@ -330,8 +330,7 @@ fn generate(
     // Behind the pace after `rounds` rounds begun (one share of slack: the first round
     // prices every bin against the seed patterns' high values)?
     let behind = |work: &Work, rounds: u64| paced && start - work.left > (rounds + 1) * share;
-    let rows = patterns.len() as u64;
-    if paced && rows.saturating_mul(rows + n_items as u64) > share {
+    if paced && first_lp_over_pace(patterns.len(), n_items, start) {
         return None;
     }
     let mut lp = Lp::new(OptimizationDirection::Maximize);

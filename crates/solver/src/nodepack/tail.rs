@@ -37,8 +37,10 @@ impl NodepackStrategy {
                 let mut idx: Vec<(f64, usize)> = (0..out.len())
                     .filter(|&i| out[i].reqs.get(labels::CAPACITY_TYPE).has(ct.as_str()))
                     .map(|i| {
-                        let cap = &prep.pool_types[out[i].pt as usize].usable;
-                        (share(&out[i].requested, cap), i)
+                        (
+                            prep.fit_test(&out[i].requested).share(out[i].pt as usize),
+                            i,
+                        )
                     })
                     .collect();
                 if idx.len() < 2 {
