@@ -721,6 +721,80 @@ mod tests {
     }
 
     proptest! {
+        /// `ColFits` keeps exactly the columns whose four plain capacities hold the
+        /// request, with many columns of equal capacities, requests of zero and requests
+        /// larger than every column.
+        #[test]
+        fn col_fits_keeps_the_columns_that_hold_a_request(
+            caps in proptest::collection::vec((0u64..6, 0u64..6, 0u64..3, 0u64..4), 0..150),
+            req in (0u64..7, 0u64..7, 0u64..4, 0u64..5),
+            start in proptest::collection::vec(proptest::bool::ANY, 150),
+        ) {
+            let caps: Vec<[u64; 4]> = caps.iter().map(|c| [c.0, c.1, c.2, c.3]).collect();
+            let mut r = Resources::new(Millicores(req.0), Bytes(req.1)).with_pods(req.3);
+            r.ephemeral_storage = Bytes(req.2);
+            let fits = ColFits::new(&caps);
+            let mut bits = bit_set(caps.len(), |c| start[c]);
+            fits.keep_fitting(&r, &mut bits);
+            let want = bit_set(caps.len(), |c| start[c] && crate::prep::fits_caps(&r, &caps[c]));
+            prop_assert_eq!(bits, want);
+        }
+
+        /// The fair-cost walk finds the least price times share over every pair that
+        /// holds the request and every capacity rank its mask admits, as the full scan
+        /// does: any prices (some ranks without one), masks, CPU or memory heavy
+        /// requests, with GPUs or a resource no pair has.
+        #[test]
+        fn fair_walk_finds_the_least_fair_cost(
+            prices in proptest::collection::vec((1u32..5_000, 0u8..8), 64),
+            masks in proptest::collection::vec(0u8..8, 64),
+            cpu in 0u64..70_000,
+            mib in 0u64..300_000,
+            gpus in 0u64..3,
+            other in proptest::bool::ANY,
+        ) {
+            crate::prep::tests::with_testkit_prep(|prep| {
+                let n = prep.pool_types.len();
+                // Rank k has a price unless bit k of the second number is set.
+                let table: Vec<[f64; 3]> = (0..n)
+                    .map(|o| {
+                        let (p, none) = prices[o % 64];
+                        std::array::from_fn(|k| {
+                            if none & (1 << k) != 0 {
+                                f64::INFINITY
+                            } else {
+                                p as f64 * (1.0 + k as f64 / 7.0)
+                            }
+                        })
+                    })
+                    .collect();
+                let mask: Vec<u8> = (0..n).map(|o| masks[(o * 7) % 64]).collect();
+                let mut r = Resources::new(Millicores(cpu), Bytes::from_mib(mib))
+                    .with_pods(1)
+                    .with_extended(nodepack_model::resources::NVIDIA_GPU, gpus);
+                if other {
+                    r = r.with_extended("example.com/fpga", 1);
+                }
+                let fit = prep.fit_test(&r);
+                let mut want = f64::INFINITY;
+                for o in 0..n {
+                    if !fit.fits(o) {
+                        continue;
+                    }
+                    for (k, price) in table[o].iter().enumerate() {
+                        if mask[o] & (1 << k) != 0 {
+                            want = want.min(price * fit.share(o));
+                        }
+                    }
+                }
+                let got = FairWalk::new(prep, &table).least(&fit, &r, &mask, &table);
+                prop_assert!(got == want || got.is_nan() && want.is_nan(), "{got} vs {want}");
+                Ok(())
+            })?;
+        }
+    }
+
+    proptest! {
         /// Taking `k` pods' requests off a free room in place leaves what the built
         /// difference leaves (extended resources compared by value).
         #[test]

@@ -270,6 +270,162 @@ pub(super) struct Col {
     pub(super) price: f64,
 }
 
+/// The least fair cost of a request (a pair's price times the request's share of it)
+/// over the pairs it may use, found without most shares: the pairs are walked by price
+/// per unit of CPU or of memory, whichever the request's bound rises with faster, until
+/// that bound (less a margin far above rounding) is not below the least so far; a pair
+/// whose whole bound is not below it is passed over without its share.
+pub(super) struct FairWalk {
+    /// Each pair's cheapest price over its capacity types per unit of usable CPU and of
+    /// memory (0 where undefined): a request's fair cost on the pair is at least its
+    /// CPU, and its memory, times these.
+    per_unit: Vec<[f64; 2]>,
+    /// The pairs by each of the two, then index.
+    walks: [Vec<u32>; 2],
+    /// Each walk's middle value.
+    middles: [f64; 2],
+}
+
+impl FairWalk {
+    /// From each pair's cheapest price per capacity rank (infinite: none).
+    pub(super) fn new(prep: &Prepared, prices: &[[f64; 3]]) -> Self {
+        let per_unit: Vec<[f64; 2]> = prep
+            .pool_types
+            .iter()
+            .zip(prices)
+            .map(|(pt, p)| {
+                let m = p[0].min(p[1]).min(p[2]);
+                let per = |have: u64| {
+                    if m.is_finite() && m >= 0.0 && have > 0 {
+                        m / have as f64
+                    } else {
+                        0.0
+                    }
+                };
+                [per(pt.usable.cpu.0), per(pt.usable.memory.0)]
+            })
+            .collect();
+        let walks: [Vec<u32>; 2] = std::array::from_fn(|d| {
+            let mut w: Vec<u32> = (0..per_unit.len() as u32).collect();
+            w.sort_by(|&a, &b| {
+                per_unit[a as usize][d]
+                    .total_cmp(&per_unit[b as usize][d])
+                    .then(a.cmp(&b))
+            });
+            w
+        });
+        let middles = std::array::from_fn(|d| {
+            walks[d]
+                .get(walks[d].len() / 2)
+                .map_or(0.0, |&o| per_unit[o as usize][d])
+        });
+        FairWalk {
+            per_unit,
+            walks,
+            middles,
+        }
+    }
+
+    /// The least of `prices[pair][rank] * share` over the pairs that hold the request
+    /// and the capacity ranks their `mask` bit admits (infinite: none).
+    pub(super) fn least(
+        &self,
+        fit: &crate::prep::FitTest,
+        req: &Resources,
+        mask: &[u8],
+        prices: &[[f64; 3]],
+    ) -> f64 {
+        let (cpu, mem) = (req.cpu.0 as f64, req.memory.0 as f64);
+        let d = usize::from(mem * self.middles[1] > cpu * self.middles[0]);
+        let lead = if d == 0 { cpu } else { mem };
+        let mut fair = f64::INFINITY;
+        for &o in &self.walks[d] {
+            let u = self.per_unit[o as usize];
+            if lead * u[d] * (1.0 - 1e-9) >= fair {
+                break;
+            }
+            let m = mask[o as usize];
+            if m == 0
+                || (cpu * u[0]).max(mem * u[1]) * (1.0 - 1e-9) >= fair
+                || !fit.fits(o as usize)
+            {
+                continue;
+            }
+            // (The request's share of the type, the same for each capacity type.)
+            let sh = fit.share(o as usize);
+            for (k, price) in prices[o as usize].iter().enumerate() {
+                if m & (1 << k) != 0 {
+                    fair = fair.min(price * sh);
+                }
+            }
+        }
+        fair
+    }
+}
+
+/// The pairs a term and tolerations admit ([`NodepackStrategy::pack_pool`]): each with
+/// its capacity types' bits (by capacity rank), in the compatibility cache's order; those
+/// whose columns are not all numbered yet; and the bits by pair index (0: not admitted).
+struct TermPairs {
+    offered: Vec<(u32, u8)>,
+    pending: Vec<(u32, u8)>,
+    mask: Vec<u8>,
+}
+
+/// The columns whose pair's usable capacity holds a request, as bit sets: for each plain
+/// dimension (CPU, memory, ephemeral storage, pod slots), the distinct capacities of the
+/// columns' pairs, ascending, each with the set of columns that have at least as much.
+pub(super) struct ColFits {
+    dims: [(Vec<u64>, Vec<Vec<u64>>); 4],
+}
+
+impl ColFits {
+    /// From each column's plain capacities.
+    pub(super) fn new(caps: &[[u64; 4]]) -> Self {
+        let words = caps.len().div_ceil(64);
+        ColFits {
+            dims: std::array::from_fn(|d| {
+                let mut by: Vec<(u64, usize)> =
+                    caps.iter().enumerate().map(|(c, k)| (k[d], c)).collect();
+                by.sort_unstable();
+                let (mut values, mut sets) = (Vec::new(), Vec::new());
+                let mut acc = vec![0u64; words];
+                // From the largest capacity down, each set adds its value's columns.
+                let mut i = by.len();
+                while let Some(&(v, _)) = i.checked_sub(1).map(|j| &by[j]) {
+                    while i > 0 && by[i - 1].0 == v {
+                        let c = by[i - 1].1;
+                        acc[c / 64] |= 1u64 << (c % 64);
+                        i -= 1;
+                    }
+                    values.push(v);
+                    sets.push(acc.clone());
+                }
+                values.reverse();
+                sets.reverse();
+                (values, sets)
+            }),
+        }
+    }
+
+    /// Keeps in `bits` only the columns whose plain capacities hold `r`'s.
+    pub(super) fn keep_fitting(&self, r: &Resources, bits: &mut [u64]) {
+        for ((values, sets), x) in self.dims.iter().zip(crate::prep::plain_dims(r)) {
+            match sets.get(values.partition_point(|&v| v < x)) {
+                Some(set) => {
+                    for (b, w) in bits.iter_mut().zip(set) {
+                        *b &= w;
+                    }
+                }
+                None => {
+                    bits.fill(0);
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// Plain pods of one pool with identical requests and node requirements.
 #[derive(Clone)]
 pub(super) struct Group {
@@ -521,34 +677,19 @@ impl NodepackStrategy {
                 })
                 .collect()
         });
-        // Each pair's cheapest price over its capacity types per unit of usable CPU and
-        // of memory (0 where undefined): a pod's fair cost on the pair (price times its
-        // share) is at least its CPU, and its memory, times these.
-        let per_unit: Vec<[f64; 2]> = prep
-            .pool_types
-            .iter()
-            .zip(col_prices.iter())
-            .map(|(pt, p)| {
-                let m = p[0].min(p[1]).min(p[2]);
-                let per = |have: u64| {
-                    if m.is_finite() && m >= 0.0 && have > 0 {
-                        m / have as f64
-                    } else {
-                        0.0
-                    }
-                };
-                [per(pt.usable.cpu.0), per(pt.usable.memory.0)]
-            })
-            .collect();
+        let walk = FairWalk::new(prep, &col_prices);
         let mut groups: Vec<Group> = Vec::new();
         let mut group_of: std::collections::HashMap<(Requirements, Resources), usize> =
             std::collections::HashMap::new();
         // pods are in Karpenter order (largest first), so groups are too.
         let mut last: Option<(&Pod, usize)> = None;
-        let mut offered_of: std::collections::HashMap<
+        // The pairs of each term and tolerations, and the term of each group.
+        let mut terms: Vec<TermPairs> = Vec::new();
+        let mut term_of: std::collections::HashMap<
             (Requirements, Vec<nodepack_model::Toleration>),
-            Vec<(u32, u8)>,
+            usize,
         > = std::collections::HashMap::new();
+        let mut group_term: Vec<usize> = Vec::new();
         for &pi in pods {
             let pod = &problem.pending[pi];
             // Like pods are adjacent in that order: a pod with the previous one's
@@ -569,7 +710,7 @@ impl NodepackStrategy {
             last = Some((pod, groups.len()));
             // The pairs the term and tolerations admit, each with the capacity types of
             // its offerings the term allows (as bits by capacity rank; none: left out).
-            let offered = offered_of
+            let t = *term_of
                 .entry((term.clone(), pod.tolerations.clone()))
                 .or_insert_with(|| {
                     let list: &[u32] =
@@ -578,7 +719,8 @@ impl NodepackStrategy {
                             Err(_) => &[],
                         };
                     let (zones, cts) = prep.offer_masks(&term);
-                    list.iter()
+                    let offered: Vec<(u32, u8)> = list
+                        .iter()
                         .filter_map(|&o| {
                             let mask = prep.pool_types[o as usize]
                                 .offer_bits
@@ -587,61 +729,86 @@ impl NodepackStrategy {
                                 .fold(0u8, |m, &(_, c)| m | c);
                             (mask != 0).then_some((o, mask))
                         })
-                        .collect::<Vec<(u32, u8)>>()
+                        .collect();
+                    let mut mask = vec![0u8; prep.pool_types.len()];
+                    for &(o, m) in &offered {
+                        mask[o as usize] = m;
+                    }
+                    terms.push(TermPairs {
+                        pending: offered.clone(),
+                        offered,
+                        mask,
+                    });
+                    terms.len() - 1
                 });
-            // The group's columns as a bit set (grown as columns are added), and the
-            // least fair cost over them.
-            let mut gc: Vec<u64> = Vec::new();
-            let mut fair = f64::INFINITY;
             let fit = prep.fit_test(&pod.requests);
-            let (cpu, mem) = (pod.requests.cpu.0 as f64, pod.requests.memory.0 as f64);
-            for &(o, mask) in offered.iter() {
+            // Columns are numbered by first use: the pairs this group is the first of its
+            // term to fit get theirs, in the order the term's pairs are listed.
+            terms[t].pending.retain(|&(o, mask)| {
                 if !fit.fits(o as usize) {
-                    continue;
+                    return true;
                 }
-                // A pair whose bound (less a margin far above rounding) is not below the
-                // fair cost so far cannot lower it: its share is not needed.
-                let u = per_unit[o as usize];
-                let lowers = (cpu * u[0]).max(mem * u[1]) * (1.0 - 1e-9) < fair;
-                // (The pod's share of the type, the same for each capacity type.)
-                let sh = if lowers {
-                    fit.share(o as usize)
-                } else {
-                    f64::NAN
-                };
                 for ct in CT_ORDER {
                     let k = capacity_rank(ct) as usize;
-                    if mask & (1 << k) == 0 {
-                        continue;
-                    }
                     let slot = &mut col_of[o as usize][k];
-                    if *slot == u32::MAX {
+                    if mask & (1 << k) != 0 && *slot == u32::MAX {
                         let price = col_prices[o as usize][k];
                         cols.push(Col { pt: o, ct, price });
                         *slot = (cols.len() - 1) as u32;
                     }
-                    let c = *slot as usize;
-                    if gc.len() <= c / 64 {
-                        gc.resize(c / 64 + 1, 0);
-                    }
-                    gc[c / 64] |= 1u64 << (c % 64);
-                    if lowers {
-                        fair = fair.min(cols[c].price * sh);
-                    }
                 }
-            }
+                false
+            });
+            let fair = walk.least(&fit, &pod.requests, &terms[t].mask, &col_prices);
             group_of.insert(key, groups.len());
+            group_term.push(t);
             groups.push(Group {
                 pods: vec![pi],
                 next: 0,
                 req: pod.requests.clone(),
                 term,
-                bits: gc,
+                bits: Vec::new(),
                 fair,
             });
         }
-        for g in groups.iter_mut() {
-            g.bits.resize(cols.len().div_ceil(64), 0);
+        // Each group's columns: its term's columns whose pair holds its request.
+        let words = cols.len().div_ceil(64);
+        let term_cols: Vec<Vec<u64>> = terms
+            .iter()
+            .map(|tp| {
+                let mut b = vec![0u64; words];
+                for &(o, mask) in &tp.offered {
+                    for (k, &c) in col_of[o as usize].iter().enumerate() {
+                        if mask & (1 << k) != 0 && c != u32::MAX {
+                            b[c as usize / 64] |= 1u64 << (c % 64);
+                        }
+                    }
+                }
+                b
+            })
+            .collect();
+        let caps: Vec<[u64; 4]> = cols
+            .iter()
+            .map(|c| crate::prep::plain_dims(&prep.pool_types[c.pt as usize].usable))
+            .collect();
+        let col_fits = ColFits::new(&caps);
+        for (g, &t) in groups.iter_mut().zip(&group_term) {
+            let mut b = term_cols[t].clone();
+            col_fits.keep_fitting(&g.req, &mut b);
+            if g.req.extended.values().any(|&v| v > 0) {
+                let fit = prep.fit_test(&g.req);
+                for (w, word) in b.iter_mut().enumerate() {
+                    let mut rest = *word;
+                    while rest != 0 {
+                        let i = rest.trailing_zeros() as usize;
+                        rest &= rest - 1;
+                        if !fit.fits(cols[w * 64 + i].pt as usize) {
+                            *word &= !(1u64 << i);
+                        }
+                    }
+                }
+            }
+            g.bits = b;
         }
         let sig = Sigs::new(cols.len(), &groups);
         let mut dominance = Dominance::new(prep, &cols, &sig);
