@@ -292,6 +292,14 @@ impl Topology {
     /// Would [`Topology::complete`] give the pod inverse anti-affinity groups (a placed
     /// pod's required anti-affinity selects it)?
     pub fn has_inverse(&mut self, pod_index: usize, pod: &Pod) -> bool {
+        // (Without any such group, no pod's groups need computing.)
+        if !self
+            .groups
+            .iter()
+            .any(|g| g.kind == Kind::AntiAffinity && g.owner_total > 0)
+        {
+            return false;
+        }
         self.ensure_selected(pod_index, pod);
         self.selected[&pod_index].1.iter().any(|&i| {
             let g = &self.groups[i as usize];

@@ -706,7 +706,8 @@ mod tests {
                     pods: Vec::new(),
                     next: 0,
                     req: Resources::default(),
-                    term: Requirements::default(),
+                    term: Default::default(),
+                    term_id: 0,
                     bits: bit_set(cols, |c| (i + c) % 3 == 0 || a[i] && b[c % 200]),
                     fair: 0.0,
                 })
@@ -791,6 +792,115 @@ mod tests {
                 prop_assert!(got == want || got.is_nan() && want.is_nan(), "{got} vs {want}");
                 Ok(())
             })?;
+        }
+    }
+
+    proptest! {
+        /// The slice sums built from per-word sums scale a room as the sum built group
+        /// by group does, and stay so after steps take pods of some groups (their words
+        /// forgotten): any set of up to 200 groups of CPU, memory, GPU and an extended
+        /// resource only some ask for.
+        #[test]
+        fn word_sums_agree_with_the_sum_built_group_by_group(
+            shapes in proptest::collection::vec((1u64..64_000, 1u64..256, 0u64..3, proptest::bool::ANY, 1usize..40), 1..200),
+            sets in proptest::collection::vec(proptest::collection::vec(proptest::bool::ANY, 200), 1..6),
+            takes in proptest::collection::vec((0usize..200, 1usize..10), 0..20),
+        ) {
+            let gpu = nodepack_model::resources::NVIDIA_GPU;
+            let mut groups: Vec<Group> = shapes
+                .iter()
+                .map(|&(cpu, gib, gpus, fpga, pods)| {
+                    let mut req = Resources::new(Millicores(cpu), Bytes::from_gib(gib))
+                        .with_pods(1)
+                        .with_extended(gpu, gpus);
+                    if fpga {
+                        req = req.with_extended("example.com/fpga", 1);
+                    }
+                    Group {
+                        pods: (0..pods).collect(),
+                        next: 0,
+                        req,
+                        term: Default::default(),
+                        term_id: 0,
+                        bits: Vec::new(),
+                        fair: 0.0,
+                    }
+                })
+                .collect();
+            let n = groups.len();
+            let cap = Resources::new(Millicores(96_000), Bytes::from_gib(384))
+                .with_pods(110)
+                .with_extended(gpu, 8)
+                .with_extended("example.com/fpga", 2);
+            let mut sums = WordSums::new(n.div_ceil(64));
+            for round in 0..=takes.len() {
+                for pick in &sets {
+                    let set = bit_set(n, |g| pick[g] && groups[g].remaining() > 0);
+                    let fast = sums.sum(&set, &groups);
+                    let slow = SliceSum::new(
+                        members(set.len(), |w| set[w])
+                            .map(|g| (&groups[g].req, groups[g].remaining() as u64)),
+                    );
+                    prop_assert_eq!(fast.scale(&cap), slow.scale(&cap));
+                    prop_assert_eq!((fast.parts, fast.most), (slow.parts, slow.most));
+                }
+                if let Some(&(g, k)) = takes.get(round) {
+                    let g = g % n;
+                    let gr = &mut groups[g];
+                    gr.next = (gr.next + k).min(gr.pods.len());
+                    sums.forget(g);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// A node's requirements with its groups' terms, each distinct term taken once,
+        /// are those with every group's term taken in turn: terms of In and NotIn zone
+        /// sets, capacity types and a Gt bound, repeated in any order.
+        #[test]
+        fn each_term_once_is_every_term_in_turn(
+            kinds in proptest::collection::vec((0usize..8, 0u8..8, 1u8..8), 1..6),
+            order in proptest::collection::vec(0usize..6, 1..12),
+        ) {
+            use nodepack_model::requirements::{Operator, ValueSet};
+            let zones = ["a", "b", "c"];
+            let pick = |m: u8| -> Vec<&str> {
+                zones.iter().enumerate().filter(|(i, _)| m & (1 << i) != 0).map(|(_, z)| *z).collect()
+            };
+            let terms: Vec<Requirements> = kinds
+                .iter()
+                .map(|&(kind, a, b)| {
+                    let mut r = Requirements::default();
+                    if kind & 1 != 0 {
+                        r.add(labels::ZONE, nodepack_model::ValueSet::in_values(pick(a)));
+                    }
+                    if kind & 2 != 0 {
+                        let out: Vec<String> = pick(b).iter().map(|z| z.to_string()).collect();
+                        r.add(labels::ZONE, ValueSet::from_operator(Operator::NotIn, &out).unwrap());
+                    }
+                    if kind & 4 != 0 {
+                        r.add(labels::CAPACITY_TYPE, nodepack_model::ValueSet::in_values([["spot", "on-demand"][usize::from(a % 2)]]));
+                        r.add("example.com/gen", ValueSet::from_operator(Operator::Gt, &[b.to_string()]).unwrap());
+                    }
+                    r
+                })
+                .collect();
+            let groups: Vec<Group> = order
+                .iter()
+                .map(|&i| Group {
+                    pods: Vec::new(),
+                    next: 0,
+                    req: Resources::default(),
+                    term: std::sync::Arc::new(terms[i % terms.len()].clone()),
+                    term_id: i % terms.len(),
+                    bits: Vec::new(),
+                    fair: 0.0,
+                })
+                .collect();
+            let base = terms[0].clone();
+            let naive = groups.iter().fold(base.clone(), |r, g| r.intersect(&g.term));
+            prop_assert_eq!(with_terms(base, groups.iter()), naive);
         }
     }
 

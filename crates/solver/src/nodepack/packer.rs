@@ -240,7 +240,15 @@ pub(super) fn with_terms<'g>(
     reqs: Requirements,
     groups: impl Iterator<Item = &'g Group>,
 ) -> Requirements {
-    groups.fold(reqs, |r, g| r.intersect(&g.term))
+    // (Each distinct term once: intersecting again with one changes nothing.)
+    let mut seen = BTreeSet::new();
+    groups.fold(reqs, |r, g| {
+        if seen.insert(g.term_id) {
+            r.intersect(&g.term)
+        } else {
+            r
+        }
+    })
 }
 
 /// An integer that orders prices as `f64::total_cmp` does.
@@ -432,7 +440,10 @@ pub(super) struct Group {
     pub(super) pods: Vec<usize>,
     pub(super) next: usize,
     pub(super) req: Resources,
-    pub(super) term: Requirements,
+    /// The group's node rules within the pool's (shared by the groups of one term).
+    pub(super) term: std::sync::Arc<Requirements>,
+    /// Equal for groups of equal terms.
+    pub(super) term_id: usize,
     /// The columns the group's pods may use, as a bit set over column indices.
     pub(super) bits: Vec<u64>,
     pub(super) fair: f64,
@@ -514,47 +525,58 @@ pub(super) fn max_fit(free: &Resources, req: &Resources, limit: usize) -> usize 
     k as usize
 }
 
-/// The summed demand of a set of groups (each request times its pods left), in
-/// floating point: what [`SliceSum::scale`] fits to a column's room. It depends on the
-/// set only, so the greedy computes it once per set and step, not per column.
+/// The summed demand of a set of groups (each request times its pods left), exact in
+/// integers: what [`SliceSum::scale`] fits to a column's room. It depends on the set
+/// only, so the greedy computes it once per set and step, not per column, from sums
+/// per word of 64 groups ([`WordSums`]).
+#[derive(Clone, Default)]
 pub(super) struct SliceSum {
-    cpu: f64,
-    mem: f64,
-    eph: f64,
-    pods: f64,
-    ext: Vec<(String, f64)>,
+    cpu: u128,
+    mem: u128,
+    eph: u128,
+    pods: u128,
+    ext: Vec<(String, u128)>,
     /// How many parts, and the most copies of any.
-    parts: usize,
-    most: u64,
+    pub(super) parts: usize,
+    pub(super) most: u64,
 }
 
 impl SliceSum {
     pub(super) fn new<'a>(parts: impl Iterator<Item = (&'a Resources, u64)>) -> Self {
-        let mut sum = SliceSum {
-            cpu: 0.0,
-            mem: 0.0,
-            eph: 0.0,
-            pods: 0.0,
-            ext: Vec::new(),
-            parts: 0,
-            most: 0,
-        };
+        let mut sum = SliceSum::default();
         for (r, k) in parts {
             sum.parts += 1;
             sum.most = sum.most.max(k);
-            let k = k as f64;
-            sum.cpu += r.cpu.0 as f64 * k;
-            sum.mem += r.memory.0 as f64 * k;
-            sum.eph += r.ephemeral_storage.0 as f64 * k;
-            sum.pods += r.pods as f64 * k;
+            let k = u128::from(k);
+            sum.cpu += u128::from(r.cpu.0) * k;
+            sum.mem += u128::from(r.memory.0) * k;
+            sum.eph += u128::from(r.ephemeral_storage.0) * k;
+            sum.pods += u128::from(r.pods) * k;
             for (name, v) in &r.extended {
-                match sum.ext.iter_mut().find(|e| e.0 == *name) {
-                    Some(e) => e.1 += *v as f64 * k,
-                    None => sum.ext.push((name.clone(), *v as f64 * k)),
-                }
+                sum.add_ext(name, u128::from(*v) * k);
             }
         }
         sum
+    }
+
+    fn add_ext(&mut self, name: &str, v: u128) {
+        match self.ext.iter_mut().find(|e| e.0 == name) {
+            Some(e) => e.1 += v,
+            None => self.ext.push((name.to_string(), v)),
+        }
+    }
+
+    /// Adds another set's sum (of groups not in this one).
+    fn merge(&mut self, o: &SliceSum) {
+        self.parts += o.parts;
+        self.most = self.most.max(o.most);
+        self.cpu += o.cpu;
+        self.mem += o.mem;
+        self.eph += o.eph;
+        self.pods += o.pods;
+        for (name, v) in &o.ext {
+            self.add_ext(name, *v);
+        }
     }
 
     /// The largest `s` at most 1 such that `s` times the sum fits `cap`, resource by
@@ -568,14 +590,60 @@ impl SliceSum {
             }
         };
         let mut s = 1.0f64
-            .min(room(self.cpu, cap.cpu.0))
-            .min(room(self.mem, cap.memory.0))
-            .min(room(self.eph, cap.ephemeral_storage.0))
-            .min(room(self.pods, cap.pods));
+            .min(room(self.cpu as f64, cap.cpu.0))
+            .min(room(self.mem as f64, cap.memory.0))
+            .min(room(self.eph as f64, cap.ephemeral_storage.0))
+            .min(room(self.pods as f64, cap.pods));
         for (name, v) in &self.ext {
-            s = s.min(room(*v, cap.extended(name)));
+            s = s.min(room(*v as f64, cap.extended(name)));
         }
         s
+    }
+}
+
+/// The greedy's slice sums per word of 64 groups, by the word's bits: valid while those
+/// groups' pods left do not change ([`WordSums::forget`] the words whose do).
+pub(super) struct WordSums {
+    words: Vec<Vec<(u64, SliceSum)>>,
+}
+
+impl WordSums {
+    pub(super) fn new(words: usize) -> Self {
+        WordSums {
+            words: vec![Vec::new(); words],
+        }
+    }
+
+    /// The sum of the groups in `set` (a bit set over `groups`), each request times
+    /// its pods left.
+    pub(super) fn sum(&mut self, set: &[u64], groups: &[Group]) -> SliceSum {
+        let mut sum = SliceSum::default();
+        for (w, &bits) in set.iter().enumerate() {
+            if bits == 0 {
+                continue;
+            }
+            let known = &mut self.words[w];
+            let at = match known.iter().position(|e| e.0 == bits) {
+                Some(at) => at,
+                None => {
+                    let part = SliceSum::new(members(1, |_| bits).map(|i| {
+                        let g = &groups[w * 64 + i];
+                        (&g.req, g.remaining() as u64)
+                    }));
+                    known.push((bits, part));
+                    known.len() - 1
+                }
+            };
+            sum.merge(&known[at].1);
+        }
+        sum
+    }
+
+    /// Drops the sums of group `g`'s word.
+    pub(super) fn forget(&mut self, g: usize) {
+        if let Some(w) = self.words.get_mut(g / 64) {
+            w.clear();
+        }
     }
 }
 
@@ -679,16 +747,24 @@ impl NodepackStrategy {
         });
         let walk = FairWalk::new(prep, &col_prices);
         let mut groups: Vec<Group> = Vec::new();
-        let mut group_of: std::collections::HashMap<(Requirements, Resources), usize> =
+        // (Keyed by term, then requests: a pod's lookup clones neither.)
+        // Each distinct term (a pod's node rules within the pool's) gets an id, found
+        // from the pod's own term without intersecting it again; by id: the term, its
+        // groups by requests, and its pairs' index in `terms` by tolerations.
+        type ByTerm = (
+            std::sync::Arc<Requirements>,
+            std::collections::HashMap<Resources, usize>,
+            Vec<(Vec<nodepack_model::Toleration>, usize)>,
+        );
+        let mut term_ids: std::collections::HashMap<Requirements, usize> =
             std::collections::HashMap::new();
+        let mut id_of_own: std::collections::HashMap<Requirements, usize> =
+            std::collections::HashMap::new();
+        let mut by_term: Vec<ByTerm> = Vec::new();
         // pods are in Karpenter order (largest first), so groups are too.
         let mut last: Option<(&Pod, usize)> = None;
-        // The pairs of each term and tolerations, and the term of each group.
+        // The pairs of each term and tolerations, and the pairs of each group.
         let mut terms: Vec<TermPairs> = Vec::new();
-        let mut term_of: std::collections::HashMap<
-            (Requirements, Vec<nodepack_model::Toleration>),
-            usize,
-        > = std::collections::HashMap::new();
         let mut group_term: Vec<usize> = Vec::new();
         for &pi in pods {
             let pod = &problem.pending[pi];
@@ -700,9 +776,21 @@ impl NodepackStrategy {
                     continue;
                 }
             }
-            let term = eng.base_view(pi).term.intersect(&prep.pools[pool].reqs);
-            let key = (term.clone(), pod.requests.clone());
-            if let Some(&g) = group_of.get(&key) {
+            let own = &eng.base_view(pi).term;
+            let id = match id_of_own.get(own) {
+                Some(&id) => id,
+                None => {
+                    let term = own.intersect(&prep.pools[pool].reqs);
+                    let id = *term_ids.entry(term.clone()).or_insert_with(|| {
+                        by_term.push((std::sync::Arc::new(term), Default::default(), Vec::new()));
+                        by_term.len() - 1
+                    });
+                    id_of_own.insert(own.clone(), id);
+                    id
+                }
+            };
+            let term = by_term[id].0.clone();
+            if let Some(&g) = by_term[id].1.get(&pod.requests) {
                 groups[g].pods.push(pi);
                 last = Some((pod, g));
                 continue;
@@ -710,37 +798,42 @@ impl NodepackStrategy {
             last = Some((pod, groups.len()));
             // The pairs the term and tolerations admit, each with the capacity types of
             // its offerings the term allows (as bits by capacity rank; none: left out).
-            let t = *term_of
-                .entry((term.clone(), pod.tolerations.clone()))
-                .or_insert_with(|| {
-                    let list: &[u32] =
-                        match eng.cache.get(prep, pool, &term, &pod.tolerations, false) {
-                            Ok(l) => l,
-                            Err(_) => &[],
-                        };
-                    let (zones, cts) = prep.offer_masks(&term);
-                    let offered: Vec<(u32, u8)> = list
-                        .iter()
-                        .filter_map(|&o| {
-                            let mask = prep.pool_types[o as usize]
-                                .offer_bits
-                                .iter()
-                                .filter(|&&(z, c)| z & zones != 0 && c & cts != 0)
-                                .fold(0u8, |m, &(_, c)| m | c);
-                            (mask != 0).then_some((o, mask))
-                        })
-                        .collect();
-                    let mut mask = vec![0u8; prep.pool_types.len()];
-                    for &(o, m) in &offered {
-                        mask[o as usize] = m;
-                    }
-                    terms.push(TermPairs {
-                        pending: offered.clone(),
-                        offered,
-                        mask,
-                    });
-                    terms.len() - 1
+            let known = by_term[id]
+                .2
+                .iter()
+                .find(|e| e.0 == pod.tolerations)
+                .map(|e| e.1);
+            let t = known.unwrap_or_else(|| {
+                let list: &[u32] = match eng.cache.get(prep, pool, &term, &pod.tolerations, false) {
+                    Ok(l) => l,
+                    Err(_) => &[],
+                };
+                let (zones, cts) = prep.offer_masks(&term);
+                let offered: Vec<(u32, u8)> = list
+                    .iter()
+                    .filter_map(|&o| {
+                        let mask = prep.pool_types[o as usize]
+                            .offer_bits
+                            .iter()
+                            .filter(|&&(z, c)| z & zones != 0 && c & cts != 0)
+                            .fold(0u8, |m, &(_, c)| m | c);
+                        (mask != 0).then_some((o, mask))
+                    })
+                    .collect();
+                let mut mask = vec![0u8; prep.pool_types.len()];
+                for &(o, m) in &offered {
+                    mask[o as usize] = m;
+                }
+                terms.push(TermPairs {
+                    pending: offered.clone(),
+                    offered,
+                    mask,
                 });
+                by_term[id]
+                    .2
+                    .push((pod.tolerations.clone(), terms.len() - 1));
+                terms.len() - 1
+            });
             let fit = prep.fit_test(&pod.requests);
             // Columns are numbered by first use: the pairs this group is the first of its
             // term to fit get theirs, in the order the term's pairs are listed.
@@ -760,13 +853,14 @@ impl NodepackStrategy {
                 false
             });
             let fair = walk.least(&fit, &pod.requests, &terms[t].mask, &col_prices);
-            group_of.insert(key, groups.len());
+            by_term[id].1.insert(pod.requests.clone(), groups.len());
             group_term.push(t);
             groups.push(Group {
                 pods: vec![pi],
                 next: 0,
                 req: pod.requests.clone(),
                 term,
+                term_id: id,
                 bits: Vec::new(),
                 fair,
             });
@@ -980,10 +1074,12 @@ impl NodepackStrategy {
         // (`None`: the column's base requirements, not copied for every fill.)
         let mut fresh: BTreeMap<usize, (Vec<(usize, usize)>, Option<Requirements>)> =
             BTreeMap::new();
+        // The groups with pods left, and the slice sums by word (both kept up to date
+        // for the groups each step takes pods of).
+        let mut live = bit_set(groups.len(), |g| groups[g].remaining() > 0);
+        let mut word_sums = WordSums::new(words);
         loop {
             step += 1;
-            // The groups with pods left.
-            let live = bit_set(groups.len(), |g| groups[g].remaining() > 0);
             if live.iter().all(|&w| w == 0) {
                 break;
             }
@@ -1047,10 +1143,7 @@ impl NodepackStrategy {
                                 *x = live[w] & col[w] & !zoned[w];
                             }
                             if !slices.contains_key(set.as_slice()) {
-                                let sum = SliceSum::new(
-                                    members(words, |w| set[w])
-                                        .map(|g| (&groups[g].req, groups[g].remaining() as u64)),
-                                );
+                                let sum = word_sums.sum(&set, groups);
                                 slices.insert(set.clone(), sum);
                             }
                             &slices[set.as_slice()]
@@ -1279,6 +1372,15 @@ impl NodepackStrategy {
                     pods: node_pods,
                     requested,
                 });
+            }
+            for &(g, _) in &take {
+                word_sums.forget(g);
+                let bit = 1u64 << (g % 64);
+                if groups[g].remaining() > 0 {
+                    live[g / 64] |= bit;
+                } else {
+                    live[g / 64] &= !bit;
+                }
             }
         }
         let cheapest = Cheapest {
