@@ -242,6 +242,9 @@ impl<'p, 'a> Engine<'p, 'a> {
                     before = before.min(price);
                 }
                 if keep(o) {
+                    if new_options.capacity() == 0 {
+                        new_options.reserve_exact(options.len());
+                    }
                     new_options.push(o);
                     if growth.is_some() {
                         after = after.min(price);

@@ -455,6 +455,8 @@ impl Work {
 struct Dense {
     items: Vec<Vec<u64>>,
     caps: Vec<Vec<u64>>,
+    /// The shares of each bin's items (in the bin's order) of its capacity.
+    shares: Vec<Vec<Shares>>,
 }
 
 impl Dense {
@@ -466,9 +468,17 @@ impl Dense {
             v.extend(names.iter().map(|n| r.extended(n)));
             v
         };
+        let items: Vec<Vec<u64>> = items.iter().map(|it| dense(it.req)).collect();
+        let caps: Vec<Vec<u64>> = bins.iter().map(|b| dense(b.cap)).collect();
+        let shares = bins
+            .iter()
+            .zip(&caps)
+            .map(|(b, cap)| b.items.iter().map(|&g| shares(&items[g], cap)).collect())
+            .collect();
         Dense {
-            items: items.iter().map(|it| dense(it.req)).collect(),
-            caps: bins.iter().map(|b| dense(b.cap)).collect(),
+            items,
+            caps,
+            shares,
         }
     }
 }
@@ -477,6 +487,10 @@ impl Dense {
 fn fit(free: &[u64], req: &[u64], limit: usize) -> usize {
     let mut k = limit as u64;
     for (f, r) in free.iter().zip(req) {
+        // (Not one: no division needed.)
+        if f < r || k == 0 {
+            return 0;
+        }
         if let Some(q) = f.checked_div(*r) {
             k = k.min(q);
         }
@@ -529,9 +543,9 @@ fn best_fill(
     let live: Vec<(usize, Shares)> = b
         .items
         .iter()
-        .copied()
-        .filter(|&g| demand[g] > 0 && value[g] > 0.0)
-        .map(|g| (g, shares(&dense.items[g], cap)))
+        .zip(&dense.shares[bi])
+        .filter(|(&g, _)| demand[g] > 0 && value[g] > 0.0)
+        .map(|(&g, &s)| (g, s))
         .collect();
     if live.is_empty() {
         return None;
@@ -567,7 +581,8 @@ fn best_fill(
             };
             (value[*g] / room.max(1e-12), *g)
         }));
-        order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        // (Items are distinct: the order is total.)
+        order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         free.copy_from_slice(cap);
         let mut take = Vec::new();
         let mut worth = 0.0;
@@ -744,6 +759,7 @@ impl Search<'_> {
 }
 
 /// The room one pod takes on a node, as shares of the node's capacity.
+#[derive(Clone, Copy)]
 struct Shares {
     cpu: f64,
     mem: f64,
