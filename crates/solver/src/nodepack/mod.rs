@@ -155,11 +155,33 @@ impl Strategy for NodepackStrategy {
             })
         };
         let mut room = Room::new((0..targets.len()).map(|c| free_of(&eng, c)).collect());
+        // Whether a pod's term narrows a claim, by term (numbered as met) and claim: 0 not
+        // asked yet, 1 narrows, 2 does not. A claim's answers are forgotten when it
+        // takes a pod (its requirements may narrow).
+        let mut term_no: HashMap<Requirements, usize> = HashMap::new();
+        let mut narrow_memo: Vec<Vec<u8>> = Vec::new();
         for pi in candidates {
             let pod = &problem.pending[pi];
             let req = &pod.requests;
             let term = eng.base_view(pi).term.clone();
+            let tn = match term_no.get(&term) {
+                Some(&tn) => tn,
+                None => {
+                    term_no.insert(term.clone(), narrow_memo.len());
+                    narrow_memo.push(vec![0; eng.claims.len()]);
+                    narrow_memo.len() - 1
+                }
+            };
             let need = [req.cpu.0, req.memory.0, req.pods];
+            // Whether each of the term's keys narrows a claim that leaves it open.
+            let narrows_open: Vec<bool> = term
+                .keys
+                .values()
+                .map(|vs| {
+                    let any = nodepack_model::ValueSet::any();
+                    any.intersect(vs) != any
+                })
+                .collect();
             let mut done = false;
             let mut hit = None;
             for c in room.candidates(need) {
@@ -169,10 +191,17 @@ impl Strategy for NodepackStrategy {
                 }
                 // Only where the pod narrows nothing (an on-demand-only pod would turn
                 // a spot claim on-demand).
-                let narrows = term.keys.iter().any(|(k, vs)| {
-                    eng.claims[c].reqs.get(k).intersect(vs) != eng.claims[c].reqs.get(k)
-                });
-                if !narrows && eng.try_claim(pi, c) {
+                let known = &mut narrow_memo[tn][c];
+                if *known == 0 {
+                    let narrows = term.keys.iter().zip(&narrows_open).any(|((k, vs), &open)| {
+                        match eng.claims[c].reqs.get_ref(k) {
+                            Some(cur) => cur.intersect(vs) != *cur,
+                            None => open,
+                        }
+                    });
+                    *known = if narrows { 1 } else { 2 };
+                }
+                if *known == 2 && eng.try_claim(pi, c) {
                     done = true;
                     hit = Some(c);
                     break;
@@ -180,6 +209,9 @@ impl Strategy for NodepackStrategy {
             }
             if let Some(c) = hit {
                 room.set(c, free_of(&eng, c));
+                for answers in narrow_memo.iter_mut() {
+                    answers[c] = 0;
+                }
             }
             if !done {
                 rest.push(pi);
@@ -902,6 +934,40 @@ mod tests {
             let naive = groups.iter().fold(base.clone(), |r, g| r.intersect(&g.term));
             prop_assert_eq!(with_terms(base, groups.iter()), naive);
         }
+    }
+
+    /// Plain pods take room left in the engine's claims only where they narrow nothing:
+    /// on-demand-only pods stay off the zone-spread pods' spot claims (they would turn
+    /// them on-demand) while pods without node rules, interleaved with them, join those
+    /// claims (each term's answers per claim are kept apart).
+    #[test]
+    fn plain_pods_join_claims_only_where_they_narrow_nothing() {
+        use nodepack_testkit as tk;
+        let catalog = tk::catalog();
+        let mut pending: Vec<Pod> = tk::pods("web", 3, 1500, 1024)
+            .into_iter()
+            .map(|p| tk::spread(p, labels::ZONE, 1))
+            .collect();
+        for i in 0..4 {
+            let api = tk::pod(&format!("api-{i}"), 200, 256);
+            pending.push(tk::select(api, labels::CAPACITY_TYPE, "on-demand"));
+            pending.push(tk::pod(&format!("free-{i}"), 200, 256));
+        }
+        let pools = vec![nodepack_model::NodePool::new("p")];
+        let problem = crate::Problem::new(&pending, &[], &pools, &catalog);
+        let plan = crate::solve("nodepack", &problem).unwrap();
+        assert!(crate::validate(&problem, &plan).is_empty());
+        let has = |n: &NewNode, app: &str| n.pods.iter().any(|p| p.name.starts_with(app));
+        let mut free_with_web = 0;
+        for n in &plan.nodes {
+            let spot = n.capacity_type == CapacityType::Spot;
+            assert!(!has(n, "web") || spot, "{n:?}");
+            assert!(!has(n, "api") || !spot, "{n:?}");
+            if has(n, "web") {
+                free_with_web += n.pods.iter().filter(|p| p.name.starts_with("free")).count();
+            }
+        }
+        assert_eq!(free_with_web, 4, "{plan:?}");
     }
 
     proptest! {
