@@ -747,7 +747,6 @@ impl NodepackStrategy {
         });
         let walk = FairWalk::new(prep, &col_prices);
         let mut groups: Vec<Group> = Vec::new();
-        // (Keyed by term, then requests: a pod's lookup clones neither.)
         // Each distinct term (a pod's node rules within the pool's) gets an id, found
         // from the pod's own term without intersecting it again; by id: the term, its
         // groups by requests, and its pairs' index in `terms` by tolerations.
@@ -763,7 +762,7 @@ impl NodepackStrategy {
         let mut by_term: Vec<ByTerm> = Vec::new();
         // pods are in Karpenter order (largest first), so groups are too.
         let mut last: Option<(&Pod, usize)> = None;
-        // The pairs of each term and tolerations, and the pairs of each group.
+        // The pairs of each term and tolerations, and each group's index in them.
         let mut terms: Vec<TermPairs> = Vec::new();
         let mut group_term: Vec<usize> = Vec::new();
         for &pi in pods {
