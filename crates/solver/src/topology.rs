@@ -110,6 +110,9 @@ pub struct Topology {
     /// Per pod index: the groups that select it, computed once (with the group count
     /// it was computed for).
     selected: HashMap<usize, (usize, Vec<u32>)>,
+    /// Whether some anti-affinity group has an owner (owners are only ever added): until
+    /// then no pod has inverse anti-affinity groups.
+    anti_owned: bool,
 }
 
 /// The constraints of a pod, as group indices.
@@ -293,11 +296,7 @@ impl Topology {
     /// pod's required anti-affinity selects it)?
     pub fn has_inverse(&mut self, pod_index: usize, pod: &Pod) -> bool {
         // (Without any such group, no pod's groups need computing.)
-        if !self
-            .groups
-            .iter()
-            .any(|g| g.kind == Kind::AntiAffinity && g.owner_total > 0)
-        {
+        if !self.anti_owned {
             return false;
         }
         self.ensure_selected(pod_index, pod);
@@ -368,6 +367,7 @@ impl Topology {
         for &i in own_anti {
             let g = &mut self.groups[i];
             g.owner_total += 1;
+            self.anti_owned |= g.kind == Kind::AntiAffinity;
             if g.host {
                 host.bump(i, 0, 1);
             } else if let Some(d) = domain(&g.key) {

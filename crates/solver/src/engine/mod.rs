@@ -94,18 +94,8 @@ pub struct Engine<'p, 'a> {
 }
 
 fn dominant_share(req: &Resources, cap: &Resources) -> f64 {
-    let f = |a: u64, b: u64| {
-        if b == 0 {
-            if a == 0 {
-                0.0
-            } else {
-                f64::INFINITY
-            }
-        } else {
-            a as f64 / b as f64
-        }
-    };
-    f(req.cpu.0, cap.cpu.0).max(f(req.memory.0, cap.memory.0))
+    use crate::prep::ratio;
+    ratio(req.cpu.0, cap.cpu.0).max(ratio(req.memory.0, cap.memory.0))
 }
 
 /// The anti-affinity groups a placed pod keeps other pods out of: those of its

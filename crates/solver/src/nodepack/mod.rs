@@ -155,11 +155,12 @@ impl Strategy for NodepackStrategy {
             })
         };
         let mut room = Room::new((0..targets.len()).map(|c| free_of(&eng, c)).collect());
-        // Whether a pod's term narrows a claim, by term (numbered as met) and claim: 0 not
-        // asked yet, 1 narrows, 2 does not. A claim's answers are forgotten when it
-        // takes a pod (its requirements may narrow).
+        // Per term (numbered as met): whether each of its keys narrows a claim that
+        // leaves the key open, and whether it narrows each claim (0 not asked yet, 1
+        // narrows, 2 does not). A claim's answers are forgotten when it takes a pod (its
+        // requirements may narrow).
         let mut term_no: HashMap<Requirements, usize> = HashMap::new();
-        let mut narrow_memo: Vec<Vec<u8>> = Vec::new();
+        let mut narrow_memo: Vec<(Vec<bool>, Vec<u8>)> = Vec::new();
         for pi in candidates {
             let pod = &problem.pending[pi];
             let req = &pod.requests;
@@ -167,21 +168,20 @@ impl Strategy for NodepackStrategy {
             let tn = match term_no.get(&term) {
                 Some(&tn) => tn,
                 None => {
+                    let open = term
+                        .keys
+                        .values()
+                        .map(|vs| {
+                            let any = nodepack_model::ValueSet::any();
+                            any.intersect(vs) != any
+                        })
+                        .collect();
                     term_no.insert(term.clone(), narrow_memo.len());
-                    narrow_memo.push(vec![0; eng.claims.len()]);
+                    narrow_memo.push((open, vec![0; eng.claims.len()]));
                     narrow_memo.len() - 1
                 }
             };
             let need = [req.cpu.0, req.memory.0, req.pods];
-            // Whether each of the term's keys narrows a claim that leaves it open.
-            let narrows_open: Vec<bool> = term
-                .keys
-                .values()
-                .map(|vs| {
-                    let any = nodepack_model::ValueSet::any();
-                    any.intersect(vs) != any
-                })
-                .collect();
             let mut done = false;
             let mut hit = None;
             for c in room.candidates(need) {
@@ -191,14 +191,17 @@ impl Strategy for NodepackStrategy {
                 }
                 // Only where the pod narrows nothing (an on-demand-only pod would turn
                 // a spot claim on-demand).
-                let known = &mut narrow_memo[tn][c];
+                let (narrows_open, answers) = &mut narrow_memo[tn];
+                let known = &mut answers[c];
                 if *known == 0 {
-                    let narrows = term.keys.iter().zip(&narrows_open).any(|((k, vs), &open)| {
-                        match eng.claims[c].reqs.get_ref(k) {
+                    let narrows = term
+                        .keys
+                        .iter()
+                        .zip(&*narrows_open)
+                        .any(|((k, vs), &open)| match eng.claims[c].reqs.get_ref(k) {
                             Some(cur) => cur.intersect(vs) != *cur,
                             None => open,
-                        }
-                    });
+                        });
                     *known = if narrows { 1 } else { 2 };
                 }
                 if *known == 2 && eng.try_claim(pi, c) {
@@ -209,7 +212,7 @@ impl Strategy for NodepackStrategy {
             }
             if let Some(c) = hit {
                 room.set(c, free_of(&eng, c));
-                for answers in narrow_memo.iter_mut() {
+                for (_, answers) in narrow_memo.iter_mut() {
                     answers[c] = 0;
                 }
             }
