@@ -18,6 +18,8 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     strategies: Vec<String>,
     /// Seeds to replay (simulation scenarios): the scenario's seed and the next K-1.
+    /// They vary the simulation's draws (boot times, capacity failures, interruptions);
+    /// a generated workload stays the one the scenario's own seed generates.
     /// With K >= 2 the output adds each metric's mean with its 95% confidence interval
     /// and the paired differences between strategies (same seeds).
     #[arg(long, default_value_t = 1)]
@@ -26,6 +28,12 @@ pub struct Args {
     /// scenarios), e.g. a set from scenarios/nodepools/.
     #[arg(long, value_name = "FILE")]
     nodepools: Option<String>,
+    /// Dollars an hour of one pod's pending time is worth (simulation scenarios):
+    /// nodepack's launch hedge launches only the spares that save more pending time, at
+    /// this value, than they are billed. Default: the scenario's
+    /// `hedge: {pending_value}`, else 2.
+    #[arg(long, value_name = "USD")]
+    pending_value: Option<f64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
@@ -48,6 +56,7 @@ pub fn run(mut a: Args) -> Result<(), Failure> {
         return crate::sim_cmd::compare(
             &a.scenario,
             a.nodepools.as_deref(),
+            a.pending_value,
             &a.strategies,
             a.seeds,
             a.output,
@@ -57,6 +66,12 @@ pub fn run(mut a: Args) -> Result<(), Failure> {
     if a.nodepools.is_some() {
         return Err(Failure::input(anyhow::anyhow!(
             "--nodepools: {} is a provisioning scenario; give its pools in the scenario file",
+            a.scenario
+        )));
+    }
+    if a.pending_value.is_some() {
+        return Err(Failure::input(anyhow::anyhow!(
+            "--pending-value: {} is a provisioning scenario (one solve, no launches to hedge); the value of pending time is for simulation scenarios (scenarios/sim/)",
             a.scenario
         )));
     }

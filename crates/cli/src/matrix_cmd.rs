@@ -33,7 +33,9 @@ pub struct Args {
         default_value = "nodepack,karpenter,cluster-autoscaler"
     )]
     strategies: Vec<String>,
-    /// Seeds per cell: each scenario's seed and the next K-1 (at least 2).
+    /// Seeds per cell: each scenario's seed and the next K-1 (at least 2). They vary the
+    /// simulation's draws; a generated workload stays the one the scenario's seed
+    /// generates.
     #[arg(long, default_value_t = 10)]
     seeds: u64,
     /// Output format.

@@ -61,6 +61,20 @@ pub fn load_trace(
     Ok(l)
 }
 
+/// `--pending-value`: the value of an hour of one pod's pending time, from 0 to
+/// [`nodepack_sim::config::MAX_PENDING_VALUE`] dollars, in place of the scenario's.
+fn set_pending_value(l: &mut SimLoaded, v: Option<f64>) -> Result<(), Failure> {
+    let Some(v) = v else { return Ok(()) };
+    let most = nodepack_sim::config::MAX_PENDING_VALUE;
+    if !(0.0..=most).contains(&v) {
+        return Err(Failure::input(anyhow::anyhow!(
+            "--pending-value: {v} is not between 0 and {most} (dollars an hour of one pod's pending time)"
+        )));
+    }
+    l.settings.pending_value = v;
+    Ok(())
+}
+
 /// Check autoscaler names.
 pub fn check_strategies(names: &[String]) -> Result<(), Failure> {
     nodepack_lab::check_autoscalers(names).map_err(lab)
@@ -274,9 +288,14 @@ pub struct ReplayArgs {
     /// Autoscaler.
     #[arg(long, default_value = "nodepack")]
     strategy: String,
-    /// Seed (overrides the scenario's).
+    /// Seed (overrides the scenario's, and a generated workload is generated with it).
     #[arg(long)]
     seed: Option<u64>,
+    /// Dollars an hour of one pod's pending time is worth: nodepack's launch hedge
+    /// launches only the spares that save more pending time, at this value, than they
+    /// are billed. Default: the scenario's `hedge: {pending_value}`, else 2.
+    #[arg(long, value_name = "USD")]
+    pending_value: Option<f64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     output: Output,
@@ -386,6 +405,8 @@ pub fn replay(a: ReplayArgs) -> Result<(), Failure> {
             )))
         }
     };
+    let mut l = l;
+    set_pending_value(&mut l, a.pending_value)?;
     let runs = replay_all(&l, std::slice::from_ref(&a.strategy), &[l.settings.seed]);
     finish(&l, &runs, a.output, a.report.as_deref())
 }
@@ -394,6 +415,7 @@ pub fn replay(a: ReplayArgs) -> Result<(), Failure> {
 pub fn compare(
     path: &str,
     pools_file: Option<&str>,
+    pending_value: Option<f64>,
     strategies: &[String],
     seeds: u64,
     output: Output,
@@ -407,7 +429,8 @@ pub fn compare(
         )));
     }
     check_report_path(report)?;
-    let l = load_scenario(path, None, pools_file)?;
+    let mut l = load_scenario(path, None, pools_file)?;
+    set_pending_value(&mut l, pending_value)?;
     let base = l.settings.seed;
     let seeds: Vec<u64> = (0..seeds).map(|i| base + i).collect();
     let runs = replay_all(&l, strategies, &seeds);

@@ -881,6 +881,20 @@ fn unbounded_or_ignored_flags_are_refused_before_work_starts() {
             "Unix timestamp",
         ),
         (vec!["compare", &sc, "--seeds", "4294967295"], "--seeds"),
+        (vec!["replay", &sc, "--pending-value=-1"], "--pending-value"),
+        (
+            vec!["compare", &sc, "--pending-value", "1e12"],
+            "--pending-value",
+        ),
+        (
+            vec![
+                "compare",
+                "scenarios/examples/cluster-nodes.yaml",
+                "--pending-value",
+                "3",
+            ],
+            "provisioning scenario",
+        ),
         (
             vec!["replay", &sc, "--report", "/no/such/dir/r.html"],
             "--report",
@@ -891,6 +905,31 @@ fn unbounded_or_ignored_flags_are_refused_before_work_starts() {
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+/// `--pending-value` reaches the launch hedge, over the scenario's default: at zero no
+/// spare pays for itself and none is launched; by default the bursts of one-GPU launches
+/// share some.
+#[test]
+fn pending_value_flag_sets_the_hedge() {
+    let spares = |extra: &[&str]| {
+        let mut args = vec![
+            "-q",
+            "replay",
+            "scenarios/sim/gpu-inference-bursty.yaml",
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let (code, out, err) = nodepack(&args);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["runs"][0]["disruptions"]["unneeded spare"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    assert!(spares(&[]) > 0);
+    assert_eq!(spares(&["--pending-value", "0"]), 0);
 }
 
 /// Regression: a closed standard input for `--pods -` was read as an empty input and the

@@ -10,6 +10,7 @@
 //! seed: 1
 //! cloud: {ice_rate: 0.02}            # the cloud model (every field optional)
 //! feature_gates: {spot_to_spot_consolidation: false}   # Karpenter's; off by default
+//! hedge: {pending_value: 2}          # $ an hour of a pod's pending time (nodepack's spares)
 //! workload:
 //!   trace: web.jsonl                 # a trace file, or:
 //!   generate: {services: [...], jobs: [...]}
@@ -19,7 +20,9 @@
 use crate::docs::{load_documents, typed};
 use crate::error::{unique_name, Ctx, FormatError, Warning};
 use nodepack_model::Millis;
-use nodepack_sim::config::{CloudConfig, Generator, Settings, MAX_LB_SAMPLES, MAX_REPLICAS};
+use nodepack_sim::config::{
+    CloudConfig, Generator, Settings, MAX_LB_SAMPLES, MAX_PENDING_VALUE, MAX_REPLICAS,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -97,7 +100,18 @@ struct Raw {
     series_points: Option<u32>,
     #[serde(default)]
     feature_gates: Option<FeatureGates>,
+    #[serde(default)]
+    hedge: Option<Hedge>,
     workload: RawWorkload,
+}
+
+/// nodepack's launch hedge, as a scenario sets it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Hedge {
+    /// Dollars an hour of one pod's pending time is worth.
+    #[serde(default)]
+    pending_value: Option<f64>,
 }
 
 /// Karpenter feature gates a scenario sets.
@@ -257,6 +271,15 @@ pub fn read_sim_scenario(
     if let Some(g) = &raw.feature_gates {
         settings.spot_to_spot_consolidation = g.spot_to_spot_consolidation;
     }
+    if let Some(v) = raw.hedge.as_ref().and_then(|h| h.pending_value) {
+        if !(0.0..=MAX_PENDING_VALUE).contains(&v) {
+            return Err(ctx.field("hedge").field("pending_value").error(
+                Some(&v.to_string()),
+                format!("must be between 0 and {MAX_PENDING_VALUE} (dollars an hour of one pod's pending time)"),
+            ));
+        }
+        settings.pending_value = v;
+    }
     if let Some(n) = raw.series_points {
         if !(1..=100_000).contains(&n) {
             return Err(ctx
@@ -338,6 +361,9 @@ mod tests {
             ),
             ("cloud: {notice_s: 100000}\n", "cloud.notice_s"),
             ("lb_samples: 4294967295\n", "lb_samples"),
+            ("hedge: {pending_value: -1}\n", "hedge.pending_value"),
+            ("hedge: {pending_value: 1e12}\n", "hedge.pending_value"),
+            ("hedge: {pending_value: 2, spares: 3}\n", "spares"),
         ] {
             refused(&base(cloud, svc), field);
         }
@@ -364,6 +390,14 @@ mod tests {
         assert!(matches!(s.workload, WorkloadSource::Generate(ref g) if g.services.len() == 1));
         assert!(is_sim_scenario("s.yaml", OK));
         assert!(!is_sim_scenario("s.yaml", "name: a\npods: [x]\n"));
+        // The value of pending time: the hedge's default unless the scenario sets one.
+        assert_eq!(
+            s.settings.pending_value,
+            nodepack_sim::autoscaler::hedge::PENDING_VALUE
+        );
+        let t = OK.replace("seed: 3", "seed: 3\nhedge: {pending_value: 4.5}");
+        let (s, _) = read_sim_scenario("s.yaml", &t).unwrap();
+        assert_eq!(s.settings.pending_value, 4.5);
     }
 
     #[test]

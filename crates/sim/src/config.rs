@@ -484,7 +484,21 @@ pub struct Settings {
     /// Karpenter (scenario `feature_gates: {spot_to_spot_consolidation: true}`).
     #[serde(default)]
     pub spot_to_spot_consolidation: bool,
+    /// Dollars an hour of one pod's pending time is worth: nodepack's launch hedge
+    /// launches a spare only where the pending time it is expected to save, at this
+    /// value, exceeds what the spare is billed (see `autoscaler::hedge::Pricing`).
+    /// Scenario `hedge: {pending_value: 4}`; at most [`MAX_PENDING_VALUE`].
+    #[serde(default = "d_pending_value")]
+    pub pending_value: f64,
 }
+
+fn d_pending_value() -> f64 {
+    crate::autoscaler::hedge::PENDING_VALUE
+}
+
+/// The largest value of an hour of one pod's pending time a scenario may set, in
+/// dollars (a ceiling on input, far above any node's hourly price).
+pub const MAX_PENDING_VALUE: f64 = 100_000.0;
 
 impl Settings {
     /// Defaults for a horizon and seed.
@@ -496,6 +510,7 @@ impl Settings {
             lb_samples: d_lb_samples(),
             series_points: 288,
             spot_to_spot_consolidation: false,
+            pending_value: d_pending_value(),
         }
     }
 }

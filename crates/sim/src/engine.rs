@@ -221,6 +221,7 @@ impl Sim<'_> {
             trace: self.input.trace,
             cloud: &self.cloud,
             spot_to_spot: self.input.settings.spot_to_spot_consolidation,
+            pending_value: self.input.settings.pending_value,
         }
     }
 

@@ -586,6 +586,52 @@ fn hedged_bursts_wait_for_the_first_nodes_not_the_slowest() {
     );
 }
 
+/// The value of a pod's pending time (`Settings::pending_value`, a scenario's
+/// `hedge: {pending_value}`) decides which spares pay for themselves: at zero none does
+/// and the hedge launches none; at $0.50 a pod-hour some do, at the default more, and
+/// the bursts' slowest pods wait less each time.
+#[test]
+fn the_value_of_pending_time_sets_how_many_spares_launch() {
+    let horizon = Millis::from_mins(60);
+    let trace = generate(
+        &Generator {
+            services: vec![],
+            jobs: vec![JobGen::new(
+                "infer",
+                nodepack_model::Millicores(3000),
+                nodepack_model::Bytes::from_mib(12288),
+                Millis::from_secs(300),
+                8,
+                (Millis::from_secs(300), Millis::from_secs(1200)),
+            )],
+        },
+        horizon,
+        1,
+    );
+    let run = |value: f64| {
+        let mut settings = Settings::new(horizon, 1);
+        settings.pending_value = value;
+        let (r, c) = replay_nodepack(&settings, &trace, |a| a.headroom = None);
+        check("nodepack", &r, &c).unwrap();
+        let spares = r.summary.disruptions.get("unneeded spare").copied();
+        (r.summary.nodes_launched, spares, r.summary.pending.p99)
+    };
+    let (none, low, default) = (
+        run(0.0),
+        run(0.5),
+        run(nodepack_sim::autoscaler::hedge::PENDING_VALUE),
+    );
+    assert_eq!(none.1, None, "no spare at zero: {none:?}");
+    assert!(
+        none.0 < low.0 && low.0 < default.0,
+        "{none:?} {low:?} {default:?}"
+    );
+    assert!(
+        default.2 < low.2 && low.2 < none.2,
+        "{none:?} {low:?} {default:?}"
+    );
+}
+
 /// The hedge's spares draw boot times and interruptions of their own and launch in their
 /// node's request (no capacity draw of their own), so adding spares never changes the
 /// nodes the autoscaler planned: the first round launches the same nodes, with the same

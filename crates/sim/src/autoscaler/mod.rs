@@ -39,6 +39,9 @@ pub struct Ctx<'a> {
     pub cloud: &'a crate::cloud::Cloud,
     /// Karpenter's `SpotToSpotConsolidation` feature gate ([`crate::config::Settings`]).
     pub spot_to_spot: bool,
+    /// Dollars an hour of one pod's pending time is worth, against which the launch
+    /// hedge prices each spare ([`crate::config::Settings::pending_value`]).
+    pub pending_value: f64,
 }
 
 /// A node to launch.
@@ -178,10 +181,6 @@ pub struct Provisioner {
     /// nodepack only: spare nodes launched beside a round's nodes, as a share of them
     /// (see [`hedge`]); 0: none.
     pub hedge_share: f64,
-    /// nodepack only: dollars an hour of one pod's pending time is worth, against which
-    /// each spare of the hedge is priced (see [`hedge::Pricing`]; default
-    /// [`hedge::PENDING_VALUE`]).
-    pub pending_value: f64,
     /// Keep out of a round the pods found unschedulable that nothing could place by
     /// resources, taints, node requirements and pool limits (until their next retry);
     /// off: every retry is solved, as Karpenter solves every pending pod.
@@ -204,7 +203,6 @@ impl Provisioner {
             retry_unschedulable: Millis::from_mins(5),
             growth_window: None,
             hedge_share: 0.0,
-            pending_value: hedge::PENDING_VALUE,
             park: true,
             opened: None,
             last_change: Millis(0),
@@ -342,7 +340,7 @@ impl Provisioner {
         };
         let mut out = provision_with(strategy.as_ref(), ctx, waiting);
         if self.hedge_share > 0.0 {
-            let pricing = hedge::Pricing::new(&ctx.cloud.config, self.pending_value);
+            let pricing = hedge::Pricing::new(&ctx.cloud.config, ctx.pending_value);
             let price_of = |l: &LaunchReq| {
                 let t = ctx.catalog.get(&l.instance_type)?;
                 let o = t
