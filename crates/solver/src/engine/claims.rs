@@ -47,6 +47,9 @@ pub struct Claim {
 /// A memoized fresh-claim answer: its key in full, and the options or the refusal.
 pub(super) type FreshMemo = (Requirements, Resources, Vec<u32>, Result<Vec<u32>, Reason>);
 
+/// A memoized fresh-claim domains answer: its key in full, and the domains.
+pub(super) type DomainsMemo = (Requirements, Resources, Vec<u32>, String, BTreeSet<String>);
+
 /// `Engine::claim_zone` of a claim not pinned to one of the first 64 zones.
 pub(super) const NO_ZONE: u8 = u8::MAX;
 
@@ -57,7 +60,7 @@ pub const MERGE_CANDIDATES: usize = 16;
 const MAX_GROWTH_REFUSALS: u32 = 3;
 
 /// The refusal of [`Policy::growth_factor`].
-const GROWTH_REFUSED: &str = "growing the claim costs more than a node of its own";
+pub(super) const GROWTH_REFUSED: &str = "growing the claim costs more than a node of its own";
 
 /// Bitsets over claims: for each hostname-keyed group, which claims have reached the
 /// group's limit by count (`by_count`) or by owners (`by_owner`). Lets a pod skip claims
@@ -153,7 +156,11 @@ impl<'p, 'a> Engine<'p, 'a> {
                 }
                 continue;
             }
-            let cand = self.candidate_domains(options, &new_reqs, &total, k);
+            let cand = if fresh {
+                self.fresh_candidate_domains(options, &new_reqs, &total, k)
+            } else {
+                self.candidate_domains(options, &new_reqs, &total, k)
+            };
             if cand.is_empty() {
                 return Err(Reason::Topology(format!("no domain of {k} available")));
             }
@@ -224,34 +231,84 @@ impl<'p, 'a> Engine<'p, 'a> {
                         && (!labels || self.prep.pt_labels_ok(new_reqs, changed, o as usize))
                 })
         };
-        // One pass: the options kept (the vector allocates only once one is kept: most
-        // attempts on existing claims keep none), and the growth policy's prices.
         let growth = self.policy.growth_factor.filter(|_| !fresh);
-        let (mut before, mut after) = (i64::MAX, i64::MAX);
-        let mut new_options: Vec<u32> = Vec::new();
         // Nothing to re-check and room in every option (`min_cap`, the smallest of the
         // options' capacities): all options stay, so the cheapest price does not rise.
         let all_fit =
             !recheck && total.extended.is_empty() && crate::prep::fits_caps(total, min_cap);
-        if all_fit {
-            new_options = options.to_vec();
-        } else {
+        let fair_of = |o: u32| {
+            let p = &self.prep.pool_types[o as usize];
+            p.min_price as f64 * dominant_share(&pod.requests, &p.usable)
+        };
+        let hint_key = (pod.requests.cpu.0, pod.requests.memory.0);
+        let new_options: Vec<u32> = if all_fit {
+            options.to_vec()
+        } else if let Some(factor) = growth {
+            // The growth policy's prices: the cheapest option before and after (the
+            // rise), in one pass that keeps nothing yet.
+            let (mut before, mut after, mut cheapest_kept) = (i64::MAX, i64::MAX, None);
             for &o in options {
                 let price = self.prep.min_price_of(o as usize);
-                if growth.is_some() {
-                    before = before.min(price);
-                }
-                if keep(o) {
-                    if new_options.capacity() == 0 {
-                        new_options.reserve_exact(options.len());
-                    }
-                    new_options.push(o);
-                    if growth.is_some() {
-                        after = after.min(price);
-                    }
+                before = before.min(price);
+                if price < after && keep(o) {
+                    after = price;
+                    cheapest_kept = Some(o);
                 }
             }
-        }
+            let Some(cheapest_kept) = cheapest_kept else {
+                return Err(Reason::Resources(
+                    "no instance type has room for the claim's pods and this one".into(),
+                ));
+            };
+            // The fair price (the least, over the options kept, of the option's price
+            // times the pod's dominant share of it) is needed only when the cheapest
+            // price rose by more than the 1 micro-dollar slack (it is never negative).
+            let rise = (after - before) as f64;
+            let refused = |fair: f64| rise > factor * fair + 1.0;
+            if rise > 1.0 || factor < 0.0 {
+                // Most growths asked are refused: any option kept whose fair price
+                // already refuses is a witness (with a factor of at least 0, the least
+                // fair price refuses too), found without listing the options kept. The
+                // hint (the last least for a pod of these requests) and the cheapest
+                // kept option are tried.
+                if factor >= 0.0 {
+                    let hint = self.fair_hint.borrow().get(&hint_key).copied();
+                    let witness = hint
+                        .filter(|&h| options.binary_search(&h).is_ok() && keep(h))
+                        .into_iter()
+                        .chain([cheapest_kept])
+                        .any(|o| refused(fair_of(o)));
+                    if witness {
+                        return Err(Reason::Resources(GROWTH_REFUSED.into()));
+                    }
+                }
+                let kept: Vec<u32> = options.iter().copied().filter(|&o| keep(o)).collect();
+                let (fair, argmin) = kept.iter().map(|&o| (fair_of(o), o)).fold(
+                    (f64::INFINITY, cheapest_kept),
+                    |a, b| if b.0 < a.0 { b } else { a },
+                );
+                self.fair_hint.borrow_mut().insert(hint_key, argmin);
+                if refused(fair) {
+                    return Err(Reason::Resources(GROWTH_REFUSED.into()));
+                }
+                kept
+            } else {
+                options.iter().copied().filter(|&o| keep(o)).collect()
+            }
+        } else {
+            // (The vector allocates only once one is kept: most attempts on existing
+            // claims keep none.)
+            let mut kept: Vec<u32> = Vec::new();
+            for &o in options {
+                if keep(o) {
+                    if kept.capacity() == 0 {
+                        kept.reserve_exact(options.len());
+                    }
+                    kept.push(o);
+                }
+            }
+            kept
+        };
         if new_options.is_empty() {
             if !fresh {
                 return Err(Reason::Resources(
@@ -266,27 +323,42 @@ impl<'p, 'a> Engine<'p, 'a> {
                 ),
             });
         }
-        if let Some(factor) = growth {
-            // The fair price is needed only when the cheapest price rose by more than
-            // the 1 micro-dollar slack (it is never negative).
-            let rise = (after - before) as f64;
-            if rise > 1.0 || factor < 0.0 {
-                let fair = new_options
-                    .iter()
-                    .map(|&o| {
-                        let p = &self.prep.pool_types[o as usize];
-                        p.min_price as f64 * dominant_share(&pod.requests, &p.usable)
-                    })
-                    .fold(f64::INFINITY, f64::min);
-                if rise > factor * fair + 1.0 {
-                    return Err(Reason::Resources(GROWTH_REFUSED.into()));
-                }
-            }
-        }
         if let Some(m) = self.prep.min_values_ok(new_reqs, &new_options) {
             return Err(Reason::Requirements(m));
         }
         Ok(new_options)
+    }
+
+    /// [`Self::candidate_domains`] for a fresh claim: claims opened for pods of one
+    /// workload ask the same question of the same options, answered once.
+    pub(super) fn fresh_candidate_domains(
+        &self,
+        options: &[u32],
+        reqs: &Requirements,
+        total: &Resources,
+        key: &str,
+    ) -> BTreeSet<String> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (reqs, total, options, key).hash(&mut h);
+        let hash = h.finish();
+        if let Some((r, t, o, k, out)) = self.domains_memo.borrow().get(&hash) {
+            if r == reqs && t == total && o[..] == *options && k == key {
+                return out.clone();
+            }
+        }
+        let out = self.candidate_domains(options, reqs, total, key);
+        self.domains_memo.borrow_mut().insert(
+            hash,
+            (
+                reqs.clone(),
+                total.clone(),
+                options.to_vec(),
+                key.to_string(),
+                out.clone(),
+            ),
+        );
+        out
     }
 
     /// The values of `key` the options that can hold `total` could give the node.
@@ -304,8 +376,12 @@ impl<'p, 'a> Engine<'p, 'a> {
             let mut found = 0u64;
             let fit = self.prep.fit_test(total);
             for &o in options {
+                if found == zm {
+                    // Every allowed zone found.
+                    break;
+                }
                 let pt = &self.prep.pool_types[o as usize];
-                if found == zm || !fit.fits(o as usize) {
+                if !fit.fits(o as usize) {
                     continue;
                 }
                 for &(z, c) in &pt.offer_bits {

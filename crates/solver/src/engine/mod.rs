@@ -9,7 +9,7 @@ mod queue;
 mod relax;
 
 pub use claims::{max_capacity_usable, option_values, Claim, MERGE_CANDIDATES};
-use claims::{FreshMemo, HostBlocks, ScanMemo, NO_ZONE};
+use claims::{DomainsMemo, FreshMemo, HostBlocks, ScanMemo, NO_ZONE};
 pub use queue::karpenter_order;
 pub use relax::{Relax, View};
 
@@ -90,6 +90,12 @@ pub struct Engine<'p, 'a> {
     closing: std::cell::RefCell<Vec<usize>>,
     /// Options of fresh claims by (requirements, requests, candidate options).
     fresh_memo: std::cell::RefCell<HashMap<u64, FreshMemo>>,
+    /// Candidate domains of fresh claims by (requirements, requests, options, key).
+    domains_memo: std::cell::RefCell<HashMap<u64, DomainsMemo>>,
+    /// By a pod's (CPU, memory) requests: the option that last held such a pod at the
+    /// least fair price, tried first as the witness of a growth refusal (only a hint:
+    /// a refusal is checked against the pod's own requests).
+    fair_hint: std::cell::RefCell<HashMap<(u64, u64), u32>>,
     policy: Policy,
 }
 
@@ -179,6 +185,8 @@ impl<'p, 'a> Engine<'p, 'a> {
             blocks: HostBlocks::default(),
             closing: Default::default(),
             fresh_memo: Default::default(),
+            domains_memo: Default::default(),
+            fair_hint: Default::default(),
             policy,
         }
     }
@@ -617,6 +625,132 @@ mod tests {
                 (full_max.cpu, full_max.memory, full_max.pods)
             );
             assert_eq!(max.extended.is_empty(), !prep.pending_extended);
+        });
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+        /// A claim's growth is refused, or its options narrowed, exactly as a full scan
+        /// of its options says (the cheapest price before and after, and the least fair
+        /// price of the pod over the options kept), whatever option the refusal's hint
+        /// names: one not among the options, one too small, one that refuses or not.
+        /// The growth factor is drawn around the one at which the full scan's answer
+        /// turns (`scale` 1), where a wrong witness would show.
+        #[test]
+        fn growth_answers_agree_with_the_full_scan(
+            pick in proptest::collection::vec(proptest::bool::ANY, 64),
+            cpu in 1u64..8_000,
+            mem_mi in 1u64..32_768,
+            used_cpu in 0u64..32_000,
+            used_mi in 0u64..131_072,
+            scale in 0.5f64..2.0,
+            negative in proptest::bool::weighted(0.1),
+            hint in 0u32..64,
+        ) {
+            crate::prep::tests::with_testkit_prep(|prep| {
+                let n = prep.pool_types.len();
+                let options: Vec<u32> = (0..n as u32)
+                    .filter(|&o| pick[o as usize % pick.len()] || o as usize >= pick.len())
+                    .collect();
+                let pod = nodepack_testkit::pods("w", 1, cpu, mem_mi).remove(0);
+                let used = Resources::new(
+                    nodepack_model::Millicores(used_cpu),
+                    nodepack_model::Bytes::from_mib(used_mi),
+                );
+                let total = used.saturating_add(&pod.requests);
+                // The full scan.
+                let fit = prep.fit_test(&total);
+                let kept: Vec<u32> =
+                    options.iter().copied().filter(|&o| fit.fits(o as usize)).collect();
+                let price = |o: &u32| prep.min_price_of(*o as usize);
+                let before = options.iter().map(price).min().unwrap_or(i64::MAX);
+                let after = kept.iter().map(price).min().unwrap_or(i64::MAX);
+                let fair = kept
+                    .iter()
+                    .map(|&o| {
+                        let p = &prep.pool_types[o as usize];
+                        p.min_price as f64 * dominant_share(&pod.requests, &p.usable)
+                    })
+                    .fold(f64::INFINITY, f64::min);
+                let rise = (after - before) as f64;
+                let factor = if negative {
+                    -scale
+                } else if rise > 1.0 && fair > 0.0 && fair.is_finite() {
+                    (rise - 1.0) / fair * scale
+                } else {
+                    scale
+                };
+                let refused = (rise > 1.0 || factor < 0.0) && rise > factor * fair + 1.0;
+                let eng = Engine::new(
+                    prep,
+                    Policy {
+                        existing_best_fit: false,
+                        growth_factor: Some(factor),
+                    },
+                );
+                // Half the time a hint from outside the options.
+                let outside: Vec<u32> =
+                    (0..n as u32).filter(|o| !options.contains(o)).collect();
+                let hint = match outside.len() {
+                    k if k > 0 && hint % 2 == 0 => outside[hint as usize / 2 % k],
+                    _ => hint % n as u32,
+                };
+                eng.fair_hint
+                    .borrow_mut()
+                    .insert((pod.requests.cpu.0, pod.requests.memory.0), hint);
+                let reqs = Requirements::new();
+                let got = eng.narrow_options(&pod, &reqs, &reqs, &total, &options, false, &[0; 4]);
+                match got {
+                    Ok(o) => {
+                        proptest::prop_assert!(!kept.is_empty() && !refused);
+                        proptest::prop_assert_eq!(o, kept);
+                    }
+                    Err(Reason::Resources(m)) if m == claims::GROWTH_REFUSED => {
+                        proptest::prop_assert!(!kept.is_empty() && refused);
+                    }
+                    Err(e) => proptest::prop_assert!(kept.is_empty(), "{e:?}"),
+                }
+                Ok(())
+            })?;
+        }
+    }
+
+    /// The fresh claims' memo of candidate domains answers as the scan does, asked in
+    /// turn with the same options and other requests, other options and other keys.
+    #[test]
+    fn fresh_candidate_domains_are_the_scan_answers() {
+        crate::prep::tests::with_testkit_prep(|prep| {
+            let eng = Engine::new(
+                prep,
+                Policy {
+                    existing_best_fit: false,
+                    growth_factor: None,
+                },
+            );
+            let n = prep.pool_types.len() as u32;
+            let all: Vec<u32> = (0..n).collect();
+            let small: Vec<u32> = (0..n).step_by(3).collect();
+            let reqs = Requirements::new();
+            let mut seen = BTreeSet::new();
+            for _ in 0..2 {
+                for opts in [&all, &small] {
+                    for (cpu, gib) in [(500, 1), (30_000, 60), (120_000, 900)] {
+                        let total = Resources::new(
+                            nodepack_model::Millicores(cpu),
+                            nodepack_model::Bytes::from_gib(gib),
+                        );
+                        for key in [labels::ZONE, labels::CAPACITY_TYPE] {
+                            let want = eng.candidate_domains(opts, &reqs, &total, key);
+                            let got = eng.fresh_candidate_domains(opts, &reqs, &total, key);
+                            assert_eq!(got, want, "{cpu}m {gib}Gi {key} {}", opts.len());
+                            seen.insert(want.len());
+                        }
+                    }
+                }
+            }
+            // Answers of several sizes, none among them only (the largest requests
+            // fit nowhere).
+            assert!(seen.len() >= 3 && seen.contains(&0), "{seen:?}");
         });
     }
 
