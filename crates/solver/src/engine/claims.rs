@@ -50,6 +50,19 @@ pub(super) type FreshMemo = (Requirements, Resources, Vec<u32>, Result<Vec<u32>,
 /// A memoized fresh-claim domains answer: its key in full, and the domains.
 pub(super) type DomainsMemo = (Requirements, Resources, Vec<u32>, String, BTreeSet<String>);
 
+/// Entries a memo of fresh-claim answers keeps before it starts again: each holds a
+/// claim's option list (up to a few thousand pairs), so many distinct requests would
+/// otherwise keep megabytes. The answers are exact, so clearing changes no plan.
+pub(super) const MEMO_MOST: usize = 1024;
+
+/// Insert into a memo of at most [`MEMO_MOST`] entries (cleared when full).
+pub(super) fn bounded_insert<V>(memo: &mut HashMap<u64, V>, key: u64, value: V) {
+    if memo.len() >= MEMO_MOST {
+        memo.clear();
+    }
+    memo.insert(key, value);
+}
+
 /// `Engine::claim_zone` of a claim not pinned to one of the first 64 zones.
 pub(super) const NO_ZONE: u8 = u8::MAX;
 
@@ -190,7 +203,8 @@ impl<'p, 'a> Engine<'p, 'a> {
                 }
             }
             let out = self.narrow_options(pod, &new_reqs, &changed, &total, options, true, min_cap);
-            self.fresh_memo.borrow_mut().insert(
+            bounded_insert(
+                &mut self.fresh_memo.borrow_mut(),
                 key,
                 (new_reqs.clone(), total, options.to_vec(), out.clone()),
             );
@@ -273,6 +287,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                 // kept option are tried.
                 if factor >= 0.0 {
                     let hint = self.fair_hint.borrow().get(&hint_key).copied();
+                    // (Options are in index order; a hint not found is not tried.)
                     let witness = hint
                         .filter(|&h| options.binary_search(&h).is_ok() && keep(h))
                         .into_iter()
@@ -348,7 +363,8 @@ impl<'p, 'a> Engine<'p, 'a> {
             }
         }
         let out = self.candidate_domains(options, reqs, total, key);
-        self.domains_memo.borrow_mut().insert(
+        bounded_insert(
+            &mut self.domains_memo.borrow_mut(),
             hash,
             (
                 reqs.clone(),

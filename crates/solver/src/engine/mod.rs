@@ -754,6 +754,19 @@ mod tests {
         });
     }
 
+    /// A memo of fresh-claim answers keeps at most `MEMO_MOST` entries: full, it
+    /// starts again with the new one.
+    #[test]
+    fn fresh_memos_are_bounded() {
+        let mut memo: HashMap<u64, u64> = HashMap::new();
+        for k in 0..claims::MEMO_MOST as u64 {
+            claims::bounded_insert(&mut memo, k, k);
+        }
+        assert_eq!(memo.len(), claims::MEMO_MOST);
+        claims::bounded_insert(&mut memo, u64::MAX, 7);
+        assert_eq!(memo.into_iter().collect::<Vec<_>>(), vec![(u64::MAX, 7)]);
+    }
+
     /// The union of blockers is every claim one of them blocks, by count or by owners
     /// as each blocker says, and nothing else.
     #[test]
