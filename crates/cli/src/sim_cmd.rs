@@ -65,13 +65,8 @@ pub fn load_trace(
 /// [`nodepack_sim::config::MAX_PENDING_VALUE`] dollars, in place of the scenario's.
 fn set_pending_value(l: &mut SimLoaded, v: Option<f64>) -> Result<(), Failure> {
     let Some(v) = v else { return Ok(()) };
-    let most = nodepack_sim::config::MAX_PENDING_VALUE;
-    if !(0.0..=most).contains(&v) {
-        return Err(Failure::input(anyhow::anyhow!(
-            "--pending-value: {v} is not between 0 and {most} (dollars an hour of one pod's pending time)"
-        )));
-    }
-    l.settings.pending_value = v;
+    l.settings.pending_value = nodepack_sim::config::check_pending_value(v)
+        .map_err(|m| Failure::input(anyhow::anyhow!("--pending-value: {v}: {m}")))?;
     Ok(())
 }
 
@@ -369,7 +364,7 @@ fn finish(
 pub fn replay(a: ReplayArgs) -> Result<(), Failure> {
     check_strategies(std::slice::from_ref(&a.strategy))?;
     check_report_path(a.report.as_deref())?;
-    let l = match (&a.scenario, &a.trace) {
+    let mut l = match (&a.scenario, &a.trace) {
         (Some(s), _) => {
             // A scenario names its catalog and horizon: refuse the trace-only flags
             // rather than ignore them.
@@ -405,7 +400,6 @@ pub fn replay(a: ReplayArgs) -> Result<(), Failure> {
             )))
         }
     };
-    let mut l = l;
     set_pending_value(&mut l, a.pending_value)?;
     let runs = replay_all(&l, std::slice::from_ref(&a.strategy), &[l.settings.seed]);
     finish(&l, &runs, a.output, a.report.as_deref())

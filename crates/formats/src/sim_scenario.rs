@@ -21,7 +21,7 @@ use crate::docs::{load_documents, typed};
 use crate::error::{unique_name, Ctx, FormatError, Warning};
 use nodepack_model::Millis;
 use nodepack_sim::config::{
-    CloudConfig, Generator, Settings, MAX_LB_SAMPLES, MAX_PENDING_VALUE, MAX_REPLICAS,
+    check_pending_value, CloudConfig, Generator, Settings, MAX_LB_SAMPLES, MAX_REPLICAS,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -272,13 +272,11 @@ pub fn read_sim_scenario(
         settings.spot_to_spot_consolidation = g.spot_to_spot_consolidation;
     }
     if let Some(v) = raw.hedge.as_ref().and_then(|h| h.pending_value) {
-        if !(0.0..=MAX_PENDING_VALUE).contains(&v) {
-            return Err(ctx.field("hedge").field("pending_value").error(
-                Some(&v.to_string()),
-                format!("must be between 0 and {MAX_PENDING_VALUE} (dollars an hour of one pod's pending time)"),
-            ));
-        }
-        settings.pending_value = v;
+        settings.pending_value = check_pending_value(v).map_err(|m| {
+            ctx.field("hedge")
+                .field("pending_value")
+                .error(Some(&v.to_string()), m)
+        })?;
     }
     if let Some(n) = raw.series_points {
         if !(1..=100_000).contains(&n) {

@@ -500,6 +500,18 @@ fn d_pending_value() -> f64 {
 /// dollars (a ceiling on input, far above any node's hourly price).
 pub const MAX_PENDING_VALUE: f64 = 100_000.0;
 
+/// Refuse a value of an hour of one pod's pending time outside 0 to
+/// [`MAX_PENDING_VALUE`] dollars (NaN included), saying what it must be.
+pub fn check_pending_value(v: f64) -> Result<f64, String> {
+    if (0.0..=MAX_PENDING_VALUE).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "must be between 0 and {MAX_PENDING_VALUE} (dollars an hour of one pod's pending time)"
+        ))
+    }
+}
+
 impl Settings {
     /// Defaults for a horizon and seed.
     pub fn new(horizon: Millis, seed: u64) -> Self {

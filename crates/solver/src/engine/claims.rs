@@ -279,25 +279,25 @@ impl<'p, 'a> Engine<'p, 'a> {
             // price rose by more than the 1 micro-dollar slack (it is never negative).
             let rise = (after - before) as f64;
             let refused = |fair: f64| rise > factor * fair + 1.0;
-            if rise > 1.0 || factor < 0.0 {
-                // Most growths asked are refused: any option kept whose fair price
-                // already refuses is a witness (with a factor of at least 0, the least
-                // fair price refuses too), found without listing the options kept. The
-                // hint (the last least for a pod of these requests) and the cheapest
-                // kept option are tried.
-                if factor >= 0.0 {
-                    let hint = self.fair_hint.borrow().get(&hint_key).copied();
-                    // (Options are in index order; a hint not found is not tried.)
-                    let witness = hint
-                        .filter(|&h| options.binary_search(&h).is_ok() && keep(h))
-                        .into_iter()
-                        .chain([cheapest_kept])
-                        .any(|o| refused(fair_of(o)));
-                    if witness {
-                        return Err(Reason::Resources(GROWTH_REFUSED.into()));
-                    }
+            let priced = rise > 1.0 || factor < 0.0;
+            // Most growths asked are refused: any option kept whose fair price already
+            // refuses is a witness (with a factor of at least 0, the least fair price
+            // refuses too), found without listing the options kept. The hint (the last
+            // least for a pod of these requests) and the cheapest kept option are tried.
+            if priced && factor >= 0.0 {
+                let hint = self.fair_hint.borrow().get(&hint_key).copied();
+                // (Options are in index order; a hint not found is not tried.)
+                let witness = hint
+                    .filter(|&h| options.binary_search(&h).is_ok() && keep(h))
+                    .into_iter()
+                    .chain([cheapest_kept])
+                    .any(|o| refused(fair_of(o)));
+                if witness {
+                    return Err(Reason::Resources(GROWTH_REFUSED.into()));
                 }
-                let kept: Vec<u32> = options.iter().copied().filter(|&o| keep(o)).collect();
+            }
+            let kept: Vec<u32> = options.iter().copied().filter(|&o| keep(o)).collect();
+            if priced {
                 let (fair, argmin) = kept.iter().map(|&o| (fair_of(o), o)).fold(
                     (f64::INFINITY, cheapest_kept),
                     |a, b| if b.0 < a.0 { b } else { a },
@@ -306,10 +306,8 @@ impl<'p, 'a> Engine<'p, 'a> {
                 if refused(fair) {
                     return Err(Reason::Resources(GROWTH_REFUSED.into()));
                 }
-                kept
-            } else {
-                options.iter().copied().filter(|&o| keep(o)).collect()
             }
+            kept
         } else {
             // (The vector allocates only once one is kept: most attempts on existing
             // claims keep none.)
