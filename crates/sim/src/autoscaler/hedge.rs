@@ -22,7 +22,8 @@
 //!   see it, so no pod lands on it by chance.
 //! - [`reconcile`], every autoscaler pass: a held spare that is ready takes over the
 //!   whole plan of a node still booting with pods waiting for it that it can stand in
-//!   for (same pool, zone and capacity type, no dearer, room for all its pods; the
+//!   for (same pool and capacity type, no dearer, room for all its pods; the same zone
+//!   unless none of those pods has a topology rule, see [`stands_in`]; the
 //!   earliest launched first): those pods are nominated to the spare, and the slow node
 //!   becomes a held spare in its turn. Ready held spares with nothing to take over are
 //!   removed, booting ones once no node they could stand in for still boots (a node
@@ -176,7 +177,10 @@ impl Pricing {
 /// carrying a pod under a hard zone spread. Of those, the launches of one offering (up
 /// to [`POOLED_MOST`] together) get as many as pay for themselves
 /// ([`Pricing::pooled_spares`], at the offering's price), dealt one at a time to the
-/// fullest first. The engine launches them on the offering each launch gets.
+/// fullest first; launches whose pods have no topology rule pool with those of the
+/// same pool, type and capacity type in every zone (a spare in one stands in for a node
+/// in another, [`stands_in`]), priced at the fullest one's offering. The engine
+/// launches them on the offering each launch gets.
 pub fn assign(
     actions: &mut [Action],
     share: f64,
@@ -209,16 +213,19 @@ pub fn assign(
             most
         })
         .collect();
-    // Launches of one offering share their spares (a spare stands in for any of them):
-    // each group, fullest first, in slices of at most POOLED_MOST launches.
+    // Launches of one offering share their spares (a spare stands in for any of them),
+    // of any zone when no pod of theirs has a topology rule: each group, fullest first,
+    // in slices of at most POOLED_MOST launches.
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    // Offering -> the group of it still filling.
+    // Offering (its zone "" for launches of topology-free pods) -> the group of it
+    // still filling.
     let mut open: BTreeMap<(usize, &str, &str, CapacityType), usize> = BTreeMap::new();
     for (i, l) in launches.iter().enumerate() {
+        let anywhere = l.pods.iter().all(|&p| !c.pods[p].pod.has_topology());
         let key = (
             l.pool,
             l.instance_type.as_str(),
-            l.zone.as_str(),
+            if anywhere { "" } else { l.zone.as_str() },
             l.capacity_type,
         );
         match open.get(&key) {
@@ -254,20 +261,24 @@ fn zone_spread(p: &Pod) -> bool {
     p.hard_spreads().any(|t| t.topology_key != HOSTNAME)
 }
 
-/// Can spare `s` stand in for booting node `a`: same pool, zone and capacity type, no
-/// dearer, and room for all of `a`'s pending nominated pods, with their node rules met
-/// by its labels? (A spare of another node of the same offering always can.)
+/// Can spare `s` stand in for booting node `a`: same pool and capacity type, no dearer,
+/// and room for all of `a`'s pending nominated pods, with their node rules met by its
+/// labels? In the same zone unless none of those pods has a topology rule (spread, pod
+/// affinity or anti-affinity, hard or soft): such pods care about the zone only through
+/// their node rules, so a spare of the same type in another zone serves them as well.
+/// (A spare of another node of the same offering always can.)
 fn stands_in(c: &Cluster, s: usize, a: usize) -> bool {
     let (sn, an) = (&c.nodes[s], &c.nodes[a]);
+    let waiting = || an.nominated.iter().filter(|p| c.pending.contains(p));
     if sn.pool != an.pool
-        || sn.node.zone != an.node.zone
+        || (sn.node.zone != an.node.zone && waiting().any(|&p| c.pods[p].pod.has_topology()))
         || sn.offering.capacity_type != an.offering.capacity_type
         || sn.node.price > an.node.price
     {
         return false;
     }
     let mut need = Resources::default();
-    for &p in an.nominated.iter().filter(|p| c.pending.contains(p)) {
+    for &p in waiting() {
         let ps = &c.pods[p];
         if !ps.terms.iter().any(|t| t.satisfied_by(&sn.node.labels)) {
             return false;
@@ -585,6 +596,14 @@ mod tests {
         (c, a, ids)
     }
 
+    /// What a pass does when spare `node` alone is removed.
+    fn unneeded(node: usize) -> Vec<Action> {
+        vec![Action::Remove {
+            node,
+            reason: "unneeded spare",
+        }]
+    }
+
     /// The first ready spare takes the slow node's pods (all of them, so the plan
     /// stands); the spares left are removed, ready or booting, since no node waits.
     #[test]
@@ -608,13 +627,62 @@ mod tests {
     #[test]
     fn dearer_spares_do_not_stand_in_and_booting_ones_wait() {
         let (c, _, s) = booting_with_spares(&[(2, true), (1, false)]);
-        assert_eq!(
-            reconcile(&c),
-            vec![Action::Remove {
-                node: s[0],
-                reason: "unneeded spare",
-            }]
+        assert_eq!(reconcile(&c), unneeded(s[0]));
+    }
+
+    /// Bug (gpu-inference-bursty, seed 1: a burst's pod waited 82 s for a tail boot in
+    /// one zone while the spare of the same type beside it booted in another and was
+    /// removed): a spare in another zone stands in for a node whose waiting pods have no
+    /// topology rule; one of them with a spread keeps the node's plan in its zone.
+    #[test]
+    fn a_spare_in_another_zone_stands_in_for_pods_without_topology_rules() {
+        let (mut c, a, s) = booting_with_spares(&[(1, true)]);
+        c.nodes[s[0]].node = nodepack_model::Node::new(
+            "s",
+            "t",
+            "z2",
+            CapacityType::OnDemand,
+            Money(1),
+            c.nodes[s[0]].capacity.clone(),
         );
+        let pods = c.nodes[a].nominated.clone();
+        let want: Vec<Action> = pods
+            .iter()
+            .map(|&pod| Action::Nominate { pod, node: s[0] })
+            .collect();
+        assert_eq!(reconcile(&c), want);
+        let p = pods[1];
+        c.pods[p].pod = std::sync::Arc::new(nodepack_testkit::spread(
+            (*c.pods[p].pod).clone(),
+            nodepack_model::labels::ZONE,
+            1,
+        ));
+        assert_eq!(reconcile(&c), unneeded(s[0]));
+    }
+
+    /// Launches of one type whose pods have no topology rule share their spares across
+    /// zones: eight one-GPU launches in eight zones pay for two between them where each
+    /// alone pays for none; with a zone spread on their pods each zone is priced apart.
+    #[test]
+    fn launches_of_pods_without_topology_rules_share_spares_across_zones() {
+        let round = || -> Vec<Action> {
+            (0..8)
+                .map(|i| {
+                    let mut l = launch(vec![i], "gpu");
+                    if let Action::Launch(r) = &mut l {
+                        r.zone = format!("z{i}");
+                    }
+                    l
+                })
+                .collect()
+        };
+        let total = |c: &Cluster| {
+            let mut r = round();
+            assign(&mut r, 3.0, c, &free(), |_| Some(0.526));
+            spare_counts(&r).iter().map(|x| x.1).sum::<u32>()
+        };
+        assert_eq!(total(&pods(&[])), 2);
+        assert_eq!(total(&pods(&[0, 1, 2, 3, 4, 5, 6, 7])), 0);
     }
 
     /// Bug (web-diurnal, seed 2, with two more spares for zone-spread launches: four pods
@@ -630,13 +698,7 @@ mod tests {
         for p in std::mem::take(&mut c.nodes[a].nominated) {
             c.pods[p].nominated = None;
         }
-        assert_eq!(
-            reconcile(&c),
-            vec![Action::Remove {
-                node: s[1],
-                reason: "unneeded spare",
-            }]
-        );
+        assert_eq!(reconcile(&c), unneeded(s[1]));
         // Once the node is ready, or gone, the booting spare goes too.
         c.nodes[a].life = NodeLife::Ready;
         assert_eq!(reconcile(&c).len(), 2);
