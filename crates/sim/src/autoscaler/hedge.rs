@@ -22,8 +22,9 @@
 //!   see it, so no pod lands on it by chance.
 //! - [`reconcile`], every autoscaler pass: a held spare that is ready takes over the
 //!   whole plan of a node still booting with pods waiting for it that it can stand in
-//!   for (same pool and capacity type, no dearer, room for all its pods; the same zone
-//!   unless none of those pods has a topology rule, see [`stands_in`]; the
+//!   for (same pool and capacity type, no dearer, room for all its pods; the same zone,
+//!   or the same type in another when none of those pods has a topology rule, see
+//!   [`stands_in`]; the
 //!   earliest launched first): those pods are nominated to the spare, and the slow node
 //!   becomes a held spare in its turn. Ready held spares with nothing to take over are
 //!   removed, booting ones once no node they could stand in for still boots (a node
@@ -263,15 +264,20 @@ fn zone_spread(p: &Pod) -> bool {
 
 /// Can spare `s` stand in for booting node `a`: same pool and capacity type, no dearer,
 /// and room for all of `a`'s pending nominated pods, with their node rules met by its
-/// labels? In the same zone unless none of those pods has a topology rule (spread, pod
-/// affinity or anti-affinity, hard or soft): such pods care about the zone only through
-/// their node rules, so a spare of the same type in another zone serves them as well.
-/// (A spare of another node of the same offering always can.)
+/// labels? In the same zone, or in another when it is of `a`'s instance type and none of
+/// those pods has a topology rule (spread, pod affinity or anti-affinity, hard or soft):
+/// such pods care about the zone only through their node rules, so a spare of the type
+/// the solver planned serves them as well there. (A spare of another node of the same
+/// offering always can.)
 fn stands_in(c: &Cluster, s: usize, a: usize) -> bool {
     let (sn, an) = (&c.nodes[s], &c.nodes[a]);
     let waiting = || an.nominated.iter().filter(|p| c.pending.contains(p));
+    let elsewhere = || {
+        sn.node.instance_type == an.node.instance_type
+            && waiting().all(|&p| !c.pods[p].pod.has_topology())
+    };
     if sn.pool != an.pool
-        || (sn.node.zone != an.node.zone && waiting().any(|&p| c.pods[p].pod.has_topology()))
+        || (sn.node.zone != an.node.zone && !elsewhere())
         || sn.offering.capacity_type != an.offering.capacity_type
         || sn.node.price > an.node.price
     {
@@ -633,18 +639,25 @@ mod tests {
     /// Bug (gpu-inference-bursty, seed 1: a burst's pod waited 82 s for a tail boot in
     /// one zone while the spare of the same type beside it booted in another and was
     /// removed): a spare in another zone stands in for a node whose waiting pods have no
-    /// topology rule; one of them with a spread keeps the node's plan in its zone.
+    /// topology rule and it is of the node's type; one of them with a spread keeps the
+    /// node's plan in its zone, and a spare of another type (cheaper, with room) in
+    /// another zone does not take it (the plan's type is the solver's).
     #[test]
     fn a_spare_in_another_zone_stands_in_for_pods_without_topology_rules() {
         let (mut c, a, s) = booting_with_spares(&[(1, true)]);
-        c.nodes[s[0]].node = nodepack_model::Node::new(
-            "s",
-            "t",
-            "z2",
-            CapacityType::OnDemand,
-            Money(1),
-            c.nodes[s[0]].capacity.clone(),
-        );
+        let moved = |ty: &str, price: i64, c: &Cluster| {
+            nodepack_model::Node::new(
+                "s",
+                ty,
+                "z2",
+                CapacityType::OnDemand,
+                Money(price),
+                c.nodes[s[0]].capacity.clone(),
+            )
+        };
+        c.nodes[s[0]].node = moved("other", 0, &c);
+        assert_eq!(reconcile(&c), unneeded(s[0]));
+        c.nodes[s[0]].node = moved("t", 1, &c);
         let pods = c.nodes[a].nominated.clone();
         let want: Vec<Action> = pods
             .iter()
