@@ -10,8 +10,9 @@
 //!   one more ([`SPREAD_EXTRA`]) when they carry pods under a hard zone spread (the
 //!   spread holds a zone's pods until the slowest zone has room); of those, only the
 //!   spares that pay for themselves ([`Pricing`]: the pending time a spare saves, at a
-//!   value per pod-hour, against what it is billed). Launches of one offering share
-//!   their spares, since a spare stands in for any of them: N launches and S spares
+//!   value per pod-hour, against what it is billed). Launches of one offering (of one
+//!   type in any zone, when their pods have no topology rule) share their spares,
+//!   since a spare stands in for any of them: N launches and S spares
 //!   serve their pods on the first N of N + S nodes ready, so a burst of one-GPU
 //!   launches may pay for a spare or two where a launch alone pays for none. The
 //!   engine launches them in
@@ -24,7 +25,7 @@
 //!   whole plan of a node still booting with pods waiting for it that it can stand in
 //!   for (same pool and capacity type, no dearer, room for all its pods; the same zone,
 //!   or the same type in another when none of those pods has a topology rule, see
-//!   [`stands_in`]; the
+//!   `stands_in`; the
 //!   earliest launched first): those pods are nominated to the spare, and the slow node
 //!   becomes a held spare in its turn. Ready held spares with nothing to take over are
 //!   removed, booting ones once no node they could stand in for still boots (a node
@@ -180,7 +181,7 @@ impl Pricing {
 /// ([`Pricing::pooled_spares`], at the offering's price), dealt one at a time to the
 /// fullest first; launches whose pods have no topology rule pool with those of the
 /// same pool, type and capacity type in every zone (a spare in one stands in for a node
-/// in another, [`stands_in`]), priced at the fullest one's offering. The engine
+/// in another, `stands_in`), priced at the fullest one's offering. The engine
 /// launches them on the offering each launch gets.
 pub fn assign(
     actions: &mut [Action],
