@@ -44,23 +44,55 @@ pub struct Claim {
     pub reserved: Resources,
 }
 
-/// A memoized fresh-claim answer: its key in full, and the options or the refusal.
-pub(super) type FreshMemo = (Requirements, Resources, Vec<u32>, Result<Vec<u32>, Reason>);
+/// The fresh claims' memo of options: by requirements, requests and options, the
+/// options kept or the refusal.
+pub(super) type FreshMemo = Memo<(Requirements, Resources, Vec<u32>), Result<Vec<u32>, Reason>>;
 
-/// A memoized fresh-claim domains answer: its key in full, and the domains.
-pub(super) type DomainsMemo = (Requirements, Resources, Vec<u32>, String, BTreeSet<String>);
+/// The fresh claims' memo of candidate domains: by requirements, requests, options and
+/// key, the domains.
+pub(super) type DomainsMemo = Memo<(Requirements, Resources, Vec<u32>, String), BTreeSet<String>>;
 
 /// Entries a memo of fresh-claim answers keeps before it starts again: each holds a
 /// claim's option list (up to a few thousand pairs), so many distinct requests would
 /// otherwise keep megabytes. The answers are exact, so clearing changes no plan.
 pub(super) const MEMO_MOST: usize = 1024;
 
-/// Insert into a memo of at most [`MEMO_MOST`] entries (cleared when full).
-pub(super) fn bounded_insert<V>(memo: &mut HashMap<u64, V>, key: u64, value: V) {
-    if memo.len() >= MEMO_MOST {
-        memo.clear();
+/// A memo of fresh-claim answers: by the hash of their key, each with its key in full
+/// (an answer is given only for an equal key), at most [`MEMO_MOST`] of them (cleared
+/// when full).
+pub(super) struct Memo<K, V>(pub(super) std::cell::RefCell<HashMap<u64, (K, V)>>);
+
+impl<K, V> Default for Memo<K, V> {
+    fn default() -> Self {
+        Memo(Default::default())
     }
-    memo.insert(key, value);
+}
+
+impl<K, V: Clone> Memo<K, V> {
+    /// The hash a key is filed under.
+    pub(super) fn hash(key: impl std::hash::Hash) -> u64 {
+        use std::hash::Hasher;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        h.finish()
+    }
+
+    /// The answer filed under `hash` if its key is the one asked (`same`).
+    pub(super) fn get(&self, hash: u64, same: impl FnOnce(&K) -> bool) -> Option<V> {
+        match self.0.borrow().get(&hash) {
+            Some((k, v)) if same(k) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    /// File an answer, clearing the memo first when it is full.
+    pub(super) fn insert(&self, hash: u64, key: K, value: V) {
+        let mut memo = self.0.borrow_mut();
+        if memo.len() >= MEMO_MOST {
+            memo.clear();
+        }
+        memo.insert(hash, (key, value));
+    }
 }
 
 /// `Engine::claim_zone` of a claim not pinned to one of the first 64 zones.
@@ -191,22 +223,18 @@ impl<'p, 'a> Engine<'p, 'a> {
         if fresh {
             // New claims of the same requirements, requests and options (most pods of a
             // workload) get the same options: computed once.
-            let key = {
-                use std::hash::{Hash, Hasher};
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                (&new_reqs, &total, options).hash(&mut h);
-                h.finish()
+            let key = FreshMemo::hash((&new_reqs, &total, options));
+            let same = |(r, t, o): &(Requirements, Resources, Vec<u32>)| {
+                *r == new_reqs && *t == total && o[..] == *options
             };
-            if let Some((r, t, o, out)) = self.fresh_memo.borrow().get(&key) {
-                if *r == new_reqs && *t == total && o[..] == *options {
-                    return out.clone().map(|x| (new_reqs, Some(x)));
-                }
+            if let Some(out) = self.fresh_memo.get(key, same) {
+                return out.map(|x| (new_reqs, Some(x)));
             }
             let out = self.narrow_options(pod, &new_reqs, &changed, &total, options, true, min_cap);
-            bounded_insert(
-                &mut self.fresh_memo.borrow_mut(),
+            self.fresh_memo.insert(
                 key,
-                (new_reqs.clone(), total, options.to_vec(), out.clone()),
+                (new_reqs.clone(), total, options.to_vec()),
+                out.clone(),
             );
             return out.map(|x| (new_reqs, Some(x)));
         }
@@ -351,26 +379,23 @@ impl<'p, 'a> Engine<'p, 'a> {
         total: &Resources,
         key: &str,
     ) -> BTreeSet<String> {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (reqs, total, options, key).hash(&mut h);
-        let hash = h.finish();
-        if let Some((r, t, o, k, out)) = self.domains_memo.borrow().get(&hash) {
-            if r == reqs && t == total && o[..] == *options && k == key {
-                return out.clone();
-            }
+        let hash = DomainsMemo::hash((reqs, total, options, key));
+        let same = |(r, t, o, k): &(Requirements, Resources, Vec<u32>, String)| {
+            r == reqs && t == total && o[..] == *options && k == key
+        };
+        if let Some(out) = self.domains_memo.get(hash, same) {
+            return out;
         }
         let out = self.candidate_domains(options, reqs, total, key);
-        bounded_insert(
-            &mut self.domains_memo.borrow_mut(),
+        self.domains_memo.insert(
             hash,
             (
                 reqs.clone(),
                 total.clone(),
                 options.to_vec(),
                 key.to_string(),
-                out.clone(),
             ),
+            out.clone(),
         );
         out
     }

@@ -89,9 +89,9 @@ pub struct Engine<'p, 'a> {
     /// Claims whose growth was refused too often: taken out of the first-fit order.
     closing: std::cell::RefCell<Vec<usize>>,
     /// Options of fresh claims by (requirements, requests, candidate options).
-    fresh_memo: std::cell::RefCell<HashMap<u64, FreshMemo>>,
+    fresh_memo: FreshMemo,
     /// Candidate domains of fresh claims by (requirements, requests, options, key).
-    domains_memo: std::cell::RefCell<HashMap<u64, DomainsMemo>>,
+    domains_memo: DomainsMemo,
     /// By a pod's (CPU, memory) requests: the option that last held such a pod at the
     /// least fair price, tried first as the witness of a growth refusal (only a hint:
     /// a refusal is checked against the pod's own requests).
@@ -758,13 +758,18 @@ mod tests {
     /// starts again with the new one.
     #[test]
     fn fresh_memos_are_bounded() {
-        let mut memo: HashMap<u64, u64> = HashMap::new();
+        let memo: claims::Memo<u64, u64> = Default::default();
         for k in 0..claims::MEMO_MOST as u64 {
-            claims::bounded_insert(&mut memo, k, k);
+            memo.insert(k, k, k);
         }
-        assert_eq!(memo.len(), claims::MEMO_MOST);
-        claims::bounded_insert(&mut memo, u64::MAX, 7);
-        assert_eq!(memo.into_iter().collect::<Vec<_>>(), vec![(u64::MAX, 7)]);
+        assert_eq!(memo.0.borrow().len(), claims::MEMO_MOST);
+        assert_eq!(memo.get(3, |&k| k == 3), Some(3));
+        assert_eq!(memo.get(3, |&k| k == 4), None);
+        memo.insert(u64::MAX, 9, 7);
+        assert_eq!(
+            memo.0.into_inner().into_iter().collect::<Vec<_>>(),
+            vec![(u64::MAX, (9, 7))]
+        );
     }
 
     /// The union of blockers is every claim one of them blocks, by count or by owners
