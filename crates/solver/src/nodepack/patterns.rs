@@ -15,7 +15,9 @@
 //!    `sum_g count_gp u_g <= price_p` for every known pattern): `u_g` is what one pod of
 //!    item `g` is worth.
 //! 3. Price: for every bin, the most valuable filling of one node at those values
-//!    ([`best_fill`]: greedy fills in 14 orders of value per unit of room, then, for
+//!    ([`best_fill`]: none when an upper bound of its worth (each resource alone, then
+//!    CPU and memory shares mixed into one constraint, filled fractionally) is not over
+//!    the bin's price; else greedy fills in 14 orders of value per unit of room, then, for
 //!    bins whose greedy fill comes within [`CLOSE`] of their price, the continuous
 //!    knapsack rounded down and a bounded depth-first search); the [`PER_ROUND`] most
 //!    valuable per dollar of those worth more than their bin's price become patterns
@@ -50,6 +52,11 @@ use nodepack_model::Resources;
 /// The work budget of one plan (see [`Work`]): about a second on this project's machine.
 /// A generation it cuts short is dropped, and the caller's greedy plan stands.
 pub(super) const BUDGET: u64 = 40_000_000;
+/// Operations one simplex pivot counts per row or column of its LP: a pivot's factor
+/// updates and solves cost about six times one step of a bin's pricing per unit of
+/// size (pattern LPs of a hundred items on this project's machine: about 180 ns per
+/// row or column and pivot, against 30 ns per item and step of pricing).
+const LP_PIVOT: u64 = 6;
 /// Column-generation rounds per solve of the restricted LP.
 const MAX_ROUNDS: usize = 60;
 /// New patterns added per round (the most valuable per dollar).
@@ -95,12 +102,15 @@ pub(super) struct Node {
 }
 
 /// Is a paced generation's first LP, of `rows` patterns over `items` items (about a
-/// pivot per row, each the LP's size), over one round's share of `budget` (see
+/// pivot per row, each [`LP_PIVOT`] times the LP's size), over one round's share of `budget` (see
 /// [`generate`])? [`plan`] first asks it of a row per item (its seed patterns): when
 /// even that is over, it seeds and prices nothing and returns no nodes, cut short
 /// (callers may skip building its bins).
 pub(super) fn first_lp_over_pace(rows: usize, items: usize, budget: u64) -> bool {
-    (rows as u64).saturating_mul(rows as u64 + items as u64) > budget / MAX_ROUNDS as u64
+    (rows as u64)
+        .saturating_mul(rows as u64 + items as u64)
+        .saturating_mul(LP_PIVOT)
+        > budget / MAX_ROUNDS as u64
 }
 
 /// The nodes for the items' pods, how many of them (first) are whole copies of LP
@@ -347,7 +357,7 @@ fn generate(
     }
     let mut sol: Solution = lp.solve().ok()?.into_solution().ok()?;
     let mut pivots = sol.stats().lp_iterations;
-    work.charge(pivots, patterns.len() + n_items);
+    work.charge_lp(pivots, patterns.len() + n_items);
     let mut known: std::collections::BTreeSet<Node> = patterns.iter().cloned().collect();
     for round in 1..=MAX_ROUNDS as u64 {
         if work.spent() {
@@ -384,7 +394,7 @@ fn generate(
                 .into_solution()
                 .ok()?;
             let now = sol.stats().lp_iterations;
-            work.charge(now.saturating_sub(pivots), patterns.len() + n_items);
+            work.charge_lp(now.saturating_sub(pivots), patterns.len() + n_items);
             pivots = now;
         }
     }
@@ -429,12 +439,13 @@ fn primal(bins: &[Bin], demand: &[usize], patterns: &[Node], work: &mut Work) ->
         lp.add_constraint(expr, ComparisonOp::Ge, d as f64);
     }
     let sol = lp.solve().ok()?.into_solution().ok()?;
-    work.charge(sol.stats().lp_iterations, patterns.len() + demand.len());
+    work.charge_lp(sol.stats().lp_iterations, patterns.len() + demand.len());
     Some(x.iter().map(|&v| sol.var_value(v).max(0.0)).collect())
 }
 
-/// The work budget of one plan, in operations: a simplex pivot counts the rows plus the
-/// columns of its LP, the pricing of a bin the items that may use it. Counted, never
+/// The work budget of one plan, in operations: a simplex pivot counts [`LP_PIVOT`] times
+/// the rows plus the columns of its LP, each step of a bin's pricing (a bound, a greedy
+/// fill, a node of the search) the items it looks at. Counted, never
 /// timed, so that a plan is the same on every machine.
 struct Work {
     left: u64,
@@ -443,6 +454,11 @@ struct Work {
 impl Work {
     fn charge(&mut self, times: u64, size: usize) {
         self.left = self.left.saturating_sub(times.saturating_mul(size as u64));
+    }
+
+    /// A simplex pivot of an LP of `size` rows plus columns: [`LP_PIVOT`] times `size`.
+    fn charge_lp(&mut self, pivots: u64, size: usize) {
+        self.charge(pivots.saturating_mul(LP_PIVOT), size);
     }
 
     fn spent(&self) -> bool {
@@ -524,7 +540,8 @@ const CLOSE: f64 = 0.85;
 const SEARCH_STEPS: usize = 300;
 
 /// The most valuable filling of one node of bin `bi` at the items' values: (value,
-/// node). Greedy fills in several orders (value per unit of a measure of room: the
+/// node); `None` when no filling could be worth more than the bin's price (the bounds
+/// of each resource alone, then [`surrogate`]'s mixes, settle most bins). Greedy fills in several orders (value per unit of a measure of room: the
 /// dominant share, and CPU and memory shares mixed in [`MIXES`]); the continuous
 /// knapsack's solution rounded down and topped up ([`lp_fill`]); then a depth-first
 /// search over the counts from the best greedy's order, bounded by [`SEARCH_STEPS`]
@@ -550,11 +567,17 @@ fn best_fill(
     if live.is_empty() {
         return None;
     }
+    // The most pods of each live item one node holds.
+    let most: Vec<usize> = live
+        .iter()
+        .map(|&(g, _)| fit(cap, &dense.items[g], demand[g]))
+        .collect();
     // An upper bound: the room of any one resource filled at the best value per unit
     // of it, and no more pods than fit alone.
     let mut bound: f64 = live
         .iter()
-        .map(|&(g, _)| value[g] * fit(cap, &dense.items[g], demand[g]) as f64)
+        .zip(&most)
+        .map(|(&(g, _), &k)| value[g] * k as f64)
         .sum();
     for (d, &c) in cap.iter().enumerate() {
         let best_per = live.iter().try_fold(0.0f64, |m, &(g, _)| {
@@ -567,6 +590,17 @@ fn best_fill(
     }
     if bound <= b.price * (1.0 + 1e-6) {
         return None;
+    }
+    // A tighter one: CPU and memory shares mixed into one constraint (what fits the
+    // node takes at most its whole share), filled fractionally by value per share.
+    // Every fill is worth at most the least of these; a bin that cannot price out
+    // returns here, before its greedy fills, the LP fill and the search.
+    for &a in &SURROGATE {
+        work.charge(1, live.len());
+        // (A relative margin far above the rounding of the shares' sums.)
+        if surrogate(&live, &most, value, a) * (1.0 - 1e-9) <= b.price * (1.0 + 1e-6) {
+            return None;
+        }
     }
     work.charge(MIXES.len() as u64 + 1, live.len());
     let mut best: Option<(f64, Vec<(usize, usize)>, Vec<usize>)> = None;
@@ -653,6 +687,40 @@ fn best_fill(
     Some((worth, Node { bin: bi, take }))
 }
 
+/// The mixes of CPU share `a` and memory share `1 - a` whose fractional fills bound a
+/// bin's worth in [`best_fill`] (the even mix first: it settles most bins).
+const SURROGATE: [f64; 5] = [0.5, 0.25, 0.75, 0.0, 1.0];
+
+/// The fractional knapsack of one constraint, `sum (a cpu_g + (1 - a) mem_g) x_g <= 1`
+/// over shares of the node, `0 <= x_g <= most_g`: an upper bound on the worth of any
+/// fill of the node (every fill meets the CPU and the memory constraint, hence their
+/// mix). Items by value per share of the mix, the last one taken in part.
+fn surrogate(live: &[(usize, Shares)], most: &[usize], value: &[f64], a: f64) -> f64 {
+    // (value per share, share, value, most pods) of the items that take some of the
+    // mixed room; the others are taken whole.
+    let mut worth = 0.0;
+    let mut order: Vec<(f64, f64, f64, f64)> = Vec::with_capacity(live.len());
+    for (&(g, s), &k) in live.iter().zip(most) {
+        let room = a * s.cpu + (1.0 - a) * s.mem;
+        if room > 0.0 {
+            order.push((value[g] / room, room, value[g], k as f64));
+        } else {
+            worth += value[g] * k as f64;
+        }
+    }
+    order.sort_unstable_by(|x, y| y.0.total_cmp(&x.0));
+    let mut left = 1.0f64;
+    for (_, room, v, k) in order {
+        if left <= 0.0 {
+            break;
+        }
+        let x = k.min(left / room);
+        worth += v * x;
+        left -= room * x;
+    }
+    worth
+}
+
 /// The continuous knapsack of one node (each resource a constraint, counts up to the
 /// demand) solved as an LP, its counts rounded down, then topped up in `order`: the
 /// mixes of CPU-heavy and memory-heavy pods no greedy order finds.
@@ -686,7 +754,7 @@ fn lp_fill(
         }
     }
     let sol = lp.solve().ok()?.into_solution().ok()?;
-    work.charge(sol.stats().lp_iterations.max(1), order.len() + cap.len());
+    work.charge_lp(sol.stats().lp_iterations.max(1), order.len() + cap.len());
     let mut free = cap.clone();
     let mut count = vec![0usize; dense.items.len()];
     for &(g, v) in &vars {
@@ -940,11 +1008,107 @@ mod tests {
             }
         }
         // The plan is then empty and says the budget could not cover it (60 items:
-        // 7,200 for the first LP against a share of 2,000).
+        // 43,200 for the first LP against a share of 2,000).
         assert_eq!(plan(&items, &bins, budget), (Vec::new(), 0, true));
         // With a budget whose share covers the first LP, the generation runs.
-        let (nodes, _, cut) = plan(&items, &bins, BUDGET);
+        let (nodes, _, cut) = plan(&items, &bins, 10 * BUDGET);
         assert!(!cut && !nodes.is_empty());
+    }
+
+    proptest::proptest! {
+        /// The mixed bounds of [`surrogate`] are upper bounds: no fill of the node
+        /// (every count tried, up to each item's demand) is worth more than any of them.
+        /// Items may request no CPU or no memory (or neither: they take no mixed room).
+        #[test]
+        fn no_fill_is_worth_more_than_a_surrogate_bound(
+            shapes in proptest::collection::vec((0u64..5, 0u64..5, 1usize..5, 1u32..20), 1..5),
+            cap_cpu in 1u64..12,
+            cap_gib in 1u64..12,
+        ) {
+            let reqs: Vec<Resources> = shapes
+                .iter()
+                .map(|&(c, m, _, _)| Resources::new(Millicores(c * 1000), Bytes::from_gib(m)))
+                .collect();
+            let cap = Resources::new(Millicores(cap_cpu * 1000), Bytes::from_gib(cap_gib))
+                .with_pods(6);
+            let items: Vec<Item> = reqs
+                .iter()
+                .zip(&shapes)
+                .map(|(r, s)| Item { req: r, demand: s.2 })
+                .collect();
+            let bins = [Bin { cap: &cap, price: 1.0, items: (0..items.len()).collect() }];
+            let dense = Dense::new(&items, &bins);
+            let value: Vec<f64> = shapes.iter().map(|s| s.3 as f64 / 4.0).collect();
+            let demand: Vec<usize> = items.iter().map(|it| it.demand).collect();
+            let live: Vec<(usize, Shares)> =
+                (0..items.len()).map(|g| (g, dense.shares[0][g])).collect();
+            let most: Vec<usize> =
+                (0..items.len()).map(|g| fit(&dense.caps[0], &dense.items[g], demand[g])).collect();
+            // Every fill, by brute force.
+            let mut best = 0.0f64;
+            let mut count = vec![0usize; items.len()];
+            loop {
+                let mut free = dense.caps[0].clone();
+                let fits = count.iter().enumerate().all(|(g, &k)| {
+                    let ok = fit(&free, &dense.items[g], k) == k;
+                    if ok {
+                        take_from(&mut free, &dense.items[g], k);
+                    }
+                    ok
+                });
+                if fits {
+                    best = best.max(count.iter().zip(&value).map(|(&k, v)| k as f64 * v).sum());
+                }
+                let Some(g) = (0..count.len()).find(|&g| count[g] < demand[g]) else { break };
+                count[g] += 1;
+                for c in &mut count[..g] {
+                    *c = 0;
+                }
+            }
+            for a in SURROGATE {
+                let bound = surrogate(&live, &most, &value, a);
+                proptest::prop_assert!(bound >= best * (1.0 - 1e-12), "mix {a}: {bound} < {best}");
+            }
+        }
+    }
+
+    /// A bin whose every fill is worth less than its price, though each resource alone
+    /// would allow more: the mixed bound settles it before any fill is tried (no
+    /// greedy, LP fill or search is charged), and a cheaper price lets it through.
+    #[test]
+    fn the_mixed_bound_settles_a_bin_that_cannot_price_out() {
+        // 4 CPU / 4 GiB. A CPU pod (2 CPU, 1 GiB) and a memory pod (1 CPU, 2 GiB) are
+        // worth 1 each: CPU alone bounds the worth at 4 (four memory pods), memory alone
+        // at 4 (four CPU pods), but at most 2 CPU pods, 2 memory pods, or one of each
+        // plus a little fit: the even mix bounds it at 8/3.
+        let (cpu_pod, mem_pod) = (pod(2000, 1), pod(1000, 2));
+        let cap = res(4000, 4);
+        let items = [
+            Item {
+                req: &cpu_pod,
+                demand: 4,
+            },
+            Item {
+                req: &mem_pod,
+                demand: 4,
+            },
+        ];
+        let mut bins = [Bin {
+            cap: &cap,
+            price: 3.0,
+            items: vec![0, 1],
+        }];
+        let dense = Dense::new(&items, &bins);
+        let demand = [4, 4];
+        let value = [1.0, 1.0];
+        let mut work = Work { left: BUDGET };
+        assert!(best_fill(&dense, &bins[0], 0, &demand, &value, &mut work).is_none());
+        // Charged the first bound and the even mix (which settles it), no more.
+        assert_eq!(BUDGET - work.left, 2 + 2);
+        bins[0].price = 1.5;
+        let mut work = Work { left: BUDGET };
+        let (worth, _) = best_fill(&dense, &bins[0], 0, &demand, &value, &mut work).unwrap();
+        assert_eq!(worth, 2.0);
     }
 
     #[test]
