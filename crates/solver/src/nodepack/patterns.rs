@@ -1111,6 +1111,19 @@ mod tests {
         assert_eq!(worth, 2.0);
     }
 
+    /// The first LP's expected charge weighs each pivot as [`LP_PIVOT`] pricing steps
+    /// per row or column: 10 seed rows over 10 items, a pivot a row, is 10 x 20 x 6 =
+    /// 1,200 operations against a round's share of the budget.
+    #[test]
+    fn the_first_lp_is_charged_as_weighted_pivots() {
+        let share = |s: u64| s * MAX_ROUNDS as u64;
+        assert!(first_lp_over_pace(10, 10, share(1_199)));
+        assert!(!first_lp_over_pace(10, 10, share(1_200)));
+        let mut work = Work { left: 10_000 };
+        work.charge_lp(10, 20);
+        assert_eq!(work.left, 10_000 - 1_200);
+    }
+
     #[test]
     fn items_without_a_bin_are_left_to_the_caller() {
         let huge = pod(64_000, 1);
