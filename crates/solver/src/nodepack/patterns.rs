@@ -102,8 +102,8 @@ pub(super) struct Node {
 }
 
 /// Is a paced generation's first LP, of `rows` patterns over `items` items (about a
-/// pivot per row, each [`LP_PIVOT`] times the LP's size), over one round's share of `budget` (see
-/// [`generate`])? [`plan`] first asks it of a row per item (its seed patterns): when
+/// pivot per row, each [`LP_PIVOT`] times the LP's size), over one round's share of
+/// `budget` (see [`generate`])? [`plan`] first asks it of a row per item (its seed patterns): when
 /// even that is over, it seeds and prices nothing and returns no nodes, cut short
 /// (callers may skip building its bins).
 pub(super) fn first_lp_over_pace(rows: usize, items: usize, budget: u64) -> bool {
@@ -541,8 +541,9 @@ const SEARCH_STEPS: usize = 300;
 
 /// The most valuable filling of one node of bin `bi` at the items' values: (value,
 /// node); `None` when no filling could be worth more than the bin's price (the bounds
-/// of each resource alone, then [`surrogate`]'s mixes, settle most bins). Greedy fills in several orders (value per unit of a measure of room: the
-/// dominant share, and CPU and memory shares mixed in [`MIXES`]); the continuous
+/// of each resource alone, then [`surrogate`]'s mixes, settle most bins). Greedy fills
+/// in several orders (value per unit of a measure of room: the dominant share, and CPU
+/// and memory shares mixed in [`MIXES`]); the continuous
 /// knapsack's solution rounded down and topped up ([`lp_fill`]); then a depth-first
 /// search over the counts from the best greedy's order, bounded by [`SEARCH_STEPS`]
 /// and pruned by what the room left could hold at the best value per unit of CPU and
@@ -597,8 +598,9 @@ fn best_fill(
     // returns here, before its greedy fills, the LP fill and the search.
     for &a in &SURROGATE {
         work.charge(1, live.len());
-        // (A relative margin far above the rounding of the shares' sums.)
-        if surrogate(&live, &most, value, a) * (1.0 - 1e-9) <= b.price * (1.0 + 1e-6) {
+        // (Raised by a relative margin far above the rounding of the shares' sums, so
+        // that rounding never settles a bin that prices out.)
+        if surrogate(&live, &most, value, a) * (1.0 + 1e-9) <= b.price * (1.0 + 1e-6) {
             return None;
         }
     }
