@@ -699,10 +699,11 @@ const SURROGATE: [f64; 5] = [0.5, 0.25, 0.75, 0.0, 1.0];
 /// mix). Items by value per share of the mix, the last one taken in part.
 fn surrogate(live: &[(usize, Shares)], most: &[usize], value: &[f64], a: f64) -> f64 {
     // (value per share, share, value, most pods) of the items that take some of the
-    // mixed room; the others are taken whole.
+    // mixed room; the others are taken whole. (An item of which no pod fits adds
+    // nothing; its share may be infinite.)
     let mut worth = 0.0;
     let mut order: Vec<(f64, f64, f64, f64)> = Vec::with_capacity(live.len());
-    for (&(g, s), &k) in live.iter().zip(most) {
+    for (&(g, s), &k) in live.iter().zip(most).filter(|(_, &k)| k > 0) {
         let room = a * s.cpu + (1.0 - a) * s.mem;
         if room > 0.0 {
             order.push((value[g] / room, room, value[g], k as f64));
