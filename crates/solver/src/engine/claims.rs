@@ -52,6 +52,11 @@ pub(super) type FreshMemo = Memo<(Requirements, Resources, Vec<u32>), Result<Vec
 /// key, the domains.
 pub(super) type DomainsMemo = Memo<(Requirements, Resources, Vec<u32>, String), BTreeSet<String>>;
 
+/// The claims' memo of bounds: by options and offering masks, the options' usable
+/// capacity bounds ([`claim_bounds`]) and the cheapest option under the masks. Claims
+/// opened for pods of one workload commit the same options, computed once.
+pub(super) type BoundsMemo = Memo<(Vec<u32>, (u64, u8)), ((Resources, [u64; 4]), Option<u32>)>;
+
 /// Entries a memo of fresh-claim answers keeps before it starts again: each holds a
 /// claim's option list (up to a few thousand pairs), so many distinct requests would
 /// otherwise keep megabytes. The answers are exact, so clearing changes no plan.
@@ -69,12 +74,12 @@ impl<K, V> Default for Memo<K, V> {
 }
 
 impl<K, V: Clone> Memo<K, V> {
-    /// The hash a key is filed under.
+    /// The hash a key is filed under (a fast hash: keys hold option lists of up to a
+    /// few thousand pairs, and an equal key is checked in full before an answer is
+    /// given).
     pub(super) fn hash(key: impl std::hash::Hash) -> u64 {
-        use std::hash::Hasher;
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        key.hash(&mut h);
-        h.finish()
+        use std::hash::BuildHasher;
+        rustc_hash::FxBuildHasher.hash_one(key)
     }
 
     /// The answer filed under `hash` if its key is the one asked (`same`).
@@ -696,11 +701,21 @@ impl<'p, 'a> Engine<'p, 'a> {
                 || self.prep.offer_masks(&reqs) != self.prep.offer_masks(&cl.reqs)
         });
         if let Some(options) = options {
-            let (max_cap, min_cap) = claim_bounds(self.prep, &options);
-            let cheapest = self
-                .prep
-                .cheapest_option(&reqs, &options)
-                .map(|o| &self.prep.pool_types[o as usize]);
+            let masks = self.prep.offer_masks(&reqs);
+            let key = BoundsMemo::hash((&options, masks));
+            let ((max_cap, min_cap), cheapest) = self
+                .bounds_memo
+                .get(key, |(o, m)| *m == masks && *o == options)
+                .unwrap_or_else(|| {
+                    let found = (
+                        claim_bounds(self.prep, &options),
+                        self.prep.cheapest_option(&reqs, &options),
+                    );
+                    self.bounds_memo
+                        .insert(key, (options.clone(), masks), found.clone());
+                    found
+                });
+            let cheapest = cheapest.map(|o| &self.prep.pool_types[o as usize]);
             let target = cheapest.map(|p| p.usable.clone()).unwrap_or_default();
             if self.policy.growth_factor.is_some() {
                 let cap = cheapest.map(|p| p.capacity.clone()).unwrap_or_default();

@@ -9,7 +9,7 @@ mod queue;
 mod relax;
 
 pub use claims::{max_capacity_usable, option_values, Claim, MERGE_CANDIDATES};
-use claims::{DomainsMemo, FreshMemo, HostBlocks, ScanMemo, NO_ZONE};
+use claims::{BoundsMemo, DomainsMemo, FreshMemo, HostBlocks, ScanMemo, NO_ZONE};
 pub use queue::karpenter_order;
 pub use relax::{Relax, View};
 
@@ -92,6 +92,8 @@ pub struct Engine<'p, 'a> {
     fresh_memo: FreshMemo,
     /// Candidate domains of fresh claims by (requirements, requests, options, key).
     domains_memo: DomainsMemo,
+    /// Options' bounds and cheapest option by (options, offering masks).
+    bounds_memo: BoundsMemo,
     /// By a pod's (CPU, memory) requests: the option that last held such a pod at the
     /// least fair price, tried first as the witness of a growth refusal (only a hint:
     /// a refusal is checked against the pod's own requests).
@@ -186,6 +188,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             closing: Default::default(),
             fresh_memo: Default::default(),
             domains_memo: Default::default(),
+            bounds_memo: Default::default(),
             fair_hint: Default::default(),
             policy,
         }
@@ -564,30 +567,38 @@ mod tests {
         web[1] = tk::spread(web[1].clone(), labels::ZONE, 1);
         let api = tk::pods("api", 1, 500, 512);
         let pending: Vec<Pod> = web.into_iter().chain(api).collect();
-        let catalog = tk::catalog();
-        let pools = vec![nodepack_model::NodePool::new("p")];
-        let problem = crate::Problem::new(&pending, &[], &pools, &catalog);
-        let prep = Prepared::new(problem);
-        let mut eng = Engine::new(
-            &prep,
-            Policy {
-                existing_best_fit: false,
-                growth_factor: None,
-            },
-        );
-        let free = |eng: &mut Engine| -> Vec<bool> {
-            (0..pending.len())
-                .map(|pi| {
-                    let quick = eng.pod_is_free(pi);
-                    assert_eq!(quick, eng.pod_groups(pi).is_free(), "pod {pi}");
-                    quick
-                })
-                .collect()
+        let policy = Policy {
+            existing_best_fit: false,
+            growth_factor: None,
         };
-        assert_eq!(free(&mut eng), vec![false, false, true, true]);
-        // The anti-affinity pod placed: web-2 (selected by it) is no longer free.
-        assert!(eng.run_queue(&[0], true).is_empty());
-        assert_eq!(free(&mut eng), vec![false, false, false, true]);
+        with_engine(&pending, &tk::catalog(), policy, |eng| {
+            let free = |eng: &mut Engine| -> Vec<bool> {
+                (0..pending.len())
+                    .map(|pi| {
+                        let quick = eng.pod_is_free(pi);
+                        assert_eq!(quick, eng.pod_groups(pi).is_free(), "pod {pi}");
+                        quick
+                    })
+                    .collect()
+            };
+            assert_eq!(free(eng), vec![false, false, true, true]);
+            // The anti-affinity pod placed: web-2 (selected by it) is no longer free.
+            assert!(eng.run_queue(&[0], true).is_empty());
+            assert_eq!(free(eng), vec![false, false, false, true]);
+        });
+    }
+
+    /// Run `f` on an engine for `pending` on `catalog`, one unconstrained pool.
+    fn with_engine<R>(
+        pending: &[Pod],
+        catalog: &nodepack_model::Catalog,
+        policy: Policy,
+        f: impl FnOnce(&mut Engine) -> R,
+    ) -> R {
+        let pools = vec![nodepack_model::NodePool::new("p")];
+        let problem = crate::Problem::new(pending, &[], &pools, catalog);
+        let prep = Prepared::new(problem);
+        f(&mut Engine::new(&prep, policy))
     }
 
     /// The one-pass bounds are the largest usable capacity (as `max_capacity_usable`
@@ -625,6 +636,58 @@ mod tests {
                 (full_max.cpu, full_max.memory, full_max.pods)
             );
             assert_eq!(max.extended.is_empty(), !prep.pending_extended);
+        });
+    }
+
+    /// Claims committing the same options in different zones each get the bounds and
+    /// the cheapest option of their own offerings: the memo of bounds is keyed by the
+    /// offering masks too. Here the cheaper of two types depends on the zone, and two
+    /// zone-spread pods open claims with the same options in two zones.
+    #[test]
+    fn claims_with_the_same_options_keep_their_zones_cheapest_option() {
+        use nodepack_model::{CapacityType, Money, Offering};
+        use nodepack_testkit as tk;
+        let zone_prices = [[0.10, 0.30, 0.30], [0.20, 0.20, 0.20]];
+        let types: Vec<_> = [("m6i", 2), ("m6i", 4)]
+            .into_iter()
+            .zip(zone_prices)
+            .map(|((fam, cpu), prices)| {
+                let mut t = tk::instance_type(fam, "amd64", cpu, 4, 0, 0.05);
+                t.offerings = tk::ZONES
+                    .iter()
+                    .zip(prices)
+                    .map(|(z, p)| Offering::new(z, CapacityType::OnDemand, Money::from_usd(p)))
+                    .collect();
+                t
+            })
+            .collect();
+        let catalog = tk::catalog_of(types);
+        let pending: Vec<Pod> = tk::pods("web", 2, 500, 512)
+            .into_iter()
+            .map(|p| tk::spread(p, labels::ZONE, 1))
+            .collect();
+        let policy = Policy {
+            existing_best_fit: true,
+            growth_factor: Some(4.0),
+        };
+        with_engine(&pending, &catalog, policy, |eng| {
+            let prep = eng.prep;
+            assert!(eng.run_queue(&[0, 1], true).is_empty());
+            assert_eq!(eng.claims.len(), 2);
+            assert_ne!(eng.claims[0].zone, eng.claims[1].zone);
+            assert_eq!(eng.claims[0].options, eng.claims[1].options);
+            let mut targets = Vec::new();
+            for cl in &eng.claims {
+                let cheapest = prep.cheapest_option(&cl.reqs, &cl.options).unwrap();
+                let usable = &prep.pool_types[cheapest as usize].usable;
+                assert_eq!(&cl.target_cap, usable, "zone {:?}", cl.zone);
+                let (max_cap, min_cap) = claims::claim_bounds(prep, &cl.options);
+                assert_eq!((&cl.max_cap, cl.min_cap), (&max_cap, min_cap));
+                targets.push(cl.target_cap.cpu);
+            }
+            // The zones' cheapest types differ (2 and 4 cores), so a memo keyed by the
+            // options alone would show here.
+            assert_ne!(targets[0], targets[1]);
         });
     }
 
