@@ -37,6 +37,9 @@ pub struct Claim {
     pub zone: Option<String>,
     /// Usable capacity of its cheapest option: room here costs nothing more.
     pub target_cap: Resources,
+    /// Its cheapest option under its requirements' offerings
+    /// ([`Prepared::cheapest_option`] of `reqs` and `options`): the type it launches.
+    pub cheapest: Option<u32>,
     /// How often growing it was refused (growth policy): after a few, only free room
     /// is offered, which bounds the work spent on full claims.
     pub growth_refusals: std::cell::Cell<u32>,
@@ -715,6 +718,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                         .insert(key, (options.clone(), masks), found.clone());
                     found
                 });
+            self.claims[c].cheapest = cheapest;
             let cheapest = cheapest.map(|o| &self.prep.pool_types[o as usize]);
             let target = cheapest.map(|p| p.usable.clone()).unwrap_or_default();
             if self.policy.growth_factor.is_some() {

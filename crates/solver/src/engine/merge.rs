@@ -125,10 +125,11 @@ impl<'a> Engine<'_, 'a> {
         let pending = self.prep.problem.pending;
         let options = self.group_options(members);
         let prices = self.prep.min_prices(self.prep.offer_masks(reqs));
+        // (Every option of a claim holds its pods: its cheapest option is the cheapest
+        // that holds them.)
         let mut current = 0i64;
         for &c in members {
-            let cl = &self.claims[c];
-            current += self.cheapest_holding(reqs, &cl.options, &cl.requested)?.1;
+            current += prices[self.claims[c].cheapest? as usize]?;
         }
         // Items, largest first: whole claims, and single pods where splitting is safe.
         let claims: Vec<(Resources, Vec<usize>)> = members
@@ -167,6 +168,20 @@ impl<'a> Engine<'_, 'a> {
             items.iter().fold(Resources::default(), |acc, (r, _)| {
                 crate::prep::max_of([&acc, r].into_iter())
             })
+        };
+        // The group's options by price (then index): a bin's cheapest option is the
+        // first that holds it, as `cheapest_holding` over the options finds it.
+        let mut by_price: Vec<(i64, u32)> = options
+            .iter()
+            .filter_map(|&o| prices[o as usize].map(|p| (p, o)))
+            .collect();
+        by_price.sort_unstable();
+        let cheapest_price = |u: &Resources| {
+            let fit = self.prep.fit_test(u);
+            by_price
+                .iter()
+                .find(|&&(_, o)| fit.fits(o as usize))
+                .map(|&(p, _)| p)
         };
         let mut best: Option<(i64, Vec<Vec<usize>>)> = None;
         for mut items in [claims, pods] {
@@ -213,8 +228,8 @@ impl<'a> Engine<'_, 'a> {
                 // Each bin launches its cheapest option.
                 let mut cost = 0i64;
                 for u in &used {
-                    match self.cheapest_holding(reqs, options, u) {
-                        Some((_, p)) => cost += p,
+                    match cheapest_price(u) {
+                        Some(p) => cost += p,
                         None => {
                             cost = i64::MAX;
                             break;
@@ -271,6 +286,7 @@ impl<'a> Engine<'_, 'a> {
                     (cl.max_cap, cl.min_cap) = super::claims::claim_bounds(self.prep, &kept);
                     cl.options = kept;
                     cl.target_cap = self.prep.pool_types[*o as usize].usable.clone();
+                    cl.cheapest = Some(*o);
                     cl.reserved = self.prep.pool_types[*o as usize].capacity.clone();
                     for &pi in bin {
                         self.placed[pi] = Some(Placement::Claim(c));
@@ -280,6 +296,7 @@ impl<'a> Engine<'_, 'a> {
                     cl.pods.clear();
                     cl.requested = Resources::default();
                     cl.options.clear();
+                    cl.cheapest = None;
                     cl.reserved = Resources::default();
                 }
             }

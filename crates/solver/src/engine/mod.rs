@@ -308,6 +308,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                         host: HostCounts::default(),
                         zone: None,
                         target_cap: Resources::default(),
+                        cheapest: None,
                         growth_refusals: Default::default(),
                         reserved,
                     });
@@ -679,6 +680,7 @@ mod tests {
             let mut targets = Vec::new();
             for cl in &eng.claims {
                 let cheapest = prep.cheapest_option(&cl.reqs, &cl.options).unwrap();
+                assert_eq!(cl.cheapest, Some(cheapest));
                 let usable = &prep.pool_types[cheapest as usize].usable;
                 assert_eq!(&cl.target_cap, usable, "zone {:?}", cl.zone);
                 let (max_cap, min_cap) = claims::claim_bounds(prep, &cl.options);
@@ -688,6 +690,31 @@ mod tests {
             // The zones' cheapest types differ (2 and 4 cores), so a memo keyed by the
             // options alone would show here.
             assert_ne!(targets[0], targets[1]);
+        });
+    }
+
+    /// After claims are merged, each claim's `cheapest` is still the cheapest option of
+    /// its requirements and options (the type it launches), and an emptied claim has
+    /// none: the room-filling phase and the next merge read it.
+    #[test]
+    fn merged_claims_keep_their_cheapest_option() {
+        use nodepack_testkit as tk;
+        let pending = tk::pods("w", 24, 1500, 3072);
+        let policy = Policy {
+            existing_best_fit: true,
+            growth_factor: Some(4.0),
+        };
+        with_engine(&pending, &tk::catalog(), policy, |eng| {
+            let all: Vec<usize> = (0..pending.len()).collect();
+            assert!(eng.run_queue(&all, true).is_empty());
+            let before = eng.claims.len();
+            let emptied = eng.merge_claims();
+            assert!(emptied > 0 && emptied < before, "{emptied} of {before}");
+            for cl in &eng.claims {
+                let want = eng.prep.cheapest_option(&cl.reqs, &cl.options);
+                assert_eq!(cl.cheapest, want);
+                assert_eq!(cl.pods.is_empty(), want.is_none());
+            }
         });
     }
 

@@ -128,11 +128,8 @@ impl Strategy for NodepackStrategy {
         // 3a. Plain pods into the room left in claims, without outgrowing their cheapest
         // type.
         // The type each claim launches: its cheapest option.
-        let cheapest_of = |eng: &Engine| -> Vec<Option<u32>> {
-            (0..eng.claims.len())
-                .map(|c| prep.cheapest_option(&eng.claims[c].reqs, eng.fitting_options(c)))
-                .collect()
-        };
+        let cheapest_of =
+            |eng: &Engine| -> Vec<Option<u32>> { eng.claims.iter().map(|c| c.cheapest).collect() };
         let mut cheapest = cheapest_of(&eng);
         let targets: Vec<Option<Resources>> = cheapest
             .iter()
