@@ -25,6 +25,9 @@ pub struct Claim {
     /// Element-wise minimum of the options' usable (cpu, memory, storage, pods): requests
     /// within it fit every option (a quick acceptance test).
     pub min_cap: [u64; 4],
+    /// The least cheapest-offering price of its options (`Prepared::min_price_of`;
+    /// `i64::MAX` for none): the price before a growth.
+    pub floor: i64,
     /// Sum of its pods' requests.
     pub requested: Resources,
     /// Pending pods placed on it (indices).
@@ -58,7 +61,7 @@ pub(super) type DomainsMemo = Memo<(Requirements, Resources, Vec<u32>, String), 
 /// The claims' memo of bounds: by options and offering masks, the options' usable
 /// capacity bounds ([`claim_bounds`]) and the cheapest option under the masks. Claims
 /// opened for pods of one workload commit the same options, computed once.
-pub(super) type BoundsMemo = Memo<(Vec<u32>, (u64, u8)), ((Resources, [u64; 4]), Option<u32>)>;
+pub(super) type BoundsMemo = Memo<(Vec<u32>, (u64, u8)), ((Resources, [u64; 4]), i64, Option<u32>)>;
 
 /// Entries a memo of fresh-claim answers keeps before it starts again: each holds a
 /// claim's option list (up to a few thousand pairs), so many distinct requests would
@@ -175,6 +178,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         requested: &Resources,
         fresh: bool,
         min_cap: &[u64; 4],
+        floor: i64,
     ) -> Result<(Requirements, Option<Vec<u32>>), Reason> {
         // Keys whose requirement changes: the pod's terms that narrow the claim's, and
         // topology pins. Options already satisfy the claim's requirements, so only these
@@ -238,7 +242,9 @@ impl<'p, 'a> Engine<'p, 'a> {
             if let Some(out) = self.fresh_memo.get(key, same) {
                 return out.map(|x| (new_reqs, Some(x)));
             }
-            let out = self.narrow_options(pod, &new_reqs, &changed, &total, options, true, min_cap);
+            let out = self.narrow_options(
+                pod, &new_reqs, &changed, &total, options, true, min_cap, floor,
+            );
             self.fresh_memo.insert(
                 key,
                 (new_reqs.clone(), total, options.to_vec()),
@@ -246,13 +252,16 @@ impl<'p, 'a> Engine<'p, 'a> {
             );
             return out.map(|x| (new_reqs, Some(x)));
         }
-        self.narrow_options(pod, &new_reqs, &changed, &total, options, false, min_cap)
-            .map(|o| (new_reqs, Some(o)))
+        self.narrow_options(
+            pod, &new_reqs, &changed, &total, options, false, min_cap, floor,
+        )
+        .map(|o| (new_reqs, Some(o)))
     }
 
     /// The options that keep room for `total` and stay compatible with `new_reqs` (only
     /// the `changed` keys are checked again, unless `fresh`), with the growth policy and
-    /// minValues applied.
+    /// minValues applied. `min_cap` and `floor` are the options' `Claim::min_cap` and
+    /// `Claim::floor` (or any lower `min_cap`, and `i64::MAX` for an unknown floor).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn narrow_options(
         &self,
@@ -263,6 +272,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         options: &[u32],
         fresh: bool,
         min_cap: &[u64; 4],
+        floor: i64,
     ) -> Result<Vec<u32>, Reason> {
         let recheck = fresh || !changed.is_empty();
         // `Prepared::pt_compatible_delta` in two parts: the labels only when a changed key is
@@ -294,6 +304,23 @@ impl<'p, 'a> Engine<'p, 'a> {
         let new_options: Vec<u32> = if all_fit {
             options.to_vec()
         } else if let Some(factor) = growth {
+            // Most growths asked are refused, and most refusals show without a pass over
+            // the options: no option kept is cheaper than the cheapest pair of any pool
+            // that the total fits, so the rise is at least that price less the floor.
+            // The hint (below) kept and refusing at that rise witnesses the refusal the
+            // pass would find.
+            if factor >= 0.0 && floor != i64::MAX {
+                let hint = self.fair_hint.borrow().get(&hint_key).copied();
+                if let Some((h, least)) = hint
+                    .filter(|&h| options.binary_search(&h).is_ok() && keep(h))
+                    .zip(self.prep.cheapest_fitting(total))
+                {
+                    let rise = least.saturating_sub(floor) as f64;
+                    if rise > factor * fair_of(h) + 1.0 {
+                        return Err(Reason::Resources(GROWTH_REFUSED.into()));
+                    }
+                }
+            }
             // The growth policy's prices: the cheapest option before and after (the
             // rise), in one pass that keeps nothing yet.
             let (mut before, mut after, mut cheapest_kept) = (i64::MAX, i64::MAX, None);
@@ -572,6 +599,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                 &cl.requested,
                 false,
                 &cl.min_cap,
+                cl.floor,
             ) {
                 Ok((r, o)) if self.policy.growth_factor.is_some() => {
                     // The option the claim would launch after growing must keep the pool
@@ -682,6 +710,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             &Resources::default(),
             true,
             &[0; 4],
+            i64::MAX,
         )
         .map_err(|e| e.map_text(|m| format!("node pool {}: {m}", np.name)))
     }
@@ -706,12 +735,13 @@ impl<'p, 'a> Engine<'p, 'a> {
         if let Some(options) = options {
             let masks = self.prep.offer_masks(&reqs);
             let key = BoundsMemo::hash((&options, masks));
-            let ((max_cap, min_cap), cheapest) = self
+            let ((max_cap, min_cap), floor, cheapest) = self
                 .bounds_memo
                 .get(key, |(o, m)| *m == masks && *o == options)
                 .unwrap_or_else(|| {
                     let found = (
                         claim_bounds(self.prep, &options),
+                        floor_of(self.prep, &options),
                         self.prep.cheapest_option(&reqs, &options),
                     );
                     self.bounds_memo
@@ -731,6 +761,7 @@ impl<'p, 'a> Engine<'p, 'a> {
             }
             let cl = &mut self.claims[c];
             cl.min_cap = min_cap;
+            cl.floor = floor;
             cl.options = options;
             cl.max_cap = max_cap;
             cl.target_cap = target;
@@ -852,6 +883,15 @@ pub(super) fn cap_bounds(prep: &Prepared, options: &[u32]) -> (Resources, [u64; 
         max.extended = prep.max_extended(options, true);
     }
     (max, lo)
+}
+
+/// The least cheapest-offering price of the options (`Claim::floor`).
+pub(super) fn floor_of(prep: &Prepared, options: &[u32]) -> i64 {
+    options
+        .iter()
+        .map(|&o| prep.min_price_of(o as usize))
+        .min()
+        .unwrap_or(i64::MAX)
 }
 
 /// [`cap_bounds`] for a claim's `max_cap`, which only pending pods' requests are checked

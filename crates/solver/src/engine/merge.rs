@@ -284,6 +284,7 @@ impl<'a> Engine<'_, 'a> {
                     cl.pods = bin.clone();
                     cl.requested = total.clone();
                     (cl.max_cap, cl.min_cap) = super::claims::claim_bounds(self.prep, &kept);
+                    cl.floor = super::claims::floor_of(self.prep, &kept);
                     cl.options = kept;
                     cl.target_cap = self.prep.pool_types[*o as usize].usable.clone();
                     cl.cheapest = Some(*o);
@@ -297,6 +298,7 @@ impl<'a> Engine<'_, 'a> {
                     cl.requested = Resources::default();
                     cl.options.clear();
                     cl.cheapest = None;
+                    cl.floor = i64::MAX;
                     cl.reserved = Resources::default();
                 }
             }

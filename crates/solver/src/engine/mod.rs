@@ -302,6 +302,7 @@ impl<'p, 'a> Engine<'p, 'a> {
                         options: vec![],
                         max_cap: Resources::default(),
                         min_cap: [0; 4],
+                        floor: i64::MAX,
                         requested: Resources::default(),
                         pods: vec![],
                         hostname,
@@ -424,6 +425,7 @@ impl<'a> Engine<'_, 'a> {
             &cl.requested,
             false,
             &cl.min_cap,
+            cl.floor,
         ) {
             Ok((r, o)) => {
                 self.commit_claim(pi, c, r, o, &pg);
@@ -685,6 +687,7 @@ mod tests {
                 assert_eq!(&cl.target_cap, usable, "zone {:?}", cl.zone);
                 let (max_cap, min_cap) = claims::claim_bounds(prep, &cl.options);
                 assert_eq!((&cl.max_cap, cl.min_cap), (&max_cap, min_cap));
+                assert_eq!(cl.floor, claims::floor_of(prep, &cl.options));
                 targets.push(cl.target_cap.cpu);
             }
             // The zones' cheapest types differ (2 and 4 cores), so a memo keyed by the
@@ -713,6 +716,7 @@ mod tests {
             for cl in &eng.claims {
                 let want = eng.prep.cheapest_option(&cl.reqs, &cl.options);
                 assert_eq!(cl.cheapest, want);
+                assert_eq!(cl.floor, claims::floor_of(eng.prep, &cl.options));
                 assert_eq!(cl.pods.is_empty(), want.is_none());
             }
         });
@@ -778,18 +782,32 @@ mod tests {
                         growth_factor: Some(factor),
                     },
                 );
-                // Half the time a hint from outside the options.
+                // The hint: an option from outside the options, any option, or the
+                // least fair option kept (what the hint usually is); each with the
+                // floor given (the quick refusal may answer) or not.
                 let outside: Vec<u32> =
                     (0..n as u32).filter(|o| !options.contains(o)).collect();
-                let hint = match outside.len() {
-                    k if k > 0 && hint % 2 == 0 => outside[hint as usize / 2 % k],
+                let least_fair = kept.iter().copied().min_by(|&a, &b| {
+                    let f = |o: u32| {
+                        let p = &prep.pool_types[o as usize];
+                        p.min_price as f64 * dominant_share(&pod.requests, &p.usable)
+                    };
+                    f(a).total_cmp(&f(b))
+                });
+                let way = hint % 6;
+                let hint = match (way % 3, outside.len(), least_fair) {
+                    (0, k, _) if k > 0 => outside[hint as usize / 6 % k],
+                    (2, _, Some(o)) => o,
                     _ => hint % n as u32,
                 };
                 eng.fair_hint
                     .borrow_mut()
                     .insert((pod.requests.cpu.0, pod.requests.memory.0), hint);
                 let reqs = Requirements::new();
-                let got = eng.narrow_options(&pod, &reqs, &reqs, &total, &options, false, &[0; 4]);
+                let floor = if way < 3 { before } else { i64::MAX };
+                let got = eng.narrow_options(
+                    &pod, &reqs, &reqs, &total, &options, false, &[0; 4], floor,
+                );
                 match got {
                     Ok(o) => {
                         proptest::prop_assert!(!kept.is_empty() && !refused);
