@@ -204,27 +204,9 @@ impl<'a> Engine<'_, 'a> {
             cands.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             for &(_, o) in cands.iter().take(MERGE_CANDIDATES) {
                 let cap = &self.prep.pool_types[o as usize].usable;
-                let mut used: Vec<Resources> = Vec::new();
-                let mut bins: Vec<Vec<usize>> = Vec::new();
-                for (req, ps) in &items {
-                    match used.iter().position(|u| req.fits_with(u, cap)) {
-                        Some(b) => {
-                            used[b] = used[b].saturating_add(req);
-                            bins[b].extend(ps);
-                        }
-                        None if bins.len() < members.len() => {
-                            used.push(req.clone());
-                            bins.push(ps.clone());
-                        }
-                        None => {
-                            bins.clear();
-                            break;
-                        }
-                    }
-                }
-                if bins.is_empty() {
+                let Some((used, bins)) = first_fit(&items, cap, members.len()) else {
                     continue;
-                }
+                };
                 // Each bin launches its cheapest option.
                 let mut cost = 0i64;
                 for u in &used {
@@ -304,5 +286,103 @@ impl<'a> Engine<'_, 'a> {
             }
         }
         members.len() - bins.len()
+    }
+}
+
+/// First fit of `items` (requests and pods, in order) into bins of capacity `cap`: each
+/// bin's requests and pods, or `None` when they need more than `most` bins. Without
+/// extended resources the fit tests compare plain arrays (`Resources::fits_with` of
+/// lists without extended resources compares these four).
+fn first_fit(
+    items: &[(Resources, Vec<usize>)],
+    cap: &Resources,
+    most: usize,
+) -> Option<(Vec<Resources>, Vec<Vec<usize>>)> {
+    if items.iter().all(|(r, _)| r.extended.is_empty()) {
+        let c = crate::prep::plain_dims(cap);
+        let (used, bins) = first_fit_by(
+            items,
+            most,
+            crate::prep::plain_dims,
+            |u: &[u64; 4], r: &[u64; 4]| (0..4).all(|d| u[d].saturating_add(r[d]) <= c[d]),
+            |u: &mut [u64; 4], r: &[u64; 4]| {
+                for (x, y) in u.iter_mut().zip(r) {
+                    *x = x.saturating_add(*y);
+                }
+            },
+        )?;
+        let used = used.into_iter().map(crate::prep::from_plain_dims).collect();
+        return Some((used, bins));
+    }
+    first_fit_resources(items, cap, most)
+}
+
+/// [`first_fit`] with `Resources::fits_with` (any extended resources).
+fn first_fit_resources(
+    items: &[(Resources, Vec<usize>)],
+    cap: &Resources,
+    most: usize,
+) -> Option<(Vec<Resources>, Vec<Vec<usize>>)> {
+    first_fit_by(
+        items,
+        most,
+        Resources::clone,
+        |u: &Resources, r: &Resources| r.fits_with(u, cap),
+        |u: &mut Resources, r: &Resources| u.saturating_add_assign(r),
+    )
+}
+
+/// First fit with requests as `U`: `fits(used, request)`, `add(used, request)`.
+fn first_fit_by<U: Clone>(
+    items: &[(Resources, Vec<usize>)],
+    most: usize,
+    of: impl Fn(&Resources) -> U,
+    fits: impl Fn(&U, &U) -> bool,
+    add: impl Fn(&mut U, &U),
+) -> Option<(Vec<U>, Vec<Vec<usize>>)> {
+    let mut used: Vec<U> = Vec::new();
+    let mut bins: Vec<Vec<usize>> = Vec::new();
+    for (req, ps) in items {
+        let r = of(req);
+        match used.iter().position(|u| fits(u, &r)) {
+            Some(b) => {
+                add(&mut used[b], &r);
+                bins[b].extend(ps);
+            }
+            None if bins.len() < most => {
+                used.push(r);
+                bins.push(ps.clone());
+            }
+            None => return None,
+        }
+    }
+    Some((used, bins))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nodepack_model::{Bytes, Millicores};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The plain-array first fit packs as `Resources::fits_with` does.
+        #[test]
+        fn plain_first_fit_is_the_resources_first_fit(
+            reqs in proptest::collection::vec((0u64..4_000, 0u64..8_192, 0u64..3), 1..40),
+            cap in (1_000u64..16_000, 1_024u64..32_768, 1u64..30),
+            most in 1usize..12,
+        ) {
+            let res = |(c, m, p): (u64, u64, u64)| {
+                Resources::new(Millicores(c), Bytes::from_mib(m)).with_pods(p)
+            };
+            let items: Vec<(Resources, Vec<usize>)> =
+                reqs.iter().enumerate().map(|(i, &r)| (res(r), vec![i])).collect();
+            let cap = res(cap);
+            prop_assert_eq!(
+                first_fit(&items, &cap, most),
+                first_fit_resources(&items, &cap, most)
+            );
+        }
     }
 }

@@ -281,14 +281,11 @@ fn smallest(dense: &Dense, bins: &[Bin], take: &[(usize, usize)]) -> Option<usiz
             *x += r * n as u64;
         }
     }
-    bins.iter()
-        .enumerate()
-        .filter(|(bi, b)| {
-            take.iter().all(|t| b.allows(t.0))
-                && dense.caps[*bi].iter().zip(&need).all(|(c, x)| x <= c)
-        })
-        .min_by(|a, b| a.1.price.total_cmp(&b.1.price).then(a.0.cmp(&b.0)))
-        .map(|(bi, _)| bi)
+    // (The first in price order that holds them.)
+    dense.by_price.iter().copied().find(|&bi| {
+        take.iter().all(|t| bins[bi].allows(t.0))
+            && dense.caps[bi].iter().zip(&need).all(|(c, x)| x <= c)
+    })
 }
 
 /// Add, for every item with pods left that no known pattern covers, the bin holding the
@@ -473,6 +470,8 @@ struct Dense {
     caps: Vec<Vec<u64>>,
     /// The shares of each bin's items (in the bin's order) of its capacity.
     shares: Vec<Vec<Shares>>,
+    /// Bin indices by price, then index.
+    by_price: Vec<usize>,
 }
 
 impl Dense {
@@ -491,10 +490,13 @@ impl Dense {
             .zip(&caps)
             .map(|(b, cap)| b.items.iter().map(|&g| shares(&items[g], cap)).collect())
             .collect();
+        let mut by_price: Vec<usize> = (0..bins.len()).collect();
+        by_price.sort_by(|&a, &b| bins[a].price.total_cmp(&bins[b].price).then(a.cmp(&b)));
         Dense {
             items,
             caps,
             shares,
+            by_price,
         }
     }
 }
@@ -1125,6 +1127,46 @@ mod tests {
         let mut work = Work { left: 10_000 };
         work.charge_lp(10, 20);
         assert_eq!(work.left, 10_000 - 1_200);
+    }
+
+    proptest::proptest! {
+        /// The smallest bin is the cheapest (lowest index on ties) of those every item
+        /// of the take may use that hold it all, as a scan of every bin finds it.
+        #[test]
+        fn smallest_is_the_cheapest_bin_that_holds_the_take(
+            caps in proptest::collection::vec((1u64..64, 1u64..256), 1..12),
+            take in proptest::collection::vec((0usize..3, 1usize..4), 0..4),
+        ) {
+            let reqs = [pod(1, 2), pod(2, 8), pod(4, 4)];
+            let items: Vec<Item> = reqs.iter().map(|req| Item { req, demand: 8 }).collect();
+            let caps: Vec<Resources> = caps.iter().map(|&(c, g)| res(c, g)).collect();
+            let bins: Vec<Bin> = caps
+                .iter()
+                .enumerate()
+                .map(|(i, cap)| Bin {
+                    cap,
+                    // Few distinct prices: ties are common.
+                    price: ((i * 7) % 3) as f64,
+                    // Some bins refuse item 0.
+                    items: (0..items.len()).filter(|&g| g != 0 || i % 3 != 0).collect(),
+                })
+                .collect();
+            let dense = Dense::new(&items, &bins);
+            let mut take: Vec<(usize, usize)> = take;
+            take.sort_unstable();
+            take.dedup_by_key(|t| t.0);
+            let need: Vec<u64> = (0..dense.items[0].len())
+                .map(|d| take.iter().map(|&(g, n)| dense.items[g][d] * n as u64).sum())
+                .collect();
+            let want = (0..bins.len())
+                .filter(|&bi| {
+                    take.iter().all(|t| bins[bi].allows(t.0))
+                        && dense.caps[bi].iter().zip(&need).all(|(c, x)| x <= c)
+                })
+                .min_by(|&a, &b| bins[a].price.total_cmp(&bins[b].price).then(a.cmp(&b)));
+            let want = if take.is_empty() { None } else { want };
+            proptest::prop_assert_eq!(smallest(&dense, &bins, &take), want);
+        }
     }
 
     #[test]
