@@ -183,7 +183,9 @@ impl Strategy for NodepackStrategy {
             let mut hit = None;
             for c in room.candidates(need) {
                 let Some(t) = &targets[c] else { continue };
-                if !req.fits_with(&eng.claims[c].requested, t) {
+                // (A claim the pod's term is known to narrow is passed over before its
+                // fit is tested: most claims are passed over for this.)
+                if narrow_memo[tn].1[c] == 1 || !req.fits_with(&eng.claims[c].requested, t) {
                     continue;
                 }
                 // Only where the pod narrows nothing (an on-demand-only pod would turn
