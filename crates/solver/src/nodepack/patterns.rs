@@ -868,6 +868,11 @@ mod tests {
         Resources::new(Millicores(cpu), Bytes::from_gib(gib)).with_pods(1)
     }
 
+    /// `demand` pods of `req`.
+    fn item(req: &Resources, demand: usize) -> Item<'_> {
+        Item { req, demand }
+    }
+
     /// Checks every node (its bin allowed for its items, within capacity) and that no
     /// item is placed more than its demand; returns the cost and the pods placed.
     fn check(items: &[Item], bins: &[Bin], nodes: &[Node]) -> (f64, Vec<usize>) {
@@ -903,16 +908,7 @@ mod tests {
         let cpu_heavy = pod(3000, 1);
         let mem_heavy = pod(1000, 7);
         let (c, m, bal) = (res(12_000, 4), res(4000, 32), res(4000, 8));
-        let items = [
-            Item {
-                req: &cpu_heavy,
-                demand: 40,
-            },
-            Item {
-                req: &mem_heavy,
-                demand: 40,
-            },
-        ];
+        let items = [item(&cpu_heavy, 40), item(&mem_heavy, 40)];
         let bins = [
             Bin {
                 cap: &c,
@@ -945,16 +941,7 @@ mod tests {
         let small = pod(500, 1);
         let big = pod(2000, 2);
         let (a, b2) = (res(4000, 16), res(8000, 16));
-        let items = [
-            Item {
-                req: &small,
-                demand: 37,
-            },
-            Item {
-                req: &big,
-                demand: 11,
-            },
-        ];
+        let items = [item(&small, 37), item(&big, 11)];
         let bins = [
             Bin {
                 cap: &a,
@@ -987,7 +974,7 @@ mod tests {
     fn a_first_generation_behind_its_pace_stops_before_spending_the_budget() {
         let reqs: Vec<Resources> = (0..60).map(|i| pod(300 + 37 * i, 1 + i % 5)).collect();
         let caps: Vec<Resources> = (0..40).map(|j| res(2000 + 1000 * j, 4 + 4 * j)).collect();
-        let items: Vec<Item> = reqs.iter().map(|r| Item { req: r, demand: 3 }).collect();
+        let items: Vec<Item> = reqs.iter().map(|r| item(r, 3)).collect();
         let bins: Vec<Bin> = caps
             .iter()
             .enumerate()
@@ -1039,7 +1026,7 @@ mod tests {
             let items: Vec<Item> = reqs
                 .iter()
                 .zip(&shapes)
-                .map(|(r, s)| Item { req: r, demand: s.2 })
+                .map(|(r, s)| item(r, s.2))
                 .collect();
             let bins = [Bin { cap: &cap, price: 1.0, items: (0..items.len()).collect() }];
             let dense = Dense::new(&items, &bins);
@@ -1088,16 +1075,7 @@ mod tests {
         // plus a little fit: the even mix bounds it at 8/3.
         let (cpu_pod, mem_pod) = (pod(2000, 1), pod(1000, 2));
         let cap = res(4000, 4);
-        let items = [
-            Item {
-                req: &cpu_pod,
-                demand: 4,
-            },
-            Item {
-                req: &mem_pod,
-                demand: 4,
-            },
-        ];
+        let items = [item(&cpu_pod, 4), item(&mem_pod, 4)];
         let mut bins = [Bin {
             cap: &cap,
             price: 3.0,
@@ -1138,7 +1116,7 @@ mod tests {
             take in proptest::collection::vec((0usize..3, 1usize..4), 0..4),
         ) {
             let reqs = [pod(1, 2), pod(2, 8), pod(4, 4)];
-            let items: Vec<Item> = reqs.iter().map(|req| Item { req, demand: 8 }).collect();
+            let items: Vec<Item> = reqs.iter().map(|req| item(req, 8)).collect();
             let caps: Vec<Resources> = caps.iter().map(|&(c, g)| res(c, g)).collect();
             let bins: Vec<Bin> = caps
                 .iter()
@@ -1174,16 +1152,7 @@ mod tests {
         let huge = pod(64_000, 1);
         let small = pod(1000, 1);
         let cap = res(4000, 16);
-        let items = [
-            Item {
-                req: &huge,
-                demand: 2,
-            },
-            Item {
-                req: &small,
-                demand: 4,
-            },
-        ];
+        let items = [item(&huge, 2), item(&small, 4)];
         let bins = [Bin {
             cap: &cap,
             price: 1.0,
