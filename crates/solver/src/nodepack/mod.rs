@@ -29,6 +29,7 @@
 
 mod growth;
 mod patterns;
+mod simplex;
 pub use growth::{Growth, OwnerKey};
 mod launch;
 mod packer;

@@ -11,9 +11,9 @@
 //!
 //! 1. Seed: for every item, the bin holding the most of its pods per dollar, filled with
 //!    that item alone.
-//! 2. Solve the dual of the restricted LP (`max sum_g demand_g u_g` subject to
-//!    `sum_g count_gp u_g <= price_p` for every known pattern): `u_g` is what one pod of
-//!    item `g` is worth.
+//! 2. Solve the restricted LP over the known patterns ([`Master`], with this crate's
+//!    small simplex, [`super::simplex`]): its duals `u_g` are what one pod of item `g`
+//!    is worth.
 //! 3. Price: for every bin, the most valuable filling of one node at those values
 //!    ([`best_fill`]: none when an upper bound of its worth (each resource alone, then
 //!    CPU and memory shares mixed into one constraint, filled fractionally) is not over
@@ -21,9 +21,9 @@
 //!    bins whose greedy fill comes within [`CLOSE`] of their price, the continuous
 //!    knapsack rounded down and a bounded depth-first search); the [`PER_ROUND`] most
 //!    valuable per dollar of those worth more than their bin's price become patterns
-//!    (new rows of the dual, added to the solved LP so the simplex resumes from its
-//!    basis). Stop when no bin has one, or after [`MAX_ROUNDS`] rounds.
-//! 4. Solve the primal of the patterns found and open `floor(x_p)` copies of each (each
+//!    (new columns, added to the solved LP so the simplex resumes from its basis).
+//!    Stop when no bin has one, or after [`MAX_ROUNDS`] rounds.
+//! 4. Take the LP's copies of the patterns found and open `floor(x_p)` of each (each
 //!    on the cheapest bin that holds it), fit the pods left into the room of the open
 //!    nodes, and go round again with the patterns kept. When no pattern is used a whole
 //!    time, open single nodes: the used pattern whose pods left (on the cheapest bin
@@ -45,17 +45,16 @@
 //! optimum is not proven; the plan is still valid, as every node is checked to hold its
 //! pods. Pure and deterministic: no clock, no randomness, ties broken by index.
 
+use super::simplex::Simplex;
 use crate::prep::ratio;
-use microlp::{ComparisonOp, OptimizationDirection, Problem as Lp, Solution, Variable};
 use nodepack_model::Resources;
 
-/// The work budget of one plan (see [`Work`]): about a second on this project's machine.
+/// The work budget of one plan (see [`Work`]): about a tenth of a second on this
+/// project's machine.
 /// A generation it cuts short is dropped, and the caller's greedy plan stands.
-pub(super) const BUDGET: u64 = 40_000_000;
-/// Operations one simplex pivot counts per row or column of its LP: a pivot's factor
-/// updates and solves cost about six times one step of a bin's pricing per unit of
-/// size (pattern LPs of a hundred items on this project's machine: about 180 ns per
-/// row or column and pivot, against 30 ns per item and step of pricing).
+pub(super) const BUDGET: u64 = 20_000_000;
+/// Operations one simplex pivot counts per row or column of its LP (its pricing of the
+/// columns, its update of the basis inverse).
 const LP_PIVOT: u64 = 6;
 /// Column-generation rounds per solve of the restricted LP.
 const MAX_ROUNDS: usize = 60;
@@ -157,7 +156,8 @@ pub(super) fn plan(items: &[Item], bins: &[Bin], budget: u64) -> (Vec<Node>, usi
         seed(&dense, bins, &demand, &mut patterns);
         // Only the first generation keeps to a pace: without it there is no plan.
         let paced = std::mem::take(&mut first);
-        let Some(value) = generate(&dense, bins, &demand, &mut patterns, &mut work, paced) else {
+        let Some((value, x)) = generate(&dense, bins, &demand, &mut patterns, &mut work, paced)
+        else {
             short |= paced;
             break;
         };
@@ -165,9 +165,6 @@ pub(super) fn plan(items: &[Item], bins: &[Bin], budget: u64) -> (Vec<Node>, usi
             // Patterns of a generation cut short are no plan.
             break;
         }
-        let Some(x) = primal(bins, &demand, &patterns, &mut work) else {
-            break;
-        };
         let trimmed = |p: usize, demand: &[usize]| -> Vec<(usize, usize)> {
             patterns[p]
                 .take
@@ -330,7 +327,7 @@ fn generate(
     patterns: &mut Vec<Node>,
     work: &mut Work,
     paced: bool,
-) -> Option<Vec<f64>> {
+) -> Option<(Vec<f64>, Vec<f64>)> {
     let n_items = dense.items.len();
     let start = work.left;
     let share = start / MAX_ROUNDS as u64;
@@ -340,21 +337,8 @@ fn generate(
     if paced && first_lp_over_pace(patterns.len(), n_items, start) {
         return None;
     }
-    let mut lp = Lp::new(OptimizationDirection::Maximize);
-    // Items no pattern covers get no variable's freedom: bounded above by zero.
-    let covered = covered(n_items, patterns);
-    let u: Vec<Variable> = (0..n_items)
-        .map(|g| {
-            let hi = if covered[g] { f64::INFINITY } else { 0.0 };
-            lp.add_var(demand[g] as f64, (0.0, hi))
-        })
-        .collect();
-    for p in patterns.iter() {
-        lp.add_constraint(row(&u, p), ComparisonOp::Le, bins[p.bin].price);
-    }
-    let mut sol: Solution = lp.solve().ok()?.into_solution().ok()?;
-    let mut pivots = sol.stats().lp_iterations;
-    work.charge_lp(pivots, patterns.len() + n_items);
+    let mut master = Master::new(demand, patterns, bins)?;
+    work.charge_lp(master.lp.pivots, patterns.len() + n_items);
     let mut known: std::collections::BTreeSet<Node> = patterns.iter().cloned().collect();
     for round in 1..=MAX_ROUNDS as u64 {
         if work.spent() {
@@ -363,7 +347,7 @@ fn generate(
         if behind(work, round) {
             return None;
         }
-        let value: Vec<f64> = u.iter().map(|&v| sol.var_value(v).max(0.0)).collect();
+        let value = master.values();
         let mut found: Vec<(f64, Node)> = Vec::new();
         for (bi, b) in bins.iter().enumerate() {
             if work.spent() || behind(work, round) {
@@ -380,22 +364,138 @@ fn generate(
         }
         found.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         found.dedup_by(|a, b| a.1 == b.1);
+        let before = master.lp.pivots;
         for (_, node) in found.into_iter().take(PER_ROUND) {
-            let r = row(&u, &node);
-            let price = bins[node.bin].price;
+            master.add(&node, bins[node.bin].price);
             known.insert(node.clone());
             patterns.push(node);
-            sol = sol
-                .add_constraint(r, ComparisonOp::Le, price)
-                .ok()?
-                .into_solution()
-                .ok()?;
-            let now = sol.stats().lp_iterations;
-            work.charge_lp(now.saturating_sub(pivots), patterns.len() + n_items);
-            pivots = now;
         }
+        master.lp.optimize(master.most()).ok()?;
+        work.charge_lp(master.lp.pivots - before, patterns.len() + n_items);
     }
-    Some(u.iter().map(|&v| sol.var_value(v).max(0.0)).collect())
+    Some((master.values(), master.copies()))
+}
+
+/// The restricted master LP: `min sum_p price_p x_p` subject to `sum_p count_gp x_p -
+/// s_g = demand_g` (`s_g >= 0`, the pods over the demand) for the items with pods left
+/// (an item without is worth nothing to a fill), solved by [`Simplex`]. It starts from
+/// each row's cheapest pattern per pod that holds its item alone (a seed), or an
+/// artificial column where there is none; a phase one drives the artificials to zero,
+/// then they are fixed there. An item no pattern covers keeps its artificial column,
+/// free and of no cost: its row asks nothing and its pods are worth nothing.
+struct Master {
+    lp: Simplex,
+    /// Each item's row, if it has pods left.
+    row: Vec<Option<usize>>,
+    rows: usize,
+    /// The first pattern column (columns before it are the artificials, then the
+    /// surpluses, one of each per row).
+    first: usize,
+}
+
+impl Master {
+    fn new(demand: &[usize], patterns: &[Node], bins: &[Bin]) -> Option<Self> {
+        let mut row = vec![None; demand.len()];
+        let mut rhs = Vec::new();
+        for (g, &d) in demand.iter().enumerate() {
+            if d > 0 {
+                row[g] = Some(rhs.len());
+                rhs.push(d as f64);
+            }
+        }
+        let rows = rhs.len();
+        let mut covered = vec![false; rows];
+        for t in patterns.iter().flat_map(|p| &p.take) {
+            if let Some(r) = row[t.0] {
+                covered[r] = true;
+            }
+        }
+        let mut lp = Simplex::new(rhs);
+        for (r, &c) in covered.iter().enumerate() {
+            // Phase one: the covered rows' artificials cost one.
+            lp.add(
+                vec![(r, 1.0)],
+                if c { 1.0 } else { 0.0 },
+                0.0,
+                f64::INFINITY,
+            );
+        }
+        for r in 0..rows {
+            lp.add(vec![(r, -1.0)], 0.0, 0.0, f64::INFINITY);
+        }
+        let mut master = Master {
+            lp,
+            row,
+            rows,
+            first: 2 * rows,
+        };
+        // The first basis: each row's cheapest seed per pod, else its artificial.
+        let mut basis: Vec<(f64, usize)> = (0..rows).map(|r| (f64::INFINITY, r)).collect();
+        for (p, node) in patterns.iter().enumerate() {
+            let j = master.add(node, 0.0);
+            if let [(g, n)] = node.take[..] {
+                if let Some(r) = master.row[g] {
+                    let per = bins[node.bin].price / n as f64;
+                    if per < basis[r].0 {
+                        basis[r] = (per, j);
+                    }
+                }
+            }
+            debug_assert_eq!(j, master.first + p);
+        }
+        let unit: Vec<usize> = basis.iter().map(|b| b.1).collect();
+        if !master.lp.start(&unit) {
+            return None;
+        }
+        master.lp.optimize(master.most()).ok()?;
+        if master.lp.objective() > 1e-7 * (1.0 + master.lp.rhs_sum()) {
+            // Some covered item's pods cannot be covered: no plan.
+            return None;
+        }
+        for (r, &c) in covered.iter().enumerate() {
+            master.lp.set_cost(r, 0.0);
+            if c {
+                master.lp.set_hi(r, 0.0);
+            }
+        }
+        for (p, node) in patterns.iter().enumerate() {
+            master.lp.set_cost(master.first + p, bins[node.bin].price);
+        }
+        master.lp.optimize(master.most()).ok()?;
+        Some(master)
+    }
+
+    /// Add a pattern's column; its index.
+    fn add(&mut self, p: &Node, price: f64) -> usize {
+        let entries = p
+            .take
+            .iter()
+            .filter_map(|&(g, n)| self.row[g].map(|r| (r, n as f64)))
+            .collect();
+        self.lp.add(entries, price, 0.0, f64::INFINITY)
+    }
+
+    /// A ceiling on the pivots of the LP so far: far more than a simplex takes.
+    fn most(&self) -> u64 {
+        self.lp.pivots + 50 * (self.rows as u64 + self.lp.columns() as u64) + 1_000
+    }
+
+    /// What one pod of each item is worth (its row's dual, at least zero; nothing
+    /// for an item without pods left).
+    fn values(&self) -> Vec<f64> {
+        let y = self.lp.duals();
+        self.row
+            .iter()
+            .map(|r| r.map_or(0.0, |r| y[r].max(0.0)))
+            .collect()
+    }
+
+    /// Copies of each pattern.
+    fn copies(&self) -> Vec<f64> {
+        (self.first..self.lp.columns())
+            .map(|j| self.lp.value(j).max(0.0))
+            .collect()
+    }
 }
 
 /// Which of the `n` items some pattern holds.
@@ -405,39 +505,6 @@ fn covered(n: usize, patterns: &[Node]) -> Vec<bool> {
         covered[t.0] = true;
     }
     covered
-}
-
-/// The dual row of a pattern.
-fn row(u: &[Variable], p: &Node) -> Vec<(Variable, f64)> {
-    p.take.iter().map(|&(g, n)| (u[g], n as f64)).collect()
-}
-
-/// The primal of the restricted LP: how many copies of each pattern.
-fn primal(bins: &[Bin], demand: &[usize], patterns: &[Node], work: &mut Work) -> Option<Vec<f64>> {
-    let mut lp = Lp::new(OptimizationDirection::Minimize);
-    let x: Vec<Variable> = patterns
-        .iter()
-        .map(|p| lp.add_var(bins[p.bin].price, (0.0, f64::INFINITY)))
-        .collect();
-    for (g, &d) in demand.iter().enumerate() {
-        if d == 0 {
-            continue;
-        }
-        let expr: Vec<(Variable, f64)> = patterns
-            .iter()
-            .enumerate()
-            .filter_map(|(p, pat)| {
-                pat.take
-                    .iter()
-                    .find(|t| t.0 == g)
-                    .map(|&(_, n)| (x[p], n as f64))
-            })
-            .collect();
-        lp.add_constraint(expr, ComparisonOp::Ge, d as f64);
-    }
-    let sol = lp.solve().ok()?.into_solution().ok()?;
-    work.charge_lp(sol.stats().lp_iterations, patterns.len() + demand.len());
-    Some(x.iter().map(|&v| sol.var_value(v).max(0.0)).collect())
 }
 
 /// The work budget of one plan, in operations: a simplex pivot counts [`LP_PIVOT`] times
@@ -738,32 +805,37 @@ fn lp_fill(
     work: &mut Work,
 ) -> Option<(f64, Vec<(usize, usize)>)> {
     let cap = &dense.caps[bi];
-    let mut lp = Lp::new(OptimizationDirection::Maximize);
-    let vars: Vec<(usize, Variable)> = order
+    // Rows: the resources some item requests, each as shares of the node (at most 1).
+    let rows: Vec<usize> = (0..cap.len())
+        .filter(|&d| order.iter().any(|&g| dense.items[g][d] > 0))
+        .collect();
+    let mut lp = Simplex::new(vec![1.0; rows.len()]);
+    let vars: Vec<(usize, usize)> = order
         .iter()
         .map(|&g| {
             let hi = fit(cap, &dense.items[g], demand[g]) as f64;
-            (g, lp.add_var(value[g], (0.0, hi)))
+            let entries = rows
+                .iter()
+                .enumerate()
+                .filter(|&(_, &d)| dense.items[g][d] > 0)
+                .map(|(i, &d)| (i, dense.items[g][d] as f64 / (cap[d] as f64).max(1.0)))
+                .collect();
+            (g, lp.add(entries, -value[g], 0.0, hi))
         })
         .collect();
-    for (d, &c) in cap.iter().enumerate() {
-        let row: Vec<(Variable, f64)> = vars
-            .iter()
-            .filter_map(|&(g, v)| {
-                let r = dense.items[g][d];
-                (r > 0).then(|| (v, r as f64 / (c as f64).max(1.0)))
-            })
-            .collect();
-        if !row.is_empty() {
-            lp.add_constraint(row, ComparisonOp::Le, 1.0);
-        }
+    let slacks: Vec<usize> = (0..rows.len())
+        .map(|i| lp.add(vec![(i, 1.0)], 0.0, 0.0, f64::INFINITY))
+        .collect();
+    if !lp.start(&slacks) {
+        return None;
     }
-    let sol = lp.solve().ok()?.into_solution().ok()?;
-    work.charge_lp(sol.stats().lp_iterations.max(1), order.len() + cap.len());
+    let most = 50 * (rows.len() + order.len()) as u64 + 1_000;
+    lp.optimize(most).ok()?;
+    work.charge_lp(lp.pivots.max(1), order.len() + cap.len());
     let mut free = cap.clone();
     let mut count = vec![0usize; dense.items.len()];
     for &(g, v) in &vars {
-        let want = (sol.var_value(v) + 1e-9).floor().max(0.0) as usize;
+        let want = (lp.value(v) + 1e-9).floor().max(0.0) as usize;
         let k = fit(&free, &dense.items[g], want.min(demand[g]));
         take_from(&mut free, &dense.items[g], k);
         count[g] = k;
@@ -1005,6 +1077,72 @@ mod tests {
         // With a budget whose share covers the first LP, the generation runs.
         let (nodes, _, cut) = plan(&items, &bins, 10 * BUDGET);
         assert!(!cut && !nodes.is_empty());
+    }
+
+    proptest::proptest! {
+        /// The master LP ends optimal, with its own certificate: its copies cover every
+        /// item's pods, its values are at least zero and price no pattern below its
+        /// bin's price, and both sides agree (the copies' cost is the pods' worth).
+        /// Items without pods left are worth nothing. Patterns added to a solved master
+        /// resume it to the optimum of the larger LP.
+        #[test]
+        fn the_master_lp_ends_with_a_certificate_of_optimality(
+            demand in proptest::collection::vec(0usize..30, 1..7),
+            extra in proptest::collection::vec(
+                (proptest::collection::vec(0usize..4, 7), 0usize..3), 0..12),
+            prices in proptest::collection::vec(1u32..40, 3),
+            split in 0usize..12,
+        ) {
+            let cap = res(1000, 1);
+            let bins: Vec<Bin> = prices
+                .iter()
+                .map(|&p| Bin { cap: &cap, price: f64::from(p) / 4.0, items: Vec::new() })
+                .collect();
+            let n = demand.len();
+            // A seed per item with pods left (one to three pods alone), then mixes.
+            let mut patterns: Vec<Node> = (0..n)
+                .filter(|&g| demand[g] > 0)
+                .map(|g| Node { bin: g % 3, take: vec![(g, 1 + g % 3)] })
+                .collect();
+            let mixes: Vec<Node> = extra
+                .iter()
+                .map(|(counts, bin)| Node {
+                    bin: *bin,
+                    take: counts[..n].iter().enumerate().filter(|(_, &k)| k > 0).map(|(g, &k)| (g, k)).collect(),
+                })
+                .filter(|p| !p.take.is_empty())
+                .collect();
+            let (first, later) = mixes.split_at(split.min(mixes.len()));
+            patterns.extend(first.iter().cloned());
+            let mut master = Master::new(&demand, &patterns, &bins).unwrap();
+            for p in later {
+                master.add(p, bins[p.bin].price);
+                patterns.push(p.clone());
+            }
+            master.lp.optimize(master.most()).unwrap();
+            let (value, x) = (master.values(), master.copies());
+            let mut covered = vec![0.0; n];
+            let mut cost = 0.0;
+            for (p, &k) in patterns.iter().zip(&x) {
+                proptest::prop_assert!(k >= 0.0);
+                cost += k * bins[p.bin].price;
+                let worth: f64 = p.take.iter().map(|&(g, c)| value[g] * c as f64).sum();
+                proptest::prop_assert!(worth <= bins[p.bin].price + 1e-7, "{p:?} worth {worth}");
+                for &(g, c) in &p.take {
+                    covered[g] += k * c as f64;
+                }
+            }
+            let mut worth = 0.0;
+            for g in 0..n {
+                proptest::prop_assert!(covered[g] >= demand[g] as f64 - 1e-7);
+                proptest::prop_assert!(value[g] >= 0.0);
+                if demand[g] == 0 {
+                    proptest::prop_assert_eq!(value[g], 0.0);
+                }
+                worth += value[g] * demand[g] as f64;
+            }
+            proptest::prop_assert!((cost - worth).abs() < 1e-7 * (1.0 + cost), "{cost} vs {worth}");
+        }
     }
 
     proptest::proptest! {
