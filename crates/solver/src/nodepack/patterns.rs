@@ -637,18 +637,10 @@ fn best_fill(
     if live.is_empty() {
         return None;
     }
-    // The most pods of each live item one node holds.
-    let most: Vec<usize> = live
-        .iter()
-        .map(|&(g, _)| fit(cap, &dense.items[g], demand[g]))
-        .collect();
     // An upper bound: the room of any one resource filled at the best value per unit
-    // of it, and no more pods than fit alone.
-    let mut bound: f64 = live
-        .iter()
-        .zip(&most)
-        .map(|(&(g, _), &k)| value[g] * k as f64)
-        .sum();
+    // of it (settled here, before the fits below, when that is not over the price),
+    // and no more pods than fit alone.
+    let mut bound = f64::INFINITY;
     for (d, &c) in cap.iter().enumerate() {
         let best_per = live.iter().try_fold(0.0f64, |m, &(g, _)| {
             let r = dense.items[g][d];
@@ -659,6 +651,19 @@ fn best_fill(
         }
     }
     if bound <= b.price * (1.0 + 1e-6) {
+        return None;
+    }
+    // The most pods of each live item one node holds.
+    let most: Vec<usize> = live
+        .iter()
+        .map(|&(g, _)| fit(cap, &dense.items[g], demand[g]))
+        .collect();
+    let alone: f64 = live
+        .iter()
+        .zip(&most)
+        .map(|(&(g, _), &k)| value[g] * k as f64)
+        .sum();
+    if bound.min(alone) <= b.price * (1.0 + 1e-6) {
         return None;
     }
     // A tighter one: CPU and memory shares mixed into one constraint (what fits the
