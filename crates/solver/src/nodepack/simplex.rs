@@ -4,13 +4,15 @@
 //!
 //! `min c x` subject to `A x = b` and `lo <= x <= hi`, with a dense basis inverse
 //! (these LPs have at most a few hundred rows: one per item, or one per resource),
-//! refactored every [`REFACTOR`] pivots. The caller gives a feasible first basis: one
-//! column per row with a unit entry in that row (slacks, or artificials with a phase
-//! one). Columns added later enter as nonbasic at their lower bound, so the basis stays
-//! feasible and [`Simplex::optimize`] resumes from it. Dantzig's rule (the largest
-//! reduced cost), ties to the lowest column; after [`STALL`] degenerate pivots in a row,
-//! Bland's rule (the lowest eligible column, the lowest leaving column among equal
-//! ratios) until a pivot makes progress, so it cannot cycle. Pure and deterministic.
+//! refactored every [`REFACTOR`] pivots. The caller gives a feasible first basis, one
+//! column per row (slacks; artificials with a phase one; or columns of a single entry
+//! each, such as seed patterns). Columns added later enter as nonbasic at their lower
+//! bound, so the basis stays feasible and [`Simplex::optimize`] resumes from it.
+//! Dantzig's rule (the largest reduced cost), ties to the lowest column; after [`STALL`]
+//! degenerate pivots in a row, Bland's rule (the lowest eligible column, the lowest
+//! leaving column among equal ratios) until a pivot makes progress; and a ceiling on the
+//! pivots the caller gives, past which it reports [`Failure::Stuck`] (the pattern plan
+//! then ends with the nodes it has). Pure and deterministic.
 
 /// Pivots between two refactorizations of the basis inverse.
 const REFACTOR: u64 = 64;
