@@ -637,6 +637,11 @@ impl PoolCatalog {
         !self.ext_usable[pt].is_empty()
     }
 
+    /// Pair indices by cheapest offering price, ascending (ties by index).
+    pub(crate) fn by_min_price(&self) -> &[u32] {
+        &self.by_min_price
+    }
+
     /// Pair `pt`'s cheapest offering price in any zone (`PoolType::min_price`).
     pub fn min_price_of(&self, pt: usize) -> i64 {
         self.min_price[pt]

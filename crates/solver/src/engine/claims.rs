@@ -322,16 +322,8 @@ impl<'p, 'a> Engine<'p, 'a> {
                 }
             }
             // The growth policy's prices: the cheapest option before and after (the
-            // rise), in one pass that keeps nothing yet.
-            let (mut before, mut after, mut cheapest_kept) = (i64::MAX, i64::MAX, None);
-            for &o in options {
-                let price = self.prep.min_price_of(o as usize);
-                before = before.min(price);
-                if price < after && keep(o) {
-                    after = price;
-                    cheapest_kept = Some(o);
-                }
-            }
+            // rise), keeping nothing yet.
+            let (before, after, cheapest_kept) = self.cheapest_kept(options, keep);
             let Some(cheapest_kept) = cheapest_kept else {
                 return Err(Reason::Resources(
                     "no instance type has room for the claim's pods and this one".into(),
@@ -403,6 +395,41 @@ impl<'p, 'a> Engine<'p, 'a> {
             return Err(Reason::Requirements(m));
         }
         Ok(new_options)
+    }
+
+    /// The least price of `options` (sorted by index), and the price and index of the
+    /// option `keep` keeps with the least (price, index) (`i64::MAX` and `None` when it
+    /// keeps none). The pairs are walked by price while that costs less than a pass
+    /// over the options: a small claim's cheapest kept option is among the cheapest
+    /// pairs, found after a few membership tests instead of a look at each option.
+    pub(super) fn cheapest_kept(
+        &self,
+        options: &[u32],
+        keep: impl Fn(u32) -> bool,
+    ) -> (i64, i64, Option<u32>) {
+        let (mut before, mut after, mut cheapest_kept) = (i64::MAX, i64::MAX, None);
+        // (A membership test is a binary search: about the cost of a few options.)
+        let most = options.len() / 8;
+        for &o in self.prep.by_min_price().iter().take(most) {
+            if options.binary_search(&o).is_err() {
+                continue;
+            }
+            let price = self.prep.min_price_of(o as usize);
+            before = before.min(price);
+            if keep(o) {
+                return (before, price, Some(o));
+            }
+        }
+        before = i64::MAX;
+        for &o in options {
+            let price = self.prep.min_price_of(o as usize);
+            before = before.min(price);
+            if price < after && keep(o) {
+                after = price;
+                cheapest_kept = Some(o);
+            }
+        }
+        (before, after, cheapest_kept)
     }
 
     /// [`Self::candidate_domains`] for a fresh claim: claims opened for pods of one

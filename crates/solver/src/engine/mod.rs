@@ -731,6 +731,39 @@ mod tests {
         /// The growth factor is drawn around the one at which the full scan's answer
         /// turns (`scale` 1), where a wrong witness would show.
         #[test]
+        fn cheapest_kept_agrees_with_the_full_scan(
+            pick in proptest::collection::vec(proptest::bool::ANY, 64),
+            keep in proptest::collection::vec(proptest::bool::weighted(0.2), 64),
+            shift in 0usize..64,
+        ) {
+            crate::prep::tests::with_testkit_prep(|prep| {
+                let n = prep.pool_types.len();
+                let options: Vec<u32> = (0..n as u32)
+                    .filter(|&o| pick[o as usize % pick.len()])
+                    .collect();
+                let keep = |o: u32| keep[(o as usize + shift) % keep.len()];
+                // The full scan: the least price, and the kept option of least (price,
+                // index).
+                let price = |o: u32| prep.min_price_of(o as usize);
+                let before = options.iter().map(|&o| price(o)).min().unwrap_or(i64::MAX);
+                let best = options
+                    .iter()
+                    .copied()
+                    .filter(|&o| keep(o))
+                    .min_by_key(|&o| (price(o), o));
+                let want = (before, best.map_or(i64::MAX, price), best);
+                let eng = Engine::new(
+                    prep,
+                    Policy {
+                        existing_best_fit: false,
+                        growth_factor: Some(4.0),
+                    },
+                );
+                assert_eq!(eng.cheapest_kept(&options, keep), want);
+            });
+        }
+
+        #[test]
         fn growth_answers_agree_with_the_full_scan(
             pick in proptest::collection::vec(proptest::bool::ANY, 64),
             cpu in 1u64..8_000,
