@@ -377,7 +377,21 @@ impl FairWalk {
 struct TermPairs {
     offered: Vec<(u32, u8)>,
     pending: Vec<(u32, u8)>,
+    /// The largest usable capacity of the pending pairs in each plain dimension: a
+    /// request over it in one fits none of them.
+    pending_max: [u64; 4],
     mask: Vec<u8>,
+}
+
+/// The element-wise largest plain capacity ([`crate::prep::plain_dims`]) of `pairs`.
+fn max_caps(prep: &Prepared, pairs: &[(u32, u8)]) -> [u64; 4] {
+    let mut most = [0u64; 4];
+    for &(o, _) in pairs {
+        for (m, &c) in most.iter_mut().zip(prep.caps_of(o as usize)) {
+            *m = (*m).max(c);
+        }
+    }
+    most
 }
 
 /// The columns whose pair's usable capacity holds a request, as bit sets: for each plain
@@ -824,6 +838,7 @@ impl NodepackStrategy {
                     mask[o as usize] = m;
                 }
                 terms.push(TermPairs {
+                    pending_max: max_caps(prep, &offered),
                     pending: offered.clone(),
                     offered,
                     mask,
@@ -835,22 +850,33 @@ impl NodepackStrategy {
             });
             let fit = prep.fit_test(&pod.requests);
             // Columns are numbered by first use: the pairs this group is the first of its
-            // term to fit get theirs, in the order the term's pairs are listed.
-            terms[t].pending.retain(|&(o, mask)| {
-                if !fit.fits(o as usize) {
-                    return true;
-                }
-                for ct in CT_ORDER {
-                    let k = capacity_rank(ct) as usize;
-                    let slot = &mut col_of[o as usize][k];
-                    if mask & (1 << k) != 0 && *slot == u32::MAX {
-                        let price = col_prices[o as usize][k];
-                        cols.push(Col { pt: o, ct, price });
-                        *slot = (cols.len() - 1) as u32;
+            // term to fit get theirs, in the order the term's pairs are listed. (None of
+            // the pending pairs fits a request over their largest capacity in some
+            // dimension: with many shapes most requests are, once the first few have
+            // taken the pairs they fit.)
+            let need = crate::prep::plain_dims(&pod.requests);
+            let tp = &mut terms[t];
+            if need.iter().zip(&tp.pending_max).all(|(n, m)| n <= m) {
+                let before = tp.pending.len();
+                tp.pending.retain(|&(o, mask)| {
+                    if !fit.fits(o as usize) {
+                        return true;
                     }
+                    for ct in CT_ORDER {
+                        let k = capacity_rank(ct) as usize;
+                        let slot = &mut col_of[o as usize][k];
+                        if mask & (1 << k) != 0 && *slot == u32::MAX {
+                            let price = col_prices[o as usize][k];
+                            cols.push(Col { pt: o, ct, price });
+                            *slot = (cols.len() - 1) as u32;
+                        }
+                    }
+                    false
+                });
+                if tp.pending.len() != before {
+                    tp.pending_max = max_caps(prep, &tp.pending);
                 }
-                false
-            });
+            }
             let fair = walk.least(&fit, &pod.requests, &terms[t].mask, &col_prices);
             by_term[id].1.insert(pod.requests.clone(), groups.len());
             group_term.push(t);
