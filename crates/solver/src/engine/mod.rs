@@ -724,12 +724,9 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
-        /// A claim's growth is refused, or its options narrowed, exactly as a full scan
-        /// of its options says (the cheapest price before and after, and the least fair
-        /// price of the pod over the options kept), whatever option the refusal's hint
-        /// names: one not among the options, one too small, one that refuses or not.
-        /// The growth factor is drawn around the one at which the full scan's answer
-        /// turns (`scale` 1), where a wrong witness would show.
+        /// `cheapest_kept` (the pairs walked by price, then a pass over the options
+        /// when that runs long) gives what a full scan of the options gives: the
+        /// least price, and the kept option of least (price, index).
         #[test]
         fn cheapest_kept_agrees_with_the_full_scan(
             pick in proptest::collection::vec(proptest::bool::ANY, 64),
@@ -763,6 +760,12 @@ mod tests {
             });
         }
 
+        /// A claim's growth is refused, or its options narrowed, exactly as a full scan
+        /// of its options says (the cheapest price before and after, and the least fair
+        /// price of the pod over the options kept), whatever option the refusal's hint
+        /// names: one not among the options, one too small, one that refuses or not.
+        /// The growth factor is drawn around the one at which the full scan's answer
+        /// turns (`scale` 1), where a wrong witness would show.
         #[test]
         fn growth_answers_agree_with_the_full_scan(
             pick in proptest::collection::vec(proptest::bool::ANY, 64),
