@@ -561,6 +561,48 @@ mod tests {
     use nodepack_model::{Bytes, Millicores};
     use proptest::{prop_assert, prop_assert_eq, proptest};
 
+    /// A request exactly the usable capacity of the one pair no earlier group fits still
+    /// gets that pair's column: the greedy packer skips numbering a group's pairs only
+    /// when its request is over the largest capacity of the pairs not yet numbered.
+    #[test]
+    fn a_request_equal_to_a_pending_pairs_capacity_gets_its_column() {
+        use nodepack_testkit as tk;
+        let catalog = tk::catalog_of(vec![
+            tk::instance_type("m", "amd64", 2, 4, 0, 0.05),
+            tk::instance_type("m", "amd64", 8, 4, 0, 0.05),
+        ]);
+        let pools = vec![nodepack_model::NodePool::new("p")];
+        let usable = |pods: &[nodepack_model::Pod], name: &str| -> Resources {
+            let prep = Prepared::new(crate::Problem::new(pods, &[], &pools, &catalog));
+            let t = prep.pool_types.iter().find(|t| t.name == name).unwrap();
+            t.usable.clone()
+        };
+        let (small, large) = (usable(&[], "m.2x"), usable(&[], "m.8x"));
+        // The large pod fits the large type only, with no room left for the other; the
+        // other requests the small type's usable CPU and memory exactly.
+        let mut big = tk::pod("big", 0, 0);
+        big.requests = Resources::new(
+            Millicores(large.cpu.0 - 100),
+            Bytes(large.memory.0 - small.memory.0 / 2),
+        );
+        let mut exact = tk::pod("exact", 0, 0);
+        exact.requests = Resources::new(small.cpu, small.memory);
+        let pending = vec![big, exact];
+        let plan = crate::solve(
+            "nodepack",
+            &crate::Problem::new(&pending, &[], &pools, &catalog),
+        )
+        .unwrap();
+        assert!(plan.unschedulable.is_empty(), "{:?}", plan.unschedulable);
+        let mut types: Vec<&str> = plan
+            .nodes
+            .iter()
+            .map(|n| n.instance_type.as_str())
+            .collect();
+        types.sort();
+        assert_eq!(types, vec!["m.2x", "m.8x"]);
+    }
+
     /// A request's largest share of any resource of a capacity, by resource name: the
     /// reference [`crate::prep::FitTest::share`] must agree with.
     fn share_by_name(req: &Resources, cap: &Resources) -> f64 {
