@@ -5,8 +5,7 @@
 //! `cargo run --release -p nodepack-benches --example mixed_seeds`
 #![forbid(unsafe_code)]
 
-use nodepack_benches::{mixed_plain_pods, real_pool};
-use nodepack_solver::{lower_bound, solve, validate, Problem};
+use nodepack_benches::{mixed_plain_pods, nodepack_over_bound, real_pool};
 
 fn main() {
     let aws = nodepack_formats::aws_us_east_1();
@@ -22,20 +21,13 @@ fn main() {
         (1000, 5),
         (20_000, 6),
     ] {
-        let pods = mixed_plain_pods(n, seed);
-        let problem = Problem::new(&pods, &[], &pools, aws);
-        let plan = solve("nodepack", &problem).expect("known strategy");
-        let lb = lower_bound(&problem, &plan).unwrap();
+        let r = nodepack_over_bound(&mixed_plain_pods(n, seed), &pools, aws);
         println!(
             "| {n} | {seed} | {:.2} | {:.2} | {:.4} | {} |",
-            plan.cost_per_hour.usd(),
-            lb.usd(),
-            plan.cost_per_hour.0 as f64 / lb.0.max(1) as f64,
-            if validate(&problem, &plan).is_empty() && plan.unschedulable.is_empty() {
-                "yes"
-            } else {
-                "NO"
-            }
+            r.cost.usd(),
+            r.bound.usd(),
+            r.ratio,
+            if r.valid { "yes" } else { "NO" }
         );
     }
 }

@@ -518,3 +518,29 @@ pub fn timed_replay(
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeExample;
+
+/// nodepack's plan of pending `pods` against the LP lower bound over the pods it placed.
+pub struct OverBound {
+    /// The plan's cost per hour.
+    pub cost: Money,
+    /// The lower bound per hour.
+    pub bound: Money,
+    /// Cost over the bound (the bound taken as at least one micro-dollar).
+    pub ratio: f64,
+    /// The validator finds nothing and every pod is placed.
+    pub valid: bool,
+}
+
+/// Solve `pods` with nodepack on `pools` and `catalog`, and measure it against the bound.
+pub fn nodepack_over_bound(pods: &[Pod], pools: &[NodePool], catalog: &Catalog) -> OverBound {
+    let problem = nodepack_solver::Problem::new(pods, &[], pools, catalog);
+    let plan = nodepack_solver::solve("nodepack", &problem).expect("known strategy");
+    let bound = nodepack_solver::lower_bound(&problem, &plan).expect("bound");
+    OverBound {
+        cost: plan.cost_per_hour,
+        bound,
+        ratio: plan.cost_per_hour.0 as f64 / bound.0.max(1) as f64,
+        valid: nodepack_solver::validate(&problem, &plan).is_empty()
+            && plan.unschedulable.is_empty(),
+    }
+}
