@@ -632,6 +632,10 @@ impl<'p, 'a> Engine<'p, 'a> {
                     // The option the claim would launch after growing must keep the pool
                     // within its limits.
                     let np = &self.prep.problem.nodepools[cl.pool];
+                    // (A pool without limits takes it: no need for the option's price.)
+                    if np.limits.is_empty() {
+                        return Ok((c, r, o));
+                    }
                     let grown = self
                         .prep
                         .cheapest_option(&r, o.as_deref().unwrap_or(&cl.options))

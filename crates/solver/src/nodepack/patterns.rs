@@ -340,6 +340,8 @@ fn generate(
     let mut master = Master::new(demand, patterns, bins)?;
     work.charge_lp(master.lp.pivots, patterns.len() + n_items);
     let mut known: std::collections::BTreeSet<Node> = patterns.iter().cloned().collect();
+    let mut per = PerUnit::default();
+    let mut scratch = Scratch::default();
     for round in 1..=MAX_ROUNDS as u64 {
         if work.spent() {
             break;
@@ -348,12 +350,16 @@ fn generate(
             return None;
         }
         let value = master.values();
+        per.price(dense, demand, &value);
         let mut found: Vec<(f64, Node)> = Vec::new();
         for (bi, b) in bins.iter().enumerate() {
             if work.spent() || behind(work, round) {
                 return None;
             }
-            if let Some((worth, node)) = best_fill(dense, b, bi, demand, &value, work) {
+            let best_per = per.of(dense, bi);
+            if let Some((worth, node)) =
+                best_fill(dense, b, bi, demand, &value, best_per, &mut scratch, work)
+            {
                 if worth > b.price * (1.0 + 1e-6) && !known.contains(&node) {
                     found.push((worth / b.price.max(1e-12), node));
                 }
@@ -539,6 +545,9 @@ struct Dense {
     shares: Vec<Vec<Shares>>,
     /// Bin indices by price, then index.
     by_price: Vec<usize>,
+    /// The distinct item sets of the bins, and each bin's index into them.
+    sets: Vec<Vec<usize>>,
+    set_of: Vec<usize>,
 }
 
 impl Dense {
@@ -559,11 +568,24 @@ impl Dense {
             .collect();
         let mut by_price: Vec<usize> = (0..bins.len()).collect();
         by_price.sort_by(|&a, &b| bins[a].price.total_cmp(&bins[b].price).then(a.cmp(&b)));
+        let mut index: std::collections::BTreeMap<&[usize], usize> = Default::default();
+        let mut sets: Vec<Vec<usize>> = Vec::new();
+        let set_of = bins
+            .iter()
+            .map(|b| {
+                *index.entry(&b.items).or_insert_with(|| {
+                    sets.push(b.items.clone());
+                    sets.len() - 1
+                })
+            })
+            .collect();
         Dense {
             items,
             caps,
             shares,
             by_price,
+            sets,
+            set_of,
         }
     }
 }
@@ -617,50 +639,53 @@ const SEARCH_STEPS: usize = 300;
 /// search over the counts from the best greedy's order, bounded by [`SEARCH_STEPS`]
 /// and pruned by what the room left could hold at the best value per unit of CPU and
 /// of memory.
+#[allow(clippy::too_many_arguments)]
 fn best_fill(
     dense: &Dense,
     b: &Bin,
     bi: usize,
     demand: &[usize],
     value: &[f64],
+    best_per: Option<&[Option<f64>]>,
+    scratch: &mut Scratch,
     work: &mut Work,
 ) -> Option<(f64, Node)> {
     let cap = &dense.caps[bi];
     work.charge(1, b.items.len());
-    let live: Vec<(usize, Shares)> = b
-        .items
-        .iter()
-        .zip(&dense.shares[bi])
-        .filter(|(&g, _)| demand[g] > 0 && value[g] > 0.0)
-        .map(|(&g, &s)| (g, s))
-        .collect();
-    if live.is_empty() {
-        return None;
-    }
+    // No live item (one with pods left and some value): nothing to fill.
+    let best_per = best_per?;
     // An upper bound: the room of any one resource filled at the best value per unit
     // of it (settled here, before the fits below, when that is not over the price),
     // and no more pods than fit alone.
     let mut bound = f64::INFINITY;
-    for (d, &c) in cap.iter().enumerate() {
-        let best_per = live.iter().try_fold(0.0f64, |m, &(g, _)| {
-            let r = dense.items[g][d];
-            (r > 0).then(|| m.max(value[g] / r as f64))
-        });
-        if let Some(v) = best_per {
+    for (&c, v) in cap.iter().zip(best_per) {
+        if let Some(v) = v {
             bound = bound.min(v * c as f64);
         }
     }
     if bound <= b.price * (1.0 + 1e-6) {
         return None;
     }
+    let Scratch { live, most, mixed } = scratch;
+    live.clear();
+    live.extend(
+        b.items
+            .iter()
+            .zip(&dense.shares[bi])
+            .filter(|(&g, _)| demand[g] > 0 && value[g] > 0.0)
+            .map(|(&g, &s)| (g, s)),
+    );
+    let live = &live[..];
     // The most pods of each live item one node holds.
-    let most: Vec<usize> = live
-        .iter()
-        .map(|&(g, _)| fit(cap, &dense.items[g], demand[g]))
-        .collect();
+    most.clear();
+    most.extend(
+        live.iter()
+            .map(|&(g, _)| fit(cap, &dense.items[g], demand[g])),
+    );
+    let most = &most[..];
     let alone: f64 = live
         .iter()
-        .zip(&most)
+        .zip(most)
         .map(|(&(g, _), &k)| value[g] * k as f64)
         .sum();
     if bound.min(alone) <= b.price * (1.0 + 1e-6) {
@@ -674,7 +699,7 @@ fn best_fill(
         work.charge(1, live.len());
         // (Raised by a relative margin far above the rounding of the shares' sums, so
         // that rounding never settles a bin that prices out.)
-        if surrogate(&live, &most, value, a) * (1.0 + 1e-9) <= b.price * (1.0 + 1e-6) {
+        if surrogate(live, most, value, a, mixed) * (1.0 + 1e-9) <= b.price * (1.0 + 1e-6) {
             return None;
         }
     }
@@ -763,6 +788,60 @@ fn best_fill(
     Some((worth, Node { bin: bi, take }))
 }
 
+/// [`best_fill`]'s buffers, kept from one bin to the next.
+#[derive(Default)]
+struct Scratch {
+    live: Vec<(usize, Shares)>,
+    most: Vec<usize>,
+    /// [`surrogate`]'s.
+    mixed: Vec<(f64, f64, f64, f64)>,
+}
+
+/// One round's best value per unit of each resource over the live items (those with
+/// pods left and a positive value) of each set of items some bin holds, for the
+/// bound [`best_fill`] tries first: `None` for a resource some live item does not
+/// request (it bounds nothing), and no entry at all for a set without live items.
+/// Bins of the same items (most bins: they differ in size and price, not in what
+/// fits) share one entry.
+#[derive(Default)]
+struct PerUnit {
+    /// Per item set (`Dense::sets`): the best value per unit of each resource.
+    best: Vec<Option<Vec<Option<f64>>>>,
+}
+
+impl PerUnit {
+    fn price(&mut self, dense: &Dense, demand: &[usize], value: &[f64]) {
+        self.best.clear();
+        for set in &dense.sets {
+            let mut live = set
+                .iter()
+                .copied()
+                .filter(|&g| demand[g] > 0 && value[g] > 0.0)
+                .peekable();
+            if live.peek().is_none() {
+                self.best.push(None);
+                continue;
+            }
+            let live: Vec<usize> = live.collect();
+            let dims = dense.items.first().map_or(0, Vec::len);
+            let best = (0..dims)
+                .map(|d| {
+                    live.iter().try_fold(0.0f64, |m, &g| {
+                        let r = dense.items[g][d];
+                        (r > 0).then(|| m.max(value[g] / r as f64))
+                    })
+                })
+                .collect();
+            self.best.push(Some(best));
+        }
+    }
+
+    /// Bin `bi`'s entry.
+    fn of(&self, dense: &Dense, bi: usize) -> Option<&[Option<f64>]> {
+        self.best[dense.set_of[bi]].as_deref()
+    }
+}
+
 /// The mixes of CPU share `a` and memory share `1 - a` whose fractional fills bound a
 /// bin's worth in [`best_fill`] (the even mix first: it settles most bins).
 const SURROGATE: [f64; 5] = [0.5, 0.25, 0.75, 0.0, 1.0];
@@ -771,12 +850,18 @@ const SURROGATE: [f64; 5] = [0.5, 0.25, 0.75, 0.0, 1.0];
 /// over shares of the node, `0 <= x_g <= most_g`: an upper bound on the worth of any
 /// fill of the node (every fill meets the CPU and the memory constraint, hence their
 /// mix). Items by value per share of the mix, the last one taken in part.
-fn surrogate(live: &[(usize, Shares)], most: &[usize], value: &[f64], a: f64) -> f64 {
+fn surrogate(
+    live: &[(usize, Shares)],
+    most: &[usize],
+    value: &[f64],
+    a: f64,
+    order: &mut Vec<(f64, f64, f64, f64)>,
+) -> f64 {
     // (value per share, share, value, most pods) of the items that take some of the
     // mixed room; the others are taken whole. (An item of which no pod fits adds
     // nothing; its share may be infinite.)
     let mut worth = 0.0;
-    let mut order: Vec<(f64, f64, f64, f64)> = Vec::with_capacity(live.len());
+    order.clear();
     for (&(g, s), &k) in live.iter().zip(most).filter(|(_, &k)| k > 0) {
         let room = a * s.cpu + (1.0 - a) * s.mem;
         if room > 0.0 {
@@ -787,7 +872,7 @@ fn surrogate(live: &[(usize, Shares)], most: &[usize], value: &[f64], a: f64) ->
     }
     order.sort_unstable_by(|x, y| y.0.total_cmp(&x.0));
     let mut left = 1.0f64;
-    for (_, room, v, k) in order {
+    for &(_, room, v, k) in order.iter() {
         if left <= 0.0 {
             break;
         }
@@ -1201,7 +1286,7 @@ mod tests {
                 }
             }
             for a in SURROGATE {
-                let bound = surrogate(&live, &most, &value, a);
+                let bound = surrogate(&live, &most, &value, a, &mut Vec::new());
                 proptest::prop_assert!(bound >= best * (1.0 - 1e-12), "mix {a}: {bound} < {best}");
             }
         }
@@ -1224,16 +1309,33 @@ mod tests {
             price: 3.0,
             items: vec![0, 1],
         }];
-        let dense = Dense::new(&items, &bins);
         let demand = [4, 4];
         let value = [1.0, 1.0];
-        let mut work = Work { left: BUDGET };
-        assert!(best_fill(&dense, &bins[0], 0, &demand, &value, &mut work).is_none());
+        // One bin's best fill at a price, and the work it charged.
+        let fill = |bins: &[Bin]| {
+            let dense = Dense::new(&items, bins);
+            let mut work = Work { left: BUDGET };
+            let mut per = PerUnit::default();
+            per.price(&dense, &demand, &value);
+            let best_per = per.of(&dense, 0);
+            let out = best_fill(
+                &dense,
+                &bins[0],
+                0,
+                &demand,
+                &value,
+                best_per,
+                &mut Scratch::default(),
+                &mut work,
+            );
+            (out, BUDGET - work.left)
+        };
+        let (out, charged) = fill(&bins);
+        assert!(out.is_none());
         // Charged the first bound and the even mix (which settles it), no more.
-        assert_eq!(BUDGET - work.left, 2 + 2);
+        assert_eq!(charged, 2 + 2);
         bins[0].price = 1.5;
-        let mut work = Work { left: BUDGET };
-        let (worth, _) = best_fill(&dense, &bins[0], 0, &demand, &value, &mut work).unwrap();
+        let (worth, _) = fill(&bins).0.unwrap();
         assert_eq!(worth, 2.0);
     }
 
@@ -1309,5 +1411,62 @@ mod tests {
                 take: vec![(1, 4)]
             }]
         );
+    }
+
+    proptest::proptest! {
+        /// A round's best value per unit of each resource, shared by the bins of one
+        /// item set, is what each bin's own live items give: the best of value over
+        /// request (`None` when a live item does not request the resource), and no
+        /// entry when the bin has no live item. Items may request no CPU or memory;
+        /// bins hold overlapping sets.
+        #[test]
+        fn the_shared_value_per_unit_is_each_bins_own(
+            shapes in proptest::collection::vec((0u64..5, 0u64..5, 0usize..4, 0u32..6), 1..7),
+            sets in proptest::collection::vec(proptest::collection::vec(proptest::bool::ANY, 7), 1..9),
+        ) {
+            let reqs: Vec<Resources> = shapes
+                .iter()
+                .map(|&(c, m, _, _)| pod(c * 1000, m))
+                .collect();
+            let items: Vec<Item> = reqs.iter().zip(&shapes).map(|(r, s)| item(r, s.2)).collect();
+            let cap = res(16_000, 64);
+            let bins: Vec<Bin> = sets
+                .iter()
+                .map(|set| Bin {
+                    cap: &cap,
+                    price: 1.0,
+                    items: (0..items.len()).filter(|&g| set[g]).collect(),
+                })
+                .collect();
+            let dense = Dense::new(&items, &bins);
+            let demand: Vec<usize> = items.iter().map(|it| it.demand).collect();
+            let value: Vec<f64> = shapes.iter().map(|s| f64::from(s.3) / 4.0).collect();
+            let mut per = PerUnit::default();
+            per.price(&dense, &demand, &value);
+            for (bi, b) in bins.iter().enumerate() {
+                let live: Vec<usize> = b
+                    .items
+                    .iter()
+                    .copied()
+                    .filter(|&g| demand[g] > 0 && value[g] > 0.0)
+                    .collect();
+                let want: Option<Vec<Option<f64>>> = (!live.is_empty()).then(|| {
+                    (0..dense.caps[bi].len())
+                        .map(|d| {
+                            let mut best = 0.0f64;
+                            for &g in &live {
+                                let r = dense.items[g][d];
+                                if r == 0 {
+                                    return None;
+                                }
+                                best = best.max(value[g] / r as f64);
+                            }
+                            Some(best)
+                        })
+                        .collect()
+                });
+                proptest::prop_assert_eq!(per.of(&dense, bi), want.as_deref(), "bin {}", bi);
+            }
+        }
     }
 }
