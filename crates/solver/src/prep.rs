@@ -183,31 +183,34 @@ impl std::ops::Deref for Prepared<'_> {
 /// Is a pod requirement term compatible with node requirements? Keys the node does not
 /// define must allow absence.
 pub fn term_compatible(term: &Requirements, node: &Requirements) -> bool {
-    term_conflict(term, node).is_none()
+    first_conflict(term, node).is_none()
 }
 
 /// The first key of `term` that `node` cannot satisfy, with a description.
 pub fn term_conflict(term: &Requirements, node: &Requirements) -> Option<String> {
-    for (k, vs) in &term.keys {
-        match node.get_ref(k) {
-            Some(a) => {
-                if !a.overlaps(vs) {
-                    return Some(format!("requirement {k} {vs} conflicts with {a}"));
-                }
-            }
-            None => {
-                if !vs.allow_absent {
-                    let near = labels::nearest_known_key(k)
-                        .map(|n| format!(" (did you mean {n}?)"))
-                        .unwrap_or_default();
-                    return Some(format!(
-                        "requirement {k} {vs}: label not set on such nodes{near}"
-                    ));
-                }
-            }
+    let (k, vs, a) = first_conflict(term, node)?;
+    Some(match a {
+        Some(a) => format!("requirement {k} {vs} conflicts with {a}"),
+        None => {
+            let near = labels::nearest_known_key(k)
+                .map(|n| format!(" (did you mean {n}?)"))
+                .unwrap_or_default();
+            format!("requirement {k} {vs}: label not set on such nodes{near}")
         }
-    }
-    None
+    })
+}
+
+/// The first key of `term` that `node` cannot satisfy: the key, the term's values and
+/// the node's (none when the node does not set the key). Nothing is formatted: most
+/// callers only ask whether there is one.
+fn first_conflict<'a>(
+    term: &'a Requirements,
+    node: &'a Requirements,
+) -> Option<(&'a str, &'a ValueSet, Option<&'a ValueSet>)> {
+    term.keys.iter().find_map(|(k, vs)| match node.get_ref(k) {
+        Some(a) => (!a.overlaps(vs)).then_some((k.as_str(), vs, Some(a))),
+        None => (!vs.allow_absent).then_some((k.as_str(), vs, None)),
+    })
 }
 
 /// Do the tolerations tolerate the taints? With `strict_prefer`, PreferNoSchedule taints
@@ -1234,6 +1237,52 @@ pub(crate) mod tests {
         let pools = vec![nodepack_model::NodePool::new("p")];
         let problem = crate::Problem::new(&[], &[], &pools, catalog);
         f(&Prepared::new(problem))
+    }
+
+    /// Whether a term is compatible agrees with whether it has a conflict, and the
+    /// conflict names the first key the node cannot satisfy: a value outside the
+    /// node's, or a label the node does not set (unless the term allows it absent).
+    #[test]
+    fn a_terms_conflict_is_its_first_unsatisfied_key() {
+        let set = |pairs: &[(&str, Operator, &[&str])]| {
+            let mut r = Requirements::new();
+            for (k, op, vs) in pairs {
+                let vs: Vec<String> = vs.iter().map(|v| v.to_string()).collect();
+                r.add(k, ValueSet::from_operator(*op, &vs).unwrap());
+            }
+            r
+        };
+        let node = set(&[
+            ("arch", Operator::In, &["amd64"]),
+            ("zone", Operator::In, &["a", "b"]),
+        ]);
+        let cases = [
+            (set(&[("zone", Operator::In, &["b", "c"])]), None),
+            (
+                set(&[
+                    ("arch", Operator::In, &["arm64"]),
+                    ("zone", Operator::In, &["c"]),
+                ]),
+                Some("arch"),
+            ),
+            (set(&[("zone", Operator::NotIn, &["a", "b"])]), Some("zone")),
+            (set(&[("team", Operator::In, &["x"])]), Some("team")),
+            (set(&[("team", Operator::DoesNotExist, &[])]), None),
+            (set(&[("team", Operator::NotIn, &["x"])]), None),
+        ];
+        for (term, want) in cases {
+            let conflict = term_conflict(&term, &node);
+            assert_eq!(
+                term_compatible(&term, &node),
+                conflict.is_none(),
+                "{term:?}"
+            );
+            assert_eq!(
+                conflict.map(|c| c.split(' ').nth(1).unwrap_or_default().to_string()),
+                want.map(str::to_string),
+                "{term:?}"
+            );
+        }
     }
 
     /// The array-based maximum capacity is the element-wise maximum of the capacities,

@@ -68,6 +68,9 @@ pub(super) type BoundsMemo = Memo<(Vec<u32>, (u64, u8)), ((Resources, [u64; 4]),
 /// otherwise keep megabytes. The answers are exact, so clearing changes no plan.
 pub(super) const MEMO_MOST: usize = 1024;
 
+/// Options at each end of an option list that its memo hash reads ([`Memo::sample`]).
+const SAMPLED: usize = 16;
+
 /// A memo of fresh-claim answers: by the hash of their key, each with its key in full
 /// (an answer is given only for an equal key), at most [`MEMO_MOST`] of them (cleared
 /// when full).
@@ -86,6 +89,15 @@ impl<K, V: Clone> Memo<K, V> {
     pub(super) fn hash(key: impl std::hash::Hash) -> u64 {
         use std::hash::BuildHasher;
         rustc_hash::FxBuildHasher.hash_one(key)
+    }
+
+    /// What [`Memo::hash`] files an option list under: its length and its first and
+    /// last [`SAMPLED`] options (option lists of one workload's claims are equal or
+    /// differ in length or at their ends; keys filed together are told apart by the
+    /// full check).
+    pub(super) fn sample(options: &[u32]) -> (usize, &[u32], &[u32]) {
+        let n = options.len().min(SAMPLED);
+        (options.len(), &options[..n], &options[options.len() - n..])
     }
 
     /// The answer filed under `hash` if its key is the one asked (`same`).
@@ -235,7 +247,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         if fresh {
             // New claims of the same requirements, requests and options (most pods of a
             // workload) get the same options: computed once.
-            let key = FreshMemo::hash((&new_reqs, &total, options));
+            let key = FreshMemo::hash((&new_reqs, &total, FreshMemo::sample(options)));
             let same = |(r, t, o): &(Requirements, Resources, Vec<u32>)| {
                 *r == new_reqs && *t == total && o[..] == *options
             };
@@ -441,7 +453,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         total: &Resources,
         key: &str,
     ) -> BTreeSet<String> {
-        let hash = DomainsMemo::hash((reqs, total, options, key));
+        let hash = DomainsMemo::hash((reqs, total, DomainsMemo::sample(options), key));
         let same = |(r, t, o, k): &(Requirements, Resources, Vec<u32>, String)| {
             r == reqs && t == total && o[..] == *options && k == key
         };
@@ -765,7 +777,7 @@ impl<'p, 'a> Engine<'p, 'a> {
         });
         if let Some(options) = options {
             let masks = self.prep.offer_masks(&reqs);
-            let key = BoundsMemo::hash((&options, masks));
+            let key = BoundsMemo::hash((BoundsMemo::sample(&options), masks));
             let ((max_cap, min_cap), floor, cheapest) = self
                 .bounds_memo
                 .get(key, |(o, m)| *m == masks && *o == options)

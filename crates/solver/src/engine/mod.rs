@@ -559,6 +559,28 @@ pub fn node_for(
 mod tests {
     use super::*;
 
+    /// Option lists of one length and the same ends are filed under one hash (the hash
+    /// reads only those), and the memo answers only for the list it holds.
+    #[test]
+    fn option_lists_filed_together_are_told_apart() {
+        type M = claims::Memo<Vec<u32>, u32>;
+        let a: Vec<u32> = (0..100).collect();
+        let mut b = a.clone();
+        b[50] = 1_000;
+        let h = M::hash(M::sample(&a));
+        assert_eq!(h, M::hash(M::sample(&b)));
+        assert_ne!(h, M::hash(M::sample(&a[1..])));
+        let memo = M::default();
+        memo.insert(h, a.clone(), 1);
+        assert_eq!(memo.get(h, |k| *k == b), None);
+        assert_eq!(memo.get(h, |k| *k == a), Some(1));
+        // Short lists are read whole.
+        assert_ne!(
+            M::hash(M::sample(&[1, 2, 3])),
+            M::hash(M::sample(&[1, 5, 3]))
+        );
+    }
+
     /// `pod_is_free` agrees with the completed groups, before and after a pod whose
     /// anti-affinity selects a plain pod is placed.
     #[test]
