@@ -704,39 +704,7 @@ fn best_fill(
         }
     }
     work.charge(MIXES.len() as u64 + 1, live.len());
-    let mut best: Option<(f64, Vec<(usize, usize)>, Vec<usize>)> = None;
-    let mut order: Vec<(f64, usize)> = Vec::with_capacity(live.len());
-    let mut free = cap.clone();
-    for m in 0..=MIXES.len() {
-        order.clear();
-        order.extend(live.iter().map(|(g, s)| {
-            let room = match m {
-                0 => s.most,
-                _ => MIXES[m - 1] * s.cpu + (1.0 - MIXES[m - 1]) * s.mem + s.other,
-            };
-            (value[*g] / room.max(1e-12), *g)
-        }));
-        // (Items are distinct: the order is total.)
-        order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        free.copy_from_slice(cap);
-        let mut take = Vec::new();
-        let mut worth = 0.0;
-        for &(_, g) in &order {
-            let k = fit(&free, &dense.items[g], demand[g]);
-            if k > 0 {
-                take_from(&mut free, &dense.items[g], k);
-                worth += value[g] * k as f64;
-                take.push((g, k));
-            }
-        }
-        if best
-            .as_ref()
-            .is_none_or(|(w, ..)| worth > *w * (1.0 + 1e-12))
-        {
-            best = Some((worth, take, order.iter().map(|o| o.1).collect()));
-        }
-    }
-    let (mut worth, mut take, order) = best?;
+    let (mut worth, mut take, order) = greedy_fills(dense, cap, demand, value, live)?;
     if worth < b.price * CLOSE {
         return None;
     }
@@ -777,7 +745,7 @@ fn best_fill(
         best_take: None,
         path: Vec::new(),
     };
-    free.copy_from_slice(cap);
+    let mut free = cap.clone();
     search.dfs(0, &mut free, 0.0);
     work.charge(search.steps as u64, cap.len());
     if let Some(t) = search.best_take {
@@ -786,6 +754,54 @@ fn best_fill(
     }
     take.sort_unstable();
     Some((worth, Node { bin: bi, take }))
+}
+
+/// The best of the greedy fills of a node of capacity `cap` with the `live` items, one
+/// per order: by value per largest share, then by value per share of each mix of CPU
+/// and memory ([`MIXES`]); its worth, its take and its order.
+type Greedy = (f64, Vec<(usize, usize)>, Vec<usize>);
+
+fn greedy_fills(
+    dense: &Dense,
+    cap: &[u64],
+    demand: &[usize],
+    value: &[f64],
+    live: &[(usize, Shares)],
+) -> Option<Greedy> {
+    let mut best: Option<(f64, Vec<(usize, usize)>, Vec<usize>)> = None;
+    // (value per room, item, its shares). Each mix re-sorts the last mix's order: the
+    // mixes go from CPU to memory in small steps, so it is nearly sorted already.
+    let mut order: Vec<(f64, usize, Shares)> = live.iter().map(|&(g, s)| (0.0, g, s)).collect();
+    let mut free = cap.to_vec();
+    for m in 0..=MIXES.len() {
+        for (key, g, s) in order.iter_mut() {
+            let room = match m {
+                0 => s.most,
+                _ => MIXES[m - 1] * s.cpu + (1.0 - MIXES[m - 1]) * s.mem + s.other,
+            };
+            *key = value[*g] / room.max(1e-12);
+        }
+        // (Items are distinct: the order is total.)
+        order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        free.copy_from_slice(cap);
+        let mut take = Vec::new();
+        let mut worth = 0.0;
+        for &(_, g, _) in &order {
+            let k = fit(&free, &dense.items[g], demand[g]);
+            if k > 0 {
+                take_from(&mut free, &dense.items[g], k);
+                worth += value[g] * k as f64;
+                take.push((g, k));
+            }
+        }
+        if best
+            .as_ref()
+            .is_none_or(|(w, ..)| worth > *w * (1.0 + 1e-12))
+        {
+            best = Some((worth, take, order.iter().map(|o| o.1).collect()));
+        }
+    }
+    best
 }
 
 /// [`best_fill`]'s buffers, kept from one bin to the next.
@@ -1467,6 +1483,60 @@ mod tests {
                 });
                 proptest::prop_assert_eq!(per.of(&dense, bi), want.as_deref(), "bin {}", bi);
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// The greedy fills re-sort one order from mix to mix; they find what sorting
+        /// each mix's order afresh finds: the same best worth, take and order.
+        #[test]
+        fn the_greedy_fills_are_those_of_fresh_orders(
+            shapes in proptest::collection::vec((0u64..9, 0u64..9, 1usize..6, 1u32..20), 1..9),
+            cap_cpu in 1u64..24,
+            cap_gib in 1u64..24,
+        ) {
+            let reqs: Vec<Resources> = shapes
+                .iter()
+                .map(|&(c, m, _, _)| pod(c * 500, m))
+                .collect();
+            let items: Vec<Item> = reqs.iter().zip(&shapes).map(|(r, s)| item(r, s.2)).collect();
+            let cap = res(cap_cpu * 1000, cap_gib);
+            let bins = [Bin { cap: &cap, price: 1.0, items: (0..items.len()).collect() }];
+            let dense = Dense::new(&items, &bins);
+            let demand: Vec<usize> = items.iter().map(|it| it.demand).collect();
+            let value: Vec<f64> = shapes.iter().map(|s| f64::from(s.3) / 4.0).collect();
+            let live: Vec<(usize, Shares)> =
+                (0..items.len()).map(|g| (g, dense.shares[0][g])).collect();
+            let got = greedy_fills(&dense, &dense.caps[0], &demand, &value, &live);
+            let mut want: Option<Greedy> = None;
+            for m in 0..=MIXES.len() {
+                let mut order: Vec<(f64, usize)> = live
+                    .iter()
+                    .map(|&(g, s)| {
+                        let room = if m == 0 {
+                            s.most
+                        } else {
+                            MIXES[m - 1] * s.cpu + (1.0 - MIXES[m - 1]) * s.mem + s.other
+                        };
+                        (value[g] / room.max(1e-12), g)
+                    })
+                    .collect();
+                order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                let mut free = dense.caps[0].clone();
+                let (mut worth, mut take) = (0.0, Vec::new());
+                for &(_, g) in &order {
+                    let k = fit(&free, &dense.items[g], demand[g]);
+                    if k > 0 {
+                        take_from(&mut free, &dense.items[g], k);
+                        worth += value[g] * k as f64;
+                        take.push((g, k));
+                    }
+                }
+                if want.as_ref().is_none_or(|(w, ..)| worth > *w * (1.0 + 1e-12)) {
+                    want = Some((worth, take, order.iter().map(|o| o.1).collect()));
+                }
+            }
+            proptest::prop_assert_eq!(got, want);
         }
     }
 }
