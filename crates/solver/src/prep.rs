@@ -1070,6 +1070,32 @@ impl FitTest<'_> {
             && ext_fits(&self.ext, &self.pairs.ext_usable[pt])
     }
 
+    /// The pairs of `options` the request fits ([`FitTest::fits`] of each), in order:
+    /// the plain dimensions compared without branches, for option lists of a
+    /// thousand pairs.
+    pub fn fitting(&self, options: &[u32]) -> Vec<u32> {
+        if self.nowhere {
+            return Vec::new();
+        }
+        let r = plain_dims(self.r);
+        let caps = &self.pairs.caps;
+        let plain = |o: u32| {
+            let c = &caps[o as usize];
+            (r[0] <= c[0]) & (r[1] <= c[1]) & (r[2] <= c[2]) & (r[3] <= c[3])
+        };
+        if !self.ext.is_empty() {
+            let ext = &self.pairs.ext_usable;
+            return options
+                .iter()
+                .copied()
+                .filter(|&o| plain(o) && ext_fits(&self.ext, &ext[o as usize]))
+                .collect();
+        }
+        let mut out = Vec::with_capacity(options.len());
+        out.extend(options.iter().copied().filter(|&o| plain(o)));
+        out
+    }
+
     /// The request's largest fraction of any resource of pair `pt`'s usable capacity
     /// (0 for a resource it does not ask, infinite for one the pair lacks).
     pub fn share(&self, pt: usize) -> f64 {
@@ -1282,6 +1308,35 @@ pub(crate) mod tests {
                 want.map(str::to_string),
                 "{term:?}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// The pairs of a list a request fits are those `fits` accepts, in the list's
+        /// order: plain requests, GPU requests, and requests of a resource no pair has.
+        #[test]
+        fn fitting_keeps_the_pairs_that_fit(
+            cpu in 0u64..40_000,
+            gib in 0u64..200,
+            pods in 0u64..300,
+            gpus in 0u64..3,
+            other in proptest::bool::ANY,
+            every in 1usize..4,
+        ) {
+            with_testkit_prep(|prep| {
+                let mut r = Resources::new(Millicores(cpu), Bytes::from_gib(gib)).with_pods(pods);
+                if gpus > 0 {
+                    r = r.with_extended(NVIDIA_GPU, gpus);
+                }
+                if other {
+                    r = r.with_extended("example.com/none", 1);
+                }
+                let fit = prep.fit_test(&r);
+                let options: Vec<u32> = (0..prep.pool_types.len() as u32).step_by(every).collect();
+                let want: Vec<u32> = options.iter().copied().filter(|&o| fit.fits(o as usize)).collect();
+                proptest::prop_assert_eq!(fit.fitting(&options), want);
+                Ok(())
+            })?;
         }
     }
 

@@ -363,7 +363,12 @@ impl<'p, 'a> Engine<'p, 'a> {
                     return Err(Reason::Resources(GROWTH_REFUSED.into()));
                 }
             }
-            let kept: Vec<u32> = options.iter().copied().filter(|&o| keep(o)).collect();
+            let kept: Vec<u32> = if offered.is_none() {
+                // (Only the fit to test.)
+                fit.fitting(options)
+            } else {
+                options.iter().copied().filter(|&o| keep(o)).collect()
+            };
             if priced {
                 let (fair, argmin) = kept.iter().map(|&o| (fair_of(o), o)).fold(
                     (f64::INFINITY, cheapest_kept),
