@@ -756,11 +756,12 @@ fn best_fill(
     Some((worth, Node { bin: bi, take }))
 }
 
-/// The best of the greedy fills of a node of capacity `cap` with the `live` items, one
-/// per order: by value per largest share, then by value per share of each mix of CPU
-/// and memory ([`MIXES`]); its worth, its take and its order.
+/// A greedy fill: its worth, its take (item, pods) and the order of items it followed.
 type Greedy = (f64, Vec<(usize, usize)>, Vec<usize>);
 
+/// The best of the greedy fills of a node of capacity `cap` with the `live` items, one
+/// per order: by value per largest share, then by value per share of each mix of CPU
+/// and memory ([`MIXES`]); a later order's fill wins only if worth more.
 fn greedy_fills(
     dense: &Dense,
     cap: &[u64],
@@ -768,7 +769,7 @@ fn greedy_fills(
     value: &[f64],
     live: &[(usize, Shares)],
 ) -> Option<Greedy> {
-    let mut best: Option<(f64, Vec<(usize, usize)>, Vec<usize>)> = None;
+    let mut best: Option<Greedy> = None;
     // (value per room, item, its shares). Each mix re-sorts the last mix's order: the
     // mixes go from CPU to memory in small steps, so it is nearly sorted already.
     let mut order: Vec<(f64, usize, Shares)> = live.iter().map(|&(g, s)| (0.0, g, s)).collect();
