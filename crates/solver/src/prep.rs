@@ -1083,16 +1083,11 @@ impl FitTest<'_> {
             let c = &caps[o as usize];
             (r[0] <= c[0]) & (r[1] <= c[1]) & (r[2] <= c[2]) & (r[3] <= c[3])
         };
-        if !self.ext.is_empty() {
-            let ext = &self.pairs.ext_usable;
-            return options
-                .iter()
-                .copied()
-                .filter(|&o| plain(o) && ext_fits(&self.ext, &ext[o as usize]))
-                .collect();
-        }
+        let ext = &self.pairs.ext_usable;
         let mut out = Vec::with_capacity(options.len());
-        out.extend(options.iter().copied().filter(|&o| plain(o)));
+        out.extend(options.iter().copied().filter(|&o| {
+            plain(o) && (self.ext.is_empty() || ext_fits(&self.ext, &ext[o as usize]))
+        }));
         out
     }
 

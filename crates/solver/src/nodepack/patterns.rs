@@ -829,18 +829,17 @@ struct PerUnit {
 impl PerUnit {
     fn price(&mut self, dense: &Dense, demand: &[usize], value: &[f64]) {
         self.best.clear();
+        let dims = dense.items.first().map_or(0, Vec::len);
         for set in &dense.sets {
-            let mut live = set
+            let live: Vec<usize> = set
                 .iter()
                 .copied()
                 .filter(|&g| demand[g] > 0 && value[g] > 0.0)
-                .peekable();
-            if live.peek().is_none() {
+                .collect();
+            if live.is_empty() {
                 self.best.push(None);
                 continue;
             }
-            let live: Vec<usize> = live.collect();
-            let dims = dense.items.first().map_or(0, Vec::len);
             let best = (0..dims)
                 .map(|d| {
                     live.iter().try_fold(0.0f64, |m, &g| {
